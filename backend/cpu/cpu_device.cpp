@@ -1,0 +1,123 @@
+// cpu_device.cpp — the CPU backend: host-memory buffers and the reference ops, run synchronously
+// (timing is wall-clock time of the ops).
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <new>
+#include <thread>
+
+#include "backend/cpu/convert_ref.hpp"
+#include "backend/cpu/parallel.hpp"
+#include "backend/device.hpp"
+
+namespace lowbit::detail {
+
+namespace {
+
+struct CpuBuffer : DeviceBuffer {
+  explicit CpuBuffer(size_t bytes) {
+    size = bytes;
+    size_t cap = (bytes + 63) / 64 * 64;
+    data = static_cast<uint8_t*>(std::aligned_alloc(64, cap ? cap : 64));
+    if (!data) throw Error(ErrorCode::OutOfMemory, "cpu: cannot allocate " + std::to_string(bytes) + " bytes");
+    std::memset(data, 0, cap ? cap : 64);
+  }
+  ~CpuBuffer() override { std::free(data); }
+  uint8_t* data = nullptr;
+};
+
+uint8_t* ptr(const DeviceBuffer* b) { return b ? static_cast<const CpuBuffer*>(b)->data : nullptr; }
+
+std::string cpu_name() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("model name", 0) == 0) {
+      auto p = line.find(':');
+      if (p != std::string::npos) return line.substr(p + 2);
+    }
+  return "host CPU";
+}
+
+DeviceInfo cpu_info() {
+  DeviceInfo i;
+  i.backend = Backend::CPU;
+  i.index = 0;
+  i.name = cpu_name();
+  i.type = "cpu";
+  i.vendor = "host";
+  i.driver_version = "lowbit reference";
+  i.api_version = "C++20";
+  i.subgroup_size = 1;
+  i.shared_memory_bytes = 0;
+  i.max_workgroup_size = std::max(1u, std::thread::hardware_concurrency());
+  i.max_buffer_range = uint64_t(1) << 62;
+  i.fp16 = false;
+  i.int8 = true;
+  return i;
+}
+
+class CpuDevice final : public Device {
+ public:
+  CpuDevice() : info_(cpu_info()) {}
+  const DeviceInfo& info() const override { return info_; }
+
+  std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override { return std::make_shared<CpuBuffer>(bytes); }
+  void write(DeviceBuffer& b, size_t off, const void* src, size_t bytes) override {
+    std::memcpy(ptr(&b) + off, src, bytes);
+  }
+  void read(const DeviceBuffer& b, size_t off, void* dst, size_t bytes) override {
+    std::memcpy(dst, ptr(&b) + off, bytes);
+  }
+  void submit() override {}
+  void wait() override {}
+  void reset_timing() override { ms_ = 0; }
+  double device_ms() override { return ms_; }
+
+  void quantize(const QuantizeArgs& a) override {
+    timed([&] {
+      HostQuantize h{a.fmt, a.src_elem, ptr(a.src), ptr(a.codes), ptr(a.scales), a.rows, a.cols, a.saturate, a.packed, 0};
+      if (a.fmt->tensor_scale) {
+        h.tensor_scale_bits = a.tensor_scale_given ? a.tensor_scale_bits
+                                                   : nvfp4_tensor_scale_of(h.src, a.src_elem, a.rows * a.cols);
+        std::memcpy(ptr(a.tensor_scale), &h.tensor_scale_bits, 4);
+      }
+      parallel_for(a.rows, grain(a.cols), [&](uint64_t r0, uint64_t r1) { quantize_rows(h, r0, r1); });
+    });
+  }
+  void dequantize(const DequantizeArgs& a) override {
+    timed([&] {
+      HostDequantize h{a.fmt, a.out_elem, ptr(a.codes), ptr(a.scales), 0, ptr(a.dst), a.rows, a.cols, a.packed};
+      if (a.fmt->tensor_scale) std::memcpy(&h.tensor_scale_bits, ptr(a.tensor_scale), 4);
+      parallel_for(a.rows, grain(a.cols), [&](uint64_t r0, uint64_t r1) { dequantize_rows(h, r0, r1); });
+    });
+  }
+
+ private:
+  static uint64_t grain(uint64_t cols) { return std::max<uint64_t>(1, 65536 / std::max<uint64_t>(cols, 1)); }
+  template <class F>
+  void timed(F&& f) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
+  DeviceInfo info_;
+  double ms_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<Device> create_cpu_device(const ContextOptions& o) {
+  if (!o.device.empty() && o.device != "0" && o.backend == Backend::CPU) {
+    select_device({cpu_info().name}, o.device, Backend::CPU);
+  }
+  return std::make_shared<CpuDevice>();
+}
+
+BackendReport probe_cpu() {
+  BackendReport r{Backend::CPU, true, "", {cpu_info()}};
+  return r;
+}
+
+}  // namespace lowbit::detail

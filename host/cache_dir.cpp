@@ -1,0 +1,72 @@
+// cache_dir.cpp — cache locations and atomic file writes (see cache_dir.hpp).
+#include "host/cache_dir.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+
+#include "lowbit/lowbit.hpp"
+
+namespace fs = std::filesystem;
+
+namespace lowbit {
+
+fs::path cache_dir(const std::string& override_dir) {
+  fs::path p;
+  if (!override_dir.empty()) {
+    p = override_dir;
+  } else if (const char* e = std::getenv("LOWBIT_CACHE_DIR"); e && *e) {
+    p = e;
+  } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+    p = fs::path(x) / "lowbit";
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    p = fs::path(h) / ".cache" / "lowbit";
+  } else {
+    p = fs::temp_directory_path() / "lowbit-cache";
+  }
+  std::error_code ec;
+  fs::create_directories(p, ec);
+  return p;
+}
+
+void write_file_atomic(const fs::path& path, const void* data, size_t bytes) {
+  fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  std::random_device rd;
+  fs::path tmp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()) + "." +
+                        std::to_string(rd()));
+  FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error(ErrorCode::Io, "cannot write '" + path.string() + "': directory not writable or missing");
+  bool ok = bytes == 0 || std::fwrite(data, 1, bytes, f) == bytes;
+  ok = (std::fflush(f) == 0) && ok;
+  ok = (std::fclose(f) == 0) && ok;
+  std::error_code ec;
+  if (ok) fs::rename(tmp, path, ec);
+  if (!ok || ec) {
+    fs::remove(tmp, ec);
+    throw Error(ErrorCode::Io, "cannot write '" + path.string() + "' (disk full or not writable)");
+  }
+}
+
+bool read_file(const fs::path& path, std::vector<unsigned char>& out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  f.seekg(0, std::ios::end);
+  auto n = f.tellg();
+  if (n < 0) return false;
+  out.resize(static_cast<size_t>(n));
+  f.seekg(0);
+  return static_cast<bool>(f.read(reinterpret_cast<char*>(out.data()), n)) || n == 0;
+}
+
+std::string hash_hex(const std::string& data) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : data) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,117 @@
+// context.cpp — Context creation (backend/device choice), buffers, upload/download, stream control.
+#include <cstdlib>
+#include <sstream>
+
+#include "backend/device.hpp"
+#include "host/log.hpp"
+
+namespace lowbit {
+
+using detail::Device;
+
+static std::shared_ptr<Device> make_device(Backend b, const ContextOptions& o) {
+  switch (b) {
+    case Backend::CPU: return detail::create_cpu_device(o);
+    case Backend::Vulkan: return detail::create_vulkan_device(o);
+    case Backend::OpenCL: return detail::create_opencl_device(o);
+    case Backend::Auto: break;
+  }
+  throw Error(ErrorCode::Internal, "make_device: bad backend");
+}
+
+Context Context::create(const ContextOptions& opts) {
+  Context c;
+  if (opts.backend != Backend::Auto) {
+    c.dev_ = make_device(opts.backend, opts);
+  } else {
+    std::string reasons;
+    for (Backend b : {Backend::Vulkan, Backend::OpenCL, Backend::CPU}) {
+      try {
+        c.dev_ = make_device(b, opts);
+        break;
+      } catch (const Error& e) {
+        if (b == Backend::CPU || (!opts.device.empty() && e.code() != ErrorCode::NotFound &&
+                                  e.code() != ErrorCode::Unsupported))
+          throw;
+        reasons += std::string(to_string(b)) + ": " + e.what() + "; ";
+      }
+    }
+    if (!reasons.empty()) log().debug("auto backend skipped {}", reasons);
+    log().info("backend {} on {}", to_string(c.backend()), c.device_info().name);
+  }
+  return c;
+}
+
+Backend Context::backend() const { return dev_->info().backend; }
+const DeviceInfo& Context::device_info() const { return dev_->info(); }
+
+static size_t checked_bytes(DType dtype, const Shape& shape) {
+  uint64_t n = 1;
+  for (auto v : shape) {
+    if (v < 0) throw Error(ErrorCode::InvalidArgument, "negative dimension in shape " + shape_str(shape));
+    if (v != 0 && n > (uint64_t(1) << 50) / uint64_t(v))
+      throw Error(ErrorCode::InvalidArgument, "shape " + shape_str(shape) + " is too large");
+    n *= uint64_t(v);
+  }
+  return size_t(n * dtype_size(dtype));
+}
+
+Buffer Context::alloc(DType dtype, Shape shape) {
+  Buffer b;
+  b.bytes_ = checked_bytes(dtype, shape);
+  b.mem_ = dev_->alloc(b.bytes_);
+  b.dtype_ = dtype;
+  b.shape_ = std::move(shape);
+  return b;
+}
+
+Buffer Context::upload(DType dtype, Shape shape, const void* data, size_t bytes) {
+  Buffer b = alloc(dtype, std::move(shape));
+  if (bytes != b.bytes())
+    throw Error(ErrorCode::InvalidArgument, "upload: " + std::to_string(bytes) + " bytes given, shape " +
+                                                shape_str(b.shape()) + " of " + to_string(dtype) +
+                                                " needs " + std::to_string(b.bytes()));
+  if (bytes) dev_->write(*b.mem_, 0, data, bytes);
+  return b;
+}
+
+void Context::download(const Buffer& b, void* dst, size_t bytes) {
+  if (!b.valid()) throw Error(ErrorCode::InvalidArgument, "download: empty buffer");
+  if (bytes > b.bytes())
+    throw Error(ErrorCode::InvalidArgument, "download: " + std::to_string(bytes) + " bytes asked, buffer has " +
+                                                std::to_string(b.bytes()));
+  if (bytes) dev_->read(*b.mem_, 0, dst, bytes);
+}
+
+Buffer Buffer::view(DType dtype, Shape shape) const {
+  Buffer v = *this;
+  v.dtype_ = dtype;
+  v.bytes_ = checked_bytes(dtype, shape);
+  if (v.bytes_ > bytes_)
+    throw Error(ErrorCode::InvalidArgument, "view " + shape_str(shape) + " exceeds the buffer's " +
+                                                std::to_string(bytes_) + " bytes");
+  v.shape_ = std::move(shape);
+  return v;
+}
+
+void Context::submit() { dev_->submit(); }
+void Context::wait() { dev_->wait(); }
+void Context::reset_timing() { dev_->reset_timing(); }
+Timing Context::timing() { return {dev_->device_ms()}; }
+std::vector<std::string> Context::diagnostics() const { return dev_->diagnostics(); }
+
+std::vector<BackendReport> probe_backends() {
+  std::vector<BackendReport> r;
+  for (auto probe : {detail::probe_vulkan, detail::probe_opencl, detail::probe_cpu}) {
+    try {
+      r.push_back(probe());
+    } catch (const std::exception& e) {
+      BackendReport br{};
+      br.reason = e.what();
+      r.push_back(br);
+    }
+  }
+  return r;
+}
+
+}  // namespace lowbit

@@ -1,0 +1,172 @@
+// lowbit.hpp — the public C++20 API: contexts on a backend/device, typed buffers, streams and ops.
+//
+//   auto ctx = lowbit::Context::create({.backend = lowbit::Backend::Auto});
+//   auto x = ctx.upload(lowbit::DType::F32, {rows, cols}, data);
+//   auto q = ctx.quantize(x, lowbit::Format::MXFP4, {.packed = true});
+//   std::vector<float> back = ctx.download<float>(ctx.dequantize(q, lowbit::DType::F32));
+//
+// Every op exists on every backend and validates its arguments, throwing lowbit::Error on bad input.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lowbit/formats.hpp"
+
+namespace lowbit {
+
+// ---- errors -------------------------------------------------------------------------------------
+enum class ErrorCode {
+  InvalidArgument,  // bad shape, dtype, option
+  Unsupported,      // the device/driver lacks a feature the op needs
+  NotFound,         // no such device / backend / tensor
+  OutOfMemory,
+  DeviceLost,
+  Io,               // file missing, unreadable, corrupt or not writable
+  Backend,          // a driver call failed unexpectedly
+  Internal,
+};
+const char* to_string(ErrorCode c);
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  ErrorCode code() const noexcept { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+// ---- backends and devices -----------------------------------------------------------------------
+enum class Backend { Auto, Vulkan, OpenCL, CPU };
+const char* to_string(Backend b);
+Backend parse_backend(const std::string& s);  // "auto"|"vulkan"|"opencl"|"cpu"; throws on others
+
+struct DeviceInfo {
+  Backend backend = Backend::CPU;
+  int index = 0;
+  std::string name, type, vendor, driver_version, api_version;
+  uint32_t subgroup_size = 1;
+  uint64_t shared_memory_bytes = 0;
+  uint32_t max_workgroup_size = 1;
+  uint64_t max_buffer_range = 0;  // largest range one storage binding / cl_mem may cover
+  bool fp16 = false;              // fp16 arithmetic in kernels
+  bool int8 = false;              // 8-bit storage / char arithmetic
+  bool integer_dot_product = false;
+  bool cooperative_matrix = false;
+};
+
+struct BackendReport {
+  Backend backend;
+  bool available = false;
+  std::string reason;  // why not available
+  std::vector<DeviceInfo> devices;
+};
+// Probes every backend (never throws for a missing driver: that goes into `reason`).
+std::vector<BackendReport> probe_backends();
+
+// ---- tensors --------------------------------------------------------------------------------------
+using Shape = std::vector<int64_t>;
+int64_t numel(const Shape& s);
+std::string shape_str(const Shape& s);
+
+namespace detail {
+class Device;
+struct DeviceBuffer;
+}  // namespace detail
+
+// Device memory holding a tensor of `dtype` and `shape` (row-major). Cheap to copy (shared handle).
+class Buffer {
+ public:
+  Buffer() = default;
+  DType dtype() const { return dtype_; }
+  const Shape& shape() const { return shape_; }
+  int64_t numel() const { return lowbit::numel(shape_); }
+  size_t bytes() const { return bytes_; }
+  bool valid() const { return mem_ != nullptr; }
+  // A view with another shape/dtype over the same bytes (must not exceed them).
+  Buffer view(DType dtype, Shape shape) const;
+  const std::shared_ptr<detail::DeviceBuffer>& mem() const { return mem_; }
+
+ private:
+  friend class Context;
+  std::shared_ptr<detail::DeviceBuffer> mem_;
+  DType dtype_ = DType::U8;
+  Shape shape_;
+  size_t bytes_ = 0;
+};
+
+// A quantized tensor: codes (+ block scales, + tensor scale for NVFP4) and what they mean.
+struct QTensor {
+  Format format = Format::E4M3;
+  bool packed = false;
+  Shape shape;           // shape of the original tensor
+  Buffer codes;          // U8: shape (unpacked) or [..., packed_row_bytes] (packed)
+  Buffer scales;         // U8 [..., ceil(last/block)] for MX / NVFP4, invalid for FP8
+  Buffer tensor_scale;   // F32 [1] for NVFP4
+};
+
+struct QuantizeOptions {
+  bool saturate = true;  // FP8 formats only: false maps overflow to NaN (E4M3, fnuz) or inf (E5M2)
+  bool packed = false;   // pack codes along the last dimension (FP4: 2/byte, FP6: 4 per 3 bytes)
+  std::optional<float> nvfp4_tensor_scale;  // NVFP4: use this instead of amax/(448*6)
+};
+
+// Time of the work measured on the device (GPU timestamps / profiling events / wall clock on CPU).
+struct Timing {
+  double device_ms = 0;
+};
+
+struct ContextOptions {
+  Backend backend = Backend::Auto;
+  std::string device;     // index ("1") or case-insensitive name substring; empty = first
+  std::string cache_dir;  // pipeline / program cache; empty = $LOWBIT_CACHE_DIR or XDG cache dir
+};
+
+// One device on one backend; owns its buffers, pipelines and the default stream.
+class Context {
+ public:
+  static Context create(const ContextOptions& opts = {});
+  Backend backend() const;
+  const DeviceInfo& device_info() const;
+
+  Buffer alloc(DType dtype, Shape shape);
+  Buffer upload(DType dtype, Shape shape, const void* data, size_t bytes);
+  void download(const Buffer& b, void* dst, size_t bytes);
+  template <class T>
+  std::vector<T> download(const Buffer& b) {
+    std::vector<T> out(b.bytes() / sizeof(T));
+    download(b, out.data(), out.size() * sizeof(T));
+    return out;
+  }
+
+  // Ops (enqueued on the context's stream; downloads wait for them).
+  QTensor quantize(const Buffer& x, Format f, const QuantizeOptions& o = {});
+  Buffer dequantize(const QTensor& q, DType out = DType::F32);
+  // In-place forms writing into caller-provided buffers (shapes are checked).
+  void quantize_into(const Buffer& x, QTensor& out, const QuantizeOptions& o = {});
+  void dequantize_into(const QTensor& q, Buffer& out);
+  QTensor alloc_qtensor(Format f, Shape shape, bool packed);
+
+  // Stream control: submit queued work, wait for it; device time of everything since last reset.
+  void submit();
+  void wait();
+  void reset_timing();
+  Timing timing();
+
+  // Validation / driver messages seen so far (Vulkan validation layer when enabled).
+  std::vector<std::string> diagnostics() const;
+
+  detail::Device& device() { return *dev_; }
+
+ private:
+  std::shared_ptr<detail::Device> dev_;
+};
+
+}  // namespace lowbit

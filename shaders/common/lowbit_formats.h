@@ -1,0 +1,381 @@
+/* lowbit_formats.h — the one source of truth for every number format lowbit converts.
+ *
+ * This header compiles unchanged as C++20 (CPU backend, tests), GLSL 4.50 (Vulkan shaders, via
+ * GL_GOOGLE_include_directive) and OpenCL C 1.2 (embedded in front of every .cl source). All math is
+ * integer arithmetic on the IEEE bit patterns, so results are bit-identical on every device, whatever
+ * its denormal flushing or division precision.
+ *
+ * Central idea: every conversion is "a value sig * 2^p, rounded to nearest-even into a float format
+ * with mbits mantissa bits and exponent bias `bias`" (lb_round_pack). Encoding fp32 -> FP8/FP6/FP4/fp16/
+ * bf16, decoding codes -> fp32/fp16/bf16, MX element scaling and the NVFP4 divisions all go through it.
+ *
+ * Semantics (DESIGN §3 and the foundation issue):
+ *  - RNE everywhere; saturating mode clamps finite overflow and ±inf to ±max; non-saturating gives NaN
+ *    (E4M3, fnuz) or ±inf (E5M2). NaN stays NaN: sign|0x7F (E4M3), sign|0x7E (E5M2), 0x80 (fnuz).
+ *  - A negative value that rounds to zero keeps its sign (-0), except in fnuz formats (+0).
+ *  - FP6/FP4 have no NaN/inf: they always saturate; a NaN input encodes as code 0.
+ *  - MX: shared exponent e = floor(log2(amax)) - emax_elem from the exponent bits, clamped to
+ *    [-127, 127], scale code e + 127; amax 0 -> code 0x00; a block holding NaN/±inf -> 0xFF and all its
+ *    element codes 0; decode with scale 0xFF gives NaN.
+ *  - MXINT8: element = clamp(RNE(x / 2^e * 64), -127, 127) as a two's-complement byte.
+ *  - NVFP4: see lb_nvfp4_* below.
+ */
+#ifndef LOWBIT_FORMATS_H
+#define LOWBIT_FORMATS_H
+
+/* ---- language shims --------------------------------------------------------------------------- */
+#if defined(__cplusplus)
+#include <bit>
+#include <cstdint>
+namespace lowbit::fmt {
+typedef std::uint32_t uint;
+#define LB_FN inline
+#define LB_U(x) static_cast<uint>(x)
+#define LB_I(x) static_cast<int>(x)
+#define LB_MSB(x) (static_cast<int>(std::bit_width(static_cast<uint>(x))) - 1)
+#elif defined(__OPENCL_VERSION__)
+#define LB_FN inline
+#define LB_U(x) ((uint)(x))
+#define LB_I(x) ((int)(x))
+#define LB_MSB(x) (31 - (int)clz((uint)(x)))
+#else /* GLSL */
+#define LB_FN
+#define LB_U(x) uint(x)
+#define LB_I(x) int(x)
+#define LB_MSB(x) findMSB(uint(x))
+#endif
+
+/* ---- format ids (shared with host code; keep in sync with lowbit::ElemFormat) ------------------ */
+#define LB_FMT_E4M3 0     /* OCP FP8 E4M3 ("fn"): bias 7, max 448, NaN S.1111.111, no inf */
+#define LB_FMT_E5M2 1     /* OCP FP8 E5M2: bias 15, max 57344, IEEE-like inf/NaN */
+#define LB_FMT_E4M3FNUZ 2 /* bias 8, max 240, NaN 0x80, no -0, no inf */
+#define LB_FMT_E5M2FNUZ 3 /* bias 16, max 57344, NaN 0x80, no -0, no inf */
+#define LB_FMT_E3M2 4     /* MX FP6: bias 3, max 28 */
+#define LB_FMT_E2M3 5     /* MX FP6: bias 1, max 7.5 */
+#define LB_FMT_E2M1 6     /* MX/NV FP4: bias 1, max 6 */
+#define LB_FMT_INT8 7     /* MXINT8 element: two's complement, value = code / 64 */
+#define LB_FMT_F16 8      /* IEEE binary16 */
+#define LB_FMT_BF16 9     /* bfloat16 */
+#define LB_FMT_F32 10     /* IEEE binary32 */
+
+#define LB_KIND_IEEE 0   /* all-ones exponent = inf/NaN */
+#define LB_KIND_FN 1     /* only S.1..1.1..1 is NaN, no inf */
+#define LB_KIND_FNUZ 2   /* 0x80 is the single NaN, no -0, no inf */
+#define LB_KIND_FINITE 3 /* every code is a finite number */
+
+#define LB_MX_BLOCK 32
+#define LB_NVFP4_BLOCK 16
+#define LB_E8M0_NAN 255u
+#define LB_E4M3_NAN 127u
+
+LB_FN int lb_fmt_ebits(int f) {
+  switch (f) {
+    case LB_FMT_E4M3: case LB_FMT_E4M3FNUZ: return 4;
+    case LB_FMT_E5M2: case LB_FMT_E5M2FNUZ: case LB_FMT_F16: return 5;
+    case LB_FMT_E3M2: return 3;
+    case LB_FMT_E2M3: case LB_FMT_E2M1: return 2;
+    default: return 8; /* BF16, F32 */
+  }
+}
+LB_FN int lb_fmt_mbits(int f) {
+  switch (f) {
+    case LB_FMT_E4M3: case LB_FMT_E4M3FNUZ: return 3;
+    case LB_FMT_E5M2: case LB_FMT_E5M2FNUZ: case LB_FMT_E3M2: return 2;
+    case LB_FMT_E2M3: return 3;
+    case LB_FMT_E2M1: return 1;
+    case LB_FMT_F16: return 10;
+    case LB_FMT_BF16: return 7;
+    default: return 23; /* F32 */
+  }
+}
+LB_FN int lb_fmt_bias(int f) {
+  switch (f) {
+    case LB_FMT_E4M3: return 7;
+    case LB_FMT_E5M2: case LB_FMT_F16: return 15;
+    case LB_FMT_E4M3FNUZ: return 8;
+    case LB_FMT_E5M2FNUZ: return 16;
+    case LB_FMT_E3M2: return 3;
+    case LB_FMT_E2M3: case LB_FMT_E2M1: return 1;
+    default: return 127; /* BF16, F32 */
+  }
+}
+LB_FN int lb_fmt_kind(int f) {
+  switch (f) {
+    case LB_FMT_E4M3: return LB_KIND_FN;
+    case LB_FMT_E4M3FNUZ: case LB_FMT_E5M2FNUZ: return LB_KIND_FNUZ;
+    case LB_FMT_E3M2: case LB_FMT_E2M3: case LB_FMT_E2M1: return LB_KIND_FINITE;
+    default: return LB_KIND_IEEE;
+  }
+}
+/* emax of an MX element format: exponent of its largest power of two. */
+LB_FN int lb_fmt_emax(int f) {
+  switch (f) {
+    case LB_FMT_E4M3: return 8;
+    case LB_FMT_E5M2: return 15;
+    case LB_FMT_E3M2: return 4;
+    case LB_FMT_E2M3: case LB_FMT_E2M1: return 2;
+    default: return 0; /* INT8 */
+  }
+}
+/* Total code width in bits (sign included). */
+LB_FN int lb_fmt_bits(int f) { return f == LB_FMT_INT8 ? 8 : 1 + lb_fmt_ebits(f) + lb_fmt_mbits(f); }
+
+/* Largest finite magnitude code. */
+LB_FN uint lb_fmt_maxcode(int f) {
+  uint e = LB_U(lb_fmt_ebits(f)), m = LB_U(lb_fmt_mbits(f));
+  uint allm = (1u << (e + m)) - 1u;
+  int k = lb_fmt_kind(f);
+  if (k == LB_KIND_IEEE) return (((1u << e) - 2u) << m) | ((1u << m) - 1u);
+  if (k == LB_KIND_FN) return allm - 1u;
+  return allm;
+}
+LB_FN uint lb_fmt_inf(int f) { return ((1u << LB_U(lb_fmt_ebits(f))) - 1u) << LB_U(lb_fmt_mbits(f)); }
+/* The NaN code lowbit writes (sign kept where the format has a signed NaN); 0 for finite formats. */
+LB_FN uint lb_fmt_nan(int f, uint signbit) {
+  int k = lb_fmt_kind(f);
+  if (k == LB_KIND_IEEE) return signbit | lb_fmt_inf(f) | (1u << LB_U(lb_fmt_mbits(f) - 1));
+  if (k == LB_KIND_FN) return signbit | ((1u << LB_U(lb_fmt_ebits(f) + lb_fmt_mbits(f))) - 1u);
+  if (k == LB_KIND_FNUZ) return 0x80u;
+  return 0u;
+}
+
+/* ---- the rounding core ------------------------------------------------------------------------ */
+/* Rounds sig * 2^p (0 <= sig < 2^31) to nearest-even in a float format with `mbits` stored mantissa
+ * bits and exponent bias `bias` (subnormals kept). Returns the magnitude code (exponent field <<
+ * mbits | mantissa), which may exceed the format's largest finite code: the caller decides what
+ * overflow means. Returns 0xFFFFFFFF when the exponent field would not fit in 8 bits. */
+LB_FN uint lb_round_pack(uint sig, int p, int mbits, int bias) {
+  if (sig == 0u) return 0u;
+  int k = LB_MSB(sig) + p;              /* floor(log2(value)) */
+  int kk = k > 1 - bias ? k : 1 - bias; /* binade, or the subnormal range */
+  if (kk + bias - 1 >= 256) return 0xFFFFFFFFu;
+  int sh = kk - mbits - p; /* quantum exponent minus p */
+  uint q;
+  if (sh <= 0) {
+    q = sig << LB_U(-sh); /* exact: -sh <= mbits - msb(sig) */
+  } else if (sh > 31) {
+    q = 0u; /* below half a quantum: sig < 2^31 <= 2^(sh-1) */
+  } else {
+    q = sig >> LB_U(sh);
+    uint rem = sig & ((1u << LB_U(sh)) - 1u);
+    uint hlf = 1u << LB_U(sh - 1);
+    if (rem > hlf || (rem == hlf && (q & 1u) != 0u)) q += 1u;
+  }
+  /* q <= 2^(mbits+1); a carry out of the mantissa bumps the exponent field, as it should. */
+  return (LB_U(kk + bias - 1) << LB_U(mbits)) + q;
+}
+
+/* ---- encode: fp32 bits -> code ---------------------------------------------------------------- */
+/* Encodes x * 2^-exp_shift (x given as fp32 bits) into format f. exp_shift is the MX block exponent
+ * (0 for plain conversions). INT8 is the MXINT8 element (x * 64 rounded, clamped to ±127). */
+LB_FN uint lb_encode(uint xb, int exp_shift, int f, bool saturate) {
+  uint E = (xb >> 23) & 0xFFu;
+  uint M = xb & 0x7FFFFFu;
+  bool neg = (xb >> 31) != 0u;
+  uint sig = E == 0u ? M : (M | 0x800000u);
+  int p = (E == 0u ? 1 : LB_I(E)) - 150 - exp_shift;
+  if (f == LB_FMT_INT8) {
+    if (E == 0xFFu) return M != 0u ? 0u : (neg ? 0x81u : 0x7Fu);
+    /* fixed point with quantum 2^0: a "format" whose subnormal range covers [0, 128) */
+    uint qi = lb_round_pack(sig, p + 6, 7, -6);
+    if (qi > 127u) qi = 127u;
+    return neg ? ((256u - qi) & 0xFFu) : qi;
+  }
+  int kind = lb_fmt_kind(f);
+  uint signbit = neg ? (1u << LB_U(lb_fmt_ebits(f) + lb_fmt_mbits(f))) : 0u;
+  uint maxc = lb_fmt_maxcode(f);
+  if (E == 0xFFu) {
+    if (M != 0u) return lb_fmt_nan(f, signbit);
+    if (saturate || kind == LB_KIND_FINITE) return signbit | maxc;
+    return kind == LB_KIND_IEEE ? (signbit | lb_fmt_inf(f)) : lb_fmt_nan(f, signbit);
+  }
+  uint mag = lb_round_pack(sig, p, lb_fmt_mbits(f), lb_fmt_bias(f));
+  if (mag > maxc) {
+    if (saturate || kind == LB_KIND_FINITE) {
+      mag = maxc;
+    } else {
+      return kind == LB_KIND_IEEE ? (signbit | lb_fmt_inf(f)) : lb_fmt_nan(f, signbit);
+    }
+  }
+  if (mag == 0u && kind == LB_KIND_FNUZ) return 0u;
+  return signbit | mag;
+}
+
+/* ---- decode: code -> fp32/fp16/bf16 bits ------------------------------------------------------ */
+/* Decodes `code` of format f, multiplied by 2^exp_shift, into output format out_f (F32, F16 or
+ * BF16), rounding to nearest-even where out_f cannot hold the value exactly (overflow gives ±inf). */
+LB_FN uint lb_decode(uint code, int exp_shift, int f, int out_f) {
+  uint sig;
+  int p;
+  bool neg;
+  uint out_sign = 1u << LB_U(lb_fmt_ebits(out_f) + lb_fmt_mbits(out_f));
+  if (f == LB_FMT_INT8) {
+    code &= 0xFFu;
+    neg = code >= 128u;
+    sig = neg ? 256u - code : code;
+    p = exp_shift - 6;
+  } else {
+    int e = lb_fmt_ebits(f), m = lb_fmt_mbits(f), kind = lb_fmt_kind(f);
+    uint signbit = 1u << LB_U(e + m);
+    uint mag = code & (signbit - 1u);
+    neg = (code & signbit) != 0u;
+    uint ef = mag >> LB_U(m);
+    uint mf = mag & ((1u << LB_U(m)) - 1u);
+    uint sgn = neg ? out_sign : 0u;
+    if (kind == LB_KIND_IEEE && ef == (1u << LB_U(e)) - 1u)
+      return mf != 0u ? lb_fmt_nan(out_f, sgn) : (sgn | lb_fmt_inf(out_f));
+    if (kind == LB_KIND_FN && mag == signbit - 1u) return lb_fmt_nan(out_f, sgn);
+    if (kind == LB_KIND_FNUZ && code == signbit) return lb_fmt_nan(out_f, 0u);
+    sig = ef == 0u ? mf : (mf | (1u << LB_U(m)));
+    p = (ef == 0u ? 1 : LB_I(ef)) - lb_fmt_bias(f) - m + exp_shift;
+  }
+  uint outm = lb_round_pack(sig, p, lb_fmt_mbits(out_f), lb_fmt_bias(out_f));
+  if (outm > lb_fmt_maxcode(out_f)) outm = lb_fmt_inf(out_f);
+  return (neg ? out_sign : 0u) | outm;
+}
+
+/* fp32 <-> fp16 / bf16 helpers (RNE, NaN kept quiet). */
+LB_FN uint lb_f32_to_f16(uint xb) { return lb_encode(xb, 0, LB_FMT_F16, false); }
+LB_FN uint lb_f32_to_bf16(uint xb) { return lb_encode(xb, 0, LB_FMT_BF16, false); }
+LB_FN uint lb_f16_to_f32(uint h) { return lb_decode(h & 0xFFFFu, 0, LB_FMT_F16, LB_FMT_F32); }
+LB_FN uint lb_bf16_to_f32(uint h) { return (h & 0xFFFFu) << 16; }
+/* Any source element (F32, F16 or BF16 bits) to fp32 bits, exactly. */
+LB_FN uint lb_to_f32(uint bits, int src_f) {
+  return src_f == LB_FMT_F16 ? lb_f16_to_f32(bits) : (src_f == LB_FMT_BF16 ? lb_bf16_to_f32(bits) : bits);
+}
+/* fp32 bits to an output element format (F32, F16 or BF16), RNE. */
+LB_FN uint lb_from_f32(uint xb, int out_f) {
+  return out_f == LB_FMT_F16 ? lb_f32_to_f16(xb) : (out_f == LB_FMT_BF16 ? lb_f32_to_bf16(xb) : xb);
+}
+
+/* ---- MX block scale --------------------------------------------------------------------------- */
+/* |x| bits of a finite-or-not fp32 value; blocks reduce these with max (exact on every device). */
+LB_FN uint lb_abs_bits(uint xb) { return xb & 0x7FFFFFFFu; }
+LB_FN bool lb_is_finite_abs(uint absb) { return absb < 0x7F800000u; }
+
+/* Shared exponent of an MX block from max |x| (finite), for element format f. */
+LB_FN int lb_mx_exponent(uint amax_abs_bits, int f) {
+  uint E = (amax_abs_bits >> 23) & 0xFFu;
+  int fl = E == 0u ? -127 : LB_I(E) - 127; /* floor(log2 amax); subnormal/zero clamp below anyway */
+  int e = fl - lb_fmt_emax(f);
+  return e < -127 ? -127 : (e > 127 ? 127 : e);
+}
+/* E8M0 scale code for a block whose max |x| bits are amax_abs_bits (0xFF if the block had NaN/inf). */
+LB_FN uint lb_mx_scale_code(uint amax_abs_bits, int f) {
+  if (!lb_is_finite_abs(amax_abs_bits)) return LB_E8M0_NAN;
+  return LB_U(lb_mx_exponent(amax_abs_bits, f) + 127);
+}
+/* Element code of x in a block with scale code sc (MX always saturates). */
+LB_FN uint lb_mx_encode(uint xb, uint sc, int f) {
+  if (sc == LB_E8M0_NAN) return 0u;
+  return lb_encode(xb, LB_I(sc) - 127, f, true);
+}
+LB_FN uint lb_mx_decode(uint code, uint sc, int f, int out_f) {
+  if (sc == LB_E8M0_NAN) return lb_fmt_nan(out_f, 0u);
+  return lb_decode(code, LB_I(sc) - 127, f, out_f);
+}
+
+/* ---- correctly rounded fp32 multiply and divide in integers (for NVFP4's scales) --------------- */
+/* Normalises a nonzero finite fp32 magnitude to sig in [2^23, 2^24) and returns the exponent p with
+ * value = sig * 2^p (p written through the return of lb_norm_exp, sig through lb_norm_sig). */
+LB_FN uint lb_norm_sig(uint absb) {
+  uint E = absb >> 23, M = absb & 0x7FFFFFu;
+  if (E != 0u) return M | 0x800000u;
+  return M << LB_U(23 - LB_MSB(M));
+}
+LB_FN int lb_norm_exp(uint absb) {
+  uint E = absb >> 23, M = absb & 0x7FFFFFu;
+  if (E != 0u) return LB_I(E) - 150;
+  return -149 - (23 - LB_MSB(M));
+}
+LB_FN uint lb_pack_f32(bool neg, uint mag) {
+  if (mag > 0x7F7FFFFFu) mag = 0x7F800000u;
+  return (neg ? 0x80000000u : 0u) | mag;
+}
+/* a * b, IEEE binary32, round to nearest even, subnormals kept. */
+LB_FN uint lb_mul_f32(uint a, uint b) {
+  bool neg = ((a ^ b) >> 31) != 0u;
+  uint aa = lb_abs_bits(a), ab = lb_abs_bits(b);
+  if (aa > 0x7F800000u || ab > 0x7F800000u) return 0x7FC00000u;
+  if (aa == 0x7F800000u || ab == 0x7F800000u)
+    return (aa == 0u || ab == 0u) ? 0x7FC00000u : lb_pack_f32(neg, 0x7F800000u);
+  if (aa == 0u || ab == 0u) return lb_pack_f32(neg, 0u);
+  uint A = lb_norm_sig(aa), B = lb_norm_sig(ab);
+  /* 48-bit product A*B = H * 2^24 + L from 12-bit halves */
+  uint ah = A >> 12, al = A & 0xFFFu, bh = B >> 12, bl = B & 0xFFFu;
+  uint mid = ah * bl + al * bh;
+  uint L = al * bl + ((mid & 0xFFFu) << 12);
+  uint H = ah * bh + (mid >> 12) + (L >> 24);
+  L &= 0xFFFFFFu;
+  /* keep product >> 18 (30 bits) plus a sticky bit */
+  uint sig = (((H << 6) | (L >> 18)) << 1) | ((L & 0x3FFFFu) != 0u ? 1u : 0u);
+  int p = lb_norm_exp(aa) + lb_norm_exp(ab) + 17;
+  return lb_pack_f32(neg, lb_round_pack(sig, p, 23, 127));
+}
+/* a / b, IEEE binary32, round to nearest even, subnormals kept. */
+LB_FN uint lb_div_f32(uint a, uint b) {
+  bool neg = ((a ^ b) >> 31) != 0u;
+  uint aa = lb_abs_bits(a), ab = lb_abs_bits(b);
+  if (aa > 0x7F800000u || ab > 0x7F800000u) return 0x7FC00000u;
+  if (aa == 0x7F800000u) return ab == 0x7F800000u ? 0x7FC00000u : lb_pack_f32(neg, 0x7F800000u);
+  if (ab == 0x7F800000u) return lb_pack_f32(neg, 0u);
+  if (ab == 0u) return aa == 0u ? 0x7FC00000u : lb_pack_f32(neg, 0x7F800000u);
+  if (aa == 0u) return lb_pack_f32(neg, 0u);
+  uint A = lb_norm_sig(aa), B = lb_norm_sig(ab);
+  int p = lb_norm_exp(aa) - lb_norm_exp(ab);
+  if (A < B) { A <<= 1; p -= 1; }
+  /* long division: 26 quotient bits of A/B in [1, 2), then a sticky bit */
+  uint q = 0u, r = A;
+  for (int i = 0; i < 26; ++i) {
+    q <<= 1;
+    if (r >= B) { r -= B; q |= 1u; }
+    r <<= 1;
+  }
+  uint sig = (q << 1) | (r != 0u ? 1u : 0u);
+  return lb_pack_f32(neg, lb_round_pack(sig, p - 26, 23, 127));
+}
+
+/* ---- NVFP4: E2M1 elements, an E4M3 scale per 16 elements, one fp32 tensor scale ---------------- */
+#define LB_F32_ONE 0x3F800000u
+#define LB_F32_SIX 0x40C00000u
+#define LB_F32_2688 0x45280000u /* 448 * 6 */
+/* tensor_scale = amax / (448*6) over the finite |x| of the tensor; 1 when amax is 0; the smallest
+ * subnormal when the quotient underflows to 0 (so that block scales stay finite). */
+LB_FN uint lb_nvfp4_tensor_scale(uint amax_abs_bits) {
+  if (amax_abs_bits == 0u) return LB_F32_ONE;
+  uint ts = lb_div_f32(amax_abs_bits, LB_F32_2688);
+  return ts == 0u ? 1u : ts;
+}
+/* Block scale code: E4M3(amax_block / 6 / tensor_scale), RNE, saturating; NaN (0x7F) if the block
+ * holds a NaN or ±inf. */
+LB_FN uint lb_nvfp4_scale_code(uint block_amax_abs_bits, uint ts_bits) {
+  if (!lb_is_finite_abs(block_amax_abs_bits)) return LB_E4M3_NAN;
+  return lb_encode(lb_div_f32(lb_div_f32(block_amax_abs_bits, LB_F32_SIX), ts_bits), 0, LB_FMT_E4M3, true);
+}
+/* Element code: E2M1(x / (float(s) * tensor_scale)); 0 when the block scale is 0 or NaN. */
+LB_FN uint lb_nvfp4_encode(uint xb, uint sc, uint ts_bits) {
+  if (sc == 0u || sc == LB_E4M3_NAN) return 0u;
+  uint d = lb_mul_f32(lb_decode(sc, 0, LB_FMT_E4M3, LB_FMT_F32), ts_bits);
+  return lb_encode(lb_div_f32(xb, d), 0, LB_FMT_E2M1, true);
+}
+/* Decoded value e * s * tensor_scale (e*s is exact), into out_f. */
+LB_FN uint lb_nvfp4_decode(uint code, uint sc, uint ts_bits, int out_f) {
+  if (sc == LB_E4M3_NAN) return lb_fmt_nan(out_f, 0u);
+  uint es = lb_mul_f32(lb_decode(code, 0, LB_FMT_E2M1, LB_FMT_F32), lb_decode(sc, 0, LB_FMT_E4M3, LB_FMT_F32));
+  uint v = lb_mul_f32(es, ts_bits);
+  return out_f == LB_FMT_F32 ? v : lb_encode(v, 0, out_f, false);
+}
+
+/* ---- packed code layouts ---------------------------------------------------------------------- */
+/* Bytes one row of n codes takes: FP4 ceil(n/2); FP6 ceil(n/4)*3; 8-bit formats n. */
+LB_FN uint lb_packed_row_bytes(uint n, int f) {
+  int bits = lb_fmt_bits(f);
+  if (bits == 4) return (n + 1u) / 2u;
+  if (bits == 6) return ((n + 3u) / 4u) * 3u;
+  return n;
+}
+
+#if defined(__cplusplus)
+}  // namespace lowbit::fmt
+#endif
+#endif /* LOWBIT_FORMATS_H */

@@ -1,0 +1,1 @@
+# shaders.cmake — the list of SPIR-V variants built from shaders/glsl/ (one line per entry kind).
