@@ -49,6 +49,30 @@ struct DequantizeArgs {
   bool packed = false;
 };
 
+// gemm: y[M,N] = x[M,K] · W[N,K]ᵀ (+ bias), weights fp16 or int4 (lowbit/w4.hpp layout).
+struct GemmArgs {
+  bool w4 = false;
+  const DeviceBuffer* x = nullptr;       // F16 [m, k] (already gathered by perm for act_order)
+  const DeviceBuffer* w = nullptr;       // F16 [n, k] or U32 qweight [ceil(k/8), n]
+  const DeviceBuffer* scales = nullptr;  // F16 [k/group, n] (w4)
+  const DeviceBuffer* zeros = nullptr;   // U8 [k/group, n] (w4 asym) or null = symmetric (zero 8)
+  const DeviceBuffer* bias = nullptr;    // F16 [n] or null
+  DeviceBuffer* y = nullptr;             // [m, n] of out_elem
+  int out_elem = 0;                      // LB_FMT_F16 or LB_FMT_F32
+  uint64_t m = 0, n = 0, k = 0;
+  int group = 0;
+  GemmPath path = GemmPath::Gemv;        // resolved (never Auto)
+  int split_k = 0;                       // 0 = backend's choice
+};
+
+// gather: out[m, j] = x[m, perm[j]] for fp16 x [m, k] (act_order activations).
+struct GatherArgs {
+  const DeviceBuffer* x = nullptr;
+  const DeviceBuffer* perm = nullptr;  // I32 [k]
+  DeviceBuffer* out = nullptr;
+  uint64_t m = 0, k = 0;
+};
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -69,6 +93,15 @@ class Device {
   // ---- ops ----
   virtual void quantize(const QuantizeArgs& a) = 0;
   virtual void dequantize(const DequantizeArgs& a) = 0;
+  virtual void gemm(const GemmArgs& a) { unsupported("gemm"); }
+  virtual void gather_columns(const GatherArgs& a) { unsupported("gather_columns"); }
+  // Whether this backend runs a path on this device (the host falls back from CoopMatrix to Tiled).
+  virtual bool supports(GemmPath p) const { return p != GemmPath::CoopMatrix; }
+
+ protected:
+  [[noreturn]] void unsupported(const char* op) const {
+    throw Error(ErrorCode::Unsupported, std::string(op) + " is not implemented on the " + to_string(info().backend) + " backend yet");
+  }
 };
 
 // Factories (backend/<name>/). They throw lowbit::Error(NotFound/Unsupported) with a reason.

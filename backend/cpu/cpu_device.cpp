@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "backend/cpu/convert_ref.hpp"
+#include "backend/cpu/gemm_ref.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "backend/device.hpp"
 
@@ -91,6 +92,24 @@ class CpuDevice final : public Device {
       HostDequantize h{a.fmt, a.out_elem, ptr(a.codes), ptr(a.scales), 0, ptr(a.dst), a.rows, a.cols, a.packed};
       if (a.fmt->tensor_scale) std::memcpy(&h.tensor_scale_bits, ptr(a.tensor_scale), 4);
       parallel_for(a.rows, grain(a.cols), [&](uint64_t r0, uint64_t r1) { dequantize_rows(h, r0, r1); });
+    });
+  }
+
+  void gemm(const GemmArgs& a) override {
+    timed([&] {
+      HostGemm h{a.w4, static_cast<const uint16_t*>(static_cast<const void*>(ptr(a.x))), ptr(a.w),
+                 reinterpret_cast<const uint16_t*>(ptr(a.scales)), ptr(a.zeros),
+                 reinterpret_cast<const uint16_t*>(ptr(a.bias)), ptr(a.y), a.out_elem, a.m, a.n, a.k, a.group};
+      parallel_for(a.n, 16, [&](uint64_t n0, uint64_t n1) { gemm_columns(h, n0, n1); });
+    });
+  }
+  void gather_columns(const GatherArgs& a) override {
+    timed([&] {
+      auto* x = reinterpret_cast<const uint16_t*>(ptr(a.x));
+      auto* perm = reinterpret_cast<const int32_t*>(ptr(a.perm));
+      auto* out = reinterpret_cast<uint16_t*>(ptr(a.out));
+      for (uint64_t m = 0; m < a.m; ++m)
+        for (uint64_t j = 0; j < a.k; ++j) out[m * a.k + j] = x[m * a.k + uint64_t(perm[j])];
     });
   }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "lowbit/formats.hpp"
+#include "lowbit/w4.hpp"
 
 namespace lowbit {
 
@@ -118,6 +119,29 @@ struct QuantizeOptions {
   std::optional<float> nvfp4_tensor_scale;  // NVFP4: use this instead of amax/(448*6)
 };
 
+// ---- linear layers: Y[M,N] = X[M,K] · W[N,K]ᵀ (+ bias[N]), fp32 accumulation -----------------
+// Device-resident int4 weights in lowbit's layout (lowbit/w4.hpp); made by Context::upload_w4.
+struct W4Layer {
+  int64_t n = 0, k = 0;
+  int group = 0;
+  bool sym = true;
+  Buffer qweight;  // U32 [ceil(k/8), n]
+  Buffer scales;   // F16 [k/group, n]
+  Buffer zeros;    // U8 [k/group, n] (asymmetric only)
+  Buffer perm;     // I32 [k] (act_order only)
+  Buffer bias;     // F16 [n] (optional)
+};
+
+// Gemv: small M (memory-bound, split-K); Tiled: shared-memory tiles with a multi-stage pipeline;
+// CoopMatrix: tiled on cooperative-matrix hardware. Auto picks by M and device.
+enum class GemmPath { Auto, Gemv, Tiled, CoopMatrix };
+const char* to_string(GemmPath p);
+struct GemmOptions {
+  GemmPath path = GemmPath::Auto;
+  DType out = DType::F16;  // F16 or F32
+  int split_k = 0;         // Gemv: K slices reduced in a second pass; 0 = automatic
+};
+
 // Time of the work measured on the device (GPU timestamps / profiling events / wall clock on CPU).
 struct Timing {
   double device_ms = 0;
@@ -153,6 +177,14 @@ class Context {
   void quantize_into(const Buffer& x, QTensor& out, const QuantizeOptions& o = {});
   void dequantize_into(const QTensor& q, Buffer& out);
   QTensor alloc_qtensor(Format f, Shape shape, bool packed);
+
+  // Linear layers. x: F16 [M, K]; w: F16 [N, K]; bias: F16 [N] or an invalid Buffer.
+  Buffer gemm_f16(const Buffer& x, const Buffer& w, const Buffer& bias = {}, const GemmOptions& o = {});
+  Buffer gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions& o = {});
+  // Uploads a packed layer (validated); bias: fp16 bits [n] or empty.
+  W4Layer upload_w4(const W4Host& h, const std::vector<uint16_t>& bias_f16 = {});
+  // The path Auto resolves to for M rows on this device.
+  GemmPath choose_gemm_path(int64_t m) const;
 
   // Stream control: submit queued work, wait for it; device time of everything since last reset.
   void submit();

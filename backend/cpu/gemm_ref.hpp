@@ -1,0 +1,24 @@
+// gemm_ref.hpp — reference linear layers on host memory: fp16 or int4 weights, fp32 accumulation.
+#pragma once
+
+#include "backend/device.hpp"
+
+namespace lowbit::detail {
+
+struct HostGemm {
+  bool w4;
+  const uint16_t* x;        // fp16 [m, k]
+  const void* w;            // fp16 [n, k] or uint32 qweight [ceil(k/8), n]
+  const uint16_t* scales;   // fp16 [k/group, n]
+  const uint8_t* zeros;     // [k/group, n] or null (zero 8)
+  const uint16_t* bias;     // fp16 [n] or null
+  void* y;                  // [m, n] fp16 or fp32
+  int out_elem;
+  uint64_t m, n, k;
+  int group;
+};
+
+// Computes output columns [n0, n1) for all rows.
+void gemm_columns(const HostGemm& a, uint64_t n0, uint64_t n1);
+
+}  // namespace lowbit::detail

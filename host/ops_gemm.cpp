@@ -1,0 +1,126 @@
+// ops_gemm.cpp — gemm_f16 / gemm_w4a16 entry points: shape and dtype checks, act_order gather,
+// path choice (GEMV for small M, tiled otherwise, cooperative matrix where the device has it).
+#include "backend/device.hpp"
+#include "lowbit_formats.h"
+
+namespace lowbit {
+
+namespace {
+
+[[noreturn]] void bad(const std::string& s) { throw Error(ErrorCode::InvalidArgument, s); }
+
+void expect(const Buffer& b, DType t, const Shape& s, const char* name) {
+  if (!b.valid()) bad(std::string(name) + ": missing buffer");
+  if (b.dtype() != t || b.shape() != s)
+    bad(std::string(name) + ": expected " + to_string(t) + " " + shape_str(s) + ", got " + to_string(b.dtype()) + " " +
+        shape_str(b.shape()));
+}
+
+int out_elem(DType t) {
+  if (t == DType::F16) return LB_FMT_F16;
+  if (t == DType::F32) return LB_FMT_F32;
+  bad(std::string("gemm output must be float16 or float32, got ") + to_string(t));
+}
+
+// M and K of an activation matrix x [M, K] (fp16).
+void activation_shape(const Buffer& x, int64_t k, int64_t& m) {
+  if (!x.valid() || x.dtype() != DType::F16 || x.shape().size() != 2)
+    bad("gemm: x must be a float16 [M, K] matrix, got " + (x.valid() ? std::string(to_string(x.dtype())) + " " + shape_str(x.shape()) : std::string("nothing")));
+  if (x.shape()[1] != k)
+    bad("gemm: x has K = " + std::to_string(x.shape()[1]) + " but the layer expects K = " + std::to_string(k));
+  m = x.shape()[0];
+  if (m <= 0) bad("gemm: x has no rows");
+}
+
+}  // namespace
+
+const char* to_string(GemmPath p) {
+  switch (p) {
+    case GemmPath::Auto: return "auto";
+    case GemmPath::Gemv: return "gemv";
+    case GemmPath::Tiled: return "tiled";
+    case GemmPath::CoopMatrix: return "coopmat";
+  }
+  return "?";
+}
+
+GemmPath Context::choose_gemm_path(int64_t m) const {
+  if (m <= 16) return GemmPath::Gemv;
+  return dev_->supports(GemmPath::CoopMatrix) ? GemmPath::CoopMatrix : GemmPath::Tiled;
+}
+
+static GemmPath resolve(const Context& c, detail::Device& d, GemmPath p, int64_t m) {
+  if (p == GemmPath::Auto) return c.choose_gemm_path(m);
+  if (!d.supports(p))
+    throw Error(ErrorCode::Unsupported, std::string("gemm path ") + to_string(p) + " is not available on " + d.info().name);
+  return p;
+}
+
+Buffer Context::gemm_f16(const Buffer& x, const Buffer& w, const Buffer& bias, const GemmOptions& o) {
+  if (!w.valid() || w.dtype() != DType::F16 || w.shape().size() != 2)
+    bad("gemm_f16: w must be a float16 [N, K] matrix");
+  int64_t n = w.shape()[0], k = w.shape()[1], m;
+  activation_shape(x, k, m);
+  if (bias.valid()) expect(bias, DType::F16, {n}, "gemm_f16 bias");
+  detail::GemmArgs a;
+  a.x = x.mem().get();
+  a.w = w.mem().get();
+  a.bias = bias.valid() ? bias.mem().get() : nullptr;
+  a.out_elem = out_elem(o.out);
+  a.m = uint64_t(m), a.n = uint64_t(n), a.k = uint64_t(k);
+  a.path = resolve(*this, *dev_, o.path, m);
+  a.split_k = o.split_k;
+  Buffer y = alloc(o.out, {m, n});
+  a.y = y.mem().get();
+  dev_->gemm(a);
+  return y;
+}
+
+W4Layer Context::upload_w4(const W4Host& h, const std::vector<uint16_t>& bias) {
+  validate_w4(h);
+  if (!bias.empty() && bias.size() != size_t(h.n))
+    bad("w4 layer: bias has " + std::to_string(bias.size()) + " entries, expected N = " + std::to_string(h.n));
+  W4Layer l;
+  l.n = h.n, l.k = h.k, l.group = h.group, l.sym = h.sym;
+  l.qweight = upload(DType::U32, {h.k_words(), h.n}, h.qweight.data(), h.qweight.size() * 4);
+  l.scales = upload(DType::F16, {h.groups(), h.n}, h.scales.data(), h.scales.size() * 2);
+  if (!h.sym) l.zeros = upload(DType::U8, {h.groups(), h.n}, h.zeros.data(), h.zeros.size());
+  if (!h.perm.empty()) l.perm = upload(DType::I32, {h.k}, h.perm.data(), h.perm.size() * 4);
+  if (!bias.empty()) l.bias = upload(DType::F16, {h.n}, bias.data(), bias.size() * 2);
+  return l;
+}
+
+Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions& o) {
+  int64_t m;
+  activation_shape(x, w.k, m);
+  if (w.group <= 0 || w.k % w.group) bad("gemm_w4a16: group " + std::to_string(w.group) + " does not divide K");
+  expect(w.qweight, DType::U32, {(w.k + 7) / 8, w.n}, "gemm_w4a16 qweight");
+  expect(w.scales, DType::F16, {w.k / w.group, w.n}, "gemm_w4a16 scales");
+  if (!w.sym) expect(w.zeros, DType::U8, {w.k / w.group, w.n}, "gemm_w4a16 zeros");
+  if (w.bias.valid()) expect(w.bias, DType::F16, {w.n}, "gemm_w4a16 bias");
+  Buffer xin = x;
+  if (w.perm.valid()) {
+    expect(w.perm, DType::I32, {w.k}, "gemm_w4a16 perm");
+    xin = alloc(DType::F16, {m, w.k});
+    detail::GatherArgs g{x.mem().get(), w.perm.mem().get(), xin.mem().get(), uint64_t(m), uint64_t(w.k)};
+    dev_->gather_columns(g);
+  }
+  detail::GemmArgs a;
+  a.w4 = true;
+  a.x = xin.mem().get();
+  a.w = w.qweight.mem().get();
+  a.scales = w.scales.mem().get();
+  a.zeros = w.sym ? nullptr : w.zeros.mem().get();
+  a.bias = w.bias.valid() ? w.bias.mem().get() : nullptr;
+  a.out_elem = out_elem(o.out);
+  a.m = uint64_t(m), a.n = uint64_t(w.n), a.k = uint64_t(w.k);
+  a.group = w.group;
+  a.path = resolve(*this, *dev_, o.path, m);
+  a.split_k = o.split_k;
+  Buffer y = alloc(o.out, {m, w.n});
+  a.y = y.mem().get();
+  dev_->gemm(a);
+  return y;
+}
+
+}  // namespace lowbit
