@@ -1,0 +1,124 @@
+// gemm_gemv.comp — the small-M path (M <= 16, memory-bound) of Y = X · Wᵀ (+ bias).
+//
+// int4 weights (W4): one invocation per output column; the workgroup stages a K chunk of all M rows
+// of X in shared memory (broadcast reads), each invocation streams its column's words (coalesced:
+// neighbouring invocations read neighbouring words), dequantizes 8 rows per word and accumulates M
+// fp32 sums. fp16 weights: LANES invocations share one column (16-byte loads along K) and reduce in
+// shared memory. Split-K: workgroup row y handles one K slice; with more than one slice the fp32
+// partials go to a scratch buffer and gemm_reduce.comp sums them in a second dispatch, so nothing
+// relies on workgroups making progress concurrently.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "gemm_common.glsl"
+
+layout(constant_id = 0) const uint WG = 128;   // invocations per workgroup
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint MT = 1;     // accumulator rows (>= M)
+layout(constant_id = 2) const bool W4 = true;  // int4 weights, else fp16
+layout(constant_id = 3) const uint KC = 256;   // K chunk of X staged per step (W4); must be >= WG
+layout(constant_id = 4) const uint COLS = 4;   // fp16: columns per workgroup (WG / COLS lanes each)
+
+shared float smem[MT * KC];
+
+void finish(uint n, uint split, float acc[MT]) {
+  for (uint m = 0; m < MT; ++m) {
+    if (m >= pc.M) break;
+    finish_value(m, n, split, acc[m]);
+  }
+}
+
+void gemv_w4() {
+  uint lid = gl_LocalInvocationID.x;
+  uint n = pc.n_base + gl_WorkGroupID.x * WG + lid;
+  uint n_end = pc.n_base + pc.n_count;
+  uint split = pc.split_base + gl_WorkGroupID.y;
+  uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
+  uint groups = pc.K / pc.group;
+  bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
+  float acc[MT];
+  for (uint m = 0; m < MT; ++m) acc[m] = 0.0;
+  for (uint kc = k0; kc < k1; kc += KC) {
+    uint kn = min(KC, k1 - kc);
+    barrier();
+    for (uint i = lid; i < MT * KC; i += WG) {
+      uint m = i / KC, kk = i % KC;
+      smem[i] = (m < pc.M && kk < kn) ? half_at(m * pc.K + kc + kk) : 0.0;
+    }
+    barrier();
+    if (n < n_end) {
+      for (uint kk = 0; kk < kn; kk += 8u) {
+        uint krow = kc + kk;
+        uint word = w_words[((krow >> 3) - pc.kw_base) * pc.N + n];
+        uint g = min(krow / pc.group, groups - 1u);
+        float s = h2f(scales[g * pc.N + n]);
+        float z = has_zeros ? float(zeros[g * pc.N + n]) : 8.0;
+        float w[8];
+        dequant8(word, z, s, w);
+        for (uint m = 0; m < MT; ++m) {
+          uint base = m * KC + kk;
+          float a = 0.0;
+          for (uint j = 0; j < 8u; ++j) a += smem[base + j] * w[j];
+          acc[m] += a;
+        }
+      }
+    }
+  }
+  if (n < n_end) finish(n, split, acc);
+}
+
+void gemv_f16() {
+  const uint LANES = WG / COLS;
+  uint lid = gl_LocalInvocationID.x;
+  uint c = lid / LANES, lane = lid % LANES;
+  uint n = pc.n_base + gl_WorkGroupID.x * COLS + c;
+  uint n_end = pc.n_base + pc.n_count;
+  uint nl = n - pc.n_base;  // row of the bound W range
+  uint split = pc.split_base + gl_WorkGroupID.y;
+  uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
+  float acc[MT];
+  for (uint m = 0; m < MT; ++m) acc[m] = 0.0;
+  if (n < n_end) {
+    if ((pc.K & 7u) == 0u) {
+      for (uint k = k0 + lane * 8u; k < k1; k += LANES * 8u) {
+        uvec4 wv = w_vec[(nl * pc.K + k) >> 3];
+        vec2 w0 = unpackHalf2x16(wv.x), w1 = unpackHalf2x16(wv.y), w2 = unpackHalf2x16(wv.z), w3 = unpackHalf2x16(wv.w);
+        for (uint m = 0; m < MT; ++m) {
+          if (m >= pc.M) break;
+          uvec4 xv = x_vec[(m * pc.K + k) >> 3];
+          acc[m] += dot(unpackHalf2x16(xv.x), w0) + dot(unpackHalf2x16(xv.y), w1) +
+                    dot(unpackHalf2x16(xv.z), w2) + dot(unpackHalf2x16(xv.w), w3);
+        }
+      }
+    } else {
+      for (uint k = k0 + lane; k < k1; k += LANES) {
+        uint wi = nl * pc.K + k;
+        vec2 wp = unpackHalf2x16(w_words[wi >> 1]);
+        float w = (wi & 1u) == 0u ? wp.x : wp.y;
+        for (uint m = 0; m < MT; ++m) {
+          if (m >= pc.M) break;
+          acc[m] += half_at(m * pc.K + k) * w;
+        }
+      }
+    }
+  }
+  // reduce the LANES partial sums of each column
+  for (uint m = 0; m < MT; ++m) smem[(c * MT + m) * LANES + lane] = acc[m];
+  barrier();
+  for (uint stride = LANES / 2u; stride > 0u; stride >>= 1) {
+    if (lane < stride)
+      for (uint m = 0; m < MT; ++m) smem[(c * MT + m) * LANES + lane] += smem[(c * MT + m) * LANES + lane + stride];
+    barrier();
+  }
+  if (lane == 0u && n < n_end) {
+    for (uint m = 0; m < MT; ++m) acc[m] = smem[(c * MT + m) * LANES];
+    finish(n, split, acc);
+  }
+}
+
+void main() {
+  if (W4) {
+    gemv_w4();
+  } else {
+    gemv_f16();
+  }
+}

@@ -1,0 +1,257 @@
+/* gemm.cl — Y[M,N] = X[M,K] · W[N,K]ᵀ (+ bias) for fp16 or int4 weights (OpenCL C 1.2).
+ *
+ * Same family and algorithms as shaders/glsl/gemm_*.comp. fp16 data moves through vload_half /
+ * vstore_half_rte (core OpenCL, no cl_khr_fp16 needed); int4 weights use the lowbit/w4.hpp layout
+ * (uint words [ceil(K/8), N], nibble order 0,4,1,5,2,6,3,7); accumulation is fp32.
+ * Variants from -D options:
+ *   LB_W4   1 int4 weights, 0 fp16 weights
+ *   LB_WG   work-group size
+ *   GEMV (small M): LB_MT accumulator rows (>= M), LB_KC K chunk staged in local memory (>= LB_WG),
+ *                   LB_COLS fp16 columns per work-group
+ *   tiled:          LB_BM, LB_BN, LB_BK (multiple of 8), LB_TM, LB_TN; LB_WG = (BM/TM)*(BN/TN)
+ * Split-K (GEMV): work-group row 1 indexes the K slice; with splits > 1 the fp32 partials go to
+ * `part` and lb_gemm_reduce sums them in a second kernel (no inter-work-group synchronisation).
+ */
+#define FLAG_BIAS 1u
+#define FLAG_ZEROS 2u
+#define FLAG_OUT_F32 4u
+
+#ifndef LB_W4
+#define LB_W4 1
+#endif
+#ifndef LB_WG
+#define LB_WG 128
+#endif
+
+inline void lb_store_y(__global float* y32, __global half* y16, uint flags, uint idx, float v) {
+  if (flags & FLAG_OUT_F32) y32[idx] = v;
+  else vstore_half_rte(v, idx, y16);
+}
+
+inline float lb_bias(__global const half* bias, uint flags, uint n) {
+  return (flags & FLAG_BIAS) ? vload_half(n, bias) : 0.0f;
+}
+
+/* int4 word -> 8 fp32 weights in K order: (q - zero) * scale, exact. */
+inline void lb_dequant8(uint word, float zero, float scale, float* w) {
+  for (int j = 0; j < 8; ++j) w[j] = ((float)((word >> (4 * ((j & 1) * 4 + (j >> 1)))) & 0xFu) - zero) * scale;
+}
+
+#ifdef LB_MT
+#ifndef LB_KC
+#define LB_KC 256
+#endif
+#ifndef LB_COLS
+#define LB_COLS 4
+#endif
+
+inline void lb_finish(__global float* y32, __global half* y16, __global const half* bias, uint M, uint N, uint splits,
+                      uint flags, uint n, uint split, const float* acc) {
+  for (uint m = 0; m < LB_MT && m < M; ++m) {
+    if (splits > 1u) y32[(split * M + m) * N + n] = acc[m];
+    else lb_store_y(y32, y16, flags, m * N + n, acc[m] + lb_bias(bias, flags, n));
+  }
+}
+
+__kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1)))
+void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const half* scales,
+                  __global const uchar* zeros, __global const half* bias, __global float* y32,
+                  __global half* y16, uint M, uint N, uint K, uint group, uint k_split, uint splits,
+                  uint flags) {
+  __local float smem[LB_MT * LB_KC];
+  uint lid = get_local_id(0);
+  uint split = get_group_id(1);
+  uint k0 = split * k_split, k1 = min(K, k0 + k_split);
+  float acc[LB_MT];
+  for (uint m = 0; m < LB_MT; ++m) acc[m] = 0.0f;
+#if LB_W4
+  uint n = get_group_id(0) * LB_WG + lid;
+  uint groups = K / group;
+  for (uint kc = k0; kc < k1; kc += LB_KC) {
+    uint kn = min((uint)LB_KC, k1 - kc);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint i = lid; i < LB_MT * LB_KC; i += LB_WG) {
+      uint m = i / LB_KC, kk = i % LB_KC;
+      smem[i] = (m < M && kk < kn) ? vload_half(m * K + kc + kk, x) : 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (n < N) {
+      for (uint kk = 0; kk < kn; kk += 8u) {
+        uint krow = kc + kk;
+        uint word = w[(krow >> 3) * N + n];
+        uint g = min(krow / group, groups - 1u);
+        float s = vload_half(g * N + n, scales);
+        float z = (flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f;
+        float wv[8];
+        lb_dequant8(word, z, s, wv);
+        for (uint m = 0; m < LB_MT; ++m) {
+          __local const float* xr = smem + m * LB_KC + kk;
+          acc[m] += xr[0] * wv[0] + xr[1] * wv[1] + xr[2] * wv[2] + xr[3] * wv[3] + xr[4] * wv[4] +
+                    xr[5] * wv[5] + xr[6] * wv[6] + xr[7] * wv[7];
+        }
+      }
+    }
+  }
+  if (n < N) lb_finish(y32, y16, bias, M, N, splits, flags, n, split, acc);
+#else
+  const uint LANES = LB_WG / LB_COLS;
+  uint c = lid / LANES, lane = lid % LANES;
+  uint n = get_group_id(0) * LB_COLS + c;
+  __global const half* wh = (__global const half*)w;
+  if (n < N) {
+    if ((K & 7u) == 0u) {
+      for (uint k = k0 + lane * 8u; k < k1; k += LANES * 8u) {
+        float8 wv = vload_half8((n * K + k) >> 3, wh);
+        for (uint m = 0; m < LB_MT && m < M; ++m) {
+          float8 xv = vload_half8((m * K + k) >> 3, x);
+          acc[m] += dot(xv.lo, wv.lo) + dot(xv.hi, wv.hi);
+        }
+      }
+    } else {
+      for (uint k = k0 + lane; k < k1; k += LANES) {
+        float wk = vload_half(n * K + k, wh);
+        for (uint m = 0; m < LB_MT && m < M; ++m) acc[m] += vload_half(m * K + k, x) * wk;
+      }
+    }
+  }
+  for (uint m = 0; m < LB_MT; ++m) smem[(c * LB_MT + m) * LANES + lane] = acc[m];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint stride = LANES / 2u; stride > 0u; stride >>= 1) {
+    if (lane < stride)
+      for (uint m = 0; m < LB_MT; ++m) smem[(c * LB_MT + m) * LANES + lane] += smem[(c * LB_MT + m) * LANES + lane + stride];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lane == 0u && n < N) {
+    for (uint m = 0; m < LB_MT; ++m) acc[m] = smem[(c * LB_MT + m) * LANES];
+    lb_finish(y32, y16, bias, M, N, splits, flags, n, split, acc);
+  }
+#endif
+}
+#endif /* LB_MT */
+
+#ifdef LB_BM
+#define XL ((LB_BM * LB_BK + LB_WG - 1) / LB_WG)
+#define WL ((LB_BN * LB_BK + LB_WG - 1) / LB_WG)
+#define QL ((LB_BN * LB_BK / 8 + LB_WG - 1) / LB_WG)
+
+__kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1)))
+void lb_gemm_tiled(__global const half* x, __global const uint* w, __global const half* scales,
+                   __global const uchar* zeros, __global const half* bias, __global float* y32,
+                   __global half* y16, uint M, uint N, uint K, uint group, uint k_split, uint splits,
+                   uint flags) {
+  __local float As[2 * LB_BK * LB_BM];
+  __local float Bs[2 * LB_BK * LB_BN];
+  uint lid = get_local_id(0);
+  uint tx = lid % (LB_BN / LB_TN), ty = lid / (LB_BN / LB_TN);
+  uint m0 = get_group_id(1) * LB_BM, n0 = get_group_id(0) * LB_BN;
+  float rx[XL];
+#if LB_W4
+  uint rq[QL];
+  float rs[QL], rz[QL];
+  uint kwords = (K + 7u) >> 3, groups = K / group;
+#else
+  float rw[WL];
+  __global const half* wh = (__global const half*)w;
+#endif
+  float acc[LB_TM * LB_TN];
+  for (uint i = 0; i < LB_TM * LB_TN; ++i) acc[i] = 0.0f;
+  uint steps = (K + LB_BK - 1u) / LB_BK;
+
+  /* next tile: global -> registers */
+#define LOAD_GLOBAL(k0)                                                                       \
+  for (uint i = 0; i < XL; ++i) {                                                             \
+    uint e = lid + i * LB_WG, r = e / LB_BK, kk = e % LB_BK;                                  \
+    rx[i] = (e < LB_BM * LB_BK && m0 + r < M && (k0) + kk < K) ? vload_half((m0 + r) * K + (k0) + kk, x) : 0.0f; \
+  }                                                                                           \
+  LOAD_GLOBAL_W(k0)
+#if LB_W4
+#define LOAD_GLOBAL_W(k0)                                                                     \
+  for (uint i = 0; i < QL; ++i) {                                                             \
+    uint e = lid + i * LB_WG, c = e % LB_BN, kw = e / LB_BN;                                  \
+    uint n = n0 + c, krow = (k0) + kw * 8u;                                                   \
+    bool ok = e < LB_BN * LB_BK / 8 && n < N && (krow >> 3) < kwords;                         \
+    uint g = min(krow / group, groups - 1u);                                                  \
+    rq[i] = ok ? w[(krow >> 3) * N + n] : 0u;                                                 \
+    rs[i] = ok ? vload_half(g * N + n, scales) : 0.0f;                                        \
+    rz[i] = (ok && (flags & FLAG_ZEROS)) ? (float)zeros[g * N + n] : 8.0f;                    \
+  }
+#else
+#define LOAD_GLOBAL_W(k0)                                                                     \
+  for (uint i = 0; i < WL; ++i) {                                                             \
+    uint e = lid + i * LB_WG, c = e / LB_BK, kk = e % LB_BK;                                  \
+    rw[i] = (e < LB_BN * LB_BK && n0 + c < N && (k0) + kk < K) ? vload_half((n0 + c) * K + (k0) + kk, wh) : 0.0f; \
+  }
+#endif
+  /* registers -> local buffer `buf` (int4 dequantized here, off the critical load path) */
+#define STORE_X(buf)                                                                          \
+  for (uint i = 0; i < XL; ++i) {                                                             \
+    uint e = lid + i * LB_WG;                                                                 \
+    if (e < LB_BM * LB_BK) As[(buf) * LB_BK * LB_BM + (e % LB_BK) * LB_BM + e / LB_BK] = rx[i]; \
+  }
+#if LB_W4
+#define STORE_W(buf)                                                                          \
+  for (uint i = 0; i < QL; ++i) {                                                             \
+    uint e = lid + i * LB_WG;                                                                 \
+    if (e < LB_BN * LB_BK / 8) {                                                              \
+      uint c = e % LB_BN, kw = e / LB_BN;                                                     \
+      float wv[8];                                                                            \
+      lb_dequant8(rq[i], rz[i], rs[i], wv);                                                   \
+      for (uint j = 0; j < 8u; ++j) Bs[(buf) * LB_BK * LB_BN + (kw * 8u + j) * LB_BN + c] = wv[j]; \
+    }                                                                                         \
+  }
+#else
+#define STORE_W(buf)                                                                          \
+  for (uint i = 0; i < WL; ++i) {                                                             \
+    uint e = lid + i * LB_WG;                                                                 \
+    if (e < LB_BN * LB_BK) Bs[(buf) * LB_BK * LB_BN + (e % LB_BK) * LB_BN + e / LB_BK] = rw[i]; \
+  }
+#endif
+
+  LOAD_GLOBAL(0u)
+  STORE_X(0u)
+  STORE_W(0u)
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint t = 0; t < steps; ++t) {
+    uint buf = t & 1u;
+    bool more = t + 1u < steps;
+    if (more) {
+      LOAD_GLOBAL((t + 1u) * LB_BK)
+    }
+    for (uint kk = 0; kk < LB_BK; ++kk) {
+      float a[LB_TM], b[LB_TN];
+      for (uint i = 0; i < LB_TM; ++i) a[i] = As[buf * LB_BK * LB_BM + kk * LB_BM + ty * LB_TM + i];
+      for (uint j = 0; j < LB_TN; ++j) b[j] = Bs[buf * LB_BK * LB_BN + kk * LB_BN + tx * LB_TN + j];
+      for (uint i = 0; i < LB_TM; ++i)
+        for (uint j = 0; j < LB_TN; ++j) acc[i * LB_TN + j] += a[i] * b[j];
+    }
+    if (more) {
+      STORE_X(buf ^ 1u)
+      STORE_W(buf ^ 1u)
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  for (uint i = 0; i < LB_TM; ++i)
+    for (uint j = 0; j < LB_TN; ++j) {
+      uint m = m0 + ty * LB_TM + i, n = n0 + tx * LB_TN + j;
+      if (m < M && n < N) lb_store_y(y32, y16, flags, m * N + n, acc[i * LB_TN + j] + lb_bias(bias, flags, n));
+    }
+}
+#endif /* LB_BM */
+
+/* split-K second pass: y = sum of partials [splits, M, N] + bias */
+__kernel void lb_gemm_reduce(__global const float* part, __global const half* bias, __global float* y32,
+                             __global half* y16, uint M, uint N, uint splits, uint flags) {
+  uint i = get_global_id(0);
+  if (i >= M * N) return;
+  float acc = 0.0f;
+  for (uint s = 0; s < splits; ++s) acc += part[s * M * N + i];
+  lb_store_y(y32, y16, flags, i, acc + lb_bias(bias, flags, i % N));
+}
+
+/* act_order: out[m, j] = x[m, perm[j]] (fp16 bits) */
+__kernel void lb_gather(__global const ushort* x, __global const int* perm, __global ushort* out, uint M, uint K) {
+  uint i = get_global_id(0);
+  if (i >= M * K) return;
+  uint m = i / K, j = i % K;
+  out[i] = x[m * K + (uint)perm[j]];
+}
