@@ -51,6 +51,7 @@ GemmPath Context::choose_gemm_path(int64_t m) const {
 
 static GemmPath resolve(const Context& c, detail::Device& d, GemmPath p, int64_t m) {
   if (p == GemmPath::Auto) return c.choose_gemm_path(m);
+  if (p == GemmPath::Gemv && m > 16) bad("gemm: the GEMV path takes M <= 16 rows, got M = " + std::to_string(m));
   if (!d.supports(p))
     throw Error(ErrorCode::Unsupported, std::string("gemm path ") + to_string(p) + " is not available on " + d.info().name);
   return p;

@@ -1,8 +1,206 @@
-// opencl_device.cpp — placeholder until the OpenCL backend lands in this change.
-#include "backend/device.hpp"
-namespace lowbit::detail {
-std::shared_ptr<Device> create_opencl_device(const ContextOptions&) {
-  throw Error(ErrorCode::Unsupported, "opencl backend not implemented yet");
+// opencl_device.cpp — OpenClDevice: device selection, context + in-order profiling queue, buffers,
+// ordering (submit = clFlush, wait = clFinish), profiling-event timing; and the backend factory.
+#include "backend/opencl/opencl_device.hpp"
+
+#include <algorithm>
+
+#include "backend/kernels.hpp"
+#include "host/cache_dir.hpp"
+#include "host/log.hpp"
+
+namespace lowbit::detail::cl {
+
+namespace {
+
+double event_ms(cl_event e) {
+  cl_ulong t0 = 0, t1 = 0;
+  if (clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof t0, &t0, nullptr) != CL_SUCCESS ||
+      clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof t1, &t1, nullptr) != CL_SUCCESS || t1 < t0)
+    return 0;
+  return double(t1 - t0) * 1e-6;
 }
-BackendReport probe_opencl() { return {Backend::OpenCL, false, "not implemented yet", {}}; }
+
+bool event_done(cl_event e) {
+  cl_int st = CL_QUEUED;
+  return clGetEventInfo(e, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, nullptr) == CL_SUCCESS &&
+         st == CL_COMPLETE;
+}
+
+void CL_CALLBACK on_driver_message(const char* text, const void*, size_t, void* user) {
+  auto* m = static_cast<DriverMessages*>(user);
+  std::lock_guard lock(m->mu);
+  if (m->lines.size() < 1000) m->lines.emplace_back(text ? text : "");
+  log().warn("opencl driver: {}", text ? text : "");
+}
+
+DeviceEntry pick_device(const ContextOptions& o, int& index) {
+  auto devs = list_devices();
+  std::vector<std::string> names;
+  for (auto& d : devs) names.push_back(d.name);
+  size_t i = select_device(names, o.device, Backend::OpenCL);
+  index = int(i);
+  return devs[i];
+}
+
+}  // namespace
+
+OpenClDevice::OpenClDevice(const ContextOptions& o) {
+  int index = 0;
+  entry_ = pick_device(o, index);
+  info_ = query_device_info(entry_, index);
+  max_compute_units_ = device_value<cl_uint>(entry_.device, CL_DEVICE_MAX_COMPUTE_UNITS);
+
+  cl_int err = CL_SUCCESS;
+  cl_device_id dev = entry_.device;
+  messages_ = std::make_unique<DriverMessages>();
+  ctx_ = Context(clCreateContext(nullptr, 1, &dev, on_driver_message, messages_.get(), &err));
+  check(err, "clCreateContext");
+#if CL_TARGET_OPENCL_VERSION >= 200
+  // clCreateCommandQueue is deprecated in 2.0+ headers but is the call 1.2 drivers have.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+  queue_ = Queue(clCreateCommandQueue(ctx_.get(), dev, CL_QUEUE_PROFILING_ENABLE, &err));
+#if CL_TARGET_OPENCL_VERSION >= 200
+#pragma GCC diagnostic pop
+#endif
+  check(err, "clCreateCommandQueue");
+
+  std::filesystem::path dir = cache_dir(o.cache_dir);
+  programs_ = std::make_unique<ProgramCache>(ctx_.get(), dev, driver_key(entry_), dir);
+
+  // subgroup_size: the preferred work-group multiple of a built kernel (1 if the build fails).
+  try {
+    cl_program p = programs_->get("probe", probe_kernel_source(), "-cl-std=CL1.2");
+    Kernel k(clCreateKernel(p, "lb_probe", &err));
+    if (err == CL_SUCCESS) info_.subgroup_size = kernel_multiple(k.get(), dev);
+  } catch (const Error& e) {
+    log().warn("opencl: probe kernel failed on {}: {}", info_.name, e.what());
+  }
+  log().debug("opencl: device {} ({}), cache {}", info_.name, info_.driver_version, dir.string());
+}
+
+std::shared_ptr<DeviceBuffer> OpenClDevice::alloc(size_t bytes) {
+  size_t rounded = (std::max<size_t>(bytes, 1) + 15) / 16 * 16;
+  if (rounded > info_.max_buffer_range)
+    throw Error(ErrorCode::OutOfMemory, "opencl: a buffer of " + std::to_string(bytes) +
+                                            " bytes exceeds CL_DEVICE_MAX_MEM_ALLOC_SIZE (" +
+                                            std::to_string(info_.max_buffer_range) + " bytes) of " + info_.name);
+  auto b = std::make_shared<ClBuffer>();
+  b->size = bytes;
+  cl_int err = CL_SUCCESS;
+  b->mem = Mem(clCreateBuffer(ctx_.get(), CL_MEM_READ_WRITE, rounded, nullptr, &err));
+  check(err, "clCreateBuffer(" + std::to_string(rounded) + " bytes)");
+  // Zero-filled like the CPU backend's buffers (the padding bytes included).
+  cl_uint zero = 0;
+  check(clEnqueueFillBuffer(queue_.get(), b->mem.get(), &zero, sizeof zero, 0, rounded, 0, nullptr, nullptr),
+        "clEnqueueFillBuffer");
+  return b;
+}
+
+static cl_mem mem_of(const DeviceBuffer& b) { return static_cast<const ClBuffer&>(b).mem.get(); }
+
+void OpenClDevice::write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) {
+  if (!bytes) return;
+  // Blocking: the caller's memory may go away on return. The in-order queue orders it after queued work.
+  check(clEnqueueWriteBuffer(queue_.get(), mem_of(b), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
+        "clEnqueueWriteBuffer");
+}
+
+void OpenClDevice::read(const DeviceBuffer& b, size_t offset, void* dst, size_t bytes) {
+  if (!bytes) return;
+  check(clEnqueueReadBuffer(queue_.get(), mem_of(b), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
+        "clEnqueueReadBuffer");
+}
+
+std::vector<std::string> OpenClDevice::diagnostics() const {
+  std::lock_guard lock(messages_->mu);
+  return messages_->lines;
+}
+
+void OpenClDevice::submit() { check(clFlush(queue_.get()), "clFlush"); }
+void OpenClDevice::wait() { check(clFinish(queue_.get()), "clFinish"); }
+
+void OpenClDevice::reset_timing() {
+  pending_.clear();
+  done_ms_ = 0;
+}
+
+double OpenClDevice::device_ms() {
+  wait();
+  for (auto& e : pending_) done_ms_ += event_ms(e.get());
+  pending_.clear();
+  return done_ms_;
+}
+
+void OpenClDevice::record(cl_event e) {
+  pending_.emplace_back(e);
+  if (pending_.size() < 512) return;
+  // Keep the list short in long runs: fold finished commands into the running sum.
+  std::vector<Event> keep;
+  for (auto& ev : pending_) {
+    if (event_done(ev.get()))
+      done_ms_ += event_ms(ev.get());
+    else
+      keep.push_back(std::move(ev));
+  }
+  pending_ = std::move(keep);
+}
+
+cl_kernel OpenClDevice::kernel(const std::string& file, const std::string& options, const char* name) {
+  std::string key = file + '|' + options + '|' + name;
+  if (auto it = kernels_.find(key); it != kernels_.end()) return it->second.get();
+  auto src = sources_.find(file);
+  if (src == sources_.end())
+    src = sources_.emplace(file, embedded_text("lowbit_formats.h") + "\n" + embedded_text(file)).first;
+  cl_program p = programs_->get(file, src->second, options);
+  cl_int err = CL_SUCCESS;
+  Kernel k(clCreateKernel(p, name, &err));
+  check(err, std::string("clCreateKernel(") + name + ")");
+  cl_kernel raw = k.get();
+  kernels_.emplace(std::move(key), std::move(k));
+  return raw;
+}
+
+size_t OpenClDevice::local_size(cl_kernel k, size_t want) const {
+  size_t max_wg = 0;
+  if (clGetKernelWorkGroupInfo(k, entry_.device, CL_KERNEL_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, nullptr) !=
+          CL_SUCCESS ||
+      max_wg == 0)
+    max_wg = info_.max_workgroup_size;
+  size_t l = 1;
+  while (l * 2 <= want && l * 2 <= max_wg) l *= 2;  // a power of two (lb_amax's reduction needs one)
+  return l;
+}
+
+void OpenClDevice::launch2(cl_kernel k, size_t items, size_t rows, size_t local) {
+  size_t global[2] = {(items + local - 1) / local * local, rows};
+  size_t lsize[2] = {local, 1};
+  cl_event ev = nullptr;
+  check(clEnqueueNDRangeKernel(queue_.get(), k, rows > 1 ? 2 : 1, nullptr, global, lsize, 0, nullptr, &ev),
+        "clEnqueueNDRangeKernel");
+  record(ev);
+}
+
+void OpenClDevice::fill_u32(const DeviceBuffer& b, uint32_t bits) {
+  cl_event ev = nullptr;
+  cl_uint v = bits;
+  check(clEnqueueFillBuffer(queue_.get(), mem_of(b), &v, sizeof v, 0, sizeof v, 0, nullptr, &ev),
+        "clEnqueueFillBuffer");
+  record(ev);
+}
+
+}  // namespace lowbit::detail::cl
+
+namespace lowbit::detail {
+
+std::shared_ptr<Device> create_opencl_device(const ContextOptions& o) {
+  return std::make_shared<cl::OpenClDevice>(o);
+}
+
+std::optional<ProgramCacheStats> opencl_program_stats(const Device& d) {
+  if (auto* cd = dynamic_cast<const cl::OpenClDevice*>(&d)) return cd->program_stats();
+  return std::nullopt;
+}
+
 }  // namespace lowbit::detail

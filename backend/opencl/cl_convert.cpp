@@ -1,0 +1,90 @@
+// cl_convert.cpp — quantize / dequantize on OpenCL: picks the convert.cl variant (-D options) for a
+// format and element type, then enqueues the kernels (NVFP4 also the tensor-scale amax pass).
+#include <algorithm>
+
+#include "backend/opencl/opencl_device.hpp"
+#include "lowbit_formats.h"
+
+namespace lowbit::detail::cl {
+
+namespace {
+
+constexpr size_t kGroup = 16;      // elements per work-item of plain formats (LB_GROUP in convert.cl)
+constexpr size_t kLocal = 64;      // work-group size of the convert kernels
+constexpr size_t kAmaxLocal = 256;  // work-group size of lb_amax
+
+// Build options of the convert.cl variant. `float_elem`: quantize source / dequantize destination.
+std::string variant_options(const FormatInfo& f, int float_elem, bool packed, bool saturate) {
+  int scale = f.scale == ScaleKind::E8M0 ? 1 : (f.scale == ScaleKind::E4M3 ? 2 : 0);
+  bool pk = packed && f.bits < 8;    // 8-bit codes are one per byte either way
+  bool sat = saturate || f.block;    // block formats always saturate
+  return "-cl-std=CL1.2 -DLB_ELEM=" + std::to_string(f.elem) + " -DLB_FLOAT=" + std::to_string(float_elem) +
+         " -DLB_BLOCK=" + std::to_string(f.block) + " -DLB_SCALE=" + std::to_string(scale) +
+         " -DLB_BITS=" + std::to_string(f.bits) + " -DLB_PACKED=" + (pk ? "1" : "0") +
+         " -DLB_SATURATE=" + (sat ? "1" : "0");
+}
+
+size_t work_items(const FormatInfo& f, uint64_t rows, uint64_t cols) {
+  if (!f.block) return size_t((rows * cols + kGroup - 1) / kGroup);
+  return size_t(rows * ((cols + f.block - 1) / f.block));
+}
+
+cl_mem mem(const DeviceBuffer* b) { return b ? static_cast<const ClBuffer*>(b)->mem.get() : nullptr; }
+
+template <class T>
+void set_arg(cl_kernel k, cl_uint i, const T& v) {
+  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
+}
+
+}  // namespace
+
+void OpenClDevice::quantize(const QuantizeArgs& a) {
+  const FormatInfo& f = *a.fmt;
+  std::string opts = variant_options(f, a.src_elem, a.packed, a.saturate);
+  cl_ulong rows = a.rows, cols = a.cols;
+
+  if (f.tensor_scale) {
+    if (a.tensor_scale_given) {
+      fill_u32(*a.tensor_scale, a.tensor_scale_bits);
+    } else {
+      fill_u32(*a.tensor_scale, 0u);  // running max of finite |x| bits
+      cl_kernel amax = kernel(opts, "lb_amax");
+      size_t local = local_size(amax, kAmaxLocal);
+      cl_ulong n = rows * cols;
+      size_t groups = std::clamp<size_t>(size_t((n + local * 64 - 1) / (local * 64)), 1,
+                                         size_t(64) * std::max<size_t>(1, max_compute_units_));
+      set_arg(amax, 0, mem(a.src));
+      set_arg(amax, 1, n);
+      set_arg(amax, 2, mem(a.tensor_scale));
+      check(clSetKernelArg(amax, 3, local * sizeof(cl_uint), nullptr), "clSetKernelArg");
+      launch(amax, groups * local, local);
+      cl_kernel fin = kernel(opts, "lb_nvfp4_finalize");
+      set_arg(fin, 0, mem(a.tensor_scale));
+      launch(fin, 1, 1);
+    }
+  }
+
+  cl_kernel k = kernel(opts, "lb_quantize");
+  set_arg(k, 0, mem(a.src));
+  set_arg(k, 1, mem(a.codes));
+  set_arg(k, 2, mem(a.scales));
+  set_arg(k, 3, mem(a.tensor_scale));
+  set_arg(k, 4, rows);
+  set_arg(k, 5, cols);
+  launch(k, work_items(f, rows, cols), local_size(k, kLocal));
+}
+
+void OpenClDevice::dequantize(const DequantizeArgs& a) {
+  const FormatInfo& f = *a.fmt;
+  cl_kernel k = kernel(variant_options(f, a.out_elem, a.packed, true), "lb_dequantize");
+  cl_ulong rows = a.rows, cols = a.cols;
+  set_arg(k, 0, mem(a.codes));
+  set_arg(k, 1, mem(a.scales));
+  set_arg(k, 2, mem(a.tensor_scale));
+  set_arg(k, 3, mem(a.dst));
+  set_arg(k, 4, rows);
+  set_arg(k, 5, cols);
+  launch(k, work_items(f, rows, cols), local_size(k, kLocal));
+}
+
+}  // namespace lowbit::detail::cl

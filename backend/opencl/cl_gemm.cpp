@@ -1,0 +1,109 @@
+// cl_gemm.cpp — gemm (fp16 / int4 weights) and the act_order gather on OpenCL: picks the gemm.cl
+// variant (-D options) for the path, M and weight type, chooses split-K for small M, and enqueues the
+// GEMM plus, with several K slices, the reduction kernel.
+#include <algorithm>
+
+#include "backend/opencl/opencl_device.hpp"
+#include "lowbit_formats.h"
+
+namespace lowbit::detail::cl {
+
+namespace {
+
+constexpr uint32_t kGemvWg = 128, kGemvKc = 256, kGemvCols = 4;
+constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;
+constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4;
+
+cl_mem mem(const DeviceBuffer* b) { return b ? static_cast<const ClBuffer*>(b)->mem.get() : nullptr; }
+
+template <class T>
+void set_arg(cl_kernel k, cl_uint i, const T& v) {
+  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
+}
+
+uint32_t accumulator_rows(uint64_t m) {
+  uint32_t mt = 1;
+  while (mt < m) mt *= 2;
+  return mt;
+}
+
+}  // namespace
+
+void OpenClDevice::gemm(const GemmArgs& a) {
+  const bool gemv = a.path == GemmPath::Gemv;
+  std::string opts = "-cl-std=CL1.2 -DLB_W4=" + std::string(a.w4 ? "1" : "0");
+  uint32_t flags = (a.bias ? kFlagBias : 0) | (a.zeros ? kFlagZeros : 0) | (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
+  cl_uint M = cl_uint(a.m), N = cl_uint(a.n), K = cl_uint(a.k), group = cl_uint(a.w4 ? a.group : 0);
+
+  // K slices (GEMV only): enough work-groups to fill the device, slices a multiple of 8 rows.
+  uint32_t splits = 1;
+  size_t groups_n = gemv ? (a.w4 ? (a.n + kGemvWg - 1) / kGemvWg : (a.n + kGemvCols - 1) / kGemvCols) : 0;
+  if (gemv) {
+    if (a.split_k > 0) {
+      splits = uint32_t(a.split_k);
+    } else if (a.w4) {
+      size_t want = size_t(4) * std::max<cl_uint>(1, max_compute_units_);
+      splits = uint32_t(std::clamp<size_t>((want + groups_n - 1) / groups_n, 1, std::max<uint64_t>(1, a.k / kGemvKc)));
+    }
+  }
+  cl_uint k_split = cl_uint((a.k + splits - 1) / splits + 7) / 8 * 8;
+  splits = uint32_t((a.k + k_split - 1) / k_split);
+  std::shared_ptr<DeviceBuffer> partials;
+  if (splits > 1) partials = alloc(size_t(splits) * a.m * a.n * 4);
+  cl_mem y = splits > 1 ? mem(partials.get()) : mem(a.y);
+
+  cl_kernel k;
+  if (gemv) {
+    opts += " -DLB_WG=" + std::to_string(kGemvWg) + " -DLB_MT=" + std::to_string(accumulator_rows(a.m)) +
+            " -DLB_KC=" + std::to_string(kGemvKc) + " -DLB_COLS=" + std::to_string(kGemvCols);
+    k = kernel("gemm.cl", opts, "lb_gemm_gemv");
+  } else {
+    opts += " -DLB_WG=" + std::to_string(kTileWg) + " -DLB_BM=" + std::to_string(kBm) + " -DLB_BN=" + std::to_string(kBn) +
+            " -DLB_BK=" + std::to_string(kBk) + " -DLB_TM=" + std::to_string(kTm) + " -DLB_TN=" + std::to_string(kTn);
+    k = kernel("gemm.cl", opts, "lb_gemm_tiled");
+  }
+  cl_uint args_splits = splits;
+  set_arg(k, 0, mem(a.x));
+  set_arg(k, 1, mem(a.w));
+  set_arg(k, 2, mem(a.scales));
+  set_arg(k, 3, mem(a.zeros));
+  set_arg(k, 4, mem(a.bias));
+  set_arg(k, 5, y);
+  set_arg(k, 6, y);
+  set_arg(k, 7, M);
+  set_arg(k, 8, N);
+  set_arg(k, 9, K);
+  set_arg(k, 10, group);
+  set_arg(k, 11, k_split);
+  set_arg(k, 12, args_splits);
+  set_arg(k, 13, cl_uint(flags));
+  if (gemv) {
+    launch2(k, groups_n * kGemvWg, splits, kGemvWg);
+  } else {
+    launch2(k, ((a.n + kBn - 1) / kBn) * kTileWg, (a.m + kBm - 1) / kBm, kTileWg);
+  }
+  if (splits > 1) {
+    cl_kernel r = kernel("gemm.cl", "-cl-std=CL1.2", "lb_gemm_reduce");
+    set_arg(r, 0, mem(partials.get()));
+    set_arg(r, 1, mem(a.bias));
+    set_arg(r, 2, mem(a.y));
+    set_arg(r, 3, mem(a.y));
+    set_arg(r, 4, M);
+    set_arg(r, 5, N);
+    set_arg(r, 6, cl_uint(splits));
+    set_arg(r, 7, cl_uint(flags));
+    launch(r, size_t(a.m * a.n), local_size(r, 256));
+  }
+}
+
+void OpenClDevice::gather_columns(const GatherArgs& a) {
+  cl_kernel k = kernel("gemm.cl", "-cl-std=CL1.2", "lb_gather");
+  set_arg(k, 0, mem(a.x));
+  set_arg(k, 1, mem(a.perm));
+  set_arg(k, 2, mem(a.out));
+  set_arg(k, 3, cl_uint(a.m));
+  set_arg(k, 4, cl_uint(a.k));
+  launch(k, size_t(a.m * a.k), local_size(k, 256));
+}
+
+}  // namespace lowbit::detail::cl

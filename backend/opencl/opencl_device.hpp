@@ -1,0 +1,76 @@
+// opencl_device.hpp — the OpenCL backend's Device: one context, one in-order profiling queue, cl_mem
+// buffers, the program cache and the kernels of the ops (quantize/dequantize live in cl_convert.cpp).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend/device.hpp"
+#include "backend/opencl/cl_platform.hpp"
+#include "backend/opencl/cl_util.hpp"
+#include "backend/opencl/program_cache.hpp"
+
+namespace lowbit::detail::cl {
+
+struct ClBuffer final : DeviceBuffer {
+  Mem mem;
+};
+
+// Messages the driver reports through the context's notify callback (diagnostics()).
+struct DriverMessages {
+  std::mutex mu;
+  std::vector<std::string> lines;
+};
+
+class OpenClDevice final : public Device {
+ public:
+  explicit OpenClDevice(const ContextOptions& o);
+
+  const DeviceInfo& info() const override { return info_; }
+  std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override;
+  void write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) override;
+  void read(const DeviceBuffer& b, size_t offset, void* dst, size_t bytes) override;
+  void submit() override;
+  void wait() override;
+  void reset_timing() override;
+  double device_ms() override;
+  std::vector<std::string> diagnostics() const override;
+
+  void quantize(const QuantizeArgs& a) override;  // cl_convert.cpp
+  void dequantize(const DequantizeArgs& a) override;
+  void gemm(const GemmArgs& a) override;  // cl_gemm.cpp
+  void gather_columns(const GatherArgs& a) override;
+
+  ProgramCacheStats program_stats() const { return programs_->stats(); }
+
+ private:
+  // The kernel `name` of convert.cl built with `options` (cached per (options, name)).
+  cl_kernel kernel(const std::string& options, const char* name) { return kernel("convert.cl", options, name); }
+  // The kernel `name` of the embedded source `file` (prefixed with lowbit_formats.h) built with `options`.
+  cl_kernel kernel(const std::string& file, const std::string& options, const char* name);
+  // Enqueues k over `items` work-items (rounded up to a multiple of `local`), recording its event.
+  void launch(cl_kernel k, size_t items, size_t local) { launch2(k, items, 1, local); }
+  // Two-dimensional launch: `items` x `rows` work-items, work-groups of `local` x 1.
+  void launch2(cl_kernel k, size_t items, size_t rows, size_t local);
+  // Fills the first 4 bytes of b with `bits` (recorded for timing like a kernel).
+  void fill_u32(const DeviceBuffer& b, uint32_t bits);
+  void record(cl_event e);
+  size_t local_size(cl_kernel k, size_t want) const;
+
+  DeviceEntry entry_;
+  DeviceInfo info_;
+  cl_uint max_compute_units_ = 1;
+  std::unique_ptr<DriverMessages> messages_;  // outlives ctx_ (declared before it)
+  Context ctx_;
+  Queue queue_;
+  std::unique_ptr<ProgramCache> programs_;
+  std::map<std::string, std::string> sources_;  // embedded file -> header + source
+  std::map<std::string, Kernel> kernels_;  // key: options + '|' + kernel name
+  std::vector<Event> pending_;             // profiled commands not yet summed into done_ms_
+  double done_ms_ = 0;
+};
+
+}  // namespace lowbit::detail::cl
