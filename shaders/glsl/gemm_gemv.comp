@@ -46,20 +46,27 @@ void gemv_w4() {
     }
     barrier();
     if (n < n_end) {
-      for (uint kk = 0; kk < kn; kk += 8u) {
-        uint krow = kc + kk;
-        uint word = w_words[((krow >> 3) - pc.kw_base) * pc.N + n];
-        uint g = min(krow / pc.group, groups - 1u);
+      // one group at a time: scale and zero once, sum (q - zero) * x, then scale the group's sum
+      uint kk = 0u;
+      while (kk < kn) {
+        uint g = min((kc + kk) / pc.group, groups - 1u);
+        uint gend = min(kn, (g + 1u) * pc.group - kc);
         float s = h2f(scales[g * pc.N + n]);
-        float z = has_zeros ? float(zeros[g * pc.N + n]) : 8.0;
-        float w[8];
-        dequant8(word, z, s, w);
-        for (uint m = 0; m < MT; ++m) {
-          uint base = m * KC + kk;
-          float a = 0.0;
-          for (uint j = 0; j < 8u; ++j) a += smem[base + j] * w[j];
-          acc[m] += a;
+        float zb = 8388608.0 + (has_zeros ? float(zeros[g * pc.N + n]) : 8.0);
+        float part[MT];
+        for (uint m = 0; m < MT; ++m) part[m] = 0.0;
+        for (; kk < gend; kk += 8u) {
+          uint word = w_words[(((kc + kk) >> 3) - pc.kw_base) * pc.N + n];
+          // nibble | 0x4B000000 is the float 2^23 + q: an OR and a subtract give q - zero exactly
+          vec4 lo = uintBitsToFloat(((uvec4(word) >> uvec4(0, 16, 4, 20)) & 0xFu) | 0x4B000000u) - zb;
+          vec4 hi = uintBitsToFloat(((uvec4(word) >> uvec4(8, 24, 12, 28)) & 0xFu) | 0x4B000000u) - zb;
+          for (uint m = 0; m < MT; ++m) {
+            uint base = m * KC + kk;
+            part[m] += dot(vec4(smem[base], smem[base + 1u], smem[base + 2u], smem[base + 3u]), lo) +
+                       dot(vec4(smem[base + 4u], smem[base + 5u], smem[base + 6u], smem[base + 7u]), hi);
+          }
         }
+        for (uint m = 0; m < MT; ++m) acc[m] += part[m] * s;
       }
     }
   }

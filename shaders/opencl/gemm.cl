@@ -76,19 +76,28 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (n < N) {
-      for (uint kk = 0; kk < kn; kk += 8u) {
-        uint krow = kc + kk;
-        uint word = w[(krow >> 3) * N + n];
-        uint g = min(krow / group, groups - 1u);
+      /* one group at a time: scale and zero once, sum (q - zero) * x, scale the group's sum */
+      uint kk = 0;
+      while (kk < kn) {
+        uint g = min((kc + kk) / group, groups - 1u);
+        uint gend = min(kn, (g + 1u) * group - kc);
         float s = vload_half(g * N + n, scales);
-        float z = (flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f;
-        float wv[8];
-        lb_dequant8(word, z, s, wv);
-        for (uint m = 0; m < LB_MT; ++m) {
-          __local const float* xr = smem + m * LB_KC + kk;
-          acc[m] += xr[0] * wv[0] + xr[1] * wv[1] + xr[2] * wv[2] + xr[3] * wv[3] + xr[4] * wv[4] +
-                    xr[5] * wv[5] + xr[6] * wv[6] + xr[7] * wv[7];
+        float zb = 8388608.0f + ((flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f);
+        float part[LB_MT];
+        for (uint m = 0; m < LB_MT; ++m) part[m] = 0.0f;
+        for (; kk < gend; kk += 8u) {
+          uint word = w[((kc + kk) >> 3) * N + n];
+          /* nibble | 0x4B000000 is the float 2^23 + q: one OR and one subtract give q - zero exactly */
+          float4 lo = (float4)(as_float((word & 0xFu) | 0x4B000000u), as_float(((word >> 16) & 0xFu) | 0x4B000000u),
+                               as_float(((word >> 4) & 0xFu) | 0x4B000000u), as_float(((word >> 20) & 0xFu) | 0x4B000000u)) - zb;
+          float4 hi = (float4)(as_float(((word >> 8) & 0xFu) | 0x4B000000u), as_float(((word >> 24) & 0xFu) | 0x4B000000u),
+                               as_float(((word >> 12) & 0xFu) | 0x4B000000u), as_float((word >> 28) | 0x4B000000u)) - zb;
+          for (uint m = 0; m < LB_MT; ++m) {
+            __local const float* xr = smem + m * LB_KC + kk;
+            part[m] += dot(vload4(0, xr), lo) + dot(vload4(1, xr), hi);
+          }
         }
+        for (uint m = 0; m < LB_MT; ++m) acc[m] += part[m] * s;
       }
     }
   }
