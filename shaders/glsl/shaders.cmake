@@ -1,1 +1,9 @@
 # shaders.cmake — the list of SPIR-V variants built from shaders/glsl/ (one line per entry kind).
+# Formats, block sizes, element types, saturation and packing are specialization constants.
+lowbit_glsl(convert_quantize convert.comp QUANTIZE)
+lowbit_glsl(convert_dequantize convert.comp DEQUANTIZE)
+# GEMM family (Y = X · Wᵀ): weight type, tile shapes and M rows are specialization constants.
+lowbit_glsl(gemm_gemv gemm_gemv.comp)
+lowbit_glsl(gemm_tiled gemm_tiled.comp)
+lowbit_glsl(gemm_reduce gemm_reduce.comp)
+lowbit_glsl(gather gather.comp)

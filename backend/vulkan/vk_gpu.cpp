@@ -1,0 +1,104 @@
+// vk_gpu.cpp — logical device creation: queue choice, required features, optional extensions.
+#include "backend/vulkan/vk_gpu.hpp"
+
+#include <cstdlib>
+#include <vector>
+
+#include "host/log.hpp"
+
+namespace lowbit::detail::vk {
+
+namespace {
+
+uint64_t env_max_range() {
+  const char* e = std::getenv("LOWBIT_VK_MAX_RANGE");
+  if (!e || !*e) return 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(e, &end, 0);
+  if (end == e || *end != '\0' || v < 256)
+    throw Error(ErrorCode::InvalidArgument, std::string("LOWBIT_VK_MAX_RANGE='") + e +
+                                                "' must be a byte count of at least 256");
+  return v;
+}
+
+}  // namespace
+
+Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
+    : instance_(std::move(instance)), pd_(pd) {
+  vkGetPhysicalDeviceProperties(pd_, &props_);
+  info_ = describe(pd_, index);
+  const std::string who = "vulkan device '" + info_.name + "'";
+  if (props_.apiVersion < VK_API_VERSION_1_2)
+    throw Error(ErrorCode::Unsupported, who + " supports Vulkan " + info_.api_version + ", lowbit needs 1.2");
+
+  // One queue that can run compute; prefer one with timestamps.
+  uint32_t nq = 0;
+  vkGetPhysicalDeviceQueueFamilyProperties(pd_, &nq, nullptr);
+  std::vector<VkQueueFamilyProperties> families(nq);
+  vkGetPhysicalDeviceQueueFamilyProperties(pd_, &nq, families.data());
+  int chosen = -1;
+  for (uint32_t i = 0; i < nq; ++i) {
+    if (!(families[i].queueFlags & VK_QUEUE_COMPUTE_BIT)) continue;
+    if (chosen < 0 || (families[chosen].timestampValidBits == 0 && families[i].timestampValidBits > 0))
+      chosen = int(i);
+  }
+  if (chosen < 0) throw Error(ErrorCode::Unsupported, who + " has no compute queue");
+  queue_family_ = uint32_t(chosen);
+  timestamp_bits_ = families[queue_family_].timestampValidBits;
+
+  // Features the conversion shaders use: 8- and 16-bit storage buffers.
+  VkPhysicalDeviceVulkan11Features have11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  VkPhysicalDeviceVulkan12Features have12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  have11.pNext = &have12;
+  VkPhysicalDeviceFeatures2 have{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  have.pNext = &have11;
+  vkGetPhysicalDeviceFeatures2(pd_, &have);
+  if (!have12.storageBuffer8BitAccess) throw Error(ErrorCode::Unsupported, who + " lacks storageBuffer8BitAccess");
+  if (!have11.storageBuffer16BitAccess)
+    throw Error(ErrorCode::Unsupported, who + " lacks storageBuffer16BitAccess");
+
+  VkPhysicalDeviceVulkan11Features use11{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+  VkPhysicalDeviceVulkan12Features use12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  use11.storageBuffer16BitAccess = VK_TRUE;
+  use12.storageBuffer8BitAccess = VK_TRUE;
+  use11.pNext = &use12;
+  VkPhysicalDeviceFeatures2 use{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  use.pNext = &use11;
+
+  max_range_ = props_.limits.maxStorageBufferRange;
+  if (uint64_t env = env_max_range(); env && env < max_range_) max_range_ = env;
+
+  std::vector<const char*> extensions;
+  bool push = has_device_extension(pd_, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME) &&
+              std::getenv("LOWBIT_VK_NO_PUSH_DESCRIPTORS") == nullptr;
+  if (push) extensions.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+
+  float priority = 1.0f;
+  VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  qci.queueFamilyIndex = queue_family_;
+  qci.queueCount = 1;
+  qci.pQueuePriorities = &priority;
+  VkDeviceCreateInfo ci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+  ci.pNext = &use;
+  ci.queueCreateInfoCount = 1;
+  ci.pQueueCreateInfos = &qci;
+  ci.enabledExtensionCount = uint32_t(extensions.size());
+  ci.ppEnabledExtensionNames = extensions.data();
+  check(vkCreateDevice(pd_, &ci, nullptr, &device_), "vkCreateDevice");
+  vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
+  if (push)
+    push_descriptor_ =
+        reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));
+
+  log().debug("vulkan: {} ({}), queue family {}, push descriptors {}, max binding range {}", info_.name,
+              info_.driver_version, queue_family_, push_descriptor_ ? "yes" : "no", max_range_);
+}
+
+Gpu::~Gpu() {
+  if (device_) {
+    vkDeviceWaitIdle(device_);
+    vkDestroyDevice(device_, nullptr);
+  }
+}
+
+}  // namespace lowbit::detail::vk

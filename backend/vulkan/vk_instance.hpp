@@ -1,0 +1,53 @@
+// vk_instance.hpp — the VkInstance (optionally with the Khronos validation layer and a debug messenger
+// that records every warning/error it reports), and the description of physical devices as DeviceInfo.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend/vulkan/vk_common.hpp"
+
+namespace lowbit::detail::vk {
+
+// Validation / driver messages collected by the debug messenger. Shared by instance and device.
+class Diagnostics {
+ public:
+  void add(std::string msg);
+  std::vector<std::string> all() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> msgs_;
+};
+
+class Instance {
+ public:
+  // validation: enable VK_LAYER_KHRONOS_validation (throws Unsupported when the layer is missing).
+  explicit Instance(bool validation);
+  ~Instance();
+  Instance(const Instance&) = delete;
+  Instance& operator=(const Instance&) = delete;
+
+  VkInstance get() const { return instance_; }
+  uint32_t api_version() const { return api_version_; }
+  bool validation() const { return validation_; }
+  const Diagnostics& diagnostics() const { return diag_; }
+  std::vector<VkPhysicalDevice> physical_devices() const;
+
+ private:
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
+  uint32_t api_version_ = VK_API_VERSION_1_2;
+  bool validation_ = false;
+  Diagnostics diag_;  // address handed to the messenger callback: Instance is not movable
+};
+
+// Everything lowbit reports about one physical device (DeviceInfo for the public API).
+DeviceInfo describe(VkPhysicalDevice pd, int index);
+std::string vendor_name(uint32_t vendor_id);
+bool has_device_extension(VkPhysicalDevice pd, const char* name);
+
+}  // namespace lowbit::detail::vk

@@ -1,0 +1,230 @@
+// vk_memory.cpp — block suballocation (first fit, aligned, coalescing frees) and memory type choice.
+#include "backend/vulkan/vk_memory.hpp"
+
+#include <cstdlib>
+
+#include "host/log.hpp"
+
+namespace lowbit::detail::vk {
+
+namespace {
+
+constexpr VkDeviceSize kBlockSize = VkDeviceSize(256) << 20;  // default block
+constexpr VkDeviceSize kMinBlock = VkDeviceSize(1) << 20;
+
+VkDeviceSize align_up(VkDeviceSize v, VkDeviceSize a) { return (v + a - 1) / a * a; }
+
+}  // namespace
+
+// ---- VulkanBuffer ----------------------------------------------------------------------------------
+
+VulkanBuffer::VulkanBuffer(std::shared_ptr<Allocator> owner, BufferHandle buffer, MemoryBlock* block,
+                           VkDeviceSize offset, VkDeviceSize alloc_size, VkDeviceSize capacity, size_t bytes,
+                           bool host_access)
+    : owner_(std::move(owner)),
+      buffer_(std::move(buffer)),
+      block_(block),
+      offset_(offset),
+      alloc_size_(alloc_size),
+      capacity_(capacity),
+      host_access_(host_access) {
+  size = bytes;
+}
+
+VulkanBuffer::~VulkanBuffer() { owner_->retire(std::move(buffer_), block_, offset_, alloc_size_, last_use); }
+
+// ---- Allocator ---------------------------------------------------------------------------------------
+
+Allocator::Allocator(std::shared_ptr<Gpu> gpu) : gpu_(std::move(gpu)) {
+  vkGetPhysicalDeviceMemoryProperties(gpu_->physical(), &mem_props_);
+  VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+  VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  p2.pNext = &m3;
+  vkGetPhysicalDeviceProperties2(gpu_->physical(), &p2);
+  max_allocation_ = m3.maxMemoryAllocationSize;
+  const char* fs = std::getenv("LOWBIT_VK_FORCE_STAGING");
+  force_staging_ = fs && *fs && std::string(fs) != "0";
+}
+
+Allocator::~Allocator() {
+  // Buffers hold a reference to the allocator, so none is alive here; only retired ones remain.
+  retired_.clear();
+}
+
+Allocator::Pool& Allocator::pool_for(MemoryUse use, uint32_t type_bits) {
+  Pool& pool = pools_[use == MemoryUse::Device ? 0 : 1];
+  if (pool.type != UINT32_MAX) return pool;
+  constexpr VkMemoryPropertyFlags kHost = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+  auto flags = [&](uint32_t i) { return mem_props_.memoryTypes[i].propertyFlags; };
+  auto pick = [&](auto score) {
+    int best = -1, best_score = 0;
+    for (uint32_t i = 0; i < mem_props_.memoryTypeCount; ++i) {
+      if (!(type_bits & (1u << i))) continue;
+      int s = score(flags(i));
+      if (s > best_score) best = int(i), best_score = s;
+    }
+    return best;
+  };
+  int type;
+  if (use == MemoryUse::Device) {
+    // Device-local first; among those, not host-visible (real VRAM) beats host-visible.
+    type = pick([&](VkMemoryPropertyFlags f) {
+      int s = 1;
+      if (f & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) s += 4;
+      if (!(f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT)) s += 2;
+      return s;
+    });
+  } else {
+    type = pick([&](VkMemoryPropertyFlags f) {
+      if ((f & kHost) != kHost) return 0;
+      return (f & VK_MEMORY_PROPERTY_HOST_CACHED_BIT) ? 2 : 1;
+    });
+  }
+  if (type < 0) throw Error(ErrorCode::Unsupported, "vulkan: no suitable memory type for storage buffers");
+  pool.type = uint32_t(type);
+  pool.host_access = (flags(pool.type) & kHost) == kHost && (use == MemoryUse::Staging || !force_staging_);
+  log().debug("vulkan: {} memory uses type {} (flags 0x{:x}){}", use == MemoryUse::Device ? "device" : "staging",
+              type, flags(pool.type), pool.host_access ? ", mapped" : "");
+  return pool;
+}
+
+MemoryBlock& Allocator::new_block(Pool& pool, VkDeviceSize min_size) {
+  VkDeviceSize size = min_size > kBlockSize ? align_up(min_size, kMinBlock) : kBlockSize;
+  VkDeviceSize heap = mem_props_.memoryHeaps[mem_props_.memoryTypes[pool.type].heapIndex].size;
+  if (size > heap / 2 && min_size <= heap / 2) size = align_up(min_size, kMinBlock);
+  VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  ai.allocationSize = size;
+  ai.memoryTypeIndex = pool.type;
+  VkDeviceMemory mem = VK_NULL_HANDLE;
+  VkResult r = vkAllocateMemory(gpu_->device(), &ai, nullptr, &mem);
+  if ((r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) && size > align_up(min_size, kMinBlock)) {
+    ai.allocationSize = size = align_up(min_size, kMinBlock);  // no room for a whole block: exact size
+    r = vkAllocateMemory(gpu_->device(), &ai, nullptr, &mem);
+  }
+  if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
+    throw Error(ErrorCode::OutOfMemory, "vulkan: out of memory allocating " + std::to_string(size) +
+                                            " bytes (vkAllocateMemory: " + result_name(r) + ")");
+  check(r, "vkAllocateMemory");
+  MemoryBlock& b = pool.blocks.emplace_back();
+  b.memory = MemoryHandle(gpu_->device(), mem);
+  b.size = size;
+  b.type = pool.type;
+  b.free[0] = size;
+  if (mem_props_.memoryTypes[pool.type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
+    void* p = nullptr;
+    check(vkMapMemory(gpu_->device(), mem, 0, VK_WHOLE_SIZE, 0, &p), "vkMapMemory");
+    b.mapped = static_cast<uint8_t*>(p);
+  }
+  return b;
+}
+
+std::shared_ptr<VulkanBuffer> Allocator::create(size_t bytes, MemoryUse use) {
+  VkDeviceSize capacity = align_up(bytes ? bytes : 16, 16);
+  if (max_allocation_ && capacity > max_allocation_)
+    throw Error(ErrorCode::OutOfMemory, "vulkan: a buffer of " + std::to_string(bytes) +
+                                            " bytes exceeds the device's largest allocation (" +
+                                            std::to_string(max_allocation_) + " bytes)");
+  VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bi.size = capacity;
+  bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
+  VkBuffer raw = VK_NULL_HANDLE;
+  check(vkCreateBuffer(gpu_->device(), &bi, nullptr, &raw), "vkCreateBuffer");
+  BufferHandle buffer(gpu_->device(), raw);
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(gpu_->device(), raw, &req);
+
+  std::lock_guard<std::mutex> lock(mu_);
+  Pool& pool = pool_for(use, req.memoryTypeBits);
+  if (!(req.memoryTypeBits & (1u << pool.type)))
+    throw Error(ErrorCode::Internal, "vulkan: buffer memory type bits changed between buffers");
+  auto carve = [&](MemoryBlock& b, VkDeviceSize& out) {
+    for (auto it = b.free.begin(); it != b.free.end(); ++it) {
+      VkDeviceSize start = align_up(it->first, req.alignment), end = it->first + it->second;
+      if (start + req.size > end) continue;
+      VkDeviceSize off = it->first;
+      b.free.erase(it);
+      if (start > off) b.free[off] = start - off;
+      if (start + req.size < end) b.free[start + req.size] = end - (start + req.size);
+      b.used += req.size;
+      out = start;
+      return true;
+    }
+    return false;
+  };
+  MemoryBlock* block = nullptr;
+  VkDeviceSize offset = 0;
+  for (auto& b : pool.blocks)
+    if (carve(b, offset)) {
+      block = &b;
+      break;
+    }
+  if (!block) {
+    block = &new_block(pool, req.size);
+    if (!carve(*block, offset)) throw Error(ErrorCode::Internal, "vulkan: a fresh memory block is too small");
+  }
+  VkResult r = vkBindBufferMemory(gpu_->device(), raw, block->memory, offset);
+  if (r != VK_SUCCESS) {
+    free_range(block, offset, req.size);
+    check(r, "vkBindBufferMemory");
+  }
+  return std::make_shared<VulkanBuffer>(shared_from_this(), std::move(buffer), block, offset, req.size, capacity,
+                                        bytes, pool.host_access);
+}
+
+void Allocator::retire(BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size,
+                       uint64_t serial) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (serial <= completed_) {
+    buffer.reset();
+    free_range(block, offset, size);
+  } else {
+    retired_.push_back({std::move(buffer), block, offset, size, serial});
+  }
+}
+
+void Allocator::set_completed(uint64_t s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  completed_ = s;
+  std::vector<Retired> keep;
+  for (auto& r : retired_) {
+    if (r.serial <= s) {
+      r.buffer.reset();
+      free_range(r.block, r.offset, r.size);
+    } else {
+      keep.push_back(std::move(r));
+    }
+  }
+  retired_ = std::move(keep);
+}
+
+// Returns [offset, offset+size) to the block's free list, merging neighbours; an empty block goes back
+// to the driver unless it is the last default-size block of its pool. Caller holds mu_.
+void Allocator::free_range(MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size) {
+  auto it = block->free.emplace(offset, size).first;
+  if (it != block->free.begin()) {
+    auto prev = std::prev(it);
+    if (prev->first + prev->second == it->first) {
+      prev->second += it->second;
+      block->free.erase(it);
+      it = prev;
+    }
+  }
+  auto next = std::next(it);
+  if (next != block->free.end() && it->first + it->second == next->first) {
+    it->second += next->second;
+    block->free.erase(next);
+  }
+  block->used -= size;
+  if (block->used != 0) return;
+  for (Pool& pool : pools_) {
+    for (auto b = pool.blocks.begin(); b != pool.blocks.end(); ++b) {
+      if (&*b != block) continue;
+      bool keep = block->size == kBlockSize && pool.blocks.size() == 1;
+      if (!keep) pool.blocks.erase(b);  // MemoryHandle frees (and thereby unmaps) the memory
+      return;
+    }
+  }
+}
+
+}  // namespace lowbit::detail::vk

@@ -1,0 +1,95 @@
+// vk_memory.hpp — device memory: big VkDeviceMemory blocks suballocated with a coalescing free list,
+// one VkBuffer per lowbit buffer bound at an offset. A buffer that dies while queued GPU work may
+// still use it is retired and freed once the stream reports that work complete.
+#pragma once
+
+#include <vulkan/vulkan.h>
+
+#include <cstdint>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backend/device.hpp"
+#include "backend/vulkan/vk_gpu.hpp"
+
+namespace lowbit::detail::vk {
+
+class Allocator;
+
+// Where a buffer lives: device memory for tensors, host-visible memory for staging copies.
+enum class MemoryUse { Device, Staging };
+
+struct MemoryBlock {
+  MemoryHandle memory;
+  VkDeviceSize size = 0;
+  uint32_t type = 0;
+  uint8_t* mapped = nullptr;                  // whole block mapped when host-visible
+  std::map<VkDeviceSize, VkDeviceSize> free;  // offset -> length, coalesced
+  VkDeviceSize used = 0;
+};
+
+// A lowbit buffer on Vulkan: its own VkBuffer over a range of a shared block.
+class VulkanBuffer final : public DeviceBuffer {
+ public:
+  VulkanBuffer(std::shared_ptr<Allocator> owner, BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset,
+               VkDeviceSize alloc_size, VkDeviceSize capacity, size_t bytes, bool host_access);
+  ~VulkanBuffer() override;
+
+  VkBuffer handle() const { return buffer_.get(); }
+  VkDeviceSize capacity() const { return capacity_; }  // VkBuffer size (bytes rounded up to 16)
+  // Host pointer when write/read may memcpy directly, else null (staging copies needed).
+  uint8_t* host_ptr() const { return host_access_ ? block_->mapped + offset_ : nullptr; }
+  uint8_t* mapped_ptr() const { return block_->mapped ? block_->mapped + offset_ : nullptr; }
+  // Serial of the last command batch that uses the buffer (see Stream).
+  mutable uint64_t last_use = 0;
+
+ private:
+  std::shared_ptr<Allocator> owner_;
+  BufferHandle buffer_;
+  MemoryBlock* block_;
+  VkDeviceSize offset_, alloc_size_, capacity_;
+  bool host_access_;
+};
+
+class Allocator : public std::enable_shared_from_this<Allocator> {
+ public:
+  explicit Allocator(std::shared_ptr<Gpu> gpu);
+  ~Allocator();
+
+  std::shared_ptr<VulkanBuffer> create(size_t bytes, MemoryUse use);
+  // Called by the stream: every batch with serial <= s has completed; frees retired buffers.
+  void set_completed(uint64_t s);
+  const Gpu& gpu() const { return *gpu_; }
+
+ private:
+  friend class VulkanBuffer;
+  struct Pool {
+    uint32_t type = UINT32_MAX;
+    bool host_access = false;  // write/read may memcpy through the mapping
+    std::list<MemoryBlock> blocks;
+  };
+  struct Retired {
+    BufferHandle buffer;
+    MemoryBlock* block;
+    VkDeviceSize offset, size;
+    uint64_t serial;
+  };
+  void retire(BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size, uint64_t serial);
+  void free_range(MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size);
+  Pool& pool_for(MemoryUse use, uint32_t type_bits);
+  MemoryBlock& new_block(Pool& pool, VkDeviceSize min_size);
+
+  std::shared_ptr<Gpu> gpu_;
+  std::mutex mu_;
+  Pool pools_[2];
+  std::vector<Retired> retired_;
+  uint64_t completed_ = 0;
+  bool force_staging_ = false;
+  VkDeviceSize max_allocation_ = 0;  // maxMemoryAllocationSize
+  VkPhysicalDeviceMemoryProperties mem_props_{};
+};
+
+}  // namespace lowbit::detail::vk

@@ -1,0 +1,55 @@
+// vk_pipelines.hpp — compute pipelines built from embedded SPIR-V + specialization constants, cached
+// in memory by (shader, binding count, spec values) and on disk through a VkPipelineCache file
+// (cache_dir()/vk-pipelines-<vendorID>-<deviceID>.bin, header-checked on load, saved on destruction).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "backend/vulkan/vk_gpu.hpp"
+
+namespace lowbit::detail::vk {
+
+struct Pipeline {
+  PipelineHandle pipeline;
+  VkPipelineLayout layout = VK_NULL_HANDLE;         // owned by Pipelines
+  VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;  // owned by Pipelines
+  uint32_t bindings = 0;                            // storage buffers 0..bindings-1 in set 0
+  uint32_t push_bytes = 0;
+};
+
+class Pipelines {
+ public:
+  static constexpr uint32_t kPushBytes = 64;  // one push-constant range shared by every pipeline
+
+  Pipelines(const Gpu& gpu, const std::string& cache_dir_option);
+  ~Pipelines();  // writes the pipeline cache file (errors are logged, never thrown)
+  Pipelines(const Pipelines&) = delete;
+  Pipelines& operator=(const Pipelines&) = delete;
+
+  // spec[i] is specialization constant i (32-bit each).
+  const Pipeline& get(const std::string& shader, uint32_t bindings, const std::vector<uint32_t>& spec);
+  const std::filesystem::path& cache_file() const { return cache_file_; }
+  void save_cache() const;
+
+ private:
+  VkShaderModule module(const std::string& shader);
+  void load_cache();
+
+  const Gpu& gpu_;
+  std::filesystem::path cache_file_;
+  PipelineCacheHandle cache_;
+  std::map<std::string, ShaderModuleHandle> modules_;
+  std::map<uint32_t, SetLayoutHandle> set_layouts_;             // by binding count
+  std::map<uint32_t, PipelineLayoutHandle> pipeline_layouts_;   // by binding count
+  std::map<std::tuple<std::string, uint32_t, std::vector<uint32_t>>, std::unique_ptr<Pipeline>> pipelines_;
+};
+
+// Checks a VkPipelineCache blob's header against the device; returns "" when usable, else why not.
+std::string pipeline_cache_mismatch(const std::vector<unsigned char>& data, const VkPhysicalDeviceProperties& p);
+
+}  // namespace lowbit::detail::vk

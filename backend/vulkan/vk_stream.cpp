@@ -1,0 +1,318 @@
+// vk_stream.cpp — command recording, hazard tracking + barriers, descriptors, timestamps, submit/wait.
+#include "backend/vulkan/vk_stream.hpp"
+
+#include <algorithm>
+
+#include "host/log.hpp"
+
+namespace lowbit::detail::vk {
+
+namespace {
+
+constexpr uint32_t kQueryCapacity = 512;  // 256 ops between waits; the stream waits when it runs out
+constexpr uint32_t kSetsPerPool = 256;
+constexpr VkPipelineStageFlags kWorkStages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+constexpr VkAccessFlags kWrites = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+constexpr VkAccessFlags kAll = kWrites | VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+
+VkAccessFlags write_access(VkPipelineStageFlags stages) {
+  VkAccessFlags a = 0;
+  if (stages & VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT) a |= VK_ACCESS_SHADER_WRITE_BIT;
+  if (stages & VK_PIPELINE_STAGE_TRANSFER_BIT) a |= VK_ACCESS_TRANSFER_WRITE_BIT;
+  return a;
+}
+
+VkAccessFlags access_of(VkPipelineStageFlags stage, bool read, bool write) {
+  bool compute = stage == VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT;
+  VkAccessFlags a = 0;
+  if (read) a |= compute ? VK_ACCESS_SHADER_READ_BIT : VK_ACCESS_TRANSFER_READ_BIT;
+  if (write) a |= compute ? VK_ACCESS_SHADER_WRITE_BIT : VK_ACCESS_TRANSFER_WRITE_BIT;
+  return a;
+}
+
+}  // namespace
+
+Stream::Stream(const Gpu& gpu, Allocator& allocator) : gpu_(gpu), allocator_(allocator) {
+  VkDevice dev = gpu_.device();
+  VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pi.queueFamilyIndex = gpu_.queue_family();
+  VkCommandPool pool = VK_NULL_HANDLE;
+  check(vkCreateCommandPool(dev, &pi, nullptr, &pool), "vkCreateCommandPool");
+  pool_ = CommandPoolHandle(dev, pool);
+
+  host_timing_ = gpu_.timestamp_valid_bits() == 0;
+  if (!host_timing_) {
+    VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    qi.queryCount = kQueryCapacity;
+    VkQueryPool q = VK_NULL_HANDLE;
+    check(vkCreateQueryPool(dev, &qi, nullptr, &q), "vkCreateQueryPool");
+    queries_ = QueryPoolHandle(dev, q);
+    query_capacity_ = kQueryCapacity;
+  } else {
+    log().warn("vulkan: the compute queue has no timestamps; device time is measured on the host");
+  }
+}
+
+Stream::~Stream() {
+  try {
+    wait();
+  } catch (const std::exception& e) {
+    log().error("vulkan: waiting for queued work at shutdown failed: {}", e.what());
+  }
+  auto free_cmd = [&](Batch& b) {
+    if (b.cmd) vkFreeCommandBuffers(gpu_.device(), pool_, 1, &b.cmd);
+  };
+  free_cmd(recording_);  // only set while a batch is being recorded
+  for (auto& b : spare_) free_cmd(b);
+  for (auto& b : in_flight_) free_cmd(b);
+}
+
+VkCommandBuffer Stream::cmd() {
+  if (recording_open_) return recording_.cmd;
+  if (!spare_.empty()) {
+    recording_ = std::move(spare_.back());
+    spare_.pop_back();
+  } else {
+    recording_ = Batch{};
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = pool_;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    check(vkAllocateCommandBuffers(gpu_.device(), &ai, &recording_.cmd), "vkAllocateCommandBuffers");
+    VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VkFence f = VK_NULL_HANDLE;
+    check(vkCreateFence(gpu_.device(), &fi, nullptr, &f), "vkCreateFence");
+    recording_.fence = FenceHandle(gpu_.device(), f);
+  }
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  check(vkBeginCommandBuffer(recording_.cmd, &bi), "vkBeginCommandBuffer");
+  recording_.query_begin = recording_.query_end = next_query_;
+  recording_open_ = true;
+  // Work of earlier batches (and host writes before this submit) must be visible to this one: one global
+  // barrier here replaces per-buffer tracking across command buffers.
+  if (serial_ > 1) {
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = kWrites;
+    mb.dstAccessMask = kAll;
+    vkCmdPipelineBarrier(recording_.cmd, kWorkStages, kWorkStages, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  }
+  hazards_.clear();
+  return recording_.cmd;
+}
+
+// Emits the barriers the new command's accesses need against earlier commands of this batch, then
+// records those accesses.
+void Stream::track(std::span<const BufferUse> uses, VkPipelineStageFlags stage) {
+  struct Use {
+    VkBuffer buf;
+    bool read, write;
+  };
+  std::vector<Use> merged;
+  for (const auto& u : uses) {
+    u.buffer->last_use = serial_;
+    auto it = std::find_if(merged.begin(), merged.end(), [&](const Use& m) { return m.buf == u.buffer->handle(); });
+    if (it == merged.end()) {
+      merged.push_back({u.buffer->handle(), !u.write || stage == VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, u.write});
+    } else {
+      it->read = true;
+      it->write |= u.write;
+    }
+  }
+  std::vector<VkBufferMemoryBarrier> barriers;
+  VkPipelineStageFlags src = 0;
+  for (const Use& u : merged) {
+    auto h = std::find_if(hazards_.begin(), hazards_.end(), [&](const auto& e) { return e.first == u.buf; });
+    if (h == hazards_.end()) continue;
+    if (!(h->second.write || (h->second.read && u.write))) continue;
+    VkBufferMemoryBarrier b{VK_STRUCTURE_TYPE_BUFFER_MEMORY_BARRIER};
+    b.srcAccessMask = h->second.write ? write_access(h->second.stages) : 0;
+    b.dstAccessMask = access_of(stage, u.read, u.write);
+    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
+    b.buffer = u.buf;
+    b.offset = 0;
+    b.size = VK_WHOLE_SIZE;
+    barriers.push_back(b);
+    src |= h->second.stages;
+    hazards_.erase(h);
+  }
+  if (!barriers.empty())
+    vkCmdPipelineBarrier(cmd(), src, stage, 0, 0, nullptr, uint32_t(barriers.size()), barriers.data(), 0, nullptr);
+  for (const Use& u : merged) {
+    auto h = std::find_if(hazards_.begin(), hazards_.end(), [&](const auto& e) { return e.first == u.buf; });
+    if (h == hazards_.end()) h = hazards_.insert(hazards_.end(), {u.buf, Access{}});
+    h->second.read |= u.read;
+    h->second.write |= u.write;
+    h->second.stages |= stage;
+  }
+}
+
+void Stream::bind_descriptors(const Pipeline& p, std::span<const BufferUse> bindings) {
+  std::vector<VkDescriptorBufferInfo> infos(bindings.size());
+  std::vector<VkWriteDescriptorSet> writes(bindings.size());
+  for (size_t i = 0; i < bindings.size(); ++i) {
+    infos[i] = {bindings[i].buffer->handle(), bindings[i].offset, bindings[i].range};
+    writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    writes[i].dstBinding = uint32_t(i);
+    writes[i].descriptorCount = 1;
+    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[i].pBufferInfo = &infos[i];
+  }
+  if (auto push = gpu_.push_descriptor_fn()) {
+    push(cmd(), VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, uint32_t(writes.size()), writes.data());
+    return;
+  }
+  // Pooled sets, reset after wait(): try the current pool, open a new one when it is full.
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  for (;;) {
+    if (descriptor_pool_index_ == descriptor_pools_.size()) {
+      VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * 8};
+      VkDescriptorPoolCreateInfo ci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+      ci.maxSets = kSetsPerPool;
+      ci.poolSizeCount = 1;
+      ci.pPoolSizes = &size;
+      VkDescriptorPool dp = VK_NULL_HANDLE;
+      check(vkCreateDescriptorPool(gpu_.device(), &ci, nullptr, &dp), "vkCreateDescriptorPool");
+      descriptor_pools_.emplace_back(gpu_.device(), dp);
+    }
+    VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    ai.descriptorPool = descriptor_pools_[descriptor_pool_index_];
+    ai.descriptorSetCount = 1;
+    ai.pSetLayouts = &p.set_layout;
+    VkResult r = vkAllocateDescriptorSets(gpu_.device(), &ai, &set);
+    if (r == VK_SUCCESS) break;
+    if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL) check(r, "vkAllocateDescriptorSets");
+    ++descriptor_pool_index_;
+  }
+  for (auto& w : writes) w.dstSet = set;
+  vkUpdateDescriptorSets(gpu_.device(), uint32_t(writes.size()), writes.data(), 0, nullptr);
+  vkCmdBindDescriptorSets(cmd(), VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
+}
+
+void Stream::dispatch(const Pipeline& p, std::span<const BufferUse> bindings, const void* push,
+                      uint32_t push_size, uint32_t groups_x, uint32_t groups_y) {
+  if (bindings.size() != p.bindings)
+    throw Error(ErrorCode::Internal, "vulkan: dispatch with " + std::to_string(bindings.size()) +
+                                         " bindings, pipeline has " + std::to_string(p.bindings));
+  VkCommandBuffer c = cmd();
+  track(bindings, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
+  vkCmdBindPipeline(c, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
+  bind_descriptors(p, bindings);
+  if (push_size) vkCmdPushConstants(c, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
+  vkCmdDispatch(c, groups_x, groups_y, 1);
+}
+
+void Stream::fill(const VulkanBuffer& b, VkDeviceSize offset, VkDeviceSize size, uint32_t value) {
+  VkCommandBuffer c = cmd();
+  BufferUse u{&b, offset, size, true};
+  track({&u, 1}, VK_PIPELINE_STAGE_TRANSFER_BIT);
+  vkCmdFillBuffer(c, b.handle(), offset, size, value);
+}
+
+void Stream::copy(const VulkanBuffer& src, VkDeviceSize src_off, const VulkanBuffer& dst, VkDeviceSize dst_off,
+                  VkDeviceSize bytes) {
+  VkCommandBuffer c = cmd();
+  BufferUse u[2] = {{&src, src_off, bytes, false}, {&dst, dst_off, bytes, true}};
+  track(u, VK_PIPELINE_STAGE_TRANSFER_BIT);
+  VkBufferCopy region{src_off, dst_off, bytes};
+  vkCmdCopyBuffer(c, src.handle(), dst.handle(), 1, &region);
+}
+
+void Stream::begin_op() {
+  if (host_timing_) return;
+  if (next_query_ + 2 > query_capacity_) wait();  // collects the results and frees every query
+  VkCommandBuffer c = cmd();
+  vkCmdResetQueryPool(c, queries_, next_query_, 2);
+  // Bottom of pipe: written once everything recorded earlier has finished, so ops never overlap in time.
+  vkCmdWriteTimestamp(c, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, next_query_++);
+}
+
+void Stream::end_op() {
+  if (host_timing_) return;
+  vkCmdWriteTimestamp(cmd(), VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, next_query_++);
+  recording_.query_end = next_query_;
+}
+
+void Stream::submit() {
+  if (!recording_open_) return;
+  VkCommandBuffer c = recording_.cmd;
+  // Make the batch's writes visible to host reads after the fence.
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = kWrites;
+  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(c, kWorkStages, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  check(vkEndCommandBuffer(c), "vkEndCommandBuffer");
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &c;
+  if (host_timing_ && in_flight_.empty()) first_submit_ = std::chrono::steady_clock::now();
+  VkResult r = vkQueueSubmit(gpu_.queue(), 1, &si, recording_.fence);
+  recording_open_ = false;
+  Batch done = std::exchange(recording_, Batch{});  // recording_ no longer names the command buffer
+  if (r != VK_SUCCESS) {
+    vkResetCommandBuffer(c, 0);
+    spare_.push_back(std::move(done));
+    check(r, "vkQueueSubmit");
+  }
+  in_flight_.push_back(std::move(done));
+  ++serial_;
+  if (in_flight_.size() >= 16) wait();  // bound the work (and memory) held by unwaited batches
+}
+
+void Stream::wait() {
+  submit();
+  if (in_flight_.empty()) return;
+  std::vector<VkFence> fences;
+  for (auto& b : in_flight_) fences.push_back(b.fence);
+  check(vkWaitForFences(gpu_.device(), uint32_t(fences.size()), fences.data(), VK_TRUE, UINT64_MAX),
+        "vkWaitForFences");
+  if (host_timing_)
+    total_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - first_submit_).count();
+  collect_timestamps();
+  recycle();
+  completed_ = serial_ - 1;
+  allocator_.set_completed(completed_);
+}
+
+void Stream::collect_timestamps() {
+  if (host_timing_) return;
+  uint32_t bits = gpu_.timestamp_valid_bits();
+  uint64_t mask = bits >= 64 ? ~uint64_t(0) : ((uint64_t(1) << bits) - 1);
+  double ns_per_tick = gpu_.limits().timestampPeriod;
+  for (auto& b : in_flight_) {
+    uint32_t n = b.query_end - b.query_begin;
+    if (n < 2) continue;
+    std::vector<uint64_t> t(n);
+    check(vkGetQueryPoolResults(gpu_.device(), queries_, b.query_begin, n, n * sizeof(uint64_t), t.data(),
+                                sizeof(uint64_t), VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+          "vkGetQueryPoolResults");
+    for (uint32_t i = 0; i + 1 < n; i += 2) total_ms_ += double((t[i + 1] - t[i]) & mask) * ns_per_tick * 1e-6;
+  }
+}
+
+void Stream::recycle() {
+  for (auto& b : in_flight_) {
+    check(vkResetCommandBuffer(b.cmd, 0), "vkResetCommandBuffer");
+    VkFence f = b.fence;
+    check(vkResetFences(gpu_.device(), 1, &f), "vkResetFences");
+    spare_.push_back(std::move(b));
+  }
+  in_flight_.clear();
+  next_query_ = 0;
+  for (auto& p : descriptor_pools_) check(vkResetDescriptorPool(gpu_.device(), p, 0), "vkResetDescriptorPool");
+  descriptor_pool_index_ = 0;
+}
+
+void Stream::reset_timing() {
+  wait();
+  total_ms_ = 0;
+}
+
+double Stream::device_ms() {
+  wait();
+  return total_ms_;
+}
+
+}  // namespace lowbit::detail::vk

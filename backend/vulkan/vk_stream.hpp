@@ -1,0 +1,81 @@
+// vk_stream.hpp — the command stream: records dispatches / copies / fills into an open command buffer,
+// inserts the buffer memory barriers that dependent commands need, binds descriptors (push descriptors
+// or pooled sets), brackets every op with timestamp queries, and submits / waits with fences.
+#pragma once
+
+#include <chrono>
+#include <span>
+#include <vector>
+
+#include "backend/vulkan/vk_memory.hpp"
+#include "backend/vulkan/vk_pipelines.hpp"
+
+namespace lowbit::detail::vk {
+
+// One storage-buffer binding of a dispatch: a range of a buffer, and whether the shader may write it.
+struct BufferUse {
+  const VulkanBuffer* buffer = nullptr;
+  VkDeviceSize offset = 0;
+  VkDeviceSize range = VK_WHOLE_SIZE;
+  bool write = false;
+};
+
+class Stream {
+ public:
+  Stream(const Gpu& gpu, Allocator& allocator);
+  ~Stream();  // waits for queued work
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // Commands (recorded, not yet executed).
+  void dispatch(const Pipeline& p, std::span<const BufferUse> bindings, const void* push, uint32_t push_size,
+                uint32_t groups_x, uint32_t groups_y);
+  void fill(const VulkanBuffer& b, VkDeviceSize offset, VkDeviceSize size, uint32_t value);
+  void copy(const VulkanBuffer& src, VkDeviceSize src_off, const VulkanBuffer& dst, VkDeviceSize dst_off,
+            VkDeviceSize bytes);
+  // Timestamps around one op (its commands between begin_op and end_op).
+  void begin_op();
+  void end_op();
+
+  void submit();
+  void wait();
+  // Whether queued or recorded work may still touch b.
+  bool busy(const VulkanBuffer& b) const { return b.last_use > completed_; }
+  void reset_timing();
+  double device_ms();  // waits
+
+ private:
+  struct Batch {
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    FenceHandle fence;
+    uint32_t query_begin = 0, query_end = 0;
+  };
+  struct Access {
+    bool read = false, write = false;
+    VkPipelineStageFlags stages = 0;
+  };
+  VkCommandBuffer cmd();  // the open command buffer (begun on first use)
+  void track(std::span<const BufferUse> uses, VkPipelineStageFlags stage);
+  void bind_descriptors(const Pipeline& p, std::span<const BufferUse> bindings);
+  void collect_timestamps();
+  void recycle();
+
+  const Gpu& gpu_;
+  Allocator& allocator_;
+  CommandPoolHandle pool_;
+  QueryPoolHandle queries_;
+  uint32_t query_capacity_ = 0, next_query_ = 0;
+  std::vector<DescriptorPoolHandle> descriptor_pools_;
+  size_t descriptor_pool_index_ = 0;
+  Batch recording_;
+  bool recording_open_ = false;
+  std::vector<Batch> in_flight_, spare_;
+  std::vector<std::pair<VkBuffer, Access>> hazards_;  // accesses since the last barrier that covered them
+  uint64_t serial_ = 1;                               // serial of the batch being recorded
+  uint64_t completed_ = 0;
+  double total_ms_ = 0;
+  bool host_timing_ = false;  // no timestamp support: wall time of waits
+  std::chrono::steady_clock::time_point first_submit_{};
+};
+
+}  // namespace lowbit::detail::vk

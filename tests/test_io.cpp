@@ -1,0 +1,284 @@
+// test_io.cpp — .npy and .safetensors reading/writing: round trips of every dtype and rank, and every
+// kind of malformed or lying file rejected with ErrorCode::Io and a message naming the problem.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+
+#include "lowbit/io.hpp"
+
+namespace fs = std::filesystem;
+using namespace lowbit;
+
+namespace {
+
+class IoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("lowbit_test_io_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path file(const std::string& name) const { return dir_ / name; }
+
+  static void write_raw(const fs::path& p, const std::string& bytes) {
+    std::ofstream(p, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  }
+  // A safetensors file from a header text and a data section; header length as given or true.
+  fs::path make_st(const std::string& header, const std::string& data, int64_t hlen = -1) {
+    uint64_t n = hlen < 0 ? header.size() : uint64_t(hlen);
+    std::string b(8, '\0');
+    for (int i = 0; i < 8; ++i) b[size_t(i)] = char((n >> (8 * i)) & 0xFF);
+    fs::path p = file("t.safetensors");
+    write_raw(p, b + header + data);
+    return p;
+  }
+  // Expects opening `p` to throw Error(Io) whose message contains `needle`.
+  static void expect_st_error(const fs::path& p, const std::string& needle) {
+    try {
+      io::SafetensorsFile::open(p);
+      FAIL() << "no error for a file that should contain: " << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Io) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
+    }
+  }
+  static void expect_npy_error(const fs::path& p, const std::string& needle) {
+    try {
+      io::NpyFile::open(p);
+      FAIL() << "no error for a file that should contain: " << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Io) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
+    }
+  }
+
+  fs::path dir_;
+};
+
+std::vector<uint8_t> iota_bytes(size_t n) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = uint8_t(i * 7 + 3);
+  return v;
+}
+
+}  // namespace
+
+TEST_F(IoTest, NpyRoundTripsEveryDtypeAndRank) {
+  for (DType d : {DType::F32, DType::F16, DType::F64, DType::U8, DType::I8, DType::I32, DType::U32}) {
+    for (const Shape& s : {Shape{}, Shape{5}, Shape{2, 3, 4}, Shape{3, 0}}) {
+      auto data = iota_bytes(size_t(numel(s)) * dtype_size(d));
+      fs::path p = file("a.npy");
+      io::write_npy(p, d, s, data);
+      io::NpyFile f = io::NpyFile::open(p);
+      EXPECT_EQ(f.dtype(), d) << to_string(d);
+      EXPECT_EQ(f.shape(), s) << shape_str(s);
+      EXPECT_TRUE(std::equal(f.bytes().begin(), f.bytes().end(), data.begin(), data.end()));
+    }
+  }
+}
+
+TEST_F(IoTest, NpyWriterAlignsDataTo64Bytes) {
+  io::write_npy(file("a.npy"), DType::F32, {2}, iota_bytes(8));
+  EXPECT_EQ((fs::file_size(file("a.npy")) - 8) % 64, 0u);
+}
+
+TEST_F(IoTest, NpyReadsVersion2And3Headers) {
+  for (char major : {char(2), char(3)}) {
+    std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1), }";
+    std::string head = std::string("\x93NUMPY", 6) + major + '\0';
+    uint32_t hl = uint32_t(dict.size() + 1);
+    for (int i = 0; i < 4; ++i) head += char((hl >> (8 * i)) & 0xFF);
+    float v[2] = {1.5f, -2.0f};
+    write_raw(file("v.npy"), head + dict + "\n" + std::string(reinterpret_cast<char*>(v), 8));
+    io::NpyFile f = io::NpyFile::open(file("v.npy"));
+    EXPECT_EQ(f.shape(), (Shape{2, 1}));
+    float back[2];
+    std::memcpy(back, f.bytes().data(), 8);
+    EXPECT_EQ(back[0], 1.5f);
+    EXPECT_EQ(back[1], -2.0f);
+  }
+}
+
+TEST_F(IoTest, NpyRejectsFortranOrder) {
+  std::string dict = "{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }\n";
+  std::string head = std::string("\x93NUMPY\x01\x00", 8) + char(dict.size()) + '\0';
+  write_raw(file("f.npy"), head + dict + std::string(4, '\0'));
+  expect_npy_error(file("f.npy"), "fortran_order");
+}
+
+TEST_F(IoTest, NpyRejectsTruncatedData) {
+  io::write_npy(file("a.npy"), DType::F32, {4, 4}, iota_bytes(64));
+  fs::resize_file(file("a.npy"), fs::file_size(file("a.npy")) - 3);
+  expect_npy_error(file("a.npy"), "truncated");
+}
+
+TEST_F(IoTest, NpyRejectsBadMagicBigEndianAndUnknownDtype) {
+  write_raw(file("m.npy"), "hello world, not numpy");
+  expect_npy_error(file("m.npy"), "bad magic");
+  for (auto [descr, needle] : {std::pair{"'>f4'", "big-endian"}, std::pair{"'<c8'", "unsupported npy dtype"}}) {
+    std::string dict = std::string("{'descr': ") + descr + ", 'fortran_order': False, 'shape': (1,), }\n";
+    std::string head = std::string("\x93NUMPY\x01\x00", 8) + char(dict.size()) + '\0';
+    write_raw(file("d.npy"), head + dict + std::string(8, '\0'));
+    expect_npy_error(file("d.npy"), needle);
+  }
+}
+
+TEST_F(IoTest, NpyRejectsHeaderLengthPastEnd) {
+  write_raw(file("h.npy"), std::string("\x93NUMPY\x01\x00\xff\x7f{'descr'", 17));
+  expect_npy_error(file("h.npy"), "past the end");
+}
+
+TEST_F(IoTest, SafetensorsRoundTripWithMetadata) {
+  io::SafetensorsWriter w;
+  auto a = iota_bytes(2 * 3 * 4), b = iota_bytes(5);
+  w.add("b.weight", DType::F32, {2, 3}, a);
+  w.add("a.bias", DType::U8, {5}, b);
+  w.add_owned("scalar", DType::F16, {}, {0x00, 0x3C});
+  w.add("empty", DType::I32, {0, 4}, {});
+  w.set_metadata("format", "pt");
+  w.set_metadata("lowbit.format", "mxfp4");
+  w.write(file("m.safetensors"));
+
+  io::SafetensorsFile f = io::SafetensorsFile::open(file("m.safetensors"));
+  EXPECT_EQ(f.metadata().at("format"), "pt");
+  EXPECT_EQ(f.metadata().at("lowbit.format"), "mxfp4");
+  ASSERT_EQ(f.tensors().size(), 4u);
+  // Written sorted by name, so file order is name order.
+  EXPECT_EQ(f.tensors()[0].name, "a.bias");
+  EXPECT_EQ(f.tensors()[1].name, "b.weight");
+  const auto& t = f.at("b.weight");
+  EXPECT_EQ(t.dtype, DType::F32);
+  EXPECT_EQ(t.shape, (Shape{2, 3}));
+  auto bytes = f.bytes(t);
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), a.begin(), a.end()));
+  EXPECT_EQ(f.at("scalar").shape, Shape{});
+  EXPECT_EQ(f.bytes(f.at("scalar"))[1], 0x3C);
+  EXPECT_EQ(f.bytes(f.at("empty")).size(), 0u);
+  EXPECT_EQ(f.find("nope"), nullptr);
+  EXPECT_THROW(f.at("nope"), Error);
+  // Header is padded so that data starts 8-byte aligned.
+  auto raw = io::MappedFile::open(file("m.safetensors"));
+  uint64_t hlen = 0;
+  std::memcpy(&hlen, raw->bytes().data(), 8);
+  EXPECT_EQ(hlen % 8, 0u);
+}
+
+TEST_F(IoTest, SafetensorsWriterRejectsDuplicatesAndSizeMismatch) {
+  io::SafetensorsWriter w;
+  auto a = iota_bytes(8);
+  w.add("x", DType::F32, {2}, a);
+  EXPECT_THROW(w.add("x", DType::F32, {2}, a), Error);
+  EXPECT_THROW(w.add("y", DType::F32, {3}, a), Error);
+}
+
+TEST_F(IoTest, SafetensorsWriteToMissingFolderFailsWithoutOutput) {
+  io::SafetensorsWriter w;
+  w.add_owned("x", DType::U8, {1}, {1});
+  try {
+    w.write(file("no/such/dir/out.safetensors"));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Io);
+  }
+  EXPECT_TRUE(fs::is_empty(dir_));
+}
+
+TEST_F(IoTest, SafetensorsHeaderLengthPastEnd) {
+  expect_st_error(make_st("{}", "", 4096), "past the end of the file");
+}
+
+TEST_F(IoTest, SafetensorsHugeHeaderLength) {
+  expect_st_error(make_st("{}", "", int64_t(1) << 40), "absurd");
+}
+
+TEST_F(IoTest, SafetensorsTooSmall) {
+  write_raw(file("s.safetensors"), "abc");
+  expect_st_error(file("s.safetensors"), "too small");
+}
+
+TEST_F(IoTest, SafetensorsNonJsonHeader) {
+  expect_st_error(make_st("this is not json", ""), "not valid JSON");
+}
+
+TEST_F(IoTest, SafetensorsOffsetsPastEnd) {
+  expect_st_error(make_st(R"({"w":{"dtype":"U8","shape":[8],"data_offsets":[0,8]}})", "1234"), "past the end of the data");
+}
+
+TEST_F(IoTest, SafetensorsBeginAfterEnd) {
+  expect_st_error(make_st(R"({"w":{"dtype":"U8","shape":[2],"data_offsets":[3,1]}})", "1234"), "begin 3 > end 1");
+}
+
+TEST_F(IoTest, SafetensorsOverlappingTensors) {
+  expect_st_error(make_st(R"({"a":{"dtype":"U8","shape":[3],"data_offsets":[0,3]},)"
+                          R"("b":{"dtype":"U8","shape":[3],"data_offsets":[2,5]}})",
+                          "123456"),
+                  "overlaps tensor 'a'");
+}
+
+TEST_F(IoTest, SafetensorsLengthMismatch) {
+  expect_st_error(make_st(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", "12345678"),
+                  "tensor 'w': byte length 4 does not match");
+}
+
+TEST_F(IoTest, SafetensorsUnknownDtype) {
+  expect_st_error(make_st(R"({"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", "12345678"),
+                  "tensor 'w': unsupported dtype 'I64'");
+}
+
+TEST_F(IoTest, SafetensorsNegativeDimension) {
+  expect_st_error(make_st(R"({"w":{"dtype":"U8","shape":[-1,4],"data_offsets":[0,4]}})", "1234"),
+                  "tensor 'w': negative dimension");
+}
+
+TEST_F(IoTest, SafetensorsShapeProductOverflow) {
+  expect_st_error(make_st(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}})", "1234"),
+                  "tensor 'w': shape");
+  expect_st_error(make_st(R"({"w":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,4]}})", "1234"),
+                  "overflows");
+}
+
+TEST_F(IoTest, SafetensorsBadMetadataAndEntries) {
+  expect_st_error(make_st(R"({"__metadata__":{"k":1}})", ""), "__metadata__");
+  expect_st_error(make_st(R"([1,2])", ""), "not a JSON object");
+  expect_st_error(make_st(R"({"w":{"shape":[1],"data_offsets":[0,1]}})", "1"), "'dtype'");
+  expect_st_error(make_st(R"({"w":{"dtype":"U8","shape":[1],"data_offsets":[0]}})", "1"), "data_offsets");
+}
+
+TEST_F(IoTest, SafetensorsTruncatedFile) {
+  io::SafetensorsWriter w;
+  w.add_owned("x", DType::F32, {16}, iota_bytes(64));
+  w.write(file("t.safetensors"));
+  fs::resize_file(file("t.safetensors"), fs::file_size(file("t.safetensors")) - 10);
+  expect_st_error(file("t.safetensors"), "past the end of the data");
+}
+
+TEST_F(IoTest, QuantizeFileRoundTripOnCpu) {
+  Context ctx = Context::create({.backend = Backend::CPU, .device = "", .cache_dir = ""});
+  std::vector<float> x(3 * 40);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i)) * 3.0f;
+  io::write_npy(file("x.npy"), DType::F32, {3, 40},
+                io::Bytes(reinterpret_cast<const uint8_t*>(x.data()), x.size() * 4));
+  io::QuantizeFileOptions o;
+  o.format = Format::MXFP4;
+  o.packed = true;
+  io::quantize_file(ctx, file("x.npy"), file("q.safetensors"), o);
+  io::SafetensorsFile q = io::SafetensorsFile::open(file("q.safetensors"));
+  EXPECT_EQ(q.at("x.codes").shape, (Shape{3, 20}));
+  EXPECT_EQ(q.at("x.scales").shape, (Shape{3, 2}));
+  EXPECT_EQ(q.metadata().at("lowbit.format"), "mxfp4");
+  EXPECT_EQ(q.metadata().at("lowbit.packed"), "true");
+  EXPECT_THROW(io::dequantize_file(ctx, file("q.safetensors"), file("b.npy"), Format::NVFP4), Error);
+  EXPECT_FALSE(fs::exists(file("b.npy")));
+  io::dequantize_file(ctx, file("q.safetensors"), file("b.npy"), Format::MXFP4);
+  io::NpyFile b = io::NpyFile::open(file("b.npy"));
+  ASSERT_EQ(b.shape(), (Shape{3, 40}));
+  const float* y = reinterpret_cast<const float*>(b.bytes().data());
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i], x[i], 0.5f) << i;
+}

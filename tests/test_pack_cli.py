@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""test_pack_cli.py — `lowbit pack` and `lowbit run linear` on real files.
+
+Writes GPTQ (v1 and v2, with and without act_order) and AWQ checkpoints with numpy from the published
+layouts, plus a float checkpoint for RTN; packs them, runs a linear layer on every backend present and
+checks Y against numpy on the dequantized weights (q - zero) * scale. Bad inputs must exit 2 with one
+`lowbit: error:` line and leave no output behind.
+Usage: test_pack_cli.py PATH/TO/lowbit
+"""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+LOWBIT = sys.argv[1] if len(sys.argv) > 1 else "lowbit"
+DT = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("int32"): "I32", np.dtype("uint8"): "U8",
+      np.dtype("uint32"): "U32"}
+NP = {v: k for k, v in DT.items()}
+passed = failed = 0
+
+
+def check(cond, what):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print("FAIL:", what, flush=True)
+
+
+def write_st(path, tensors, metadata=None):
+    header, blobs, off = {}, [], 0
+    for name, arr in tensors.items():
+        b = np.ascontiguousarray(arr).tobytes()
+        header[name] = {"dtype": DT[arr.dtype], "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    if metadata:
+        header["__metadata__"] = metadata
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+
+
+def read_st(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, t in header.items():
+        b, e = t["data_offsets"]
+        out[name] = np.frombuffer(data[8 + n + b:8 + n + e], dtype=NP[t["dtype"]]).reshape(t["shape"])
+    return out, meta
+
+
+def run(*args):
+    return subprocess.run([LOWBIT, *args], capture_output=True, text=True)
+
+
+def backends():
+    r = run("devices", "--json")
+    names = ["cpu"]
+    if r.returncode == 0:
+        for b in json.loads(r.stdout).get("backends", []):
+            if b.get("available") and b.get("backend") in ("vulkan", "opencl"):
+                names.append(b["backend"])
+    return names
+
+
+def known_layer(rng, k, n, group, act_order, zlo, zhi):
+    q = rng.integers(0, 16, size=(k, n), dtype=np.int64)
+    G = k // group
+    z = rng.integers(zlo, zhi + 1, size=(G, n), dtype=np.int64)
+    s = (rng.random((G, n)) * 0.02 + 0.001).astype(np.float16)
+    order = rng.permutation(k) if act_order else np.arange(k)
+    g_idx = np.empty(k, dtype=np.int32)
+    g_idx[order] = np.arange(k) // group
+    w = (q - z[g_idx, :]).astype(np.float32) * s[g_idx, :].astype(np.float32)  # [k, n]
+    return q, z, s, g_idx, w.T.copy()  # W [n, k]
+
+
+def pack_nibbles(vals, axis_len):
+    """vals [..., 8*c] (int) -> int32 [..., c], nibble i = column 8c+i."""
+    v = vals.reshape(*vals.shape[:-1], axis_len // 8, 8).astype(np.uint32)
+    out = np.zeros(v.shape[:-1], dtype=np.uint32)
+    for i in range(8):
+        out |= (v[..., i] & 0xF) << (4 * i)
+    return out.view(np.int32)
+
+
+def gptq_tensors(q, z, s, g_idx, version):
+    k, n = q.shape
+    qweight = pack_nibbles(q.T, k).T.copy()  # [k/8, n]: nibble i = row 8r+i
+    qzeros = pack_nibbles(z - (1 if version == 1 else 0), n)
+    return {"qweight": qweight, "qzeros": qzeros, "scales": s, "g_idx": g_idx}
+
+
+def awq_tensors(q, z, s):
+    order = [0, 2, 4, 6, 1, 3, 5, 7]
+    k, n = q.shape
+    perm = np.concatenate([np.array(order) + 8 * c for c in range(n // 8)])
+    return {"qweight": pack_nibbles(q[:, perm], n), "qzeros": pack_nibbles(z[:, perm], n), "scales": s}
+
+
+def check_linear(ckpt, layer, w, bias, tmp, label, extra=()):
+    rng = np.random.default_rng(5)
+    for m in (1, 3, 17):
+        x = rng.standard_normal((m, w.shape[1])).astype(np.float16)
+        xp = os.path.join(tmp, "x.npy")
+        np.save(xp, x)
+        ref = x.astype(np.float64) @ w.astype(np.float64).T + (0 if bias is None else bias.astype(np.float64))
+        for be in backends():
+            for f16 in (False, True):
+                yp = os.path.join(tmp, "y.npy")
+                args = ["run", "linear", "--checkpoint", ckpt, "--layer", layer, "--input", xp, "--output", yp,
+                        "--backend", be, *extra] + (["--f16"] if f16 else [])
+                r = run(*args)
+                ok = r.returncode == 0
+                check(ok, f"{label} {be} f16={f16} M={m}: exit {r.returncode} {r.stderr.strip()}")
+                if not ok:
+                    continue
+                y = np.load(yp)
+                mag = np.abs(x.astype(np.float64)) @ np.abs(w.astype(np.float64)).T
+                # fp16 weights (--f16) round W to fp16: allow 2^-11 relative per term
+                tol = mag * (2.0 ** -10 if f16 else 1e-5) + 1e-5
+                check(y.shape == ref.shape and bool(np.all(np.abs(y - ref) <= tol)),
+                      f"{label} {be} f16={f16} M={m}: max err {np.max(np.abs(y - ref)) if y.shape == ref.shape else y.shape}")
+
+
+def expect_error(args, what, output=None):
+    r = run(*args)
+    lines = [l for l in r.stderr.strip().splitlines() if l.startswith("lowbit: error:")]
+    check(r.returncode == 2 and len(lines) == 1, f"{what}: exit {r.returncode}, stderr {r.stderr.strip()!r}")
+    if output:
+        check(not os.path.exists(output), f"{what}: left {output} behind")
+
+
+def main():
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        k, n = 256, 48
+        # GPTQ v1 / v2, act_order or not, config in quantize_config.json or config.json
+        for version in (1, 2):
+            for act in (False, True):
+                d = os.path.join(tmp, f"gptq_v{version}_{int(act)}")
+                os.makedirs(d)
+                q, z, s, g_idx, w = known_layer(rng, k, n, 64, act, 1 if version == 1 else 0, 16 if version == 1 else 15)
+                t = gptq_tensors(q, z, s, g_idx, version)
+                bias = rng.standard_normal(n).astype(np.float16)
+                tensors = {f"model.layers.0.mlp.up_proj.{key}": val for key, val in t.items()}
+                tensors["model.layers.0.mlp.up_proj.bias"] = bias
+                tensors["model.norm.weight"] = np.ones(k, dtype=np.float32)
+                write_st(os.path.join(d, "model.safetensors"), tensors)
+                cfg = {"bits": 4, "group_size": 64, "desc_act": act, "sym": False,
+                       "checkpoint_format": "gptq" if version == 1 else "gptq_v2"}
+                if version == 1:
+                    json.dump(cfg, open(os.path.join(d, "quantize_config.json"), "w"))
+                else:
+                    json.dump({"quantization_config": dict(cfg, quant_method="gptq")}, open(os.path.join(d, "config.json"), "w"))
+                out = os.path.join(tmp, f"packed_gptq{version}{int(act)}.safetensors")
+                r = run("pack", "--scheme", "gptq", d, out)
+                check(r.returncode == 0, f"pack gptq v{version} act={act}: {r.stderr.strip()}")
+                packed, meta = read_st(out)
+                check(meta.get("lowbit.scheme") == "w4a16" and meta.get("lowbit.layout") == "1", f"metadata {meta}")
+                check("model.norm.weight" in packed and "model.layers.0.mlp.up_proj.bias" in packed, "copied tensors kept")
+                check(("model.layers.0.mlp.up_proj.perm" in packed) == act, "perm present iff act_order")
+                check_linear(out, "model.layers.0.mlp.up_proj", w, bias, tmp, f"gptq v{version} act={act} packed")
+                check_linear(d, "model.layers.0.mlp.up_proj", w, bias, tmp, f"gptq v{version} act={act} on the fly")
+        # AWQ (GEMM layout)
+        d = os.path.join(tmp, "awq")
+        os.makedirs(d)
+        q, z, s, g_idx, w = known_layer(rng, k, n, 128, False, 0, 15)
+        write_st(os.path.join(d, "model.safetensors"), {f"l0.{key}": v for key, v in awq_tensors(q, z, s).items()})
+        json.dump({"quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True,
+                                           "version": "gemm"}}, open(os.path.join(d, "config.json"), "w"))
+        out = os.path.join(tmp, "packed_awq.safetensors")
+        check(run("pack", "--scheme", "awq", d, out).returncode == 0, "pack awq")
+        check_linear(out, "l0", w, None, tmp, "awq packed")
+        # RTN from float weights, sharded with an index
+        d = os.path.join(tmp, "float")
+        os.makedirs(d)
+        w0 = (rng.standard_normal((40, 96)) * 0.05).astype(np.float32)
+        w1 = (rng.standard_normal((24, 64)) * 0.05).astype(np.float16)
+        write_st(os.path.join(d, "a.safetensors"), {"l0.weight": w0, "emb": np.zeros((3,), np.float32)})
+        write_st(os.path.join(d, "b.safetensors"), {"l1.weight": w1})
+        json.dump({"weight_map": {"l0.weight": "a.safetensors", "emb": "a.safetensors", "l1.weight": "b.safetensors"}},
+                  open(os.path.join(d, "model.safetensors.index.json"), "w"))
+        for sym in ("--sym", "--asym"):
+            out = os.path.join(tmp, f"rtn{sym}.safetensors")
+            r = run("pack", "--scheme", "rtn", "--group", "32", sym, d, out)
+            check(r.returncode == 0, f"pack rtn {sym}: {r.stderr.strip()}")
+            packed, meta = read_st(out)
+            check(meta.get("lowbit.sym") == ("true" if sym == "--sym" else "false"), f"rtn {sym} metadata")
+            check("emb" in packed and "l0.qweight" in packed and "l1.qweight" in packed, "rtn keeps the model whole")
+            # dequantized weights from the packed tensors: each within half a step of the original
+            qw, sc = packed["l0.qweight"], packed["l0.scales"].astype(np.float32)
+            nib = [0, 4, 1, 5, 2, 6, 3, 7]
+            codes = np.stack([(qw >> (4 * nib[j])) & 0xF for j in range(8)], axis=1).reshape(-1, 40)[:96]  # [k, n]
+            zeros = packed["l0.qzeros"].astype(np.float32) if sym == "--asym" else 8.0
+            deq = (codes.astype(np.float32) - np.repeat(zeros if np.ndim(zeros) else np.full((3, 40), 8.0), 32, axis=0)) \
+                * np.repeat(sc, 32, axis=0)
+            step = np.repeat(sc, 32, axis=0)
+            check(bool(np.all(np.abs(deq - w0.T) <= 0.51 * step)), f"rtn {sym} dequantized within half a step")
+        # bad input: exit 2, one line, no output left
+        gdir = os.path.join(tmp, "gptq_v1_0")
+        bad_out = os.path.join(tmp, "bad.safetensors")
+        expect_error(["pack", "--scheme", "gptq", "--group", "48", gdir, bad_out], "group not dividing K", bad_out)
+        expect_error(["pack", "--scheme", "rtn", "--group", "48", d, bad_out], "rtn group not dividing K", bad_out)
+        expect_error(["pack", "--scheme", "awq", gdir, bad_out], "gptq tensors read as awq", bad_out)
+        mis = os.path.join(tmp, "mistyped")
+        os.makedirs(mis)
+        t = gptq_tensors(*known_layer(rng, 64, 16, 32, False, 1, 16)[:4], 1)
+        t["scales"] = t["scales"].astype(np.float32)
+        write_st(os.path.join(mis, "model.safetensors"), {f"l.{key}": v for key, v in t.items()})
+        expect_error(["pack", "--scheme", "gptq", mis, bad_out], "mistyped scales", bad_out)
+        t = gptq_tensors(*known_layer(rng, 64, 16, 32, False, 1, 16)[:4], 1)
+        del t["qzeros"]
+        write_st(os.path.join(mis, "model.safetensors"), {f"l.{key}": v for key, v in t.items()})
+        expect_error(["pack", "--scheme", "gptq", mis, bad_out], "missing qzeros", bad_out)
+        json.dump({"bits": 4, "group_size": 64, "sym": True}, open(os.path.join(gdir, "quantize_config.json"), "w"))
+        expect_error(["pack", "--scheme", "gptq", gdir, bad_out], "config sym disagrees with qzeros", bad_out)
+        packed = os.path.join(tmp, "packed_awq.safetensors")
+        xp = os.path.join(tmp, "x_bad.npy")
+        np.save(xp, np.zeros((2, 100), np.float32))
+        yp = os.path.join(tmp, "y_bad.npy")
+        expect_error(["run", "linear", "--checkpoint", packed, "--layer", "l0", "--input", xp, "--output", yp,
+                      "--backend", "cpu"], "X with the wrong K", yp)
+        np.save(xp, np.zeros((2, 256), np.float32))
+        expect_error(["run", "linear", "--checkpoint", packed, "--layer", "nope", "--input", xp, "--output", yp,
+                      "--backend", "cpu"], "unknown layer", yp)
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+// cli.hpp — shared pieces of the `lowbit` command-line tool: each command registers itself on the
+// CLI11 app and returns the function that runs it; backend/device flags and Context creation.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+#include "lowbit/lowbit.hpp"
+
+namespace lowbit::cli {
+
+// A registered command: its CLI11 sub-app and what to run when it was chosen (returns exit code).
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+Command add_devices_command(CLI::App& root);
+Command add_convert_command(CLI::App& root);
+Command add_pack_command(CLI::App& root);
+Command add_run_command(CLI::App& root);
+
+// --backend / --device, shared by every command that runs work on a device.
+struct DeviceFlags {
+  std::string backend = "auto";
+  std::string device;
+};
+void add_device_flags(CLI::App& cmd, DeviceFlags& flags);
+// Creates the Context the flags ask for; logs the backend and device chosen (stderr).
+Context make_context(const DeviceFlags& flags);
+
+}  // namespace lowbit::cli

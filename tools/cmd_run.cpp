@@ -1,0 +1,90 @@
+// cmd_run.cpp — `lowbit run linear --checkpoint C --layer NAME --input X.npy --output Y.npy [--f16]
+// [--backend B] [--device D]`: one linear layer Y = X · Wᵀ (+ bias) on a device, from a lowbit or
+// GPTQ/AWQ checkpoint; Y is written as float32 .npy.
+#include <bit>
+#include <cstring>
+
+#include "lowbit/checkpoint.hpp"
+#include "lowbit/io.hpp"
+#include "lowbit_formats.h"
+#include "tools/cli.hpp"
+
+namespace lowbit::cli {
+
+namespace {
+
+// X as fp16 [M, K] from a float32 / float16 .npy ([K] is taken as one row).
+std::vector<uint16_t> read_activations(const std::string& path, int64_t& m, int64_t& k) {
+  auto x = io::NpyFile::open(path);
+  const Shape& s = x.shape();
+  if (s.size() != 2 && s.size() != 1)
+    throw Error(ErrorCode::InvalidArgument, path + ": X must be [M, K], got " + shape_str(s));
+  m = s.size() == 2 ? s[0] : 1;
+  k = s.back();
+  std::vector<uint16_t> h(size_t(m * k));
+  auto b = x.bytes();
+  if (x.dtype() == DType::F16) {
+    std::memcpy(h.data(), b.data(), h.size() * 2);
+  } else if (x.dtype() == DType::F32) {
+    for (size_t i = 0; i < h.size(); ++i) {
+      uint32_t v;
+      std::memcpy(&v, b.data() + 4 * i, 4);
+      h[i] = uint16_t(fmt::lb_f32_to_f16(v));
+    }
+  } else {
+    throw Error(ErrorCode::InvalidArgument, path + ": X must be float32 or float16, got " + to_string(x.dtype()));
+  }
+  return h;
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& root) {
+  auto* cmd = root.add_subcommand("run", "Run one op on a device");
+  cmd->require_subcommand(1);
+  auto* lin = cmd->add_subcommand("linear", "Y = X · Wᵀ (+ bias) for one int4 layer of a checkpoint");
+  struct Args {
+    std::string checkpoint, layer, input, output, scheme;
+    bool f16 = false;
+    DeviceFlags dev;
+  };
+  auto a = std::make_shared<Args>();
+  lin->add_option("--checkpoint", a->checkpoint, "lowbit checkpoint, or a GPTQ / AWQ file or directory")->required();
+  lin->add_option("--layer", a->layer, "layer name (NAME of NAME.qweight)")->required();
+  lin->add_option("--input", a->input, "X: float16 or float32 .npy [M, K]")->required();
+  lin->add_option("--output", a->output, "Y: float32 .npy [M, N]")->required();
+  lin->add_option("--scheme", a->scheme, "gptq | awq when a foreign checkpoint has no config");
+  lin->add_flag("--f16", a->f16, "run the fp16 GEMM on the dequantized weights instead (baseline)");
+  add_device_flags(*lin, a->dev);
+  return {cmd, [a, lin] {
+            if (!lin->parsed()) throw Error(ErrorCode::InvalidArgument, "run: unknown op (expected linear)");
+            if (!a->output.ends_with(".npy"))
+              throw Error(ErrorCode::InvalidArgument, "--output must be a .npy file, got '" + a->output + "'");
+            int64_t m, k;
+            auto x = read_activations(a->input, m, k);
+            auto layer = ckpt::load_layer(a->checkpoint, a->layer, a->scheme);
+            if (k != layer.w.k)
+              throw Error(ErrorCode::InvalidArgument, a->input + ": X has K = " + std::to_string(k) + " but layer '" +
+                                                          a->layer + "' expects K = " + std::to_string(layer.w.k));
+            Context ctx = make_context(a->dev);
+            Buffer xb = ctx.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
+            Buffer y;
+            if (a->f16) {
+              auto wf = dequantize_w4(layer.w);
+              std::vector<uint16_t> wh(wf.size());
+              for (size_t i = 0; i < wf.size(); ++i) wh[i] = uint16_t(fmt::lb_f32_to_f16(std::bit_cast<uint32_t>(wf[i])));
+              Buffer wb = ctx.upload(DType::F16, {layer.w.n, layer.w.k}, wh.data(), wh.size() * 2);
+              Buffer bb;
+              if (!layer.bias.empty()) bb = ctx.upload(DType::F16, {layer.w.n}, layer.bias.data(), layer.bias.size() * 2);
+              y = ctx.gemm_f16(xb, wb, bb, {.out = DType::F32});
+            } else {
+              y = ctx.gemm_w4a16(xb, ctx.upload_w4(layer.w, layer.bias), {.out = DType::F32});
+            }
+            auto out = ctx.download<float>(y);
+            io::write_npy(a->output, DType::F32, {m, layer.w.n},
+                          {reinterpret_cast<const uint8_t*>(out.data()), out.size() * 4});
+            return 0;
+          }};
+}
+
+}  // namespace lowbit::cli
