@@ -73,6 +73,45 @@ struct GatherArgs {
   uint64_t m = 0, k = 0;
 };
 
+// One layer of a paged KV cache as the kernels see it (lowbit/attention.hpp).
+struct KvLayerArgs {
+  int format = 0;  // KvFormat as int: 0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2
+  uint32_t num_pages = 0, page_size = 0, kv_heads = 0, head_dim = 0;
+  bool fp8_per_head = false;
+  DeviceBuffer* k = nullptr;        // codes [pages, P, Hkv, D] (Int4: D/2 bytes per row)
+  DeviceBuffer* v = nullptr;
+  DeviceBuffer* k_scale = nullptr;  // Int8/Int4: fp16 [pages, P, Hkv]; FP8: fp32 [Hkv] or [1]
+  DeviceBuffer* k_zero = nullptr;   // Int8/Int4: fp16 [pages, P, Hkv]
+  DeviceBuffer* v_scale = nullptr;
+  DeviceBuffer* v_zero = nullptr;
+};
+
+// kv_append: quantize new rows and write them into their slots.
+struct KvAppendArgs {
+  KvLayerArgs kv;
+  const DeviceBuffer* k_new = nullptr;  // F16 [tokens, Hkv, D]
+  const DeviceBuffer* v_new = nullptr;
+  const DeviceBuffer* slots = nullptr;  // I32 [tokens]: physical page * P + offset in page
+  uint64_t tokens = 0;
+};
+
+// attention over the cache for a batch of sequences.
+struct AttentionArgs {
+  KvLayerArgs kv;
+  const DeviceBuffer* q = nullptr;            // F16 [total_q, Hq, D]
+  const DeviceBuffer* q_start = nullptr;      // I32 [batch + 1]: queries of sequence b
+  const DeviceBuffer* block_table = nullptr;  // I32 [batch, max_blocks]
+  const DeviceBuffer* seq_lens = nullptr;     // I32 [batch]: keys of sequence b
+  DeviceBuffer* out = nullptr;                // [total_q, Hq, D] fp32 or fp16
+  bool out_f32 = true;
+  uint32_t batch = 0, q_heads = 0, max_blocks = 0, total_q = 0, max_q = 0, max_kv = 0;
+  bool decode = false;   // every sequence has exactly one query
+  bool causal = true;
+  int window = 0;
+  float softcap = 0.0f, scale = 1.0f;
+  int split_pages = 0;   // decode split-K (0 = backend's choice)
+};
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -95,6 +134,8 @@ class Device {
   virtual void dequantize(const DequantizeArgs& a) = 0;
   virtual void gemm(const GemmArgs& a) { unsupported("gemm"); }
   virtual void gather_columns(const GatherArgs& a) { unsupported("gather_columns"); }
+  virtual void kv_append(const KvAppendArgs& a) { unsupported("kv_append"); }
+  virtual void attention(const AttentionArgs& a) { unsupported("attention"); }
   // Whether this backend runs a path on this device (the host falls back from CoopMatrix to Tiled).
   virtual bool supports(GemmPath p) const { return p != GemmPath::CoopMatrix; }
 

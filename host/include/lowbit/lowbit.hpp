@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/attention.hpp"
 #include "lowbit/formats.hpp"
 #include "lowbit/w4.hpp"
 
@@ -80,6 +81,7 @@ std::string shape_str(const Shape& s);
 namespace detail {
 class Device;
 struct DeviceBuffer;
+struct KvCacheState;
 }  // namespace detail
 
 // Device memory holding a tensor of `dtype` and `shape` (row-major). Cheap to copy (shared handle).
@@ -147,6 +149,29 @@ struct Timing {
   double device_ms = 0;
 };
 
+// A paged KV cache on one context's device (layout and semantics: lowbit/attention.hpp). Sequences
+// grow with extend(); their pages come from a free list and return to it with free_sequence().
+class KvCache {
+ public:
+  KvCache() = default;
+  const KvCacheOptions& options() const;
+  int add_sequence();                // a new, empty sequence; returns its id
+  void free_sequence(int id);        // its pages go back to the free list
+  int length(int id) const;          // tokens held
+  int free_pages() const;
+  // Grows each sequence seqs[i] by counts[i] tokens, taking pages from the free list; throws
+  // Error(OutOfMemory) naming the sequence when the cache has no free page left.
+  void extend(std::span<const int> seqs, std::span<const int> counts);
+  // Shuffles the free list, so pages are handed out in a scattered order.
+  void scatter_free_pages(uint32_t seed);
+  const std::vector<int32_t>& pages(int id) const;  // physical page of each logical page
+  detail::KvCacheState& state() { return *s_; }
+
+ private:
+  friend class Context;
+  std::shared_ptr<detail::KvCacheState> s_;
+};
+
 struct ContextOptions {
   Backend backend = Backend::Auto;
   std::string device;     // index ("1") or case-insensitive name substring; empty = first
@@ -185,6 +210,17 @@ class Context {
   W4Layer upload_w4(const W4Host& h, const std::vector<uint16_t>& bias_f16 = {});
   // The path Auto resolves to for M rows on this device.
   GemmPath choose_gemm_path(int64_t m) const;
+
+  // Paged KV cache and attention (lowbit/attention.hpp).
+  KvCache create_kv_cache(const KvCacheOptions& o);
+  // Writes the LAST counts[i] tokens of each sequence seqs[i] (after KvCache::extend) into `layer`:
+  // k, v float16 [sum(counts), H_kv, D], sequences in order. Quantizes on the device.
+  void kv_append(KvCache& c, int layer, std::span<const int> seqs, std::span<const int> counts, const Buffer& k,
+                 const Buffer& v);
+  // Attention of q float16 [sum(q_counts), H_q, D] over the whole cached length of each sequence
+  // seqs[i] in `layer`; decode path when every q_counts[i] is 1. Returns [sum(q_counts), H_q, D].
+  Buffer attention(const Buffer& q, KvCache& c, int layer, std::span<const int> seqs, std::span<const int> q_counts,
+                   const AttentionOptions& o = {});
 
   // Stream control: submit queued work, wait for it; device time of everything since last reset.
   void submit();
