@@ -171,3 +171,69 @@ TEST(GemmApi, RejectsBadShapes) {
   EXPECT_THROW(cpu.gemm_w4a16(cpu.upload(DType::F16, {17, 32}, x17.data(), x17.size() * 2), l, {.path = GemmPath::Gemv}), Error);
   EXPECT_THROW(cpu.upload_w4(quantize_w4_rtn(wt.data(), 64, 32, 32, true), std::vector<uint16_t>(3)), Error);
 }
+
+namespace {
+// A layer straight from random codes (no RTN pass), for sizes where quantizing floats would be slow.
+W4Host random_layer(int64_t n, int64_t k, int group, uint32_t seed) {
+  std::mt19937 rng(seed);
+  W4Host h;
+  h.n = n, h.k = k, h.group = group, h.sym = true;
+  h.qweight.resize(size_t(h.k_words() * n));
+  for (auto& w : h.qweight) w = rng();
+  h.scales.resize(size_t(h.groups() * n));
+  for (auto& s : h.scales) s = uint16_t(0x1C00 + rng() % 0x400);  // ~2^-8 .. 2^-7
+  return h;
+}
+}  // namespace
+
+// int4 weights of more than 128 MiB (lavapipe's storage-binding limit) are bound in K windows.
+TEST_P(GemmBackends, W4WeightsLargerThanOneStorageBinding) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  W4Host h = random_layer(8192, 33792, 128, 4);  // 138 MB of qweight
+  ASSERT_GT(h.qweight.size() * 4, size_t(128) << 20);
+  W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h);
+  auto w = dequantize_w4(h);
+  for (int64_t m : {1, 3}) {
+    auto x = random_f16(size_t(m * h.k), uint32_t(m));
+    Buffer xg = gpu.upload(DType::F16, {m, h.k}, x.data(), x.size() * 2);
+    Buffer xc = cpu.upload(DType::F16, {m, h.k}, x.data(), x.size() * 2);
+    auto ref = as_float(cpu, cpu.gemm_w4a16(xc, lc, {.out = DType::F32}));
+    auto got = as_float(gpu, gpu.gemm_w4a16(xg, lg, {.out = DType::F32}));
+    expect_close(got, ref, x, w, m, h.n, h.k, false, "138 MB layer M=" + std::to_string(m));
+  }
+  lowbit::test::expect_clean(gpu);
+}
+
+// The same windowing on small shapes: the Vulkan binding range lowered to 64 KiB, both weight types,
+// both paths.
+TEST(GemmVulkanWindows, WeightsSplitAcrossBindingsWithLoweredRange) {
+  setenv("LOWBIT_VK_MAX_RANGE", "65536", 1);
+  Context gpu;
+  std::string why;
+  bool ok = lowbit::test::make_context(Backend::Vulkan, gpu, why);
+  unsetenv("LOWBIT_VK_MAX_RANGE");
+  if (!ok) GTEST_SKIP() << why;
+  Context cpu = Context::create({.backend = Backend::CPU});
+  W4Host h = random_layer(264, 1024, 64, 9);  // 135 KiB of qweight
+  auto w = dequantize_w4(h);
+  W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h);
+  auto wf16 = random_f16(size_t(264 * 1024), 3, 0.05f);  // 528 KiB of fp16 weights
+  std::vector<float> wf(wf16.size());
+  for (size_t i = 0; i < wf.size(); ++i) wf[i] = h2f(wf16[i]);
+  Buffer wg = gpu.upload(DType::F16, {264, 1024}, wf16.data(), wf16.size() * 2);
+  Buffer wc = cpu.upload(DType::F16, {264, 1024}, wf16.data(), wf16.size() * 2);
+  for (int64_t m : {1, 5, 20})
+    for (GemmPath p : {GemmPath::Gemv, GemmPath::Tiled}) {
+      if (p == GemmPath::Gemv && m > 16) continue;
+      auto x = random_f16(size_t(m * 1024), uint32_t(m));
+      Buffer xg = gpu.upload(DType::F16, {m, 1024}, x.data(), x.size() * 2);
+      Buffer xc = cpu.upload(DType::F16, {m, 1024}, x.data(), x.size() * 2);
+      std::string what = std::string(to_string(p)) + " M=" + std::to_string(m);
+      expect_close(as_float(gpu, gpu.gemm_w4a16(xg, lg, {.path = p, .out = DType::F32})),
+                   as_float(cpu, cpu.gemm_w4a16(xc, lc, {.out = DType::F32})), x, w, m, 264, 1024, false, "w4 " + what);
+      expect_close(as_float(gpu, gpu.gemm_f16(xg, wg, {}, {.path = p, .out = DType::F32})),
+                   as_float(cpu, cpu.gemm_f16(xc, wc, {}, {.out = DType::F32})), x, wf, m, 264, 1024, false, "f16 " + what);
+    }
+  lowbit::test::expect_clean(gpu);
+}

@@ -192,7 +192,7 @@ void Stream::bind_descriptors(const Pipeline& p, std::span<const BufferUse> bind
 }
 
 void Stream::dispatch(const Pipeline& p, std::span<const BufferUse> bindings, const void* push,
-                      uint32_t push_size, uint32_t groups_x, uint32_t groups_y) {
+                      uint32_t push_size, uint32_t groups_x, uint32_t groups_y, uint32_t groups_z) {
   if (bindings.size() != p.bindings)
     throw Error(ErrorCode::Internal, "vulkan: dispatch with " + std::to_string(bindings.size()) +
                                          " bindings, pipeline has " + std::to_string(p.bindings));
@@ -201,7 +201,7 @@ void Stream::dispatch(const Pipeline& p, std::span<const BufferUse> bindings, co
   vkCmdBindPipeline(c, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
   bind_descriptors(p, bindings);
   if (push_size) vkCmdPushConstants(c, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
-  vkCmdDispatch(c, groups_x, groups_y, 1);
+  vkCmdDispatch(c, groups_x, groups_y, groups_z);
 }
 
 void Stream::fill(const VulkanBuffer& b, VkDeviceSize offset, VkDeviceSize size, uint32_t value) {

@@ -29,7 +29,7 @@ class Stream {
 
   // Commands (recorded, not yet executed).
   void dispatch(const Pipeline& p, std::span<const BufferUse> bindings, const void* push, uint32_t push_size,
-                uint32_t groups_x, uint32_t groups_y);
+                uint32_t groups_x, uint32_t groups_y, uint32_t groups_z = 1);
   void fill(const VulkanBuffer& b, VkDeviceSize offset, VkDeviceSize size, uint32_t value);
   void copy(const VulkanBuffer& src, VkDeviceSize src_off, const VulkanBuffer& dst, VkDeviceSize dst_off,
             VkDeviceSize bytes);

@@ -5,6 +5,8 @@
 
 #include "backend/device.hpp"
 #include "backend/vulkan/vk_convert.hpp"
+#include "backend/vulkan/vk_attention.hpp"
+#include "backend/vulkan/vk_gemm.hpp"
 #include "host/log.hpp"
 
 namespace lowbit::detail {
@@ -37,6 +39,8 @@ class VulkanDevice final : public Device {
     stream_ = std::make_unique<Stream>(*gpu_, *allocator_);
     dummy_ = allocator_->create(16, MemoryUse::Device);
     convert_ = std::make_unique<ConvertKernels>(*gpu_, *pipelines_, *stream_, *dummy_);
+    gemm_ = std::make_unique<GemmKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
+    attention_ = std::make_unique<AttentionKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
   }
 
   ~VulkanDevice() override {
@@ -87,6 +91,16 @@ class VulkanDevice final : public Device {
 
   void quantize(const QuantizeArgs& a) override { convert_->quantize(a); }
   void dequantize(const DequantizeArgs& a) override { convert_->dequantize(a); }
+  void copy(const CopyArgs& a) override {
+    if (!a.bytes) return;
+    stream_->begin_op();  // timed like a kernel
+    stream_->copy(static_cast<const VulkanBuffer&>(*a.src), 0, static_cast<VulkanBuffer&>(*a.dst), 0, a.bytes);
+    stream_->end_op();
+  }
+  void gemm(const GemmArgs& a) override { gemm_->gemm(a); }
+  void gather_columns(const GatherArgs& a) override { gemm_->gather(a); }
+  void kv_append(const KvAppendArgs& a) override { attention_->kv_append(a); }
+  void attention(const AttentionArgs& a) override { attention_->attention(a); }
 
  private:
   // Declaration order is teardown order reversed: kernels, stream and pipelines go before the device.
@@ -97,6 +111,8 @@ class VulkanDevice final : public Device {
   std::unique_ptr<Stream> stream_;
   std::shared_ptr<VulkanBuffer> dummy_;
   std::unique_ptr<ConvertKernels> convert_;
+  std::unique_ptr<GemmKernels> gemm_;
+  std::unique_ptr<AttentionKernels> attention_;
 };
 
 }  // namespace

@@ -2,7 +2,6 @@
 // call so the GEMM then reads K in packed (group-contiguous) order.
 #version 450
 #extension GL_EXT_shader_16bit_storage : require
-#extension GL_EXT_shader_explicit_arithmetic_types_int16 : require
 
 layout(local_size_x = 256) in;
 layout(push_constant) uniform Params { uint M, K; } pc;

@@ -9,8 +9,6 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_8bit_storage : require
 #extension GL_EXT_shader_16bit_storage : require
-#extension GL_EXT_shader_explicit_arithmetic_types_int8 : require
-#extension GL_EXT_shader_explicit_arithmetic_types_int16 : require
 
 #include "lowbit_formats.h"
 
@@ -45,7 +43,8 @@ float half_at(uint idx) {  // fp16 element idx of X (as a flat array)
   return (idx & 1u) == 0u ? v.x : v.y;
 }
 
-float h2f(uint16_t h) { return unpackHalf2x16(uint(h)).x; }
+// fp16 scale / bias element as fp32 (16-bit values live only in buffers: no 16-bit arithmetic needed)
+float scale_at(uint i) { return unpackHalf2x16(uint(scales[i])).x; }
 
 // int4 dequantization of one 32-bit word (8 consecutive K rows of one column) into fp32, in row order.
 // Portable: integer nibble extraction; (q - zero) * scale is exact in fp32.
@@ -63,7 +62,7 @@ void store_y(uint m, uint n, float v) {
   }
 }
 
-float bias_at(uint n) { return (pc.flags & FLAG_BIAS) != 0u ? h2f(bias[n]) : 0.0; }
+float bias_at(uint n) { return (pc.flags & FLAG_BIAS) != 0u ? unpackHalf2x16(uint(bias[n])).x : 0.0; }
 
 // Where a finished (m, n) value goes: the split-K partials or Y (with bias).
 void finish_value(uint m, uint n, uint split, float v) {

@@ -51,8 +51,8 @@ void gemv_w4() {
       while (kk < kn) {
         uint g = min((kc + kk) / pc.group, groups - 1u);
         uint gend = min(kn, (g + 1u) * pc.group - kc);
-        float s = h2f(scales[g * pc.N + n]);
-        float zb = 8388608.0 + (has_zeros ? float(zeros[g * pc.N + n]) : 8.0);
+        float s = scale_at(g * pc.N + n);
+        float zb = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
         float part[MT];
         for (uint m = 0; m < MT; ++m) part[m] = 0.0;
         for (; kk < gend; kk += 8u) {

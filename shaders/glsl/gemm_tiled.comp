@@ -51,8 +51,8 @@ void load_global(uint k0) {
       bool ok = e < BN * BK / 8u && n < n_end && krow < k_end && (krow >> 3) < kwords;
       rq[i] = ok ? w_words[((krow >> 3) - pc.kw_base) * pc.N + n] : 0u;
       uint g = min(krow / pc.group, groups - 1u);
-      rs[i] = ok ? h2f(scales[g * pc.N + n]) : 0.0;
-      rz[i] = ok && (pc.flags & FLAG_ZEROS) != 0u ? float(zeros[g * pc.N + n]) : 8.0;
+      rs[i] = ok ? scale_at(g * pc.N + n) : 0.0;
+      rz[i] = ok && (pc.flags & FLAG_ZEROS) != 0u ? float(uint(zeros[g * pc.N + n])) : 8.0;
     }
   } else {
     for (uint i = 0; i < WL; ++i) {

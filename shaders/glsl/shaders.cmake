@@ -7,3 +7,8 @@ lowbit_glsl(gemm_gemv gemm_gemv.comp)
 lowbit_glsl(gemm_tiled gemm_tiled.comp)
 lowbit_glsl(gemm_reduce gemm_reduce.comp)
 lowbit_glsl(gather gather.comp)
+# Attention over the paged KV cache: KV format, head dim and tiles are specialization constants.
+lowbit_glsl(kv_append kv_append.comp)
+lowbit_glsl(attention_decode attention.comp DECODE)
+lowbit_glsl(attention_prefill attention.comp PREFILL)
+lowbit_glsl(attention_merge attention.comp MERGE)

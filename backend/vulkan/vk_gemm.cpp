@@ -1,0 +1,161 @@
+// vk_gemm.cpp — GEMM recording: variant choice, split-K, weight binding windows, reduce pass.
+#include "backend/vulkan/vk_gemm.hpp"
+
+#include <algorithm>
+#include <array>
+#include <numeric>
+
+#include "lowbit_formats.h"
+
+namespace lowbit::detail::vk {
+
+namespace {
+
+constexpr uint32_t kGemvWg = 128, kGemvKc = 256, kGemvCols = 4;
+constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;
+constexpr uint32_t kReduceWg = 256;
+constexpr uint32_t kTargetWorkgroups = 256;  // GEMV: split K until about this many workgroups run
+constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4;
+
+// Must match `GemmParams` in gemm_common.glsl.
+struct Push {
+  uint32_t M, N, K, group, k_split, splits, flags, split_base, kw_base, n_base, n_count;
+};
+
+const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const VulkanBuffer*>(b); }
+
+uint32_t accumulator_rows(uint64_t m) {
+  uint32_t mt = 1;
+  while (mt < m) mt *= 2;
+  return mt;
+}
+
+}  // namespace
+
+void GemmKernels::gemm(const GemmArgs& a) {
+  const bool gemv = a.path == GemmPath::Gemv;
+  const uint64_t range = gpu_.max_binding_range();
+  const uint64_t align = std::max<uint64_t>(gpu_.limits().minStorageBufferOffsetAlignment, 4);
+  const VulkanBuffer& x = vkbuf(a.x);
+  const VulkanBuffer& w = vkbuf(a.w);
+  const VulkanBuffer& scales = a.scales ? vkbuf(a.scales) : dummy_;
+  const VulkanBuffer& zeros = a.zeros ? vkbuf(a.zeros) : dummy_;
+  const VulkanBuffer& bias = a.bias ? vkbuf(a.bias) : dummy_;
+  const VulkanBuffer& y = vkbuf(a.y);
+  for (const VulkanBuffer* b : {&x, &scales, &zeros, &bias, &y})
+    if (b->capacity() > range)
+      throw Error(ErrorCode::Unsupported, "gemm: an activation/scale/output buffer of " + std::to_string(b->capacity()) +
+                                              " bytes exceeds the device's storage-binding range (" + std::to_string(range) +
+                                              "); only weights are split across bindings");
+
+  // K slices. int4 weights bigger than one binding: one slice per binding window of whole word
+  // rows (window offsets aligned); otherwise GEMV splits K to keep the device busy.
+  const uint64_t kwords = (a.k + 7) / 8;
+  const uint64_t w_row_bytes = a.w4 ? a.n * 4 : a.k * 2;  // bytes per word row (int4) / per W row (fp16)
+  const bool w_split = w.capacity() > range;
+  uint64_t rows_per_window = 0;  // word rows (int4) or W rows (fp16) per binding window
+  if (w_split) {
+    uint64_t q = align / std::gcd(w_row_bytes, align);  // rows per aligned step
+    rows_per_window = (range - align) / w_row_bytes / q * q;
+    if (rows_per_window == 0)
+      throw Error(ErrorCode::Unsupported, "gemm: one weight row takes " + std::to_string(w_row_bytes) +
+                                              " bytes, more than the device's storage-binding range");
+  }
+  uint32_t k_split = uint32_t(a.k);
+  if (a.w4 && w_split) {
+    k_split = uint32_t(rows_per_window * 8);
+  } else if (gemv) {
+    uint64_t groups_n = a.w4 ? (a.n + kGemvWg - 1) / kGemvWg : (a.n + kGemvCols - 1) / kGemvCols;
+    uint64_t splits = a.split_k > 0 ? uint64_t(a.split_k)
+                                    : std::clamp<uint64_t>((kTargetWorkgroups + groups_n - 1) / groups_n, 1,
+                                                           std::max<uint64_t>(1, a.k / kGemvKc));
+    if (!a.w4 && a.split_k <= 0) splits = 1;
+    k_split = uint32_t(((a.k + splits - 1) / splits + 7) / 8 * 8);
+  }
+  const uint32_t splits = uint32_t((a.k + k_split - 1) / k_split);
+  std::shared_ptr<VulkanBuffer> partials;
+  if (splits > 1) {
+    partials = allocator_.create(size_t(splits) * a.m * a.n * 4, MemoryUse::Device);
+    if (partials->capacity() > range)
+      throw Error(ErrorCode::Unsupported, "gemm: split-K partials exceed the storage-binding range; use fewer splits");
+  }
+  const VulkanBuffer& out = splits > 1 ? *partials : y;
+
+  std::vector<uint32_t> spec;
+  const char* shader;
+  if (gemv) {
+    shader = "gemm_gemv";
+    spec = {kGemvWg, accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols};
+  } else {
+    shader = "gemm_tiled";
+    spec = {kTileWg, kBm, kBn, kBk, kTm, kTn, a.w4 ? 1u : 0u};
+  }
+  const Pipeline& pipe = pipelines_.get(shader, 6, spec);
+
+  Push p{};
+  p.M = uint32_t(a.m), p.N = uint32_t(a.n), p.K = uint32_t(a.k);
+  p.group = uint32_t(a.w4 ? a.group : 1);
+  p.k_split = k_split;
+  p.splits = splits;
+  p.flags = (a.bias ? kFlagBias : 0) | (a.zeros ? kFlagZeros : 0) | (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
+  auto whole = [&](const VulkanBuffer& b, bool write) { return BufferUse{&b, 0, std::min<uint64_t>(b.capacity(), range), write}; };
+  auto groups_x = [&](uint64_t n_count) {
+    return uint32_t(gemv ? (a.w4 ? (n_count + kGemvWg - 1) / kGemvWg : (n_count + kGemvCols - 1) / kGemvCols)
+                         : (n_count + kBn - 1) / kBn);
+  };
+  const uint32_t gy_tiles = uint32_t((a.m + kBm - 1) / kBm);
+
+  stream_.begin_op();
+  // One dispatch per weight binding window: int4 -> one K slice each; fp16 -> a column range.
+  uint64_t windows = !w_split ? 1 : a.w4 ? splits : (a.n + rows_per_window - 1) / rows_per_window;
+  for (uint64_t wi = 0; wi < windows; ++wi) {
+    BufferUse wb = whole(w, false);
+    p.n_base = 0, p.n_count = uint32_t(a.n), p.kw_base = 0, p.split_base = 0;
+    uint32_t slices = splits;
+    if (w_split && a.w4) {
+      p.split_base = uint32_t(wi);
+      p.kw_base = uint32_t(wi * rows_per_window);
+      slices = 1;
+      wb.offset = p.kw_base * w_row_bytes;
+      wb.range = std::min<uint64_t>(std::min<uint64_t>(kwords, p.kw_base + rows_per_window) - p.kw_base, rows_per_window) * w_row_bytes;
+    } else if (w_split) {
+      p.n_base = uint32_t(wi * rows_per_window);
+      p.n_count = uint32_t(std::min<uint64_t>(a.n - p.n_base, rows_per_window));
+      wb.offset = uint64_t(p.n_base) * w_row_bytes;
+      wb.range = uint64_t(p.n_count) * w_row_bytes;
+    }
+    std::array<BufferUse, 6> b = {whole(x, false), wb, whole(scales, false), whole(zeros, false), whole(bias, false),
+                                  whole(out, true)};
+    if (gemv) {
+      stream_.dispatch(pipe, b, &p, sizeof p, groups_x(p.n_count), slices, 1);
+    } else {
+      stream_.dispatch(pipe, b, &p, sizeof p, groups_x(p.n_count), gy_tiles, slices);
+    }
+  }
+  if (splits > 1) {
+    const Pipeline& red = pipelines_.get("gemm_reduce", 6, {});
+    std::array<BufferUse, 6> b = {whole(*partials, false), whole(dummy_, false), whole(dummy_, false),
+                                  whole(dummy_, false), whole(bias, false), whole(y, true)};
+    uint64_t items = a.m * a.n;
+    stream_.dispatch(red, b, &p, sizeof p, uint32_t((items + kReduceWg - 1) / kReduceWg), 1, 1);
+  }
+  stream_.end_op();
+}
+
+void GemmKernels::gather(const GatherArgs& a) {
+  const Pipeline& pipe = pipelines_.get("gather", 3, {});
+  const uint64_t range = gpu_.max_binding_range();
+  const VulkanBuffer &x = vkbuf(a.x), &perm = vkbuf(a.perm), &out = vkbuf(a.out);
+  for (const VulkanBuffer* b : {&x, &out})
+    if (b->capacity() > range)
+      throw Error(ErrorCode::Unsupported, "gather: activations exceed the device's storage-binding range");
+  std::array<BufferUse, 3> b = {BufferUse{&x, 0, x.capacity(), false}, BufferUse{&perm, 0, perm.capacity(), false},
+                                BufferUse{&out, 0, out.capacity(), true}};
+  uint32_t push[2] = {uint32_t(a.m), uint32_t(a.k)};
+  uint64_t items = a.m * a.k;
+  stream_.begin_op();
+  stream_.dispatch(pipe, b, push, sizeof push, uint32_t((items + 255) / 256), 1, 1);
+  stream_.end_op();
+}
+
+}  // namespace lowbit::detail::vk

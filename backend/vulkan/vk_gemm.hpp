@@ -1,0 +1,27 @@
+// vk_gemm.hpp — records the GEMM family (shaders/glsl/gemm_*.comp, gather.comp): picks the path's
+// pipeline variant (specialization constants), chooses split-K, binds weights larger than one
+// storage binding in pieces (int4 by K slices, fp16 by column ranges), and adds the reduce pass.
+#pragma once
+
+#include "backend/device.hpp"
+#include "backend/vulkan/vk_stream.hpp"
+
+namespace lowbit::detail::vk {
+
+class GemmKernels {
+ public:
+  GemmKernels(const Gpu& gpu, Pipelines& pipelines, Stream& stream, Allocator& allocator, const VulkanBuffer& dummy)
+      : gpu_(gpu), pipelines_(pipelines), stream_(stream), allocator_(allocator), dummy_(dummy) {}
+
+  void gemm(const GemmArgs& a);
+  void gather(const GatherArgs& a);
+
+ private:
+  const Gpu& gpu_;
+  Pipelines& pipelines_;
+  Stream& stream_;
+  Allocator& allocator_;
+  const VulkanBuffer& dummy_;  // bound where a variant has no scales / zeros / bias
+};
+
+}  // namespace lowbit::detail::vk
