@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# demo.sh — builds lowbit (cmake + ninja into build/), lists the devices, then quantizes a generated
-# weight matrix to several formats on the default (best available) backend, converts each back to
-# float32 and prints the error per format. $LOWBIT_BUILD_DIR overrides the build folder.
+# demo.sh — builds lowbit (cmake + ninja into build/), lists the devices, then
+#  1. `lowbit demo`: quantizes a 4096 x 4096 layer to int4 (RTN), runs W4A16 and the fp16 GEMM on every
+#     backend present, checks each against the CPU reference and prints times and the speed-up;
+#  2. quantizes a generated weight matrix to several formats on the default (best available) backend,
+#     converts each back to float32 and prints the error per format.
+# $LOWBIT_BUILD_DIR overrides the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${LOWBIT_BUILD_DIR:-build}"
@@ -22,6 +25,9 @@ trap 'rm -rf "$TMP"' EXIT
 
 echo "== lowbit devices"
 "$LOWBIT" devices
+
+echo "== lowbit demo: one int4 linear layer (W4A16) vs the fp16 GEMM on every backend, M = 1"
+"$LOWBIT" demo
 
 echo "== a 256 x 1000 fp32 weight matrix (normal, std 0.02, a few outliers) -> $TMP/w.npy"
 "$PY" - "$TMP/w.npy" <<'PYEOF'

@@ -34,6 +34,7 @@ uint32_t accumulator_rows(uint64_t m) {
 
 void GemmKernels::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
+  const uint32_t nc = (a.w4 && a.n % 4 == 0) ? 4 : 1;  // int4 GEMV: adjacent columns per invocation
   const uint64_t range = gpu_.max_binding_range();
   const uint64_t align = std::max<uint64_t>(gpu_.limits().minStorageBufferOffsetAlignment, 4);
   const VulkanBuffer& x = vkbuf(a.x);
@@ -65,7 +66,7 @@ void GemmKernels::gemm(const GemmArgs& a) {
   if (a.w4 && w_split) {
     k_split = uint32_t(rows_per_window * 8);
   } else if (gemv) {
-    uint64_t groups_n = a.w4 ? (a.n + kGemvWg - 1) / kGemvWg : (a.n + kGemvCols - 1) / kGemvCols;
+    uint64_t groups_n = a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols;
     uint64_t splits = a.split_k > 0 ? uint64_t(a.split_k)
                                     : std::clamp<uint64_t>((kTargetWorkgroups + groups_n - 1) / groups_n, 1,
                                                            std::max<uint64_t>(1, a.k / kGemvKc));
@@ -85,7 +86,7 @@ void GemmKernels::gemm(const GemmArgs& a) {
   const char* shader;
   if (gemv) {
     shader = "gemm_gemv";
-    spec = {kGemvWg, accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols};
+    spec = {kGemvWg, accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols, nc};
   } else {
     shader = "gemm_tiled";
     spec = {kTileWg, kBm, kBn, kBk, kTm, kTn, a.w4 ? 1u : 0u};
@@ -100,7 +101,7 @@ void GemmKernels::gemm(const GemmArgs& a) {
   p.flags = (a.bias ? kFlagBias : 0) | (a.zeros ? kFlagZeros : 0) | (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   auto whole = [&](const VulkanBuffer& b, bool write) { return BufferUse{&b, 0, std::min<uint64_t>(b.capacity(), range), write}; };
   auto groups_x = [&](uint64_t n_count) {
-    return uint32_t(gemv ? (a.w4 ? (n_count + kGemvWg - 1) / kGemvWg : (n_count + kGemvCols - 1) / kGemvCols)
+    return uint32_t(gemv ? (a.w4 ? (n_count + kGemvWg * nc - 1) / (kGemvWg * nc) : (n_count + kGemvCols - 1) / kGemvCols)
                          : (n_count + kBn - 1) / kBn);
   };
   const uint32_t gy_tiles = uint32_t((a.m + kBm - 1) / kBm);

@@ -18,60 +18,77 @@ layout(constant_id = 2) const bool W4 = true;  // int4 weights, else fp16
 layout(constant_id = 3) const uint KC = 256;   // K chunk of X staged per step (W4); must be >= WG
 layout(constant_id = 4) const uint COLS = 4;   // fp16: columns per workgroup (WG / COLS lanes each)
 
-shared float smem[MT * KC];
+layout(constant_id = 5) const uint NC = 1;    // int4: adjacent columns per invocation (4 needs N % 4 == 0)
 
-void finish(uint n, uint split, float acc[MT]) {
-  for (uint m = 0; m < MT; ++m) {
-    if (m >= pc.M) break;
-    finish_value(m, n, split, acc[m]);
-  }
-}
+shared vec4 smem4[MT * KC / 4];  // X chunk (int4 path) / partial sums (fp16 path)
 
 void gemv_w4() {
   uint lid = gl_LocalInvocationID.x;
-  uint n = pc.n_base + gl_WorkGroupID.x * WG + lid;
+  uint n0 = pc.n_base + (gl_WorkGroupID.x * WG + lid) * NC;
   uint n_end = pc.n_base + pc.n_count;
   uint split = pc.split_base + gl_WorkGroupID.y;
   uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
   uint groups = pc.K / pc.group;
   bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
-  float acc[MT];
-  for (uint m = 0; m < MT; ++m) acc[m] = 0.0;
+  float acc[MT * NC];
+  for (uint i = 0; i < MT * NC; ++i) acc[i] = 0.0;
   for (uint kc = k0; kc < k1; kc += KC) {
     uint kn = min(KC, k1 - kc);
     barrier();
-    for (uint i = lid; i < MT * KC; i += WG) {
-      uint m = i / KC, kk = i % KC;
-      smem[i] = (m < pc.M && kk < kn) ? half_at(m * pc.K + kc + kk) : 0.0;
+    for (uint i = lid; i < MT * KC / 4u; i += WG) {
+      uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
+      vec4 v = vec4(0.0);
+      if (m < pc.M)
+        for (uint c = 0; c < 4u; ++c)
+          if (kq + c < kn) v[c] = half_at(m * pc.K + kc + kq + c);
+      smem4[i] = v;
     }
     barrier();
-    if (n < n_end) {
-      // one group at a time: scale and zero once, sum (q - zero) * x, then scale the group's sum
+    if (n0 < n_end) {
+      // one group at a time: scales and zeros once, sum (q - zero) * x, then scale the group's sums
       uint kk = 0u;
       while (kk < kn) {
         uint g = min((kc + kk) / pc.group, groups - 1u);
         uint gend = min(kn, (g + 1u) * pc.group - kc);
-        float s = scale_at(g * pc.N + n);
-        float zb = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
-        float part[MT];
-        for (uint m = 0; m < MT; ++m) part[m] = 0.0;
+        float s[NC], zb[NC];
+        for (uint c = 0; c < NC; ++c) {
+          uint n = min(n0 + c, n_end - 1u);
+          s[c] = scale_at(g * pc.N + n);
+          zb[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
+        }
+        float part[MT * NC];
+        for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
         for (; kk < gend; kk += 8u) {
-          uint word = w_words[(((kc + kk) >> 3) - pc.kw_base) * pc.N + n];
+          uint row = ((kc + kk) >> 3) - pc.kw_base;
+          uvec4 words = NC == 4u ? w_vec[(row * pc.N + n0) >> 2] : uvec4(w_words[row * pc.N + n0], 0u, 0u, 0u);
           // nibble | 0x4B000000 is the float 2^23 + q: an OR and a subtract give q - zero exactly
-          vec4 lo = uintBitsToFloat(((uvec4(word) >> uvec4(0, 16, 4, 20)) & 0xFu) | 0x4B000000u) - zb;
-          vec4 hi = uintBitsToFloat(((uvec4(word) >> uvec4(8, 24, 12, 28)) & 0xFu) | 0x4B000000u) - zb;
+          vec4 lo[NC], hi[NC];
+          for (uint c = 0; c < NC; ++c) {
+            lo[c] = uintBitsToFloat(((uvec4(words[c]) >> uvec4(0, 16, 4, 20)) & 0xFu) | 0x4B000000u) - zb[c];
+            hi[c] = uintBitsToFloat(((uvec4(words[c]) >> uvec4(8, 24, 12, 28)) & 0xFu) | 0x4B000000u) - zb[c];
+          }
           for (uint m = 0; m < MT; ++m) {
-            uint base = m * KC + kk;
-            part[m] += dot(vec4(smem[base], smem[base + 1u], smem[base + 2u], smem[base + 3u]), lo) +
-                       dot(vec4(smem[base + 4u], smem[base + 5u], smem[base + 6u], smem[base + 7u]), hi);
+            vec4 xa = smem4[(m * KC + kk) >> 2], xb = smem4[((m * KC + kk) >> 2) + 1u];
+            for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
           }
         }
-        for (uint m = 0; m < MT; ++m) acc[m] += part[m] * s;
+        for (uint m = 0; m < MT; ++m)
+          for (uint c = 0; c < NC; ++c) acc[m * NC + c] += part[m * NC + c] * s[c];
       }
     }
   }
-  if (n < n_end) finish(n, split, acc);
+  for (uint c = 0; c < NC; ++c) {
+    uint n = n0 + c;
+    if (n >= n_end) break;
+    for (uint m = 0; m < MT; ++m) {
+      if (m >= pc.M) break;
+      finish_value(m, n, split, acc[m * NC + c]);
+    }
+  }
 }
+
+void red_set(uint i, float v) { smem4[i >> 2][i & 3u] = v; }
+float red_get(uint i) { return smem4[i >> 2][i & 3u]; }
 
 void gemv_f16() {
   const uint LANES = WG / COLS;
@@ -109,16 +126,19 @@ void gemv_f16() {
     }
   }
   // reduce the LANES partial sums of each column
-  for (uint m = 0; m < MT; ++m) smem[(c * MT + m) * LANES + lane] = acc[m];
+  for (uint m = 0; m < MT; ++m) red_set((c * MT + m) * LANES + lane, acc[m]);
   barrier();
   for (uint stride = LANES / 2u; stride > 0u; stride >>= 1) {
     if (lane < stride)
-      for (uint m = 0; m < MT; ++m) smem[(c * MT + m) * LANES + lane] += smem[(c * MT + m) * LANES + lane + stride];
+      for (uint m = 0; m < MT; ++m) red_set((c * MT + m) * LANES + lane, red_get((c * MT + m) * LANES + lane) + red_get((c * MT + m) * LANES + lane + stride));
     barrier();
   }
   if (lane == 0u && n < n_end) {
-    for (uint m = 0; m < MT; ++m) acc[m] = smem[(c * MT + m) * LANES];
-    finish(n, split, acc);
+    for (uint m = 0; m < MT; ++m) acc[m] = red_get((c * MT + m) * LANES);
+    for (uint m = 0; m < MT; ++m) {
+      if (m >= pc.M) break;
+      finish_value(m, n, split, acc[m]);
+    }
   }
 }
 
