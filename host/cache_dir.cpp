@@ -1,13 +1,11 @@
 // cache_dir.cpp — cache locations and atomic file writes (see cache_dir.hpp).
 #include "host/cache_dir.hpp"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 
+#include "host/io/atomic_file.hpp"
 #include "lowbit/lowbit.hpp"
 
 namespace fs = std::filesystem;
@@ -33,21 +31,9 @@ fs::path cache_dir(const std::string& override_dir) {
 }
 
 void write_file_atomic(const fs::path& path, const void* data, size_t bytes) {
-  fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  std::random_device rd;
-  fs::path tmp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()) + "." +
-                        std::to_string(rd()));
-  FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(ErrorCode::Io, "cannot write '" + path.string() + "': directory not writable or missing");
-  bool ok = bytes == 0 || std::fwrite(data, 1, bytes, f) == bytes;
-  ok = (std::fflush(f) == 0) && ok;
-  ok = (std::fclose(f) == 0) && ok;
-  std::error_code ec;
-  if (ok) fs::rename(tmp, path, ec);
-  if (!ok || ec) {
-    fs::remove(tmp, ec);
-    throw Error(ErrorCode::Io, "cannot write '" + path.string() + "' (disk full or not writable)");
-  }
+  io::AtomicFile f(path);  // the one temp-file-then-rename writer
+  f.write(data, bytes);
+  f.commit();
 }
 
 bool read_file(const fs::path& path, std::vector<unsigned char>& out) {
