@@ -12,7 +12,7 @@ namespace lowbit::detail::vk {
 namespace {
 
 constexpr uint32_t kGemvWg = 128, kGemvKc = 256, kGemvCols = 4;
-constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;
+constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;  // coopmat tiles are 64 x 64 too
 constexpr uint32_t kReduceWg = 256;
 constexpr uint32_t kTargetWorkgroups = 256;  // GEMV: split K until about this many workgroups run
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4;
@@ -84,9 +84,15 @@ void GemmKernels::gemm(const GemmArgs& a) {
 
   std::vector<uint32_t> spec;
   const char* shader;
+  const bool coop = a.path == GemmPath::CoopMatrix;
+  if (coop && !gpu_.coopmat())
+    throw Error(ErrorCode::Unsupported, "gemm: the cooperative-matrix path needs VK_NV_cooperative_matrix (16x8x16 fp16)");
   if (gemv) {
     shader = "gemm_gemv";
     spec = {kGemvWg, accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols, nc};
+  } else if (coop) {
+    shader = "gemm_coopmat";
+    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u};
   } else {
     shader = "gemm_tiled";
     spec = {kTileWg, kBm, kBn, kBk, kTm, kTn, a.w4 ? 1u : 0u};
@@ -102,7 +108,7 @@ void GemmKernels::gemm(const GemmArgs& a) {
   auto whole = [&](const VulkanBuffer& b, bool write) { return BufferUse{&b, 0, std::min<uint64_t>(b.capacity(), range), write}; };
   auto groups_x = [&](uint64_t n_count) {
     return uint32_t(gemv ? (a.w4 ? (n_count + kGemvWg * nc - 1) / (kGemvWg * nc) : (n_count + kGemvCols - 1) / kGemvCols)
-                         : (n_count + kBn - 1) / kBn);
+                         : (n_count + kBn - 1) / kBn);  // tiled and coopmat: 64-wide tiles
   };
   const uint32_t gy_tiles = uint32_t((a.m + kBm - 1) / kBm);
 

@@ -65,6 +65,17 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   VkPhysicalDeviceFeatures2 use{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   use.pNext = &use11;
 
+  // Cooperative matrices for the GEMM's CoopMatrix path: VK_NV_cooperative_matrix with a 16x8x16
+  // fp16 x fp16 + fp32 subgroup shape, fp16 arithmetic, the memory model and 4 subgroups per workgroup.
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV use_cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  if (coopmat_supported(have12)) {
+    use12.shaderFloat16 = VK_TRUE;
+    use12.vulkanMemoryModel = VK_TRUE;
+    use_cm.cooperativeMatrix = VK_TRUE;
+    use12.pNext = &use_cm;
+    coopmat_ = true;
+  }
+
   max_range_ = props_.limits.maxStorageBufferRange;
   if (uint64_t env = env_max_range(); env && env < max_range_) max_range_ = env;
 
@@ -72,6 +83,7 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   bool push = has_device_extension(pd_, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME) &&
               std::getenv("LOWBIT_VK_NO_PUSH_DESCRIPTORS") == nullptr;
   if (push) extensions.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+  if (coopmat_) extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
 
   float priority = 1.0f;
   VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -90,8 +102,36 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
     push_descriptor_ =
         reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));
 
-  log().debug("vulkan: {} ({}), queue family {}, push descriptors {}, max binding range {}", info_.name,
-              info_.driver_version, queue_family_, push_descriptor_ ? "yes" : "no", max_range_);
+  log().debug("vulkan: {} ({}), queue family {}, push descriptors {}, max binding range {}, coopmat {}",
+              info_.name, info_.driver_version, queue_family_, push_descriptor_ ? "yes" : "no", max_range_,
+              coopmat_ ? "16x8x16" : "no");
+}
+
+bool Gpu::coopmat_supported(const VkPhysicalDeviceVulkan12Features& have12) const {
+  if (std::getenv("LOWBIT_VK_NO_COOPMAT")) return false;
+  if (!has_device_extension(pd_, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) return false;
+  if (!have12.shaderFloat16 || !have12.vulkanMemoryModel) return false;
+  uint32_t sg = info_.subgroup_size;
+  if (sg == 0 || 2048 % (4 * sg) != 0 || 4 * sg > props_.limits.maxComputeWorkGroupInvocations) return false;
+  if (props_.limits.maxComputeSharedMemorySize < 32768) return false;
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  VkPhysicalDeviceFeatures2 f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  f.pNext = &cm;
+  vkGetPhysicalDeviceFeatures2(pd_, &f);
+  if (!cm.cooperativeMatrix) return false;
+  auto get_props = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+      vkGetInstanceProcAddr(instance_->get(), "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
+  if (!get_props) return false;
+  uint32_t n = 0;
+  if (get_props(pd_, &n, nullptr) != VK_SUCCESS || n == 0) return false;
+  std::vector<VkCooperativeMatrixPropertiesNV> props(n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
+  if (get_props(pd_, &n, props.data()) != VK_SUCCESS) return false;
+  for (const auto& p : props)
+    if (p.MSize == 16 && p.NSize == 8 && p.KSize == 16 && p.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+        p.BType == VK_COMPONENT_TYPE_FLOAT16_NV && p.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+        p.DType == VK_COMPONENT_TYPE_FLOAT32_NV && p.scope == VK_SCOPE_SUBGROUP_NV)
+      return true;
+  return false;
 }
 
 Gpu::~Gpu() {

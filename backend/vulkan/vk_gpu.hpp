@@ -31,6 +31,9 @@ class Gpu {
   uint64_t max_binding_range() const { return max_range_; }
   // vkCmdPushDescriptorSetKHR when VK_KHR_push_descriptor is enabled, else null.
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_fn() const { return push_descriptor_; }
+  // Whether VK_NV_cooperative_matrix is enabled with the 16x8x16 fp16/fp32 shape gemm_coopmat.comp
+  // uses ($LOWBIT_VK_NO_COOPMAT turns it off).
+  bool coopmat() const { return coopmat_; }
 
  private:
   std::shared_ptr<Instance> instance_;
@@ -43,6 +46,8 @@ class Gpu {
   VkPhysicalDeviceProperties props_{};
   DeviceInfo info_;
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_ = nullptr;
+  bool coopmat_ = false;
+  bool coopmat_supported(const VkPhysicalDeviceVulkan12Features& have12) const;
 };
 
 }  // namespace lowbit::detail::vk
