@@ -73,6 +73,13 @@ struct GatherArgs {
   uint64_t m = 0, k = 0;
 };
 
+// copy: dst[0, bytes) = src[0, bytes) on the device (timed like a kernel; bench's bandwidth peak).
+struct CopyArgs {
+  const DeviceBuffer* src = nullptr;
+  DeviceBuffer* dst = nullptr;
+  uint64_t bytes = 0;
+};
+
 // One layer of a paged KV cache as the kernels see it (lowbit/attention.hpp).
 struct KvLayerArgs {
   int format = 0;  // KvFormat as int: 0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2
@@ -134,6 +141,7 @@ class Device {
   virtual void dequantize(const DequantizeArgs& a) = 0;
   virtual void gemm(const GemmArgs& a) { unsupported("gemm"); }
   virtual void gather_columns(const GatherArgs& a) { unsupported("gather_columns"); }
+  virtual void copy(const CopyArgs& a) { unsupported("copy"); }
   virtual void kv_append(const KvAppendArgs& a) { unsupported("kv_append"); }
   virtual void attention(const AttentionArgs& a) { unsupported("attention"); }
   // Whether this backend runs a path on this device (the host falls back from CoopMatrix to Tiled).

@@ -20,6 +20,10 @@ Command add_devices_command(CLI::App& root);
 Command add_convert_command(CLI::App& root);
 Command add_pack_command(CLI::App& root);
 Command add_run_command(CLI::App& root);
+Command add_demo_command(CLI::App& root);
+Command add_bench_command(CLI::App& root);
+// `run attention` (cmd_run_attention.cpp), registered on the `run` sub-app by add_run_command.
+Command add_run_attention_command(CLI::App& run);
 
 // --backend / --device, shared by every command that runs work on a device.
 struct DeviceFlags {

@@ -1,6 +1,6 @@
 // cmd_run.cpp — `lowbit run linear --checkpoint C --layer NAME --input X.npy --output Y.npy [--f16]
 // [--backend B] [--device D]`: one linear layer Y = X · Wᵀ (+ bias) on a device, from a lowbit or
-// GPTQ/AWQ checkpoint; Y is written as float32 .npy.
+// GPTQ/AWQ checkpoint; Y is written as float32 .npy. `run attention` lives in cmd_run_attention.cpp.
 #include <bit>
 #include <cstring>
 
@@ -56,8 +56,10 @@ Command add_run_command(CLI::App& root) {
   lin->add_option("--scheme", a->scheme, "gptq | awq when a foreign checkpoint has no config");
   lin->add_flag("--f16", a->f16, "run the fp16 GEMM on the dequantized weights instead (baseline)");
   add_device_flags(*lin, a->dev);
-  return {cmd, [a, lin] {
-            if (!lin->parsed()) throw Error(ErrorCode::InvalidArgument, "run: unknown op (expected linear)");
+  Command attn = add_run_attention_command(*cmd);
+  return {cmd, [a, lin, attn] {
+            if (attn.app->parsed()) return attn.run();
+            if (!lin->parsed()) throw Error(ErrorCode::InvalidArgument, "run: unknown op (expected linear or attention)");
             if (!a->output.ends_with(".npy"))
               throw Error(ErrorCode::InvalidArgument, "--output must be a .npy file, got '" + a->output + "'");
             int64_t m, k;

@@ -28,7 +28,9 @@ int main(int argc, char** argv) {
   app.footer("Environment: LOWBIT_LOG (trace|debug|info|warn|error|off), LOWBIT_CACHE_DIR, LOWBIT_VK_VALIDATION=1.");
   std::vector<lowbit::cli::Command> commands = {lowbit::cli::add_devices_command(app),
                                                 lowbit::cli::add_convert_command(app),
-                                                lowbit::cli::add_pack_command(app), lowbit::cli::add_run_command(app)};
+                                                lowbit::cli::add_pack_command(app), lowbit::cli::add_run_command(app),
+                                                lowbit::cli::add_demo_command(app),
+                                                lowbit::cli::add_bench_command(app)};
   app.require_subcommand(1);
   std::string names;  // "devices, convert, ..." for messages
   bool known = false;

@@ -7,6 +7,7 @@
 #include <new>
 #include <thread>
 
+#include "backend/cpu/attention_ref.hpp"
 #include "backend/cpu/convert_ref.hpp"
 #include "backend/cpu/gemm_ref.hpp"
 #include "backend/cpu/parallel.hpp"
@@ -112,8 +113,58 @@ class CpuDevice final : public Device {
         for (uint64_t j = 0; j < a.k; ++j) out[m * a.k + j] = x[m * a.k + uint64_t(perm[j])];
     });
   }
+  void kv_append(const KvAppendArgs& a) override {
+    timed([&] {
+      HostKvLayer kv = host_kv(a.kv);
+      auto* k = reinterpret_cast<const uint16_t*>(ptr(a.k_new));
+      auto* v = reinterpret_cast<const uint16_t*>(ptr(a.v_new));
+      auto* slots = reinterpret_cast<const int32_t*>(ptr(a.slots));
+      parallel_for(a.tokens, grain(2ull * kv.kv_heads * kv.head_dim),
+                   [&](uint64_t t0, uint64_t t1) { kv_append_tokens(kv, k, v, slots, t0, t1); });
+    });
+  }
+  void attention(const AttentionArgs& a) override {
+    timed([&] {
+      HostAttention h;
+      h.kv = host_kv(a.kv);
+      h.q = reinterpret_cast<const uint16_t*>(ptr(a.q));
+      h.q_start = reinterpret_cast<const int32_t*>(ptr(a.q_start));
+      h.block_table = reinterpret_cast<const int32_t*>(ptr(a.block_table));
+      h.seq_lens = reinterpret_cast<const int32_t*>(ptr(a.seq_lens));
+      h.out = ptr(a.out);
+      h.out_f32 = a.out_f32;
+      h.batch = a.batch, h.q_heads = a.q_heads, h.max_blocks = a.max_blocks;
+      h.causal = a.causal, h.window = a.window, h.softcap = a.softcap, h.scale = a.scale;
+      // One item per (sequence, kv head): its keys are dequantized once for the whole q-head group.
+      parallel_for(uint64_t(a.batch) * a.kv.kv_heads, 1,
+                   [&](uint64_t i0, uint64_t i1) { attention_items(h, i0, i1); });
+    });
+  }
+  void copy(const CopyArgs& a) override {
+    timed([&] {
+      const uint8_t* src = ptr(a.src);
+      uint8_t* dst = ptr(a.dst);
+      parallel_for(a.bytes, uint64_t(1) << 20, [&](uint64_t b0, uint64_t b1) { std::memcpy(dst + b0, src + b0, b1 - b0); });
+    });
+  }
 
  private:
+  static HostKvLayer host_kv(const KvLayerArgs& k) {
+    HostKvLayer h;
+    h.format = k.format;
+    h.num_pages = k.num_pages, h.page_size = k.page_size, h.kv_heads = k.kv_heads, h.head_dim = k.head_dim;
+    h.fp8_per_head = k.fp8_per_head;
+    h.k = ptr(k.k), h.v = ptr(k.v);
+    const bool fp8 = k.format == 3 || k.format == 4;  // KvFormat::E4M3 / E5M2
+    auto u16 = [](const DeviceBuffer* b) { return reinterpret_cast<uint16_t*>(ptr(b)); };
+    auto f32 = [](const DeviceBuffer* b) { return reinterpret_cast<const float*>(ptr(b)); };
+    if (fp8) {
+      h.k_scale32 = f32(k.k_scale), h.v_scale32 = f32(k.v_scale);
+    } else {
+      h.k_scale16 = u16(k.k_scale), h.k_zero16 = u16(k.k_zero), h.v_scale16 = u16(k.v_scale), h.v_zero16 = u16(k.v_zero);
+    }
+    return h;
+  }
   static uint64_t grain(uint64_t cols) { return std::max<uint64_t>(1, 65536 / std::max<uint64_t>(cols, 1)); }
   template <class F>
   void timed(F&& f) {

@@ -182,6 +182,30 @@ void OpenClDevice::launch2(cl_kernel k, size_t items, size_t rows, size_t local)
   record(ev);
 }
 
+void OpenClDevice::copy(const CopyArgs& a) {
+  if (!a.bytes) return;
+  cl_event ev = nullptr;
+  check(clEnqueueCopyBuffer(queue_.get(), mem_of(*a.src), mem_of(*a.dst), 0, 0, a.bytes, 0, nullptr, &ev),
+        "clEnqueueCopyBuffer");
+  record(ev);
+}
+
+static OpenClDevice& opencl_device(Device& d) {
+  auto* cd = dynamic_cast<OpenClDevice*>(&d);
+  if (!cd) throw Error(ErrorCode::InvalidArgument, "not an OpenCL device: " + d.info().name);
+  return *cd;
+}
+
+cl_command_queue native_queue(Device& d) { return opencl_device(d).queue(); }
+
+cl_mem native_mem(const DeviceBuffer& b) {
+  auto* cb = dynamic_cast<const ClBuffer*>(&b);
+  if (!cb) throw Error(ErrorCode::InvalidArgument, "not an OpenCL buffer");
+  return cb->mem.get();
+}
+
+void record_native_event(Device& d, cl_event e) { opencl_device(d).record_external(e); }
+
 void OpenClDevice::fill_u32(const DeviceBuffer& b, uint32_t bits) {
   cl_event ev = nullptr;
   cl_uint v = bits;

@@ -10,6 +10,7 @@
 
 #include "backend/device.hpp"
 #include "backend/opencl/cl_platform.hpp"
+#include "backend/opencl/cl_native.hpp"
 #include "backend/opencl/cl_util.hpp"
 #include "backend/opencl/program_cache.hpp"
 
@@ -43,6 +44,14 @@ class OpenClDevice final : public Device {
   void dequantize(const DequantizeArgs& a) override;
   void gemm(const GemmArgs& a) override;  // cl_gemm.cpp
   void gather_columns(const GatherArgs& a) override;
+  void copy(const CopyArgs& a) override;  // clEnqueueCopyBuffer, profiled
+  void kv_append(const KvAppendArgs& a) override;  // cl_attention.cpp
+  void attention(const AttentionArgs& a) override;
+
+  // For in-tree peers (cl_native.hpp): the queue, and adding a command's profiling event to
+  // the device's timing (the device takes ownership of `e`).
+  cl_command_queue queue() const { return queue_.get(); }
+  void record_external(cl_event e) { record(e); }
 
   ProgramCacheStats program_stats() const { return programs_->stats(); }
 
@@ -68,6 +77,7 @@ class OpenClDevice final : public Device {
   Queue queue_;
   std::unique_ptr<ProgramCache> programs_;
   std::map<std::string, std::string> sources_;  // embedded file -> header + source
+  std::shared_ptr<DeviceBuffer> attn_partials_;  // decode split-K scratch (cl_attention.cpp), grown on demand
   std::map<std::string, Kernel> kernels_;  // key: options + '|' + kernel name
   std::vector<Event> pending_;             // profiled commands not yet summed into done_ms_
   double done_ms_ = 0;

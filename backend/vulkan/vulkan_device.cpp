@@ -1,6 +1,9 @@
 // vulkan_device.cpp — the Vulkan backend's op table (detail::Device): wires instance, device, memory,
 // pipelines, stream and kernels together; plus the factory and probe_vulkan().
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <random>
 #include <cstring>
 
 #include "backend/device.hpp"
@@ -97,12 +100,66 @@ class VulkanDevice final : public Device {
     stream_->copy(static_cast<const VulkanBuffer&>(*a.src), 0, static_cast<VulkanBuffer&>(*a.dst), 0, a.bytes);
     stream_->end_op();
   }
-  void gemm(const GemmArgs& a) override { gemm_->gemm(a); }
+  void gemm(const GemmArgs& a) override {
+    if (a.path != GemmPath::CoopMatrix || coopmat_usable()) return gemm_->gemm(a);
+    GemmArgs tiled = a;
+    tiled.path = GemmPath::Tiled;
+    gemm_->gemm(tiled);
+  }
+  bool supports(GemmPath p) const override { return p != GemmPath::CoopMatrix || (gpu_->coopmat() && coopmat_state_ != 2); }
   void gather_columns(const GatherArgs& a) override { gemm_->gather(a); }
   void kv_append(const KvAppendArgs& a) override { attention_->kv_append(a); }
   void attention(const AttentionArgs& a) override { attention_->attention(a); }
 
  private:
+  // The cooperative-matrix GEMM runs only after it agreed with the tiled path on this device once
+  // (it cannot be tested on the CI's lavapipe, which has no cooperative matrices).
+  bool coopmat_usable() {
+    if (coopmat_state_ == 0) coopmat_state_ = verify_coopmat() ? 1 : 2;
+    return coopmat_state_ == 1;
+  }
+  bool verify_coopmat() {
+    std::mt19937 rng(7);
+    std::uniform_int_distribution<uint32_t> bits;
+    const uint64_t m = 80, n = 72, k = 256;
+    std::vector<uint16_t> x(m * k), wf(n * k), sc(2 * n);
+    std::vector<uint32_t> qw(k / 8 * n);
+    for (auto& v : x) v = uint16_t(0x3000 + bits(rng) % 0x0C00) ^ uint16_t((bits(rng) & 1) << 15);  // +-[0.125, 1)
+    for (auto& v : wf) v = uint16_t(0x2000 + bits(rng) % 0x0C00) ^ uint16_t((bits(rng) & 1) << 15);
+    for (auto& v : qw) v = bits(rng);
+    for (auto& v : sc) v = uint16_t(0x2000 + bits(rng) % 0x400);
+    auto up = [&](const void* p, size_t b) { auto buf = alloc(b); write(*buf, 0, p, b); return buf; };
+    auto xb = up(x.data(), x.size() * 2), wb = up(wf.data(), wf.size() * 2), qb = up(qw.data(), qw.size() * 4),
+         sb = up(sc.data(), sc.size() * 2);
+    for (bool w4 : {true, false}) {
+      GemmArgs g;
+      g.w4 = w4, g.x = xb.get(), g.w = w4 ? qb.get() : wb.get(), g.scales = w4 ? sb.get() : nullptr;
+      g.out_elem = 10 /* LB_FMT_F32 */, g.m = m, g.n = n, g.k = k, g.group = 128;
+      std::vector<float> out[2];
+      for (int i = 0; i < 2; ++i) {
+        auto y = alloc(m * n * 4);
+        g.y = y.get();
+        g.path = i ? GemmPath::Tiled : GemmPath::CoopMatrix;
+        gemm_->gemm(g);
+        out[i].resize(m * n);
+        read(*y, 0, out[i].data(), m * n * 4);
+      }
+      float peak = 0, diff = 0;
+      for (size_t i = 0; i < out[1].size(); ++i) {
+        peak = std::max(peak, std::fabs(out[1][i]));
+        diff = std::max(diff, std::fabs(out[0][i] - out[1][i]));
+      }
+      if (!(diff <= 1e-2f * peak + 1e-3f)) {
+        log().warn("vulkan: the cooperative-matrix GEMM disagrees with the tiled path on {} (max diff {} of {}); "
+                   "using the tiled path", gpu_->info().name, diff, peak);
+        return false;
+      }
+    }
+    log().info("vulkan: cooperative-matrix GEMM verified on {}", gpu_->info().name);
+    return true;
+  }
+  int coopmat_state_ = 0;  // 0 unchecked, 1 verified, 2 failed
+
   // Declaration order is teardown order reversed: kernels, stream and pipelines go before the device.
   std::shared_ptr<Instance> instance_;
   std::shared_ptr<Gpu> gpu_;

@@ -97,7 +97,7 @@ void main() {
         for (uint l = 0u; l < LPR; ++l) dot += part_s[(k * LPR + l) * GC + g];
         if (INT_FMT) {
           uint row = kv_row(b, uint(jj), hk);
-          dot = h2f(k_scale16[row]) * dot + h2f(k_zero16[row]) * qsum_s[g];
+          dot = H2F(k_scale16[row]) * dot + H2F(k_zero16[row]) * qsum_s[g];
         }
         s = apply_softcap(dot);
       }
@@ -134,8 +134,8 @@ void main() {
         uint row = kv_row(b, uint(jj), hk);
         float v[EPW];
         unpack_word(v_words[row * RW + vw], v);
-        float vs = INT_FMT ? h2f(v_scale16[row]) : 1.0;
-        float vz = INT_FMT ? h2f(v_zero16[row]) : 0.0;
+        float vs = INT_FMT ? H2F(v_scale16[row]) : 1.0;
+        float vz = INT_FMT ? H2F(v_zero16[row]) : 0.0;
         for (uint g = 0u; g < GC; ++g) {
           float p = p_s[g * KT + k];
           float ps = p * vs;
@@ -197,8 +197,8 @@ void load_tile(bool is_v, uint b, uint hk, int tile, int jhi) {
       uint row = kv_row(b, uint(j), hk);
       unpack_word(is_v ? v_words[row * RW + w] : k_words[row * RW + w], v);
       if (INT_FMT) {
-        float s = h2f(is_v ? v_scale16[row] : k_scale16[row]);
-        float z = h2f(is_v ? v_zero16[row] : k_zero16[row]);
+        float s = is_v ? H2F(v_scale16[row]) : H2F(k_scale16[row]);  // (no 16-bit select: Int16)
+        float z = is_v ? H2F(v_zero16[row]) : H2F(k_zero16[row]);
         for (uint e = 0u; e < EPW; ++e) v[e] = v[e] * s + z;
       }
     } else {

@@ -57,7 +57,8 @@ layout(set = 0, binding = 10, std430) writeonly buffer Out32 { float out32[]; };
 layout(set = 0, binding = 10, std430) writeonly buffer Out16 { uint16_t out16[]; };
 layout(set = 0, binding = 11, std430) buffer Partials { float part[]; };
 
-float h2f(uint16_t h) { return unpackHalf2x16(uint(h)).x; }
+// fp16 element of a 16-bit buffer (a macro: a uint16_t function parameter would need the Int16 capability)
+#define H2F(h) unpackHalf2x16(uint(h)).x
 
 float q_at(uint idx) {
   vec2 v = unpackHalf2x16(q_words[idx >> 1]);

@@ -23,13 +23,14 @@ layout(push_constant) uniform Params {
   uint per_head;      // FP8: scale per kv head (else one per tensor)
 } pc;
 
-// Bindings: 0 new rows fp16, 1 slots i32 [tokens], 2 codes, 3 scale (fp16 rows / fp32 fp8), 4 zero fp16.
+// Bindings: 0 new rows fp16, 1 slots i32 [tokens], 2 codes, 3 int scale fp16 (written), 4 int zero fp16
+// (written), 5 FP8 scale fp32 [1] or [Hkv] (read).
 layout(set = 0, binding = 0, std430) readonly buffer Src { uint16_t src[]; };
 layout(set = 0, binding = 1, std430) readonly buffer Slots { int slots[]; };
 layout(set = 0, binding = 2, std430) writeonly buffer Codes8 { uint8_t codes8[]; };
 layout(set = 0, binding = 2, std430) writeonly buffer Codes16 { uint16_t codes16[]; };
 layout(set = 0, binding = 3, std430) writeonly buffer Scale16 { uint16_t scale16[]; };
-layout(set = 0, binding = 3, std430) readonly buffer Scale32 { float scale32[]; };
+layout(set = 0, binding = 5, std430) readonly buffer Scale32 { float scale32[]; };
 layout(set = 0, binding = 4, std430) writeonly buffer Zero16 { uint16_t zero16[]; };
 
 float src_at(uint i) { return unpackHalf2x16(uint(src[i])).x; }

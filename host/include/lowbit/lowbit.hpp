@@ -195,6 +195,9 @@ class Context {
     return out;
   }
 
+  // Device-side copy of src's bytes into dst (same byte size; dtype/shape may differ). Timed like an op.
+  void copy(const Buffer& src, Buffer& dst);
+
   // Ops (enqueued on the context's stream; downloads wait for them).
   QTensor quantize(const Buffer& x, Format f, const QuantizeOptions& o = {});
   Buffer dequantize(const QTensor& q, DType out = DType::F32);

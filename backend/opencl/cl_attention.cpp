@@ -1,0 +1,135 @@
+// cl_attention.cpp — kv_append and attention on OpenCL: picks the attention.cl variant (-D options for
+// format, head dim, tiles), plans decode split-K (shared with Vulkan: backend/attention_plan.hpp) and
+// enqueues decode + merge or prefill.
+#include <algorithm>
+
+#include "backend/attention_plan.hpp"
+#include "backend/opencl/opencl_device.hpp"
+
+namespace lowbit::detail::cl {
+
+namespace {
+
+constexpr uint32_t kAppendWg = 64;
+constexpr uint32_t kFlagOutF32 = 1, kFlagCausal = 2, kFlagFp8PerHead = 4;
+constexpr uint64_t kPrefillLocalBytes = 32 * 1024;  // same tiles as Vulkan (fits every device we target)
+
+cl_mem mem(const DeviceBuffer* b) { return b ? static_cast<const ClBuffer*>(b)->mem.get() : nullptr; }
+
+template <class T>
+void set_arg(cl_kernel k, cl_uint i, const T& v) {
+  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
+}
+
+std::string base_options(const KvLayerArgs& kv, uint32_t wg) {
+  return "-cl-std=CL1.2 -DLB_FMT=" + std::to_string(kv.format) + " -DLB_D=" + std::to_string(kv.head_dim) +
+         " -DLB_WG=" + std::to_string(wg) + " -DLB_EPW=" + std::to_string(attn::elems_per_word(kv.format));
+}
+
+bool int_format(int f) { return f == 1 || f == 2; }
+bool fp8_format(int f) { return f == 3 || f == 4; }
+
+// Arguments 0..26 of LB_ATTN_ARGS (attention.cl).
+void set_attention_args(cl_kernel k, const AttentionArgs& a, cl_mem part, uint32_t splits, uint32_t split_keys,
+                        uint32_t chunks) {
+  const KvLayerArgs& kv = a.kv;
+  const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
+  cl_mem none = nullptr;
+  set_arg(k, 0, mem(a.q));
+  set_arg(k, 1, mem(kv.k));
+  set_arg(k, 2, mem(kv.v));
+  set_arg(k, 3, ints ? mem(kv.k_scale) : none);
+  set_arg(k, 4, ints ? mem(kv.k_zero) : none);
+  set_arg(k, 5, ints ? mem(kv.v_scale) : none);
+  set_arg(k, 6, ints ? mem(kv.v_zero) : none);
+  set_arg(k, 7, fp8 ? mem(kv.k_scale) : none);
+  set_arg(k, 8, fp8 ? mem(kv.v_scale) : none);
+  set_arg(k, 9, mem(a.q_start));
+  set_arg(k, 10, mem(a.block_table));
+  set_arg(k, 11, mem(a.seq_lens));
+  set_arg(k, 12, mem(a.out));
+  set_arg(k, 13, mem(a.out));
+  set_arg(k, 14, part);
+  cl_uint flags = (a.out_f32 ? kFlagOutF32 : 0) | (a.causal ? kFlagCausal : 0) | (kv.fp8_per_head ? kFlagFp8PerHead : 0);
+  set_arg(k, 15, cl_uint(a.q_heads));
+  set_arg(k, 16, cl_uint(kv.kv_heads));
+  set_arg(k, 17, cl_uint(a.max_blocks));
+  set_arg(k, 18, cl_uint(kv.page_size));
+  set_arg(k, 19, cl_uint(splits));
+  set_arg(k, 20, cl_uint(split_keys));
+  set_arg(k, 21, flags);
+  set_arg(k, 22, cl_int(a.window));
+  set_arg(k, 23, cl_float(a.softcap));
+  set_arg(k, 24, cl_float(a.scale));
+  set_arg(k, 25, cl_uint(chunks));
+}
+
+}  // namespace
+
+void OpenClDevice::kv_append(const KvAppendArgs& a) {
+  const KvLayerArgs& kv = a.kv;
+  attn::check_head_dim(kv.head_dim, "opencl");
+  if (!a.tokens) return;
+  cl_kernel k = kernel("attention.cl", base_options(kv, kAppendWg), "lb_kv_append");
+  const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
+  cl_mem none = nullptr;
+  const cl_uint rows = cl_uint(a.tokens * kv.kv_heads);
+  for (int side = 0; side < 2; ++side) {
+    DeviceBuffer* codes = side ? kv.v : kv.k;
+    DeviceBuffer* scale = side ? kv.v_scale : kv.k_scale;
+    DeviceBuffer* zero = side ? kv.v_zero : kv.k_zero;
+    set_arg(k, 0, mem(side ? a.v_new : a.k_new));
+    set_arg(k, 1, mem(a.slots));
+    set_arg(k, 2, mem(codes));
+    set_arg(k, 3, mem(codes));
+    set_arg(k, 4, ints ? mem(scale) : none);
+    set_arg(k, 5, ints ? mem(zero) : none);
+    set_arg(k, 6, fp8 ? mem(scale) : none);
+    set_arg(k, 7, rows);
+    set_arg(k, 8, cl_uint(kv.kv_heads));
+    set_arg(k, 9, cl_uint(kv.fp8_per_head ? 1 : 0));
+    launch(k, rows, kAppendWg);
+  }
+}
+
+void OpenClDevice::attention(const AttentionArgs& a) {
+  const KvLayerArgs& kv = a.kv;
+  attn::check_head_dim(kv.head_dim, "opencl");
+  if (!a.total_q) return;
+  if (!a.decode) {
+    const uint32_t bk = attn::prefill_key_tile(kv.head_dim, std::min<uint64_t>(info_.shared_memory_bytes, kPrefillLocalBytes));
+    std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_BQ=" + std::to_string(attn::kPrefillRows) +
+                       " -DLB_BK=" + std::to_string(bk);
+    cl_kernel k = kernel("attention.cl", opts, "lb_attention_prefill");
+    set_attention_args(k, a, nullptr, 1, 0, 1);
+    const size_t gx = (size_t(a.max_q) + attn::kPrefillRows - 1) / attn::kPrefillRows;
+    launch2(k, gx * attn::kWorkgroup, size_t(a.batch) * a.q_heads, attn::kWorkgroup);
+    return;
+  }
+  attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_));
+  cl_mem part = nullptr;
+  if (plan.splits > 1) {
+    const size_t bytes = size_t(a.batch) * a.q_heads * plan.splits * (kv.head_dim + 2) * 4;
+    if (!attn_partials_ || attn_partials_->size < bytes) attn_partials_ = alloc(bytes);
+    part = mem(attn_partials_.get());
+  }
+  std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_GC=" + std::to_string(plan.heads_per_group) +
+                     " -DLB_LPR=" + std::to_string(attn::kLanesPerRow);
+  cl_kernel k = kernel("attention.cl", opts, "lb_attention_decode");
+  set_attention_args(k, a, part, plan.splits, plan.split_keys, plan.chunks);
+  launch2(k, size_t(plan.splits) * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads * plan.chunks, attn::kWorkgroup);
+  if (plan.splits > 1) {
+    cl_kernel m = kernel("attention.cl", base_options(kv, attn::kMergeWorkgroup), "lb_attention_merge");
+    cl_uint flags = a.out_f32 ? kFlagOutF32 : 0;
+    set_arg(m, 0, part);
+    set_arg(m, 1, mem(a.q_start));
+    set_arg(m, 2, mem(a.out));
+    set_arg(m, 3, mem(a.out));
+    set_arg(m, 4, cl_uint(a.q_heads));
+    set_arg(m, 5, cl_uint(plan.splits));
+    set_arg(m, 6, flags);
+    launch2(m, size_t(a.q_heads) * attn::kMergeWorkgroup, a.batch, attn::kMergeWorkgroup);
+  }
+}
+
+}  // namespace lowbit::detail::cl

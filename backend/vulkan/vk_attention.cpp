@@ -1,0 +1,210 @@
+// vk_attention.cpp — kv_append and attention recording: variant choice (specialization constants),
+// token chunking of kv_append's inputs, decode split-K planning with its merge pass, prefill tiles.
+#include "backend/vulkan/vk_attention.hpp"
+
+#include <algorithm>
+#include <array>
+#include <thread>
+
+#include "backend/attention_plan.hpp"
+
+namespace lowbit::detail::vk {
+
+namespace {
+
+constexpr uint32_t kAppendWorkgroup = 64;
+
+// Must match `Params` in kv_append.comp.
+struct AppendPush {
+  uint32_t rows, kv_heads, per_head;
+};
+
+// Must match `AttnParams` in attention_common.glsl.
+struct AttnPush {
+  uint32_t q_heads, kv_heads, max_blocks, page_size, splits, split_keys, flags;
+  int32_t window;
+  float softcap, scale;
+  uint32_t chunks;
+};
+constexpr uint32_t kFlagOutF32 = 1, kFlagCausal = 2, kFlagFp8PerHead = 4;
+
+const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const VulkanBuffer*>(b); }
+
+bool int_format(int f) { return f == 1 || f == 2; }
+bool fp8_format(int f) { return f == 3 || f == 4; }
+
+}  // namespace
+
+BufferUse AttentionKernels::whole(const DeviceBuffer* b, bool write, const char* what) const {
+  const VulkanBuffer& vb = vkbuf(b);
+  if (vb.capacity() > gpu_.max_binding_range())
+    throw Error(ErrorCode::Unsupported, std::string("vulkan attention: ") + what + " takes " +
+                                            std::to_string(vb.capacity()) +
+                                            " bytes, more than the device's largest storage-buffer binding (" +
+                                            std::to_string(gpu_.max_binding_range()) + " bytes)");
+  return {&vb, 0, vb.capacity(), write};
+}
+
+void AttentionKernels::kv_append(const KvAppendArgs& a) {
+  const KvLayerArgs& kv = a.kv;
+  attn::check_head_dim(kv.head_dim, "vulkan");
+  if (!a.tokens) return;
+  const uint64_t row_bytes = uint64_t(kv.kv_heads) * kv.head_dim * 2;  // one token of k_new / v_new
+  const uint64_t range = gpu_.max_binding_range();
+  const uint64_t align = std::max<uint64_t>(gpu_.limits().minStorageBufferOffsetAlignment, 4);
+  uint64_t step = a.tokens;
+  if (a.tokens * row_bytes > range) {
+    const uint64_t q = std::max<uint64_t>(1, align / 4);  // token starts whose byte offsets stay aligned
+    step = (range - align) / row_bytes / q * q;
+    if (step == 0)
+      throw Error(ErrorCode::Unsupported, "vulkan kv_append: one token's rows exceed the storage-buffer range");
+  }
+  std::vector<uint32_t> spec = {kAppendWorkgroup, uint32_t(kv.format), kv.head_dim};
+  const Pipeline& pipe = pipelines_.get("kv_append", 6, spec);
+  const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
+  stream_.begin_op();
+  for (int side = 0; side < 2; ++side) {
+    const DeviceBuffer* src = side ? a.v_new : a.k_new;
+    DeviceBuffer* codes = side ? kv.v : kv.k;
+    DeviceBuffer* scale = side ? kv.v_scale : kv.k_scale;
+    DeviceBuffer* zero = side ? kv.v_zero : kv.k_zero;
+    const BufferUse scratch{&dummy_, 0, 16, true};  // the shader may write 3 and 4: never read-only
+    BufferUse codes_use = whole(codes, true, "the KV cache layer");
+    BufferUse scale_use = ints ? whole(scale, true, "the KV scales") : scratch;
+    BufferUse zero_use = ints ? whole(zero, true, "the KV zeros") : scratch;
+    BufferUse fp8_use = fp8 ? whole(scale, false, "the FP8 scales") : BufferUse{&dummy_, 0, 16, false};
+    for (uint64_t t0 = 0; t0 < a.tokens; t0 += step) {
+      const uint64_t n = std::min(step, a.tokens - t0);
+      const VulkanBuffer& sb = vkbuf(src);
+      const VulkanBuffer& slots = vkbuf(a.slots);
+      std::array<BufferUse, 6> b = {
+          BufferUse{&sb, t0 * row_bytes, std::min(sb.capacity() - t0 * row_bytes, range), false},
+          BufferUse{&slots, t0 * 4, std::min(slots.capacity() - t0 * 4, range), false}, codes_use, scale_use,
+          zero_use, fp8_use};
+      AppendPush p{uint32_t(n * kv.kv_heads), kv.kv_heads, kv.fp8_per_head ? 1u : 0u};
+      const uint64_t groups = (n * kv.kv_heads + kAppendWorkgroup - 1) / kAppendWorkgroup;
+      const uint64_t gx = std::min<uint64_t>(groups, gpu_.limits().maxComputeWorkGroupCount[0]);
+      const uint64_t gy = (groups + gx - 1) / gx;
+      if (gy > gpu_.limits().maxComputeWorkGroupCount[1])
+        throw Error(ErrorCode::Unsupported, "vulkan kv_append: too many rows for one dispatch");
+      stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
+    }
+  }
+  stream_.end_op();
+}
+
+void AttentionKernels::attention(const AttentionArgs& a) {
+  attn::check_head_dim(a.kv.head_dim, "vulkan");
+  if (!a.total_q) return;
+  stream_.begin_op();
+  if (a.decode) {
+    decode(a);
+  } else {
+    prefill(a);
+  }
+  stream_.end_op();
+}
+
+namespace {
+
+// Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4 per kind), EPW, RW.
+std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3, uint32_t c4) {
+  const uint32_t epw = attn::elems_per_word(kv.format);
+  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw};
+}
+
+AttnPush attn_push(const AttentionArgs& a) {
+  AttnPush p{};
+  p.q_heads = a.q_heads;
+  p.kv_heads = a.kv.kv_heads;
+  p.max_blocks = a.max_blocks;
+  p.page_size = a.kv.page_size;
+  p.splits = 1;
+  p.split_keys = 0;
+  p.flags = (a.out_f32 ? kFlagOutF32 : 0) | (a.causal ? kFlagCausal : 0) | (a.kv.fp8_per_head ? kFlagFp8PerHead : 0);
+  p.window = a.window;
+  p.softcap = a.softcap;
+  p.scale = a.scale;
+  p.chunks = 1;
+  return p;
+}
+
+}  // namespace
+
+void AttentionKernels::decode(const AttentionArgs& a) {
+  const KvLayerArgs& kv = a.kv;
+  const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
+  const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
+  attn::DecodePlan plan = attn::plan_decode(a, target);
+
+  AttnPush p = attn_push(a);
+  p.splits = plan.splits;
+  p.split_keys = plan.split_keys;
+  p.chunks = plan.chunks;
+  const uint64_t gy = uint64_t(a.batch) * kv.kv_heads * plan.chunks;
+  if (plan.splits > gpu_.limits().maxComputeWorkGroupCount[0] || gy > gpu_.limits().maxComputeWorkGroupCount[1])
+    throw Error(ErrorCode::Unsupported, "vulkan attention: decode grid exceeds the device's workgroup count limits");
+
+  const BufferUse none{&dummy_, 0, 16, false}, sink{&dummy_, 0, 16, true};  // sink: a binding the shader may write
+  BufferUse part = sink;
+  if (plan.splits > 1) {
+    const uint64_t bytes = uint64_t(a.batch) * a.q_heads * plan.splits * (kv.head_dim + 2) * 4;
+    if (bytes > gpu_.max_binding_range())
+      throw Error(ErrorCode::Unsupported, "vulkan attention: split-K partials exceed the storage-buffer range");
+    if (!partials_ || partials_->capacity() < bytes) partials_ = allocator_.create(bytes, MemoryUse::Device);
+    part = {partials_.get(), 0, partials_->capacity(), true};
+  }
+  std::array<BufferUse, 12> b = {
+      whole(a.q, false, "q"),
+      whole(kv.k, false, "the KV cache layer"),
+      whole(kv.v, false, "the KV cache layer"),
+      ints || fp8 ? whole(kv.k_scale, false, "the KV scales") : none,
+      ints ? whole(kv.k_zero, false, "the KV zeros") : none,
+      ints || fp8 ? whole(kv.v_scale, false, "the KV scales") : none,
+      ints ? whole(kv.v_zero, false, "the KV zeros") : none,
+      whole(a.q_start, false, "q_start"),
+      whole(a.block_table, false, "the block table"),
+      whole(a.seq_lens, false, "seq_lens"),
+      plan.splits > 1 ? sink : whole(a.out, true, "the output"),
+      part};
+  const Pipeline& dec =
+      pipelines_.get("attention_decode", 12, attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, attn::kLanesPerRow));
+  stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
+  if (plan.splits > 1) {
+    b[10] = whole(a.out, true, "the output");
+    b[11].write = true;  // declared read-write in the shader
+    const Pipeline& merge = pipelines_.get("attention_merge", 12, attn_spec(attn::kMergeWorkgroup, kv, 0, 0));
+    stream_.dispatch(merge, b, &p, sizeof p, a.q_heads, a.batch);
+  }
+}
+
+void AttentionKernels::prefill(const AttentionArgs& a) {
+  const KvLayerArgs& kv = a.kv;
+  const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
+  const uint32_t bk = attn::prefill_key_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize);
+  const uint64_t gx = (uint64_t(a.max_q) + attn::kPrefillRows - 1) / attn::kPrefillRows;
+  const uint64_t gy = uint64_t(a.batch) * a.q_heads;
+  if (gx > gpu_.limits().maxComputeWorkGroupCount[0] || gy > gpu_.limits().maxComputeWorkGroupCount[1])
+    throw Error(ErrorCode::Unsupported, "vulkan attention: prefill grid exceeds the device's workgroup count limits");
+  const BufferUse none{&dummy_, 0, 16, false}, sink{&dummy_, 0, 16, true};
+  std::array<BufferUse, 12> b = {
+      whole(a.q, false, "q"),
+      whole(kv.k, false, "the KV cache layer"),
+      whole(kv.v, false, "the KV cache layer"),
+      ints || fp8 ? whole(kv.k_scale, false, "the KV scales") : none,
+      ints ? whole(kv.k_zero, false, "the KV zeros") : none,
+      ints || fp8 ? whole(kv.v_scale, false, "the KV scales") : none,
+      ints ? whole(kv.v_zero, false, "the KV zeros") : none,
+      whole(a.q_start, false, "q_start"),
+      whole(a.block_table, false, "the block table"),
+      whole(a.seq_lens, false, "seq_lens"),
+      whole(a.out, true, "the output"),
+      sink};
+  AttnPush p = attn_push(a);
+  const Pipeline& pipe =
+      pipelines_.get("attention_prefill", 12, attn_spec(attn::kWorkgroup, kv, attn::kPrefillRows, bk));
+  stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
+}
+
+}  // namespace lowbit::detail::vk

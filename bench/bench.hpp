@@ -1,0 +1,49 @@
+// bench.hpp — the benchmark driver behind `lowbit bench`: options, the op registry (one runner
+// function per op), and run_bench, which measures the roofline (copy + a calibration fp16 GEMM) and
+// the asked op with its same-run peers (our fp16 GEMM, fp16 KV, CLBlast).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/report.hpp"
+
+namespace lowbit::bench {
+
+struct GemmShape {
+  int64_t m = 0, n = 0, k = 0;
+};
+// "M,N,K[;M,N,K...]" (convert also takes "ROWS,COLS" pairs, stored as m = ROWS, n = 0, k = COLS).
+std::vector<GemmShape> parse_shapes(const std::string& s, bool allow_pairs = false);
+// "a,b,c" -> {a, b, c}; each must be > 0. `what` names the flag in errors.
+std::vector<int> parse_int_list(const std::string& s, const char* what);
+std::vector<std::string> split_list(const std::string& s);
+
+struct Options {
+  std::string op;                  // f16 | w4a16 | w4a8 | attention | convert | copy
+  std::vector<GemmShape> shapes;   // empty: the op's defaults
+  int warmup = 3, iters = 10;
+  int group = 128;                 // int4 group size along K
+  std::vector<std::string> baselines;  // "clblast"
+  // convert
+  std::vector<std::string> formats = {"e4m3", "mxfp4", "nvfp4"};
+  // attention: cartesian product of batch x context x q_len, for each KV format (fp16 always first)
+  std::vector<int> batch = {1}, context = {1024}, q_len = {1};
+  int q_heads = 32, kv_heads = 8, head_dim = 128, page_size = 16;
+  std::vector<std::string> kv_formats = {"fp16", "int8", "int4", "e4m3"};
+  // roofline
+  uint64_t copy_bytes = uint64_t(256) << 20;  // capped by the device's max buffer range
+  GemmShape peak_shape = {256, 1024, 1024};  // calibration fp16 GEMM for the compute peak (m = 0: none)
+};
+
+// The ops `--op` accepts, in help order.
+const std::vector<std::string>& op_names();
+// Throws Error(InvalidArgument) for an unknown op and Error(Unsupported) for one with no kernel yet
+// (w4a8), before any device work.
+void check_op(const std::string& op);
+
+// Runs the benchmark on ctx. `progress` (may be empty) is called after each row.
+Report run_bench(Context& ctx, const Options& o, const std::function<void(const Result&)>& progress = {});
+
+}  // namespace lowbit::bench

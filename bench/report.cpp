@@ -1,0 +1,135 @@
+// report.cpp — see report.hpp.
+#include "bench/report.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+namespace lowbit::bench {
+
+namespace {
+
+double gbps(const Result& r) { return r.work.bytes / r.stats.median_ms / 1e6; }
+double tflops(const Result& r) { return r.work.flops / r.stats.median_ms / 1e9; }
+
+std::string shape_text(const Result& r) {
+  std::string s;
+  bool derived = r.op == "attention" || r.op == "copy";  // their m, n, k repeat their own fields
+  for (const auto& [key, v] : r.shape.items()) {
+    if ((derived && (key == "m" || key == "n" || key == "k")) || (r.op == "convert" && key == "m")) continue;
+    if (!s.empty()) s += ' ';
+    s += key + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return s;
+}
+
+}  // namespace
+
+ojson device_json(const DeviceInfo& d) {
+  return {{"backend", to_string(d.backend)},
+          {"name", d.name},
+          {"vendor", d.vendor},
+          {"driver", d.driver_version},
+          {"type", d.type},
+          {"api_version", d.api_version},
+          {"subgroup_size", d.subgroup_size},
+          {"shared_memory_bytes", d.shared_memory_bytes},
+          {"max_buffer_range", d.max_buffer_range},
+          {"fp16", d.fp16},
+          {"int8", d.int8},
+          {"integer_dot_product", d.integer_dot_product},
+          {"cooperative_matrix", d.cooperative_matrix}};
+}
+
+ojson result_json(const Result& r, const Roofline& roof) {
+  ojson j = {{"op", r.op}, {"backend", r.backend}};
+  for (const auto& [key, v] : r.shape.items()) j[key] = v;
+  j["config"] = r.config;
+  j["config_source"] = r.config_source;
+  j["bytes"] = r.work.bytes;
+  j["flops"] = r.work.flops;
+  if (!r.error.empty()) {
+    for (const char* k : {"median_ms", "p20_ms", "p80_ms", "gbps", "tflops", "pct_of_peak_bw", "intensity", "bound",
+                          "speedup_vs_f16"})
+      j[k] = nullptr;
+    j["error"] = r.error;
+    return j;
+  }
+  j["median_ms"] = r.stats.median_ms;
+  j["p20_ms"] = r.stats.p20_ms;
+  j["p80_ms"] = r.stats.p80_ms;
+  j["iters"] = r.stats.iters;
+  j["gbps"] = gbps(r);
+  j["tflops"] = tflops(r);
+  j["pct_of_peak_bw"] = roof.peak_gbps > 0 ? ojson(gbps(r) / roof.peak_gbps * 100) : ojson(nullptr);
+  double intensity = r.work.bytes > 0 ? r.work.flops / r.work.bytes : 0;
+  j["intensity"] = intensity;
+  j["bound"] = (roof.ridge() > 0 && intensity >= roof.ridge()) ? "compute" : "memory";
+  j["speedup_vs_f16"] = r.f16_ms ? ojson(*r.f16_ms / r.stats.median_ms) : ojson(nullptr);
+  return j;
+}
+
+ojson report_json(const Report& r) {
+  const Roofline& f = r.roofline;
+  ojson j = {{"device", device_json(r.device)},
+             {"settings", {{"warmup", r.warmup}, {"iters", r.iters}}},
+             {"roofline",
+              {{"peak_gbps", f.peak_gbps},
+               {"peak_gbps_source", f.gbps_source},
+               {"peak_tflops", f.peak_tflops},
+               {"peak_tflops_source", f.tflops_source},
+               {"ridge_flops_per_byte", f.ridge()}}},
+             {"results", ojson::array()}};
+  for (const auto& x : r.results) j["results"].push_back(result_json(x, f));
+  return j;
+}
+
+void write_json(const ojson& j, const std::string& path) {
+  std::filesystem::path p(path), tmp = p;
+  tmp += ".tmp";
+  {
+    std::ofstream f(tmp);
+    if (!f) throw Error(ErrorCode::Io, "cannot write " + path);
+    f << j.dump(2) << "\n";
+    if (!f.flush()) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      throw Error(ErrorCode::Io, "cannot write " + path);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, p, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    throw Error(ErrorCode::Io, "cannot write " + path + ": " + ec.message());
+  }
+}
+
+void print_table(const Report& r, std::FILE* out) {
+  std::fprintf(out, "device: %s (%s, %s)\n", r.device.name.c_str(), to_string(r.device.backend),
+               r.device.driver_version.c_str());
+  std::fprintf(out, "roofline: %.2f GB/s (%s), %.4f TFLOP/s (%s), ridge %.3g flop/byte\n", r.roofline.peak_gbps,
+               r.roofline.gbps_source.c_str(), r.roofline.peak_tflops, r.roofline.tflops_source.c_str(),
+               r.roofline.ridge());
+  std::fprintf(out, "%-9s %-44s %-10s %10s %19s %9s %6s %9s %-7s %8s\n", "op", "shape", "config", "median ms",
+               "p20..p80 ms", "GB/s", "%bw", "TFLOP/s", "bound", "vs f16");
+  for (const auto& x : r.results) {
+    if (!x.error.empty()) {
+      std::fprintf(out, "%-9s %-44s %-10s error: %s\n", x.op.c_str(), shape_text(x).c_str(), x.config.c_str(),
+                   x.error.c_str());
+      continue;
+    }
+    ojson j = result_json(x, r.roofline);
+    char sp[32] = "-";
+    if (!j["speedup_vs_f16"].is_null()) std::snprintf(sp, sizeof sp, "%.2fx", j["speedup_vs_f16"].get<double>());
+    char bw[16] = "-";
+    if (!j["pct_of_peak_bw"].is_null()) std::snprintf(bw, sizeof bw, "%.0f", j["pct_of_peak_bw"].get<double>());
+    char spread[40];
+    std::snprintf(spread, sizeof spread, "%.3f..%.3f", x.stats.p20_ms, x.stats.p80_ms);
+    std::fprintf(out, "%-9s %-44s %-10s %10.3f %19s %9.2f %6s %9.4f %-7s %8s\n", x.op.c_str(), shape_text(x).c_str(),
+                 x.config.c_str(), x.stats.median_ms, spread, gbps(x), bw, tflops(x),
+                 j["bound"].get<std::string>().c_str(), sp);
+  }
+  std::fflush(out);
+}
+
+}  // namespace lowbit::bench

@@ -1,0 +1,43 @@
+// runners.hpp — internal to bench/: the state of one run and the per-op runners run_bench dispatches
+// to. Adding an op = one runner here + one entry in the registry (runners.cpp).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bench/bench.hpp"
+
+namespace lowbit::bench {
+
+struct Session {
+  Context& ctx;
+  const Options& o;
+  std::vector<Result>& results;
+  std::function<void(const Result&)> progress;
+};
+
+// Times fn (o.warmup untimed runs, then o.iters timed ones) and appends the row. An Unsupported or
+// OutOfMemory error becomes an error row instead of ending the run. Returns the appended row.
+const Result& measure(Session& s, Result r, const std::function<void()>& fn);
+
+// Random data (normal, standard deviation sd) as fp16 bits / fp32.
+std::vector<uint16_t> random_f16(size_t n, uint32_t seed, float sd);
+std::vector<float> random_f32(size_t n, uint32_t seed, float sd);
+std::vector<uint16_t> to_f16(const std::vector<float>& v);
+
+void run_copy(Session& s);                            // one device copy of o.copy_bytes (capped)
+void run_gemm(Session& s, const std::string& op);     // f16 / w4a16 (+ our fp16, + CLBlast) per shape
+void run_convert(Session& s);                         // quantize + dequantize per format and shape
+void run_attention(Session& s);                       // run_attention.cpp
+// A calibration fp16 GEMM (tiled) for the compute peak; returns its TFLOP/s (0 if it cannot run).
+double calibrate_compute_peak(Session& s, const GemmShape& shape);
+
+// CLBlast baseline (clblast_peer.cpp; a stub when CLBlast was not found at build time).
+bool clblast_built();
+// One CLBlast GEMM row: Y = X · Wᵀ on the OpenCL device's own queue, HGEMM when the device has fp16,
+// else SGEMM on fp32 data (the row's config says which). w: dequantized weights [N, K].
+const Result& run_clblast(Session& s, const GemmShape& sh, const std::vector<float>& w, const std::vector<float>& x,
+                          double f16_ms);
+
+}  // namespace lowbit::bench

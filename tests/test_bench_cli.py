@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""test_bench_cli.py — end-to-end tests of `lowbit bench`: a tiny run of every op with --json on the
+CPU backend and on every GPU backend `lowbit devices --json` reports, the JSON schema (every required
+key and its type, p20 <= median <= p80, speedup_vs_f16 present, copy first, bytes = 2 x size for
+copy), the w4a8 "not implemented yet" error, --baseline clblast where OpenCL is present, and bad
+flags (exit 2, one `lowbit: error:` line, no JSON file left behind).
+
+Usage: python3 tests/test_bench_cli.py path/to/lowbit      (prints "N passed, M failed"; exit 1 on failure)
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import traceback
+
+LOWBIT = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/tools/lowbit"
+TINY = ["--warmup", "1", "--iters", "3", "--copy-mib", "1", "--peak-shape", "0"]
+REQUIRED = {  # key: allowed types (None = JSON null allowed, e.g. error rows / ops without an fp16 peer)
+    "op": (str,), "backend": (str,), "m": (int,), "n": (int,), "k": (int,), "config": (str,),
+    "config_source": (str,), "median_ms": (float, int), "p20_ms": (float, int), "p80_ms": (float, int),
+    "bytes": (float, int), "flops": (float, int), "gbps": (float, int), "tflops": (float, int),
+    "pct_of_peak_bw": (float, int), "bound": (str,), "speedup_vs_f16": (float, int, type(None)),
+}
+passed, failed = 0, 0
+
+
+def run(args, expect_rc=0):
+    p = subprocess.run([LOWBIT] + args, capture_output=True, text=True, timeout=600)
+    if p.returncode != expect_rc:
+        raise AssertionError(f"lowbit {' '.join(args)}: rc {p.returncode}, expected {expect_rc}\n{p.stderr[-2000:]}")
+    return p
+
+
+def check(name, fn):
+    global passed, failed
+    try:
+        fn()
+        passed += 1
+        print(f"ok   {name}")
+    except Exception:
+        failed += 1
+        print(f"FAIL {name}")
+        traceback.print_exc()
+
+
+def backends():
+    d = json.loads(run(["devices", "--json"]).stdout)
+    return [b["backend"] for b in d["backends"] if b["available"]]
+
+
+def bench_json(backend, op, extra):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.json")
+        p = run(["bench", "--op", op, "--backend", backend, "--json", out] + TINY + extra)
+        assert p.stdout.startswith("device:"), p.stdout[:200]
+        with open(out) as f:
+            return json.load(f)
+
+
+def check_schema(doc, backend, op, expect_speedup):
+    for k in ("backend", "name", "vendor", "driver"):
+        assert isinstance(doc["device"][k], str), k
+    assert doc["device"]["backend"] == backend
+    roof = doc["roofline"]
+    assert roof["peak_gbps"] > 0, roof
+    res = doc["results"]
+    assert res[0]["op"] == "copy" and res[0]["bytes"] == 2 * res[0]["size_bytes"], res[0]
+    assert any(r["op"] == op for r in res), [r["op"] for r in res]
+    for r in res:
+        assert r["backend"] == backend, r
+        if "error" in r:  # the op is not available on this backend: reported, not fatal
+            assert isinstance(r["error"], str) and r["median_ms"] is None, r
+            continue
+        for k, types in REQUIRED.items():
+            assert k in r, f"{k} missing in {r}"
+            assert isinstance(r[k], types) and not isinstance(r[k], bool), f"{k}: {r[k]!r} in {r}"
+        assert 0 < r["p20_ms"] <= r["median_ms"] <= r["p80_ms"], r
+        assert abs(r["gbps"] - r["bytes"] / r["median_ms"] / 1e6) <= 1e-6 * r["gbps"], r
+        assert abs(r["tflops"] - r["flops"] / r["median_ms"] / 1e9) <= 1e-6 * max(r["tflops"], 1e-30), r
+        assert abs(r["pct_of_peak_bw"] - r["gbps"] / roof["peak_gbps"] * 100) <= 1e-6 * r["pct_of_peak_bw"] + 1e-9, r
+        assert r["bound"] in ("memory", "compute"), r
+        if expect_speedup and r["op"] != "copy":
+            assert isinstance(r["speedup_vs_f16"], (int, float)), r
+    return res
+
+
+def test_gemm(backend):
+    res = check_schema(bench_json(backend, "w4a16", ["--shapes", "2,64,128;1,32,256"]), backend, "w4a16", True)
+    ops = [r["op"] for r in res]
+    assert ops == ["copy", "f16", "w4a16", "f16", "w4a16"], ops
+    f16 = [r for r in res if r["op"] == "f16" and "error" not in r]
+    assert all(r["speedup_vs_f16"] == 1.0 for r in f16), f16
+    r = res[2]
+    assert (r["m"], r["n"], r["k"], r["group"]) == (2, 64, 128, 128), r
+    assert r["bytes"] == 64 * 128 / 2 + 2 * 64 * 1 + 2 * 2 * 128 + 2 * 2 * 64, r  # formula check end to end
+    assert r["flops"] == 2 * 2 * 64 * 128, r
+
+
+def test_f16(backend):
+    check_schema(bench_json(backend, "f16", ["--shapes", "3,16,64"]), backend, "f16", True)
+
+
+def test_copy(backend):
+    res = check_schema(bench_json(backend, "copy", []), backend, "copy", False)
+    assert len(res) == 1 and res[0]["size_bytes"] == 1 << 20 and res[0]["pct_of_peak_bw"] == 100, res
+
+
+def test_convert(backend):
+    res = check_schema(bench_json(backend, "convert", ["--shapes", "4,64", "--formats", "mxfp4,e4m3"]), backend,
+                       "convert", False)
+    conv = [r for r in res if r["op"] == "convert"]
+    assert [(r["format"], r["direction"]) for r in conv] == [("mxfp4", "quantize"), ("mxfp4", "dequantize"),
+                                                             ("e4m3", "quantize"), ("e4m3", "dequantize")], conv
+    assert conv[0]["bytes"] == 4 * 64 * 2 + 4 * 32 + 4 * 2, conv[0]
+
+
+def test_attention(backend):
+    res = check_schema(bench_json(backend, "attention", ["--batch", "1", "--context", "32", "--q-len", "1,4",
+                                                        "--q-heads", "4", "--kv-heads", "2", "--head-dim", "64",
+                                                        "--kv-format", "int8"]), backend, "attention", True)
+    att = [r for r in res if r["op"] == "attention"]
+    assert [(r["kv_format"], r["q_len"]) for r in att] == [("fp16", 1), ("int8", 1), ("fp16", 4), ("int8", 4)], att
+
+
+def test_clblast():
+    p = subprocess.run([LOWBIT, "bench", "--op", "f16", "--backend", "opencl", "--shapes", "2,64,128", "--baseline",
+                        "clblast"] + TINY, capture_output=True, text=True, timeout=600)
+    if p.returncode == 2 and "without CLBlast" in p.stderr:
+        print("     (this lowbit was built without CLBlast)")
+        return
+    assert p.returncode == 0, p.stderr
+    assert any(line.startswith("clblast") for line in p.stdout.splitlines()), p.stdout
+
+
+def expect_error(args, needle):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out.json")
+        p = run(["bench"] + args + ["--json", out], expect_rc=2)
+        lines = p.stderr.strip().splitlines()
+        assert lines and lines[-1].startswith("lowbit: error: ") and needle in lines[-1], p.stderr
+        assert sum(1 for l in lines if l.startswith("lowbit: error:")) == 1, p.stderr
+        assert not os.path.exists(out), "JSON written on error"
+
+
+def main():
+    present = backends()
+    for b in present:
+        for fn in (test_gemm, test_f16, test_copy, test_convert, test_attention):
+            check(f"{fn.__name__}[{b}]", lambda fn=fn, b=b: fn(b))
+    if "opencl" in present:
+        check("clblast baseline", test_clblast)
+    check("w4a8 not implemented", lambda: expect_error(["--op", "w4a8", "--backend", "cpu"], "not implemented yet"))
+    check("unknown op", lambda: expect_error(["--op", "gemm", "--backend", "cpu"], "unknown op"))
+    check("missing op", lambda: expect_error(["--backend", "cpu"], "--op"))
+    check("bad shape", lambda: expect_error(["--op", "f16", "--backend", "cpu", "--shapes", "1,2"], "bad shape"))
+    check("bad iters", lambda: expect_error(["--op", "copy", "--backend", "cpu", "--iters", "0"], "--iters"))
+    check("bad batch", lambda: expect_error(["--op", "attention", "--backend", "cpu", "--batch", "x"], "--batch"))
+    check("bad format", lambda: expect_error(["--op", "convert", "--backend", "cpu", "--formats", "fp7"], "fp7"))
+    check("bad baseline", lambda: expect_error(["--op", "f16", "--backend", "cpu", "--baseline", "cublas"], "cublas"))
+    check("clblast needs opencl",
+          lambda: expect_error(["--op", "f16", "--backend", "cpu", "--baseline", "clblast"], "opencl"))
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

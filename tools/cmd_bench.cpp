@@ -1,0 +1,79 @@
+// cmd_bench.cpp — `lowbit bench --op f16|w4a16|w4a8|attention|convert|copy [--shapes ...] [--json OUT]`:
+// device-timed benchmarks (bench/ library) with the roofline and same-run peers; a table on stdout
+// and optionally JSON (schema in README, Benchmarks).
+#include <cstdio>
+
+#include "bench/bench.hpp"
+#include "tools/cli.hpp"
+
+namespace lowbit::cli {
+
+Command add_bench_command(CLI::App& root) {
+  auto* cmd = root.add_subcommand("bench", "Benchmark an op on a device (median, p20, p80; GB/s, TFLOP/s, roofline)");
+  struct Args {
+    std::string op, shapes, json, baseline, formats, batch, context, q_len, kv_formats, peak_shape;
+    double copy_mib = 256;
+    bench::Options o;
+    DeviceFlags dev;
+  };
+  auto a = std::make_shared<Args>();
+  std::string ops;
+  for (const auto& n : bench::op_names()) ops += (ops.empty() ? "" : "|") + n;
+  cmd->add_option("--op", a->op, ops)->required();
+  cmd->add_option("--shapes", a->shapes,
+                  "GEMM: M,N,K[;M,N,K...] (default: M 1..256 on Llama-3-8B layers); convert: the tensor [N,K] "
+                  "of M,N,K, or ROWS,COLS");
+  add_device_flags(*cmd, a->dev);
+  cmd->add_option("--warmup", a->o.warmup, "untimed runs before timing")->capture_default_str();
+  cmd->add_option("--iters", a->o.iters, "timed runs (median, p20, p80 over them)")->capture_default_str();
+  cmd->add_option("--json", a->json, "also write the results as JSON to this file");
+  cmd->add_option("--group", a->o.group, "w4a16: int4 group size along K")->capture_default_str();
+  cmd->add_option("--baseline", a->baseline, "GEMM peer to add: clblast (OpenCL backend, needs CLBlast)");
+  cmd->add_option("--formats", a->formats, "convert: formats (default e4m3,mxfp4,nvfp4)");
+  cmd->add_option("--batch", a->batch, "attention: sequences, comma list (default 1)");
+  cmd->add_option("--context", a->context, "attention: keys per sequence, comma list (default 1024)");
+  cmd->add_option("--q-len", a->q_len, "attention: queries per sequence, comma list (1 = decode; default 1)");
+  cmd->add_option("--q-heads", a->o.q_heads, "attention: query heads")->capture_default_str();
+  cmd->add_option("--kv-heads", a->o.kv_heads, "attention: KV heads")->capture_default_str();
+  cmd->add_option("--head-dim", a->o.head_dim, "attention: head dimension")->capture_default_str();
+  cmd->add_option("--page-size", a->o.page_size, "attention: tokens per KV page")->capture_default_str();
+  cmd->add_option("--kv-format", a->kv_formats, "attention: KV formats (fp16 is always measured; default fp16,int8,int4,e4m3)");
+  cmd->add_option("--copy-mib", a->copy_mib, "size of the copy that measures peak bandwidth (capped by the device)")
+      ->capture_default_str();
+  cmd->add_option("--peak-shape", a->peak_shape, "M,N,K of the calibration fp16 GEMM for the compute peak, or 0 for none (default 256,1024,1024)");
+  return {cmd, [a] {
+            bench::Options& o = a->o;
+            o.op = a->op;
+            bench::check_op(o.op);  // unknown op / w4a8 fail before any device work
+            if (!a->shapes.empty()) o.shapes = bench::parse_shapes(a->shapes, o.op == "convert");
+            if (!a->baseline.empty()) o.baselines = bench::split_list(a->baseline);
+            if (!a->formats.empty()) o.formats = bench::split_list(a->formats);
+            for (const auto& f : o.formats) parse_format(f);
+            if (!a->batch.empty()) o.batch = bench::parse_int_list(a->batch, "--batch");
+            if (!a->context.empty()) o.context = bench::parse_int_list(a->context, "--context");
+            if (!a->q_len.empty()) o.q_len = bench::parse_int_list(a->q_len, "--q-len");
+            if (!a->kv_formats.empty()) o.kv_formats = bench::split_list(a->kv_formats);
+            for (const auto& f : o.kv_formats) parse_kv_format(f);
+            if (o.q_heads <= 0 || o.kv_heads <= 0 || o.head_dim <= 0 || o.page_size <= 0 || o.group <= 0)
+              throw Error(ErrorCode::InvalidArgument, "--q-heads, --kv-heads, --head-dim, --page-size and --group must be > 0");
+            if (!(a->copy_mib > 0)) throw Error(ErrorCode::InvalidArgument, "--copy-mib must be > 0");
+            o.copy_bytes = uint64_t(a->copy_mib * 1048576.0);
+            if (a->peak_shape == "0")
+              o.peak_shape = {};
+            else if (!a->peak_shape.empty())
+              o.peak_shape = bench::parse_shapes(a->peak_shape).at(0);
+            Context ctx = make_context(a->dev);
+            auto progress = [](const bench::Result& r) {
+              if (r.error.empty())
+                std::fprintf(stderr, "bench: %s %s: %.4f ms\n", r.op.c_str(), r.shape.dump().c_str(), r.stats.median_ms);
+              else
+                std::fprintf(stderr, "bench: %s %s: %s\n", r.op.c_str(), r.shape.dump().c_str(), r.error.c_str());
+            };
+            bench::Report rep = bench::run_bench(ctx, o, progress);
+            bench::print_table(rep, stdout);
+            if (!a->json.empty()) bench::write_json(bench::report_json(rep), a->json);
+            return 0;
+          }};
+}
+
+}  // namespace lowbit::cli
