@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <random>
 
+#include "bench/timing.hpp"
 #include "lowbit/checkpoint.hpp"
 #include "lowbit_formats.h"
 #include "tools/cli.hpp"
@@ -17,19 +18,6 @@ namespace lowbit::cli {
 namespace {
 
 uint16_t f2h(float f) { return uint16_t(fmt::lb_f32_to_f16(std::bit_cast<uint32_t>(f))); }
-
-double median_ms(Context& ctx, const std::function<void()>& op, int iters) {
-  op();  // warm-up (pipeline / program build)
-  op();
-  std::vector<double> t;
-  for (int i = 0; i < iters; ++i) {
-    ctx.reset_timing();
-    op();
-    t.push_back(ctx.timing().device_ms);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 // max |a - b| / max |b|
 double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
@@ -112,8 +100,8 @@ Command add_demo_command(CLI::App& root) {
               bool ok = e4 < 1e-4 && e16 < 2e-3;  // fp32 accumulation; fp16 weights round to 2^-11
               failures += !ok;
               int iters = rep.backend == Backend::CPU ? std::min(a->iters, 3) : a->iters;
-              double t4 = median_ms(ctx, [&] { ctx.gemm_w4a16(xb, layer); }, iters);
-              double t16 = median_ms(ctx, [&] { ctx.gemm_f16(xb, wb, bb); }, iters);
+              double t4 = bench::time_op(ctx, [&] { ctx.gemm_w4a16(xb, layer); }, 2, iters).median_ms;
+              double t16 = bench::time_op(ctx, [&] { ctx.gemm_f16(xb, wb, bb); }, 2, iters).median_ms;
               std::string name = ctx.device_info().name.substr(0, 34);
               std::printf("%-8s %-34s %11.3f %11.3f %8.2fx %12.2e %s\n", to_string(rep.backend), name.c_str(), t4, t16,
                           t16 / t4, e4, ok ? "ok" : "MISMATCH");

@@ -3,6 +3,7 @@
 // GEMM plus, with several K slices, the reduction kernel.
 #include <algorithm>
 
+#include "backend/gemm_plan.hpp"
 #include "backend/opencl/opencl_device.hpp"
 #include "lowbit_formats.h"
 
@@ -21,12 +22,6 @@ void set_arg(cl_kernel k, cl_uint i, const T& v) {
   check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
 }
 
-uint32_t accumulator_rows(uint64_t m) {
-  uint32_t mt = 1;
-  while (mt < m) mt *= 2;
-  return mt;
-}
-
 }  // namespace
 
 void OpenClDevice::gemm(const GemmArgs& a) {
@@ -35,26 +30,19 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   uint32_t flags = (a.bias ? kFlagBias : 0) | (a.zeros ? kFlagZeros : 0) | (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   cl_uint M = cl_uint(a.m), N = cl_uint(a.n), K = cl_uint(a.k), group = cl_uint(a.w4 ? a.group : 0);
 
-  // K slices (GEMV only): enough work-groups to fill the device, slices a multiple of 8 rows.
+  // K slices (GEMV only): enough work-groups to fill the device (int4; fp16 has a work-group per 4
+  // columns already), slices a multiple of 8 rows.
   uint32_t splits = 1;
   size_t groups_n = gemv ? (a.w4 ? (a.n + kGemvWg - 1) / kGemvWg : (a.n + kGemvCols - 1) / kGemvCols) : 0;
-  if (gemv) {
-    if (a.split_k > 0) {
-      splits = uint32_t(a.split_k);
-    } else if (a.w4) {
-      size_t want = size_t(4) * std::max<cl_uint>(1, max_compute_units_);
-      splits = uint32_t(std::clamp<size_t>((want + groups_n - 1) / groups_n, 1, std::max<uint64_t>(1, a.k / kGemvKc)));
-    }
-  }
-  cl_uint k_split = cl_uint((a.k + splits - 1) / splits + 7) / 8 * 8;
-  splits = uint32_t((a.k + k_split - 1) / k_split);
+  uint64_t target = a.w4 ? uint64_t(4) * std::max<cl_uint>(1, max_compute_units_) : 0;
+  cl_uint k_split = gemv ? gemv_k_split(a.k, groups_n, a.split_k, target, kGemvKc, splits) : cl_uint(a.k);
   std::shared_ptr<DeviceBuffer> partials;
   if (splits > 1) partials = alloc(size_t(splits) * a.m * a.n * 4);
   cl_mem y = splits > 1 ? mem(partials.get()) : mem(a.y);
 
   cl_kernel k;
   if (gemv) {
-    opts += " -DLB_WG=" + std::to_string(kGemvWg) + " -DLB_MT=" + std::to_string(accumulator_rows(a.m)) +
+    opts += " -DLB_WG=" + std::to_string(kGemvWg) + " -DLB_MT=" + std::to_string(gemv_accumulator_rows(a.m)) +
             " -DLB_KC=" + std::to_string(kGemvKc) + " -DLB_COLS=" + std::to_string(kGemvCols);
     k = kernel("gemm.cl", opts, "lb_gemm_gemv");
   } else {

@@ -5,6 +5,7 @@
 #include <array>
 #include <numeric>
 
+#include "backend/gemm_plan.hpp"
 #include "lowbit_formats.h"
 
 namespace lowbit::detail::vk {
@@ -23,12 +24,6 @@ struct Push {
 };
 
 const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const VulkanBuffer*>(b); }
-
-uint32_t accumulator_rows(uint64_t m) {
-  uint32_t mt = 1;
-  while (mt < m) mt *= 2;
-  return mt;
-}
 
 }  // namespace
 
@@ -62,18 +57,15 @@ void GemmKernels::gemm(const GemmArgs& a) {
       throw Error(ErrorCode::Unsupported, "gemm: one weight row takes " + std::to_string(w_row_bytes) +
                                               " bytes, more than the device's storage-binding range");
   }
-  uint32_t k_split = uint32_t(a.k);
+  uint32_t k_split = uint32_t(a.k), splits = 1;
   if (a.w4 && w_split) {
     k_split = uint32_t(rows_per_window * 8);
+    splits = uint32_t((a.k + k_split - 1) / k_split);
   } else if (gemv) {
     uint64_t groups_n = a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols;
-    uint64_t splits = a.split_k > 0 ? uint64_t(a.split_k)
-                                    : std::clamp<uint64_t>((kTargetWorkgroups + groups_n - 1) / groups_n, 1,
-                                                           std::max<uint64_t>(1, a.k / kGemvKc));
-    if (!a.w4 && a.split_k <= 0) splits = 1;
-    k_split = uint32_t(((a.k + splits - 1) / splits + 7) / 8 * 8);
+    // int4 splits K until about kTargetWorkgroups run; fp16 has a workgroup per 4 columns already
+    k_split = gemv_k_split(a.k, groups_n, a.split_k, a.w4 ? kTargetWorkgroups : 0, kGemvKc, splits);
   }
-  const uint32_t splits = uint32_t((a.k + k_split - 1) / k_split);
   std::shared_ptr<VulkanBuffer> partials;
   if (splits > 1) {
     partials = allocator_.create(size_t(splits) * a.m * a.n * 4, MemoryUse::Device);
@@ -89,7 +81,7 @@ void GemmKernels::gemm(const GemmArgs& a) {
     throw Error(ErrorCode::Unsupported, "gemm: the cooperative-matrix path needs VK_NV_cooperative_matrix (16x8x16 fp16)");
   if (gemv) {
     shader = "gemm_gemv";
-    spec = {kGemvWg, accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols, nc};
+    spec = {kGemvWg, gemv_accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols, nc};
   } else if (coop) {
     shader = "gemm_coopmat";
     spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u};
