@@ -26,6 +26,7 @@ void set_arg(cl_kernel k, cl_uint i, const T& v) {
 
 void OpenClDevice::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
+  const uint32_t nc = (a.w4 && a.n % 4 == 0) ? 4 : 1;  // int4 GEMV: adjacent columns per work-item
   std::string opts = "-cl-std=CL1.2 -DLB_W4=" + std::string(a.w4 ? "1" : "0");
   uint32_t flags = (a.bias ? kFlagBias : 0) | (a.zeros ? kFlagZeros : 0) | (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   cl_uint M = cl_uint(a.m), N = cl_uint(a.n), K = cl_uint(a.k), group = cl_uint(a.w4 ? a.group : 0);
@@ -33,7 +34,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   // K slices (GEMV only): enough work-groups to fill the device (int4; fp16 has a work-group per 4
   // columns already), slices a multiple of 8 rows.
   uint32_t splits = 1;
-  size_t groups_n = gemv ? (a.w4 ? (a.n + kGemvWg - 1) / kGemvWg : (a.n + kGemvCols - 1) / kGemvCols) : 0;
+  size_t groups_n = gemv ? (a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols) : 0;
   uint64_t target = a.w4 ? uint64_t(4) * std::max<cl_uint>(1, max_compute_units_) : 0;
   cl_uint k_split = gemv ? gemv_k_split(a.k, groups_n, a.split_k, target, kGemvKc, splits) : cl_uint(a.k);
   std::shared_ptr<DeviceBuffer> partials;
@@ -43,7 +44,8 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   cl_kernel k;
   if (gemv) {
     opts += " -DLB_WG=" + std::to_string(kGemvWg) + " -DLB_MT=" + std::to_string(gemv_accumulator_rows(a.m)) +
-            " -DLB_KC=" + std::to_string(kGemvKc) + " -DLB_COLS=" + std::to_string(kGemvCols);
+            " -DLB_KC=" + std::to_string(kGemvKc) + " -DLB_COLS=" + std::to_string(kGemvCols) +
+            " -DLB_NC=" + std::to_string(nc);
     k = kernel("gemm.cl", opts, "lb_gemm_gemv");
   } else {
     opts += " -DLB_WG=" + std::to_string(kTileWg) + " -DLB_BM=" + std::to_string(kBm) + " -DLB_BN=" + std::to_string(kBn) +

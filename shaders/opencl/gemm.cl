@@ -7,7 +7,7 @@
  *   LB_W4   1 int4 weights, 0 fp16 weights
  *   LB_WG   work-group size
  *   GEMV (small M): LB_MT accumulator rows (>= M), LB_KC K chunk staged in local memory (>= LB_WG),
- *                   LB_COLS fp16 columns per work-group
+ *                   LB_COLS fp16 columns per work-group, LB_NC int4 columns per work-item (1 or 4)
  *   tiled:          LB_BM, LB_BN, LB_BK (multiple of 8), LB_TM, LB_TN; LB_WG = (BM/TM)*(BN/TN)
  * Split-K (GEMV): work-group row 1 indexes the K slice; with splits > 1 the fp32 partials go to
  * `part` and lb_gemm_reduce sums them in a second kernel (no inter-work-group synchronisation).
@@ -44,6 +44,9 @@ inline void lb_dequant8(uint word, float zero, float scale, float* w) {
 #ifndef LB_COLS
 #define LB_COLS 4
 #endif
+#ifndef LB_NC
+#define LB_NC 1
+#endif
 
 inline void lb_finish(__global float* y32, __global half* y16, __global const half* bias, uint M, uint N, uint splits,
                       uint flags, uint n, uint split, const float* acc) {
@@ -65,8 +68,11 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
   float acc[LB_MT];
   for (uint m = 0; m < LB_MT; ++m) acc[m] = 0.0f;
 #if LB_W4
-  uint n = get_group_id(0) * LB_WG + lid;
+  /* LB_NC adjacent columns per work-item (4 when N % 4 == 0: one 16-byte load of words) */
+  uint n0 = (get_group_id(0) * LB_WG + lid) * LB_NC;
   uint groups = K / group;
+  float accn[LB_MT * LB_NC];
+  for (uint i = 0; i < LB_MT * LB_NC; ++i) accn[i] = 0.0f;
   for (uint kc = k0; kc < k1; kc += LB_KC) {
     uint kn = min((uint)LB_KC, k1 - kc);
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -75,33 +81,48 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
       smem[i] = (m < M && kk < kn) ? vload_half(m * K + kc + kk, x) : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (n < N) {
-      /* one group at a time: scale and zero once, sum (q - zero) * x, scale the group's sum */
+    if (n0 < N) {
+      /* one group at a time: scales and zeros once, sum (q - zero) * x, scale the group's sums */
       uint kk = 0;
       while (kk < kn) {
         uint g = min((kc + kk) / group, groups - 1u);
         uint gend = min(kn, (g + 1u) * group - kc);
-        float s = vload_half(g * N + n, scales);
-        float zb = 8388608.0f + ((flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f);
-        float part[LB_MT];
-        for (uint m = 0; m < LB_MT; ++m) part[m] = 0.0f;
+        float s[LB_NC], zb[LB_NC];
+        for (uint c = 0; c < LB_NC; ++c) {
+          uint n = min(n0 + c, N - 1u);
+          s[c] = vload_half(g * N + n, scales);
+          zb[c] = 8388608.0f + ((flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f);
+        }
+        float part[LB_MT * LB_NC];
+        for (uint i = 0; i < LB_MT * LB_NC; ++i) part[i] = 0.0f;
         for (; kk < gend; kk += 8u) {
-          uint word = w[((kc + kk) >> 3) * N + n];
-          /* nibble | 0x4B000000 is the float 2^23 + q: one OR and one subtract give q - zero exactly */
-          float4 lo = (float4)(as_float((word & 0xFu) | 0x4B000000u), as_float(((word >> 16) & 0xFu) | 0x4B000000u),
-                               as_float(((word >> 4) & 0xFu) | 0x4B000000u), as_float(((word >> 20) & 0xFu) | 0x4B000000u)) - zb;
-          float4 hi = (float4)(as_float(((word >> 8) & 0xFu) | 0x4B000000u), as_float(((word >> 24) & 0xFu) | 0x4B000000u),
-                               as_float(((word >> 12) & 0xFu) | 0x4B000000u), as_float((word >> 28) | 0x4B000000u)) - zb;
-          for (uint m = 0; m < LB_MT; ++m) {
-            __local const float* xr = smem + m * LB_KC + kk;
-            part[m] += dot(vload4(0, xr), lo) + dot(vload4(1, xr), hi);
+          uint row = (kc + kk) >> 3;
+#if LB_NC == 4
+          uint4 words = vload4((row * N + n0) >> 2, w);
+          uint wv[4] = {words.s0, words.s1, words.s2, words.s3};
+#else
+          uint wv[1] = {w[row * N + n0]};
+#endif
+          for (uint c = 0; c < LB_NC; ++c) {
+            uint word = wv[c];
+            /* nibble | 0x4B000000 is the float 2^23 + q: one OR and one subtract give q - zero exactly */
+            float4 lo = as_float4(((uint4)(word, word >> 16, word >> 4, word >> 20) & 0xFu) | 0x4B000000u) - zb[c];
+            float4 hi = as_float4(((uint4)(word >> 8, word >> 24, word >> 12, word >> 28) & 0xFu) | 0x4B000000u) - zb[c];
+            for (uint m = 0; m < LB_MT; ++m) {
+              __local const float* xr = smem + m * LB_KC + kk;
+              part[m * LB_NC + c] += dot(vload4(0, xr), lo) + dot(vload4(1, xr), hi);
+            }
           }
         }
-        for (uint m = 0; m < LB_MT; ++m) acc[m] += part[m] * s;
+        for (uint i = 0; i < LB_MT * LB_NC; ++i) accn[i] += part[i] * s[i % LB_NC];
       }
     }
   }
-  if (n < N) lb_finish(y32, y16, bias, M, N, splits, flags, n, split, acc);
+  for (uint c = 0; c < LB_NC && n0 + c < N; ++c) {
+    float col[LB_MT];
+    for (uint m = 0; m < LB_MT; ++m) col[m] = accn[m * LB_NC + c];
+    lb_finish(y32, y16, bias, M, N, splits, flags, n0 + c, split, col);
+  }
 #else
   const uint LANES = LB_WG / LB_COLS;
   uint c = lid / LANES, lane = lid % LANES;
