@@ -15,6 +15,14 @@ inline uint32_t gemv_accumulator_rows(uint64_t m) {
   return mt;
 }
 
+// int4 GEMV: adjacent columns each invocation takes (one 16- or 32-byte load of words per K step;
+// more columns reuse each staged X value more often, fewer keep registers low for larger M).
+inline uint32_t gemv_columns_per_item(bool w4, uint64_t m, uint64_t n) {
+  if (!w4) return 1;
+  if (m <= 4 && n % 8 == 0) return 8;
+  return n % 4 == 0 ? 4 : 1;
+}
+
 // K slices and slice length (a multiple of 8 rows) for a GEMV over `k` rows: the caller's request, or
 // enough slices that about `target_groups` workgroups run when `groups_n` cover the columns, each
 // slice at least `min_slice` rows. Returns the slice length; `splits` receives the slice count.

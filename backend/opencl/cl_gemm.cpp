@@ -26,7 +26,7 @@ void set_arg(cl_kernel k, cl_uint i, const T& v) {
 
 void OpenClDevice::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
-  const uint32_t nc = (a.w4 && a.n % 4 == 0) ? 4 : 1;  // int4 GEMV: adjacent columns per work-item
+  const uint32_t nc = gemv_columns_per_item(a.w4, a.m, a.n);
   std::string opts = "-cl-std=CL1.2 -DLB_W4=" + std::string(a.w4 ? "1" : "0");
   uint32_t flags = (a.bias ? kFlagBias : 0) | (a.zeros ? kFlagZeros : 0) | (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   cl_uint M = cl_uint(a.m), N = cl_uint(a.n), K = cl_uint(a.k), group = cl_uint(a.w4 ? a.group : 0);

@@ -29,7 +29,7 @@ const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const Vul
 
 void GemmKernels::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
-  const uint32_t nc = (a.w4 && a.n % 4 == 0) ? 4 : 1;  // int4 GEMV: adjacent columns per invocation
+  const uint32_t nc = gemv_columns_per_item(a.w4, a.m, a.n);
   const uint64_t range = gpu_.max_binding_range();
   const uint64_t align = std::max<uint64_t>(gpu_.limits().minStorageBufferOffsetAlignment, 4);
   const VulkanBuffer& x = vkbuf(a.x);

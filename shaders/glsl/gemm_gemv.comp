@@ -18,7 +18,7 @@ layout(constant_id = 2) const bool W4 = true;  // int4 weights, else fp16
 layout(constant_id = 3) const uint KC = 256;   // K chunk of X staged per step (W4); must be >= WG
 layout(constant_id = 4) const uint COLS = 4;   // fp16: columns per workgroup (WG / COLS lanes each)
 
-layout(constant_id = 5) const uint NC = 1;    // int4: adjacent columns per invocation (4 needs N % 4 == 0)
+layout(constant_id = 5) const uint NC = 1;    // int4: adjacent columns per invocation: 1, or 4 / 8 when N % NC == 0
 
 shared vec4 smem4[MT * KC / 4];  // X chunk (int4 path) / partial sums (fp16 path)
 
@@ -60,7 +60,15 @@ void gemv_w4() {
         for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
         for (; kk < gend; kk += 8u) {
           uint row = ((kc + kk) >> 3) - pc.kw_base;
-          uvec4 words = NC == 4u ? w_vec[(row * pc.N + n0) >> 2] : uvec4(w_words[row * pc.N + n0], 0u, 0u, 0u);
+          uint words[NC];
+          if (NC == 1u) {
+            words[0] = w_words[row * pc.N + n0];
+          } else {
+            for (uint v = 0; v < NC / 4u; ++v) {
+              uvec4 q = w_vec[((row * pc.N + n0) >> 2) + v];
+              words[4u * v] = q.x, words[4u * v + 1u] = q.y, words[4u * v + 2u] = q.z, words[4u * v + 3u] = q.w;
+            }
+          }
           // nibble | 0x4B000000 is the float 2^23 + q: an OR and a subtract give q - zero exactly
           vec4 lo[NC], hi[NC];
           for (uint c = 0; c < NC; ++c) {

@@ -7,7 +7,7 @@
  *   LB_W4   1 int4 weights, 0 fp16 weights
  *   LB_WG   work-group size
  *   GEMV (small M): LB_MT accumulator rows (>= M), LB_KC K chunk staged in local memory (>= LB_WG),
- *                   LB_COLS fp16 columns per work-group, LB_NC int4 columns per work-item (1 or 4)
+ *                   LB_COLS fp16 columns per work-group, LB_NC int4 columns per work-item (1, 4 or 8)
  *   tiled:          LB_BM, LB_BN, LB_BK (multiple of 8), LB_TM, LB_TN; LB_WG = (BM/TM)*(BN/TN)
  * Split-K (GEMV): work-group row 1 indexes the K slice; with splits > 1 the fp32 partials go to
  * `part` and lb_gemm_reduce sums them in a second kernel (no inter-work-group synchronisation).
@@ -68,7 +68,7 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
   float acc[LB_MT];
   for (uint m = 0; m < LB_MT; ++m) acc[m] = 0.0f;
 #if LB_W4
-  /* LB_NC adjacent columns per work-item (4 when N % 4 == 0: one 16-byte load of words) */
+  /* LB_NC adjacent columns per work-item (4 or 8: one 16- or 32-byte load of words per K step) */
   uint n0 = (get_group_id(0) * LB_WG + lid) * LB_NC;
   uint groups = K / group;
   float accn[LB_MT * LB_NC];
@@ -97,7 +97,10 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
         for (uint i = 0; i < LB_MT * LB_NC; ++i) part[i] = 0.0f;
         for (; kk < gend; kk += 8u) {
           uint row = (kc + kk) >> 3;
-#if LB_NC == 4
+#if LB_NC == 8
+          uint8 words = vload8((row * N + n0) >> 3, w);
+          uint wv[8] = {words.s0, words.s1, words.s2, words.s3, words.s4, words.s5, words.s6, words.s7};
+#elif LB_NC == 4
           uint4 words = vload4((row * N + n0) >> 2, w);
           uint wv[4] = {words.s0, words.s1, words.s2, words.s3};
 #else

@@ -1,0 +1,139 @@
+// test_attention_gpu.cpp — GPU-only plans of the attention kernels: decode split-K + merge against
+// one split, query-head chunks (H_q / H_kv > 8), kv_append inputs split across storage-binding
+// windows (Vulkan), and the typed error when a cache layer exceeds one binding.
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
+#include "host/kv_cache_state.hpp"
+#include "lowbit/lowbit.hpp"
+#include "lowbit_formats.h"
+#include "support/backends.hpp"
+
+using namespace lowbit;
+
+namespace {
+
+std::vector<uint16_t> random_f16(size_t n, uint32_t seed, float sd) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, sd);
+  std::vector<uint16_t> v(n);
+  for (auto& x : v) x = uint16_t(fmt::lb_f32_to_f16(std::bit_cast<uint32_t>(nd(rng))));
+  return v;
+}
+
+struct Filled {
+  KvCache cache;
+  std::vector<int> seqs;
+};
+
+// A cache with sequences of the given lengths, K/V appended in one call.
+Filled fill(Context& ctx, KvCacheOptions o, const std::vector<int>& lens, uint32_t seed) {
+  int tokens = 0, pages = 0;
+  for (int l : lens) tokens += l, pages += (l + o.page_size - 1) / o.page_size;
+  o.num_pages = pages + 2;
+  Filled f{ctx.create_kv_cache(o), {}};
+  f.cache.scatter_free_pages(seed);
+  for (size_t i = 0; i < lens.size(); ++i) f.seqs.push_back(f.cache.add_sequence());
+  f.cache.extend(f.seqs, lens);
+  auto k = random_f16(size_t(tokens) * o.kv_heads * o.head_dim, seed, 1.5f);
+  auto v = random_f16(k.size(), seed + 1, 1.0f);
+  Shape s{tokens, o.kv_heads, o.head_dim};
+  ctx.kv_append(f.cache, 0, f.seqs, lens, ctx.upload(DType::F16, s, k.data(), k.size() * 2),
+                ctx.upload(DType::F16, s, v.data(), v.size() * 2));
+  return f;
+}
+
+class AttentionGpu : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(AttentionGpu, SplitKDecodeMatchesOneSplitWithManyQueryHeadsPerKvHead) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  for (KvFormat f : {KvFormat::F16, KvFormat::Int4, KvFormat::E4M3}) {
+    KvCacheOptions o;
+    o.kv_heads = 2;
+    o.head_dim = 96;
+    o.format = f;
+    const int Hq = 24;  // 12 query heads per kv head: two workgroup chunks of 8 and 4
+    std::vector<int> lens = {1, 300, 517};
+    Filled c = fill(ctx, o, lens, 7);
+    auto q = random_f16(lens.size() * Hq * o.head_dim, 11, 1.0f);
+    Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
+    std::vector<int> ones(lens.size(), 1);
+    AttentionOptions one, many;
+    one.split_pages = 1000;  // a single split: no merge pass
+    many.split_pages = 1;    // a split per page: merge over up to 33 partials
+    auto a = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, one));
+    auto b = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, many));
+    ASSERT_EQ(a.size(), b.size());
+    size_t bad = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!(std::fabs(a[i] - b[i]) <= 1e-5f + 1e-5f * std::fabs(a[i])) && ++bad <= 3)
+        ADD_FAILURE() << to_string(f) << " element " << i << ": one split " << a[i] << ", split per page " << b[i];
+    EXPECT_EQ(bad, 0u) << to_string(f);
+  }
+  test::expect_clean(ctx);
+}
+
+INSTANTIATE_TEST_SUITE_P(Gpu, AttentionGpu, ::testing::ValuesIn(test::gpu_backends()), test::backend_param_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(AttentionGpu);
+
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
+  ~ScopedEnv() { unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+// kv_append binds its fp16 inputs in token windows when they exceed one binding; the cache bytes
+// must equal those written in a single window.
+TEST(AttentionVulkan, KvAppendInputsLargerThanOneBindingAreSplitByTokens) {
+  KvCacheOptions o;
+  o.kv_heads = 1;
+  o.head_dim = 64;  // int4 rows of 32 bytes; fp16 input rows of 128 bytes
+  o.format = KvFormat::Int4;
+  std::vector<int> lens = {80};  // 10 KB of fp16 input, a 3.5 KB cache (7 pages)
+  std::vector<uint8_t> want, got;
+  for (int pass = 0; pass < 2; ++pass) {
+    std::unique_ptr<ScopedEnv> range;
+    if (pass) range = std::make_unique<ScopedEnv>("LOWBIT_VK_MAX_RANGE", "4096");
+    LOWBIT_CONTEXT_OR_SKIP(ctx, Backend::Vulkan);
+    Filled c = fill(ctx, o, lens, 3);
+    auto& st = c.cache.state().layers[0];
+    std::vector<uint8_t> bytes(st.k.bytes());
+    ctx.download(st.k, bytes.data(), bytes.size());
+    const auto& pages = c.cache.pages(c.seqs[0]);
+    std::vector<uint8_t> rows;  // written rows only, in token order
+    for (int j = 0; j < lens[0]; ++j) {
+      size_t row = size_t(pages[size_t(j / o.page_size)]) * size_t(o.page_size) + size_t(j % o.page_size);
+      rows.insert(rows.end(), bytes.begin() + long(row * 32), bytes.begin() + long(row * 32 + 32));
+    }
+    (pass ? got : want) = rows;
+    test::expect_clean(ctx);
+  }
+  EXPECT_EQ(got, want);
+}
+
+TEST(AttentionVulkan, CacheLayerLargerThanOneBindingIsATypedError) {
+  ScopedEnv range("LOWBIT_VK_MAX_RANGE", "4096");
+  LOWBIT_CONTEXT_OR_SKIP(ctx, Backend::Vulkan);
+  KvCacheOptions o;
+  o.kv_heads = 2;
+  o.head_dim = 128;
+  o.format = KvFormat::F16;  // 16 tokens x 2 heads x 256 bytes = 8 KB per page
+  std::vector<int> lens = {20};
+  try {
+    fill(ctx, o, lens, 1);
+    ctx.wait();
+    FAIL() << "expected Error(Unsupported)";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unsupported) << e.what();
+    EXPECT_NE(std::string(e.what()).find("storage-buffer binding"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
