@@ -9,44 +9,11 @@ amax / max), so the only difference left is fp32 accumulation. Bad inputs exit 2
 
 Usage: python3 tests/test_attention_cli.py path/to/lowbit   (prints "N passed, M failed"; exit 1 on failure)
 """
-import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
-import traceback
-from pathlib import Path
 
-try:
-    import numpy as np
-except ImportError:  # a pyenv python3 first on PATH: fall back to the system one, which has numpy
-    for alt in ("/usr/bin/python3", "/bin/python3"):
-        if os.path.exists(alt) and os.path.realpath(alt) != os.path.realpath(sys.executable):
-            os.execv(alt, [alt] + sys.argv)
-    print("test_attention_cli.py needs numpy (apt-get install python3-numpy)")
-    sys.exit(1)
-
-LOWBIT = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/tools/lowbit"
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
-def run(*args, env=None):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([LOWBIT, *map(str, args)], capture_output=True, text=True, env=e, timeout=600)
-
-
-def backends():
-    r = run("devices", "--json")
-    assert r.returncode == 0, r.stderr
-    reps = {b["backend"]: b for b in json.loads(r.stdout)["backends"]}
-    return ["cpu"] + [b for b in ("vulkan", "opencl") if reps.get(b, {}).get("available")]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+from cli_harness import backends, expect_error, main, np, run, test  # noqa: E402
 
 
 # ---- the pinned KV quantization in NumPy (float32 ops are IEEE, casts to float16 round to even) -----
@@ -202,20 +169,6 @@ def nan_in_q_gives_nan_rows(tmp):
     assert nan[1, 0, 3].all() and nan.sum() == 64, nan.sum()
 
 
-def expect_error(args, out, needle=None):
-    r = run(*args)
-    assert r.returncode == 2, f"expected exit 2, got {r.returncode}: {args}\n{r.stderr}"
-    lines = r.stderr.strip().splitlines()
-    errs = [l for l in lines if l.startswith("lowbit: error:")]
-    assert len(errs) == 1 and lines[-1] == errs[0], f"stderr must end in one error line:\n{r.stderr}"
-    if needle:
-        assert needle in errs[0], f"'{needle}' not in: {errs[0]}"
-    assert r.stdout == "", r.stdout
-    assert not os.path.exists(out), f"output left behind: {out}"
-    r2 = run(*args, env={"LOWBIT_LOG": "off"})
-    assert r2.returncode == 2 and len(r2.stderr.strip().splitlines()) == 1, r2.stderr
-
-
 @test
 def bad_inputs_exit_2(tmp):
     rng = np.random.default_rng(0)
@@ -254,25 +207,5 @@ def bad_inputs_exit_2(tmp):
                  tmp / "o.txt", ".npy")
 
 
-def main():
-    if not os.path.exists(LOWBIT):
-        print(f"lowbit binary not found: {LOWBIT}")
-        return 1
-    passed = failed = 0
-    for fn in TESTS:
-        tmp = tempfile.mkdtemp(prefix=f"lowbit_attn_cli_{fn.__name__}_")
-        try:
-            fn(Path(tmp))
-            passed += 1
-            print(f"PASS {fn.__name__}")
-        except Exception:
-            failed += 1
-            print(f"FAIL {fn.__name__}\n{traceback.format_exc()}")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("lowbit_attn_cli"))

@@ -9,24 +9,14 @@ Usage: python3 tests/test_cli.py path/to/lowbit      (prints "N passed, M failed
 import json
 import math
 import os
-import shutil
-import struct
-import subprocess
 import sys
-import tempfile
-import traceback
+import struct
 from fractions import Fraction
 
-try:
-    import numpy as np
-except ImportError:  # e.g. a pyenv python3 first on PATH: fall back to the system one, which has numpy
-    for alt in ("/usr/bin/python3", "/bin/python3"):
-        if os.path.exists(alt) and os.path.realpath(alt) != os.path.realpath(sys.executable):
-            os.execv(alt, [alt] + sys.argv)
-    print("test_cli.py needs numpy (apt-get install python3-numpy)")
-    sys.exit(1)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+from cli_harness import (backend_reports, expect_error, main, np, ok, read_st, st_array, test,  # noqa: E402
+                         write_st)
 
-LOWBIT = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/tools/lowbit"
 FORMATS = {  # name: (block, scale tensor, tensor scale, code bits, max relative error of a round trip)
     "e4m3": (0, False, False, 8, 2.0**-4),
     "e5m2": (0, False, False, 8, 2.0**-3),
@@ -41,62 +31,7 @@ FORMATS = {  # name: (block, scale tensor, tensor scale, code bits, max relative
     "mxint8": (32, True, False, 8, 2.0**-4),
     "nvfp4": (16, True, True, 4, 0.5),
 }
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
-
 # ---- helpers -----------------------------------------------------------------------------------------
-def run(*args, env=None):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run([LOWBIT, *map(str, args)], capture_output=True, text=True, env=e, timeout=600)
-
-
-def ok(*args, **kw):
-    r = run(*args, **kw)
-    assert r.returncode == 0, f"lowbit {' '.join(map(str, args))} -> {r.returncode}\n{r.stderr}"
-    return r
-
-
-ST_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "U8": np.uint8, "I8": np.int8,
-             "I32": np.int32, "U32": np.uint32, "BF16": np.uint16}
-
-
-def read_st(path):
-    """Independent .safetensors reader: (metadata, {name: (dtype, shape, raw bytes)})."""
-    b = open(path, "rb").read()
-    n = struct.unpack("<Q", b[:8])[0]
-    h = json.loads(b[8:8 + n])
-    meta = h.pop("__metadata__", {})
-    data = b[8 + n:]
-    return meta, {k: (v["dtype"], tuple(v["shape"]), data[v["data_offsets"][0]:v["data_offsets"][1]])
-                  for k, v in h.items()}
-
-
-def st_array(entry):
-    dt, shape, raw = entry
-    return np.frombuffer(raw, dtype=ST_DTYPES[dt]).reshape(shape)
-
-
-def write_st(path, tensors, metadata=None):
-    """tensors: {name: (dtype name, np.ndarray)}."""
-    header, off, blobs = {}, 0, []
-    if metadata:
-        header["__metadata__"] = metadata
-    for name, (dt, arr) in tensors.items():
-        raw = np.ascontiguousarray(arr).tobytes()
-        header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + len(raw)]}
-        off += len(raw)
-        blobs.append(raw)
-    h = json.dumps(header).encode()
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-
-
 def e4m3_ref(v, saturate=True):
     """OCP E4M3 encoding computed with exact rationals (independent of lowbit's integer code)."""
     if math.isnan(v):
@@ -116,14 +51,8 @@ def e4m3_ref(v, saturate=True):
     return sign | (n if n < 8 else ((e + 7) << 3) | (n - 8))
 
 
-def available_backends():
-    r = ok("devices", "--json")
-    rep = json.loads(r.stdout)
-    return {b["backend"]: b for b in rep["backends"]}
-
-
 def backends_to_test():
-    reps = available_backends()
+    reps = backend_reports()
     return ["cpu"] + [b for b in ("vulkan", "opencl") if reps.get(b, {}).get("available")]
 
 
@@ -151,28 +80,6 @@ def max_rel_error(fmt, x, y):
     return float(np.max(np.abs(x.astype(np.float64) - y) / np.maximum(np.abs(x), floor)))
 
 
-def expect_error(args, out_path, needle=None, env=None):
-    """Runs lowbit expecting exit 2, one `lowbit: error:` line last on stderr, and no output left."""
-    r = run(*args, env=env)
-    assert r.returncode == 2, f"expected exit 2, got {r.returncode}: {args}\n{r.stderr}"
-    lines = r.stderr.strip().splitlines()
-    errs = [l for l in lines if l.startswith("lowbit: error:")]
-    assert len(errs) == 1 and lines[-1] == errs[0], f"stderr must end in one error line:\n{r.stderr}"
-    if needle:
-        assert needle in errs[0], f"'{needle}' not in: {errs[0]}"
-    assert r.stdout == "", f"stdout must stay empty on error: {r.stdout!r}"
-    if out_path:
-        assert not os.path.exists(out_path), f"partial output left: {out_path}"
-        d = os.path.dirname(out_path)
-        if os.path.isdir(d):
-            left = [f for f in os.listdir(d) if ".tmp" in f]
-            assert not left, f"temp files left: {left}"
-    # Without logs, the error is the only line.
-    r2 = run(*args, env={**(env or {}), "LOWBIT_LOG": "off"})
-    assert r2.returncode == 2 and len(r2.stderr.strip().splitlines()) == 1, r2.stderr
-    return errs[0]
-
-
 # ---- tests -------------------------------------------------------------------------------------------
 @test
 def help_for_every_command(tmp):
@@ -184,7 +91,7 @@ def help_for_every_command(tmp):
 
 @test
 def devices_lists_every_backend(tmp):
-    rep = available_backends()
+    rep = backend_reports()
     assert set(rep) == {"vulkan", "opencl", "cpu"}, rep.keys()
     assert rep["cpu"]["available"] and rep["cpu"]["devices"]
     for b in rep.values():
@@ -202,7 +109,7 @@ def devices_lists_every_backend(tmp):
 
 @test
 def required_backends_are_available(tmp):
-    rep = available_backends()
+    rep = backend_reports()
     req = os.environ.get("LOWBIT_REQUIRE", "")
     ci = os.environ.get("CI", "") not in ("", "0", "false")
     for b in ("vulkan", "opencl"):
@@ -426,26 +333,5 @@ def stdout_is_pure_json_with_logs_on(tmp):
     assert r.stdout == "" and "backend" in r.stderr, (r.stdout, r.stderr)
 
 
-def main():
-    if not os.path.exists(LOWBIT):
-        print(f"lowbit binary not found: {LOWBIT}")
-        return 1
-    passed = failed = 0
-    for fn in TESTS:
-        tmp = tempfile.mkdtemp(prefix=f"lowbit_cli_{fn.__name__}_")
-        try:
-            from pathlib import Path
-            fn(Path(tmp))
-            passed += 1
-            print(f"PASS {fn.__name__}")
-        except Exception:
-            failed += 1
-            print(f"FAIL {fn.__name__}\n{traceback.format_exc()}")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main("lowbit_cli"))

@@ -9,17 +9,12 @@ Usage: test_pack_cli.py PATH/TO/lowbit
 """
 import json
 import os
-import struct
-import subprocess
 import sys
 import tempfile
 
-import numpy as np
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+from cli_harness import backends, np, read_st_arrays, run, write_st  # noqa: E402
 
-LOWBIT = sys.argv[1] if len(sys.argv) > 1 else "lowbit"
-DT = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("int32"): "I32", np.dtype("uint8"): "U8",
-      np.dtype("uint32"): "U32"}
-NP = {v: k for k, v in DT.items()}
 passed = failed = 0
 
 
@@ -32,46 +27,9 @@ def check(cond, what):
         print("FAIL:", what, flush=True)
 
 
-def write_st(path, tensors, metadata=None):
-    header, blobs, off = {}, [], 0
-    for name, arr in tensors.items():
-        b = np.ascontiguousarray(arr).tobytes()
-        header[name] = {"dtype": DT[arr.dtype], "shape": list(arr.shape), "data_offsets": [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    if metadata:
-        header["__metadata__"] = metadata
-    h = json.dumps(header).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-
-
 def read_st(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    out = {}
-    for name, t in header.items():
-        b, e = t["data_offsets"]
-        out[name] = np.frombuffer(data[8 + n + b:8 + n + e], dtype=NP[t["dtype"]]).reshape(t["shape"])
-    return out, meta
-
-
-def run(*args):
-    return subprocess.run([LOWBIT, *args], capture_output=True, text=True)
-
-
-def backends():
-    r = run("devices", "--json")
-    names = ["cpu"]
-    if r.returncode == 0:
-        for b in json.loads(r.stdout).get("backends", []):
-            if b.get("available") and b.get("backend") in ("vulkan", "opencl"):
-                names.append(b["backend"])
-    return names
+    meta, arrays = read_st_arrays(path)
+    return arrays, meta
 
 
 def known_layer(rng, k, n, group, act_order, zlo, zhi):

@@ -14,13 +14,6 @@ constexpr uint32_t kAppendWg = 64;
 constexpr uint32_t kFlagOutF32 = 1, kFlagCausal = 2, kFlagFp8PerHead = 4;
 constexpr uint64_t kPrefillLocalBytes = 32 * 1024;  // same tiles as Vulkan (fits every device we target)
 
-cl_mem mem(const DeviceBuffer* b) { return b ? static_cast<const ClBuffer*>(b)->mem.get() : nullptr; }
-
-template <class T>
-void set_arg(cl_kernel k, cl_uint i, const T& v) {
-  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
-}
-
 std::string base_options(const KvLayerArgs& kv, uint32_t wg) {
   return "-cl-std=CL1.2 -DLB_FMT=" + std::to_string(kv.format) + " -DLB_D=" + std::to_string(kv.head_dim) +
          " -DLB_WG=" + std::to_string(wg) + " -DLB_EPW=" + std::to_string(attn::elems_per_word(kv.format));

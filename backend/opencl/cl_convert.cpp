@@ -29,13 +29,6 @@ size_t work_items(const FormatInfo& f, uint64_t rows, uint64_t cols) {
   return size_t(rows * ((cols + f.block - 1) / f.block));
 }
 
-cl_mem mem(const DeviceBuffer* b) { return b ? static_cast<const ClBuffer*>(b)->mem.get() : nullptr; }
-
-template <class T>
-void set_arg(cl_kernel k, cl_uint i, const T& v) {
-  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
-}
-
 }  // namespace
 
 void OpenClDevice::quantize(const QuantizeArgs& a) {

@@ -15,13 +15,6 @@ constexpr uint32_t kGemvWg = 128, kGemvKc = 256, kGemvCols = 4;
 constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4;
 
-cl_mem mem(const DeviceBuffer* b) { return b ? static_cast<const ClBuffer*>(b)->mem.get() : nullptr; }
-
-template <class T>
-void set_arg(cl_kernel k, cl_uint i, const T& v) {
-  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
-}
-
 }  // namespace
 
 void OpenClDevice::gemm(const GemmArgs& a) {

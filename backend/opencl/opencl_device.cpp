@@ -98,18 +98,18 @@ std::shared_ptr<DeviceBuffer> OpenClDevice::alloc(size_t bytes) {
   return b;
 }
 
-static cl_mem mem_of(const DeviceBuffer& b) { return static_cast<const ClBuffer&>(b).mem.get(); }
+
 
 void OpenClDevice::write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) {
   if (!bytes) return;
   // Blocking: the caller's memory may go away on return. The in-order queue orders it after queued work.
-  check(clEnqueueWriteBuffer(queue_.get(), mem_of(b), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
+  check(clEnqueueWriteBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
         "clEnqueueWriteBuffer");
 }
 
 void OpenClDevice::read(const DeviceBuffer& b, size_t offset, void* dst, size_t bytes) {
   if (!bytes) return;
-  check(clEnqueueReadBuffer(queue_.get(), mem_of(b), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
+  check(clEnqueueReadBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
         "clEnqueueReadBuffer");
 }
 
@@ -185,7 +185,7 @@ void OpenClDevice::launch2(cl_kernel k, size_t items, size_t rows, size_t local)
 void OpenClDevice::copy(const CopyArgs& a) {
   if (!a.bytes) return;
   cl_event ev = nullptr;
-  check(clEnqueueCopyBuffer(queue_.get(), mem_of(*a.src), mem_of(*a.dst), 0, 0, a.bytes, 0, nullptr, &ev),
+  check(clEnqueueCopyBuffer(queue_.get(), mem(a.src), mem(a.dst), 0, 0, a.bytes, 0, nullptr, &ev),
         "clEnqueueCopyBuffer");
   record(ev);
 }
@@ -209,7 +209,7 @@ void record_native_event(Device& d, cl_event e) { opencl_device(d).record_extern
 void OpenClDevice::fill_u32(const DeviceBuffer& b, uint32_t bits) {
   cl_event ev = nullptr;
   cl_uint v = bits;
-  check(clEnqueueFillBuffer(queue_.get(), mem_of(b), &v, sizeof v, 0, sizeof v, 0, nullptr, &ev),
+  check(clEnqueueFillBuffer(queue_.get(), mem(&b), &v, sizeof v, 0, sizeof v, 0, nullptr, &ev),
         "clEnqueueFillBuffer");
   record(ev);
 }

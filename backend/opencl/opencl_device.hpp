@@ -20,6 +20,13 @@ struct ClBuffer final : DeviceBuffer {
   Mem mem;
 };
 
+// The cl_mem of a device buffer (null for none), and one kernel argument: what every op's enqueue uses.
+inline cl_mem mem(const DeviceBuffer* b) { return b ? static_cast<const ClBuffer*>(b)->mem.get() : nullptr; }
+template <class T>
+void set_arg(cl_kernel k, cl_uint i, const T& v) {
+  check(clSetKernelArg(k, i, sizeof(T), &v), "clSetKernelArg");
+}
+
 // Messages the driver reports through the context's notify callback (diagnostics()).
 struct DriverMessages {
   std::mutex mu;
