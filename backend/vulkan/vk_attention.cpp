@@ -131,9 +131,28 @@ AttnPush attn_push(const AttentionArgs& a) {
 
 }  // namespace
 
-void AttentionKernels::decode(const AttentionArgs& a) {
+// The 12 bindings of attention.comp: q, K, V, scales/zeros (or the dummy), the sequence tables, then
+// `out` (binding 10) and `part` (binding 11, the split-K partials).
+std::array<BufferUse, 12> AttentionKernels::bindings(const AttentionArgs& a, BufferUse out, BufferUse part) const {
   const KvLayerArgs& kv = a.kv;
   const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
+  const BufferUse none{&dummy_, 0, 16, false};
+  return {whole(a.q, false, "q"),
+          whole(kv.k, false, "the KV cache layer"),
+          whole(kv.v, false, "the KV cache layer"),
+          ints || fp8 ? whole(kv.k_scale, false, "the KV scales") : none,
+          ints ? whole(kv.k_zero, false, "the KV zeros") : none,
+          ints || fp8 ? whole(kv.v_scale, false, "the KV scales") : none,
+          ints ? whole(kv.v_zero, false, "the KV zeros") : none,
+          whole(a.q_start, false, "q_start"),
+          whole(a.block_table, false, "the block table"),
+          whole(a.seq_lens, false, "seq_lens"),
+          out,
+          part};
+}
+
+void AttentionKernels::decode(const AttentionArgs& a) {
+  const KvLayerArgs& kv = a.kv;
   const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
   attn::DecodePlan plan = attn::plan_decode(a, target);
@@ -146,7 +165,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   if (plan.splits > gpu_.limits().maxComputeWorkGroupCount[0] || gy > gpu_.limits().maxComputeWorkGroupCount[1])
     throw Error(ErrorCode::Unsupported, "vulkan attention: decode grid exceeds the device's workgroup count limits");
 
-  const BufferUse none{&dummy_, 0, 16, false}, sink{&dummy_, 0, 16, true};  // sink: a binding the shader may write
+  const BufferUse sink{&dummy_, 0, 16, true};  // sink: a binding the shader may write
   BufferUse part = sink;
   if (plan.splits > 1) {
     const uint64_t bytes = uint64_t(a.batch) * a.q_heads * plan.splits * (kv.head_dim + 2) * 4;
@@ -155,19 +174,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
     if (!partials_ || partials_->capacity() < bytes) partials_ = allocator_.create(bytes, MemoryUse::Device);
     part = {partials_.get(), 0, partials_->capacity(), true};
   }
-  std::array<BufferUse, 12> b = {
-      whole(a.q, false, "q"),
-      whole(kv.k, false, "the KV cache layer"),
-      whole(kv.v, false, "the KV cache layer"),
-      ints || fp8 ? whole(kv.k_scale, false, "the KV scales") : none,
-      ints ? whole(kv.k_zero, false, "the KV zeros") : none,
-      ints || fp8 ? whole(kv.v_scale, false, "the KV scales") : none,
-      ints ? whole(kv.v_zero, false, "the KV zeros") : none,
-      whole(a.q_start, false, "q_start"),
-      whole(a.block_table, false, "the block table"),
-      whole(a.seq_lens, false, "seq_lens"),
-      plan.splits > 1 ? sink : whole(a.out, true, "the output"),
-      part};
+  auto b = bindings(a, plan.splits > 1 ? sink : whole(a.out, true, "the output"), part);
   const Pipeline& dec =
       pipelines_.get("attention_decode", 12, attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, attn::kLanesPerRow));
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
@@ -181,26 +188,13 @@ void AttentionKernels::decode(const AttentionArgs& a) {
 
 void AttentionKernels::prefill(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;
-  const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
   const uint32_t bk = attn::prefill_key_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize);
   const uint64_t gx = (uint64_t(a.max_q) + attn::kPrefillRows - 1) / attn::kPrefillRows;
   const uint64_t gy = uint64_t(a.batch) * a.q_heads;
   if (gx > gpu_.limits().maxComputeWorkGroupCount[0] || gy > gpu_.limits().maxComputeWorkGroupCount[1])
     throw Error(ErrorCode::Unsupported, "vulkan attention: prefill grid exceeds the device's workgroup count limits");
-  const BufferUse none{&dummy_, 0, 16, false}, sink{&dummy_, 0, 16, true};
-  std::array<BufferUse, 12> b = {
-      whole(a.q, false, "q"),
-      whole(kv.k, false, "the KV cache layer"),
-      whole(kv.v, false, "the KV cache layer"),
-      ints || fp8 ? whole(kv.k_scale, false, "the KV scales") : none,
-      ints ? whole(kv.k_zero, false, "the KV zeros") : none,
-      ints || fp8 ? whole(kv.v_scale, false, "the KV scales") : none,
-      ints ? whole(kv.v_zero, false, "the KV zeros") : none,
-      whole(a.q_start, false, "q_start"),
-      whole(a.block_table, false, "the block table"),
-      whole(a.seq_lens, false, "seq_lens"),
-      whole(a.out, true, "the output"),
-      sink};
+  const BufferUse sink{&dummy_, 0, 16, true};
+  auto b = bindings(a, whole(a.out, true, "the output"), sink);
   AttnPush p = attn_push(a);
   const Pipeline& pipe =
       pipelines_.get("attention_prefill", 12, attn_spec(attn::kWorkgroup, kv, attn::kPrefillRows, bk));

@@ -2,6 +2,8 @@
 // quantized KV cache (shaders/glsl/attention.comp: decode with split-K + merge, prefill) into the stream.
 #pragma once
 
+#include <array>
+
 #include <memory>
 
 #include "backend/device.hpp"
@@ -23,6 +25,7 @@ class AttentionKernels {
   void prefill(const AttentionArgs& a);
   // Whole-buffer binding; throws Unsupported when the buffer exceeds the device's binding range.
   BufferUse whole(const DeviceBuffer* b, bool write, const char* what) const;
+  std::array<BufferUse, 12> bindings(const AttentionArgs& a, BufferUse out, BufferUse part) const;
 
   const Gpu& gpu_;
   Pipelines& pipelines_;
