@@ -28,6 +28,7 @@ struct Options {
   std::vector<std::string> baselines;  // "clblast"
   // convert
   std::vector<std::string> formats = {"e4m3", "mxfp4", "nvfp4"};
+  std::string convert_dtype = "f32";  // convert: float side (f32: a 4096x4096 tensor is 64 MiB)
   // attention: cartesian product of batch x context x q_len, for each KV format (fp16 always first)
   std::vector<int> batch = {1}, context = {1024}, q_len = {1};
   int q_heads = 32, kv_heads = 8, head_dim = 128, page_size = 16;

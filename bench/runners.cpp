@@ -3,6 +3,7 @@
 #include "bench/runners.hpp"
 
 #include <bit>
+#include <cstring>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -206,19 +207,28 @@ void run_convert(Session& s) {
   for (const auto& f : s.o.formats) formats.push_back(parse_format(f));
   for (const auto& sh : shapes) {
     int64_t rows = sh.n, cols = sh.k;  // a weight [N, K] (or ROWS,COLS)
+    // the float side in the requested dtype: fp16 bits, bf16 bits (top half of fp32) or fp32
+    DType dt = s.o.convert_dtype == "f16" ? DType::F16 : s.o.convert_dtype == "bf16" ? DType::BF16 : DType::F32;
     auto xh = random_f16(size_t(rows * cols), 5, 1.0f);
-    Buffer x = s.ctx.upload(DType::F16, {rows, cols}, xh.data(), xh.size() * 2);
-    Buffer back = s.ctx.alloc(DType::F16, {rows, cols});
+    std::vector<uint8_t> host(size_t(rows * cols) * dtype_size(dt));
+    for (size_t i = 0; i < xh.size(); ++i) {
+      uint32_t f32 = fmt::lb_f16_to_f32(xh[i]);
+      if (dt == DType::F16) std::memcpy(&host[2 * i], &xh[i], 2);
+      else if (dt == DType::BF16) { uint16_t b = uint16_t(f32 >> 16); std::memcpy(&host[2 * i], &b, 2); }
+      else std::memcpy(&host[4 * i], &f32, 4);
+    }
+    Buffer x = s.ctx.upload(dt, {rows, cols}, host.data(), host.size());
+    Buffer back = s.ctx.alloc(dt, {rows, cols});
     for (Format f : formats) {
       QTensor q = s.ctx.alloc_qtensor(f, {rows, cols}, true);
       for (bool quant : {true, false}) {
         Result r;
         r.op = "convert";
         r.shape = {{"m", 0}, {"n", rows}, {"k", cols}, {"format", format_info(f).name},
-                   {"direction", quant ? "quantize" : "dequantize"}, {"dtype", "f16"}};
+                   {"direction", quant ? "quantize" : "dequantize"}, {"dtype", s.o.convert_dtype}};
         r.config = "packed";
         r.config_source = "fixed";
-        r.work = convert_work(f, true, rows, cols, DType::F16, quant);
+        r.work = convert_work(f, true, rows, cols, dt, quant);
         if (quant)
           measure(s, r, [&] { s.ctx.quantize_into(x, q); });
         else

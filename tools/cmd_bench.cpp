@@ -11,7 +11,7 @@ namespace lowbit::cli {
 Command add_bench_command(CLI::App& root) {
   auto* cmd = root.add_subcommand("bench", "Benchmark an op on a device (median, p20, p80; GB/s, TFLOP/s, roofline)");
   struct Args {
-    std::string op, shapes, json, baseline, formats, batch, context, q_len, kv_formats, peak_shape;
+    std::string op, shapes, json, baseline, formats, batch, context, q_len, kv_formats, peak_shape, convert_dtype = "f32";
     double copy_mib = 256;
     bench::Options o;
     DeviceFlags dev;
@@ -30,6 +30,8 @@ Command add_bench_command(CLI::App& root) {
   cmd->add_option("--group", a->o.group, "w4a16: int4 group size along K")->capture_default_str();
   cmd->add_option("--baseline", a->baseline, "GEMM peer to add: clblast (OpenCL backend, needs CLBlast)");
   cmd->add_option("--formats", a->formats, "convert: formats (default e4m3,mxfp4,nvfp4)");
+  cmd->add_option("--dtype", a->convert_dtype, "convert: float side f32 (default) | f16 | bf16")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   cmd->add_option("--batch", a->batch, "attention: sequences, comma list (default 1)");
   cmd->add_option("--context", a->context, "attention: keys per sequence, comma list (default 1024)");
   cmd->add_option("--q-len", a->q_len, "attention: queries per sequence, comma list (1 = decode; default 1)");
@@ -48,6 +50,7 @@ Command add_bench_command(CLI::App& root) {
             if (!a->shapes.empty()) o.shapes = bench::parse_shapes(a->shapes, o.op == "convert");
             if (!a->baseline.empty()) o.baselines = bench::split_list(a->baseline);
             if (!a->formats.empty()) o.formats = bench::split_list(a->formats);
+            o.convert_dtype = a->convert_dtype;
             for (const auto& f : o.formats) parse_format(f);
             if (!a->batch.empty()) o.batch = bench::parse_int_list(a->batch, "--batch");
             if (!a->context.empty()) o.context = bench::parse_int_list(a->context, "--context");
