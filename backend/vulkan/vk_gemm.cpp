@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
+#include <thread>
 
 #include "backend/gemm_plan.hpp"
 #include "lowbit_formats.h"
@@ -15,7 +16,6 @@ namespace {
 constexpr uint32_t kGemvWg = 128, kGemvKc = 256, kGemvCols = 4;
 constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;  // coopmat tiles are 64 x 64 too
 constexpr uint32_t kReduceWg = 256;
-constexpr uint32_t kTargetWorkgroups = 256;  // GEMV: split K until about this many workgroups run
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4;
 
 // Must match `GemmParams` in gemm_common.glsl.
@@ -63,8 +63,11 @@ void GemmKernels::gemm(const GemmArgs& a) {
     splits = uint32_t((a.k + k_split - 1) / k_split);
   } else if (gemv) {
     uint64_t groups_n = a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols;
-    // int4 splits K until about kTargetWorkgroups run; fp16 has a workgroup per 4 columns already
-    k_split = gemv_k_split(a.k, groups_n, a.split_k, a.w4 ? kTargetWorkgroups : 0, kGemvKc, splits);
+    // int4 splits K until about `target` workgroups run (a few per thread on a CPU device, enough to
+    // fill a GPU otherwise); fp16 has a workgroup per 4 columns already
+    const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    const uint64_t target = cpu ? 4 * std::max(1u, std::thread::hardware_concurrency()) : 256;
+    k_split = gemv_k_split(a.k, groups_n, a.split_k, a.w4 ? target : 0, kGemvKc, splits);
   }
   std::shared_ptr<VulkanBuffer> partials;
   if (splits > 1) {
