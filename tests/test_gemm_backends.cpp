@@ -237,3 +237,24 @@ TEST(GemmVulkanWindows, WeightsSplitAcrossBindingsWithLoweredRange) {
     }
   lowbit::test::expect_clean(gpu);
 }
+
+// The int4 GEMV has two dequantization variants on Vulkan: the fp16 exponent trick (devices with fp16
+// arithmetic, as lavapipe) and the portable fp32 path; the suites above run the first, this the second.
+TEST(GemmVulkanPortableDequant, MatchesCpuWithoutFp16Arithmetic) {
+  setenv("LOWBIT_VK_NO_F16_DEQUANT", "1", 1);
+  Context gpu;
+  std::string why;
+  bool ok = lowbit::test::make_context(Backend::Vulkan, gpu, why);
+  unsetenv("LOWBIT_VK_NO_F16_DEQUANT");
+  if (!ok) GTEST_SKIP() << why;
+  Context cpu = Context::create({.backend = Backend::CPU});
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0.0f, 0.05f);
+  for (int64_t n : {75, 136}) {  // 1 and 8 (or 4) columns per invocation
+    std::vector<float> wt(size_t(n * 256));
+    for (auto& v : wt) v = nd(rng);
+    W4Host h = quantize_w4_rtn(wt.data(), n, 256, 64, false);
+    run_w4(gpu, cpu, h, random_f16(size_t(n), 6), "portable dequant N=" + std::to_string(n), {.path = GemmPath::Gemv});
+  }
+  lowbit::test::expect_clean(gpu);
+}

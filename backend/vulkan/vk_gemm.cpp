@@ -83,7 +83,7 @@ void GemmKernels::gemm(const GemmArgs& a) {
   if (coop && !gpu_.coopmat())
     throw Error(ErrorCode::Unsupported, "gemm: the cooperative-matrix path needs VK_NV_cooperative_matrix (16x8x16 fp16)");
   if (gemv) {
-    shader = "gemm_gemv";
+    shader = a.w4 && f16_dequant_ ? "gemm_gemv_f16dq" : "gemm_gemv";
     spec = {kGemvWg, gemv_accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols, nc};
   } else if (coop) {
     shader = "gemm_coopmat";

@@ -61,6 +61,7 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   VkPhysicalDeviceVulkan12Features use12{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
   use11.storageBuffer16BitAccess = VK_TRUE;
   use12.storageBuffer8BitAccess = VK_TRUE;
+  use12.shaderFloat16 = have12.shaderFloat16;  // fp16 arithmetic: the GEMV's exponent-trick dequant
   use11.pNext = &use12;
   VkPhysicalDeviceFeatures2 use{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   use.pNext = &use11;

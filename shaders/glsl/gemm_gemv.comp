@@ -1,14 +1,18 @@
 // gemm_gemv.comp — the small-M path (M <= 16, memory-bound) of Y = X · Wᵀ (+ bias).
 //
-// int4 weights (W4): one invocation per output column; the workgroup stages a K chunk of all M rows
-// of X in shared memory (broadcast reads), each invocation streams its column's words (coalesced:
-// neighbouring invocations read neighbouring words), dequantizes 8 rows per word and accumulates M
-// fp32 sums. fp16 weights: LANES invocations share one column (16-byte loads along K) and reduce in
+// int4 weights (W4): NC adjacent output columns per invocation (1, 4 or 8: one 16/32-byte load of
+// words per K step, neighbouring invocations read neighbouring words); the workgroup stages a K chunk
+// of all M rows of X in shared memory (broadcast reads); each word's 8 rows become exact q - zero
+// values (fp32 2^23 trick, or with F16_DEQUANT the fp16 exponent trick), each group's scale is applied
+// once to its sum, and M x NC fp32 sums accumulate. fp16 weights: LANES invocations share one column (16-byte loads along K) and reduce in
 // shared memory. Split-K: workgroup row y handles one K slice; with more than one slice the fp32
 // partials go to a scratch buffer and gemm_reduce.comp sums them in a second dispatch, so nothing
 // relies on workgroups making progress concurrently.
 #version 450
 #extension GL_GOOGLE_include_directive : require
+#ifdef F16_DEQUANT  // build-time variant for devices with fp16 arithmetic (shaderFloat16)
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#endif
 #include "gemm_common.glsl"
 
 layout(constant_id = 0) const uint WG = 128;   // invocations per workgroup
@@ -69,11 +73,23 @@ void gemv_w4() {
               words[4u * v] = q.x, words[4u * v + 1u] = q.y, words[4u * v + 2u] = q.z, words[4u * v + 3u] = q.w;
             }
           }
-          // nibble | 0x4B000000 is the float 2^23 + q: an OR and a subtract give q - zero exactly
-          vec4 lo[NC], hi[NC];
+          vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
           for (uint c = 0; c < NC; ++c) {
+#ifdef F16_DEQUANT
+            // MARLIN's exponent trick: (word >> 4i) & 0x000F000F | 0x64006400 is the fp16 pair
+            // (1024 + q[2i], 1024 + q[2i + 1]); one fp16x2 subtract of 1024 + zero leaves q - zero.
+            f16vec2 zz = f16vec2(float16_t(zb[c] - 8388608.0 + 1024.0));
+            f16vec2 p0 = unpackFloat2x16((words[c] & 0x000F000Fu) | 0x64006400u) - zz;
+            f16vec2 p1 = unpackFloat2x16(((words[c] >> 4u) & 0x000F000Fu) | 0x64006400u) - zz;
+            f16vec2 p2 = unpackFloat2x16(((words[c] >> 8u) & 0x000F000Fu) | 0x64006400u) - zz;
+            f16vec2 p3 = unpackFloat2x16(((words[c] >> 12u) & 0x000F000Fu) | 0x64006400u) - zz;
+            lo[c] = vec4(vec2(p0), vec2(p1));
+            hi[c] = vec4(vec2(p2), vec2(p3));
+#else
+            // portable: nibble | 0x4B000000 is the float 2^23 + q; an OR and a subtract give q - zero
             lo[c] = uintBitsToFloat(((uvec4(words[c]) >> uvec4(0, 16, 4, 20)) & 0xFu) | 0x4B000000u) - zb[c];
             hi[c] = uintBitsToFloat(((uvec4(words[c]) >> uvec4(8, 24, 12, 28)) & 0xFu) | 0x4B000000u) - zb[c];
+#endif
           }
           for (uint m = 0; m < MT; ++m) {
             vec4 xa = smem4[(m * KC + kk) >> 2], xb = smem4[((m * KC + kk) >> 2) + 1u];

@@ -4,6 +4,7 @@ lowbit_glsl(convert_quantize convert.comp QUANTIZE)
 lowbit_glsl(convert_dequantize convert.comp DEQUANTIZE)
 # GEMM family (Y = X · Wᵀ): weight type, tile shapes and M rows are specialization constants.
 lowbit_glsl(gemm_gemv gemm_gemv.comp)
+lowbit_glsl(gemm_gemv_f16dq gemm_gemv.comp F16_DEQUANT)  # fp16 exponent-trick dequant (shaderFloat16)
 lowbit_glsl(gemm_tiled gemm_tiled.comp)
 lowbit_glsl(gemm_reduce gemm_reduce.comp)
 lowbit_glsl(gather gather.comp)
