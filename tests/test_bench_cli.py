@@ -112,7 +112,11 @@ def test_convert(backend):
     conv = [r for r in res if r["op"] == "convert"]
     assert [(r["format"], r["direction"]) for r in conv] == [("mxfp4", "quantize"), ("mxfp4", "dequantize"),
                                                              ("e4m3", "quantize"), ("e4m3", "dequantize")], conv
-    assert conv[0]["bytes"] == 4 * 64 * 2 + 4 * 32 + 4 * 2, conv[0]
+    # float32 values (the default --dtype) + packed fp4 codes + one E8M0 scale per 32 values
+    assert conv[0]["bytes"] == 4 * 64 * 4 + 4 * 32 + 4 * 2 and conv[0]["dtype"] == "f32", conv[0]
+    f16 = check_schema(bench_json(backend, "convert", ["--shapes", "4,64", "--formats", "mxfp4", "--dtype", "f16"]),
+                       backend, "convert", False)
+    assert [r["bytes"] for r in f16 if r["op"] == "convert"][0] == 4 * 64 * 2 + 4 * 32 + 4 * 2, f16
 
 
 def test_attention(backend):
