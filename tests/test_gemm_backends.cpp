@@ -173,6 +173,14 @@ TEST(GemmApi, RejectsBadShapes) {
 }
 
 namespace {
+// A Vulkan context created while an environment switch is set (the device reads it at creation).
+bool vulkan_context_with(Context& gpu, std::string& why, const char* var, const char* value) {
+  setenv(var, value, 1);
+  bool ok = lowbit::test::make_context(Backend::Vulkan, gpu, why);
+  unsetenv(var);
+  return ok;
+}
+
 // A layer straight from random codes (no RTN pass), for sizes where quantizing floats would be slow.
 W4Host random_layer(int64_t n, int64_t k, int group, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -208,12 +216,9 @@ TEST_P(GemmBackends, W4WeightsLargerThanOneStorageBinding) {
 // The same windowing on small shapes: the Vulkan binding range lowered to 64 KiB, both weight types,
 // both paths.
 TEST(GemmVulkanWindows, WeightsSplitAcrossBindingsWithLoweredRange) {
-  setenv("LOWBIT_VK_MAX_RANGE", "65536", 1);
   Context gpu;
   std::string why;
-  bool ok = lowbit::test::make_context(Backend::Vulkan, gpu, why);
-  unsetenv("LOWBIT_VK_MAX_RANGE");
-  if (!ok) GTEST_SKIP() << why;
+  if (!vulkan_context_with(gpu, why, "LOWBIT_VK_MAX_RANGE", "65536")) GTEST_SKIP() << why;
   Context cpu = Context::create({.backend = Backend::CPU});
   W4Host h = random_layer(264, 1024, 64, 9);  // 135 KiB of qweight
   auto w = dequantize_w4(h);
@@ -241,12 +246,9 @@ TEST(GemmVulkanWindows, WeightsSplitAcrossBindingsWithLoweredRange) {
 // The int4 GEMV has two dequantization variants on Vulkan: the fp16 exponent trick (devices with fp16
 // arithmetic, as lavapipe) and the portable fp32 path; the suites above run the first, this the second.
 TEST(GemmVulkanPortableDequant, MatchesCpuWithoutFp16Arithmetic) {
-  setenv("LOWBIT_VK_NO_F16_DEQUANT", "1", 1);
   Context gpu;
   std::string why;
-  bool ok = lowbit::test::make_context(Backend::Vulkan, gpu, why);
-  unsetenv("LOWBIT_VK_NO_F16_DEQUANT");
-  if (!ok) GTEST_SKIP() << why;
+  if (!vulkan_context_with(gpu, why, "LOWBIT_VK_NO_F16_DEQUANT", "1")) GTEST_SKIP() << why;
   Context cpu = Context::create({.backend = Backend::CPU});
   std::mt19937 rng(4);
   std::normal_distribution<float> nd(0.0f, 0.05f);

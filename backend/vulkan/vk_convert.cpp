@@ -80,6 +80,22 @@ void dispatch_items(Stream& stream, const Gpu& gpu, const Pipeline& p, const std
   stream.dispatch(p, b, &push, sizeof push, uint32_t(gx), uint32_t(gy));
 }
 
+// Specialization constants of convert.comp for a format, float side, saturation and packing (mode:
+// encode; the NVFP4 quantize passes change kMode).
+std::vector<uint32_t> variant_spec(const FormatInfo& f, int io_elem, bool saturate, bool sub_byte_packed) {
+  std::vector<uint32_t> spec(kSpecCount);
+  spec[kWg] = kWorkgroup;
+  spec[kElem] = uint32_t(f.elem);
+  spec[kBlock] = uint32_t(f.block);
+  spec[kScaleKind] = f.scale == ScaleKind::E8M0 ? 1 : f.scale == ScaleKind::E4M3 ? 2 : 0;
+  spec[kIoElem] = uint32_t(io_elem);
+  spec[kSaturate] = saturate;
+  spec[kPacked] = sub_byte_packed;
+  spec[kGroupSize] = kGroup;
+  spec[kMode] = kEncode;
+  return spec;
+}
+
 }  // namespace
 
 void ConvertKernels::quantize(const QuantizeArgs& a) {
@@ -101,16 +117,7 @@ void ConvertKernels::quantize(const QuantizeArgs& a) {
   if (plan.rows_per_chunk() * std::max<uint64_t>(a.cols, 1) > 0xFFFFFFFFull)
     throw Error(ErrorCode::Unsupported, "quantize: chunk too large");  // unreachable with ranges <= 4 GiB
 
-  std::vector<uint32_t> spec(kSpecCount);
-  spec[kWg] = kWorkgroup;
-  spec[kElem] = uint32_t(f.elem);
-  spec[kBlock] = uint32_t(f.block);
-  spec[kScaleKind] = f.scale == ScaleKind::E8M0 ? 1 : f.scale == ScaleKind::E4M3 ? 2 : 0;
-  spec[kIoElem] = uint32_t(a.src_elem);
-  spec[kSaturate] = blocked ? 1 : a.saturate;
-  spec[kPacked] = sub_byte_packed;
-  spec[kGroupSize] = kGroup;
-  spec[kMode] = kEncode;
+  std::vector<uint32_t> spec = variant_spec(f, a.src_elem, blocked || a.saturate, sub_byte_packed);
   const Pipeline& encode = pipelines_.get("convert_quantize", 4, spec);
   const Pipeline* amax = nullptr;
   const Pipeline* finish = nullptr;
@@ -183,16 +190,7 @@ void ConvertKernels::dequantize(const DequantizeArgs& a) {
                      {&ts, 0, false}},
                     a.rows, "dequantize");
 
-  std::vector<uint32_t> spec(kSpecCount);
-  spec[kWg] = kWorkgroup;
-  spec[kElem] = uint32_t(f.elem);
-  spec[kBlock] = uint32_t(f.block);
-  spec[kScaleKind] = f.scale == ScaleKind::E8M0 ? 1 : f.scale == ScaleKind::E4M3 ? 2 : 0;
-  spec[kIoElem] = uint32_t(a.out_elem);
-  spec[kSaturate] = 1;
-  spec[kPacked] = sub_byte_packed;
-  spec[kGroupSize] = kGroup;
-  spec[kMode] = kEncode;
+  std::vector<uint32_t> spec = variant_spec(f, a.out_elem, true, sub_byte_packed);
   const Pipeline& pipe = pipelines_.get("convert_dequantize", 4, spec);
 
   const uint64_t step = plan.rows_per_chunk();
