@@ -131,6 +131,25 @@ inline float lb_softcap(float s, float cap) {
 /* Running max that keeps a NaN once seen. */
 inline float lb_nan_max(float a, float b) { return isnan(a) ? a : (isnan(b) || b > a) ? b : a; }
 
+/* Online softmax step for one query row: n new logits in p (masked ones are -inf) become
+ * probabilities exp(s - max) in place; the running max *m and sum *l are updated, and the factor that
+ * rescales the row's earlier accumulator is returned. */
+inline float lb_online_softmax(__local float* p, uint n, __local float* m, __local float* l) {
+  float m_old = *m, mx = m_old;
+  for (uint k = 0; k < n; ++k) mx = lb_nan_max(mx, p[k]);
+  float corr = mx == -INFINITY ? 1.0f : exp(m_old - mx);
+  float sum = 0.0f;
+  for (uint k = 0; k < n; ++k) {
+    float pk = p[k] == -INFINITY ? 0.0f : exp(p[k] - mx);
+    p[k] = pk;
+    sum += pk;
+  }
+  *l = *l * corr + sum;
+  *m = mx;
+  return corr;
+}
+
+
 inline void lb_store(__global float* out32, __global half* out16, uint flags, uint idx, float v) {
   if (flags & FLAG_OUT_F32) out32[idx] = v;
   else vstore_half_rte(v, idx, out16);
@@ -230,21 +249,7 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
       p_s[g * LB_KT + k] = s;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (t < LB_GC) {
-      float m_old = m_s[t], mx = m_old;
-      for (uint k = 0; k < LB_KT; ++k) mx = lb_nan_max(mx, p_s[t * LB_KT + k]);
-      float corr = mx == -INFINITY ? 1.0f : exp(m_old - mx);
-      float sum = 0.0f;
-      for (uint k = 0; k < LB_KT; ++k) {
-        float s = p_s[t * LB_KT + k];
-        float p = s == -INFINITY ? 0.0f : exp(s - mx);
-        p_s[t * LB_KT + k] = p;
-        sum += p;
-      }
-      l_s[t] = l_s[t] * corr + sum;
-      m_s[t] = mx;
-      corr_s[t] = corr;
-    }
+    if (t < LB_GC) corr_s[t] = lb_online_softmax(p_s + t * LB_KT, LB_KT, m_s + t, l_s + t);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint g = 0; g < LB_GC; ++g) {
       float cr = corr_s[g];
@@ -377,21 +382,7 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_pr
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     lb_load_tile(kv_s, vw, vs16, vz16, block_table, max_blocks, page_size, kv_heads, b, hk, tile, jhi);
-    if (t < LB_BQ) {
-      float m_old = m_s[t], mx = m_old;
-      for (uint k = 0; k < LB_BK; ++k) mx = lb_nan_max(mx, s_s[t * LB_BK + k]);
-      float corr = mx == -INFINITY ? 1.0f : exp(m_old - mx);
-      float sum = 0.0f;
-      for (uint k = 0; k < LB_BK; ++k) {
-        float s = s_s[t * LB_BK + k];
-        float p = s == -INFINITY ? 0.0f : exp(s - mx);
-        s_s[t * LB_BK + k] = p;
-        sum += p;
-      }
-      l_s[t] = l_s[t] * corr + sum;
-      m_s[t] = mx;
-      corr_s[t] = corr;
-    }
+    if (t < LB_BQ) corr_s[t] = lb_online_softmax(s_s + t * LB_BK, LB_BK, m_s + t, l_s + t);
     barrier(CLK_LOCAL_MEM_FENCE);
     float cr = corr_s[r];
     for (uint i = 0; i < LB_DPT; ++i) o[i] *= cr;
