@@ -80,6 +80,17 @@ void dispatch_items(Stream& stream, const Gpu& gpu, const Pipeline& p, const std
   stream.dispatch(p, b, &push, sizeof push, uint32_t(gx), uint32_t(gy));
 }
 
+// Row layout of the codes and scales of one tensor (shared by quantize and dequantize).
+struct CodeLayout {
+  CodeLayout(const FormatInfo& f, bool packed, uint64_t cols)
+      : blocked(f.block != 0),
+        sub_byte_packed(packed && f.bits != 8),
+        row_bytes(packed ? packed_row_bytes(f.format, cols) : cols),
+        nblk(scales_per_row(f.format, cols)) {}
+  bool blocked, sub_byte_packed;
+  uint64_t row_bytes, nblk;  // code bytes and block scales per row
+};
+
 // Specialization constants of convert.comp for a format, float side, saturation and packing (mode:
 // encode; the NVFP4 quantize passes change kMode).
 std::vector<uint32_t> variant_spec(const FormatInfo& f, int io_elem, bool saturate, bool sub_byte_packed) {
@@ -100,14 +111,13 @@ std::vector<uint32_t> variant_spec(const FormatInfo& f, int io_elem, bool satura
 
 void ConvertKernels::quantize(const QuantizeArgs& a) {
   const FormatInfo& f = *a.fmt;
-  const bool blocked = f.block != 0;
-  const bool sub_byte_packed = a.packed && f.bits != 8;
-  const uint64_t row_bytes = sub_byte_packed ? lowbit::fmt::lb_packed_row_bytes(uint32_t(a.cols), f.elem) : a.cols;
-  const uint64_t nblk = blocked ? (a.cols + f.block - 1) / f.block : 0;
-  const VulkanBuffer& src = vkbuf(a.src);
+  const CodeLayout lay(f, a.packed, a.cols);
+  const bool blocked = lay.blocked, sub_byte_packed = lay.sub_byte_packed;
+  const uint64_t row_bytes = lay.row_bytes, nblk = lay.nblk;
   const VulkanBuffer& codes = vkbuf(a.codes);
   const VulkanBuffer& scales = blocked ? vkbuf(a.scales) : dummy_;
   const VulkanBuffer& ts = f.tensor_scale ? vkbuf(a.tensor_scale) : dummy_;
+  const VulkanBuffer& src = vkbuf(a.src);
   ChunkPlanner plan(gpu_,
                     {{&src, a.cols * elem_bytes(a.src_elem), false},
                      {&codes, row_bytes, true},
@@ -175,14 +185,13 @@ void ConvertKernels::quantize(const QuantizeArgs& a) {
 
 void ConvertKernels::dequantize(const DequantizeArgs& a) {
   const FormatInfo& f = *a.fmt;
-  const bool blocked = f.block != 0;
-  const bool sub_byte_packed = a.packed && f.bits != 8;
-  const uint64_t row_bytes = sub_byte_packed ? lowbit::fmt::lb_packed_row_bytes(uint32_t(a.cols), f.elem) : a.cols;
-  const uint64_t nblk = blocked ? (a.cols + f.block - 1) / f.block : 0;
-  const VulkanBuffer& dst = vkbuf(a.dst);
+  const CodeLayout lay(f, a.packed, a.cols);
+  const bool blocked = lay.blocked, sub_byte_packed = lay.sub_byte_packed;
+  const uint64_t row_bytes = lay.row_bytes, nblk = lay.nblk;
   const VulkanBuffer& codes = vkbuf(a.codes);
   const VulkanBuffer& scales = blocked ? vkbuf(a.scales) : dummy_;
   const VulkanBuffer& ts = f.tensor_scale ? vkbuf(a.tensor_scale) : dummy_;
+  const VulkanBuffer& dst = vkbuf(a.dst);
   ChunkPlanner plan(gpu_,
                     {{&dst, a.cols * elem_bytes(a.out_elem), true},
                      {&codes, row_bytes, false},
