@@ -9,6 +9,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "host/io/aligned_view.hpp"
 #include "lowbit/io.hpp"
 #include "support/raw_files.hpp"
 
@@ -400,4 +401,21 @@ TEST_F(DequantizeMetadataTest, RejectsMistypedMetadata) {
   }
   fs::path p = write_e4m3(R"({"x":{"shape":[4],"dtype":"F32"}})", "yes");
   test::expect_error([&] { dequantize(p); }, ErrorCode::Io, {p.string(), "lowbit.packed"});
+}
+
+TEST_F(IoTest, AlignedViewOfBytesAtAnOddAddressIsAlignedAndEqual) {
+  std::vector<uint8_t> raw(1 + 3 * 4);
+  const int32_t values[3] = {-7, 1 << 30, 42};
+  std::memcpy(raw.data() + 1, values, sizeof values);
+  io::AlignedView<int32_t> v(io::Bytes(raw.data() + 1, 12));
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % alignof(int32_t), 0u);
+  EXPECT_EQ(v.data()[0], -7);
+  EXPECT_EQ(v.data()[1], 1 << 30);
+  EXPECT_EQ(v.data()[2], 42);
+  io::AlignedView<int32_t> moved(std::move(v));
+  EXPECT_EQ(moved.data()[2], 42);
+  alignas(4) uint8_t aligned[8] = {1, 0, 0, 0, 2, 0, 0, 0};
+  io::AlignedView<int32_t> direct(io::Bytes(aligned, 8));
+  EXPECT_EQ(static_cast<const void*>(direct.data()), static_cast<const void*>(aligned));  // no copy when aligned
 }
