@@ -172,7 +172,7 @@ TEST_F(CheckpointInput, ConsistentShardsWithAnIndexPack) {
   write_shard(file("a.safetensors"), {"l0.weight", "x"});
   write_shard(file("b.safetensors"), {"l1.weight"});
   write_text("model.safetensors.index.json", R"({"metadata":{"total_size":768},)"
-                                             R"("weight_map":{"l0.weight":"a.safetensors","x":"a.safetensors","l1.weight":"b.safetensors"}})");
+                                             R"("weight_map":{"l0.weight":"a.safetensors","x":"./a.safetensors","l1.weight":"b.safetensors"}})");
   fs::create_directories(file("out"));
   ckpt::PackReport r = ckpt::pack_checkpoint(dir_, file("out") / "packed.safetensors", {.group = 32});
   EXPECT_EQ(r.layers, (std::vector<std::string>{"l0", "l1"}));

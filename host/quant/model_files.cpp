@@ -20,7 +20,7 @@ fs::path shard_path(const fs::path& index, const std::string& tensor, const std:
                  std::any_of(rel.begin(), rel.end(), [](const fs::path& part) { return part == ".."; });
   if (outside)
     fail(index.string() + ": weight_map['" + tensor + "'] = '" + file + "' names a file outside the model directory");
-  return index.parent_path() / rel;
+  return (index.parent_path() / rel).lexically_normal();  // "./a" and "a" are one shard
 }
 
 }  // namespace
