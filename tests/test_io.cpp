@@ -296,6 +296,13 @@ TEST_F(IoTest, NpyRejectsDuplicateHeaderKeys) {
                    "duplicate header key 'descr'");
 }
 
+TEST_F(IoTest, NpyRejectsTextAfterTheHeaderDict) {
+  expect_npy_error(make_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4,), } 'shape': (2,)", "abcd"),
+                   "after the header dict");
+  io::NpyFile ok = io::NpyFile::open(make_npy(std::string("{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }  ") + '\0', "abcd"));
+  EXPECT_EQ(ok.shape(), Shape{4});
+}
+
 TEST_F(IoTest, SafetensorsRejectsDuplicateTensorNames) {
   expect_st_error(make_st(R"({"w":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
                           R"("w":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",

@@ -57,6 +57,9 @@ class HeaderParser {
       if (peek() != '}') fail("expected ',' or '}' in header");
     }
     ++i_;
+    // numpy pads the dict with spaces and ends it with '\n'; anything else after it is not numpy's
+    while (i_ < s_.size() && (s_[i_] == '\0' || s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+    if (i_ != s_.size()) fail("unexpected text after the header dict");
     if (!h.has_descr || !h.has_order || !h.has_shape) fail("header lacks 'descr', 'fortran_order' or 'shape'");
     return h;
   }
