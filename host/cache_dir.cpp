@@ -37,14 +37,15 @@ void write_file_atomic(const fs::path& path, const void* data, size_t bytes) {
 }
 
 bool read_file(const fs::path& path, std::vector<unsigned char>& out) {
+  // Only regular files: a directory opens as a stream too, and ext4 reports its end at 2^63 - 1.
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return false;
+  uintmax_t n = fs::file_size(path, ec);
+  if (ec) return false;
   std::ifstream f(path, std::ios::binary);
   if (!f) return false;
-  f.seekg(0, std::ios::end);
-  auto n = f.tellg();
-  if (n < 0) return false;
   out.resize(static_cast<size_t>(n));
-  f.seekg(0);
-  return static_cast<bool>(f.read(reinterpret_cast<char*>(out.data()), n)) || n == 0;
+  return static_cast<bool>(f.read(reinterpret_cast<char*>(out.data()), std::streamsize(n))) || n == 0;
 }
 
 std::string hash_hex(const std::string& data) {

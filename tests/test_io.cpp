@@ -9,7 +9,9 @@
 #include <fstream>
 #include <numeric>
 
+#include "host/io/aligned_view.hpp"
 #include "lowbit/io.hpp"
+#include "support/raw_files.hpp"
 
 namespace fs = std::filesystem;
 using namespace lowbit;
@@ -27,36 +29,26 @@ class IoTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
   fs::path file(const std::string& name) const { return dir_ / name; }
 
-  static void write_raw(const fs::path& p, const std::string& bytes) {
-    std::ofstream(p, std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
-  }
+  static void write_raw(const fs::path& p, const std::string& bytes) { test::write_raw(p, bytes); }
   // A safetensors file from a header text and a data section; header length as given or true.
   fs::path make_st(const std::string& header, const std::string& data, int64_t hlen = -1) {
-    uint64_t n = hlen < 0 ? header.size() : uint64_t(hlen);
-    std::string b(8, '\0');
-    for (int i = 0; i < 8; ++i) b[size_t(i)] = char((n >> (8 * i)) & 0xFF);
     fs::path p = file("t.safetensors");
-    write_raw(p, b + header + data);
+    write_raw(p, test::safetensors_bytes(header, data, hlen));
+    return p;
+  }
+  // An npy 1.0 file from a header dict text and a data section.
+  fs::path make_npy(const std::string& dict, const std::string& data) {
+    std::string text = dict + "\n";
+    fs::path p = file("n.npy");
+    write_raw(p, std::string("\x93NUMPY\x01\x00", 8) + char(text.size() & 0xFF) + char(text.size() >> 8) + text + data);
     return p;
   }
   // Expects opening `p` to throw Error(Io) whose message contains `needle`.
   static void expect_st_error(const fs::path& p, const std::string& needle) {
-    try {
-      io::SafetensorsFile::open(p);
-      FAIL() << "no error for a file that should contain: " << needle;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::Io) << e.what();
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-    }
+    test::expect_error([&] { io::SafetensorsFile::open(p); }, ErrorCode::Io, {needle});
   }
   static void expect_npy_error(const fs::path& p, const std::string& needle) {
-    try {
-      io::NpyFile::open(p);
-      FAIL() << "no error for a file that should contain: " << needle;
-    } catch (const Error& e) {
-      EXPECT_EQ(e.code(), ErrorCode::Io) << e.what();
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << "message: " << e.what();
-    }
+    test::expect_error([&] { io::NpyFile::open(p); }, ErrorCode::Io, {needle});
   }
 
   fs::path dir_;
@@ -281,4 +273,156 @@ TEST_F(IoTest, QuantizeFileRoundTripOnCpu) {
   ASSERT_EQ(b.shape(), (Shape{3, 40}));
   const float* y = reinterpret_cast<const float*>(b.bytes().data());
   for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i], x[i], 0.5f) << i;
+}
+
+// ---- untrusted input: overflow behind zero dimensions, duplicate keys, holes, trailing bytes ----------
+
+TEST_F(IoTest, NpyRejectsDimensionThatWrapsAroundUint64) {
+  // 2^64 + 4 used to wrap to 4 and match a 4-byte data section.
+  expect_npy_error(make_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (18446744073709551620,), }", "abcd"),
+                   "dimension too large");
+}
+
+TEST_F(IoTest, NpyRejectsAbsurdDimensionsBehindAZero) {
+  expect_npy_error(
+      make_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (0, 4611686018427387904, 4611686018427387904), }", ""),
+      "overflows");
+  expect_npy_error(make_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4611686018427387905, 0), }", ""),
+                   "dimension too large");
+}
+
+TEST_F(IoTest, NpyRejectsDuplicateHeaderKeys) {
+  expect_npy_error(make_npy("{'descr': '<f4', 'descr': '|u1', 'fortran_order': False, 'shape': (4,), }", "abcd"),
+                   "duplicate header key 'descr'");
+}
+
+TEST_F(IoTest, NpyRejectsTextAfterTheHeaderDict) {
+  expect_npy_error(make_npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4,), } 'shape': (2,)", "abcd"),
+                   "after the header dict");
+  io::NpyFile ok = io::NpyFile::open(make_npy(std::string("{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }  ") + '\0', "abcd"));
+  EXPECT_EQ(ok.shape(), Shape{4});
+}
+
+TEST_F(IoTest, SafetensorsRejectsDuplicateTensorNames) {
+  expect_st_error(make_st(R"({"w":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
+                          R"("w":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
+                          "1234"),
+                  "duplicate key 'w'");
+}
+
+TEST_F(IoTest, SafetensorsRejectsDuplicateKeysInsideAnEntry) {
+  expect_st_error(make_st(R"({"w":{"dtype":"F32","dtype":"U8","shape":[4],"data_offsets":[0,4]}})", "1234"),
+                  "duplicate key 'dtype' in 'w'");
+  expect_st_error(make_st(R"({"w":{"dtype":"U8","shape":[4],"shape":[2],"data_offsets":[0,4]}})", "1234"),
+                  "duplicate key 'shape' in 'w'");
+}
+
+TEST_F(IoTest, SafetensorsRejectsDuplicateMetadataKeys) {
+  expect_st_error(make_st(R"({"__metadata__":{"lowbit.format":"e4m3","lowbit.format":"mxfp4"}})", ""),
+                  "duplicate key 'lowbit.format' in '__metadata__'");
+  expect_st_error(make_st(R"({"__metadata__":{},"__metadata__":{}})", ""), "duplicate key '__metadata__'");
+}
+
+TEST_F(IoTest, SafetensorsRejectsAbsurdNesting) {
+  expect_st_error(make_st("{\"__metadata__\":" + std::string(1000, '[') + std::string(1000, ']') + "}", ""),
+                  "nested deeper");
+}
+
+TEST_F(IoTest, SafetensorsRejectsHolesInTheDataSection) {
+  expect_st_error(make_st(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
+                          R"("b":{"dtype":"U8","shape":[2],"data_offsets":[3,5]}})",
+                          "12345"),
+                  "tensor 'b': data starts at 3, but the previous tensor ends at 2");
+  expect_st_error(make_st(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}})", "123"),
+                  "tensor 'a': data starts at 1, but the previous tensor ends at 0");
+}
+
+TEST_F(IoTest, SafetensorsRejectsTrailingBytes) {
+  expect_st_error(make_st(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", "1234"),
+                  "2 bytes after the last tensor");
+  expect_st_error(make_st(R"({"a":{"dtype":"U8","shape":[0],"data_offsets":[0,0]}})", "1"),
+                  "1 bytes after the last tensor");
+}
+
+TEST_F(IoTest, SafetensorsAcceptsEmptyTensorsAnywhere) {
+  io::SafetensorsFile f = io::SafetensorsFile::open(
+      make_st(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"e":{"dtype":"F32","shape":[0,3],"data_offsets":[1,1]},)"
+              R"("b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]},"z":{"dtype":"U8","shape":[0],"data_offsets":[4,4]}})",
+              "1234"));
+  EXPECT_EQ(f.tensors().size(), 4u);
+  EXPECT_EQ(f.bytes(f.at("b"))[0], '3');
+  EXPECT_EQ(f.bytes(f.at("e")).size(), 0u);
+}
+
+TEST_F(IoTest, SafetensorsRejectsAbsurdDimensionsBehindAZero) {
+  expect_st_error(make_st(R"({"w":{"dtype":"U8","shape":[0,4611686018427387904,4611686018427387904],"data_offsets":[0,0]}})", ""),
+                  "tensor 'w': shape");
+  expect_st_error(make_st(R"({"w":{"dtype":"U8","shape":[4611686018427387905,0],"data_offsets":[0,0]}})", ""),
+                  "overflows");
+}
+
+// A hand-written e4m3 file of one tensor "x" [4] whose metadata the test chooses.
+class DequantizeMetadataTest : public IoTest {
+ protected:
+  fs::path write_e4m3(const std::string& tensors_meta, const std::string& packed = "false") {
+    test::RawSafetensors st;
+    st.add("x", "U8", {4}, std::vector<uint8_t>{0x38, 0x40, 0xB8, 0x00});
+    st.set_metadata(io::kMetaFormat, "e4m3");
+    st.set_metadata(io::kMetaPacked, packed);
+    st.set_metadata(io::kMetaTensors, tensors_meta);
+    fs::path p = file("q.safetensors");
+    st.write(p);
+    return p;
+  }
+  void dequantize(const fs::path& p) {
+    Context ctx = Context::create({.backend = Backend::CPU, .device = "", .cache_dir = ""});
+    io::dequantize_file(ctx, p, file("out.npy"), Format::E4M3);
+  }
+};
+
+TEST_F(DequantizeMetadataTest, ReadsAWellFormedFile) {
+  dequantize(write_e4m3(R"({"x":{"shape":[4],"dtype":"F32"}})"));
+  io::NpyFile y = io::NpyFile::open(file("out.npy"));
+  float v[4];
+  std::memcpy(v, y.bytes().data(), 16);
+  EXPECT_EQ(v[0], 1.0f);
+  EXPECT_EQ(v[2], -1.0f);
+}
+
+TEST_F(DequantizeMetadataTest, RejectsDuplicateTensorKeys) {
+  fs::path p = write_e4m3(R"({"x":{"shape":[4],"dtype":"F32"},"x":{"shape":[2,2],"dtype":"F32"}})");
+  test::expect_error([&] { dequantize(p); }, ErrorCode::Io, {p.string(), "lowbit.tensors", "duplicate key 'x'"});
+  EXPECT_FALSE(fs::exists(file("out.npy")));
+}
+
+TEST_F(DequantizeMetadataTest, RejectsAbsurdShapesBehindAZero) {
+  fs::path p = write_e4m3(R"({"x":{"shape":[0,4611686018427387904,4611686018427387904],"dtype":"F32"}})");
+  test::expect_error([&] { dequantize(p); }, ErrorCode::Io, {p.string(), "lowbit.tensors", "'x'", "overflows"});
+}
+
+TEST_F(DequantizeMetadataTest, RejectsMistypedMetadata) {
+  for (const char* meta : {R"(not json)", R"([1])", R"({"x":5})", R"({"x":{"shape":"4"}})", R"({"x":{"shape":[-4]}})",
+                           R"({"x":{"shape":[4.5]}})"}) {
+    fs::path p = write_e4m3(meta);
+    test::expect_error([&] { dequantize(p); }, ErrorCode::Io, {p.string(), "lowbit.tensors"});
+  }
+  fs::path p = write_e4m3(R"({"x":{"shape":[4],"dtype":"F32"}})", "yes");
+  test::expect_error([&] { dequantize(p); }, ErrorCode::Io, {p.string(), "lowbit.packed"});
+}
+
+TEST_F(IoTest, AlignedViewOfBytesAtAnOddAddressIsAlignedAndEqual) {
+  std::vector<uint8_t> raw(1 + 3 * 4);
+  const int32_t values[3] = {-7, 1 << 30, 42};
+  std::memcpy(raw.data() + 1, values, sizeof values);
+  io::AlignedView<int32_t> v(io::Bytes(raw.data() + 1, 12));
+  ASSERT_EQ(v.size(), 3u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % alignof(int32_t), 0u);
+  EXPECT_EQ(v.data()[0], -7);
+  EXPECT_EQ(v.data()[1], 1 << 30);
+  EXPECT_EQ(v.data()[2], 42);
+  io::AlignedView<int32_t> moved(std::move(v));
+  EXPECT_EQ(moved.data()[2], 42);
+  alignas(4) uint8_t aligned[8] = {1, 0, 0, 0, 2, 0, 0, 0};
+  io::AlignedView<int32_t> direct(io::Bytes(aligned, 8));
+  EXPECT_EQ(static_cast<const void*>(direct.data()), static_cast<const void*>(aligned));  // no copy when aligned
 }

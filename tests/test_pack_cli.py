@@ -92,10 +92,12 @@ def check_linear(ckpt, layer, w, bias, tmp, label, extra=()):
                       f"{label} {be} f16={f16} M={m}: max err {np.max(np.abs(y - ref)) if y.shape == ref.shape else y.shape}")
 
 
-def expect_error(args, what, output=None):
+def expect_error(args, what, output=None, needles=()):
     r = run(*args)
     lines = [l for l in r.stderr.strip().splitlines() if l.startswith("lowbit: error:")]
     check(r.returncode == 2 and len(lines) == 1, f"{what}: exit {r.returncode}, stderr {r.stderr.strip()!r}")
+    for needle in needles:
+        check(any(needle in l for l in lines), f"{what}: '{needle}' not in {lines}")
     if output:
         check(not os.path.exists(output), f"{what}: left {output} behind")
 
@@ -193,6 +195,20 @@ def main():
         np.save(xp, np.zeros((2, 256), np.float32))
         expect_error(["run", "linear", "--checkpoint", packed, "--layer", "nope", "--input", xp, "--output", yp,
                       "--backend", "cpu"], "unknown layer", yp)
+        # a lowbit checkpoint whose lowbit.layers metadata lies about its types: the file and key are named
+        tensors, meta = read_st(packed)
+        meta["lowbit.layers"] = json.dumps({"l0": {"n": "48", "k": 256, "group": 128, "sym": False}})
+        liar = os.path.join(tmp, "liar.safetensors")
+        write_st(liar, tensors, meta)
+        expect_error(["run", "linear", "--checkpoint", liar, "--layer", "l0", "--input", xp, "--output", yp,
+                      "--backend", "cpu"], "mistyped lowbit.layers", yp, ("liar.safetensors", "lowbit.layers", "'n'"))
+        # the same tensor in two shards is refused, not merged
+        two = os.path.join(tmp, "two_shards")
+        os.makedirs(two)
+        write_st(os.path.join(two, "a.safetensors"), {"l0.weight": w0, "x": np.zeros((2,), np.float32)})
+        write_st(os.path.join(two, "b.safetensors"), {"x": np.ones((2,), np.float32)})
+        expect_error(["pack", "--scheme", "rtn", "--group", "32", two, bad_out], "tensor in two shards", bad_out,
+                     ("'x'", "a.safetensors", "b.safetensors"))
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -467,6 +467,27 @@ TEST_F(VulkanBackend, PipelineCacheIsWrittenReusedAndACorruptOneIgnored) {
   fs::remove_all(dir);
 }
 
+TEST_F(VulkanBackend, PipelineCachePathThatIsADirectoryIsIgnored) {
+  VULKAN_OR_SKIP();
+  fs::path dir = fresh_dir("pcache_dir");
+  {
+    Context vk = Context::create(options(Backend::Vulkan, "", dir.string()));
+    auto data = as_dtype(test_bits(4, 40, 3), DType::F32);
+    vk.download<uint8_t>(vk.quantize(vk.upload(DType::F32, {4, 40}, data.data(), data.size()), Format::E4M3).codes);
+  }
+  auto files = cache_files(dir);
+  ASSERT_EQ(files.size(), 1u);
+  // A directory where the cache file belongs "has" a size of 2^63 - 1 on ext4: never read it.
+  fs::remove(files[0]);
+  fs::create_directory(files[0]);
+  Context vk = Context::create(options(Backend::Vulkan, "", dir.string()));
+  auto data = as_dtype(test_bits(4, 40, 3), DType::F32);
+  QTensor q = vk.quantize(vk.upload(DType::F32, {4, 40}, data.data(), data.size()), Format::E4M3);
+  EXPECT_EQ(vk.download<uint8_t>(q.codes).size(), 160u);
+  EXPECT_TRUE(fs::is_directory(files[0]));
+  fs::remove_all(dir);
+}
+
 TEST_F(VulkanBackend, OversizedAllocationThrowsOutOfMemory) {
   SHARED_VULKAN_OR_SKIP(vk);
   uint64_t max_bytes = uint64_t(1) << 40;  // beyond any device's maxMemoryAllocationSize / heap

@@ -5,6 +5,8 @@
 
 #include "host/io/atomic_file.hpp"
 #include "host/io/convert_common.hpp"
+#include "host/io/shape_limits.hpp"
+#include "host/io/strict_json.hpp"
 #include "host/log.hpp"
 
 namespace lowbit::io {
@@ -23,26 +25,31 @@ struct QuantizedMeta {
 }
 
 std::vector<QuantizedMeta> read_tensor_meta(const std::filesystem::path& p, const std::string& text) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    bad(p, std::string("metadata '") + kMetaTensors + "' is not valid JSON");
-  }
-  if (!j.is_object()) bad(p, std::string("metadata '") + kMetaTensors + "' is not an object");
+  const std::string where = std::string("metadata '") + kMetaTensors + "'";
+  nlohmann::json j = parse_strict_json(text, p.string() + ": " + where);
+  if (!j.is_object()) bad(p, where + " is not an object");
   std::vector<QuantizedMeta> r;
   for (const auto& [name, v] : j.items()) {
     if (!v.is_object() || !v.contains("shape") || !v["shape"].is_array())
-      bad(p, "metadata for tensor '" + name + "' lacks its shape");
+      bad(p, where + ": tensor '" + name + "' lacks its shape");
     QuantizedMeta m{name, {}};
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_unsigned() || d.get<uint64_t>() > (uint64_t(1) << 62))
-        bad(p, "metadata shape of tensor '" + name + "' is not a list of non-negative integers");
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > kMaxElements)
+        bad(p, where + ": shape of tensor '" + name + "' is not a list of non-negative integers up to 2^62");
       m.shape.push_back(d.get<int64_t>());
     }
+    if (!bounded_numel(m.shape)) bad(p, where + ": shape " + shape_str(m.shape) + " of tensor '" + name + "' overflows");
     r.push_back(std::move(m));
   }
   return r;
+}
+
+// "true" or "false"; anything else is a file lowbit did not write.
+bool read_flag(const std::filesystem::path& p, const std::map<std::string, std::string>& md, const char* key) {
+  auto it = md.find(key);
+  if (it == md.end() || it->second == "false") return false;
+  if (it->second == "true") return true;
+  bad(p, std::string("metadata '") + key + "' is '" + it->second + "', expected true or false");
 }
 
 // The part `name` of the file, checked to be U8/F32 with the expected shape; uploaded to the device.
@@ -74,8 +81,7 @@ std::vector<ConvertedTensor> dequantize_file(Context& ctx, const std::filesystem
     throw Error(ErrorCode::InvalidArgument, input.string() + " holds " + fmt_it->second + " data, not " + fi.name);
   auto tensors_it = md.find(kMetaTensors);
   if (tensors_it == md.end()) bad(input, std::string("no '") + kMetaTensors + "' metadata");
-  auto packed_it = md.find(kMetaPacked);
-  bool packed = packed_it != md.end() && packed_it->second == "true";
+  bool packed = read_flag(input, md, kMetaPacked);
 
   std::vector<QuantizedMeta> qs = read_tensor_meta(input, tensors_it->second);
   if (qs.empty()) bad(input, "holds no quantized tensor");

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "host/io/atomic_file.hpp"
+#include "host/io/shape_limits.hpp"
 #include "lowbit/io.hpp"
 
 namespace lowbit::io {
@@ -34,6 +35,8 @@ class HeaderParser {
       std::string key = string_lit();
       expect(':');
       skip_ws();
+      if ((key == "descr" && h.has_descr) || (key == "fortran_order" && h.has_order) || (key == "shape" && h.has_shape))
+        fail("duplicate header key '" + key + "'");
       if (key == "descr") {
         h.descr = string_lit();
         h.has_descr = true;
@@ -54,6 +57,9 @@ class HeaderParser {
       if (peek() != '}') fail("expected ',' or '}' in header");
     }
     ++i_;
+    // numpy pads the dict with spaces and ends it with '\n'; anything else after it is not numpy's
+    while (i_ < s_.size() && (s_[i_] == '\0' || s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+    if (i_ != s_.size()) fail("unexpected text after the header dict");
     if (!h.has_descr || !h.has_order || !h.has_shape) fail("header lacks 'descr', 'fortran_order' or 'shape'");
     return h;
   }
@@ -93,8 +99,9 @@ class HeaderParser {
       if (peek() < '0' || peek() > '9') fail("shape must be a tuple of non-negative integers");
       uint64_t v = 0;
       while (peek() >= '0' && peek() <= '9') {
-        v = v * 10 + uint64_t(peek() - '0');
-        if (v > (uint64_t(1) << 62)) fail("dimension too large");
+        uint64_t digit = uint64_t(peek() - '0');
+        if (v > (detail::kMaxElements - digit) / 10) fail("dimension too large");  // checked before it can wrap
+        v = v * 10 + digit;
         ++i_;
       }
       if (peek() == 'L') ++i_;  // Python 2 longs
@@ -131,13 +138,11 @@ DType dtype_from_descr(const std::string& d, const std::string& where) {
 }
 
 uint64_t checked_numel(const Shape& shape, const std::string& where) {
-  uint64_t n = 1;
-  for (int64_t v : shape) {
+  for (int64_t v : shape)
     if (v < 0) throw Error(ErrorCode::Io, where + ": negative dimension in shape " + shape_str(shape));
-    if (__builtin_mul_overflow(n, uint64_t(v), &n) || n > (uint64_t(1) << 62))
-      throw Error(ErrorCode::Io, where + ": shape " + shape_str(shape) + " overflows");
-  }
-  return n;
+  std::optional<uint64_t> n = detail::bounded_numel(shape);
+  if (!n) throw Error(ErrorCode::Io, where + ": shape " + shape_str(shape) + " overflows");
+  return *n;
 }
 
 uint32_t read_le(const uint8_t* p, int n) {
@@ -196,8 +201,10 @@ NpyFile NpyFile::open(const std::filesystem::path& path) {
 }
 
 void write_npy(const std::filesystem::path& path, DType dtype, const Shape& shape, Bytes data) {
-  uint64_t need = checked_numel(shape, path.string()) * dtype_size(dtype);
+  uint64_t need = 0;
+  bool overflow = __builtin_mul_overflow(checked_numel(shape, path.string()), uint64_t(dtype_size(dtype)), &need);
   std::string descr = npy_descr(dtype);
+  if (overflow) throw Error(ErrorCode::InvalidArgument, "write_npy: shape " + shape_str(shape) + " overflows");
   if (need != data.size())
     throw Error(ErrorCode::InvalidArgument, "write_npy: shape " + shape_str(shape) + " needs " +
                                                 std::to_string(need) + " bytes, got " + std::to_string(data.size()));

@@ -1,9 +1,12 @@
 // safetensors_read.cpp — .safetensors reader: 8-byte little-endian header length, JSON header, data.
 // Trusts nothing in the file: every length, offset, shape and dtype is checked against the file and
-// against each other before a byte of tensor data is handed out (as a span into the mmap).
+// against each other before a byte of tensor data is handed out (as a span into the mmap); duplicate
+// JSON keys, and a data section that is not exactly the tensors' bytes back to back, are rejected.
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "host/io/shape_limits.hpp"
+#include "host/io/strict_json.hpp"
 #include "lowbit/io.hpp"
 
 namespace lowbit::io {
@@ -11,7 +14,6 @@ namespace lowbit::io {
 namespace {
 
 constexpr uint64_t kMaxHeader = 100ull << 20;  // 100 MB: larger is not a real header
-constexpr uint64_t kMaxElems = uint64_t(1) << 62;
 
 using json = nlohmann::json;
 
@@ -26,17 +28,17 @@ struct Ctx {
 Shape parse_shape(const Ctx& c, const std::string& name, const json& j, uint64_t& numel_out) {
   if (!j.is_array()) c.fail(name, "'shape' must be an array of integers");
   Shape s;
-  uint64_t n = 1;
   for (const auto& d : j) {
     if (d.is_number_integer() && !d.is_number_unsigned() && d.get<int64_t>() < 0)
       c.fail(name, "negative dimension " + std::to_string(d.get<int64_t>()) + " in shape");
     if (!d.is_number_unsigned()) c.fail(name, "'shape' must be an array of non-negative integers");
     uint64_t v = d.get<uint64_t>();
-    if (v > kMaxElems || __builtin_mul_overflow(n, v, &n) || n > kMaxElems)
-      c.fail(name, "shape " + j.dump() + " overflows (element count too large)");
+    if (v > detail::kMaxElements) c.fail(name, "shape " + j.dump() + " overflows (dimension too large)");
     s.push_back(int64_t(v));
   }
-  numel_out = n;
+  std::optional<uint64_t> n = detail::bounded_numel(s);
+  if (!n) c.fail(name, "shape " + j.dump() + " overflows (element count too large)");
+  numel_out = *n;
   return s;
 }
 
@@ -84,18 +86,29 @@ std::map<std::string, std::string> parse_metadata(const Ctx& c, const json& j) {
   return m;
 }
 
-void check_overlaps(const Ctx& c, std::vector<TensorEntry>& ts) {
+// The data section must be exactly the tensors' bytes, back to back from offset 0: no overlap, no hole,
+// nothing after the last tensor (as the safetensors format requires). Empty tensors occupy no bytes and
+// may sit anywhere. Sorts `ts` into file order.
+void check_layout(const Ctx& c, std::vector<TensorEntry>& ts, uint64_t data_size) {
   std::sort(ts.begin(), ts.end(), [](const TensorEntry& a, const TensorEntry& b) {
     return a.begin != b.begin ? a.begin < b.begin : (a.end != b.end ? a.end < b.end : a.name < b.name);
   });
   const TensorEntry* prev = nullptr;
+  uint64_t covered = 0;  // the data section is tensor bytes up to here
   for (const auto& t : ts) {
-    if (t.begin == t.end) continue;  // empty tensors occupy no bytes
+    if (t.begin == t.end) continue;
     if (prev && t.begin < prev->end)
       c.fail(t.name, "data [" + std::to_string(t.begin) + ", " + std::to_string(t.end) + ") overlaps tensor '" +
                          prev->name + "' [" + std::to_string(prev->begin) + ", " + std::to_string(prev->end) + ")");
+    if (t.begin != covered)
+      c.fail(t.name, "data starts at " + std::to_string(t.begin) + ", but the previous tensor ends at " +
+                         std::to_string(covered) + ": the data section has a hole");
+    covered = t.end;
     prev = &t;
   }
+  if (covered != data_size)
+    c.fail("the data section has " + std::to_string(data_size - covered) + " bytes after the last tensor (tensors end at " +
+           std::to_string(covered) + " of " + std::to_string(data_size) + ")");
 }
 
 }  // namespace
@@ -115,12 +128,8 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
            " bytes): truncated or corrupt");
   f.data_start_ = 8 + hlen;
   uint64_t data_size = b.size() - f.data_start_;
-  json header;
-  try {
-    header = json::parse(b.begin() + 8, b.begin() + 8 + std::ptrdiff_t(hlen));
-  } catch (const json::exception& e) {
-    c.fail(std::string("header is not valid JSON (") + e.what() + ")");
-  }
+  json header = detail::parse_strict_json(
+      std::string_view(reinterpret_cast<const char*>(b.data()) + 8, size_t(hlen)), c.file + ": header");
   if (!header.is_object()) c.fail("header is not a JSON object");
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
@@ -129,7 +138,7 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
     }
     f.tensors_.push_back(parse_entry(c, name, entry, data_size));
   }
-  check_overlaps(c, f.tensors_);
+  check_layout(c, f.tensors_, data_size);
   for (size_t i = 0; i < f.tensors_.size(); ++i) f.index_[f.tensors_[i].name] = i;
   return f;
 }

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
+#include "host/io/aligned_view.hpp"
 #include "host/log.hpp"
+#include "host/quant/checkpoint_meta.hpp"
+#include "host/quant/model_files.hpp"
 #include "lowbit/io.hpp"
 #include "lowbit/lowbit.hpp"
 #include "lowbit_formats.h"
@@ -24,118 +26,24 @@ namespace {
 
 [[noreturn]] void bad(const std::string& s) { throw Error(ErrorCode::InvalidArgument, s); }
 
-// ---- the input model: one file, or the shards of a directory ------------------------------------
-class Model {
- public:
-  explicit Model(const fs::path& input) {
-    if (fs::is_directory(input)) {
-      dir_ = input;
-      fs::path index = input / "model.safetensors.index.json";
-      std::vector<fs::path> files;
-      if (fs::exists(index)) {
-        json j = read_json(index);
-        if (!j.contains("weight_map") || !j["weight_map"].is_object())
-          throw Error(ErrorCode::Io, index.string() + ": no weight_map object");
-        for (auto& [name, file] : j["weight_map"].items()) {
-          if (!file.is_string()) throw Error(ErrorCode::Io, index.string() + ": weight_map[" + name + "] is not a file name");
-          fs::path f = input / file.get<std::string>();
-          if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
-        }
-      } else {
-        for (auto& e : fs::directory_iterator(input))
-          if (e.path().extension() == ".safetensors") files.push_back(e.path());
-        std::sort(files.begin(), files.end());
-      }
-      if (files.empty()) throw Error(ErrorCode::Io, input.string() + ": no .safetensors files in the directory");
-      for (auto& f : files) add(f);
-    } else {
-      if (!fs::exists(input)) throw Error(ErrorCode::Io, input.string() + ": no such file or directory");
-      if (input.extension() != ".safetensors")
-        throw Error(ErrorCode::Io, input.string() + ": expected a .safetensors file or a model directory");
-      dir_ = input.has_parent_path() ? input.parent_path() : fs::path(".");
-      add(input);
-    }
-  }
-
-  struct Ref {
-    const io::SafetensorsFile* file;
-    const io::TensorEntry* entry;
-  };
-  const Ref* find(const std::string& name) const {
-    auto it = by_name_.find(name);
-    return it == by_name_.end() ? nullptr : &it->second;
-  }
-  const std::map<std::string, Ref>& tensors() const { return by_name_; }
-  const fs::path& dir() const { return dir_; }
-
-  static json read_json(const fs::path& p) {
-    std::ifstream f(p);
-    if (!f) throw Error(ErrorCode::Io, p.string() + ": cannot read");
-    try {
-      return json::parse(f);
-    } catch (const std::exception& e) {
-      throw Error(ErrorCode::Io, p.string() + ": not valid JSON (" + e.what() + ")");
-    }
-  }
-
- private:
-  void add(const fs::path& f) {
-    files_.push_back(std::make_unique<io::SafetensorsFile>(io::SafetensorsFile::open(f)));
-    for (const auto& t : files_.back()->tensors()) by_name_[t.name] = {files_.back().get(), &t};
-  }
-  fs::path dir_;
-  std::vector<std::unique_ptr<io::SafetensorsFile>> files_;
-  std::map<std::string, Ref> by_name_;
-};
-
-// Quantization settings found beside the model.
-struct Config {
-  std::string method;  // gptq | awq | "" (unknown)
-  std::optional<int> group;
-  std::optional<bool> sym;
-  bool v2 = false;
-};
-
-Config read_config(const fs::path& dir) {
-  Config c;
-  json q;
-  if (fs::exists(dir / "quantize_config.json")) {
-    q = Model::read_json(dir / "quantize_config.json");
-    if (!q.contains("quant_method")) c.method = "gptq";
-  } else if (fs::exists(dir / "config.json")) {
-    json cfg = Model::read_json(dir / "config.json");
-    if (cfg.contains("quantization_config")) q = cfg["quantization_config"];
-  }
-  if (!q.is_object()) return c;
-  if (q.contains("quant_method") && q["quant_method"].is_string()) c.method = q["quant_method"].get<std::string>();
-  if (q.contains("bits") && q["bits"].is_number_integer() && q["bits"].get<int>() != 4)
-    bad("checkpoint config says bits=" + std::to_string(q["bits"].get<int>()) + "; lowbit packs 4-bit weights only");
-  if (q.contains("group_size") && q["group_size"].is_number_integer()) c.group = q["group_size"].get<int>();
-  if (q.contains("q_group_size") && q["q_group_size"].is_number_integer()) c.group = q["q_group_size"].get<int>();
-  if (q.contains("sym") && q["sym"].is_boolean()) c.sym = q["sym"].get<bool>();
-  if (q.contains("zero_point") && q["zero_point"].is_boolean()) c.sym = !q["zero_point"].get<bool>();
-  if (q.contains("checkpoint_format") && q["checkpoint_format"].is_string())
-    c.v2 = q["checkpoint_format"].get<std::string>() == "gptq_v2";
-  return c;
-}
-
-// Typed view of a tensor with the expected dtype and rank.
+// Typed view of a tensor with the expected dtype and rank (an aligned copy when the file puts it at an
+// address not aligned for T).
 template <class T>
-const T* view(const Model& m, const std::string& name, DType want, size_t rank, Shape& shape) {
-  const Model::Ref* r = m.find(name);
+io::AlignedView<T> view(const ModelFiles& m, const std::string& name, DType want, size_t rank, Shape& shape) {
+  const ModelFiles::Ref* r = m.find(name);
   if (!r) throw Error(ErrorCode::NotFound, "missing tensor '" + name + "'");
   if (r->entry->dtype != want || r->entry->shape.size() != rank)
     bad("tensor '" + name + "': expected " + std::string(io::safetensors_dtype(want)) + " of rank " + std::to_string(rank) +
         ", got " + io::safetensors_dtype(r->entry->dtype) + " " + shape_str(r->entry->shape));
   shape = r->entry->shape;
-  return reinterpret_cast<const T*>(r->file->bytes(*r->entry).data());
+  return io::AlignedView<T>(r->file->bytes(*r->entry));
 }
 
 void expect_shape(const std::string& name, const Shape& got, const Shape& want) {
   if (got != want) bad("tensor '" + name + "': shape " + shape_str(got) + ", expected " + shape_str(want));
 }
 
-std::vector<float> to_f32(const Model::Ref& r) {
+std::vector<float> to_f32(const ModelFiles::Ref& r) {
   auto b = r.file->bytes(*r.entry);
   size_t n = size_t(numel(r.entry->shape));
   std::vector<float> out(n);
@@ -153,8 +61,8 @@ std::vector<float> to_f32(const Model::Ref& r) {
   return out;
 }
 
-std::vector<uint16_t> bias_f16(const Model& m, const std::string& layer, int64_t n) {
-  const Model::Ref* r = m.find(layer + ".bias");
+std::vector<uint16_t> bias_f16(const ModelFiles& m, const std::string& layer, int64_t n) {
+  const ModelFiles::Ref* r = m.find(layer + ".bias");
   if (!r) return {};
   if (r->entry->shape != Shape{n}) bad("tensor '" + layer + ".bias': shape " + shape_str(r->entry->shape) + ", expected [" + std::to_string(n) + "]");
   auto f = to_f32(*r);
@@ -163,11 +71,11 @@ std::vector<uint16_t> bias_f16(const Model& m, const std::string& layer, int64_t
   return h;
 }
 
-W4Host import_gptq_layer(const Model& m, const std::string& L, const Config& cfg, const PackOptions& o) {
+W4Host import_gptq_layer(const ModelFiles& m, const std::string& L, const QuantConfig& cfg, const PackOptions& o) {
   Shape qs, zs, ss, gs;
-  auto* qw = view<int32_t>(m, L + ".qweight", DType::I32, 2, qs);
-  auto* qz = view<int32_t>(m, L + ".qzeros", DType::I32, 2, zs);
-  auto* sc = view<uint16_t>(m, L + ".scales", DType::F16, 2, ss);
+  auto qw = view<int32_t>(m, L + ".qweight", DType::I32, 2, qs);
+  auto qz = view<int32_t>(m, L + ".qzeros", DType::I32, 2, zs);
+  auto sc = view<uint16_t>(m, L + ".scales", DType::F16, 2, ss);
   int64_t k = qs[0] * 8, n = qs[1], G = ss[0];
   expect_shape(L + ".scales", ss, {G, n});
   expect_shape(L + ".qzeros", zs, {G, (n + 7) / 8});
@@ -176,12 +84,13 @@ W4Host import_gptq_layer(const Model& m, const std::string& L, const Config& cfg
   if (G <= 0 || group <= 0 || k % group || k / group != G)
     bad("layer '" + L + "': group size " + std::to_string(group) + " disagrees with K=" + std::to_string(k) + " and " +
         std::to_string(G) + " scale rows");
-  const int32_t* gidx = nullptr;
+  std::optional<io::AlignedView<int32_t>> gidx;
   if (m.find(L + ".g_idx")) {
-    gidx = view<int32_t>(m, L + ".g_idx", DType::I32, 1, gs);
+    gidx.emplace(view<int32_t>(m, L + ".g_idx", DType::I32, 1, gs));
     expect_shape(L + ".g_idx", gs, {k});
   }
-  GptqTensors t{qw, qz, sc, gidx, k, n, group, cfg.v2 ? 2 : 1, o.sym.value_or(cfg.sym.value_or(false))};
+  GptqTensors t{qw.data(), qz.data(), sc.data(), gidx ? gidx->data() : nullptr, k, n, group, cfg.v2 ? 2 : 1,
+                o.sym.value_or(cfg.sym.value_or(false))};
   try {
     return import_gptq(t);
   } catch (const Error& e) {
@@ -189,11 +98,11 @@ W4Host import_gptq_layer(const Model& m, const std::string& L, const Config& cfg
   }
 }
 
-W4Host import_awq_layer(const Model& m, const std::string& L, const Config& cfg, const PackOptions& o) {
+W4Host import_awq_layer(const ModelFiles& m, const std::string& L, const QuantConfig& cfg, const PackOptions& o) {
   Shape qs, zs, ss;
-  auto* qw = view<int32_t>(m, L + ".qweight", DType::I32, 2, qs);
-  auto* qz = view<int32_t>(m, L + ".qzeros", DType::I32, 2, zs);
-  auto* sc = view<uint16_t>(m, L + ".scales", DType::F16, 2, ss);
+  auto qw = view<int32_t>(m, L + ".qweight", DType::I32, 2, qs);
+  auto qz = view<int32_t>(m, L + ".qzeros", DType::I32, 2, zs);
+  auto sc = view<uint16_t>(m, L + ".scales", DType::F16, 2, ss);
   int64_t k = qs[0], n = qs[1] * 8, G = ss[0];
   expect_shape(L + ".scales", ss, {G, n});
   expect_shape(L + ".qzeros", zs, {G, n / 8});
@@ -203,13 +112,13 @@ W4Host import_awq_layer(const Model& m, const std::string& L, const Config& cfg,
     bad("layer '" + L + "': group size " + std::to_string(group) + " disagrees with K=" + std::to_string(k) + " and " +
         std::to_string(G) + " scale rows");
   try {
-    return import_awq({qw, qz, sc, k, n, group});
+    return import_awq({qw.data(), qz.data(), sc.data(), k, n, group});
   } catch (const Error& e) {
     bad("layer '" + L + "': " + e.what());
   }
 }
 
-std::string resolve_scheme(const std::string& requested, const Config& cfg, const Model& m) {
+std::string resolve_scheme(const std::string& requested, const QuantConfig& cfg, const ModelFiles& m) {
   if (!requested.empty() && requested != "auto") return requested;
   if (cfg.method == "gptq" || cfg.method == "awq") return cfg.method;
   bool has_qweight = false;
@@ -219,7 +128,7 @@ std::string resolve_scheme(const std::string& requested, const Config& cfg, cons
       m.dir().string() + " (pass --scheme gptq|awq)");
 }
 
-bool is_lowbit(const Model& m) {
+bool is_lowbit(const ModelFiles& m) {
   for (auto& [name, r] : m.tensors()) {
     auto it = r.file->metadata().find("lowbit.scheme");
     return it != r.file->metadata().end() && it->second == "w4a16";
@@ -228,31 +137,34 @@ bool is_lowbit(const Model& m) {
 }
 
 // A layer of a lowbit checkpoint.
-W4Host read_lowbit_layer(const Model& m, const std::string& L) {
+W4Host read_lowbit_layer(const ModelFiles& m, const std::string& L) {
   Shape qs, ss, zs, ps;
-  auto* qw = view<uint32_t>(m, L + ".qweight", DType::U32, 2, qs);
-  auto* sc = view<uint16_t>(m, L + ".scales", DType::F16, 2, ss);
-  const auto& meta = m.find(L + ".qweight")->file->metadata();
-  json layers = json::parse(meta.count("lowbit.layers") ? meta.at("lowbit.layers") : "{}", nullptr, false);
-  if (layers.is_discarded() || !layers.contains(L)) throw Error(ErrorCode::Io, "lowbit checkpoint: no metadata for layer '" + L + "'");
-  const json& d = layers[L];
+  auto qw = view<uint32_t>(m, L + ".qweight", DType::U32, 2, qs);
+  auto sc = view<uint16_t>(m, L + ".scales", DType::F16, 2, ss);
+  const io::SafetensorsFile& file = *m.find(L + ".qweight")->file;
+  LayerMeta meta = read_layer_meta(file, L);
+  bool has_perm = m.find(L + ".perm") != nullptr;
+  if (meta.act_order && *meta.act_order != has_perm)
+    throw Error(ErrorCode::Io, layer_meta_where(file) + ": layer '" + L + "': 'act_order' is " +
+                                   (*meta.act_order ? "true" : "false") + " but the checkpoint " +
+                                   (has_perm ? "has" : "lacks") + " tensor '" + L + ".perm'");
   W4Host w;
-  w.n = d.value("n", int64_t(0));
-  w.k = d.value("k", int64_t(0));
-  w.group = d.value("group", 0);
-  w.sym = d.value("sym", true);
+  w.n = meta.n;
+  w.k = meta.k;
+  w.group = meta.group;
+  w.sym = meta.sym;
   expect_shape(L + ".qweight", qs, {w.k_words(), w.n});
   expect_shape(L + ".scales", ss, {w.groups(), w.n});
-  w.qweight.assign(qw, qw + numel(qs));
-  w.scales.assign(sc, sc + numel(ss));
+  w.qweight.assign(qw.begin(), qw.end());
+  w.scales.assign(sc.begin(), sc.end());
   if (!w.sym) {
-    auto* z = view<uint8_t>(m, L + ".qzeros", DType::U8, 2, zs);
+    auto z = view<uint8_t>(m, L + ".qzeros", DType::U8, 2, zs);
     expect_shape(L + ".qzeros", zs, {w.groups(), w.n});
-    w.zeros.assign(z, z + numel(zs));
+    w.zeros.assign(z.begin(), z.end());
   }
-  if (m.find(L + ".perm")) {
-    auto* p = view<int32_t>(m, L + ".perm", DType::I32, 1, ps);
-    w.perm.assign(p, p + numel(ps));
+  if (has_perm) {
+    auto p = view<int32_t>(m, L + ".perm", DType::I32, 1, ps);
+    w.perm.assign(p.begin(), p.end());
   }
   validate_w4(w);
   return w;
@@ -274,9 +186,9 @@ void add_layer(io::SafetensorsWriter& out, json& layers, const std::string& L, c
 }  // namespace
 
 PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const PackOptions& o) {
-  Model m(input);
+  ModelFiles m(input);
   if (is_lowbit(m)) bad(input.string() + " is already a lowbit checkpoint");
-  Config cfg = read_config(m.dir());
+  QuantConfig cfg = read_quant_config(m.dir());
   PackReport rep;
   rep.source = resolve_scheme(o.scheme, cfg, m);
   if (rep.source != "gptq" && rep.source != "awq" && rep.source != "rtn")
@@ -330,7 +242,7 @@ PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const 
 }
 
 LoadedLayer load_layer(const fs::path& checkpoint, const std::string& name, const std::string& scheme_hint) {
-  Model m(checkpoint);
+  ModelFiles m(checkpoint);
   LoadedLayer out;
   if (!m.find(name + ".qweight")) {
     std::string some;
@@ -345,7 +257,7 @@ LoadedLayer load_layer(const fs::path& checkpoint, const std::string& name, cons
     out.w = read_lowbit_layer(m, name);
     out.source = lay.count("lowbit.source") ? lay.at("lowbit.source") : "lowbit";
   } else {
-    Config cfg = read_config(m.dir());
+    QuantConfig cfg = read_quant_config(m.dir());
     PackOptions o;
     out.source = resolve_scheme(scheme_hint, cfg, m);
     if (out.source == "gptq") out.w = import_gptq_layer(m, name, cfg, o);
