@@ -95,6 +95,31 @@ TEST_P(GemmBackends, W4EveryGroupSymAsymOddShapes) {
   lowbit::test::expect_clean(gpu);
 }
 
+// Groups that are not a multiple of the 8-row word (a word then straddles two groups) and
+// per-channel layers with K not a multiple of 8, on both paths, symmetric and asymmetric.
+TEST_P(GemmBackends, W4GroupsNotAMultipleOfEightBothPaths) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 0.05f);
+  struct Case { int64_t k; int group; int split_k; };
+  // K = 1200, group 12, 2 slices: groups cut by the 256-row X chunks and by the slice edge at 600
+  for (Case c : {Case{24, 8, 0}, {96, 12, 0}, {36, 12, 0}, {72, 24, 0}, {120, 40, 0}, {40, 4, 0}, {36, -1, 0},
+                 {100, -1, 0}, {1200, 12, 2}})
+    for (bool sym : {true, false})
+      for (GemmPath p : {GemmPath::Gemv, GemmPath::Tiled}) {
+        int64_t n = 72;
+        std::vector<float> wt(size_t(n * c.k));
+        for (auto& v : wt) v = nd(rng);
+        W4Host h = quantize_w4_rtn(wt.data(), n, c.k, c.group, sym);
+        run_w4(gpu, cpu, h, random_f16(size_t(n), 8),
+               "w4 K=" + std::to_string(c.k) + " g" + std::to_string(c.group) + (sym ? " sym " : " asym ") +
+                   to_string(p),
+               {.path = p, .split_k = p == GemmPath::Gemv ? c.split_k : 0});
+      }
+  lowbit::test::expect_clean(gpu);
+}
+
 TEST_P(GemmBackends, W4ActOrderFromGptq) {
   LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
   Context cpu = Context::create({.backend = Backend::CPU});
@@ -221,8 +246,9 @@ TEST(GemmVulkanWindows, WeightsSplitAcrossBindingsWithLoweredRange) {
   if (!vulkan_context_with(gpu, why, "LOWBIT_VK_MAX_RANGE", "65536")) GTEST_SKIP() << why;
   Context cpu = Context::create({.backend = Backend::CPU});
   W4Host h = random_layer(264, 1024, 64, 9);  // 135 KiB of qweight
-  auto w = dequantize_w4(h);
-  W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h);
+  W4Host h12 = random_layer(264, 1032, 12, 10);  // words straddling groups of 12, groups cut by windows
+  auto w = dequantize_w4(h), w12 = dequantize_w4(h12);
+  W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h), lg12 = gpu.upload_w4(h12), lc12 = cpu.upload_w4(h12);
   auto wf16 = random_f16(size_t(264 * 1024), 3, 0.05f);  // 528 KiB of fp16 weights
   std::vector<float> wf(wf16.size());
   for (size_t i = 0; i < wf.size(); ++i) wf[i] = h2f(wf16[i]);
@@ -237,6 +263,12 @@ TEST(GemmVulkanWindows, WeightsSplitAcrossBindingsWithLoweredRange) {
       std::string what = std::string(to_string(p)) + " M=" + std::to_string(m);
       expect_close(as_float(gpu, gpu.gemm_w4a16(xg, lg, {.path = p, .out = DType::F32})),
                    as_float(cpu, cpu.gemm_w4a16(xc, lc, {.out = DType::F32})), x, w, m, 264, 1024, false, "w4 " + what);
+      auto x12 = random_f16(size_t(m * 1032), uint32_t(m + 1));
+      Buffer x12g = gpu.upload(DType::F16, {m, 1032}, x12.data(), x12.size() * 2);
+      Buffer x12c = cpu.upload(DType::F16, {m, 1032}, x12.data(), x12.size() * 2);
+      expect_close(as_float(gpu, gpu.gemm_w4a16(x12g, lg12, {.path = p, .out = DType::F32})),
+                   as_float(cpu, cpu.gemm_w4a16(x12c, lc12, {.out = DType::F32})), x12, w12, m, 264, 1032, false,
+                   "w4 g12 " + what);
       expect_close(as_float(gpu, gpu.gemm_f16(xg, wg, {}, {.path = p, .out = DType::F32})),
                    as_float(cpu, cpu.gemm_f16(xc, wc, {}, {.out = DType::F32})), x, wf, m, 264, 1024, false, "f16 " + what);
     }
@@ -257,6 +289,8 @@ TEST(GemmVulkanPortableDequant, MatchesCpuWithoutFp16Arithmetic) {
     for (auto& v : wt) v = nd(rng);
     W4Host h = quantize_w4_rtn(wt.data(), n, 256, 64, false);
     run_w4(gpu, cpu, h, random_f16(size_t(n), 6), "portable dequant N=" + std::to_string(n), {.path = GemmPath::Gemv});
+    h = quantize_w4_rtn(wt.data(), n, 240, 12, true);  // words straddling two groups
+    run_w4(gpu, cpu, h, {}, "portable dequant g12 N=" + std::to_string(n), {.path = GemmPath::Gemv});
   }
   lowbit::test::expect_clean(gpu);
 }
