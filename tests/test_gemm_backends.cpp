@@ -118,11 +118,11 @@ TEST_P(GemmBackends, W4GroupsNotAMultipleOfEightBothPaths) {
 TEST_P(GemmBackends, W4ActOrderFromGptq) {
   LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
   Context cpu = Context::create({.backend = Backend::CPU});
-  for (int group : {32, 128}) {
-    auto known = test::make_known(40, 256, group, true, 1, 16, 77);
+  for (auto [k, group] : {std::pair<int64_t, int>{256, 32}, {256, 128}, {240, 12}}) {
+    auto known = test::make_known(40, k, group, true, 1, 16, 77);
     std::vector<int32_t> qw, qz;
     test::write_gptq(known, 1, qw, qz);
-    W4Host h = import_gptq({qw.data(), qz.data(), known.scale.data(), known.g_idx.data(), 256, 40, group, 1, false});
+    W4Host h = import_gptq({qw.data(), qz.data(), known.scale.data(), known.g_idx.data(), k, 40, group, 1, false});
     ASSERT_FALSE(h.perm.empty());
     run_w4(gpu, cpu, h, {}, "gptq act_order g" + std::to_string(group));
   }
