@@ -1,34 +1,28 @@
-// test_convert_backends.cpp — every GPU backend against the CPU, bit for bit: >= 10^6 fp32 values and
-// every fp16 value, every format, saturating and not, packed and unpacked, dequantized to f32/f16/bf16.
+// test_convert_backends.cpp — every GPU backend against the CPU, bit for bit: >= 10^6 fp32 values (in
+// blocks, each at its own magnitude, specials apart) and every fp16 value, every format, saturating
+// and not, packed and unpacked, dequantized to f32/f16/bf16.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <random>
 
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
+#include "support/block_inputs.hpp"
 
 using namespace lowbit;
 
 namespace {
 
-// 2^20 fp32 values: random bit patterns, normal values across 2^-40..2^40, subnormals, specials.
+// 2^20 fp32 values in blocks of 32 (support/block_inputs.hpp): 31744 structured blocks with exponents
+// across the whole fp32 range (subnormal blocks included), then 1024 blocks of specials.
 std::vector<float> million_inputs() {
-  std::vector<float> v(1 << 20);
-  std::mt19937 rng(42);
-  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  for (size_t i = 0; i < v.size(); ++i) {
-    switch (i % 4) {
-      case 0: v[i] = std::bit_cast<float>(uint32_t(rng())); break;
-      case 1: v[i] = u(rng) * std::ldexp(1.0f, int(rng() % 80) - 40); break;
-      case 2: v[i] = std::bit_cast<float>(uint32_t(rng() & 0x807FFFFFu)); break;
-      default: v[i] = u(rng) * 8.0f;
-    }
-  }
-  const float specials[] = {0.0f, -0.0f, INFINITY, -INFINITY, NAN, -NAN, 448.0f, 464.0f, 57344.0f, 61440.0f, 1e30f};
-  for (size_t i = 0; i < std::size(specials); ++i) v[i * 4099 + 7] = specials[i];
+  std::vector<float> v = test::structured_blocks(31744, -149, 127, 42), s = test::special_blocks(1024, 43);
+  v.insert(v.end(), s.begin(), s.end());
   return v;
 }
 
@@ -61,13 +55,15 @@ void compare_qtensors(Context& gpu, const QTensor& g, Context& cpu, const QTenso
     size_t ds = first_diff(gs, cs);
     EXPECT_EQ(ds, SIZE_MAX) << what << ": scales differ at " << ds;
   }
-  if (c.tensor_scale.valid())
+  if (c.tensor_scale.valid()) {
     EXPECT_EQ(gpu.download<uint32_t>(g.tensor_scale), cpu.download<uint32_t>(c.tensor_scale)) << what;
+  }
 }
 
 // Quantize on both, compare; dequantize the CPU's codes on both into f32/f16/bf16, compare.
-void check_format(Context& gpu, Context& cpu, Format f, DType src_t, const void* data, size_t bytes, Shape shape,
-                  bool saturate, bool packed) {
+// Returns the CPU's quantized tensor.
+QTensor check_format(Context& gpu, Context& cpu, Format f, DType src_t, const void* data, size_t bytes, Shape shape,
+                     bool saturate, bool packed) {
   std::string what = std::string(format_info(f).name) + " from " + to_string(src_t) + (saturate ? "" : " nonsat") +
                      (packed ? " packed" : "") + " " + shape_str(shape);
   QuantizeOptions o{.saturate = saturate, .packed = packed};
@@ -81,6 +77,7 @@ void check_format(Context& gpu, Context& cpu, Format f, DType src_t, const void*
     size_t d = first_diff(a, b);
     EXPECT_EQ(d, SIZE_MAX) << what << " -> " << to_string(out) << ": differs at byte " << d;
   }
+  return qc;
 }
 
 }  // namespace
@@ -91,10 +88,35 @@ TEST_P(ConvertBackends, MillionFp32ValuesBitExactEveryFormat) {
   static const std::vector<float> x = million_inputs();
   Shape shape{1024, 1024};
   for (const auto& fi : all_formats()) {
+    if (fi.tensor_scale) continue;  // NVFP4: one tensor scale cannot span 2^276; see the next test
     check_format(gpu, cpu, fi.format, DType::F32, x.data(), x.size() * 4, shape, true, false);
     if (!fi.block) check_format(gpu, cpu, fi.format, DType::F32, x.data(), x.size() * 4, shape, false, false);
     if (fi.bits != 8) check_format(gpu, cpu, fi.format, DType::F32, x.data(), x.size() * 4, {4096, 256}, true, true);
   }
+  lowbit::test::expect_clean(gpu);
+}
+
+// NVFP4 has one fp32 scale per tensor and E4M3 block scales (2^-9 .. 448), so a tensor can hold blocks
+// within about 2^17 of its largest: 17 tensors, each with block exponents in a window of 17 binades,
+// the windows stepping across the whole fp32 range; the specials in a tensor of their own. Few blocks
+// may get scale 0 (asserted, so these inputs cannot silently turn into zeros again).
+TEST_P(ConvertBackends, Nvfp4StructuredBlocksAcrossTheFp32Range) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  size_t scales = 0, zero_scales = 0;
+  for (int top = -133; top <= 127 + 16; top += 17) {
+    int hi = std::min(top, 127);
+    auto x = test::structured_blocks(1024, hi - 16, hi, uint32_t(1000 + top));
+    for (bool packed : {false, true}) {
+      QTensor q = check_format(gpu, cpu, Format::NVFP4, DType::F32, x.data(), x.size() * 4, {32, 1024}, true, packed);
+      for (uint8_t s : cpu.download<uint8_t>(q.scales)) scales += 1, zero_scales += (s == 0);
+    }
+  }
+  auto s = test::special_blocks(1024, 44);
+  check_format(gpu, cpu, Format::NVFP4, DType::F32, s.data(), s.size() * 4, {32, 1024}, true, false);
+  check_format(gpu, cpu, Format::NVFP4, DType::F32, s.data(), s.size() * 4, {32, 1024}, true, true);
+  std::printf("nvfp4: %zu of %zu block scales are 0\n", zero_scales, scales);
+  EXPECT_LT(double(zero_scales), 0.01 * double(scales)) << zero_scales << " of " << scales << " NVFP4 block scales are 0";
   lowbit::test::expect_clean(gpu);
 }
 

@@ -1,7 +1,8 @@
 // test_gemm_backends.cpp — gemm_w4a16 and gemm_f16 on every GPU backend against the CPU reference:
 // M in {1,2,3,7,8,15,16,17,33,64,128}, K and N that are no multiple of any tile, every group size,
 // symmetric and asymmetric, with and without act_order, both paths, split-K, fp16 and fp32 output.
-// Tolerance: fp32 accumulation in another order (K * 2^-23 * sum|x*w|) plus fp16 output rounding.
+// Tolerance: each result (and the CPU reference) against the exact fp64 product of the dequantized
+// weights, within the rounding bound of its path's summation order (support/gemm_bound.hpp).
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -10,6 +11,7 @@
 
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
+#include "support/gemm_bound.hpp"
 #include "support/w4_checkpoints.hpp"
 
 using namespace lowbit;
@@ -29,22 +31,15 @@ std::vector<uint16_t> random_f16(size_t n, uint32_t seed, float sd = 1.0f) {
   return v;
 }
 
-// |gpu - cpu| <= K * 2^-23 * sum|x w| (+ one fp16 ulp of the result for fp16 output)
-void expect_close(const std::vector<float>& got, const std::vector<float>& ref, const std::vector<uint16_t>& x,
-                  const std::vector<float>& w /*[n,k]*/, int64_t m, int64_t n, int64_t k, bool out16,
-                  const std::string& what) {
-  size_t bad = 0;
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double mag = 0;
-      for (int64_t c = 0; c < k; ++c) mag += std::fabs(double(h2f(x[size_t(i * k + c)])) * w[size_t(j * k + c)]);
-      double r = ref[size_t(i * n + j)];
-      double tol = double(k) * std::ldexp(1.0, -23) * mag + (out16 ? std::ldexp(std::fabs(r), -10) : 0.0) + 1e-6;
-      double g = got[size_t(i * n + j)];
-      if (!(std::fabs(g - r) <= tol) && ++bad <= 3)
-        ADD_FAILURE() << what << ": y[" << i << "," << j << "] = " << g << ", cpu " << r << " (tol " << tol << ")";
-    }
-  EXPECT_EQ(bad, 0u) << what;
+// The GPU result and the CPU reference, each within the rounding bound of its own path against the
+// exact product (support/gemm_bound.hpp). `o` are the GPU's options; the CPU ran with the same output.
+void expect_both_within_bound(const Context& gpu, const std::vector<float>& got, const Context& cpu,
+                              const std::vector<float>& ref, const test::ExactGemm& e, const GemmOptions& o, int64_t m,
+                              bool w4, int64_t k, int group, const std::string& what) {
+  bool out16 = o.out == DType::F16;
+  test::expect_within_bound(got, e, test::gemm_rounding_depth(gpu, o, m, w4, k, group), out16, what);
+  test::expect_within_bound(ref, e, test::gemm_rounding_depth(cpu, {.out = o.out}, m, w4, k, group), out16,
+                            what + " (cpu reference)");
 }
 
 std::vector<float> as_float(Context& c, const Buffer& y) {
@@ -61,7 +56,6 @@ class GemmBackends : public ::testing::TestWithParam<Backend> {};
 void run_w4(Context& gpu, Context& cpu, const W4Host& h, const std::vector<uint16_t>& bias, const std::string& what,
             GemmOptions o = {}) {
   W4Layer lg = gpu.upload_w4(h, bias), lc = cpu.upload_w4(h, bias);
-  auto w = dequantize_w4(h);
   for (int64_t m : kMs) {
     if (o.path == GemmPath::Gemv && m > 16) continue;  // the GEMV path is for M <= 16
     auto x = random_f16(size_t(m * h.k), uint32_t(m * 7 + h.k));
@@ -71,7 +65,8 @@ void run_w4(Context& gpu, Context& cpu, const W4Host& h, const std::vector<uint1
     oc.path = GemmPath::Auto;
     auto ref = as_float(cpu, cpu.gemm_w4a16(xc, lc, oc));
     auto got = as_float(gpu, gpu.gemm_w4a16(xg, lg, o));
-    expect_close(got, ref, x, w, m, h.n, h.k, o.out == DType::F16, what + " M=" + std::to_string(m));
+    expect_both_within_bound(gpu, got, cpu, ref, test::exact_gemm_w4(x, m, h, bias), o, m, true, h.k, h.group,
+                             what + " M=" + std::to_string(m));
   }
 }
 
@@ -95,14 +90,39 @@ TEST_P(GemmBackends, W4EveryGroupSymAsymOddShapes) {
   lowbit::test::expect_clean(gpu);
 }
 
+// Groups that are not a multiple of the 8-row word (a word then straddles two groups) and
+// per-channel layers with K not a multiple of 8, on both paths, symmetric and asymmetric.
+TEST_P(GemmBackends, W4GroupsNotAMultipleOfEightBothPaths) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 0.05f);
+  struct Case { int64_t k; int group; int split_k; };
+  // K = 1200, group 12, 2 slices: groups cut by the 256-row X chunks and by the slice edge at 600
+  for (Case c : {Case{24, 8, 0}, {96, 12, 0}, {36, 12, 0}, {72, 24, 0}, {120, 40, 0}, {40, 4, 0}, {36, -1, 0},
+                 {100, -1, 0}, {1200, 12, 2}})
+    for (bool sym : {true, false})
+      for (GemmPath p : {GemmPath::Gemv, GemmPath::Tiled}) {
+        int64_t n = 72;
+        std::vector<float> wt(size_t(n * c.k));
+        for (auto& v : wt) v = nd(rng);
+        W4Host h = quantize_w4_rtn(wt.data(), n, c.k, c.group, sym);
+        run_w4(gpu, cpu, h, random_f16(size_t(n), 8),
+               "w4 K=" + std::to_string(c.k) + " g" + std::to_string(c.group) + (sym ? " sym " : " asym ") +
+                   to_string(p),
+               {.path = p, .split_k = p == GemmPath::Gemv ? c.split_k : 0});
+      }
+  lowbit::test::expect_clean(gpu);
+}
+
 TEST_P(GemmBackends, W4ActOrderFromGptq) {
   LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
   Context cpu = Context::create({.backend = Backend::CPU});
-  for (int group : {32, 128}) {
-    auto known = test::make_known(40, 256, group, true, 1, 16, 77);
+  for (auto [k, group] : {std::pair<int64_t, int>{256, 32}, {256, 128}, {240, 12}}) {
+    auto known = test::make_known(40, k, group, true, 1, 16, 77);
     std::vector<int32_t> qw, qz;
     test::write_gptq(known, 1, qw, qz);
-    W4Host h = import_gptq({qw.data(), qz.data(), known.scale.data(), known.g_idx.data(), 256, 40, group, 1, false});
+    W4Host h = import_gptq({qw.data(), qz.data(), known.scale.data(), known.g_idx.data(), k, 40, group, 1, false});
     ASSERT_FALSE(h.perm.empty());
     run_w4(gpu, cpu, h, {}, "gptq act_order g" + std::to_string(group));
   }
@@ -143,9 +163,10 @@ TEST_P(GemmBackends, F16BaselineOddShapesBothPaths) {
         Buffer xc = cpu.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
         auto ref = as_float(cpu, cpu.gemm_f16(xc, wc, bc, {.out = DType::F32}));
         auto got = as_float(gpu, gpu.gemm_f16(xg, wg, bg, {.path = p, .out = DType::F32}));
-        expect_close(got, ref, x, wf, m, n, k, false,
-                     "f16 " + std::string(to_string(p)) + " N=" + std::to_string(n) + " K=" + std::to_string(k) +
-                         " M=" + std::to_string(m));
+        auto e = test::exact_gemm(x, m, k, n, [&](int64_t j, float* row) { std::copy_n(&wf[size_t(j * k)], k, row); }, bias);
+        expect_both_within_bound(gpu, got, cpu, ref, e, {.path = p, .out = DType::F32}, m, false, k, 0,
+                                 "f16 " + std::string(to_string(p)) + " N=" + std::to_string(n) + " K=" +
+                                     std::to_string(k) + " M=" + std::to_string(m));
       }
   }
   lowbit::test::expect_clean(gpu);
@@ -201,15 +222,46 @@ TEST_P(GemmBackends, W4WeightsLargerThanOneStorageBinding) {
   W4Host h = random_layer(8192, 33792, 128, 4);  // 138 MB of qweight
   ASSERT_GT(h.qweight.size() * 4, size_t(128) << 20);
   W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h);
-  auto w = dequantize_w4(h);
   for (int64_t m : {1, 3}) {
     auto x = random_f16(size_t(m * h.k), uint32_t(m));
     Buffer xg = gpu.upload(DType::F16, {m, h.k}, x.data(), x.size() * 2);
     Buffer xc = cpu.upload(DType::F16, {m, h.k}, x.data(), x.size() * 2);
     auto ref = as_float(cpu, cpu.gemm_w4a16(xc, lc, {.out = DType::F32}));
     auto got = as_float(gpu, gpu.gemm_w4a16(xg, lg, {.out = DType::F32}));
-    expect_close(got, ref, x, w, m, h.n, h.k, false, "138 MB layer M=" + std::to_string(m));
+    expect_both_within_bound(gpu, got, cpu, ref, test::exact_gemm_w4(x, m, h), {.out = DType::F32}, m, true, h.k,
+                             h.group, "138 MB layer M=" + std::to_string(m));
   }
+  lowbit::test::expect_clean(gpu);
+}
+
+// The bound can fail: the same 138 MB layer on the device with one K row lost (its codes set to the
+// zero point, the row of the largest |x_k|) must be caught on the GEMV path, where the old tolerance
+// K·2^-23·Σ|x w| let it pass.
+TEST_P(GemmBackends, W4LostKRowOfABigLayerFailsTheBound) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  W4Host h = random_layer(8192, 33792, 128, 4);
+  auto x = random_f16(size_t(h.k), 1);
+  int64_t lost = 0;
+  for (int64_t k = 0; k < h.k; ++k)
+    if (std::fabs(h2f(x[size_t(k)])) > std::fabs(h2f(x[size_t(lost)]))) lost = k;
+  W4Host broken = h;
+  for (int64_t n = 0; n < h.n; ++n) {
+    uint32_t& word = broken.qweight[size_t((lost / 8) * h.n + n)];
+    int sh = 4 * w4_nibble(int(lost % 8));
+    word = (word & ~(0xFu << sh)) | (h.zero(n, lost / h.group) << sh);
+  }
+  const GemmOptions o{.path = GemmPath::Gemv, .out = DType::F32};
+  auto got = as_float(gpu, gpu.gemm_w4a16(gpu.upload(DType::F16, {1, h.k}, x.data(), x.size() * 2),
+                                          gpu.upload_w4(broken), o));
+  auto e = test::exact_gemm_w4(x, 1, h);
+  uint64_t d = test::gemm_rounding_depth(gpu, o, 1, true, h.k, h.group);
+  size_t caught = test::count_outside_bound(got, e, d, false, "lost row", false);
+  size_t old_caught = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    old_caught += !(std::fabs(got[i] - e.y[i]) <= double(h.k) * std::ldexp(1.0, -23) * e.mag[i] + 1e-6);
+  std::printf("lost K row %lld: %zu of %lld outputs outside the bound (d = %llu), %zu outside the old K*2^-23 tolerance\n",
+              (long long)lost, caught, (long long)h.n, (unsigned long long)d, old_caught);
+  EXPECT_GT(caught, size_t(h.n) / 2) << "a lost K row went unnoticed";
   lowbit::test::expect_clean(gpu);
 }
 
@@ -221,24 +273,32 @@ TEST(GemmVulkanWindows, WeightsSplitAcrossBindingsWithLoweredRange) {
   if (!vulkan_context_with(gpu, why, "LOWBIT_VK_MAX_RANGE", "65536")) GTEST_SKIP() << why;
   Context cpu = Context::create({.backend = Backend::CPU});
   W4Host h = random_layer(264, 1024, 64, 9);  // 135 KiB of qweight
-  auto w = dequantize_w4(h);
-  W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h);
+  W4Host h12 = random_layer(264, 1032, 12, 10);  // words straddling groups of 12, groups cut by windows
+  W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h), lg12 = gpu.upload_w4(h12), lc12 = cpu.upload_w4(h12);
   auto wf16 = random_f16(size_t(264 * 1024), 3, 0.05f);  // 528 KiB of fp16 weights
-  std::vector<float> wf(wf16.size());
-  for (size_t i = 0; i < wf.size(); ++i) wf[i] = h2f(wf16[i]);
   Buffer wg = gpu.upload(DType::F16, {264, 1024}, wf16.data(), wf16.size() * 2);
   Buffer wc = cpu.upload(DType::F16, {264, 1024}, wf16.data(), wf16.size() * 2);
+  auto f16_row = [&](int64_t j, float* row) {
+    for (int64_t c = 0; c < 1024; ++c) row[c] = h2f(wf16[size_t(j * 1024 + c)]);
+  };
   for (int64_t m : {1, 5, 20})
     for (GemmPath p : {GemmPath::Gemv, GemmPath::Tiled}) {
       if (p == GemmPath::Gemv && m > 16) continue;
-      auto x = random_f16(size_t(m * 1024), uint32_t(m));
+      const GemmOptions o{.path = p, .out = DType::F32}, oc{.out = DType::F32};
+      auto x = random_f16(size_t(m * 1024), uint32_t(m)), x12 = random_f16(size_t(m * 1032), uint32_t(m + 1));
       Buffer xg = gpu.upload(DType::F16, {m, 1024}, x.data(), x.size() * 2);
       Buffer xc = cpu.upload(DType::F16, {m, 1024}, x.data(), x.size() * 2);
+      Buffer x12g = gpu.upload(DType::F16, {m, 1032}, x12.data(), x12.size() * 2);
+      Buffer x12c = cpu.upload(DType::F16, {m, 1032}, x12.data(), x12.size() * 2);
       std::string what = std::string(to_string(p)) + " M=" + std::to_string(m);
-      expect_close(as_float(gpu, gpu.gemm_w4a16(xg, lg, {.path = p, .out = DType::F32})),
-                   as_float(cpu, cpu.gemm_w4a16(xc, lc, {.out = DType::F32})), x, w, m, 264, 1024, false, "w4 " + what);
-      expect_close(as_float(gpu, gpu.gemm_f16(xg, wg, {}, {.path = p, .out = DType::F32})),
-                   as_float(cpu, cpu.gemm_f16(xc, wc, {}, {.out = DType::F32})), x, wf, m, 264, 1024, false, "f16 " + what);
+      expect_both_within_bound(gpu, as_float(gpu, gpu.gemm_w4a16(xg, lg, o)), cpu, as_float(cpu, cpu.gemm_w4a16(xc, lc, oc)),
+                               test::exact_gemm_w4(x, m, h), o, m, true, 1024, 64, "w4 " + what);
+      expect_both_within_bound(gpu, as_float(gpu, gpu.gemm_w4a16(x12g, lg12, o)), cpu,
+                               as_float(cpu, cpu.gemm_w4a16(x12c, lc12, oc)), test::exact_gemm_w4(x12, m, h12), o, m,
+                               true, 1032, 12, "w4 g12 " + what);
+      expect_both_within_bound(gpu, as_float(gpu, gpu.gemm_f16(xg, wg, {}, o)), cpu,
+                               as_float(cpu, cpu.gemm_f16(xc, wc, {}, oc)), test::exact_gemm(x, m, 1024, 264, f16_row),
+                               o, m, false, 1024, 0, "f16 " + what);
     }
   lowbit::test::expect_clean(gpu);
 }
@@ -257,6 +317,8 @@ TEST(GemmVulkanPortableDequant, MatchesCpuWithoutFp16Arithmetic) {
     for (auto& v : wt) v = nd(rng);
     W4Host h = quantize_w4_rtn(wt.data(), n, 256, 64, false);
     run_w4(gpu, cpu, h, random_f16(size_t(n), 6), "portable dequant N=" + std::to_string(n), {.path = GemmPath::Gemv});
+    h = quantize_w4_rtn(wt.data(), n, 240, 12, true);  // words straddling two groups
+    run_w4(gpu, cpu, h, {}, "portable dequant g12 N=" + std::to_string(n), {.path = GemmPath::Gemv});
   }
   lowbit::test::expect_clean(gpu);
 }

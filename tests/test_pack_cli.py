@@ -92,6 +92,17 @@ def check_linear(ckpt, layer, w, bias, tmp, label, extra=()):
                       f"{label} {be} f16={f16} M={m}: max err {np.max(np.abs(y - ref)) if y.shape == ref.shape else y.shape}")
 
 
+def dequantize_packed(packed, name, k, group, sym):
+    """W [n, k] = (q - zero) * scale from a packed layer (layout 1: word (kb, n) holds rows 8kb..8kb+7)."""
+    qw, sc = packed[f"{name}.qweight"].astype(np.uint32), packed[f"{name}.scales"].astype(np.float32)
+    n = qw.shape[1]
+    nib = [0, 4, 1, 5, 2, 6, 3, 7]
+    codes = np.stack([(qw >> (4 * nib[j])) & 0xF for j in range(8)], axis=1).reshape(-1, n)[:k]  # [k, n]
+    zeros = np.full(sc.shape, 8.0, np.float32) if sym else packed[f"{name}.qzeros"].astype(np.float32)
+    w = (codes.astype(np.float32) - np.repeat(zeros, group, axis=0)) * np.repeat(sc, group, axis=0)
+    return w.T.copy()
+
+
 def expect_error(args, what, output=None, needles=()):
     r = run(*args)
     lines = [l for l in r.stderr.strip().splitlines() if l.startswith("lowbit: error:")]
@@ -168,6 +179,24 @@ def main():
                 * np.repeat(sc, 32, axis=0)
             step = np.repeat(sc, 32, axis=0)
             check(bool(np.all(np.abs(deq - w0.T) <= 0.51 * step)), f"rtn {sym} dequantized within half a step")
+        # RTN with a group that is not a multiple of the 8-row word (and K = 36 per channel): every
+        # backend must match the dequantized weights
+        d12 = os.path.join(tmp, "float12")
+        os.makedirs(d12)
+        wk = {"l12": (rng.standard_normal((40, 96)) * 0.05).astype(np.float32),
+              "l36": (rng.standard_normal((16, 36)) * 0.05).astype(np.float32)}
+        write_st(os.path.join(d12, "model.safetensors"), {f"{name}.weight": v for name, v in wk.items()})
+        for group, sym in (("12", "--asym"), ("12", "--sym"), ("-1", "--asym")):
+            out = os.path.join(tmp, f"rtn_g{group}{sym}.safetensors")
+            r = run("pack", "--scheme", "rtn", "--group", group, sym, d12, out)
+            check(r.returncode == 0, f"pack rtn --group {group} {sym}: {r.stderr.strip()}")
+            if r.returncode != 0:
+                continue
+            packed, _ = read_st(out)
+            for name, wf in wk.items():
+                g = wf.shape[1] if group == "-1" else int(group)
+                check_linear(out, name, dequantize_packed(packed, name, wf.shape[1], g, sym == "--sym"), None, tmp,
+                             f"rtn {name} group {group} {sym}")
         # bad input: exit 2, one line, no output left
         gdir = os.path.join(tmp, "gptq_v1_0")
         bad_out = os.path.join(tmp, "bad.safetensors")

@@ -38,6 +38,22 @@ TEST(W4Pack, GptqV1AndV2DequantizeExactlyEveryGroupWithAndWithoutActOrder) {
       }
 }
 
+// Groups that are not a multiple of the 8-row word: a packed word then holds rows of two groups.
+TEST(W4Pack, GroupsNotAMultipleOfEightDequantizeExactly) {
+  for (int group : {4, 12, 20, 24, 40})
+    for (bool act : {false, true}) {
+      int64_t k = 120, n = 16;
+      auto w = test::make_known(n, k, group, act, 1, 16, 5u + unsigned(group));
+      std::vector<int32_t> qw, qz;
+      test::write_gptq(w, 1, qw, qz);
+      expect_exact(import_gptq({qw.data(), qz.data(), w.scale.data(), w.g_idx.data(), k, n, group, 1, false}), w);
+      if (act) continue;
+      auto a = test::make_known(n, k, group, false, 0, 15, 9u + unsigned(group));
+      test::write_awq(a, qw, qz);
+      expect_exact(import_awq({qw.data(), qz.data(), a.scale.data(), k, n, group}), a);
+    }
+}
+
 TEST(W4Pack, GptqSymmetricCheckpointBecomesSymmetricLayer) {
   auto w = test::make_known(16, 64, 32, false, 8, 8, 3);
   std::vector<int32_t> qw, qz;

@@ -11,7 +11,7 @@ namespace lowbit::detail::cl {
 
 namespace {
 
-constexpr uint32_t kGemvWg = 128, kGemvKc = 256, kGemvCols = 4;
+constexpr uint32_t kGemvWg = 128, kGemvKc = kGemvChunk, kGemvCols = 4;
 constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4;
 

@@ -13,7 +13,7 @@ namespace lowbit::detail::vk {
 
 namespace {
 
-constexpr uint32_t kGemvWg = 128, kGemvKc = 256, kGemvCols = 4;
+constexpr uint32_t kGemvWg = 128, kGemvKc = kGemvChunk, kGemvCols = 4;
 constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;  // coopmat tiles are 64 x 64 too
 constexpr uint32_t kReduceWg = 256;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4;

@@ -174,16 +174,18 @@ W4Host import_awq(const AwqTensors& t) {
   return w;
 }
 
+void dequantize_w4_row(const W4Host& w, int64_t n, float* out) {
+  for (int64_t kp = 0; kp < w.k; ++kp) {
+    int64_t g = kp / w.group;
+    float v = (float(w.q(n, kp)) - float(w.zero(n, g))) * f16_to_f32(w.scales[size_t(g * w.n + n)]);
+    out[w.perm.empty() ? kp : w.perm[size_t(kp)]] = v;
+  }
+}
+
 std::vector<float> dequantize_w4(const W4Host& w) {
   validate_w4(w);
   std::vector<float> out(size_t(w.n * w.k));
-  for (int64_t n = 0; n < w.n; ++n)
-    for (int64_t kp = 0; kp < w.k; ++kp) {
-      int64_t g = kp / w.group;
-      float v = (float(w.q(n, kp)) - float(w.zero(n, g))) * f16_to_f32(w.scales[size_t(g * w.n + n)]);
-      int64_t k = w.perm.empty() ? kp : w.perm[size_t(kp)];
-      out[size_t(n * w.k + k)] = v;
-    }
+  for (int64_t n = 0; n < w.n; ++n) dequantize_w4_row(w, n, &out[size_t(n * w.k)]);
   return out;
 }
 

@@ -52,6 +52,32 @@ void dequant8(uint word, float zero, float scale, out float w[8]) {
   for (int j = 0; j < 8; ++j) w[j] = (float((word >> uint(4 * ((j & 1) * 4 + (j >> 1)))) & 0xFu) - zero) * scale;
 }
 
+// Groups that are not a multiple of 8 rows: the word holding rows krow..krow+7 of column n, each row
+// with its own group's scale and zero (rows past K hold the zero point and give 0).
+void dequant8_rows(uint word, uint krow, uint n, out float w[8]) {
+  uint groups = pc.K / pc.group;
+  for (uint j = 0u; j < 8u; ++j) {
+    uint g = min((krow + j) / pc.group, groups - 1u);
+    float zero = (pc.flags & FLAG_ZEROS) != 0u ? float(uint(zeros[g * pc.N + n])) : 8.0;
+    w[j] = (float((word >> (4u * ((j & 1u) * 4u + (j >> 1u)))) & 0xFu) - zero) * scale_at(g * pc.N + n);
+  }
+}
+
+// Which rows of the word starting at row r0 lie in rows [gbegin, gbegin + glen): rows 0..3 (lo) and
+// 4..7 (hi). The unsigned difference wraps below gbegin, so one comparison tests both edges.
+void word_rows_in_group(uint r0, uint gbegin, uint glen, out bvec4 in_lo, out bvec4 in_hi) {
+  in_lo = lessThan(uvec4(r0 - gbegin) + uvec4(0u, 1u, 2u, 3u), uvec4(glen));
+  in_hi = lessThan(uvec4(r0 - gbegin) + uvec4(4u, 5u, 6u, 7u), uvec4(glen));
+}
+
+// Word slot e of a bk x bn int4 weight tile whose first row is k0 (tiled and coopmat loaders):
+// column n and first row krow; false outside the layer or past k_end (end of this K slice).
+bool w4_tile_word(uint e, uint k0, uint bn, uint bk, uint k_end, out uint n, out uint krow) {
+  n = pc.n_base + gl_WorkGroupID.x * bn + e % bn;
+  krow = k0 + (e / bn) * 8u;
+  return e < bn * bk / 8u && n < pc.n_base + pc.n_count && krow < k_end;
+}
+
 // Writes the final value of Y[m, n] (bias added by the caller) as fp16 (RNE, bit-exact helper) or fp32.
 void store_y(uint m, uint n, float v) {
   uint idx = m * pc.N + n;

@@ -32,7 +32,6 @@ void gemv_w4() {
   uint n_end = pc.n_base + pc.n_count;
   uint split = pc.split_base + gl_WorkGroupID.y;
   uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
-  uint groups = pc.K / pc.group;
   bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
   float acc[MT * NC];
   for (uint i = 0; i < MT * NC; ++i) acc[i] = 0.0;
@@ -49,11 +48,14 @@ void gemv_w4() {
     }
     barrier();
     if (n0 < n_end) {
-      // one group at a time: scales and zeros once, sum (q - zero) * x, then scale the group's sums
+      // one group at a time: scales and zeros once, sum (q - zero) * x, then scale the group's sums.
+      // A group need not be a multiple of 8 rows: a word that straddles two groups is visited once
+      // per group, its rows outside the current group masked to 0.
       uint kk = 0u;
       while (kk < kn) {
-        uint g = min((kc + kk) / pc.group, groups - 1u);
-        uint gend = min(kn, (g + 1u) * pc.group - kc);
+        uint g = (kc + kk) / pc.group;
+        uint gbegin = g * pc.group, glen = pc.group;  // absolute rows [gbegin, gbegin + glen)
+        uint gend = min(kn, gbegin + glen - kc);
         float s[NC], zb[NC];
         for (uint c = 0; c < NC; ++c) {
           uint n = min(n0 + c, n_end - 1u);
@@ -62,7 +64,7 @@ void gemv_w4() {
         }
         float part[MT * NC];
         for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
-        for (; kk < gend; kk += 8u) {
+        for (kk &= ~7u; kk < gend; kk += 8u) {
           uint row = ((kc + kk) >> 3) - pc.kw_base;
           uint words[NC];
           if (NC == 1u) {
@@ -91,11 +93,17 @@ void gemv_w4() {
             hi[c] = uintBitsToFloat(((uvec4(words[c]) >> uvec4(8, 24, 12, 28)) & 0xFu) | 0x4B000000u) - zb[c];
 #endif
           }
+          if (kc + kk < gbegin || kc + kk + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
+            bvec4 in_lo, in_hi;
+            word_rows_in_group(kc + kk, gbegin, glen, in_lo, in_hi);
+            for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
+          }
           for (uint m = 0; m < MT; ++m) {
             vec4 xa = smem4[(m * KC + kk) >> 2], xb = smem4[((m * KC + kk) >> 2) + 1u];
             for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
           }
         }
+        kk = gend;  // the next group may begin inside the last word
         for (uint m = 0; m < MT; ++m)
           for (uint c = 0; c < NC; ++c) acc[m * NC + c] += part[m * NC + c] * s[c];
       }

@@ -43,14 +43,12 @@ void load_global(uint k0) {
     rx[i] = (e < BM * BK && m < pc.M && k < k_end) ? half_at(m * pc.K + k) : 0.0;
   }
   if (W4) {
-    uint kwords = (pc.K + 7u) >> 3, groups = pc.K / pc.group;
+    uint groups = pc.K / pc.group;
     for (uint i = 0; i < QL; ++i) {
-      uint e = lid + i * WG;
-      uint c = e % BN, kw = e / BN;
-      uint n = n0 + c, krow = k0 + kw * 8u;
-      bool ok = e < BN * BK / 8u && n < n_end && krow < k_end && (krow >> 3) < kwords;
-      rq[i] = ok ? w_words[((krow >> 3) - pc.kw_base) * pc.N + n] : 0u;
+      uint n, krow;
+      bool ok = w4_tile_word(lid + i * WG, k0, BN, BK, k_end, n, krow);
       uint g = min(krow / pc.group, groups - 1u);
+      rq[i] = ok ? w_words[((krow >> 3) - pc.kw_base) * pc.N + n] : 0u;
       rs[i] = ok ? scale_at(g * pc.N + n) : 0.0;
       rz[i] = ok && (pc.flags & FLAG_ZEROS) != 0u ? float(uint(zeros[g * pc.N + n])) : 8.0;
     }
@@ -70,7 +68,7 @@ void load_global(uint k0) {
   }
 }
 
-void store_shared(uint buf) {
+void store_shared(uint buf, uint k0) {
   uint lid = gl_LocalInvocationID.x;
   for (uint i = 0; i < XL; ++i) {
     uint e = lid + i * WG;
@@ -82,7 +80,11 @@ void store_shared(uint buf) {
       if (e >= BN * BK / 8u) continue;
       uint c = e % BN, kw = e / BN;
       float w[8];
-      dequant8(rq[i], rz[i], rs[i], w);
+      uint n, krow;
+      if (pc.group % 8u != 0u && w4_tile_word(e, k0, BN, BK, k_end, n, krow))
+        dequant8_rows(rq[i], krow, n, w);  // the word may straddle groups: a scale per row
+      else
+        dequant8(rq[i], rz[i], rs[i], w);
       for (uint j = 0; j < 8u; ++j) Bs[buf * BK * BN + (kw * 8u + j) * BN + c] = w[j];
     }
   } else {
@@ -103,7 +105,7 @@ void main() {
   k_end = min(pc.K, k_begin + pc.k_split);
   uint steps = (k_end - k_begin + BK - 1u) / BK;
   load_global(k_begin);
-  store_shared(0u);
+  store_shared(0u, k_begin);
   barrier();
   for (uint t = 0; t < steps; ++t) {
     uint buf = t & 1u;
@@ -116,7 +118,7 @@ void main() {
       for (uint i = 0; i < TM; ++i)
         for (uint j = 0; j < TN; ++j) acc[i * TN + j] += a[i] * b[j];
     }
-    if (more) store_shared(buf ^ 1u);
+    if (more) store_shared(buf ^ 1u, k_begin + (t + 1u) * BK);
     barrier();
   }
   uint m0 = gl_WorkGroupID.y * BM + ty * TM, n0 = pc.n_base + gl_WorkGroupID.x * BN + tx * TN;

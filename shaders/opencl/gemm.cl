@@ -37,6 +37,25 @@ inline void lb_dequant8(uint word, float zero, float scale, float* w) {
   for (int j = 0; j < 8; ++j) w[j] = ((float)((word >> (4 * ((j & 1) * 4 + (j >> 1)))) & 0xFu) - zero) * scale;
 }
 
+/* Groups that are not a multiple of 8 rows: the word holding rows krow..krow+7 of column n, each row
+ * with its own group's scale and zero (rows past K hold the zero point and give 0). */
+inline void lb_dequant8_rows(uint word, uint krow, uint n, uint N, uint K, uint group, uint flags,
+                             __global const half* scales, __global const uchar* zeros, float* w) {
+  uint groups = K / group;
+  for (uint j = 0; j < 8u; ++j) {
+    uint g = min((krow + j) / group, groups - 1u);
+    float zero = (flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f;
+    w[j] = ((float)((word >> (4u * ((j & 1u) * 4u + (j >> 1u)))) & 0xFu) - zero) * vload_half(g * N + n, scales);
+  }
+}
+
+/* 1 for each of 4 rows r0 + (0..3) inside [gbegin, gbegin + glen), else 0; the unsigned difference
+ * wraps below gbegin, so one comparison tests both edges. */
+inline float4 lb_rows_in_group(uint r0, uint gbegin, uint glen) {
+  uint4 d = (uint4)(r0 - gbegin) + (uint4)(0u, 1u, 2u, 3u);
+  return select((float4)(0.0f), (float4)(1.0f), d < (uint4)(glen));
+}
+
 #ifdef LB_MT
 #ifndef LB_KC
 #define LB_KC 256
@@ -70,7 +89,6 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
 #if LB_W4
   /* LB_NC adjacent columns per work-item (4 or 8: one 16- or 32-byte load of words per K step) */
   uint n0 = (get_group_id(0) * LB_WG + lid) * LB_NC;
-  uint groups = K / group;
   float accn[LB_MT * LB_NC];
   for (uint i = 0; i < LB_MT * LB_NC; ++i) accn[i] = 0.0f;
   for (uint kc = k0; kc < k1; kc += LB_KC) {
@@ -82,11 +100,14 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (n0 < N) {
-      /* one group at a time: scales and zeros once, sum (q - zero) * x, scale the group's sums */
+      /* one group at a time: scales and zeros once, sum (q - zero) * x, scale the group's sums. A
+       * group need not be a multiple of 8 rows: a word straddling two groups is visited once per
+       * group, its rows outside the current group masked to 0. */
       uint kk = 0;
       while (kk < kn) {
-        uint g = min((kc + kk) / group, groups - 1u);
-        uint gend = min(kn, (g + 1u) * group - kc);
+        uint g = (kc + kk) / group;
+        uint gbegin = g * group;
+        uint gend = min(kn, gbegin + group - kc);
         float s[LB_NC], zb[LB_NC];
         for (uint c = 0; c < LB_NC; ++c) {
           uint n = min(n0 + c, N - 1u);
@@ -95,8 +116,11 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
         }
         float part[LB_MT * LB_NC];
         for (uint i = 0; i < LB_MT * LB_NC; ++i) part[i] = 0.0f;
-        for (; kk < gend; kk += 8u) {
+        for (kk &= ~7u; kk < gend; kk += 8u) {
           uint row = (kc + kk) >> 3;
+          bool straddles = kc + kk < gbegin || kc + kk + 8u > gbegin + group;
+          float4 in_lo = straddles ? lb_rows_in_group(kc + kk, gbegin, group) : (float4)(1.0f);
+          float4 in_hi = straddles ? lb_rows_in_group(kc + kk + 4u, gbegin, group) : (float4)(1.0f);
 #if LB_NC == 8
           uint8 words = vload8((row * N + n0) >> 3, w);
           uint wv[8] = {words.s0, words.s1, words.s2, words.s3, words.s4, words.s5, words.s6, words.s7};
@@ -109,14 +133,15 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
           for (uint c = 0; c < LB_NC; ++c) {
             uint word = wv[c];
             /* nibble | 0x4B000000 is the float 2^23 + q: one OR and one subtract give q - zero exactly */
-            float4 lo = as_float4(((uint4)(word, word >> 16, word >> 4, word >> 20) & 0xFu) | 0x4B000000u) - zb[c];
-            float4 hi = as_float4(((uint4)(word >> 8, word >> 24, word >> 12, word >> 28) & 0xFu) | 0x4B000000u) - zb[c];
+            float4 lo = (as_float4(((uint4)(word, word >> 16, word >> 4, word >> 20) & 0xFu) | 0x4B000000u) - zb[c]) * in_lo;
+            float4 hi = (as_float4(((uint4)(word >> 8, word >> 24, word >> 12, word >> 28) & 0xFu) | 0x4B000000u) - zb[c]) * in_hi;
             for (uint m = 0; m < LB_MT; ++m) {
               __local const float* xr = smem + m * LB_KC + kk;
               part[m * LB_NC + c] += dot(vload4(0, xr), lo) + dot(vload4(1, xr), hi);
             }
           }
         }
+        kk = gend; /* the next group may begin inside the last word */
         for (uint i = 0; i < LB_MT * LB_NC; ++i) accn[i] += part[i] * s[i % LB_NC];
       }
     }
@@ -222,18 +247,21 @@ void lb_gemm_tiled(__global const half* x, __global const uint* w, __global cons
     if (e < LB_BM * LB_BK) As[(buf) * LB_BK * LB_BM + (e % LB_BK) * LB_BM + e / LB_BK] = rx[i]; \
   }
 #if LB_W4
-#define STORE_W(buf)                                                                          \
+#define STORE_W(buf, k0)                                                                      \
   for (uint i = 0; i < QL; ++i) {                                                             \
     uint e = lid + i * LB_WG;                                                                 \
     if (e < LB_BN * LB_BK / 8) {                                                              \
       uint c = e % LB_BN, kw = e / LB_BN;                                                     \
       float wv[8];                                                                            \
-      lb_dequant8(rq[i], rz[i], rs[i], wv);                                                   \
+      if (group % 8u != 0u && n0 + c < N && (k0) + kw * 8u < K) /* word may straddle groups */ \
+        lb_dequant8_rows(rq[i], (k0) + kw * 8u, n0 + c, N, K, group, flags, scales, zeros, wv); \
+      else                                                                                    \
+        lb_dequant8(rq[i], rz[i], rs[i], wv);                                                 \
       for (uint j = 0; j < 8u; ++j) Bs[(buf) * LB_BK * LB_BN + (kw * 8u + j) * LB_BN + c] = wv[j]; \
     }                                                                                         \
   }
 #else
-#define STORE_W(buf)                                                                          \
+#define STORE_W(buf, k0)                                                                      \
   for (uint i = 0; i < WL; ++i) {                                                             \
     uint e = lid + i * LB_WG;                                                                 \
     if (e < LB_BN * LB_BK) Bs[(buf) * LB_BK * LB_BN + (e % LB_BK) * LB_BN + e / LB_BK] = rw[i]; \
@@ -242,7 +270,7 @@ void lb_gemm_tiled(__global const half* x, __global const uint* w, __global cons
 
   LOAD_GLOBAL(0u)
   STORE_X(0u)
-  STORE_W(0u)
+  STORE_W(0u, 0u)
   barrier(CLK_LOCAL_MEM_FENCE);
   for (uint t = 0; t < steps; ++t) {
     uint buf = t & 1u;
@@ -259,7 +287,7 @@ void lb_gemm_tiled(__global const half* x, __global const uint* w, __global cons
     }
     if (more) {
       STORE_X(buf ^ 1u)
-      STORE_W(buf ^ 1u)
+      STORE_W(buf ^ 1u, (t + 1u) * LB_BK)
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }

@@ -74,5 +74,7 @@ W4Host import_awq(const AwqTensors& t);
 
 // Dequantized fp32 W[n, k] in the ORIGINAL row order (perm undone).
 std::vector<float> dequantize_w4(const W4Host& w);
+// One output channel of it: row n of W (k values, perm undone) into out. Does not validate.
+void dequantize_w4_row(const W4Host& w, int64_t n, float* out);
 
 }  // namespace lowbit
