@@ -92,10 +92,12 @@ def check_linear(ckpt, layer, w, bias, tmp, label, extra=()):
                       f"{label} {be} f16={f16} M={m}: max err {np.max(np.abs(y - ref)) if y.shape == ref.shape else y.shape}")
 
 
-def expect_error(args, what, output=None):
+def expect_error(args, what, output=None, needle=None):
     r = run(*args)
     lines = [l for l in r.stderr.strip().splitlines() if l.startswith("lowbit: error:")]
     check(r.returncode == 2 and len(lines) == 1, f"{what}: exit {r.returncode}, stderr {r.stderr.strip()!r}")
+    if needle:
+        check(any(needle in l for l in lines), f"{what}: '{needle}' not in {lines}")
     if output:
         check(not os.path.exists(output), f"{what}: left {output} behind")
 
@@ -193,6 +195,19 @@ def main():
         np.save(xp, np.zeros((2, 256), np.float32))
         expect_error(["run", "linear", "--checkpoint", packed, "--layer", "nope", "--input", xp, "--output", yp,
                       "--backend", "cpu"], "unknown layer", yp)
+        # an output that would overwrite an input: refused, the input untouched
+        shards = {f: open(os.path.join(d, f), "rb").read() for f in ("a.safetensors", "b.safetensors")}
+        os.symlink(os.path.join(d, "b.safetensors"), os.path.join(tmp, "b_link.safetensors"))
+        for inp, outp in ((d, os.path.join(d, "a.safetensors")), (d, os.path.join(tmp, "b_link.safetensors")),
+                          (os.path.join(d, "b.safetensors"), os.path.join(d, "b.safetensors")),
+                          (os.path.join(d, "b.safetensors"), os.path.join(d, "..", "float", "b.safetensors"))):
+            expect_error(["pack", "--scheme", "rtn", "--group", "32", inp, outp], f"pack {inp} -> {outp}",
+                         needle="would overwrite the input")
+        check(all(open(os.path.join(d, f), "rb").read() == b for f, b in shards.items()), "pack left its inputs intact")
+        x_before = open(xp, "rb").read()
+        expect_error(["run", "linear", "--checkpoint", packed, "--layer", "l0", "--input", xp, "--output", xp,
+                      "--backend", "cpu"], "run linear --output = --input", needle="would overwrite the input")
+        check(open(xp, "rb").read() == x_before, "run linear left its input intact")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 
+#include "host/io/streaming.hpp"
 #include "host/log.hpp"
 #include "lowbit/io.hpp"
 #include "lowbit/lowbit.hpp"
@@ -24,38 +25,66 @@ namespace {
 
 [[noreturn]] void bad(const std::string& s) { throw Error(ErrorCode::InvalidArgument, s); }
 
+json read_json(const fs::path& p) {
+  std::ifstream f(p);
+  if (!f) throw Error(ErrorCode::Io, p.string() + ": cannot read");
+  try {
+    return json::parse(f);
+  } catch (const std::exception& e) {
+    throw Error(ErrorCode::Io, p.string() + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
 // ---- the input model: one file, or the shards of a directory ------------------------------------
+// Every file a model input is read from: its .safetensors files (the index's shards, or every one in
+// the directory) and, where present, the index and the config files beside it.
+struct ModelFiles {
+  fs::path dir;
+  std::vector<fs::path> shards;
+  std::vector<fs::path> all() const {
+    std::vector<fs::path> r = shards;
+    for (const char* name : {"model.safetensors.index.json", "quantize_config.json", "config.json"})
+      if (fs::exists(dir / name)) r.push_back(dir / name);
+    return r;
+  }
+};
+
+ModelFiles model_files(const fs::path& input) {
+  ModelFiles m;
+  if (fs::is_directory(input)) {
+    m.dir = input;
+    fs::path index = input / "model.safetensors.index.json";
+    if (fs::exists(index)) {
+      json j = read_json(index);
+      if (!j.contains("weight_map") || !j["weight_map"].is_object())
+        throw Error(ErrorCode::Io, index.string() + ": no weight_map object");
+      for (auto& [name, file] : j["weight_map"].items()) {
+        if (!file.is_string()) throw Error(ErrorCode::Io, index.string() + ": weight_map[" + name + "] is not a file name");
+        fs::path f = input / file.get<std::string>();
+        if (std::find(m.shards.begin(), m.shards.end(), f) == m.shards.end()) m.shards.push_back(f);
+      }
+    } else {
+      for (auto& e : fs::directory_iterator(input))
+        if (e.path().extension() == ".safetensors") m.shards.push_back(e.path());
+      std::sort(m.shards.begin(), m.shards.end());
+    }
+    if (m.shards.empty()) throw Error(ErrorCode::Io, input.string() + ": no .safetensors files in the directory");
+  } else {
+    if (!fs::exists(input)) throw Error(ErrorCode::Io, input.string() + ": no such file or directory");
+    if (input.extension() != ".safetensors")
+      throw Error(ErrorCode::Io, input.string() + ": expected a .safetensors file or a model directory");
+    m.dir = input.has_parent_path() ? input.parent_path() : fs::path(".");
+    m.shards.push_back(input);
+  }
+  return m;
+}
+
 class Model {
  public:
-  explicit Model(const fs::path& input) {
-    if (fs::is_directory(input)) {
-      dir_ = input;
-      fs::path index = input / "model.safetensors.index.json";
-      std::vector<fs::path> files;
-      if (fs::exists(index)) {
-        json j = read_json(index);
-        if (!j.contains("weight_map") || !j["weight_map"].is_object())
-          throw Error(ErrorCode::Io, index.string() + ": no weight_map object");
-        for (auto& [name, file] : j["weight_map"].items()) {
-          if (!file.is_string()) throw Error(ErrorCode::Io, index.string() + ": weight_map[" + name + "] is not a file name");
-          fs::path f = input / file.get<std::string>();
-          if (std::find(files.begin(), files.end(), f) == files.end()) files.push_back(f);
-        }
-      } else {
-        for (auto& e : fs::directory_iterator(input))
-          if (e.path().extension() == ".safetensors") files.push_back(e.path());
-        std::sort(files.begin(), files.end());
-      }
-      if (files.empty()) throw Error(ErrorCode::Io, input.string() + ": no .safetensors files in the directory");
-      for (auto& f : files) add(f);
-    } else {
-      if (!fs::exists(input)) throw Error(ErrorCode::Io, input.string() + ": no such file or directory");
-      if (input.extension() != ".safetensors")
-        throw Error(ErrorCode::Io, input.string() + ": expected a .safetensors file or a model directory");
-      dir_ = input.has_parent_path() ? input.parent_path() : fs::path(".");
-      add(input);
-    }
+  explicit Model(const ModelFiles& files) : dir_(files.dir) {
+    for (auto& f : files.shards) add(f);
   }
+  explicit Model(const fs::path& input) : Model(model_files(input)) {}
 
   struct Ref {
     const io::SafetensorsFile* file;
@@ -67,15 +96,9 @@ class Model {
   }
   const std::map<std::string, Ref>& tensors() const { return by_name_; }
   const fs::path& dir() const { return dir_; }
-
-  static json read_json(const fs::path& p) {
-    std::ifstream f(p);
-    if (!f) throw Error(ErrorCode::Io, p.string() + ": cannot read");
-    try {
-      return json::parse(f);
-    } catch (const std::exception& e) {
-      throw Error(ErrorCode::Io, p.string() + ": not valid JSON (" + e.what() + ")");
-    }
+  // Drops tensor `name`'s pages from memory once it has been used (see io::MappedFile::release).
+  void release(const std::string& name) const {
+    if (const Ref* r = find(name)) r->file->mapping()->release(r->file->bytes(*r->entry));
   }
 
  private:
@@ -100,10 +123,10 @@ Config read_config(const fs::path& dir) {
   Config c;
   json q;
   if (fs::exists(dir / "quantize_config.json")) {
-    q = Model::read_json(dir / "quantize_config.json");
+    q = read_json(dir / "quantize_config.json");
     if (!q.contains("quant_method")) c.method = "gptq";
   } else if (fs::exists(dir / "config.json")) {
-    json cfg = Model::read_json(dir / "config.json");
+    json cfg = read_json(dir / "config.json");
     if (cfg.contains("quantization_config")) q = cfg["quantization_config"];
   }
   if (!q.is_object()) return c;
@@ -163,7 +186,24 @@ std::vector<uint16_t> bias_f16(const Model& m, const std::string& layer, int64_t
   return h;
 }
 
-W4Host import_gptq_layer(const Model& m, const std::string& L, const Config& cfg, const PackOptions& o) {
+// Runs `f`, prefixing any Error with the layer's name.
+template <class F>
+auto in_layer(const std::string& L, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    bad("layer '" + L + "': " + e.what());
+  }
+}
+
+void check_group(const std::string& L, int group, int64_t k, int64_t G) {
+  if (G <= 0 || group <= 0 || k % group || k / group != G)
+    bad("layer '" + L + "': group size " + std::to_string(group) + " disagrees with K=" + std::to_string(k) + " and " +
+        std::to_string(G) + " scale rows");
+}
+
+// Views of a GPTQ / AWQ layer's tensors, their shapes checked.
+GptqTensors gptq_tensors(const Model& m, const std::string& L, const Config& cfg, const PackOptions& o) {
   Shape qs, zs, ss, gs;
   auto* qw = view<int32_t>(m, L + ".qweight", DType::I32, 2, qs);
   auto* qz = view<int32_t>(m, L + ".qzeros", DType::I32, 2, zs);
@@ -173,23 +213,16 @@ W4Host import_gptq_layer(const Model& m, const std::string& L, const Config& cfg
   expect_shape(L + ".qzeros", zs, {G, (n + 7) / 8});
   int group = o.group.value_or(cfg.group.value_or(G ? int(k / G) : 0));
   if (group == -1) group = int(k);
-  if (G <= 0 || group <= 0 || k % group || k / group != G)
-    bad("layer '" + L + "': group size " + std::to_string(group) + " disagrees with K=" + std::to_string(k) + " and " +
-        std::to_string(G) + " scale rows");
+  check_group(L, group, k, G);
   const int32_t* gidx = nullptr;
   if (m.find(L + ".g_idx")) {
     gidx = view<int32_t>(m, L + ".g_idx", DType::I32, 1, gs);
     expect_shape(L + ".g_idx", gs, {k});
   }
-  GptqTensors t{qw, qz, sc, gidx, k, n, group, cfg.v2 ? 2 : 1, o.sym.value_or(cfg.sym.value_or(false))};
-  try {
-    return import_gptq(t);
-  } catch (const Error& e) {
-    bad("layer '" + L + "': " + e.what());
-  }
+  return {qw, qz, sc, gidx, k, n, group, cfg.v2 ? 2 : 1, o.sym.value_or(cfg.sym.value_or(false))};
 }
 
-W4Host import_awq_layer(const Model& m, const std::string& L, const Config& cfg, const PackOptions& o) {
+AwqTensors awq_tensors(const Model& m, const std::string& L, const Config& cfg, const PackOptions& o) {
   Shape qs, zs, ss;
   auto* qw = view<int32_t>(m, L + ".qweight", DType::I32, 2, qs);
   auto* qz = view<int32_t>(m, L + ".qzeros", DType::I32, 2, zs);
@@ -199,14 +232,18 @@ W4Host import_awq_layer(const Model& m, const std::string& L, const Config& cfg,
   expect_shape(L + ".qzeros", zs, {G, n / 8});
   int group = o.group.value_or(cfg.group.value_or(G ? int(k / G) : 0));
   if (group == -1) group = int(k);
-  if (G <= 0 || group <= 0 || k % group || k / group != G)
-    bad("layer '" + L + "': group size " + std::to_string(group) + " disagrees with K=" + std::to_string(k) + " and " +
-        std::to_string(G) + " scale rows");
-  try {
-    return import_awq({qw, qz, sc, k, n, group});
-  } catch (const Error& e) {
-    bad("layer '" + L + "': " + e.what());
-  }
+  check_group(L, group, k, G);
+  return {qw, qz, sc, k, n, group};
+}
+
+W4Host import_gptq_layer(const Model& m, const std::string& L, const Config& cfg, const PackOptions& o) {
+  GptqTensors t = gptq_tensors(m, L, cfg, o);
+  return in_layer(L, [&] { return import_gptq(t); });
+}
+
+W4Host import_awq_layer(const Model& m, const std::string& L, const Config& cfg, const PackOptions& o) {
+  AwqTensors t = awq_tensors(m, L, cfg, o);
+  return in_layer(L, [&] { return import_awq(t); });
 }
 
 std::string resolve_scheme(const std::string& requested, const Config& cfg, const Model& m) {
@@ -258,23 +295,84 @@ W4Host read_lowbit_layer(const Model& m, const std::string& L) {
   return w;
 }
 
-void add_layer(io::SafetensorsWriter& out, json& layers, const std::string& L, const W4Host& w) {
-  auto bytes = [](const auto& v) {
-    std::vector<uint8_t> b(v.size() * sizeof(v[0]));
-    std::memcpy(b.data(), v.data(), b.size());
-    return b;
+template <class T>
+io::Bytes bytes_of(const std::vector<T>& v) {
+  return {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(T)};
+}
+
+// A layer to pack: its sizes (declared in the output header up front), how to compute it, and the
+// input tensors it is made from (released from memory once it is computed).
+struct PlannedLayer {
+  std::string name;
+  W4Host layout;
+  std::function<W4Host()> build;
+  std::vector<std::string> sources;
+};
+
+PlannedLayer plan_layer(const Model& m, const std::string& name, const Model::Ref& r, const std::string& scheme,
+                        const Config& cfg, const PackOptions& o) {
+  PlannedLayer p;
+  if (scheme == "rtn") {
+    p.name = name.substr(0, name.size() - 7);
+    int64_t n = r.entry->shape[0], k = r.entry->shape[1];
+    int group = o.group.value_or(128);
+    bool sym = o.sym.value_or(true);
+    p.layout = in_layer(p.name, [&] { return w4_layout(n, k, group, sym); });
+    p.build = [&r, n, k, group, sym] {
+      auto f = to_f32(r);
+      return quantize_w4_rtn(f.data(), n, k, group, sym);
+    };
+    p.sources = {name};
+  } else {
+    p.name = name.substr(0, name.size() - 8);
+    if (scheme == "gptq") {
+      GptqTensors t = gptq_tensors(m, p.name, cfg, o);
+      p.layout = in_layer(p.name, [&] { return gptq_layout(t); });
+      p.build = [t] { return import_gptq(t); };
+    } else {
+      AwqTensors t = awq_tensors(m, p.name, cfg, o);
+      p.layout = in_layer(p.name, [&] { return w4_layout(t.n, t.k, t.group, false); });
+      p.build = [t] { return import_awq(t); };
+    }
+    for (const char* s : {".qweight", ".qzeros", ".scales", ".g_idx"}) p.sources.push_back(p.name + s);
+  }
+  return p;
+}
+
+// Declares the parts of a planned layer; the layer is computed when the first part is written.
+void add_layer(io::SafetensorsWriter& out, json& layers, const Model& m, PlannedLayer p) {
+  const W4Host& lay = p.layout;
+  const std::string& L = p.name;
+  int parts = 2 + !lay.sym + !lay.perm.empty();
+  auto w = io::detail::shared_result<W4Host>(
+      [&m, p] {
+        W4Host r = in_layer(p.name, p.build);
+        for (const auto& s : p.sources) m.release(s);
+        if (r.n != p.layout.n || r.k != p.layout.k || r.group != p.layout.group || r.sym != p.layout.sym ||
+            r.perm.size() != p.layout.perm.size())
+          throw Error(ErrorCode::Internal, "layer '" + p.name + "': packed layer differs from its planned layout");
+        return r;
+      },
+      parts);
+  auto part = [&](const std::string& suffix, DType dtype, const Shape& shape, auto member) {
+    out.add_lazy(L + suffix, dtype, shape, [w, member](const io::SafetensorsWriter::Sink& sink) {
+      w->use([&](const W4Host& r) { sink(bytes_of(r.*member)); });
+    });
   };
-  out.add_owned(L + ".qweight", DType::U32, {w.k_words(), w.n}, bytes(w.qweight));
-  out.add_owned(L + ".scales", DType::F16, {w.groups(), w.n}, bytes(w.scales));
-  if (!w.sym) out.add_owned(L + ".qzeros", DType::U8, {w.groups(), w.n}, bytes(w.zeros));
-  if (!w.perm.empty()) out.add_owned(L + ".perm", DType::I32, {w.k}, bytes(w.perm));
-  layers[L] = {{"n", w.n}, {"k", w.k}, {"group", w.group}, {"sym", w.sym}, {"act_order", !w.perm.empty()}};
+  part(".qweight", DType::U32, {lay.k_words(), lay.n}, &W4Host::qweight);
+  part(".scales", DType::F16, {lay.groups(), lay.n}, &W4Host::scales);
+  if (!lay.sym) part(".qzeros", DType::U8, {lay.groups(), lay.n}, &W4Host::zeros);
+  if (!lay.perm.empty()) part(".perm", DType::I32, {lay.k}, &W4Host::perm);
+  layers[L] = {{"n", lay.n}, {"k", lay.k}, {"group", lay.group}, {"sym", lay.sym}, {"act_order", !lay.perm.empty()}};
 }
 
 }  // namespace
 
 PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const PackOptions& o) {
-  Model m(input);
+  io::check_output_path(output);  // the output folder first, before anything is read
+  ModelFiles files = model_files(input);
+  io::check_output_path(output, files.all());
+  Model m(files);
   if (is_lowbit(m)) bad(input.string() + " is already a lowbit checkpoint");
   Config cfg = read_config(m.dir());
   PackReport rep;
@@ -286,32 +384,21 @@ PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const 
   std::set<std::string> used;
   std::regex only(o.layers_regex.empty() ? ".*" : o.layers_regex);
   for (auto& [name, r] : m.tensors()) {
-    std::string L;
-    W4Host w;
     if (rep.source == "rtn") {
       if (!name.ends_with(".weight") || r.entry->shape.size() != 2 || !is_float(r.entry->dtype)) continue;
-      L = name.substr(0, name.size() - 7);
-      if (!std::regex_match(L, only)) continue;
-      auto f = to_f32(r);
-      try {
-        w = quantize_w4_rtn(f.data(), r.entry->shape[0], r.entry->shape[1], o.group.value_or(128), o.sym.value_or(true));
-      } catch (const Error& e) {
-        bad("layer '" + L + "': " + e.what());
-      }
-      used.insert(name);
-    } else {
-      if (!name.ends_with(".qweight")) continue;
-      L = name.substr(0, name.size() - 8);
-      w = rep.source == "gptq" ? import_gptq_layer(m, L, cfg, o) : import_awq_layer(m, L, cfg, o);
-      for (const char* s : {".qweight", ".qzeros", ".scales", ".g_idx"}) used.insert(L + s);
+      if (!std::regex_match(name.substr(0, name.size() - 7), only)) continue;
+    } else if (!name.ends_with(".qweight")) {
+      continue;
     }
-    add_layer(out, layers, L, w);
-    rep.layers.push_back(L);
+    PlannedLayer p = plan_layer(m, name, r, rep.source, cfg, o);
+    used.insert(p.sources.begin(), p.sources.end());
+    rep.layers.push_back(p.name);
+    add_layer(out, layers, m, std::move(p));
   }
   if (rep.layers.empty()) bad("no layers to pack in " + input.string() + " (scheme " + rep.source + ")");
   for (auto& [name, r] : m.tensors()) {
     if (used.count(name)) continue;
-    out.add(name, r.entry->dtype, r.entry->shape, r.file->bytes(*r.entry));
+    out.add_lazy(name, r.entry->dtype, r.entry->shape, io::detail::copy_then_release(r.file->mapping(), r.file->bytes(*r.entry)));
     rep.copied.push_back(name);
   }
   if (rep.source == "gptq" && cfg.v2) rep.source = "gptq_v2";
@@ -323,7 +410,7 @@ PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const 
   out.set_metadata("lowbit.group_size", std::to_string(first["group"].get<int>()));
   out.set_metadata("lowbit.sym", first["sym"].get<bool>() ? "true" : "false");
   out.set_metadata("lowbit.layers", layers.dump());
-  out.write(output);
+  out.write(output, o.progress);
   log().info("packed {} layer(s) from {} ({}), copied {} tensor(s) -> {}", rep.layers.size(), input.string(), rep.source,
              rep.copied.size(), output.string());
   return rep;
