@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <random>
 
 #include "host/io/temp_registry.hpp"
@@ -46,16 +47,18 @@ AtomicFile::AtomicFile(const fs::path& target, Temp prefer) : target_(target) {
     }
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) fail(errno);
   }
-  open_named();
+  create_named([this](const fs::path& tmp) {
+    fd_ = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    return fd_ >= 0 ? 0 : errno;
+  });
 }
 
-void AtomicFile::open_named() {
-  for (int attempt = 0; fd_ < 0; ++attempt) {
+void AtomicFile::create_named(const std::function<int(const fs::path&)>& create) {
+  for (int attempt = 0; tmp_.empty(); ++attempt) {
     tmp_ = temp_name(target_);
     slot_ = detail::register_temp_file(tmp_);  // before the file exists: no window without cleanup
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ >= 0) return;
-    int err = errno;
+    int err = create(tmp_);
+    if (err == 0) return;
     detail::unregister_temp_file(slot_);
     slot_ = -1;
     tmp_.clear();
@@ -103,24 +106,15 @@ void AtomicFile::write_at(uint64_t offset, const void* data, size_t bytes) {
   }
 }
 
-void AtomicFile::link_unnamed() {
-  std::string self = "/proc/self/fd/" + std::to_string(fd_);
-  for (int attempt = 0; tmp_.empty(); ++attempt) {
-    tmp_ = temp_name(target_);
-    slot_ = detail::register_temp_file(tmp_);
-    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp_.c_str(), AT_SYMLINK_FOLLOW) == 0) return;
-    int err = errno;
-    detail::unregister_temp_file(slot_);
-    slot_ = -1;
-    tmp_.clear();
-    if (err != EEXIST || attempt > 8) fail(err);
-  }
-}
-
 void AtomicFile::commit() {
   if (fd_ < 0) fail(EBADF);
   if (::fsync(fd_) != 0) fail(errno);  // the data is on disk before the name points at it
-  if (unnamed_) link_unnamed();
+  if (unnamed_) {  // give the file a temp name first: linkat cannot replace an existing target
+    std::string self = "/proc/self/fd/" + std::to_string(fd_);
+    create_named([&self](const fs::path& tmp) {
+      return ::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0 ? 0 : errno;
+    });
+  }
   if (::rename(tmp_.c_str(), target_.c_str()) != 0) fail(errno);  // the destructor removes tmp_
   detail::unregister_temp_file(slot_);
   slot_ = -1;

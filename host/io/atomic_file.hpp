@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 
 namespace lowbit::io {
 
@@ -26,8 +27,9 @@ class AtomicFile {
 
  private:
   [[noreturn]] void fail(int err) const;
-  void open_named();
-  void link_unnamed();  // gives the unnamed file a temp name (linkat cannot replace a target)
+  // Picks a fresh hidden name beside the target, registers it for removal on a signal, and runs
+  // `create` on it (0 or an errno); retries on EEXIST.
+  void create_named(const std::function<int(const std::filesystem::path&)>& create);
   void discard_named();
   std::filesystem::path target_, tmp_;
   int fd_ = -1;
