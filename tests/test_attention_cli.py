@@ -205,6 +205,10 @@ def bad_inputs_exit_2(tmp):
     expect_error(base + ["--q", q4, "--k", k, "--v", v, "--kv-format", "int8", "--backend", "nosuch"], out, None)
     expect_error(["run", "attention", "--q", q4, "--k", k, "--v", v, "--kv-format", "int8", "--output", tmp / "o.txt"],
                  tmp / "o.txt", ".npy")
+    v_before = open(v, "rb").read()
+    expect_error(["run", "attention", "--q", q4, "--k", k, "--v", v, "--kv-format", "int8", "--output", v,
+                  "--backend", "cpu"], None, "would overwrite the input")
+    assert open(v, "rb").read() == v_before, "run attention overwrote its input"
 
 
 if __name__ == "__main__":

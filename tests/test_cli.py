@@ -14,8 +14,8 @@ import struct
 from fractions import Fraction
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from cli_harness import (backend_reports, expect_error, main, np, ok, read_st, st_array, test,  # noqa: E402
-                         write_st)
+from cli_harness import (ST_DTYPES, backend_reports, expect_error, main, np, ok, read_st, st_array,  # noqa: E402
+                         test, write_st)
 
 FORMATS = {  # name: (block, scale tensor, tensor scale, code bits, max relative error of a round trip)
     "e4m3": (0, False, False, 8, 2.0**-4),
@@ -242,7 +242,13 @@ def safetensors_multi_tensor_with_non_float_copied(tmp):
     meta, t = read_st(tmp / "q.safetensors")
     assert meta["note"] == "hello"
     assert sorted(t) == sorted(["w.codes", "w.scales", "h.codes", "h.scales", "bf.codes", "bf.scales", "idx", "u"])
-    assert list(t) == sorted(t), "tensors must be written sorted by name"
+    size = {name: np.dtype(ST_DTYPES[e[0]]).itemsize for name, e in t.items()}
+    assert list(t) == sorted(t, key=lambda n: (-size[n], n)), "tensors must be laid out by dtype size, then name"
+    raw = open(tmp / "q.safetensors", "rb").read()
+    start = 8 + struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:start])
+    for name, e in t.items():  # every tensor aligned to its dtype within the file
+        assert (start + header[name]["data_offsets"][0]) % size[name] == 0, name
     assert t["idx"][0] == "I32" and t["idx"][2] == idx.tobytes()
     assert t["u"][0] == "U8" and t["u"][2] == u.tobytes()
     assert t["h.codes"][1] == (2, 33) and t["h.scales"][1] == (2, 2)
@@ -331,6 +337,76 @@ def stdout_is_pure_json_with_logs_on(tmp):
     np.save(tmp / "x.npy", regular_values((2, 8)))
     r = ok("convert", "--to", "e4m3", tmp / "x.npy", tmp / "q.safetensors", env={"LOWBIT_LOG": "info"})
     assert r.stdout == "" and "backend" in r.stderr, (r.stdout, r.stderr)
+
+
+def listing(folder):
+    return sorted(os.listdir(folder))
+
+
+@test
+def output_that_is_the_input_is_refused(tmp):
+    np.save(tmp / "x.npy", regular_values((4, 64)))
+    ok("convert", "--to", "mxfp4", "--backend", "cpu", tmp / "x.npy", tmp / "q.safetensors")
+    os.symlink(tmp / "q.safetensors", tmp / "link.safetensors")
+    os.link(tmp / "q.safetensors", tmp / "hard.safetensors")
+    originals = {name: open(tmp / name, "rb").read() for name in ("x.npy", "q.safetensors")}
+    same = "would overwrite the input"
+    for direction, src in (("--to", "q.safetensors"), ("--from", "q.safetensors")):
+        for out in ("q.safetensors", "link.safetensors", "hard.safetensors", "./q.safetensors"):
+            expect_error(["convert", direction, "mxfp4", "--backend", "cpu", tmp / src, tmp / out], None, same)
+    for name, data in originals.items():
+        assert open(tmp / name, "rb").read() == data, f"{name} was changed"
+    assert listing(tmp) == ["hard.safetensors", "link.safetensors", "q.safetensors", "x.npy"], listing(tmp)
+
+
+def interrupt_midway(args, out_folder, sig):
+    """Starts lowbit, waits until it holds a file open in out_folder (the output being written), sends sig;
+    returns its exit code (negative: killed by that signal)."""
+    import signal
+    import subprocess
+    import time
+    from cli_harness import LOWBIT
+
+    def default_signals():
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_DFL)
+
+    p = subprocess.Popen([LOWBIT, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         preexec_fn=default_signals)
+    writing = False
+    deadline = time.time() + 120
+    while p.poll() is None and not writing and time.time() < deadline:
+        try:
+            fds = os.listdir(f"/proc/{p.pid}/fd")
+        except OSError:
+            break
+        for fd in fds:
+            try:
+                target = os.readlink(f"/proc/{p.pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith(str(out_folder) + "/") and not target.endswith(("in.safetensors", "x.npy")):
+                writing = True
+                break
+        if not writing:
+            time.sleep(0.0005)
+    assert writing, f"lowbit never opened an output in {out_folder} (exit {p.poll()})"
+    p.send_signal(sig)
+    return p.wait(timeout=120)
+
+
+@test
+def interrupted_convert_leaves_no_temp_file_and_the_old_output(tmp):
+    import signal
+    rng = np.random.default_rng(3)
+    write_st(tmp / "in.safetensors", {f"t{i}": rng.standard_normal((256, 4096)).astype(np.float32) for i in range(8)})
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        open(tmp / "out.safetensors", "wb").write(b"the old output")
+        code = interrupt_midway(["convert", "--to", "mxfp8_e4m3", "--backend", "cpu", tmp / "in.safetensors",
+                                 tmp / "out.safetensors"], tmp, sig)
+        assert code == -sig, f"expected death by signal {sig}, got exit {code}"
+        assert listing(tmp) == ["in.safetensors", "out.safetensors"], listing(tmp)
+        assert open(tmp / "out.safetensors", "rb").read() == b"the old output"
 
 
 if __name__ == "__main__":

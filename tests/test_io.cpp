@@ -142,9 +142,11 @@ TEST_F(IoTest, SafetensorsRoundTripWithMetadata) {
   EXPECT_EQ(f.metadata().at("format"), "pt");
   EXPECT_EQ(f.metadata().at("lowbit.format"), "mxfp4");
   ASSERT_EQ(f.tensors().size(), 4u);
-  // Written sorted by name, so file order is name order.
-  EXPECT_EQ(f.tensors()[0].name, "a.bias");
-  EXPECT_EQ(f.tensors()[1].name, "b.weight");
+  // Laid out by dtype size (largest first), then by name: every tensor aligned to its dtype.
+  EXPECT_EQ(f.tensors()[0].name, "b.weight");
+  EXPECT_EQ(f.tensors()[1].name, "empty");
+  EXPECT_EQ(f.tensors()[2].name, "scalar");
+  EXPECT_EQ(f.tensors()[3].name, "a.bias");
   const auto& t = f.at("b.weight");
   EXPECT_EQ(t.dtype, DType::F32);
   EXPECT_EQ(t.shape, (Shape{2, 3}));

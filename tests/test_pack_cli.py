@@ -238,6 +238,19 @@ def main():
         write_st(os.path.join(two, "b.safetensors"), {"x": np.ones((2,), np.float32)})
         expect_error(["pack", "--scheme", "rtn", "--group", "32", two, bad_out], "tensor in two shards", bad_out,
                      ("'x'", "a.safetensors", "b.safetensors"))
+        # an output that would overwrite an input: refused, the input untouched
+        shards = {f: open(os.path.join(d, f), "rb").read() for f in ("a.safetensors", "b.safetensors")}
+        os.symlink(os.path.join(d, "b.safetensors"), os.path.join(tmp, "b_link.safetensors"))
+        for inp, outp in ((d, os.path.join(d, "a.safetensors")), (d, os.path.join(tmp, "b_link.safetensors")),
+                          (os.path.join(d, "b.safetensors"), os.path.join(d, "b.safetensors")),
+                          (os.path.join(d, "b.safetensors"), os.path.join(d, "..", "float", "b.safetensors"))):
+            expect_error(["pack", "--scheme", "rtn", "--group", "32", inp, outp], f"pack {inp} -> {outp}",
+                         needles=("would overwrite the input",))
+        check(all(open(os.path.join(d, f), "rb").read() == b for f, b in shards.items()), "pack left its inputs intact")
+        x_before = open(xp, "rb").read()
+        expect_error(["run", "linear", "--checkpoint", packed, "--layer", "l0", "--input", xp, "--output", xp,
+                      "--backend", "cpu"], "run linear --output = --input", needles=("would overwrite the input",))
+        check(open(xp, "rb").read() == x_before, "run linear left its input intact")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -62,6 +62,7 @@ Command add_run_command(CLI::App& root) {
             if (!lin->parsed()) throw Error(ErrorCode::InvalidArgument, "run: unknown op (expected linear or attention)");
             if (!a->output.ends_with(".npy"))
               throw Error(ErrorCode::InvalidArgument, "--output must be a .npy file, got '" + a->output + "'");
+            io::check_output_path(a->output, {a->input, a->checkpoint});
             int64_t m, k;
             auto x = read_activations(a->input, m, k);
             auto layer = ckpt::load_layer(a->checkpoint, a->layer, a->scheme);

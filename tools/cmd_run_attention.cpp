@@ -92,6 +92,7 @@ Command add_run_attention_command(CLI::App& run) {
   return {cmd, [a] {
             if (!a->output.ends_with(".npy"))
               throw Error(ErrorCode::InvalidArgument, "--output must be a .npy file, got '" + a->output + "'");
+            io::check_output_path(a->output, {a->q, a->k, a->v});
             const KvFormat format = parse_kv_format(a->format);
             if (a->page_size < 1)
               throw Error(ErrorCode::InvalidArgument, "--page-size must be >= 1, got " + std::to_string(a->page_size));

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 
-#include "host/io/atomic_file.hpp"
 
 namespace lowbit::io::detail {
 
@@ -23,12 +22,12 @@ SourceFile open_source(const std::filesystem::path& p) {
   if (file_kind(p, "input") == FileKind::Npy) {
     auto npy = std::make_shared<NpyFile>(NpyFile::open(p));
     s.tensors.push_back({"x", npy->dtype(), npy->shape(), npy->bytes()});
-    s.keep = npy;
+    s.mapping = npy->mapping();
   } else {
     auto st = std::make_shared<SafetensorsFile>(SafetensorsFile::open(p));
     for (const auto& t : st->tensors()) s.tensors.push_back({t.name, t.dtype, t.shape, st->bytes(t)});
     s.metadata = st->metadata();
-    s.keep = st;
+    s.mapping = st->mapping();
   }
   return s;
 }
@@ -61,10 +60,10 @@ void check_convert_paths(const std::filesystem::path& input, const std::filesyst
     throw Error(ErrorCode::InvalidArgument, "output '" + output.string() + "' must be a .safetensors file");
   if (!quantize && in != FileKind::Safetensors)
     throw Error(ErrorCode::InvalidArgument, "convert --from reads a .safetensors file, got '" + input.string() + "'");
+  check_output_path(output, {input});
   std::error_code ec;
   if (!std::filesystem::is_regular_file(input, ec) || ::access(input.c_str(), R_OK) != 0)
     throw Error(ErrorCode::Io, "cannot read '" + input.string() + "': no such file or not readable");
-  check_output_writable(output);
 }
 
 }  // namespace lowbit::io

@@ -21,11 +21,11 @@ struct SourceTensor {
   Bytes data;
 };
 
-// The tensors of an input file (an .npy is one tensor named "x"); `keep` holds the mapping alive.
+// The tensors of an input file (an .npy is one tensor named "x"), views into `mapping`.
 struct SourceFile {
   std::vector<SourceTensor> tensors;
   std::map<std::string, std::string> metadata;
-  std::shared_ptr<void> keep;
+  std::shared_ptr<MappedFile> mapping;
 };
 SourceFile open_source(const std::filesystem::path& p);
 

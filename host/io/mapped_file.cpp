@@ -36,6 +36,15 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& path) 
   return m;
 }
 
+void MappedFile::release(Bytes part) const {
+  if (!data_ || part.empty() || part.data() < data_ || part.data() + part.size() > data_ + size_) return;
+  // Whole pages around the span: a neighbour sharing an edge page just reads it from the file again.
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  uintptr_t begin = uintptr_t(part.data()) & ~(page - 1);
+  uintptr_t end = uintptr_t(part.data() + part.size());
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);  // read-only pages: never lost
+}
+
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

@@ -1,9 +1,11 @@
 // quantize_file.cpp — `lowbit convert --to`: quantize every float tensor of an .npy/.safetensors
-// file on a Context and write codes, scales and the metadata needed to read them back.
+// file on a Context and write codes, scales and the metadata needed to read them back. The output is
+// streamed: its header is computed from the input's shapes, then each tensor is quantized, written and
+// freed in turn.
 #include <nlohmann/json.hpp>
 
-#include "host/io/atomic_file.hpp"
 #include "host/io/convert_common.hpp"
+#include "host/io/streaming.hpp"
 #include "host/log.hpp"
 
 namespace lowbit::io {
@@ -14,17 +16,56 @@ const char* library_version() { return LOWBIT_VERSION_STRING; }
 
 static bool quantizable(DType d) { return d == DType::F32 || d == DType::F16 || d == DType::BF16; }
 
-static std::vector<uint8_t> fetch(Context& ctx, const Buffer& b) { return ctx.download<uint8_t>(b); }
+namespace {
+
+// Declares the parts of tensor `t` quantized to `o.format`; they are computed when the first is written.
+void add_quantized(SafetensorsWriter& w, Context& ctx, const SourceFile& src, const SourceTensor& t,
+                   const QuantizeFileOptions& o) {
+  const FormatInfo& fi = format_info(o.format);
+  struct Part {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    Buffer QTensor::*buffer;
+  };
+  std::vector<Part> parts = {{codes_name(t.name, o.format), DType::U8, codes_shape(o.format, t.shape, o.packed), &QTensor::codes}};
+  if (fi.block) parts.push_back({scales_name(t.name), DType::U8, scales_shape(o.format, t.shape), &QTensor::scales});
+  if (fi.tensor_scale) parts.push_back({tensor_scale_name(t.name), DType::F32, {1}, &QTensor::tensor_scale});
+  auto q = shared_result<QTensor>(
+      [&ctx, &t, &o, map = src.mapping] {
+        Buffer x = ctx.upload(t.dtype, t.shape, t.data.data(), t.data.size());
+        map->release(t.data);
+        QuantizeOptions qo;
+        qo.saturate = o.saturate;
+        qo.packed = o.packed;
+        QTensor r = ctx.quantize(x, o.format, qo);
+        log().debug("quantized '{}' {} {} -> {}", t.name, shape_str(t.shape), to_string(t.dtype), format_info(o.format).name);
+        return r;
+      },
+      int(parts.size()));
+  for (const Part& p : parts)
+    w.add_lazy(p.name, p.dtype, p.shape, [q, p, &ctx](const SafetensorsWriter::Sink& sink) {
+      q->use([&](QTensor& r) {
+        Buffer& b = r.*p.buffer;
+        if (b.shape() != p.shape)
+          throw Error(ErrorCode::Internal, "tensor '" + p.name + "': quantized to shape " + shape_str(b.shape()) +
+                                               ", expected " + shape_str(p.shape));
+        std::vector<uint8_t> bytes = ctx.download<uint8_t>(b);
+        sink(bytes);
+        b = Buffer();  // the parts sit in different dtype sections of the file: free each once written
+      });
+    });
+}
+
+}  // namespace
 
 std::vector<ConvertedTensor> quantize_file(Context& ctx, const std::filesystem::path& input,
                                            const std::filesystem::path& output, const QuantizeFileOptions& o) {
   const FormatInfo& fi = format_info(o.format);
-  if (file_kind(output, "output") != FileKind::Safetensors)
-    throw Error(ErrorCode::InvalidArgument, "output '" + output.string() + "' must be a .safetensors file");
+  check_convert_paths(input, output, true);  // before anything is read
   bool npy_input = file_kind(input, "input") == FileKind::Npy;
   if (!o.saturate && fi.block)
     throw Error(ErrorCode::InvalidArgument, std::string(fi.name) + " always saturates: --no-saturate applies only to plain FP8 formats");
-  check_output_writable(output);
   SourceFile src = open_source(input);
   if (auto it = src.metadata.find(kMetaFormat); it != src.metadata.end())
     throw Error(ErrorCode::InvalidArgument, input.string() + " already holds quantized " + it->second +
@@ -39,21 +80,13 @@ std::vector<ConvertedTensor> quantize_file(Context& ctx, const std::filesystem::
         throw Error(ErrorCode::InvalidArgument, input.string() + " holds " + to_string(t.dtype) +
                                                     " data; convert --to needs float32 or float16");
       if (is_float(t.dtype)) log().warn("tensor '{}' is {}: copied unchanged (only F32/F16/BF16 are quantized)", t.name, to_string(t.dtype));
-      w.add(t.name, t.dtype, t.shape, t.data);
+      w.add_lazy(t.name, t.dtype, t.shape, copy_then_release(src.mapping, t.data));
       done.push_back({t.name, t.shape, false});
       continue;
     }
-    Buffer x = ctx.upload(t.dtype, t.shape, t.data.data(), t.data.size());
-    QuantizeOptions qo;
-    qo.saturate = o.saturate;
-    qo.packed = o.packed;
-    QTensor q = ctx.quantize(x, o.format, qo);
-    w.add_owned(codes_name(t.name, o.format), DType::U8, q.codes.shape(), fetch(ctx, q.codes));
-    if (fi.block) w.add_owned(scales_name(t.name), DType::U8, q.scales.shape(), fetch(ctx, q.scales));
-    if (fi.tensor_scale) w.add_owned(tensor_scale_name(t.name), DType::F32, {1}, fetch(ctx, q.tensor_scale));
+    add_quantized(w, ctx, src, t, o);
     meta_tensors[t.name] = {{"shape", t.shape}, {"dtype", safetensors_dtype(t.dtype)}};
     done.push_back({t.name, t.shape, true});
-    log().debug("quantized '{}' {} {} -> {}", t.name, shape_str(t.shape), to_string(t.dtype), fi.name);
   }
   if (meta_tensors.empty())
     throw Error(ErrorCode::InvalidArgument, input.string() + " has no float32/float16/bfloat16 tensor to convert");
@@ -65,7 +98,7 @@ std::vector<ConvertedTensor> quantize_file(Context& ctx, const std::filesystem::
   w.set_metadata(kMetaPacked, o.packed ? "true" : "false");
   w.set_metadata(kMetaSaturate, o.saturate ? "true" : "false");
   w.set_metadata(kMetaTensors, meta_tensors.dump());
-  w.write(output);
+  w.write(output, o.progress);
   return done;
 }
 

@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
 #include "host/io/aligned_view.hpp"
+#include "host/io/streaming.hpp"
 #include "host/log.hpp"
 #include "host/quant/checkpoint_meta.hpp"
 #include "host/quant/model_files.hpp"
@@ -71,7 +73,38 @@ std::vector<uint16_t> bias_f16(const ModelFiles& m, const std::string& layer, in
   return h;
 }
 
-W4Host import_gptq_layer(const ModelFiles& m, const std::string& L, const QuantConfig& cfg, const PackOptions& o) {
+// Runs `f`, prefixing any Error with the layer's name.
+template <class F>
+auto in_layer(const std::string& L, F&& f) {
+  try {
+    return f();
+  } catch (const Error& e) {
+    bad("layer '" + L + "': " + e.what());
+  }
+}
+
+void check_group(const std::string& L, int group, int64_t k, int64_t G) {
+  if (G <= 0 || group <= 0 || k % group || k / group != G)
+    bad("layer '" + L + "': group size " + std::to_string(group) + " disagrees with K=" + std::to_string(k) + " and " +
+        std::to_string(G) + " scale rows");
+}
+
+// A GPTQ layer's tensors as aligned views (copies where the file misaligns them) and the GptqTensors
+// pointing into them; heap-held so the pointers stay valid while it is passed around.
+struct GptqViews {
+  io::AlignedView<int32_t> qw, qz;
+  io::AlignedView<uint16_t> sc;
+  std::optional<io::AlignedView<int32_t>> gidx;
+  GptqTensors t;
+};
+struct AwqViews {
+  io::AlignedView<int32_t> qw, qz;
+  io::AlignedView<uint16_t> sc;
+  AwqTensors t;
+};
+
+std::unique_ptr<GptqViews> gptq_tensors(const ModelFiles& m, const std::string& L, const QuantConfig& cfg,
+                                        const PackOptions& o) {
   Shape qs, zs, ss, gs;
   auto qw = view<int32_t>(m, L + ".qweight", DType::I32, 2, qs);
   auto qz = view<int32_t>(m, L + ".qzeros", DType::I32, 2, zs);
@@ -81,24 +114,20 @@ W4Host import_gptq_layer(const ModelFiles& m, const std::string& L, const QuantC
   expect_shape(L + ".qzeros", zs, {G, (n + 7) / 8});
   int group = o.group.value_or(cfg.group.value_or(G ? int(k / G) : 0));
   if (group == -1) group = int(k);
-  if (G <= 0 || group <= 0 || k % group || k / group != G)
-    bad("layer '" + L + "': group size " + std::to_string(group) + " disagrees with K=" + std::to_string(k) + " and " +
-        std::to_string(G) + " scale rows");
+  check_group(L, group, k, G);
   std::optional<io::AlignedView<int32_t>> gidx;
   if (m.find(L + ".g_idx")) {
     gidx.emplace(view<int32_t>(m, L + ".g_idx", DType::I32, 1, gs));
     expect_shape(L + ".g_idx", gs, {k});
   }
-  GptqTensors t{qw.data(), qz.data(), sc.data(), gidx ? gidx->data() : nullptr, k, n, group, cfg.v2 ? 2 : 1,
-                o.sym.value_or(cfg.sym.value_or(false))};
-  try {
-    return import_gptq(t);
-  } catch (const Error& e) {
-    bad("layer '" + L + "': " + e.what());
-  }
+  auto v = std::make_unique<GptqViews>(GptqViews{std::move(qw), std::move(qz), std::move(sc), std::move(gidx), {}});
+  v->t = {v->qw.data(), v->qz.data(), v->sc.data(), v->gidx ? v->gidx->data() : nullptr, k, n, group, cfg.v2 ? 2 : 1,
+          o.sym.value_or(cfg.sym.value_or(false))};
+  return v;
 }
 
-W4Host import_awq_layer(const ModelFiles& m, const std::string& L, const QuantConfig& cfg, const PackOptions& o) {
+std::unique_ptr<AwqViews> awq_tensors(const ModelFiles& m, const std::string& L, const QuantConfig& cfg,
+                                      const PackOptions& o) {
   Shape qs, zs, ss;
   auto qw = view<int32_t>(m, L + ".qweight", DType::I32, 2, qs);
   auto qz = view<int32_t>(m, L + ".qzeros", DType::I32, 2, zs);
@@ -108,14 +137,20 @@ W4Host import_awq_layer(const ModelFiles& m, const std::string& L, const QuantCo
   expect_shape(L + ".qzeros", zs, {G, n / 8});
   int group = o.group.value_or(cfg.group.value_or(G ? int(k / G) : 0));
   if (group == -1) group = int(k);
-  if (G <= 0 || group <= 0 || k % group || k / group != G)
-    bad("layer '" + L + "': group size " + std::to_string(group) + " disagrees with K=" + std::to_string(k) + " and " +
-        std::to_string(G) + " scale rows");
-  try {
-    return import_awq({qw.data(), qz.data(), sc.data(), k, n, group});
-  } catch (const Error& e) {
-    bad("layer '" + L + "': " + e.what());
-  }
+  check_group(L, group, k, G);
+  auto v = std::make_unique<AwqViews>(AwqViews{std::move(qw), std::move(qz), std::move(sc), {}});
+  v->t = {v->qw.data(), v->qz.data(), v->sc.data(), k, n, group};
+  return v;
+}
+
+W4Host import_gptq_layer(const ModelFiles& m, const std::string& L, const QuantConfig& cfg, const PackOptions& o) {
+  auto v = gptq_tensors(m, L, cfg, o);
+  return in_layer(L, [&] { return import_gptq(v->t); });
+}
+
+W4Host import_awq_layer(const ModelFiles& m, const std::string& L, const QuantConfig& cfg, const PackOptions& o) {
+  auto v = awq_tensors(m, L, cfg, o);
+  return in_layer(L, [&] { return import_awq(v->t); });
 }
 
 std::string resolve_scheme(const std::string& requested, const QuantConfig& cfg, const ModelFiles& m) {
@@ -170,23 +205,89 @@ W4Host read_lowbit_layer(const ModelFiles& m, const std::string& L) {
   return w;
 }
 
-void add_layer(io::SafetensorsWriter& out, json& layers, const std::string& L, const W4Host& w) {
-  auto bytes = [](const auto& v) {
-    std::vector<uint8_t> b(v.size() * sizeof(v[0]));
-    std::memcpy(b.data(), v.data(), b.size());
-    return b;
+template <class T>
+io::Bytes bytes_of(const std::vector<T>& v) {
+  return {reinterpret_cast<const uint8_t*>(v.data()), v.size() * sizeof(T)};
+}
+
+// A layer to pack: its sizes (declared in the output header up front), how to compute it, and the
+// input tensors it is made from (released from memory once it is computed).
+struct PlannedLayer {
+  std::string name;
+  W4Host layout;
+  std::function<W4Host()> build;
+  std::vector<std::string> sources;
+};
+
+PlannedLayer plan_layer(const ModelFiles& m, const std::string& name, const ModelFiles::Ref& r, const std::string& scheme,
+                        const QuantConfig& cfg, const PackOptions& o) {
+  PlannedLayer p;
+  if (scheme == "rtn") {
+    p.name = name.substr(0, name.size() - 7);
+    int64_t n = r.entry->shape[0], k = r.entry->shape[1];
+    int group = o.group.value_or(128);
+    bool sym = o.sym.value_or(true);
+    p.layout = in_layer(p.name, [&] { return w4_layout(n, k, group, sym); });
+    p.build = [&r, n, k, group, sym] {
+      auto f = to_f32(r);
+      return quantize_w4_rtn(f.data(), n, k, group, sym);
+    };
+    p.sources = {name};
+  } else {
+    p.name = name.substr(0, name.size() - 8);
+    // The views are taken again when the layer is built, so that aligned copies (misaligned input
+    // tensors) live for one layer at a time.
+    std::string L = p.name;
+    if (scheme == "gptq") {
+      p.layout = in_layer(L, [&] { return gptq_layout(gptq_tensors(m, L, cfg, o)->t); });
+      p.build = [&m, L, &cfg, &o] { return import_gptq(gptq_tensors(m, L, cfg, o)->t); };
+    } else {
+      auto v = awq_tensors(m, L, cfg, o);
+      p.layout = in_layer(L, [&] { return w4_layout(v->t.n, v->t.k, v->t.group, false); });
+      p.build = [&m, L, &cfg, &o] { return import_awq(awq_tensors(m, L, cfg, o)->t); };
+    }
+    for (const char* s : {".qweight", ".qzeros", ".scales", ".g_idx"}) p.sources.push_back(p.name + s);
+  }
+  return p;
+}
+
+// Declares the parts of a planned layer; the layer is computed when the first part is written.
+void add_layer(io::SafetensorsWriter& out, json& layers, const ModelFiles& m, PlannedLayer p) {
+  const W4Host& lay = p.layout;
+  const std::string& L = p.name;
+  int parts = 2 + !lay.sym + !lay.perm.empty();
+  auto w = io::detail::shared_result<W4Host>(
+      [&m, p] {
+        W4Host r = in_layer(p.name, p.build);
+        for (const auto& s : p.sources) m.release(s);
+        if (r.n != p.layout.n || r.k != p.layout.k || r.group != p.layout.group || r.sym != p.layout.sym ||
+            r.perm.size() != p.layout.perm.size())
+          throw Error(ErrorCode::Internal, "layer '" + p.name + "': packed layer differs from its planned layout");
+        return r;
+      },
+      parts);
+  auto part = [&](const std::string& suffix, DType dtype, const Shape& shape, auto member) {
+    out.add_lazy(L + suffix, dtype, shape, [w, member](const io::SafetensorsWriter::Sink& sink) {
+      w->use([&](W4Host& r) {
+        auto& part_data = r.*member;
+        sink(bytes_of(part_data));
+        std::remove_reference_t<decltype(part_data)>().swap(part_data);  // parts of one layer sit in different
+      });                                                                    // dtype sections: free each when written
+    });
   };
-  out.add_owned(L + ".qweight", DType::U32, {w.k_words(), w.n}, bytes(w.qweight));
-  out.add_owned(L + ".scales", DType::F16, {w.groups(), w.n}, bytes(w.scales));
-  if (!w.sym) out.add_owned(L + ".qzeros", DType::U8, {w.groups(), w.n}, bytes(w.zeros));
-  if (!w.perm.empty()) out.add_owned(L + ".perm", DType::I32, {w.k}, bytes(w.perm));
-  layers[L] = {{"n", w.n}, {"k", w.k}, {"group", w.group}, {"sym", w.sym}, {"act_order", !w.perm.empty()}};
+  part(".qweight", DType::U32, {lay.k_words(), lay.n}, &W4Host::qweight);
+  part(".scales", DType::F16, {lay.groups(), lay.n}, &W4Host::scales);
+  if (!lay.sym) part(".qzeros", DType::U8, {lay.groups(), lay.n}, &W4Host::zeros);
+  if (!lay.perm.empty()) part(".perm", DType::I32, {lay.k}, &W4Host::perm);
+  layers[L] = {{"n", lay.n}, {"k", lay.k}, {"group", lay.group}, {"sym", lay.sym}, {"act_order", !lay.perm.empty()}};
 }
 
 }  // namespace
 
 PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const PackOptions& o) {
+  io::check_output_path(output);  // the output folder first, before anything is read
   ModelFiles m(input);
+  io::check_output_path(output, m.paths());
   if (is_lowbit(m)) bad(input.string() + " is already a lowbit checkpoint");
   QuantConfig cfg = read_quant_config(m.dir());
   PackReport rep;
@@ -198,32 +299,21 @@ PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const 
   std::set<std::string> used;
   std::regex only(o.layers_regex.empty() ? ".*" : o.layers_regex);
   for (auto& [name, r] : m.tensors()) {
-    std::string L;
-    W4Host w;
     if (rep.source == "rtn") {
       if (!name.ends_with(".weight") || r.entry->shape.size() != 2 || !is_float(r.entry->dtype)) continue;
-      L = name.substr(0, name.size() - 7);
-      if (!std::regex_match(L, only)) continue;
-      auto f = to_f32(r);
-      try {
-        w = quantize_w4_rtn(f.data(), r.entry->shape[0], r.entry->shape[1], o.group.value_or(128), o.sym.value_or(true));
-      } catch (const Error& e) {
-        bad("layer '" + L + "': " + e.what());
-      }
-      used.insert(name);
-    } else {
-      if (!name.ends_with(".qweight")) continue;
-      L = name.substr(0, name.size() - 8);
-      w = rep.source == "gptq" ? import_gptq_layer(m, L, cfg, o) : import_awq_layer(m, L, cfg, o);
-      for (const char* s : {".qweight", ".qzeros", ".scales", ".g_idx"}) used.insert(L + s);
+      if (!std::regex_match(name.substr(0, name.size() - 7), only)) continue;
+    } else if (!name.ends_with(".qweight")) {
+      continue;
     }
-    add_layer(out, layers, L, w);
-    rep.layers.push_back(L);
+    PlannedLayer p = plan_layer(m, name, r, rep.source, cfg, o);
+    used.insert(p.sources.begin(), p.sources.end());
+    rep.layers.push_back(p.name);
+    add_layer(out, layers, m, std::move(p));
   }
   if (rep.layers.empty()) bad("no layers to pack in " + input.string() + " (scheme " + rep.source + ")");
   for (auto& [name, r] : m.tensors()) {
     if (used.count(name)) continue;
-    out.add(name, r.entry->dtype, r.entry->shape, r.file->bytes(*r.entry));
+    out.add_lazy(name, r.entry->dtype, r.entry->shape, io::detail::copy_then_release(r.file->mapping(), r.file->bytes(*r.entry)));
     rep.copied.push_back(name);
   }
   if (rep.source == "gptq" && cfg.v2) rep.source = "gptq_v2";
@@ -235,7 +325,7 @@ PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const 
   out.set_metadata("lowbit.group_size", std::to_string(first["group"].get<int>()));
   out.set_metadata("lowbit.sym", first["sym"].get<bool>() ? "true" : "false");
   out.set_metadata("lowbit.layers", layers.dump());
-  out.write(output);
+  out.write(output, o.progress);
   log().info("packed {} layer(s) from {} ({}), copied {} tensor(s) -> {}", rep.layers.size(), input.string(), rep.source,
              rep.copied.size(), output.string());
   return rep;

@@ -86,6 +86,18 @@ void ModelFiles::add(const fs::path& f) {
   }
 }
 
+std::vector<fs::path> ModelFiles::paths() const {
+  std::vector<fs::path> r;
+  for (const auto& f : files_) r.push_back(f->path());
+  for (const char* name : {"model.safetensors.index.json", "quantize_config.json", "config.json"})
+    if (fs::exists(dir_ / name)) r.push_back(dir_ / name);
+  return r;
+}
+
+void ModelFiles::release(const std::string& name) const {
+  if (const Ref* r = find(name)) r->file->mapping()->release(r->file->bytes(*r->entry));
+}
+
 const ModelFiles::Ref* ModelFiles::find(const std::string& name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : &it->second;

@@ -26,6 +26,11 @@ class ModelFiles {
   const Ref* find(const std::string& name) const;  // nullptr when absent
   const std::map<std::string, Ref>& tensors() const { return by_name_; }
   const std::filesystem::path& dir() const { return dir_; }  // where config json files are looked for
+  // Every file this model is read from: its shards and, where present, the index and config json files
+  // (an output must not be any of them).
+  std::vector<std::filesystem::path> paths() const;
+  // Drops tensor `name`'s pages from memory once it has been used (see io::MappedFile::release).
+  void release(const std::string& name) const;
 
  private:
   void open_directory(const std::filesystem::path& dir);

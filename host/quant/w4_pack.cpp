@@ -26,18 +26,27 @@ int resolve_group(int group, int64_t k) {
   return group;
 }
 
-// An empty layer of the right sizes; qweight filled with the zero point later per group.
-W4Host make_layer(int64_t n, int64_t k, int group, bool sym) {
-  if (n <= 0 || k <= 0) bad("layer shape must be positive, got N=" + std::to_string(n) + " K=" + std::to_string(k));
-  W4Host w;
-  w.n = n;
-  w.k = k;
-  w.group = resolve_group(group, k);
-  w.sym = sym;
-  w.qweight.assign(size_t(w.k_words() * n), 0);
-  w.scales.assign(size_t(w.groups() * n), 0);
-  if (!sym) w.zeros.assign(size_t(w.groups() * n), 0);
+// Allocates the data of a layer from w4_layout; qweight is filled with the zero point later per group.
+W4Host& allocate(W4Host& w) {
+  w.qweight.assign(size_t(w.k_words() * w.n), 0);
+  w.scales.assign(size_t(w.groups() * w.n), 0);
+  if (!w.sym) w.zeros.assign(size_t(w.groups() * w.n), 0);
   return w;
+}
+
+W4Host make_layer(int64_t n, int64_t k, int group, bool sym) {
+  W4Host w = w4_layout(n, k, group, sym);
+  allocate(w);
+  return w;
+}
+
+// GPTQ's code of row k, column n, and zero point of group g, column n (v1 stores zero - 1).
+uint32_t gptq_code(const GptqTensors& t, int64_t k, int64_t n) {
+  return (uint32_t(t.qweight[(k / 8) * t.n + n]) >> (4 * (k % 8))) & 0xFu;
+}
+uint32_t gptq_zero(const GptqTensors& t, int64_t g, int64_t n) {
+  uint32_t z = (uint32_t(t.qzeros[g * (t.n / 8) + n / 8]) >> (4 * (n % 8))) & 0xFu;
+  return t.version == 1 ? z + 1 : z;
 }
 
 void put_q(W4Host& w, int64_t n, int64_t kp, uint32_t q) {
@@ -53,6 +62,16 @@ void pad_rows(W4Host& w) {
 }
 
 }  // namespace
+
+W4Host w4_layout(int64_t n, int64_t k, int group, bool sym) {
+  if (n <= 0 || k <= 0) bad("layer shape must be positive, got N=" + std::to_string(n) + " K=" + std::to_string(k));
+  W4Host w;
+  w.n = n;
+  w.k = k;
+  w.group = resolve_group(group, k);
+  w.sym = sym;
+  return w;
+}
 
 void validate_w4(const W4Host& w) {
   if (w.n <= 0 || w.k <= 0) bad("w4 layer: shape N=" + std::to_string(w.n) + " K=" + std::to_string(w.k) + " is empty");
@@ -106,17 +125,12 @@ W4Host quantize_w4_rtn(const float* wt, int64_t n, int64_t k, int group, bool sy
   return w;
 }
 
-W4Host import_gptq(const GptqTensors& t) {
+W4Host gptq_layout(const GptqTensors& t) {
   if (t.k % 8) bad("gptq: K = " + std::to_string(t.k) + " is not a multiple of 8 (qweight packs 8 rows per int32)");
   if (t.n % 8) bad("gptq: N = " + std::to_string(t.n) + " is not a multiple of 8 (qzeros packs 8 columns per int32)");
   if (t.version != 1 && t.version != 2) bad("gptq: checkpoint format version must be 1 or 2");
   int group = resolve_group(t.group, t.k);
   int64_t G = t.k / group;
-  auto code = [&](int64_t k, int64_t n) { return (uint32_t(t.qweight[(k / 8) * t.n + n]) >> (4 * (k % 8))) & 0xFu; };
-  auto zero = [&](int64_t g, int64_t n) {
-    uint32_t z = (uint32_t(t.qzeros[g * (t.n / 8) + n / 8]) >> (4 * (n % 8))) & 0xFu;
-    return t.version == 1 ? z + 1 : z;
-  };
   // act_order: rows sorted by group must form contiguous groups of `group` rows
   std::vector<int32_t> perm(size_t(t.k));
   std::iota(perm.begin(), perm.end(), 0);
@@ -135,20 +149,28 @@ W4Host import_gptq(const GptqTensors& t) {
   bool all8 = true;
   for (int64_t g = 0; g < G && all8; ++g)
     for (int64_t n = 0; n < t.n; ++n)
-      if (zero(g, n) != 8) {
+      if (gptq_zero(t, g, n) != 8) {
         all8 = false;
         break;
       }
   if (t.sym && !all8) bad("gptq: config says sym=true but qzeros hold zero points other than 8");
-  W4Host w = make_layer(t.n, t.k, group, all8);
-  for (int64_t g = 0; g < G; ++g)
+  W4Host w = w4_layout(t.n, t.k, group, all8);
+  if (!trivial) w.perm = std::move(perm);
+  return w;
+}
+
+W4Host import_gptq(const GptqTensors& t) {
+  W4Host w = gptq_layout(t);
+  allocate(w);
+  for (int64_t g = 0; g < w.groups(); ++g)
     for (int64_t n = 0; n < t.n; ++n) {
       w.scales[size_t(g * t.n + n)] = t.scales[g * t.n + n];
-      if (!w.sym) w.zeros[size_t(g * t.n + n)] = uint8_t(zero(g, n));
+      if (!w.sym) w.zeros[size_t(g * t.n + n)] = uint8_t(gptq_zero(t, g, n));
     }
-  for (int64_t kp = 0; kp < t.k; ++kp)
-    for (int64_t n = 0; n < t.n; ++n) put_q(w, n, kp, code(perm[size_t(kp)], n));
-  if (!trivial) w.perm = std::move(perm);
+  for (int64_t kp = 0; kp < t.k; ++kp) {
+    int64_t k = w.perm.empty() ? kp : w.perm[size_t(kp)];
+    for (int64_t n = 0; n < t.n; ++n) put_q(w, n, kp, gptq_code(t, k, n));
+  }
   return w;
 }
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/progress.hpp"
 #include "lowbit/w4.hpp"
 
 namespace lowbit::ckpt {
@@ -27,6 +28,7 @@ struct PackOptions {
   std::optional<int> group;    // default: the checkpoint's config, else 128 (-1 = per channel)
   std::optional<bool> sym;     // default: the checkpoint's config, else symmetric for rtn
   std::string layers_regex;    // rtn: which NAME.weight tensors to quantize (default: every 2-D one)
+  ProgressFn progress;         // after each output tensor is written (streamed: one layer in memory at a time)
 };
 
 struct PackReport {
@@ -38,6 +40,8 @@ struct PackReport {
 // INPUT: a .safetensors file or a model directory (single file, or shards with
 // model.safetensors.index.json). Settings come from quantize_config.json or config.json's
 // quantization_config beside the input, else from the options. Throws lowbit::Error naming the tensor.
+// The output location is checked first (io::check_output_path): an output that is one of the files the
+// input is read from (a shard, the index, a config) is refused.
 PackReport pack_checkpoint(const std::filesystem::path& input, const std::filesystem::path& output,
                            const PackOptions& o);
 

@@ -1,12 +1,13 @@
 // io.hpp — tensor files: NumPy .npy and .safetensors, read through mmap (no copy of the file) and
-// written atomically (temp file in the same folder, then rename: never a partial output), plus the
-// file-level conversions the `lowbit convert` command runs.
+// written atomically (temp file in the same folder, then rename: never a partial output, and an
+// interrupted run leaves no temp file), plus the file-level conversions the `lowbit convert` command runs.
 //
 //   auto st = lowbit::io::SafetensorsFile::open("model.safetensors");
 //   for (const auto& t : st.tensors()) use(t.name, t.dtype, t.shape, st.bytes(t));
 //
 //   lowbit::io::SafetensorsWriter w;
 //   w.add("x", lowbit::DType::F32, {2, 3}, data_span);   // borrowed until write()
+//   w.add_lazy("y", lowbit::DType::U8, {n}, [&](const auto& sink) { sink(make_y()); });  // made in write()
 //   w.write("out.safetensors");
 //
 // Every malformed or lying file is reported as lowbit::Error(ErrorCode::Io, "<file>: <tensor>: <problem>").
@@ -14,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
+#include "lowbit/progress.hpp"
 
 namespace lowbit::io {
 
@@ -35,6 +38,10 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   Bytes bytes() const { return {data_, size_}; }
   const std::filesystem::path& path() const { return path_; }
+  // Drops the pages of `part` (a span of this mapping) from the process's memory once it has been used;
+  // they are read from the file again if touched. Streaming writers call it so that peak memory stays
+  // about one tensor. Spans outside the mapping are ignored.
+  void release(Bytes part) const;
 
  private:
   MappedFile() = default;
@@ -51,6 +58,7 @@ class NpyFile {
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
   Bytes bytes() const { return data_; }  // valid while this object (or a copy) lives
+  const std::shared_ptr<MappedFile>& mapping() const { return map_; }
 
  private:
   std::shared_ptr<MappedFile> map_;
@@ -81,6 +89,7 @@ class SafetensorsFile {
   Bytes bytes(const TensorEntry& t) const;                 // zero-copy view into the mapping
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::filesystem::path& path() const { return map_->path(); }
+  const std::shared_ptr<MappedFile>& mapping() const { return map_; }
 
  private:
   std::shared_ptr<MappedFile> map_;
@@ -90,24 +99,33 @@ class SafetensorsFile {
   uint64_t data_start_ = 0;
 };
 
-// Collects tensors and writes them in one pass, sorted by name, to a temp file that is renamed over
-// `path` only when everything was written. Data passed by span is borrowed until write() returns.
+// Collects tensor declarations and streams them into a temp file that is renamed over `path` only when
+// everything was written. The header comes first (sizes are known from dtype and shape); then each
+// tensor is produced, written and freed in turn, in the order added, so a writer of lazy tensors needs
+// memory for about one tensor. In the file, tensors are laid out by dtype size (largest first), then by
+// name, like the safetensors reference writer: every tensor is aligned to its dtype, with no holes.
 class SafetensorsWriter {
  public:
-  void add(const std::string& name, DType dtype, const Shape& shape, Bytes data);
+  using Sink = std::function<void(Bytes)>;           // appends the next bytes of the tensor produced
+  using Producer = std::function<void(const Sink&)>;  // must hand the sink exactly the declared bytes
+  void add(const std::string& name, DType dtype, const Shape& shape, Bytes data);  // borrowed until write() returns
   void add_owned(const std::string& name, DType dtype, const Shape& shape, std::vector<uint8_t> data);
+  // A lazy tensor: `produce` runs once, during write(); a wrong byte count fails the write (Internal).
+  void add_lazy(const std::string& name, DType dtype, const Shape& shape, Producer produce);
   void set_metadata(const std::string& key, const std::string& value) { metadata_[key] = value; }
   bool contains(const std::string& name) const { return entries_.count(name) != 0; }
-  void write(const std::filesystem::path& path) const;
+  // `progress` is called after each tensor is written: done/total tensors, bytes, the tensor's name.
+  void write(const std::filesystem::path& path, const ProgressFn& progress = {}) const;
 
  private:
   struct Entry {
     DType dtype;
     Shape shape;
-    Bytes data;
-    std::shared_ptr<std::vector<uint8_t>> owned;
+    uint64_t size;
+    Producer produce;
   };
   std::map<std::string, Entry> entries_;
+  std::vector<std::string> added_;  // names in the order added: the order tensors are produced
   std::map<std::string, std::string> metadata_;
 };
 
@@ -128,14 +146,23 @@ struct QuantizeFileOptions {
   Format format = Format::E4M3;
   bool saturate = true;
   bool packed = false;
+  ProgressFn progress;  // after each output tensor is written (codes, scales, ... and copied tensors)
+};
+struct DequantizeFileOptions {
+  Format format = Format::E4M3;  // the format the input must hold
+  ProgressFn progress;           // after each output tensor is written
 };
 struct ConvertedTensor {
   std::string name;
   Shape shape;
   bool quantized = false;  // false: copied unchanged
 };
-// Cheap checks of a conversion's paths (extensions, input is a readable file, output folder is
-// writable) so that a command can fail before it brings up a device. `quantize` picks the direction.
+// Throws lowbit::Error unless OUTPUT can be written without touching an input: its folder exists and
+// is writable, it is not a directory, and it is none of `inputs` (compared by device and inode, so
+// symlinks, hard links and other spellings of a path are caught). Commands call it before any work.
+void check_output_path(const std::filesystem::path& output, const std::vector<std::filesystem::path>& inputs = {});
+// Cheap checks of a conversion's paths (extensions, output location as check_output_path, input is a
+// readable file) so that a command can fail before it brings up a device. `quantize` picks the direction.
 void check_convert_paths(const std::filesystem::path& input, const std::filesystem::path& output, bool quantize);
 // INPUT .npy (float32/float16, named "x") or .safetensors (F32/F16/BF16 tensors quantized, others
 // copied) -> OUTPUT .safetensors holding `x` (FP8 codes) or `x.codes` + `x.scales` (+ `x.tensor_scale`).
@@ -143,6 +170,8 @@ std::vector<ConvertedTensor> quantize_file(Context& ctx, const std::filesystem::
                                            const std::filesystem::path& output, const QuantizeFileOptions& o);
 // INPUT .safetensors written by quantize_file with `format` -> float32 OUTPUT: .npy (exactly one
 // quantized tensor) or .safetensors (other tensors copied).
+std::vector<ConvertedTensor> dequantize_file(Context& ctx, const std::filesystem::path& input,
+                                             const std::filesystem::path& output, const DequantizeFileOptions& o);
 std::vector<ConvertedTensor> dequantize_file(Context& ctx, const std::filesystem::path& input,
                                              const std::filesystem::path& output, Format format);
 

@@ -39,6 +39,10 @@ struct W4Host {
   uint32_t zero(int64_t n_, int64_t g) const { return sym ? 8u : zeros[size_t(g * n + n_)]; }
 };
 
+// A layer's sizes without its data (qweight, scales and zeros empty): n, k, group (-1 = k) and sym,
+// checked as quantize_w4_rtn checks them. A streaming writer declares the parts from it up front.
+W4Host w4_layout(int64_t n, int64_t k, int group, bool sym);
+
 // Checks sizes and values (zeros <= 16, perm a permutation, group divides k); throws Error.
 void validate_w4(const W4Host& w);
 
@@ -60,6 +64,9 @@ struct GptqTensors {
   bool sym = false;  // config's sym: if true the zeros must all be 8
 };
 W4Host import_gptq(const GptqTensors& t);
+// What import_gptq will return, without the data: sizes, sym (from the zero points) and perm (filled for
+// act_order). Reads only g_idx and qzeros; throws the same errors as import_gptq for them.
+W4Host gptq_layout(const GptqTensors& t);
 
 // AWQ GEMM tensors: qweight int32 [K, N/8] and qzeros int32 [G, N/8] with nibble i holding column
 // 8c + {0,2,4,6,1,3,5,7}[i]; scales fp16 [G, N]. Always asymmetric.
