@@ -14,8 +14,8 @@ import struct
 from fractions import Fraction
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from cli_harness import (backend_reports, expect_error, main, np, ok, read_st, st_array, test,  # noqa: E402
-                         write_st)
+from cli_harness import (VALIDATION_EXIT_CODE, backend_reports, backends, expect_error, main, np, ok,  # noqa: E402
+                         read_st, required, run, run_unchecked, st_array, test, write_st)
 
 FORMATS = {  # name: (block, scale tensor, tensor scale, code bits, max relative error of a round trip)
     "e4m3": (0, False, False, 8, 2.0**-4),
@@ -49,11 +49,6 @@ def e4m3_ref(v, saturate=True):
     if e > 8 or (e == 8 and n > 14):
         return sign | (0x7E if saturate else 0x7F)
     return sign | (n if n < 8 else ((e + 7) << 3) | (n - 8))
-
-
-def backends_to_test():
-    reps = backend_reports()
-    return ["cpu"] + [b for b in ("vulkan", "opencl") if reps.get(b, {}).get("available")]
 
 
 def special_values():
@@ -110,10 +105,8 @@ def devices_lists_every_backend(tmp):
 @test
 def required_backends_are_available(tmp):
     rep = backend_reports()
-    req = os.environ.get("LOWBIT_REQUIRE", "")
-    ci = os.environ.get("CI", "") not in ("", "0", "false")
     for b in ("vulkan", "opencl"):
-        if ci or b in req:
+        if required(b):
             assert rep[b]["available"], f"{b} required by $CI/$LOWBIT_REQUIRE but absent: {rep[b].get('reason')}"
 
 
@@ -122,7 +115,7 @@ def e4m3_codes_match_independent_encoder(tmp):
     x = special_values()
     np.save(tmp / "s.npy", x)
     for sat in (True, False):
-        for be in backends_to_test():
+        for be in backends():
             out = tmp / f"s_{be}_{sat}.safetensors"
             ok("convert", "--to", "e4m3", *([] if sat else ["--no-saturate"]), "--backend", be, tmp / "s.npy", out)
             meta, t = read_st(out)
@@ -139,7 +132,7 @@ def e4m3_codes_match_independent_encoder(tmp):
 
 @test
 def every_format_on_every_backend(tmp):
-    bes = backends_to_test()
+    bes = backends()
     print(f"  backends: {', '.join(bes)}")
     x = regular_values()
     s = special_values()
@@ -331,6 +324,31 @@ def stdout_is_pure_json_with_logs_on(tmp):
     np.save(tmp / "x.npy", regular_values((2, 8)))
     r = ok("convert", "--to", "e4m3", tmp / "x.npy", tmp / "q.safetensors", env={"LOWBIT_LOG": "info"})
     assert r.stdout == "" and "backend" in r.stderr, (r.stdout, r.stderr)
+
+
+@test
+def validation_message_makes_the_run_exit_3(tmp):
+    """A real validation-layer message (best-practices warnings, which lavapipe's use of lowbit raises)
+    turns a successful run into exit code 3 with the messages on stderr, even with the logs off, and the
+    harness's run() fails the test on it."""
+    if "vulkan" not in backends():
+        return
+    np.save(tmp / "x.npy", regular_values())
+    args = ("convert", "--to", "e4m3", "--backend", "vulkan", tmp / "x.npy", tmp / "y.safetensors")
+    env = {"LOWBIT_VK_VALIDATION": "1", "VK_LAYER_ENABLES": "VK_VALIDATION_FEATURE_ENABLE_BEST_PRACTICES_EXT"}
+    for log in ("info", "off"):
+        r = run_unchecked(*args, env={**env, "LOWBIT_LOG": log})
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == VALIDATION_EXIT_CODE, (r.returncode, r.stderr)
+        assert lines[-1].startswith("lowbit: error: ") and "Vulkan validation message" in lines[-1], r.stderr
+        assert any(l.startswith("lowbit: validation: ") and "BestPractices" in l for l in lines), r.stderr
+    caught = None
+    try:
+        run(*args, env=env)
+    except AssertionError as e:
+        caught = str(e)
+    assert caught and "Vulkan validation message" in caught, caught
+    assert ok(*args).returncode == 0  # the same run without the extra checks is clean
 
 
 if __name__ == "__main__":

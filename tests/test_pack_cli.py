@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from cli_harness import backends, np, read_st_arrays, run, write_st  # noqa: E402
+from cli_harness import backends, finish, np, read_st_arrays, run, write_st  # noqa: E402
 
 passed = failed = 0
 
@@ -193,8 +193,7 @@ def main():
         np.save(xp, np.zeros((2, 256), np.float32))
         expect_error(["run", "linear", "--checkpoint", packed, "--layer", "nope", "--input", xp, "--output", yp,
                       "--backend", "cpu"], "unknown layer", yp)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish(passed, failed)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@
 #include "host/log.hpp"
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
+#include "support/scoped_env.hpp"
 
 using namespace lowbit;
 namespace fs = std::filesystem;
@@ -145,22 +146,7 @@ class VulkanBackend : public ::testing::Test {
   VULKAN_OR_SKIP();                \
   Context& ctx = shared()
 
-// Sets an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using test::ScopedEnv;
 
 // Captures lowbit's log lines while alive.
 class LogCapture {

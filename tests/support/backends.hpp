@@ -1,5 +1,6 @@
 // backends.hpp — test helpers: the list of backends present (skipping absent ones with a printed
-// reason, or failing when $LOWBIT_REQUIRE / $CI demand them), a Context per backend that fails the
+// reason, or failing when $LOWBIT_REQUIRE / $CI demand them; a binary whose every test skipped exits with
+// kSkipExitCode), a Context per backend that fails the
 // test on any Vulkan validation message, and gtest parameter naming.
 #pragma once
 
@@ -24,6 +25,13 @@ bool make_context(Backend b, Context& out, std::string& skip_reason);
 void expect_clean(const Context& ctx);
 
 std::string backend_param_name(const ::testing::TestParamInfo<Backend>& info);
+
+// Exit code of a test binary in which no test ran because backends were absent (CTest's SKIP_RETURN_CODE,
+// set in tests/CMakeLists.txt; 77 as in automake).
+constexpr int kSkipExitCode = 77;
+// After RUN_ALL_TESTS returned rc: prints which backends were skipped and how many tests; returns
+// kSkipExitCode when nothing passed and something was skipped, else rc.
+int exit_code_with_skips(int rc);
 
 }  // namespace lowbit::test
 
