@@ -124,8 +124,8 @@ def test_attention(backend):
 
 
 def test_clblast():
-    p = subprocess.run([LOWBIT, "bench", "--op", "f16", "--backend", "opencl", "--shapes", "2,64,128", "--baseline",
-                        "clblast"] + TINY, capture_output=True, text=True, timeout=600)
+    p = run_lowbit("bench", "--op", "f16", "--backend", "opencl", "--shapes", "2,64,128", "--baseline", "clblast",
+                   *TINY)
     if p.returncode == 2 and "without CLBlast" in p.stderr:
         print("     (this lowbit was built without CLBlast)")
         return
