@@ -120,13 +120,8 @@ QuantizeOptions qopts(bool saturate, bool packed, std::optional<float> tensor_sc
   return o;
 }
 
-// Skips (or fails, when required) like LOWBIT_CONTEXT_OR_SKIP, then builds a context with options.
-#define VULKAN_OR_SKIP()                                                   \
-  do {                                                                     \
-    ::lowbit::Context probe_;                                              \
-    std::string why_;                                                      \
-    if (!::lowbit::test::make_context(Backend::Vulkan, probe_, why_)) GTEST_SKIP() << why_; \
-  } while (0)
+// Skips (or fails, when required) like LOWBIT_CONTEXT_OR_SKIP; the test then builds contexts with options.
+#define VULKAN_OR_SKIP() LOWBIT_BACKEND_OR_SKIP(Backend::Vulkan)
 
 // Tests share one Vulkan context where they need no special environment: lavapipe compiles every
 // pipeline variant from scratch, so compiling each once keeps the suite short.

@@ -20,12 +20,7 @@ using test::ScopedEnv;
 
 namespace {
 
-#define VULKAN_OR_SKIP()                                                                     \
-  do {                                                                                       \
-    ::lowbit::Context probe_;                                                                \
-    std::string why_;                                                                        \
-    if (!::lowbit::test::make_context(Backend::Vulkan, probe_, why_)) GTEST_SKIP() << why_; \
-  } while (0)
+#define VULKAN_OR_SKIP() LOWBIT_BACKEND_OR_SKIP(Backend::Vulkan)
 
 Context vulkan_context(const ContextOptions& extra = {}) {
   ContextOptions o = extra;

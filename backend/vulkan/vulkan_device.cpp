@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
+#include <tuple>
 #include <cstring>
 
 #include "backend/device.hpp"
@@ -138,21 +139,13 @@ class VulkanDevice final : public Device {
   size_t staging_chunk() const { return size_t(settings_.staging_limit - kStagingSlack); }
 
   // Keeps every member alive for good: work still running on the device may use any of them.
+  template <class... Parts>
+  static void leak(Parts&&... parts) {
+    new std::tuple<std::decay_t<Parts>...>(std::move(parts)...);  // never deleted, on purpose
+  }
   void abandon() {
-    struct Abandoned {
-      std::shared_ptr<Instance> instance;
-      std::shared_ptr<Gpu> gpu;
-      std::shared_ptr<Allocator> allocator;
-      std::unique_ptr<Pipelines> pipelines;
-      std::unique_ptr<Stream> stream;
-      std::shared_ptr<VulkanBuffer> dummy;
-      std::unique_ptr<ConvertKernels> convert;
-      std::unique_ptr<GemmKernels> gemm;
-      std::unique_ptr<AttentionKernels> attention;
-    };
-    new Abandoned{std::move(instance_), std::move(gpu_), std::move(allocator_), std::move(pipelines_),
-                  std::move(stream_), std::move(dummy_), std::move(convert_), std::move(gemm_),
-                  std::move(attention_)};  // never deleted, on purpose
+    leak(std::move(instance_), std::move(gpu_), std::move(allocator_), std::move(pipelines_), std::move(stream_),
+         std::move(dummy_), std::move(convert_), std::move(gemm_), std::move(attention_));
   }
 
   // The cooperative-matrix GEMM runs only after it agreed with the tiled path on this device once

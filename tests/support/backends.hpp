@@ -35,6 +35,15 @@ int exit_code_with_skips(int rc);
 
 }  // namespace lowbit::test
 
+// Use at the start of a test that makes its own contexts: skips (or fails, when required) unless
+// `backend` is present.
+#define LOWBIT_BACKEND_OR_SKIP(backend)                                                  \
+  do {                                                                                   \
+    ::lowbit::Context probe_;                                                            \
+    std::string why_;                                                                    \
+    if (!::lowbit::test::make_context((backend), probe_, why_)) GTEST_SKIP() << why_;    \
+  } while (0)
+
 // Use at the start of a TEST_P over backends: creates `ctx` or skips.
 #define LOWBIT_CONTEXT_OR_SKIP(ctx, backend)                          \
   ::lowbit::Context ctx;                                              \
