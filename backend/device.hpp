@@ -119,6 +119,12 @@ struct AttentionArgs {
   int split_pages = 0;   // decode split-K (0 = backend's choice)
 };
 
+// Counters a backend keeps about its own machinery (tests check bounds with them).
+struct DeviceStats {
+  uint64_t staging_peak_bytes = 0;  // Vulkan: most bytes of staging buffers alive at once
+  uint64_t staging_flushes = 0;     // Vulkan: waits forced by the staging limit
+};
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -135,6 +141,9 @@ class Device {
   virtual void reset_timing() = 0;
   virtual double device_ms() = 0;  // device time of ops since reset_timing (waits)
   virtual std::vector<std::string> diagnostics() const { return {}; }
+  virtual DeviceStats stats() const { return {}; }
+  // The API's device handle (VkDevice, cl_context), for interop and tests; null on the CPU.
+  virtual void* native_handle() const { return nullptr; }
 
   // ---- ops ----
   virtual void quantize(const QuantizeArgs& a) = 0;

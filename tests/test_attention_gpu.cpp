@@ -12,6 +12,7 @@
 #include "lowbit/lowbit.hpp"
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
+#include "support/scoped_env.hpp"
 
 using namespace lowbit;
 
@@ -80,14 +81,7 @@ TEST_P(AttentionGpu, SplitKDecodeMatchesOneSplitWithManyQueryHeadsPerKvHead) {
 INSTANTIATE_TEST_SUITE_P(Gpu, AttentionGpu, ::testing::ValuesIn(test::gpu_backends()), test::backend_param_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(AttentionGpu);
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) { setenv(name, value, 1); }
-  ~ScopedEnv() { unsetenv(name_); }
-
- private:
-  const char* name_;
-};
+using test::ScopedEnv;
 
 // kv_append binds its fp16 inputs in token windows when they exceed one binding; the cache bytes
 // must equal those written in a single window.

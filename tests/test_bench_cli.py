@@ -9,12 +9,13 @@ Usage: python3 tests/test_bench_cli.py path/to/lowbit      (prints "N passed, M 
 """
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import traceback
 
-LOWBIT = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/tools/lowbit"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
+from cli_harness import backends, finish, run as run_lowbit  # noqa: E402
+
 TINY = ["--warmup", "1", "--iters", "3", "--copy-mib", "1", "--peak-shape", "0"]
 REQUIRED = {  # key: allowed types (None = JSON null allowed, e.g. error rows / ops without an fp16 peer)
     "op": (str,), "backend": (str,), "m": (int,), "n": (int,), "k": (int,), "config": (str,),
@@ -26,7 +27,7 @@ passed, failed = 0, 0
 
 
 def run(args, expect_rc=0):
-    p = subprocess.run([LOWBIT] + args, capture_output=True, text=True, timeout=600)
+    p = run_lowbit(*args)
     if p.returncode != expect_rc:
         raise AssertionError(f"lowbit {' '.join(args)}: rc {p.returncode}, expected {expect_rc}\n{p.stderr[-2000:]}")
     return p
@@ -42,11 +43,6 @@ def check(name, fn):
         failed += 1
         print(f"FAIL {name}")
         traceback.print_exc()
-
-
-def backends():
-    d = json.loads(run(["devices", "--json"]).stdout)
-    return [b["backend"] for b in d["backends"] if b["available"]]
 
 
 def bench_json(backend, op, extra):
@@ -128,8 +124,8 @@ def test_attention(backend):
 
 
 def test_clblast():
-    p = subprocess.run([LOWBIT, "bench", "--op", "f16", "--backend", "opencl", "--shapes", "2,64,128", "--baseline",
-                        "clblast"] + TINY, capture_output=True, text=True, timeout=600)
+    p = run_lowbit("bench", "--op", "f16", "--backend", "opencl", "--shapes", "2,64,128", "--baseline", "clblast",
+                   *TINY)
     if p.returncode == 2 and "without CLBlast" in p.stderr:
         print("     (this lowbit was built without CLBlast)")
         return
@@ -164,8 +160,7 @@ def main():
     check("bad baseline", lambda: expect_error(["--op", "f16", "--backend", "cpu", "--baseline", "cublas"], "cublas"))
     check("clblast needs opencl",
           lambda: expect_error(["--op", "f16", "--backend", "cpu", "--baseline", "clblast"], "opencl"))
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish(passed, failed)
 
 
 if __name__ == "__main__":

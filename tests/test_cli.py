@@ -14,8 +14,8 @@ import struct
 from fractions import Fraction
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from cli_harness import (ST_DTYPES, backend_reports, expect_error, main, np, ok, read_st, st_array,  # noqa: E402
-                         test, write_st)
+from cli_harness import (ST_DTYPES, VALIDATION_EXIT_CODE, backend_reports, backends, expect_error, main, np,  # noqa: E402
+                         ok, read_st, required, run, run_unchecked, st_array, test, write_st)
 
 FORMATS = {  # name: (block, scale tensor, tensor scale, code bits, max relative error of a round trip)
     "e4m3": (0, False, False, 8, 2.0**-4),
@@ -49,11 +49,6 @@ def e4m3_ref(v, saturate=True):
     if e > 8 or (e == 8 and n > 14):
         return sign | (0x7E if saturate else 0x7F)
     return sign | (n if n < 8 else ((e + 7) << 3) | (n - 8))
-
-
-def backends_to_test():
-    reps = backend_reports()
-    return ["cpu"] + [b for b in ("vulkan", "opencl") if reps.get(b, {}).get("available")]
 
 
 def special_values():
@@ -110,10 +105,8 @@ def devices_lists_every_backend(tmp):
 @test
 def required_backends_are_available(tmp):
     rep = backend_reports()
-    req = os.environ.get("LOWBIT_REQUIRE", "")
-    ci = os.environ.get("CI", "") not in ("", "0", "false")
     for b in ("vulkan", "opencl"):
-        if ci or b in req:
+        if required(b):
             assert rep[b]["available"], f"{b} required by $CI/$LOWBIT_REQUIRE but absent: {rep[b].get('reason')}"
 
 
@@ -122,7 +115,7 @@ def e4m3_codes_match_independent_encoder(tmp):
     x = special_values()
     np.save(tmp / "s.npy", x)
     for sat in (True, False):
-        for be in backends_to_test():
+        for be in backends():
             out = tmp / f"s_{be}_{sat}.safetensors"
             ok("convert", "--to", "e4m3", *([] if sat else ["--no-saturate"]), "--backend", be, tmp / "s.npy", out)
             meta, t = read_st(out)
@@ -139,7 +132,7 @@ def e4m3_codes_match_independent_encoder(tmp):
 
 @test
 def every_format_on_every_backend(tmp):
-    bes = backends_to_test()
+    bes = backends()
     print(f"  backends: {', '.join(bes)}")
     x = regular_values()
     s = special_values()
@@ -339,74 +332,8 @@ def stdout_is_pure_json_with_logs_on(tmp):
     assert r.stdout == "" and "backend" in r.stderr, (r.stdout, r.stderr)
 
 
-def listing(folder):
-    return sorted(os.listdir(folder))
-
-
-@test
-def output_that_is_the_input_is_refused(tmp):
-    np.save(tmp / "x.npy", regular_values((4, 64)))
-    ok("convert", "--to", "mxfp4", "--backend", "cpu", tmp / "x.npy", tmp / "q.safetensors")
-    os.symlink(tmp / "q.safetensors", tmp / "link.safetensors")
-    os.link(tmp / "q.safetensors", tmp / "hard.safetensors")
-    originals = {name: open(tmp / name, "rb").read() for name in ("x.npy", "q.safetensors")}
-    same = "would overwrite the input"
-    for direction, src in (("--to", "q.safetensors"), ("--from", "q.safetensors")):
-        for out in ("q.safetensors", "link.safetensors", "hard.safetensors", "./q.safetensors"):
-            expect_error(["convert", direction, "mxfp4", "--backend", "cpu", tmp / src, tmp / out], None, same)
-    for name, data in originals.items():
-        assert open(tmp / name, "rb").read() == data, f"{name} was changed"
-    assert listing(tmp) == ["hard.safetensors", "link.safetensors", "q.safetensors", "x.npy"], listing(tmp)
-
-
-def interrupt_midway(args, out_folder, sig):
-    """Starts lowbit, waits until it holds a file open in out_folder (the output being written), sends sig;
-    returns its exit code (negative: killed by that signal)."""
-    import signal
-    import subprocess
-    import time
-    from cli_harness import LOWBIT
-
-    def default_signals():
-        for s in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(s, signal.SIG_DFL)
-
-    p = subprocess.Popen([LOWBIT, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         preexec_fn=default_signals)
-    writing = False
-    deadline = time.time() + 120
-    while p.poll() is None and not writing and time.time() < deadline:
-        try:
-            fds = os.listdir(f"/proc/{p.pid}/fd")
-        except OSError:
-            break
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{p.pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith(str(out_folder) + "/") and not target.endswith(("in.safetensors", "x.npy")):
-                writing = True
-                break
-        if not writing:
-            time.sleep(0.0005)
-    assert writing, f"lowbit never opened an output in {out_folder} (exit {p.poll()})"
-    p.send_signal(sig)
-    return p.wait(timeout=120)
-
-
-@test
-def interrupted_convert_leaves_no_temp_file_and_the_old_output(tmp):
-    import signal
-    rng = np.random.default_rng(3)
-    write_st(tmp / "in.safetensors", {f"t{i}": rng.standard_normal((256, 4096)).astype(np.float32) for i in range(8)})
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        open(tmp / "out.safetensors", "wb").write(b"the old output")
-        code = interrupt_midway(["convert", "--to", "mxfp8_e4m3", "--backend", "cpu", tmp / "in.safetensors",
-                                 tmp / "out.safetensors"], tmp, sig)
-        assert code == -sig, f"expected death by signal {sig}, got exit {code}"
-        assert listing(tmp) == ["in.safetensors", "out.safetensors"], listing(tmp)
-        assert open(tmp / "out.safetensors", "rb").read() == b"the old output"
+from cli_harness import (ST_DTYPES, VALIDATION_EXIT_CODE, backend_reports, backends, expect_error, main, np,  # noqa: E402
+                         ok, read_st, required, run, run_unchecked, st_array, test, write_st)
 
 
 if __name__ == "__main__":

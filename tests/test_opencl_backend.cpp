@@ -20,6 +20,7 @@
 
 #include "backend/device.hpp"
 #include "backend/opencl/cl_platform.hpp"
+#include "backend/opencl/cl_util.hpp"
 #include "backend/opencl/program_cache.hpp"
 #include "backend/opencl/program_stats.hpp"
 #include "support/backends.hpp"
@@ -350,6 +351,23 @@ std::vector<fs::path> cache_files(const fs::path& dir) {
   for (auto& e : fs::directory_iterator(dir))
     if (e.path().filename().string().rfind("opencl-", 0) == 0) v.push_back(e.path());
   return v;
+}
+
+// Queued work that fails on the device (which PoCL gives no way to provoke) surfaces from the waiting
+// call as DeviceLost; the same code from an allocation stays OutOfMemory.
+TEST(OpenClErrors, FailedQueuedWorkIsDeviceLost) {
+  auto code_of = [](auto&& call) {
+    try {
+      call();
+    } catch (const Error& e) {
+      return e.code();
+    }
+    return ErrorCode::Internal;
+  };
+  for (cl_int err : {CL_OUT_OF_RESOURCES, CL_DEVICE_NOT_AVAILABLE, CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST})
+    EXPECT_EQ(code_of([&] { detail::cl::check_wait(err, "clFinish"); }), ErrorCode::DeviceLost) << detail::cl::error_name(err);
+  EXPECT_EQ(code_of([] { detail::cl::check(CL_OUT_OF_RESOURCES, "clCreateBuffer"); }), ErrorCode::OutOfMemory);
+  EXPECT_EQ(code_of([] { detail::cl::check(CL_DEVICE_NOT_AVAILABLE, "clEnqueueNDRangeKernel"); }), ErrorCode::DeviceLost);
 }
 
 TEST(OpenClProgramCache, SecondContextLoadsBinariesFromDisk) {

@@ -13,7 +13,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
-from cli_harness import backends, np, read_st_arrays, run, write_st  # noqa: E402
+from cli_harness import backends, finish, np, read_st_arrays, run, write_st  # noqa: E402
 
 passed = failed = 0
 
@@ -251,8 +251,7 @@ def main():
         expect_error(["run", "linear", "--checkpoint", packed, "--layer", "l0", "--input", xp, "--output", xp,
                       "--backend", "cpu"], "run linear --output = --input", needles=("would overwrite the input",))
         check(open(xp, "rb").read() == x_before, "run linear left its input intact")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish(passed, failed)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@
 #include "host/log.hpp"
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
+#include "support/scoped_env.hpp"
 
 using namespace lowbit;
 namespace fs = std::filesystem;
@@ -119,13 +120,8 @@ QuantizeOptions qopts(bool saturate, bool packed, std::optional<float> tensor_sc
   return o;
 }
 
-// Skips (or fails, when required) like LOWBIT_CONTEXT_OR_SKIP, then builds a context with options.
-#define VULKAN_OR_SKIP()                                                   \
-  do {                                                                     \
-    ::lowbit::Context probe_;                                              \
-    std::string why_;                                                      \
-    if (!::lowbit::test::make_context(Backend::Vulkan, probe_, why_)) GTEST_SKIP() << why_; \
-  } while (0)
+// Skips (or fails, when required) like LOWBIT_CONTEXT_OR_SKIP; the test then builds contexts with options.
+#define VULKAN_OR_SKIP() LOWBIT_BACKEND_OR_SKIP(Backend::Vulkan)
 
 // Tests share one Vulkan context where they need no special environment: lavapipe compiles every
 // pipeline variant from scratch, so compiling each once keeps the suite short.
@@ -145,22 +141,7 @@ class VulkanBackend : public ::testing::Test {
   VULKAN_OR_SKIP();                \
   Context& ctx = shared()
 
-// Sets an environment variable for the scope of a test.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using test::ScopedEnv;
 
 // Captures lowbit's log lines while alive.
 class LogCapture {

@@ -50,7 +50,6 @@ int run_convert(const ConvertFlags& f) {
   } else {
     summarize(io::dequantize_file(ctx, f.input, f.output, fmt), "dequantized to float32", f.output);
   }
-  for (const auto& d : ctx.diagnostics()) log().warn("driver/validation message: {}", d);
   return 0;
 }
 

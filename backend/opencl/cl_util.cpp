@@ -79,7 +79,15 @@ void fail(cl_int err, const std::string& call) {
   std::string msg = "opencl: " + call + ": " + error_name(err);
   if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_OUT_OF_HOST_MEMORY)
     throw Error(ErrorCode::OutOfMemory, msg);
+  if (err == CL_DEVICE_NOT_AVAILABLE) throw Error(ErrorCode::DeviceLost, msg);
   throw Error(ErrorCode::Backend, msg);
+}
+
+void check_wait(cl_int err, const char* call) {
+  if (err == CL_OUT_OF_RESOURCES || err == CL_DEVICE_NOT_AVAILABLE || err == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)
+    throw Error(ErrorCode::DeviceLost, std::string("opencl: ") + call + ": " + error_name(err) +
+                                           ": queued work failed on the device (device lost)");
+  check(err, call);
 }
 
 std::string device_string(cl_device_id d, cl_device_info what) {

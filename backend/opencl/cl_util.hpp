@@ -54,7 +54,8 @@ using Event = Handle<cl_event, clReleaseEvent>;
 // "CL_OUT_OF_RESOURCES" for -5, "CL error -1234" for unknown codes.
 const char* error_name(cl_int err);
 
-// Throws Error(OutOfMemory) for allocation failures, Error(Backend, "<call>: <name>") otherwise.
+// Throws Error(OutOfMemory) for allocation failures, Error(DeviceLost) for CL_DEVICE_NOT_AVAILABLE,
+// Error(Backend, "<call>: <name>") otherwise.
 [[noreturn]] void fail(cl_int err, const std::string& call);
 inline void check(cl_int err, const char* call) {
   if (err != CL_SUCCESS) fail(err, call);
@@ -62,6 +63,10 @@ inline void check(cl_int err, const char* call) {
 inline void check(cl_int err, const std::string& call) {
   if (err != CL_SUCCESS) fail(err, call);
 }
+// For calls that wait for queued work (clFinish, blocking reads/writes): a failure of that work
+// (CL_OUT_OF_RESOURCES, CL_DEVICE_NOT_AVAILABLE, CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST) throws
+// Error(DeviceLost); anything else as check().
+void check_wait(cl_int err, const char* call);
 
 // String / scalar queries (throw on failure).
 std::string device_string(cl_device_id d, cl_device_info what);

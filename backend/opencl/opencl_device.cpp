@@ -103,14 +103,14 @@ std::shared_ptr<DeviceBuffer> OpenClDevice::alloc(size_t bytes) {
 void OpenClDevice::write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) {
   if (!bytes) return;
   // Blocking: the caller's memory may go away on return. The in-order queue orders it after queued work.
-  check(clEnqueueWriteBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
-        "clEnqueueWriteBuffer");
+  check_wait(clEnqueueWriteBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
+             "clEnqueueWriteBuffer");
 }
 
 void OpenClDevice::read(const DeviceBuffer& b, size_t offset, void* dst, size_t bytes) {
   if (!bytes) return;
-  check(clEnqueueReadBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
-        "clEnqueueReadBuffer");
+  check_wait(clEnqueueReadBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
+             "clEnqueueReadBuffer");
 }
 
 std::vector<std::string> OpenClDevice::diagnostics() const {
@@ -119,7 +119,7 @@ std::vector<std::string> OpenClDevice::diagnostics() const {
 }
 
 void OpenClDevice::submit() { check(clFlush(queue_.get()), "clFlush"); }
-void OpenClDevice::wait() { check(clFinish(queue_.get()), "clFinish"); }
+void OpenClDevice::wait() { check_wait(clFinish(queue_.get()), "clFinish"); }
 
 void OpenClDevice::reset_timing() {
   pending_.clear();

@@ -4,24 +4,10 @@
 #include <cstdlib>
 #include <vector>
 
+#include "backend/vulkan/vk_settings.hpp"
 #include "host/log.hpp"
 
 namespace lowbit::detail::vk {
-
-namespace {
-
-uint64_t env_max_range() {
-  const char* e = std::getenv("LOWBIT_VK_MAX_RANGE");
-  if (!e || !*e) return 0;
-  char* end = nullptr;
-  unsigned long long v = std::strtoull(e, &end, 0);
-  if (end == e || *end != '\0' || v < 256)
-    throw Error(ErrorCode::InvalidArgument, std::string("LOWBIT_VK_MAX_RANGE='") + e +
-                                                "' must be a byte count of at least 256");
-  return v;
-}
-
-}  // namespace
 
 Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
     : instance_(std::move(instance)), pd_(pd) {
@@ -78,7 +64,7 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   }
 
   max_range_ = props_.limits.maxStorageBufferRange;
-  if (uint64_t env = env_max_range(); env && env < max_range_) max_range_ = env;
+  if (uint64_t env = env_number("LOWBIT_VK_MAX_RANGE", 256, "a byte count"); env && env < max_range_) max_range_ = env;
 
   std::vector<const char*> extensions;
   bool push = has_device_extension(pd_, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME) &&

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "host/log.hpp"
+#include "host/validation_log.hpp"
 
 namespace lowbit::detail::vk {
 
@@ -29,6 +30,7 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagB
   std::string text = data && data->pMessage ? data->pMessage : "(no message)";
   if (data && data->pMessageIdName) text = std::string(data->pMessageIdName) + ": " + text;
   log().warn("vulkan validation: {}", text);
+  record_validation_message(text);  // outlives the instance: messages during destruction count too
   static_cast<Diagnostics*>(user)->add(std::move(text));
   return VK_FALSE;
 }

@@ -1,6 +1,7 @@
 // vk_memory.cpp — block suballocation (first fit, aligned, coalescing frees) and memory type choice.
 #include "backend/vulkan/vk_memory.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "host/log.hpp"
@@ -35,7 +36,9 @@ VulkanBuffer::~VulkanBuffer() { owner_->retire(std::move(buffer_), block_, offse
 
 // ---- Allocator ---------------------------------------------------------------------------------------
 
-Allocator::Allocator(std::shared_ptr<Gpu> gpu) : gpu_(std::move(gpu)) {
+Allocator::Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block) : gpu_(std::move(gpu)) {
+  pools_[0].block_size = kBlockSize;
+  pools_[1].block_size = std::min(kBlockSize, align_up(staging_block, kMinBlock));
   vkGetPhysicalDeviceMemoryProperties(gpu_->physical(), &mem_props_);
   VkPhysicalDeviceMaintenance3Properties m3{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
   VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
@@ -89,7 +92,7 @@ Allocator::Pool& Allocator::pool_for(MemoryUse use, uint32_t type_bits) {
 }
 
 MemoryBlock& Allocator::new_block(Pool& pool, VkDeviceSize min_size) {
-  VkDeviceSize size = min_size > kBlockSize ? align_up(min_size, kMinBlock) : kBlockSize;
+  VkDeviceSize size = min_size > pool.block_size ? align_up(min_size, kMinBlock) : pool.block_size;
   VkDeviceSize heap = mem_props_.memoryHeaps[mem_props_.memoryTypes[pool.type].heapIndex].size;
   if (size > heap / 2 && min_size <= heap / 2) size = align_up(min_size, kMinBlock);
   VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
@@ -109,6 +112,7 @@ MemoryBlock& Allocator::new_block(Pool& pool, VkDeviceSize min_size) {
   b.memory = MemoryHandle(gpu_->device(), mem);
   b.size = size;
   b.type = pool.type;
+  b.staging = &pool == &pools_[1];
   b.free[0] = size;
   if (mem_props_.memoryTypes[pool.type].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
     void* p = nullptr;
@@ -168,6 +172,8 @@ std::shared_ptr<VulkanBuffer> Allocator::create(size_t bytes, MemoryUse use) {
     free_range(block, offset, req.size);
     check(r, "vkBindBufferMemory");
   }
+  pool.live += req.size;
+  pool.peak = std::max(pool.peak, pool.live);
   return std::make_shared<VulkanBuffer>(shared_from_this(), std::move(buffer), block, offset, req.size, capacity,
                                         bytes, pool.host_access);
 }
@@ -181,6 +187,16 @@ void Allocator::retire(BufferHandle buffer, MemoryBlock* block, VkDeviceSize off
   } else {
     retired_.push_back({std::move(buffer), block, offset, size, serial});
   }
+}
+
+VkDeviceSize Allocator::staging_bytes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pools_[1].live;
+}
+
+VkDeviceSize Allocator::staging_peak() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pools_[1].peak;
 }
 
 void Allocator::set_completed(uint64_t s) {
@@ -216,11 +232,12 @@ void Allocator::free_range(MemoryBlock* block, VkDeviceSize offset, VkDeviceSize
     block->free.erase(next);
   }
   block->used -= size;
+  pools_[block->staging ? 1 : 0].live -= size;
   if (block->used != 0) return;
   for (Pool& pool : pools_) {
     for (auto b = pool.blocks.begin(); b != pool.blocks.end(); ++b) {
       if (&*b != block) continue;
-      bool keep = block->size == kBlockSize && pool.blocks.size() == 1;
+      bool keep = block->size == pool.block_size && pool.blocks.size() == 1;
       if (!keep) pool.blocks.erase(b);  // MemoryHandle frees (and thereby unmaps) the memory
       return;
     }

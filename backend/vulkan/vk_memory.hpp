@@ -1,6 +1,7 @@
 // vk_memory.hpp — device memory: big VkDeviceMemory blocks suballocated with a coalescing free list,
 // one VkBuffer per lowbit buffer bound at an offset. A buffer that dies while queued GPU work may
-// still use it is retired and freed once the stream reports that work complete.
+// still use it is retired and freed once the stream reports that work complete. Staging memory is
+// counted (bytes alive now, and the peak) so that uploads can bound it.
 #pragma once
 
 #include <vulkan/vulkan.h>
@@ -29,6 +30,7 @@ struct MemoryBlock {
   uint8_t* mapped = nullptr;                  // whole block mapped when host-visible
   std::map<VkDeviceSize, VkDeviceSize> free;  // offset -> length, coalesced
   VkDeviceSize used = 0;
+  bool staging = false;  // belongs to the staging pool
 };
 
 // A lowbit buffer on Vulkan: its own VkBuffer over a range of a shared block.
@@ -56,20 +58,27 @@ class VulkanBuffer final : public DeviceBuffer {
 
 class Allocator : public std::enable_shared_from_this<Allocator> {
  public:
-  explicit Allocator(std::shared_ptr<Gpu> gpu);
+  // staging_block: size of the staging pool's memory blocks (the staging limit, so that memory held for
+  // staging stays near it).
+  Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block);
   ~Allocator();
 
   std::shared_ptr<VulkanBuffer> create(size_t bytes, MemoryUse use);
   // Called by the stream: every batch with serial <= s has completed; frees retired buffers.
   void set_completed(uint64_t s);
   const Gpu& gpu() const { return *gpu_; }
+  // Bytes of staging buffers alive (including retired ones not yet freed), and their peak.
+  VkDeviceSize staging_bytes();
+  VkDeviceSize staging_peak();
 
  private:
   friend class VulkanBuffer;
   struct Pool {
     uint32_t type = UINT32_MAX;
     bool host_access = false;  // write/read may memcpy through the mapping
+    VkDeviceSize block_size = 0;
     std::list<MemoryBlock> blocks;
+    VkDeviceSize live = 0, peak = 0;  // bytes of its buffers alive
   };
   struct Retired {
     BufferHandle buffer;
@@ -84,7 +93,7 @@ class Allocator : public std::enable_shared_from_this<Allocator> {
 
   std::shared_ptr<Gpu> gpu_;
   std::mutex mu_;
-  Pool pools_[2];
+  Pool pools_[2];  // MemoryUse::Device, MemoryUse::Staging
   std::vector<Retired> retired_;
   uint64_t completed_ = 0;
   bool force_staging_ = false;

@@ -32,7 +32,8 @@ VkAccessFlags access_of(VkPipelineStageFlags stage, bool read, bool write) {
 
 }  // namespace
 
-Stream::Stream(const Gpu& gpu, Allocator& allocator) : gpu_(gpu), allocator_(allocator) {
+Stream::Stream(const Gpu& gpu, Allocator& allocator, uint64_t timeout_ms)
+    : gpu_(gpu), allocator_(allocator), timeout_ms_(timeout_ms) {
   VkDevice dev = gpu_.device();
   VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -56,11 +57,7 @@ Stream::Stream(const Gpu& gpu, Allocator& allocator) : gpu_(gpu), allocator_(all
 }
 
 Stream::~Stream() {
-  try {
-    wait();
-  } catch (const std::exception& e) {
-    log().error("vulkan: waiting for queued work at shutdown failed: {}", e.what());
-  }
+  if (!drain(timeout_ms_)) log().error("vulkan: freeing command buffers the device may still run");
   auto free_cmd = [&](Batch& b) {
     if (b.cmd) vkFreeCommandBuffers(gpu_.device(), pool_, 1, &b.cmd);
   };
@@ -71,6 +68,7 @@ Stream::~Stream() {
 
 VkCommandBuffer Stream::cmd() {
   if (recording_open_) return recording_.cmd;
+  throw_if_lost();
   if (!spare_.empty()) {
     recording_ = std::move(spare_.back());
     spare_.pop_back();
@@ -251,6 +249,7 @@ void Stream::submit() {
   VkResult r = vkQueueSubmit(gpu_.queue(), 1, &si, recording_.fence);
   recording_open_ = false;
   Batch done = std::exchange(recording_, Batch{});  // recording_ no longer names the command buffer
+  if (r == VK_ERROR_DEVICE_LOST) lost_ = "vkQueueSubmit: VK_ERROR_DEVICE_LOST";
   if (r != VK_SUCCESS) {
     vkResetCommandBuffer(c, 0);
     spare_.push_back(std::move(done));
@@ -261,19 +260,52 @@ void Stream::submit() {
   if (in_flight_.size() >= 16) wait();  // bound the work (and memory) held by unwaited batches
 }
 
-void Stream::wait() {
-  submit();
-  if (in_flight_.empty()) return;
+void Stream::throw_if_lost() const {
+  if (!lost_.empty())
+    throw Error(ErrorCode::DeviceLost, "vulkan: device '" + gpu_.info().name + "' is lost: " + lost_);
+}
+
+VkResult Stream::wait_fences(uint64_t ms) {
   std::vector<VkFence> fences;
   for (auto& b : in_flight_) fences.push_back(b.fence);
-  check(vkWaitForFences(gpu_.device(), uint32_t(fences.size()), fences.data(), VK_TRUE, UINT64_MAX),
-        "vkWaitForFences");
+  uint64_t ns = ms > UINT64_MAX / 1000000 ? UINT64_MAX : ms * 1000000;
+  return vkWaitForFences(gpu_.device(), uint32_t(fences.size()), fences.data(), VK_TRUE, ns);
+}
+
+void Stream::wait() {
+  throw_if_lost();
+  submit();
+  if (in_flight_.empty()) return;
+  VkResult r = wait_fences(timeout_ms_);
+  if (r == VK_TIMEOUT) {
+    lost_ = "queued work did not finish within " + std::to_string(timeout_ms_) +
+            " ms (the limit set by ContextOptions::timeout_ms / LOWBIT_VK_TIMEOUT_MS)";
+    throw_if_lost();
+  }
+  if (r == VK_ERROR_DEVICE_LOST) {
+    lost_ = "vkWaitForFences: VK_ERROR_DEVICE_LOST";
+    throw_if_lost();
+  }
+  check(r, "vkWaitForFences");
   if (host_timing_)
     total_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - first_submit_).count();
   collect_timestamps();
   recycle();
   completed_ = serial_ - 1;
   allocator_.set_completed(completed_);
+}
+
+bool Stream::drain(uint64_t ms) noexcept {
+  if (in_flight_.empty()) return true;
+  VkResult r = wait_fences(ms);
+  if (r == VK_TIMEOUT) return false;
+  // Done, or the device is lost (its work will not run any more): either way nothing uses the memory.
+  if (r != VK_SUCCESS) log().error("vulkan: waiting for queued work at destruction: {}", result_name(r));
+  for (auto& b : in_flight_) spare_.push_back(std::move(b));
+  in_flight_.clear();
+  completed_ = serial_ - 1;
+  allocator_.set_completed(completed_);
+  return true;
 }
 
 void Stream::collect_timestamps() {

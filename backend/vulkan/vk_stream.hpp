@@ -1,10 +1,12 @@
 // vk_stream.hpp — the command stream: records dispatches / copies / fills into an open command buffer,
 // inserts the buffer memory barriers that dependent commands need, binds descriptors (push descriptors
-// or pooled sets), brackets every op with timestamp queries, and submits / waits with fences.
+// or pooled sets), brackets every op with timestamp queries, and submits / waits with fences. A wait
+// that outlasts the timeout marks the stream lost: that wait and every later call throw DeviceLost.
 #pragma once
 
 #include <chrono>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "backend/vulkan/vk_memory.hpp"
@@ -22,8 +24,8 @@ struct BufferUse {
 
 class Stream {
  public:
-  Stream(const Gpu& gpu, Allocator& allocator);
-  ~Stream();  // waits for queued work
+  Stream(const Gpu& gpu, Allocator& allocator, uint64_t timeout_ms);
+  ~Stream();  // frees the command buffers: the owner drains the stream first (see drain)
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -38,7 +40,11 @@ class Stream {
   void end_op();
 
   void submit();
+  // Submits and waits for every batch; throws DeviceLost when they do not finish within the timeout.
   void wait();
+  // For destruction: waits at most `ms` for submitted work (never throws, also when lost). True when
+  // nothing is left running, so memory the work uses may be freed.
+  bool drain(uint64_t ms) noexcept;
   // Whether queued or recorded work may still touch b.
   bool busy(const VulkanBuffer& b) const { return b.last_use > completed_; }
   void reset_timing();
@@ -59,9 +65,13 @@ class Stream {
   void bind_descriptors(const Pipeline& p, std::span<const BufferUse> bindings);
   void collect_timestamps();
   void recycle();
+  void throw_if_lost() const;
+  VkResult wait_fences(uint64_t ms);
 
   const Gpu& gpu_;
   Allocator& allocator_;
+  uint64_t timeout_ms_;
+  std::string lost_;  // why the device counts as lost; empty while it works
   CommandPoolHandle pool_;
   QueryPoolHandle queries_;
   uint32_t query_capacity_ = 0, next_query_ = 0;

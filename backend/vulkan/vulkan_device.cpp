@@ -4,12 +4,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
+#include <tuple>
 #include <cstring>
 
 #include "backend/device.hpp"
 #include "backend/vulkan/vk_convert.hpp"
 #include "backend/vulkan/vk_attention.hpp"
 #include "backend/vulkan/vk_gemm.hpp"
+#include "backend/vulkan/vk_settings.hpp"
 #include "host/log.hpp"
 
 namespace lowbit::detail {
@@ -25,7 +27,7 @@ bool validation_requested() {
 
 class VulkanDevice final : public Device {
  public:
-  explicit VulkanDevice(const ContextOptions& o) {
+  explicit VulkanDevice(const ContextOptions& o) : settings_(settings_from(o)) {
     instance_ = std::make_shared<Instance>(validation_requested());
     auto pds = instance_->physical_devices();
     if (pds.empty()) throw Error(ErrorCode::NotFound, "vulkan: the driver reports no physical devices");
@@ -37,9 +39,9 @@ class VulkanDevice final : public Device {
     }
     size_t index = select_device(names, o.device, Backend::Vulkan);
     gpu_ = std::make_shared<Gpu>(instance_, pds[index], int(index));
-    allocator_ = std::make_shared<Allocator>(gpu_);
+    allocator_ = std::make_shared<Allocator>(gpu_, settings_.staging_limit);
     pipelines_ = std::make_unique<Pipelines>(*gpu_, o.cache_dir);
-    stream_ = std::make_unique<Stream>(*gpu_, *allocator_);
+    stream_ = std::make_unique<Stream>(*gpu_, *allocator_, settings_.timeout_ms);
     dummy_ = allocator_->create(16, MemoryUse::Device);
     convert_ = std::make_unique<ConvertKernels>(*gpu_, *pipelines_, *stream_, *dummy_);
     gemm_ = std::make_unique<GemmKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
@@ -47,10 +49,12 @@ class VulkanDevice final : public Device {
   }
 
   ~VulkanDevice() override {
-    try {
-      stream_->wait();
-    } catch (const std::exception& e) {
-      log().error("vulkan: {}", e.what());
+    if (!stream_->drain(settings_.destroy_wait_ms())) {
+      log().error("vulkan: queued work on '{}' did not finish within {} ms of destroying its context; its device "
+                  "and memory are abandoned (leaked), not freed under running work",
+                  gpu_->info().name, settings_.destroy_wait_ms());
+      abandon();
+      return;
     }
     allocator_->set_completed(UINT64_MAX);  // no stream any more: buffers that die later free at once
   }
@@ -67,9 +71,20 @@ class VulkanDevice final : public Device {
       std::memcpy(p + offset, src, bytes);
       return;
     }
-    auto staging = allocator_->create(bytes, MemoryUse::Staging);
-    std::memcpy(staging->mapped_ptr(), src, bytes);
-    stream_->copy(*staging, 0, vb, offset, bytes);  // staging is freed once this batch completes
+    // Through staging buffers, freed once their copies complete; past the staging limit the queued
+    // copies are waited for first, so a large upload never holds more than the limit on the host side.
+    const auto* from = static_cast<const uint8_t*>(src);
+    for (size_t done = 0; done < bytes;) {
+      size_t n = std::min<size_t>(bytes - done, staging_chunk());
+      if (allocator_->staging_bytes() + n + kStagingSlack > settings_.staging_limit) {
+        ++staging_flushes_;
+        stream_->wait();
+      }
+      auto staging = allocator_->create(n, MemoryUse::Staging);
+      std::memcpy(staging->mapped_ptr(), from + done, n);
+      stream_->copy(*staging, 0, vb, offset + done, n);
+      done += n;
+    }
   }
 
   void read(const DeviceBuffer& b, size_t offset, void* dst, size_t bytes) override {
@@ -80,10 +95,15 @@ class VulkanDevice final : public Device {
       std::memcpy(dst, p + offset, bytes);
       return;
     }
-    auto staging = allocator_->create(bytes, MemoryUse::Staging);
-    stream_->copy(vb, offset, *staging, 0, bytes);
-    stream_->wait();
-    std::memcpy(dst, staging->mapped_ptr(), bytes);
+    auto* to = static_cast<uint8_t*>(dst);
+    for (size_t done = 0; done < bytes;) {
+      size_t n = std::min<size_t>(bytes - done, staging_chunk());
+      auto staging = allocator_->create(n, MemoryUse::Staging);
+      stream_->copy(vb, offset + done, *staging, 0, n);
+      stream_->wait();
+      std::memcpy(to + done, staging->mapped_ptr(), n);
+      done += n;
+    }
   }
 
   void submit() override { stream_->submit(); }
@@ -91,6 +111,8 @@ class VulkanDevice final : public Device {
   void reset_timing() override { stream_->reset_timing(); }
   double device_ms() override { return stream_->device_ms(); }
   std::vector<std::string> diagnostics() const override { return instance_->diagnostics().all(); }
+  DeviceStats stats() const override { return {allocator_->staging_peak(), staging_flushes_}; }
+  void* native_handle() const override { return gpu_->device(); }
 
   void quantize(const QuantizeArgs& a) override { convert_->quantize(a); }
   void dequantize(const DequantizeArgs& a) override { convert_->dequantize(a); }
@@ -112,6 +134,20 @@ class VulkanDevice final : public Device {
   void attention(const AttentionArgs& a) override { attention_->attention(a); }
 
  private:
+  // Alignment padding a staging buffer may add to its bytes (buffer and memory-type alignment).
+  static constexpr uint64_t kStagingSlack = 4096;
+  size_t staging_chunk() const { return size_t(settings_.staging_limit - kStagingSlack); }
+
+  // Keeps every member alive for good: work still running on the device may use any of them.
+  template <class... Parts>
+  static void leak(Parts&&... parts) {
+    new std::tuple<std::decay_t<Parts>...>(std::move(parts)...);  // never deleted, on purpose
+  }
+  void abandon() {
+    leak(std::move(instance_), std::move(gpu_), std::move(allocator_), std::move(pipelines_), std::move(stream_),
+         std::move(dummy_), std::move(convert_), std::move(gemm_), std::move(attention_));
+  }
+
   // The cooperative-matrix GEMM runs only after it agreed with the tiled path on this device once
   // (it cannot be tested on the CI's lavapipe, which has no cooperative matrices).
   bool coopmat_usable() {
@@ -160,6 +196,8 @@ class VulkanDevice final : public Device {
   }
   int coopmat_state_ = 0;  // 0 unchecked, 1 verified, 2 failed
 
+  Settings settings_;
+  uint64_t staging_flushes_ = 0;
   // Declaration order is teardown order reversed: kernels, stream and pipelines go before the device.
   std::shared_ptr<Instance> instance_;
   std::shared_ptr<Gpu> gpu_;

@@ -2,8 +2,11 @@
 // into a test failure instead of a skip.
 #include "support/backends.hpp"
 
+#include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <mutex>
+#include <set>
 
 namespace lowbit::test {
 
@@ -24,6 +27,18 @@ static const std::map<Backend, BackendReport>& reports() {
   return r;
 }
 
+// "vulkan: <reason>" for every backend whose tests were skipped (absent and not required).
+static std::set<std::string>& absent_not_required() {
+  static std::set<std::string> s;
+  return s;
+}
+static std::mutex absent_mu;
+
+static void note_absent(Backend b, const std::string& reason) {
+  std::lock_guard<std::mutex> lock(absent_mu);
+  absent_not_required().insert(std::string(to_string(b)) + ": " + reason);
+}
+
 std::vector<Backend> gpu_backends() {
   std::vector<Backend> v;
   for (Backend b : {Backend::Vulkan, Backend::OpenCL}) {
@@ -31,8 +46,7 @@ std::vector<Backend> gpu_backends() {
     bool present = it != reports().end() && it->second.available;
     if (present || required(b)) v.push_back(b);
     if (!present && !required(b))
-      std::fprintf(stderr, "[lowbit tests] %s backend absent, its tests are skipped: %s\n", to_string(b),
-                   it == reports().end() ? "not probed" : it->second.reason.c_str());
+      note_absent(b, it == reports().end() ? "not probed" : it->second.reason);
   }
   return v;
 }
@@ -52,7 +66,7 @@ bool make_context(Backend b, Context& out, std::string& skip_reason) {
     if (required(b)) {
       ADD_FAILURE() << why << " (required by $CI / $LOWBIT_REQUIRE)";
     } else {
-      std::fprintf(stderr, "[lowbit tests] skip: %s\n", why.c_str());
+      note_absent(b, it == reports().end() ? std::string("not probed") : it->second.reason);
     }
     skip_reason = why;
     return false;
@@ -66,6 +80,22 @@ bool make_context(Backend b, Context& out, std::string& skip_reason) {
 void expect_clean(const Context& ctx) {
   auto d = ctx.diagnostics();
   EXPECT_TRUE(d.empty()) << d.size() << " driver/validation message(s), first: " << (d.empty() ? "" : d[0]);
+}
+
+int exit_code_with_skips(int rc) {
+  const auto& u = *::testing::UnitTest::GetInstance();
+  std::lock_guard<std::mutex> lock(absent_mu);
+  for (const auto& a : absent_not_required())
+    std::fprintf(stderr, "[lowbit tests] SKIPPED: backend %s (set LOWBIT_REQUIRE or CI to fail instead)\n",
+                 a.c_str());
+  if (u.skipped_test_count() > 0)
+    std::fprintf(stderr, "[lowbit tests] %d of %d tests SKIPPED\n", u.skipped_test_count(), u.test_to_run_count());
+  bool nothing_passed = u.successful_test_count() == 0;
+  if (rc == 0 && nothing_passed && (u.skipped_test_count() > 0 || !absent_not_required().empty())) {
+    std::fprintf(stderr, "[lowbit tests] no test ran: exit code %d (CTest: skipped)\n", kSkipExitCode);
+    return kSkipExitCode;
+  }
+  return rc;
 }
 
 std::string backend_param_name(const ::testing::TestParamInfo<Backend>& info) { return to_string(info.param); }

@@ -1,6 +1,8 @@
 """cli_harness.py — what every CLI test script shares: a python3 with numpy, the `lowbit` binary from
-argv[1], running it, the backends it reports, an independent .safetensors reader/writer, and a runner
-that executes registered test functions in fresh temp folders and prints "N passed, M failed".
+argv[1], running it (every run fails on a Vulkan validation message: exit code 3), the backends it
+reports (absent ones skipped and listed, or failing when $LOWBIT_REQUIRE / $CI require them), an
+independent .safetensors reader/writer, and a runner that executes registered test functions in fresh
+temp folders and prints "N passed, M failed" (exit 77, CTest's SKIP_RETURN_CODE, when nothing ran).
 """
 import json
 import os
@@ -23,6 +25,9 @@ except ImportError:  # e.g. a pyenv python3 first on PATH: re-run under the syst
 
 LOWBIT = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else "build/tools/lowbit"
 TESTS = []
+VALIDATION_EXIT_CODE = 3  # tools/main.cpp: LOWBIT_VK_VALIDATION set and the layer reported something
+SKIP_EXIT_CODE = 77       # tests/CMakeLists.txt SKIP_RETURN_CODE
+SKIPPED = {}              # backend -> why its cases did not run
 
 
 def test(fn):
@@ -31,10 +36,20 @@ def test(fn):
     return fn
 
 
-def run(*args, env=None):
+def run_unchecked(*args, env=None):
+    """Runs lowbit; returns the CompletedProcess whatever happened."""
     e = dict(os.environ)
     e.update(env or {})
     return subprocess.run([LOWBIT, *map(str, args)], capture_output=True, text=True, env=e, timeout=600)
+
+
+def run(*args, env=None):
+    """Runs lowbit; raises AssertionError when it reported a Vulkan validation message."""
+    r = run_unchecked(*args, env=env)
+    if r.returncode == VALIDATION_EXIT_CODE or "lowbit: validation:" in r.stderr:
+        raise AssertionError(f"Vulkan validation message(s) in lowbit {' '.join(map(str, args))} "
+                             f"(exit {r.returncode}):\n{r.stderr[-4000:]}")
+    return r
 
 
 def ok(*args, **kw):
@@ -47,10 +62,37 @@ def backend_reports():
     return {b["backend"]: b for b in json.loads(ok("devices", "--json").stdout)["backends"]}
 
 
+def required(backend):
+    """Whether $CI (set, not 0/false) or $LOWBIT_REQUIRE (comma list) makes an absent backend a failure."""
+    if os.environ.get("CI", "") not in ("", "0", "false"):
+        return True
+    return backend in os.environ.get("LOWBIT_REQUIRE", "").split(",")
+
+
 def backends():
-    """cpu plus every GPU backend `lowbit devices --json` reports available."""
+    """cpu plus every GPU backend `lowbit devices --json` reports available. An absent one is recorded
+    as skipped, or raises AssertionError when it is required."""
     reps = backend_reports()
-    return ["cpu"] + [b for b in ("vulkan", "opencl") if reps.get(b, {}).get("available")]
+    out = ["cpu"]
+    for b in ("vulkan", "opencl"):
+        rep = reps.get(b, {})
+        if rep.get("available"):
+            out.append(b)
+        elif required(b):
+            raise AssertionError(f"{b} backend required by $CI/$LOWBIT_REQUIRE but absent: {rep.get('reason')}")
+        else:
+            SKIPPED[b] = rep.get("reason", "not reported")
+    return out
+
+
+def finish(passed, failed):
+    """Prints the summary and the skipped backends; the exit code (SKIP_EXIT_CODE when nothing passed)."""
+    for b, why in SKIPPED.items():
+        print(f"SKIPPED: {b} backend absent ({why}); set LOWBIT_REQUIRE or CI to fail instead")
+    print(f"{passed} passed, {failed} failed")
+    if failed:
+        return 1
+    return SKIP_EXIT_CODE if passed == 0 and SKIPPED else 0
 
 
 ST_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "U8": np.uint8, "I8": np.int8,
@@ -124,6 +166,12 @@ def main(prefix="lowbit_cli"):
     if not os.path.exists(LOWBIT):
         print(f"lowbit binary not found: {LOWBIT}")
         return 1
+    if any(required(b) for b in ("vulkan", "opencl")):
+        try:
+            backends()  # a required backend that is absent fails at once, before any test
+        except AssertionError as e:
+            print(f"FAIL required backends\n{e}\n0 passed, 1 failed")
+            return 1
     passed = failed = 0
     for fn in TESTS:
         tmp = tempfile.mkdtemp(prefix=f"{prefix}_{fn.__name__}_")
@@ -136,5 +184,4 @@ def main(prefix="lowbit_cli"):
             print(f"FAIL {fn.__name__}\n{traceback.format_exc()}", flush=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return finish(passed, failed)

@@ -176,6 +176,12 @@ struct ContextOptions {
   Backend backend = Backend::Auto;
   std::string device;     // index ("1") or case-insensitive name substring; empty = first
   std::string cache_dir;  // pipeline / program cache; empty = $LOWBIT_CACHE_DIR or XDG cache dir
+  // Vulkan: longest wait for queued work before the device counts as lost (Error DeviceLost);
+  // 0 = $LOWBIT_VK_TIMEOUT_MS or 120000.
+  uint32_t timeout_ms = 0;
+  // Vulkan: most bytes of staging copies (uploads to memory the host cannot map) queued before lowbit
+  // submits them and waits; 0 = $LOWBIT_VK_STAGING_LIMIT or 64 MiB.
+  uint64_t staging_limit = 0;
 };
 
 // One device on one backend; owns its buffers, pipelines and the default stream.
@@ -239,5 +245,12 @@ class Context {
  private:
   std::shared_ptr<detail::Device> dev_;
 };
+
+// Every Vulkan validation-layer / driver message (warning or error) of this process, from all Contexts,
+// including those raised while a Context is destroyed (which its diagnostics() cannot show). The count
+// is exact; the texts of the first 1000 are kept: validation_messages(first) returns those from index
+// `first` on.
+uint64_t validation_message_count();
+std::vector<std::string> validation_messages(uint64_t first = 0);
 
 }  // namespace lowbit
