@@ -74,7 +74,10 @@ class CheckpointInput : public ::testing::Test {
     st.write(p);
   }
   void write_text(const std::string& name, const std::string& text) { test::write_raw(file(name), text); }
-  void pack_dir() { ckpt::pack_checkpoint(dir_, file("out") / "packed.safetensors", {}); }
+  void pack_dir() {  // into an existing folder: pack checks its output location before reading the input
+    fs::create_directories(file("out"));
+    ckpt::pack_checkpoint(dir_, file("out") / "packed.safetensors", {});
+  }
 
   fs::path dir_;
 };
