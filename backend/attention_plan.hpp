@@ -23,6 +23,10 @@ inline void check_head_dim(uint32_t d, const char* backend) {
                                           " is not supported (supported: 64, 80, 96, 128, 256)");
 }
 
+// KV formats with a per-row fp16 scale and zero (int8, int4) / a per-tensor or per-head fp32 scale (FP8).
+inline bool kv_int_format(int f) { return f == 1 || f == 2; }
+inline bool kv_fp8_format(int f) { return f == 3 || f == 4; }
+
 // Elements per 32-bit word of a cache row: fp16 2, int8/fp8 4, int4 8.
 inline uint32_t elems_per_word(int format) { return format == 0 ? 2 : format == 2 ? 8 : 4; }
 
