@@ -1,7 +1,10 @@
 /* kv_append.cl — quantizes new K or V rows (fp16 [tokens, Hkv, D]) into their paged-cache slots
- * (OpenCL C 1.2). Same algorithm as shaders/glsl/kv_append.comp (see its header); bytes equal to the
- * CPU reference through the integer math of lowbit_formats.h.
- * Variants from -D options: LB_FMT 0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2; LB_D head dim.
+ * (OpenCL C 1.2). Same algorithm as shaders/glsl/kv_append.comp (see its header): one work-group per
+ * (token, kv head) row, one work-item per 32-bit cache word; int8/int4 reduce exact min/max keys with
+ * local atomics, then every work-item quantizes its own elements with the shared math of
+ * lowbit_formats.h, so the bytes equal the CPU reference's.
+ * Variants from -D options: LB_FMT 0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2; LB_D head dim. The
+ * work-group size must be LB_D / LB_EPW.
  */
 #ifndef LB_FMT
 #define LB_FMT 0
@@ -9,50 +12,57 @@
 #ifndef LB_D
 #define LB_D 128
 #endif
+#define LB_EPW (LB_FMT == 0 ? 2u : LB_FMT == 2 ? 8u : 4u) /* elements per cache word */
+#define LB_BITS (32u / LB_EPW)                          /* bits per code */
 
-__kernel void lb_kv_append(__global const ushort* src, __global const int* slots, __global uchar* codes8,
-                           __global ushort* codes16, __global ushort* scale16, __global ushort* zero16,
-                           __global const float* scale32, uint rows, uint kv_heads, uint per_head) {
-  uint r = get_global_id(0);
-  if (r >= rows) return;
-  uint tok = r / kv_heads, h = r % kv_heads;
-  uint dst = (uint)slots[tok] * kv_heads + h;
-  uint s0 = r * LB_D;
+__kernel void lb_kv_append(__global const uint* src, __global const int* slots, __global uint* codes,
+                           __global ushort* scale16, __global ushort* zero16, __global const float* scale32,
+                           uint rows, uint kv_heads, uint per_head) {
+  __local uint row_min, row_max; /* int8/int4: reduced keys */
+  const uint r = (uint)get_group_id(0);
+  if (r >= rows) return; /* uniform over the work-group */
+  const uint w = (uint)get_local_id(0), tok = r / kv_heads, h = r % kv_heads;
+  const uint cache_row = (uint)slots[tok] * kv_heads + h;
+  const uint dst = cache_row * (LB_D / LB_EPW) + w; /* cache word */
+  const uint s0 = (r * LB_D + w * LB_EPW) / 2u;     /* first source word */
 #if LB_FMT == 0
-  for (uint d = 0; d < LB_D; ++d) codes16[dst * LB_D + d] = src[s0 + d];
-#elif LB_FMT >= 3
-  uint sb = as_uint(scale32[per_head ? h : 0u]);
-  int f = LB_FMT == 3 ? LB_FMT_E4M3 : LB_FMT_E5M2;
-  for (uint d = 0; d < LB_D; ++d)
-    codes8[dst * LB_D + d] = (uchar)lb_encode(lb_div_f32(as_uint(vload_half(s0 + d, (__global const half*)src)), sb), 0, f, true);
+  codes[dst] = src[s0];
 #else
-  float lo = INFINITY, hi = -INFINITY; /* NaN entries are ignored; a row of NaNs counts as 0 */
-  for (uint d = 0; d < LB_D; ++d) {
-    float x = vload_half(s0 + d, (__global const half*)src);
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
+  uint xh[LB_EPW];
+  for (uint i = 0; i < LB_EPW / 2u; ++i) {
+    uint pair = src[s0 + i];
+    xh[2u * i] = pair & 0xFFFFu;
+    xh[2u * i + 1u] = pair >> 16;
   }
-  if (!(lo <= hi)) lo = hi = 0.0f;
+  uint word = 0u;
+#if LB_FMT >= 3
+  const uint sb = as_uint(scale32[per_head ? h : 0u]);
+  const int f = LB_FMT == 3 ? LB_FMT_E4M3 : LB_FMT_E5M2;
+  for (uint e = 0; e < LB_EPW; ++e) word |= lb_kv_fp8_code(xh[e], sb, f) << (LB_BITS * e);
+#else
+  uint lo = LB_KV_NO_MIN, hi = 0u;
+  for (uint e = 0; e < LB_EPW; ++e) {
+    lo = min(lo, lb_kv_min_key(xh[e], w * LB_EPW + e));
+    hi = max(hi, lb_kv_max_key(xh[e]));
+  }
+  if (w == 0u) {
+    row_min = LB_KV_NO_MIN;
+    row_max = 0u;
+  }
+  barrier(CLK_LOCAL_MEM_FENCE);
+  atomic_min(&row_min, lo);
+  atomic_max(&row_max, hi);
+  barrier(CLK_LOCAL_MEM_FENCE);
   const uint L = LB_FMT == 1 ? 255u : 15u;
-  float range = hi - lo;
-  uint zb = lb_f32_to_f16(as_uint(lo));
-  uint sb16 = lb_f32_to_f16(lb_div_f32(as_uint(range), as_uint((float)L)));
-  if ((sb16 & 0x7FFFu) == 0u) sb16 = 0x3C00u;
-  scale16[dst] = (ushort)sb16;
-  zero16[dst] = (ushort)zb;
-  uint sb = lb_f16_to_f32(sb16);
-  float zero = as_float(lb_f16_to_f32(zb));
-  uint packed = 0u;
-  for (uint d = 0; d < LB_D; ++d) {
-    float diff = vload_half(s0 + d, (__global const half*)src) - zero;
-    float q = rint(as_float(lb_div_f32(as_uint(diff), sb)));
-    uint c = q > 0.0f ? (uint)fmin(q, (float)L) : 0u; /* NaN -> 0 */
-#if LB_FMT == 1
-    codes8[dst * LB_D + d] = (uchar)c;
-#else
-    if ((d & 1u) == 0u) packed = c;
-    else codes8[(dst * LB_D + d) >> 1] = (uchar)(packed | (c << 4));
-#endif
+  const uint params = lb_kv_int_params(row_min, row_max, L);
+  const uint zb = params & 0xFFFFu, sb16 = params >> 16;
+  if (w == 0u) {
+    scale16[cache_row] = (ushort)sb16;
+    zero16[cache_row] = (ushort)zb;
   }
+  const uint zero = lb_f16_to_f32(zb), scale = lb_f16_to_f32(sb16);
+  for (uint e = 0; e < LB_EPW; ++e) word |= lb_kv_int_code(xh[e], zero, scale, L) << (LB_BITS * e);
+#endif
+  codes[dst] = word;
 #endif
 }
