@@ -27,6 +27,9 @@ inline void check_head_dim(uint32_t d, const char* backend) {
 inline bool kv_int_format(int f) { return f == 1 || f == 2; }
 inline bool kv_fp8_format(int f) { return f == 3 || f == 4; }
 
+// kv_append: (token, kv head) rows per workgroup, about 64 invocations of one per cache word.
+inline uint32_t kv_append_rows_per_group(uint32_t words_per_row) { return std::max<uint32_t>(1, 64 / words_per_row); }
+
 // Elements per 32-bit word of a cache row: fp16 2, int8/fp8 4, int4 8.
 inline uint32_t elems_per_word(int format) { return format == 0 ? 2 : format == 2 ? 8 : 4; }
 

@@ -150,6 +150,10 @@ TEST(Formats, EncodeEveryFp16ValueEveryFormat) {
   }
 }
 
+TEST(Formats, Fp16ToF32IsTheGenericDecodeForEveryCode) {
+  for (uint32_t h = 0; h < 0x10000u; ++h) ASSERT_EQ(lb_f16_to_f32(h), lb_decode(h, 0, LB_FMT_F16, LB_FMT_F32)) << h;
+}
+
 TEST(Formats, Fp16AndBf16ConversionsMatchOracle) {
   SpecEncoder f16(spec_format(LB_FMT_F16)), bf16(spec_format(LB_FMT_BF16));
   size_t bad = 0;

@@ -1,6 +1,6 @@
 // vk_kv_append.cpp — kv_append recording: quantizes the new K and V rows into their cache slots with
-// shaders/glsl/kv_append.comp (one workgroup of D / (elements per cache word) invocations per
-// (token, kv head) row), binding the fp16 inputs in token windows when they exceed one binding.
+// shaders/glsl/kv_append.comp (one invocation per cache word, a few (token, kv head) rows per
+// workgroup), binding the fp16 inputs in token windows when they exceed one binding.
 #include <algorithm>
 #include <array>
 
@@ -34,8 +34,8 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
     if (step == 0)
       throw Error(ErrorCode::Unsupported, "vulkan kv_append: one token's rows exceed the storage-buffer range");
   }
-  const uint32_t wg = kv.head_dim / attn::elems_per_word(kv.format);
-  std::vector<uint32_t> spec = {wg, uint32_t(kv.format), kv.head_dim};
+  const uint32_t words = kv.head_dim / attn::elems_per_word(kv.format), rpw = attn::kv_append_rows_per_group(words);
+  std::vector<uint32_t> spec = {rpw * words, uint32_t(kv.format), kv.head_dim, rpw};
   const Pipeline& pipe = pipelines_.get("kv_append", 6, spec);
   const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
   stream_.begin_op();
@@ -58,7 +58,7 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
           BufferUse{&slots, t0 * 4, std::min(slots.capacity() - t0 * 4, range), false}, codes_use, scale_use,
           zero_use, fp8_use};
       AppendPush p{uint32_t(n * kv.kv_heads), kv.kv_heads, kv.fp8_per_head ? 1u : 0u};
-      const uint64_t groups = n * kv.kv_heads;  // one per row
+      const uint64_t groups = (n * kv.kv_heads + rpw - 1) / rpw;
       const uint64_t gx = std::min<uint64_t>(groups, gpu_.limits().maxComputeWorkGroupCount[0]);
       const uint64_t gy = (groups + gx - 1) / gx;
       if (gy > gpu_.limits().maxComputeWorkGroupCount[1])

@@ -253,7 +253,15 @@ LB_FN uint lb_decode(uint code, int exp_shift, int f, int out_f) {
 /* fp32 <-> fp16 / bf16 helpers (RNE, NaN kept quiet). */
 LB_FN uint lb_f32_to_f16(uint xb) { return lb_encode(xb, 0, LB_FMT_F16, false); }
 LB_FN uint lb_f32_to_bf16(uint xb) { return lb_encode(xb, 0, LB_FMT_BF16, false); }
-LB_FN uint lb_f16_to_f32(uint h) { return lb_decode(h & 0xFFFFu, 0, LB_FMT_F16, LB_FMT_F32); }
+/* fp16 -> fp32 is exact: the bits directly (equal to lb_decode(h, 0, F16, F32) for all 65536 codes). */
+LB_FN uint lb_f16_to_f32(uint h) {
+  uint sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+  if (e == 0x1Fu) return sign | (m != 0u ? 0x7FC00000u : 0x7F800000u);
+  if (e != 0u) return sign | ((e + 112u) << 23) | (m << 13);
+  if (m == 0u) return sign;
+  uint k = LB_U(LB_MSB(m)); /* subnormal: m * 2^-24 with m's top bit at 2^k */
+  return sign | ((k + 103u) << 23) | ((m << (23u - k)) & 0x7FFFFFu);
+}
 LB_FN uint lb_bf16_to_f32(uint h) { return (h & 0xFFFFu) << 16; }
 /* Any source element (F32, F16 or BF16 bits) to fp32 bits, exactly. */
 LB_FN uint lb_to_f32(uint bits, int src_f) {

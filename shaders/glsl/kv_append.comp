@@ -1,7 +1,7 @@
 // kv_append.comp — quantizes new K or V rows (fp16 [tokens, Hkv, D]) into their paged-cache slots.
 //
-// One workgroup per (token, kv head) row, one invocation per 32-bit word of the cache row (EPW
-// elements: fp16 2, int8/FP8 4, int4 8; the host sets the workgroup size to D / EPW). int8/int4: each
+// RPW (token, kv head) rows per workgroup, one invocation per 32-bit word of a cache row (EPW
+// elements: fp16 2, int8/FP8 4, int4 8; the host sets the workgroup size to RPW * D / EPW). int8/int4: each
 // invocation folds the exact integer min/max keys of its elements (lowbit_formats.h, "KV cache
 // rows") into shared memory with atomicMin/atomicMax, so any order gives the bytes of the CPU's
 // sequential scan; then every invocation derives the row's scale and zero and quantizes its own
@@ -15,11 +15,13 @@
 
 #include "lowbit_formats.h"
 
-layout(local_size_x_id = 0) in;             // D / EPW invocations
+layout(local_size_x_id = 0) in;             // RPW * D / EPW invocations
 layout(constant_id = 1) const uint FMT = 0;  // 0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2
 layout(constant_id = 2) const uint D = 128;  // head dim
+layout(constant_id = 3) const uint RPW = 1;  // rows per workgroup
 const uint EPW = FMT == 0u ? 2u : (FMT == 2u ? 8u : 4u);  // elements per cache word
 const uint BITS = 32u / EPW;                              // bits per code
+const uint WPR = D / EPW;                                 // invocations (cache words) per row
 
 layout(push_constant) uniform Params {
   uint rows;          // tokens * Hkv
@@ -36,27 +38,29 @@ layout(set = 0, binding = 3, std430) writeonly buffer Scale16 { uint16_t scale16
 layout(set = 0, binding = 4, std430) writeonly buffer Zero16 { uint16_t zero16[]; };
 layout(set = 0, binding = 5, std430) readonly buffer Scale32 { float scale32[]; };
 
-shared uint row_min, row_max;  // int8/int4: reduced keys
+shared uint row_min[RPW], row_max[RPW];  // int8/int4: reduced keys of each row
 
 void main() {
-  const uint r = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
-  if (r >= pc.rows) return;  // uniform over the workgroup
-  const uint w = gl_LocalInvocationID.x, tok = r / pc.kv_heads, h = r % pc.kv_heads;
-  const uint cache_row = uint(slots[tok]) * pc.kv_heads + h;
-  const uint dst = cache_row * (D / EPW) + w;  // cache word
-  const uint s0 = (r * D + w * EPW) / 2u;                                 // first source word
+  const uint lr = gl_LocalInvocationID.x / WPR, w = gl_LocalInvocationID.x % WPR;
+  const uint r = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * RPW + lr;
+  const bool live = r < pc.rows;  // the rest only meet the barriers
+  const uint tok = live ? r / pc.kv_heads : 0u, h = live ? r % pc.kv_heads : 0u;
+  const uint cache_row = live ? uint(slots[tok]) * pc.kv_heads + h : 0u;
+  const uint dst = cache_row * WPR + w;    // cache word
+  const uint s0 = (r * D + w * EPW) / 2u;  // first source word
   if (FMT == 0u) {
-    codes[dst] = src[s0];
+    if (live) codes[dst] = src[s0];
     return;
   }
   uint xh[8];
   for (uint i = 0u; i < EPW / 2u; ++i) {
-    uint pair = src[s0 + i];
+    uint pair = live ? src[s0 + i] : 0u;
     xh[2u * i] = pair & 0xFFFFu;
     xh[2u * i + 1u] = pair >> 16;
   }
   uint word = 0u;
   if (FMT >= 3u) {
+    if (!live) return;
     const uint sb = floatBitsToUint(scale32[pc.per_head != 0u ? h : 0u]);
     const int f = FMT == 3u ? LB_FMT_E4M3 : LB_FMT_E5M2;
     for (uint e = 0u; e < EPW; ++e) word |= lb_kv_fp8_code(xh[e], sb, f) << (BITS * e);
@@ -69,15 +73,16 @@ void main() {
     hi = max(hi, lb_kv_max_key(xh[e]));
   }
   if (w == 0u) {
-    row_min = LB_KV_NO_MIN;
-    row_max = 0u;
+    row_min[lr] = LB_KV_NO_MIN;
+    row_max[lr] = 0u;
   }
   barrier();
-  atomicMin(row_min, lo);
-  atomicMax(row_max, hi);
+  atomicMin(row_min[lr], lo);
+  atomicMax(row_max[lr], hi);
   barrier();
+  if (!live) return;
   const uint L = FMT == 1u ? 255u : 15u;
-  const uint params = lb_kv_int_params(row_min, row_max, L);
+  const uint params = lb_kv_int_params(row_min[lr], row_max[lr], L);
   const uint zb = params & 0xFFFFu, sb16 = params >> 16;
   if (w == 0u) {
     scale16[cache_row] = uint16_t(sb16);
