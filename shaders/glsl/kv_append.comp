@@ -1,7 +1,8 @@
 // kv_append.comp — quantizes new K or V rows (fp16 [tokens, Hkv, D]) into their paged-cache slots.
 //
 // RPW (token, kv head) rows per workgroup, one invocation per 32-bit word of a cache row (EPW
-// elements: fp16 2, int8/FP8 4, int4 8; the host sets the workgroup size to RPW * D / EPW). int8/int4: each
+// elements: int8/FP8 4, int4 8; fp16 rows are copied 16 bytes per invocation); the host sets the
+// workgroup size to RPW * WPR. int8/int4: each
 // invocation folds the exact integer min/max keys of its elements (lowbit_formats.h, "KV cache
 // rows") into shared memory with atomicMin/atomicMax, so any order gives the bytes of the CPU's
 // sequential scan; then every invocation derives the row's scale and zero and quantizes its own
@@ -21,7 +22,7 @@ layout(constant_id = 2) const uint D = 128;  // head dim
 layout(constant_id = 3) const uint RPW = 1;  // rows per workgroup
 const uint EPW = FMT == 0u ? 2u : (FMT == 2u ? 8u : 4u);  // elements per cache word
 const uint BITS = 32u / EPW;                              // bits per code
-const uint WPR = D / EPW;                                 // invocations (cache words) per row
+const uint WPR = FMT == 0u ? D / 8u : D / EPW;            // invocations per row (fp16: 16 bytes each)
 
 layout(push_constant) uniform Params {
   uint rows;          // tokens * Hkv
@@ -32,8 +33,10 @@ layout(push_constant) uniform Params {
 // Bindings: 0 new rows fp16 (two per word), 1 slots i32 [tokens], 2 codes (words), 3 int scale fp16
 // (written), 4 int zero fp16 (written), 5 FP8 scale fp32 [1] or [Hkv] (read).
 layout(set = 0, binding = 0, std430) readonly buffer Src { uint src[]; };
+layout(set = 0, binding = 0, std430) readonly buffer Src4 { uvec4 src4[]; };
 layout(set = 0, binding = 1, std430) readonly buffer Slots { int slots[]; };
 layout(set = 0, binding = 2, std430) writeonly buffer Codes { uint codes[]; };
+layout(set = 0, binding = 2, std430) writeonly buffer Codes4 { uvec4 codes4[]; };
 layout(set = 0, binding = 3, std430) writeonly buffer Scale16 { uint16_t scale16[]; };
 layout(set = 0, binding = 4, std430) writeonly buffer Zero16 { uint16_t zero16[]; };
 layout(set = 0, binding = 5, std430) readonly buffer Scale32 { float scale32[]; };
@@ -48,8 +51,8 @@ void main() {
   const uint cache_row = live ? uint(slots[tok]) * pc.kv_heads + h : 0u;
   const uint dst = cache_row * WPR + w;    // cache word
   const uint s0 = (r * D + w * EPW) / 2u;  // first source word
-  if (FMT == 0u) {
-    if (live) codes[dst] = src[s0];
+  if (FMT == 0u) {  // a copy, 16 bytes per invocation
+    if (live) codes4[dst] = src4[r * WPR + w];
     return;
   }
   uint xh[8];

@@ -4,14 +4,14 @@
  * local atomics, then every work-item quantizes its own elements with the shared math of
  * lowbit_formats.h, so the bytes equal the CPU reference's.
  * Variants from -D options: LB_FMT 0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2; LB_D head dim; LB_RPW
- * rows per work-group. The work-group size must be LB_RPW * LB_D / LB_EPW.
+ * rows per work-group. The work-group size must be LB_RPW * LB_WPR.
  */
 #if !defined(LB_FMT) || !defined(LB_D)
 #error "kv_append.cl needs -DLB_FMT and -DLB_D"
 #endif
-#define LB_EPW (LB_FMT == 0 ? 2u : LB_FMT == 2 ? 8u : 4u) /* elements per cache word */
+#define LB_EPW (LB_FMT == 2 ? 8u : 4u) /* elements per cache word (int8 / FP8 4, int4 8) */
 #define LB_BITS (32u / LB_EPW)                          /* bits per code */
-#define LB_WPR (LB_D / LB_EPW)                          /* work-items (cache words) per row */
+#define LB_WPR (LB_FMT == 0 ? LB_D / 8 : LB_D / LB_EPW) /* work-items per row (fp16: 16 bytes each) */
 #ifndef LB_RPW
 #define LB_RPW 1 /* rows per work-group */
 #endif
@@ -27,8 +27,8 @@ __kernel void lb_kv_append(__global const uint* src, __global const int* slots, 
   const uint cache_row = live ? (uint)slots[tok] * kv_heads + h : 0u;
   const uint dst = cache_row * LB_WPR + w;    /* cache word */
   const uint s0 = (r * LB_D + w * LB_EPW) / 2u; /* first source word */
-#if LB_FMT == 0
-  if (live) codes[dst] = src[s0];
+#if LB_FMT == 0 /* a copy, 16 bytes per work-item */
+  if (live) ((__global uint4*)codes)[dst] = ((__global const uint4*)src)[r * LB_WPR + w];
 #else
   uint xh[LB_EPW];
   for (uint i = 0; i < LB_EPW / 2u; ++i) {
