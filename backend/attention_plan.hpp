@@ -23,8 +23,20 @@ inline void check_head_dim(uint32_t d, const char* backend) {
                                           " is not supported (supported: 64, 80, 96, 128, 256)");
 }
 
+// KV formats with a per-row fp16 scale and zero (int8, int4) / a per-tensor or per-head fp32 scale (FP8).
+inline bool kv_int_format(int f) { return f == 1 || f == 2; }
+inline bool kv_fp8_format(int f) { return f == 3 || f == 4; }
+
 // Elements per 32-bit word of a cache row: fp16 2, int8/fp8 4, int4 8.
 inline uint32_t elems_per_word(int format) { return format == 0 ? 2 : format == 2 ? 8 : 4; }
+
+// kv_append: invocations per (token, kv head) row (one per 32-bit cache word; fp16, a copy: one per 16
+// bytes) and rows per workgroup (about 64 invocations).
+inline uint32_t kv_append_words_per_row(uint32_t head_dim, int format) {
+  return format == 0 ? head_dim / 8 : head_dim / elems_per_word(format);
+}
+inline uint32_t kv_append_rows_per_group(uint32_t words_per_row) { return std::max<uint32_t>(1, 64 / words_per_row); }
+
 
 struct DecodePlan {
   uint32_t heads_per_group = 1;  // GC

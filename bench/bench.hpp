@@ -21,7 +21,7 @@ std::vector<int> parse_int_list(const std::string& s, const char* what);
 std::vector<std::string> split_list(const std::string& s);
 
 struct Options {
-  std::string op;                  // f16 | w4a16 | w4a8 | attention | convert | copy
+  std::string op;                  // f16 | w4a16 | w4a8 | attention | kv_append | convert | copy
   std::vector<GemmShape> shapes;   // empty: the op's defaults
   int warmup = 3, iters = 10;
   int group = 128;                 // int4 group size along K
@@ -29,9 +29,11 @@ struct Options {
   // convert
   std::vector<std::string> formats = {"e4m3", "mxfp4", "nvfp4"};
   std::string convert_dtype = "f32";  // convert: float side (f32: a 4096x4096 tensor is 64 MiB)
-  // attention: cartesian product of batch x context x q_len, for each KV format (fp16 always first)
-  std::vector<int> batch = {1}, context = {1024}, q_len = {1};
-  int q_heads = 32, kv_heads = 8, head_dim = 128, page_size = 16;
+  // attention: cartesian product of batch x context x q_len x kv_heads, for each KV format (fp16 always
+  // first); batch and q_len empty = {1}. kv_append: batch x q_len new tokens per sequence x kv_heads;
+  // both empty = the decode steps of batch 1 and 16 and a 512-token prefill.
+  std::vector<int> batch, context = {1024}, q_len, kv_heads = {8};
+  int q_heads = 32, head_dim = 128, page_size = 16;
   std::vector<std::string> kv_formats = {"fp16", "int8", "int4", "e4m3"};
   // roofline
   uint64_t copy_bytes = uint64_t(256) << 20;  // capped by the device's max buffer range

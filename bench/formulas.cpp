@@ -55,11 +55,18 @@ double attention_visible_keys(int q_len, int context) {
   return double(q_len) * double(context - q_len) + double(q_len) * double(q_len + 1) / 2;
 }
 
+double attention_kv_bytes(const AttentionShape& s, KvFormat f) {
+  return s.batch * 2.0 * s.context * s.kv_heads * kv_row_bytes(f, s.head_dim);
+}
+
 Work attention_work(const AttentionShape& s, KvFormat f) {
-  double kv = 2.0 * s.context * s.kv_heads * kv_row_bytes(f, s.head_dim);
   double qo = double(s.q_len) * s.q_heads * s.head_dim * (2 + 4);
   double flops = 4.0 * s.q_heads * s.head_dim * attention_visible_keys(s.q_len, s.context);
-  return {s.batch * (kv + qo), s.batch * flops};
+  return {attention_kv_bytes(s, f) + s.batch * qo, s.batch * flops};
+}
+
+Work kv_append_work(int64_t tokens, int kv_heads, int head_dim, KvFormat f) {
+  return {2.0 * d(tokens) * kv_heads * (2.0 * head_dim + kv_row_bytes(f, head_dim)) + 4.0 * d(tokens), 0};
 }
 
 }  // namespace lowbit::bench

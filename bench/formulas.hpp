@@ -43,9 +43,16 @@ struct AttentionShape {
 double kv_row_bytes(KvFormat f, int head_dim);
 // Keys query i (0-based) of a sequence sees: i + context - q_len + 1 (causal); summed over queries.
 double attention_visible_keys(int q_len, int context);
+// K/V bytes one attention call reads: batch × 2 × context × kv_heads × kv_row_bytes (reported as kv_bytes).
+double attention_kv_bytes(const AttentionShape& s, KvFormat f);
 // bytes = batch × (2 × context × kv_heads × kv_row_bytes     (K and V read once)
 //                  + q_len × q_heads × D × (2 + 4))            (q fp16 in, out fp32)
 // flops = batch × 4 × q_heads × D × visible_keys             (q·k and p·v, 2 flops per MAC each)
 Work attention_work(const AttentionShape& s, KvFormat f);
+
+// kv_append of `tokens` new (token, kv head) rows of K and V: fp16 rows read, cache rows (codes +
+// scale/zero) written, the int32 slot of each token read.
+// bytes = 2 × tokens × kv_heads × (2D + kv_row_bytes) + 4 × tokens; no flops.
+Work kv_append_work(int64_t tokens, int kv_heads, int head_dim, KvFormat f);
 
 }  // namespace lowbit::bench

@@ -13,7 +13,7 @@ double tflops(const Result& r) { return r.work.flops / r.stats.median_ms / 1e9; 
 
 std::string shape_text(const Result& r) {
   std::string s;
-  bool derived = r.op == "attention" || r.op == "copy";  // their m, n, k repeat their own fields
+  bool derived = r.op == "attention" || r.op == "copy" || r.op == "kv_append";  // m, n, k repeat their fields
   for (const auto& [key, v] : r.shape.items()) {
     if ((derived && (key == "m" || key == "n" || key == "k")) || (r.op == "convert" && key == "m")) continue;
     if (!s.empty()) s += ' ';
@@ -47,10 +47,13 @@ ojson result_json(const Result& r, const Roofline& roof) {
   j["config_source"] = r.config_source;
   j["bytes"] = r.work.bytes;
   j["flops"] = r.work.flops;
+  if (r.kv_bytes) j["kv_bytes"] = *r.kv_bytes;
+  const bool kv_peer = r.op == "attention";  // its fp16 peer is an fp16 KV cache: also speedup_vs_fp16_kv
   if (!r.error.empty()) {
     for (const char* k : {"median_ms", "p20_ms", "p80_ms", "gbps", "tflops", "pct_of_peak_bw", "intensity", "bound",
                           "speedup_vs_f16"})
       j[k] = nullptr;
+    if (kv_peer) j["speedup_vs_fp16_kv"] = nullptr;
     j["error"] = r.error;
     return j;
   }
@@ -65,6 +68,7 @@ ojson result_json(const Result& r, const Roofline& roof) {
   j["intensity"] = intensity;
   j["bound"] = (roof.ridge() > 0 && intensity >= roof.ridge()) ? "compute" : "memory";
   j["speedup_vs_f16"] = r.f16_ms ? ojson(*r.f16_ms / r.stats.median_ms) : ojson(nullptr);
+  if (kv_peer) j["speedup_vs_fp16_kv"] = j["speedup_vs_f16"];
   return j;
 }
 

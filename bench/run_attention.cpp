@@ -1,5 +1,5 @@
 // run_attention.cpp — the attention runner: for each KV format (fp16 first, the baseline of
-// speedup_vs_f16) and each (batch, context, q_len), fill a paged KV cache with `context` random tokens
+// speedup_vs_f16 = speedup_vs_fp16_kv) and each (batch, context, q_len, kv_heads), fill a paged KV cache with `context` random tokens
 // per sequence (kv_append, untimed), then time Context::attention (decode when q_len = 1, causal
 // prefill otherwise). A backend without the op gives error rows, not a failed run.
 // Built against the public attention API; CMake defines LOWBIT_BENCH_HAVE_ATTENTION=0 while the
@@ -23,16 +23,10 @@ const Result& one_row(Session& s, KvFormat f, const AttentionShape& a, std::opti
   r.config = a.q_len == 1 ? "decode" : "prefill";
   r.config_source = "heuristic";
   r.work = attention_work(a, f);
+  r.kv_bytes = attention_kv_bytes(a, f);
   r.f16_ms = f16_ms;
   try {
-    KvCacheOptions co;
-    co.layers = 1;
-    co.page_size = a.page_size;
-    co.num_pages = a.batch * ((a.context + a.page_size - 1) / a.page_size);
-    co.kv_heads = a.kv_heads;
-    co.head_dim = a.head_dim;
-    co.format = f;
-    KvCache cache = s.ctx.create_kv_cache(co);
+    KvCache cache = bench_kv_cache(s, f, a);
     std::vector<int> seqs, ctx_counts(size_t(a.batch), a.context), q_counts(size_t(a.batch), a.q_len);
     for (int b = 0; b < a.batch; ++b) seqs.push_back(cache.add_sequence());
     cache.extend(seqs, ctx_counts);
@@ -46,12 +40,7 @@ const Result& one_row(Session& s, KvFormat f, const AttentionShape& a, std::opti
     Buffer q = s.ctx.upload(DType::F16, {nq, a.q_heads, a.head_dim}, qh.data(), qh.size() * 2);
     return measure(s, r, [&] { s.ctx.attention(q, cache, 0, seqs, q_counts); });
   } catch (const Error& e) {  // setup (cache, kv_append) unsupported here
-    if (e.code() != ErrorCode::Unsupported && e.code() != ErrorCode::OutOfMemory) throw;
-    r.backend = to_string(s.ctx.backend());
-    r.error = e.what();
-    s.results.push_back(r);
-    if (s.progress) s.progress(r);
-    return s.results.back();
+    return error_row(s, r, e);
   }
 }
 
@@ -59,29 +48,22 @@ const Result& one_row(Session& s, KvFormat f, const AttentionShape& a, std::opti
 
 void run_attention(Session& s) {
   const Options& o = s.o;
-  if (o.q_heads % o.kv_heads)
-    throw Error(ErrorCode::InvalidArgument, "--q-heads must be a multiple of --kv-heads");
-  std::vector<KvFormat> formats = {KvFormat::F16};
-  for (const auto& name : o.kv_formats) {
-    KvFormat f = parse_kv_format(name);
-    if (f != KvFormat::F16) formats.push_back(f);
-  }
-  for (int batch : o.batch)
+  for (int kv_heads : o.kv_heads)
+    if (o.q_heads % kv_heads)
+      throw Error(ErrorCode::InvalidArgument, "--q-heads must be a multiple of --kv-heads");
+  const std::vector<int> one = {1};
+  for (int batch : o.batch.empty() ? one : o.batch)
     for (int context : o.context)
-      for (int q_len : o.q_len) {
-        if (q_len > context)
-          throw Error(ErrorCode::InvalidArgument, "--q-len " + std::to_string(q_len) + " exceeds --context " +
-                                                      std::to_string(context));
-        AttentionShape a{batch, q_len, context, o.q_heads, o.kv_heads, o.head_dim, o.page_size};
-        std::optional<double> f16_ms;
-        for (KvFormat f : formats) {
-          const Result& r = one_row(s, f, a, f16_ms);
-          if (f == KvFormat::F16 && r.error.empty()) {
-            f16_ms = r.stats.median_ms;
-            s.results.back().f16_ms = f16_ms;
-          }
+      for (int q_len : o.q_len.empty() ? one : o.q_len)
+        for (int kv_heads : o.kv_heads) {
+          if (q_len > context)
+            throw Error(ErrorCode::InvalidArgument, "--q-len " + std::to_string(q_len) + " exceeds --context " +
+                                                        std::to_string(context));
+          AttentionShape a{batch, q_len, context, o.q_heads, kv_heads, o.head_dim, o.page_size};
+          for_each_kv_format(s, [&](KvFormat f, std::optional<double> f16_ms) -> const Result& {
+            return one_row(s, f, a, f16_ms);
+          });
         }
-      }
 }
 
 #else

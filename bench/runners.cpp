@@ -80,6 +80,15 @@ std::vector<uint16_t> to_f16(const std::vector<float>& v) {
 
 std::vector<uint16_t> random_f16(size_t n, uint32_t seed, float sd) { return to_f16(random_f32(n, seed, sd)); }
 
+const Result& error_row(Session& s, Result r, const Error& e) {
+  if (e.code() != ErrorCode::Unsupported && e.code() != ErrorCode::OutOfMemory) throw e;
+  r.backend = to_string(s.ctx.backend());
+  r.error = e.what();
+  s.results.push_back(std::move(r));
+  if (s.progress) s.progress(s.results.back());
+  return s.results.back();
+}
+
 const Result& measure(Session& s, Result r, const std::function<void()>& fn) {
   r.backend = to_string(s.ctx.backend());
   try {
@@ -238,6 +247,34 @@ void run_convert(Session& s) {
   }
 }
 
+// ---- KV cache rows (attention, kv_append) -------------------------------------------------------
+KvCache bench_kv_cache(Session& s, KvFormat f, const AttentionShape& a) {
+  KvCacheOptions co;
+  co.layers = 1;
+  co.page_size = a.page_size;
+  co.num_pages = a.batch * ((a.context + a.page_size - 1) / a.page_size);
+  co.kv_heads = a.kv_heads;
+  co.head_dim = a.head_dim;
+  co.format = f;
+  return s.ctx.create_kv_cache(co);
+}
+
+void for_each_kv_format(Session& s, const std::function<const Result&(KvFormat, std::optional<double>)>& row) {
+  std::vector<KvFormat> formats = {KvFormat::F16};
+  for (const auto& name : s.o.kv_formats) {
+    KvFormat f = parse_kv_format(name);
+    if (f != KvFormat::F16) formats.push_back(f);
+  }
+  std::optional<double> f16_ms;
+  for (KvFormat f : formats) {
+    const Result& r = row(f, f16_ms);
+    if (f == KvFormat::F16 && r.error.empty()) {
+      f16_ms = r.stats.median_ms;
+      s.results.back().f16_ms = f16_ms;
+    }
+  }
+}
+
 // ---- registry and driver ------------------------------------------------------------------------
 namespace {
 
@@ -248,6 +285,7 @@ const std::map<std::string, Runner>& registry() {
       {"f16", [](Session& s) { run_gemm(s, "f16"); }},
       {"w4a16", [](Session& s) { run_gemm(s, "w4a16"); }},
       {"attention", run_attention},
+      {"kv_append", run_kv_append},
       {"convert", run_convert},
       {"copy", [](Session&) {}},  // the roofline's copy row is the result
       // "w4a8": add {"w4a8", [](Session& s) { run_gemm(s, "w4a8"); }} when its kernel lands.
@@ -258,7 +296,7 @@ const std::map<std::string, Runner>& registry() {
 }  // namespace
 
 const std::vector<std::string>& op_names() {
-  static const std::vector<std::string> v = {"f16", "w4a16", "w4a8", "attention", "convert", "copy"};
+  static const std::vector<std::string> v = {"f16", "w4a16", "w4a8", "attention", "kv_append", "convert", "copy"};
   return v;
 }
 
@@ -303,7 +341,7 @@ Report run_bench(Context& ctx, const Options& o, const std::function<void(const 
   registry().at(o.op)(s);
 
   // Compute peak: the best GEMM of the run, or the calibration GEMM if better.
-  if (o.op != "copy" && o.op != "convert") {
+  if (o.op != "copy" && o.op != "convert" && o.op != "kv_append") {
     double best = 0;
     std::string src;
     for (const auto& r : rep.results)

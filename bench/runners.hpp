@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct Session {
 // OutOfMemory error becomes an error row instead of ending the run. Returns the appended row.
 const Result& measure(Session& s, Result r, const std::function<void()>& fn);
 
+// Appends r as an error row for an Unsupported or OutOfMemory error (rethrows any other); returns it.
+const Result& error_row(Session& s, Result r, const Error& e);
+
 // Random data (normal, standard deviation sd) as fp16 bits / fp32.
 std::vector<uint16_t> random_f16(size_t n, uint32_t seed, float sd);
 std::vector<float> random_f32(size_t n, uint32_t seed, float sd);
@@ -30,6 +34,12 @@ void run_copy(Session& s);                            // one device copy of o.co
 void run_gemm(Session& s, const std::string& op);     // f16 / w4a16 (+ our fp16, + CLBlast) per shape
 void run_convert(Session& s);                         // quantize + dequantize per format and shape
 void run_attention(Session& s);                       // run_attention.cpp
+void run_kv_append(Session& s);                       // run_kv_append.cpp
+// A one-layer cache of a.batch * ceil(a.context / page) pages.
+KvCache bench_kv_cache(Session& s, KvFormat f, const AttentionShape& a);
+// Calls row(format, fp16 median) for fp16 (fp16 median empty) and then every other format of
+// o.kv_formats, passing fp16's median (speedup_vs_f16) once its row succeeded.
+void for_each_kv_format(Session& s, const std::function<const Result&(KvFormat, std::optional<double>)>& row);
 // A calibration fp16 GEMM (tiled) for the compute peak; returns its TFLOP/s (0 if it cannot run).
 double calibrate_compute_peak(Session& s, const GemmShape& shape);
 

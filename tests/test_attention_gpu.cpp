@@ -1,11 +1,13 @@
 // test_attention_gpu.cpp — GPU-only plans of the attention kernels: decode split-K + merge against
-// one split, query-head chunks (H_q / H_kv > 8), kv_append inputs split across storage-binding
-// windows (Vulkan), and the typed error when a cache layer exceeds one binding.
+// one split, query-head chunks (H_q / H_kv > 8), the parallel kv_append's bytes against the CPU's
+// (awkward values, ragged appends across page boundaries, every head dim), kv_append inputs split
+// across storage-binding windows (Vulkan), and the typed error when a cache layer exceeds one binding.
 #include <gtest/gtest.h>
 
 #include <bit>
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
 #include <random>
 
 #include "host/kv_cache_state.hpp"
@@ -76,6 +78,116 @@ TEST_P(AttentionGpu, SplitKDecodeMatchesOneSplitWithManyQueryHeadsPerKvHead) {
     EXPECT_EQ(bad, 0u) << to_string(f);
   }
   test::expect_clean(ctx);
+}
+
+// Cache bytes of the rows a test wrote: codes of K and V, then (int8/int4) their fp16 scales/zeros.
+struct WrittenRows {
+  std::vector<uint8_t> k, v;
+  std::vector<uint16_t> ks, kz, vs, vz;
+};
+
+WrittenRows written_rows(Context& ctx, KvCache& cache, const std::vector<int>& seqs) {
+  const auto& st = cache.state();
+  const auto& l = st.layers[0];
+  const size_t rb = size_t(st.row_bytes()), H = size_t(st.opts.kv_heads), P = size_t(st.opts.page_size);
+  auto bytes = [&](const Buffer& b) {
+    std::vector<uint8_t> v(b.bytes());
+    ctx.download(b, v.data(), v.size());
+    return v;
+  };
+  auto halves = [&](const Buffer& b) {
+    std::vector<uint16_t> v(b.bytes() / 2);
+    ctx.download(b, v.data(), v.size() * 2);
+    return v;
+  };
+  const bool ints = st.opts.format == KvFormat::Int8 || st.opts.format == KvFormat::Int4;
+  std::vector<uint8_t> k = bytes(l.k), v = bytes(l.v);
+  std::vector<uint16_t> ks, kz, vs, vz;
+  if (ints) ks = halves(l.k_scale), kz = halves(l.k_zero), vs = halves(l.v_scale), vz = halves(l.v_zero);
+  WrittenRows w;
+  for (int id : seqs) {
+    const auto& q = st.seq(id);
+    for (int j = 0; j < q.length; ++j)
+      for (size_t h = 0; h < H; ++h) {
+        const size_t row = (size_t(q.pages[size_t(j) / P]) * P + size_t(j) % P) * H + h;
+        w.k.insert(w.k.end(), k.begin() + long(row * rb), k.begin() + long((row + 1) * rb));
+        w.v.insert(w.v.end(), v.begin() + long(row * rb), v.begin() + long((row + 1) * rb));
+        if (ints) w.ks.push_back(ks[row]), w.kz.push_back(kz[row]), w.vs.push_back(vs[row]), w.vz.push_back(vz[row]);
+      }
+  }
+  return w;
+}
+
+// fp16 rows with the values that decide min/max and rounding: a row of NaNs, NaNs among values, ±0
+// (which zero comes first decides the stored zero's sign), ±inf, subnormals, ±65504, all-equal rows,
+// and random rows.
+std::vector<uint16_t> awkward_rows(size_t rows, int D, uint32_t seed) {
+  std::vector<uint16_t> x = random_f16(rows * size_t(D), seed, 2.0f);
+  std::mt19937 rng(seed);
+  const uint16_t specials[] = {0x7E00, 0xFE00, 0x0000, 0x8000, 0x7C00, 0xFC00, 0x0001, 0x83FF, 0x7BFF, 0xFBFF, 0x3C00};
+  for (size_t r = 0; r < rows; ++r) {
+    uint16_t* row = x.data() + r * size_t(D);
+    switch (r % 8) {
+      case 0: std::fill(row, row + D, uint16_t(0x7E00)); break;  // all NaN
+      case 1: std::fill(row, row + D, uint16_t(0xC500)); break;  // all equal (-5)
+      case 2:  // non-negative, min is a zero: -0 before +0 in some rows, after in others
+        for (int d = 0; d < D; ++d) row[d] &= 0x7FFF;
+        row[rng() % D] = 0x8000, row[rng() % D] = 0x0000;
+        break;
+      case 3:
+        for (int i = 0; i < 6; ++i) row[rng() % D] = specials[rng() % 11];
+        break;
+      case 4:  // tiny spread: subnormal scales
+        for (int d = 0; d < D; ++d) row[d] = uint16_t(rng() % 64);
+        break;
+      default: break;  // random
+    }
+  }
+  return x;
+}
+
+// The parallel kv_append writes the CPU's bytes for every format and head dim, with ragged batches
+// whose appends start mid-page and cross page boundaries (two rounds, pages scattered).
+TEST_P(AttentionGpu, KvAppendBytesMatchCpuAcrossPagesRaggedBatchesEveryHeadDim) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  const std::vector<std::vector<int>> rounds = {{5, 16, 33, 1}, {12, 1, 20, 47}};
+  for (KvFormat f : {KvFormat::F16, KvFormat::Int8, KvFormat::Int4, KvFormat::E4M3, KvFormat::E5M2})
+    for (int D : {64, 80, 96, 128, 256}) {
+      KvCacheOptions o;
+      o.kv_heads = 3;
+      o.head_dim = D;
+      o.format = f;
+      o.num_pages = 16;
+      o.page_size = 16;
+      if (f == KvFormat::E4M3 || f == KvFormat::E5M2) o.k_scale = {0.02f}, o.v_scale = {0.5f, 0.01f, 3.0f};
+      WrittenRows got, want;
+      for (Context* ctx : {&gpu, &cpu}) {
+        KvCache cache = ctx->create_kv_cache(o);
+        cache.scatter_free_pages(5);
+        std::vector<int> seqs;
+        for (size_t i = 0; i < rounds[0].size(); ++i) seqs.push_back(cache.add_sequence());
+        uint32_t seed = 100;
+        for (const auto& n : rounds) {
+          cache.extend(seqs, n);
+          int tokens = 0;
+          for (int t : n) tokens += t;
+          auto k = awkward_rows(size_t(tokens) * 3, D, seed++), v = awkward_rows(size_t(tokens) * 3, D, seed++);
+          Shape s{tokens, 3, D};
+          ctx->kv_append(cache, 0, seqs, n, ctx->upload(DType::F16, s, k.data(), k.size() * 2),
+                         ctx->upload(DType::F16, s, v.data(), v.size() * 2));
+        }
+        (ctx == &cpu ? want : got) = written_rows(*ctx, cache, seqs);
+      }
+      const std::string what = std::string(to_string(f)) + " D=" + std::to_string(D);
+      EXPECT_EQ(got.k, want.k) << what << ": K codes";
+      EXPECT_EQ(got.v, want.v) << what << ": V codes";
+      EXPECT_EQ(got.ks, want.ks) << what << ": K scales";
+      EXPECT_EQ(got.kz, want.kz) << what << ": K zeros";
+      EXPECT_EQ(got.vs, want.vs) << what << ": V scales";
+      EXPECT_EQ(got.vz, want.vz) << what << ": V zeros";
+    }
+  test::expect_clean(gpu);
 }
 
 INSTANTIATE_TEST_SUITE_P(Gpu, AttentionGpu, ::testing::ValuesIn(test::gpu_backends()), test::backend_param_name);

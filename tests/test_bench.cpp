@@ -65,6 +65,16 @@ TEST(BenchFormulas, Attention) {
   EXPECT_DOUBLE_EQ(attention_work(a, KvFormat::Int4).bytes, 2 * (2.0 * 100 * 2 * 36 + 8 * 64 * 6));
   AttentionShape p{1, 4, 10, 2, 1, 64, 16};  // prefill: causal visible keys
   EXPECT_DOUBLE_EQ(attention_work(p, KvFormat::F16).flops, 4.0 * 2 * 64 * 34);
+  // kv_bytes: the K/V part of the bytes alone
+  EXPECT_DOUBLE_EQ(attention_kv_bytes(a, KvFormat::Int4), 2 * 2.0 * 100 * 2 * 36);
+}
+
+TEST(BenchFormulas, KvAppend) {
+  // 2 × tokens × Hkv × (2D fp16 in + row out) + 4 bytes of slot per token; no flops
+  Work f = kv_append_work(16, 8, 128, KvFormat::F16);
+  EXPECT_DOUBLE_EQ(f.bytes, 2.0 * 16 * 8 * (256 + 256) + 4 * 16);
+  EXPECT_DOUBLE_EQ(f.flops, 0.0);
+  EXPECT_DOUBLE_EQ(kv_append_work(3, 2, 64, KvFormat::Int4).bytes, 2.0 * 3 * 2 * (128 + 36) + 12);
 }
 
 TEST(BenchParse, ShapesAndLists) {

@@ -123,6 +123,37 @@ def test_attention(backend):
     assert [(r["kv_format"], r["q_len"]) for r in att] == [("fp16", 1), ("int8", 1), ("fp16", 4), ("int8", 4)], att
 
 
+def test_attention_kv_columns(backend):
+    # GQA 4 and GQA 1 in one run: kv_bytes (K/V codes + scales read) and speedup_vs_fp16_kv on every row
+    res = check_schema(bench_json(backend, "attention", ["--context", "48", "--q-heads", "4", "--kv-heads", "1,4",
+                                                        "--head-dim", "64", "--kv-format", "int4"]),
+                       backend, "attention", True)
+    att = [r for r in res if r["op"] == "attention"]
+    assert [(r["kv_heads"], r["kv_format"]) for r in att] == [(1, "fp16"), (1, "int4"), (4, "fp16"), (4, "int4")], att
+    for r in att:
+        row = 2 * 64 if r["kv_format"] == "fp16" else 64 / 2 + 4
+        assert r["kv_bytes"] == 2 * 48 * r["kv_heads"] * row, r
+        assert r["speedup_vs_fp16_kv"] == r["speedup_vs_f16"], r
+
+
+def test_kv_append(backend):
+    res = check_schema(bench_json(backend, "kv_append", ["--kv-format", "int4,e4m3", "--head-dim", "64",
+                                                        "--kv-heads", "2"]), backend, "kv_append", True)
+    rows = [r for r in res if r["op"] == "kv_append"]
+    # default shapes: decode steps of batch 1 and 16, a 512-token prefill; fp16 first
+    assert [(r["batch"], r["tokens_per_seq"], r["kv_format"]) for r in rows] == [
+        (b, t, f) for b, t in ((1, 1), (16, 1), (1, 512)) for f in ("fp16", "int4", "e4m3")], rows
+    for r in rows:
+        if "error" in r:
+            continue
+        out = {"fp16": 128, "int4": 36, "e4m3": 64}[r["kv_format"]]
+        tokens = r["batch"] * r["tokens_per_seq"]
+        assert r["bytes"] == 2 * tokens * 2 * (128 + out) + 4 * tokens and r["flops"] == 0, r
+    res = check_schema(bench_json(backend, "kv_append", ["--batch", "3", "--q-len", "2", "--kv-format", "int8"]),
+                       backend, "kv_append", True)
+    assert [(r["batch"], r["tokens_per_seq"]) for r in res if r["op"] == "kv_append"] == [(3, 2), (3, 2)], res
+
+
 def test_clblast():
     p = run_lowbit("bench", "--op", "f16", "--backend", "opencl", "--shapes", "2,64,128", "--baseline", "clblast",
                    *TINY)
@@ -146,7 +177,8 @@ def expect_error(args, needle):
 def main():
     present = backends()
     for b in present:
-        for fn in (test_gemm, test_f16, test_copy, test_convert, test_attention):
+        for fn in (test_gemm, test_f16, test_copy, test_convert, test_attention, test_attention_kv_columns,
+                   test_kv_append):
             check(f"{fn.__name__}[{b}]", lambda fn=fn, b=b: fn(b))
     if "opencl" in present:
         check("clblast baseline", test_clblast)
@@ -156,6 +188,8 @@ def main():
     check("bad shape", lambda: expect_error(["--op", "f16", "--backend", "cpu", "--shapes", "1,2"], "bad shape"))
     check("bad iters", lambda: expect_error(["--op", "copy", "--backend", "cpu", "--iters", "0"], "--iters"))
     check("bad batch", lambda: expect_error(["--op", "attention", "--backend", "cpu", "--batch", "x"], "--batch"))
+    check("bad kv heads", lambda: expect_error(["--op", "kv_append", "--backend", "cpu", "--kv-heads", "8,0"],
+                                               "--kv-heads"))
     check("bad format", lambda: expect_error(["--op", "convert", "--backend", "cpu", "--formats", "fp7"], "fp7"))
     check("bad baseline", lambda: expect_error(["--op", "f16", "--backend", "cpu", "--baseline", "cublas"], "cublas"))
     check("clblast needs opencl",

@@ -150,6 +150,10 @@ TEST(Formats, EncodeEveryFp16ValueEveryFormat) {
   }
 }
 
+TEST(Formats, Fp16ToF32IsTheGenericDecodeForEveryCode) {
+  for (uint32_t h = 0; h < 0x10000u; ++h) ASSERT_EQ(lb_f16_to_f32(h), lb_decode(h, 0, LB_FMT_F16, LB_FMT_F32)) << h;
+}
+
 TEST(Formats, Fp16AndBf16ConversionsMatchOracle) {
   SpecEncoder f16(spec_format(LB_FMT_F16)), bf16(spec_format(LB_FMT_BF16));
   size_t bad = 0;
@@ -266,6 +270,90 @@ TEST(Formats, IntegerMulAndDivMatchTheFpu) {
     uint32_t gm = lb_mul_f32(a, b), gd = lb_div_f32(a, b);
     if (std::isnan(m)) ASSERT_TRUE(std::isnan(flt(gm))); else ASSERT_EQ(gm, bits(m)) << flt(a) << " * " << flt(b);
     if (std::isnan(d)) ASSERT_TRUE(std::isnan(flt(gd))); else ASSERT_EQ(gd, bits(d)) << flt(a) << " / " << flt(b);
+  }
+}
+
+namespace {
+
+// The bit-serial long division lb_div_f32 used before the reciprocal estimate + integer correction of
+// lb_div_sig: 26 quotient bits of A/B (A, B significands in [2^23, 2^24)), then a sticky bit.
+uint32_t bit_serial_div_sig(uint32_t A, uint32_t B) {
+  if (A < B) A <<= 1;
+  uint32_t q = 0, r = A;
+  for (int i = 0; i < 26; ++i) {
+    q <<= 1;
+    if (r >= B) r -= B, q |= 1u;
+    r <<= 1;
+  }
+  return (q << 1) | (r != 0u ? 1u : 0u);
+}
+uint32_t bit_serial_div_f32(uint32_t a, uint32_t b) {
+  bool neg = ((a ^ b) >> 31) != 0u;
+  uint32_t aa = a & 0x7FFFFFFFu, ab = b & 0x7FFFFFFFu;
+  if (aa > 0x7F800000u || ab > 0x7F800000u) return 0x7FC00000u;
+  if (aa == 0x7F800000u) return ab == 0x7F800000u ? 0x7FC00000u : lb_pack_f32(neg, 0x7F800000u);
+  if (ab == 0x7F800000u) return lb_pack_f32(neg, 0u);
+  if (ab == 0u) return aa == 0u ? 0x7FC00000u : lb_pack_f32(neg, 0x7F800000u);
+  if (aa == 0u) return lb_pack_f32(neg, 0u);
+  uint32_t A = lb_norm_sig(aa), B = lb_norm_sig(ab);
+  int p = lb_norm_exp(aa) - lb_norm_exp(ab) - (A < B ? 1 : 0);
+  return lb_pack_f32(neg, lb_round_pack(bit_serial_div_sig(A, B), p - 26, 23, 127));
+}
+
+}  // namespace
+
+// lb_div_sig (float estimate + exact integer correction) against the bit-serial division: 10^7 random
+// significand pairs, every A for a few divisors, and the edges (A = B, B ± 1, exact and tied
+// quotients, extreme significands).
+TEST(Formats, FastSignificandDivisionEqualsBitSerial) {
+  std::mt19937 rng(2026);
+  auto sig = [&] { return 0x800000u | (rng() & 0x7FFFFFu); };
+  for (int i = 0; i < 10000000; ++i) {
+    uint32_t A = sig(), B = sig();
+    ASSERT_EQ(lb_div_sig(A, B), bit_serial_div_sig(A, B)) << A << " / " << B;
+  }
+  for (uint32_t B : {0x800000u, 0x800001u, 0xFFFFFFu, 0xC00000u, 0xAAAAABu})
+    for (uint32_t A = 0x800000u; A < 0x1000000u; ++A)
+      ASSERT_EQ(lb_div_sig(A, B), bit_serial_div_sig(A, B)) << A << " / " << B;
+  std::vector<uint32_t> edges = {0x800000u, 0x800001u, 0x800002u, 0xFFFFFFu, 0xFFFFFEu, 0xC00000u, 0xA00000u,
+                                 0xE00000u, 0x900000u, 0xAAAAAAu, 0xAAAAABu, 0xCCCCCDu, 0x924925u};
+  for (int i = 0; i < 2000; ++i) edges.push_back(sig());
+  for (uint32_t B : edges)
+    for (uint32_t A : {B, B - 1, B + 1, B * 2 - 1, B / 2 * 3, (B >> 1) | 0x800000u, 0x800000u, 0xFFFFFFu}) {
+      if (A < 0x800000u || A > 0xFFFFFFu) continue;
+      ASSERT_EQ(lb_div_sig(A, B), bit_serial_div_sig(A, B)) << A << " / " << B;
+    }
+}
+
+// The host's float division is exact, so the estimate above is never off by more than one; devices may
+// divide to 2.5 ulp (about 10 units of the 26-bit quotient). The integer correction must give the exact
+// quotient from any estimate within 127 units.
+TEST(Formats, SignificandDivisionCorrectsAnyNearbyEstimate) {
+  std::mt19937 rng(7);
+  auto sig = [&] { return 0x800000u | (rng() & 0x7FFFFFu); };
+  for (int i = 0; i < 200000; ++i) {
+    uint32_t A = sig(), B = sig(), want = bit_serial_div_sig(A, B), q = want >> 1;
+    for (int off : {-127, -64, -11, -2, -1, 1, 2, 11, 64, 127, int(rng() % 255) - 127})
+      ASSERT_EQ(lb_div_sig_correct(A, B, q + uint32_t(off)), want) << A << " / " << B << " estimate off by " << off;
+  }
+}
+
+// The whole lb_div_f32 (special values, subnormals, exponent range, rounding) against the bit-serial
+// division on 10^7 random fp32 pairs.
+TEST(Formats, FastDivisionEqualsBitSerialOnRandomFp32Pairs) {
+  std::mt19937 rng(11);
+  auto pick = [&]() -> uint32_t {
+    switch (rng() % 5) {
+      case 0: return rng();                                                // anything, NaN/inf included
+      case 1: return rng() & 0x807FFFFFu;                                  // subnormals and zeros
+      case 2: return (rng() & 0x807FFFFFu) | ((rng() % 40 + 108) << 23);  // moderate exponents
+      case 3: return bits(float(rng() % 4096) / 16.0f);                    // short significands: exact quotients
+      default: return (rng() & 0x80000000u) | (rng() % 4 << 21) | 0x3F800000u;  // ties and near-ties
+    }
+  };
+  for (int i = 0; i < 10000000; ++i) {
+    uint32_t a = pick(), b = pick();
+    ASSERT_EQ(lb_div_f32(a, b), bit_serial_div_f32(a, b)) << std::hex << a << " / " << b;
   }
 }
 

@@ -1,4 +1,4 @@
-// cmd_bench.cpp — `lowbit bench --op f16|w4a16|w4a8|attention|convert|copy [--shapes ...] [--json OUT]`:
+// cmd_bench.cpp — `lowbit bench --op f16|w4a16|w4a8|attention|kv_append|convert|copy [--shapes ...] [--json OUT]`:
 // device-timed benchmarks (bench/ library) with the roofline and same-run peers; a table on stdout
 // and optionally JSON (schema in README, Benchmarks).
 #include <cstdio>
@@ -11,7 +11,8 @@ namespace lowbit::cli {
 Command add_bench_command(CLI::App& root) {
   auto* cmd = root.add_subcommand("bench", "Benchmark an op on a device (median, p20, p80; GB/s, TFLOP/s, roofline)");
   struct Args {
-    std::string op, shapes, json, baseline, formats, batch, context, q_len, kv_formats, peak_shape, convert_dtype = "f32";
+    std::string op, shapes, json, baseline, formats, batch, context, q_len, kv_heads, kv_formats, peak_shape,
+        convert_dtype = "f32";
     double copy_mib = 256;
     bench::Options o;
     DeviceFlags dev;
@@ -32,11 +33,13 @@ Command add_bench_command(CLI::App& root) {
   cmd->add_option("--formats", a->formats, "convert: formats (default e4m3,mxfp4,nvfp4)");
   cmd->add_option("--dtype", a->convert_dtype, "convert: float side f32 (default) | f16 | bf16")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
-  cmd->add_option("--batch", a->batch, "attention: sequences, comma list (default 1)");
+  cmd->add_option("--batch", a->batch, "attention, kv_append: sequences, comma list (default 1)");
   cmd->add_option("--context", a->context, "attention: keys per sequence, comma list (default 1024)");
-  cmd->add_option("--q-len", a->q_len, "attention: queries per sequence, comma list (1 = decode; default 1)");
+  cmd->add_option("--q-len", a->q_len,
+                  "attention: queries per sequence, comma list (1 = decode; default 1); kv_append: new tokens per "
+                  "sequence (default: decode steps of batch 1 and 16, and a 512-token prefill)");
   cmd->add_option("--q-heads", a->o.q_heads, "attention: query heads")->capture_default_str();
-  cmd->add_option("--kv-heads", a->o.kv_heads, "attention: KV heads")->capture_default_str();
+  cmd->add_option("--kv-heads", a->kv_heads, "attention, kv_append: KV heads, comma list (default 8; = --q-heads is GQA 1)");
   cmd->add_option("--head-dim", a->o.head_dim, "attention: head dimension")->capture_default_str();
   cmd->add_option("--page-size", a->o.page_size, "attention: tokens per KV page")->capture_default_str();
   cmd->add_option("--kv-format", a->kv_formats, "attention: KV formats (fp16 is always measured; default fp16,int8,int4,e4m3)");
@@ -55,10 +58,11 @@ Command add_bench_command(CLI::App& root) {
             if (!a->batch.empty()) o.batch = bench::parse_int_list(a->batch, "--batch");
             if (!a->context.empty()) o.context = bench::parse_int_list(a->context, "--context");
             if (!a->q_len.empty()) o.q_len = bench::parse_int_list(a->q_len, "--q-len");
+            if (!a->kv_heads.empty()) o.kv_heads = bench::parse_int_list(a->kv_heads, "--kv-heads");
             if (!a->kv_formats.empty()) o.kv_formats = bench::split_list(a->kv_formats);
             for (const auto& f : o.kv_formats) parse_kv_format(f);
-            if (o.q_heads <= 0 || o.kv_heads <= 0 || o.head_dim <= 0 || o.page_size <= 0 || o.group <= 0)
-              throw Error(ErrorCode::InvalidArgument, "--q-heads, --kv-heads, --head-dim, --page-size and --group must be > 0");
+            if (o.q_heads <= 0 || o.head_dim <= 0 || o.page_size <= 0 || o.group <= 0)
+              throw Error(ErrorCode::InvalidArgument, "--q-heads, --head-dim, --page-size and --group must be > 0");
             if (!(a->copy_mib > 0)) throw Error(ErrorCode::InvalidArgument, "--copy-mib must be > 0");
             o.copy_bytes = uint64_t(a->copy_mib * 1048576.0);
             if (a->peak_shape == "0")

@@ -6,6 +6,7 @@
 //              zero = f16(mn), scale = f16(lb_div_f32(mx - mn, L)) or 1.0 when that is 0,
 //              q = clamp(roundEven(lb_div_f32(x - zero, scale)), 0, L)  (NaN quotient -> 0)
 //   fp8:       code = lb_encode(lb_div_f32(x, s), 0, E4M3|E5M2, saturate)
+// through the per-element helpers of lowbit_formats.h ("KV cache rows") the kernels use too.
 // attention dequantizes the keys/values a (sequence, kv head) can see into fp32 scratch (host memory),
 // then per query row: logits in fp32 (dot in d order, times scale, optional softcap), a two-pass
 // softmax (max, then sum of exp) and the weighted sum of V in key order. A NaN logit makes the whole
@@ -29,7 +30,6 @@ enum { kF16 = 0, kInt8 = 1, kInt4 = 2, kE4M3 = 3, kE5M2 = 4 };
 
 float h2f(uint16_t h) { return std::bit_cast<float>(fmt::lb_f16_to_f32(h)); }
 uint32_t bits(float x) { return std::bit_cast<uint32_t>(x); }
-float fdiv(float a, float b) { return std::bit_cast<float>(fmt::lb_div_f32(bits(a), bits(b))); }
 
 int fp8_id(int format) { return format == kE4M3 ? LB_FMT_E4M3 : LB_FMT_E5M2; }
 
@@ -42,28 +42,23 @@ void quantize_row(const HostKvLayer& kv, const uint16_t* x, uint8_t* codes, uint
     return;
   }
   if (kv.format == kE4M3 || kv.format == kE5M2) {
-    const float s = fp8_scale[kv.fp8_per_head ? head : 0];
-    for (uint32_t d = 0; d < D; ++d)
-      codes[d] = uint8_t(fmt::lb_encode(bits(fdiv(h2f(x[d]), s)), 0, fp8_id(kv.format), true));
+    const uint32_t s = bits(fp8_scale[kv.fp8_per_head ? head : 0]);
+    for (uint32_t d = 0; d < D; ++d) codes[d] = uint8_t(fmt::lb_kv_fp8_code(x[d], s, fp8_id(kv.format)));
     return;
   }
-  const float L = kv.format == kInt8 ? 255.0f : 15.0f;
-  float mn = std::numeric_limits<float>::infinity(), mx = -mn;
+  // min / max as the keys the GPU kernels reduce (NaN ignored; the first of equal values wins)
+  const uint32_t L = kv.format == kInt8 ? 255u : 15u;
+  uint32_t lo = LB_KV_NO_MIN, hi = 0;
   for (uint32_t d = 0; d < D; ++d) {
-    float v = h2f(x[d]);
-    if (v < mn) mn = v;
-    if (v > mx) mx = v;
+    lo = std::min(lo, fmt::lb_kv_min_key(x[d], d));
+    hi = std::max(hi, fmt::lb_kv_max_key(x[d]));
   }
-  if (!(mn <= mx)) mn = mx = 0.0f;  // every entry NaN
-  uint16_t sh = uint16_t(fmt::lb_f32_to_f16(bits(fdiv(mx - mn, L))));
-  if ((sh & 0x7FFFu) == 0) sh = 0x3C00;  // 1.0
-  const uint16_t zh = uint16_t(fmt::lb_f32_to_f16(bits(mn)));
-  *scale = sh;
-  *zero = zh;
-  const float sf = h2f(sh), zf = h2f(zh);
+  const uint32_t params = fmt::lb_kv_int_params(lo, hi, L);
+  *zero = uint16_t(params & 0xFFFFu);
+  *scale = uint16_t(params >> 16);
+  const uint32_t zf = fmt::lb_f16_to_f32(*zero), sf = fmt::lb_f16_to_f32(*scale);
   for (uint32_t d = 0; d < D; ++d) {
-    float r = std::nearbyint(fdiv(h2f(x[d]) - zf, sf));  // round to nearest even (default mode)
-    uint32_t q = r > 0.0f ? uint32_t(std::min(r, L)) : 0u;  // NaN -> 0
+    uint32_t q = fmt::lb_kv_int_code(x[d], zf, sf, L);
     if (kv.format == kInt8) {
       codes[d] = uint8_t(q);
     } else if (d % 2 == 0) {

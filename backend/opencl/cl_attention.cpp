@@ -1,4 +1,4 @@
-// cl_attention.cpp — kv_append and attention on OpenCL: picks the attention.cl variant (-D options for
+// cl_attention.cpp — attention on OpenCL (kv_append: cl_kv_append.cpp): picks the attention.cl variant (-D options for
 // format, head dim, tiles), plans decode split-K (shared with Vulkan: backend/attention_plan.hpp) and
 // enqueues decode + merge or prefill.
 #include <algorithm>
@@ -10,7 +10,6 @@ namespace lowbit::detail::cl {
 
 namespace {
 
-constexpr uint32_t kAppendWg = 64;
 constexpr uint32_t kFlagOutF32 = 1, kFlagCausal = 2, kFlagFp8PerHead = 4;
 constexpr uint64_t kPrefillLocalBytes = 32 * 1024;  // same tiles as Vulkan (fits every device we target)
 
@@ -58,32 +57,6 @@ void set_attention_args(cl_kernel k, const AttentionArgs& a, cl_mem part, uint32
 }
 
 }  // namespace
-
-void OpenClDevice::kv_append(const KvAppendArgs& a) {
-  const KvLayerArgs& kv = a.kv;
-  attn::check_head_dim(kv.head_dim, "opencl");
-  if (!a.tokens) return;
-  cl_kernel k = kernel("attention.cl", base_options(kv, kAppendWg), "lb_kv_append");
-  const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
-  cl_mem none = nullptr;
-  const cl_uint rows = cl_uint(a.tokens * kv.kv_heads);
-  for (int side = 0; side < 2; ++side) {
-    DeviceBuffer* codes = side ? kv.v : kv.k;
-    DeviceBuffer* scale = side ? kv.v_scale : kv.k_scale;
-    DeviceBuffer* zero = side ? kv.v_zero : kv.k_zero;
-    set_arg(k, 0, mem(side ? a.v_new : a.k_new));
-    set_arg(k, 1, mem(a.slots));
-    set_arg(k, 2, mem(codes));
-    set_arg(k, 3, mem(codes));
-    set_arg(k, 4, ints ? mem(scale) : none);
-    set_arg(k, 5, ints ? mem(zero) : none);
-    set_arg(k, 6, fp8 ? mem(scale) : none);
-    set_arg(k, 7, rows);
-    set_arg(k, 8, cl_uint(kv.kv_heads));
-    set_arg(k, 9, cl_uint(kv.fp8_per_head ? 1 : 0));
-    launch(k, rows, kAppendWg);
-  }
-}
 
 void OpenClDevice::attention(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;

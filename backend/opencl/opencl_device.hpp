@@ -52,7 +52,7 @@ class OpenClDevice final : public Device {
   void gemm(const GemmArgs& a) override;  // cl_gemm.cpp
   void gather_columns(const GatherArgs& a) override;
   void copy(const CopyArgs& a) override;  // clEnqueueCopyBuffer, profiled
-  void kv_append(const KvAppendArgs& a) override;  // cl_attention.cpp
+  void kv_append(const KvAppendArgs& a) override;  // cl_kv_append.cpp
   void attention(const AttentionArgs& a) override;
 
   // For in-tree peers (cl_native.hpp): the queue, and adding a command's profiling event to

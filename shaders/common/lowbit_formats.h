@@ -26,22 +26,38 @@
 /* ---- language shims --------------------------------------------------------------------------- */
 #if defined(__cplusplus)
 #include <bit>
+#include <cmath>
 #include <cstdint>
 namespace lowbit::fmt {
 typedef std::uint32_t uint;
 #define LB_FN inline
 #define LB_U(x) static_cast<uint>(x)
 #define LB_I(x) static_cast<int>(x)
+#define LB_F(x) static_cast<float>(x)
+#define LB_AS_F32(x) std::bit_cast<float>(static_cast<uint>(x))
+#define LB_AS_U32(x) std::bit_cast<uint>(static_cast<float>(x))
+#define LB_RINT(x) std::nearbyint(x) /* round to nearest even (default rounding mode) */
+#define LB_PRECISE
 #define LB_MSB(x) (static_cast<int>(std::bit_width(static_cast<uint>(x))) - 1)
 #elif defined(__OPENCL_VERSION__)
 #define LB_FN inline
 #define LB_U(x) ((uint)(x))
 #define LB_I(x) ((int)(x))
+#define LB_F(x) ((float)(x))
+#define LB_AS_F32(x) as_float((uint)(x))
+#define LB_AS_U32(x) as_uint((float)(x))
+#define LB_RINT(x) rint(x)
+#define LB_PRECISE
 #define LB_MSB(x) (31 - (int)clz((uint)(x)))
 #else /* GLSL */
 #define LB_FN
 #define LB_U(x) uint(x)
 #define LB_I(x) int(x)
+#define LB_F(x) float(x)
+#define LB_AS_F32(x) uintBitsToFloat(uint(x))
+#define LB_AS_U32(x) floatBitsToUint(float(x))
+#define LB_RINT(x) roundEven(x)
+#define LB_PRECISE precise
 #define LB_MSB(x) findMSB(uint(x))
 #endif
 
@@ -237,7 +253,15 @@ LB_FN uint lb_decode(uint code, int exp_shift, int f, int out_f) {
 /* fp32 <-> fp16 / bf16 helpers (RNE, NaN kept quiet). */
 LB_FN uint lb_f32_to_f16(uint xb) { return lb_encode(xb, 0, LB_FMT_F16, false); }
 LB_FN uint lb_f32_to_bf16(uint xb) { return lb_encode(xb, 0, LB_FMT_BF16, false); }
-LB_FN uint lb_f16_to_f32(uint h) { return lb_decode(h & 0xFFFFu, 0, LB_FMT_F16, LB_FMT_F32); }
+/* fp16 -> fp32 is exact: the bits directly (equal to lb_decode(h, 0, F16, F32) for all 65536 codes). */
+LB_FN uint lb_f16_to_f32(uint h) {
+  uint sign = (h & 0x8000u) << 16, e = (h >> 10) & 0x1Fu, m = h & 0x3FFu;
+  if (e == 0x1Fu) return sign | (m != 0u ? 0x7FC00000u : 0x7F800000u);
+  if (e != 0u) return sign | ((e + 112u) << 23) | (m << 13);
+  if (m == 0u) return sign;
+  uint k = LB_U(LB_MSB(m)); /* subnormal: m * 2^-24 with m's top bit at 2^k */
+  return sign | ((k + 103u) << 23) | ((m << (23u - k)) & 0x7FFFFFu);
+}
 LB_FN uint lb_bf16_to_f32(uint h) { return (h & 0xFFFFu) << 16; }
 /* Any source element (F32, F16 or BF16 bits) to fp32 bits, exactly. */
 LB_FN uint lb_to_f32(uint bits, int src_f) {
@@ -312,6 +336,31 @@ LB_FN uint lb_mul_f32(uint a, uint b) {
   int p = lb_norm_exp(aa) + lb_norm_exp(ab) + 17;
   return lb_pack_f32(neg, lb_round_pack(sig, p, 23, 127));
 }
+/* The 26 quotient bits of significands A, B in [2^23, 2^24) shifted left by one, with a sticky bit
+ * (remainder != 0) in bit 0: q = floor(A * 2^k / B) with k = 25 (A >= B) or 26 (A < B), so that
+ * q is in [2^25, 2^26). The device's float division gives an estimate (within a few units: every
+ * target divides to 2.5 ulp or better, and anything under 2^-20 relative error is enough); the
+ * remainder A * 2^k - q * B is then exact in wrapping 32-bit arithmetic because its true value is
+ * below 2^31 in magnitude, and at most a few integer steps make 0 <= remainder < B
+ * (lb_div_sig_correct: exact from any estimate within 127 units). The result is therefore exact and
+ * identical on every device, whatever its division precision. */
+LB_FN uint lb_div_sig_correct(uint A, uint B, uint q) {
+  uint k = A < B ? 26u : 25u;
+  uint r = (A << k) - q * B; /* mod 2^32; the sign bit set means the estimate was too large */
+  while ((r & 0x80000000u) != 0u) {
+    r += B;
+    q -= 1u;
+  }
+  while (r >= B) {
+    r -= B;
+    q += 1u;
+  }
+  return (q << 1) | (r != 0u ? 1u : 0u);
+}
+LB_FN uint lb_div_sig(uint A, uint B) {
+  float est = LB_F(A) / LB_F(B) * (A < B ? 67108864.0f : 33554432.0f);
+  return lb_div_sig_correct(A, B, LB_U(est));
+}
 /* a / b, IEEE binary32, round to nearest even, subnormals kept. */
 LB_FN uint lb_div_f32(uint a, uint b) {
   bool neg = ((a ^ b) >> 31) != 0u;
@@ -322,17 +371,8 @@ LB_FN uint lb_div_f32(uint a, uint b) {
   if (ab == 0u) return aa == 0u ? 0x7FC00000u : lb_pack_f32(neg, 0x7F800000u);
   if (aa == 0u) return lb_pack_f32(neg, 0u);
   uint A = lb_norm_sig(aa), B = lb_norm_sig(ab);
-  int p = lb_norm_exp(aa) - lb_norm_exp(ab);
-  if (A < B) { A <<= 1; p -= 1; }
-  /* long division: 26 quotient bits of A/B in [1, 2), then a sticky bit */
-  uint q = 0u, r = A;
-  for (int i = 0; i < 26; ++i) {
-    q <<= 1;
-    if (r >= B) { r -= B; q |= 1u; }
-    r <<= 1;
-  }
-  uint sig = (q << 1) | (r != 0u ? 1u : 0u);
-  return lb_pack_f32(neg, lb_round_pack(sig, p - 26, 23, 127));
+  int p = lb_norm_exp(aa) - lb_norm_exp(ab) - (A < B ? 1 : 0);
+  return lb_pack_f32(neg, lb_round_pack(lb_div_sig(A, B), p - 26, 23, 127));
 }
 
 /* ---- NVFP4: E2M1 elements, an E4M3 scale per 16 elements, one fp32 tensor scale ---------------- */
@@ -373,6 +413,56 @@ LB_FN uint lb_packed_row_bytes(uint n, int f) {
   if (bits == 4) return (n + 1u) / 2u;
   if (bits == 6) return ((n + 3u) / 4u) * 3u;
   return n;
+}
+
+/* ---- KV cache rows (kv_append; lowbit/attention.hpp pins the quantization) ---------------------- */
+/* int8/int4 rows store zero = f16(min), scale = f16(lb_div_f32(max - min, L)) (1.0 when that is ±0)
+ * and codes clamp(roundEven(lb_div_f32(x - zero, scale)), 0, L); NaN entries are ignored by min/max
+ * and a row of NaNs counts as 0. Parallel kernels find min and max as the minimum / maximum of exact
+ * integer keys of the fp16 bits, so any reduction order gives the bytes of a sequential `x < min`
+ * scan, including which zero (+0 or -0, the first one in d order) becomes the row's zero. */
+#define LB_KV_NO_MIN 0xFFFFFFFFu /* min key of a NaN: larger than every other key */
+/* Order of an fp16 value: monotone in the value, +0 and -0 equal, inf included (0x0400..0xFC00). */
+LB_FN uint lb_kv_order(uint h) {
+  uint m = h & 0x7FFFu;
+  return (h & 0x8000u) != 0u ? 0x8000u - m : 0x8000u + m;
+}
+LB_FN bool lb_kv_is_nan(uint h) { return (h & 0x7FFFu) > 0x7C00u; }
+/* Min key of element d (< 256): order, then position (the first of equal values wins), then the sign
+ * bit (which zero it was). */
+LB_FN uint lb_kv_min_key(uint h, uint d) {
+  return lb_kv_is_nan(h) ? LB_KV_NO_MIN : ((lb_kv_order(h) << 9) | (d << 1) | ((h >> 15) & 1u));
+}
+/* Max key: the order (0 for NaN, below every value). */
+LB_FN uint lb_kv_max_key(uint h) { return lb_kv_is_nan(h) ? 0u : lb_kv_order(h); }
+/* fp16 bits of an order; neg_zero picks -0 for the order of zero. */
+LB_FN uint lb_kv_order_f16(uint ord, uint neg_zero) {
+  if (ord < 0x8000u) return 0x8000u | (0x8000u - ord);
+  return ord == 0x8000u ? (neg_zero << 15) : (ord - 0x8000u);
+}
+/* The row's fp16 zero (low 16 bits) and fp16 scale (high 16 bits) from its reduced min / max keys;
+ * L = 255 (int8) or 15 (int4). */
+LB_FN uint lb_kv_int_params(uint min_key, uint max_key, uint L) {
+  uint zh = 0u, hh = 0u;
+  if (min_key != LB_KV_NO_MIN) {
+    zh = lb_kv_order_f16(min_key >> 9, min_key & 1u);
+    hh = lb_kv_order_f16(max_key, 0u);
+  }
+  LB_PRECISE float range = LB_AS_F32(lb_f16_to_f32(hh)) - LB_AS_F32(lb_f16_to_f32(zh));
+  uint sh = lb_f32_to_f16(lb_div_f32(LB_AS_U32(range), LB_AS_U32(LB_F(L))));
+  if ((sh & 0x7FFFu) == 0u) sh = 0x3C00u;
+  return (sh << 16) | zh;
+}
+/* int8/int4 code of fp16 x given the row's zero and scale as fp32 bits (NaN -> 0). */
+LB_FN uint lb_kv_int_code(uint xh, uint zero_f32, uint scale_f32, uint L) {
+  LB_PRECISE float diff = LB_AS_F32(lb_f16_to_f32(xh)) - LB_AS_F32(zero_f32);
+  float q = LB_RINT(LB_AS_F32(lb_div_f32(LB_AS_U32(diff), scale_f32)));
+  if (!(q > 0.0f)) return 0u;
+  return q < LB_F(L) ? LB_U(q) : L;
+}
+/* FP8 code of fp16 x with the fp32 scale s (bits): E4M3/E5M2(x / s), RNE, saturating. */
+LB_FN uint lb_kv_fp8_code(uint xh, uint s_f32, int f) {
+  return lb_encode(lb_div_f32(lb_f16_to_f32(xh), s_f32), 0, f, true);
 }
 
 #if defined(__cplusplus)

@@ -1,21 +1,28 @@
 // kv_append.comp — quantizes new K or V rows (fp16 [tokens, Hkv, D]) into their paged-cache slots.
 //
-// One invocation per (token, kv head) row: min/max of the row, then the codes of lowbit/attention.hpp
-// (int8/int4 asymmetric per row with fp16 scale and zero; FP8 codes of x / s; fp16 copied). All
-// rounding goes through lowbit_formats.h (lb_div_f32, lb_encode, lb_f32_to_f16) and roundEven, so the
-// bytes equal the CPU reference's. The host dispatches it once for K and once for V.
+// RPW (token, kv head) rows per workgroup, one invocation per 32-bit word of a cache row (EPW
+// elements: int8/FP8 4, int4 8; fp16 rows are copied 16 bytes per invocation); the host sets the
+// workgroup size to RPW * WPR. int8/int4: each
+// invocation folds the exact integer min/max keys of its elements (lowbit_formats.h, "KV cache
+// rows") into shared memory with atomicMin/atomicMax, so any order gives the bytes of the CPU's
+// sequential scan; then every invocation derives the row's scale and zero and quantizes its own
+// elements. All per-element math (correctly rounded division, RNE, clamping, FP8 encoding) is the
+// shared header's, so the bytes equal the CPU reference's. The host dispatches it once for K and once
+// for V.
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#extension GL_EXT_shader_8bit_storage : require
 #extension GL_EXT_shader_16bit_storage : require
-#extension GL_EXT_shader_explicit_arithmetic_types_int8 : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int16 : require
 
 #include "lowbit_formats.h"
 
-layout(local_size_x_id = 0) in;
+layout(local_size_x_id = 0) in;             // RPW * D / EPW invocations
 layout(constant_id = 1) const uint FMT = 0;  // 0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2
 layout(constant_id = 2) const uint D = 128;  // head dim
+layout(constant_id = 3) const uint RPW = 1;  // rows per workgroup
+const uint EPW = FMT == 0u ? 2u : (FMT == 2u ? 8u : 4u);  // elements per cache word
+const uint BITS = 32u / EPW;                              // bits per code
+const uint WPR = FMT == 0u ? D / 8u : D / EPW;            // invocations per row (fp16: 16 bytes each)
 
 layout(push_constant) uniform Params {
   uint rows;          // tokens * Hkv
@@ -23,66 +30,68 @@ layout(push_constant) uniform Params {
   uint per_head;      // FP8: scale per kv head (else one per tensor)
 } pc;
 
-// Bindings: 0 new rows fp16, 1 slots i32 [tokens], 2 codes, 3 int scale fp16 (written), 4 int zero fp16
-// (written), 5 FP8 scale fp32 [1] or [Hkv] (read).
-layout(set = 0, binding = 0, std430) readonly buffer Src { uint16_t src[]; };
+// Bindings: 0 new rows fp16 (two per word), 1 slots i32 [tokens], 2 codes (words), 3 int scale fp16
+// (written), 4 int zero fp16 (written), 5 FP8 scale fp32 [1] or [Hkv] (read).
+layout(set = 0, binding = 0, std430) readonly buffer Src { uint src[]; };
+layout(set = 0, binding = 0, std430) readonly buffer Src4 { uvec4 src4[]; };
 layout(set = 0, binding = 1, std430) readonly buffer Slots { int slots[]; };
-layout(set = 0, binding = 2, std430) writeonly buffer Codes8 { uint8_t codes8[]; };
-layout(set = 0, binding = 2, std430) writeonly buffer Codes16 { uint16_t codes16[]; };
+layout(set = 0, binding = 2, std430) writeonly buffer Codes { uint codes[]; };
+layout(set = 0, binding = 2, std430) writeonly buffer Codes4 { uvec4 codes4[]; };
 layout(set = 0, binding = 3, std430) writeonly buffer Scale16 { uint16_t scale16[]; };
-layout(set = 0, binding = 5, std430) readonly buffer Scale32 { float scale32[]; };
 layout(set = 0, binding = 4, std430) writeonly buffer Zero16 { uint16_t zero16[]; };
+layout(set = 0, binding = 5, std430) readonly buffer Scale32 { float scale32[]; };
 
-float src_at(uint i) { return unpackHalf2x16(uint(src[i])).x; }
+shared uint row_min[RPW], row_max[RPW];  // int8/int4: reduced keys of each row
 
 void main() {
-  uint r = gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x;
-  if (r >= pc.rows) return;
-  uint tok = r / pc.kv_heads, h = r % pc.kv_heads;
-  uint dst = uint(slots[tok]) * pc.kv_heads + h;  // cache row
-  uint s0 = r * D;
-  if (FMT == 0u) {
-    for (uint d = 0u; d < D; ++d) codes16[dst * D + d] = src[s0 + d];
+  const uint lr = gl_LocalInvocationID.x / WPR, w = gl_LocalInvocationID.x % WPR;
+  const uint r = (gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x) * RPW + lr;
+  const bool live = r < pc.rows;  // the rest only meet the barriers
+  const uint tok = live ? r / pc.kv_heads : 0u, h = live ? r % pc.kv_heads : 0u;
+  const uint cache_row = live ? uint(slots[tok]) * pc.kv_heads + h : 0u;
+  const uint dst = cache_row * WPR + w;    // cache word
+  const uint s0 = (r * D + w * EPW) / 2u;  // first source word
+  if (FMT == 0u) {  // a copy, 16 bytes per invocation
+    if (live) codes4[dst] = src4[r * WPR + w];
     return;
   }
+  uint xh[8];
+  for (uint i = 0u; i < EPW / 2u; ++i) {
+    uint pair = live ? src[s0 + i] : 0u;
+    xh[2u * i] = pair & 0xFFFFu;
+    xh[2u * i + 1u] = pair >> 16;
+  }
+  uint word = 0u;
   if (FMT >= 3u) {
-    uint sb = floatBitsToUint(scale32[pc.per_head != 0u ? h : 0u]);
-    int f = FMT == 3u ? LB_FMT_E4M3 : LB_FMT_E5M2;
-    for (uint d = 0u; d < D; ++d)
-      codes8[dst * D + d] = uint8_t(lb_encode(lb_div_f32(floatBitsToUint(src_at(s0 + d)), sb), 0, f, true));
+    if (!live) return;
+    const uint sb = floatBitsToUint(scale32[pc.per_head != 0u ? h : 0u]);
+    const int f = FMT == 3u ? LB_FMT_E4M3 : LB_FMT_E5M2;
+    for (uint e = 0u; e < EPW; ++e) word |= lb_kv_fp8_code(xh[e], sb, f) << (BITS * e);
+    codes[dst] = word;
     return;
   }
-  // int8 / int4: zero = f16(min), scale = f16((max - min) / L), 1 when that is 0
-  float lo = 1.0 / 0.0, hi = -1.0 / 0.0;  // NaN entries are ignored; a row of NaNs counts as 0
-  for (uint d = 0u; d < D; ++d) {
-    float x = src_at(s0 + d);
-    if (x < lo) lo = x;
-    if (x > hi) hi = x;
+  uint lo = LB_KV_NO_MIN, hi = 0u;
+  for (uint e = 0u; e < EPW; ++e) {
+    lo = min(lo, lb_kv_min_key(xh[e], w * EPW + e));
+    hi = max(hi, lb_kv_max_key(xh[e]));
   }
-  if (!(lo <= hi)) {
-    lo = 0.0;
-    hi = 0.0;
+  if (w == 0u) {
+    row_min[lr] = LB_KV_NO_MIN;
+    row_max[lr] = 0u;
   }
+  barrier();
+  atomicMin(row_min[lr], lo);
+  atomicMax(row_max[lr], hi);
+  barrier();
+  if (!live) return;
   const uint L = FMT == 1u ? 255u : 15u;
-  precise float range = hi - lo;
-  uint zb = lb_f32_to_f16(floatBitsToUint(lo));
-  uint sb16 = lb_f32_to_f16(lb_div_f32(floatBitsToUint(range), floatBitsToUint(float(L))));
-  if ((sb16 & 0x7FFFu) == 0u) sb16 = 0x3C00u;
-  scale16[dst] = uint16_t(sb16);
-  zero16[dst] = uint16_t(zb);
-  uint sb = lb_f16_to_f32(sb16);
-  float zero = uintBitsToFloat(lb_f16_to_f32(zb));
-  uint packed = 0u;
-  for (uint d = 0u; d < D; ++d) {
-    precise float diff = src_at(s0 + d) - zero;
-    float q = roundEven(uintBitsToFloat(lb_div_f32(floatBitsToUint(diff), sb)));
-    uint c = q > 0.0 ? uint(min(q, float(L))) : 0u;  // NaN -> 0
-    if (FMT == 1u) {
-      codes8[dst * D + d] = uint8_t(c);
-    } else if ((d & 1u) == 0u) {
-      packed = c;
-    } else {
-      codes8[(dst * D + d) >> 1] = uint8_t(packed | (c << 4));
-    }
+  const uint params = lb_kv_int_params(row_min[lr], row_max[lr], L);
+  const uint zb = params & 0xFFFFu, sb16 = params >> 16;
+  if (w == 0u) {
+    scale16[cache_row] = uint16_t(sb16);
+    zero16[cache_row] = uint16_t(zb);
   }
+  const uint zero = lb_f16_to_f32(zb), scale = lb_f16_to_f32(sb16);
+  for (uint e = 0u; e < EPW; ++e) word |= lb_kv_int_code(xh[e], zero, scale, L) << (BITS * e);
+  codes[dst] = word;
 }
