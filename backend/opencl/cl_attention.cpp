@@ -13,6 +13,7 @@ namespace {
 constexpr uint32_t kAppendWg = 64;
 constexpr uint32_t kFlagOutF32 = 1, kFlagCausal = 2, kFlagFp8PerHead = 4;
 constexpr uint64_t kPrefillLocalBytes = 32 * 1024;  // same tiles as Vulkan (fits every device we target)
+constexpr uint32_t kDecodeLanes = 4;  // decode: most lanes per key row (partial dots summed in local memory)
 
 std::string base_options(const KvLayerArgs& kv, uint32_t wg) {
   return "-cl-std=CL1.2 -DLB_FMT=" + std::to_string(kv.format) + " -DLB_D=" + std::to_string(kv.head_dim) +
@@ -99,7 +100,8 @@ void OpenClDevice::attention(const AttentionArgs& a) {
     launch2(k, gx * attn::kWorkgroup, size_t(a.batch) * a.q_heads, attn::kWorkgroup);
     return;
   }
-  attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_));
+  attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_), kDecodeLanes,
+                                            false, info_.shared_memory_bytes);
   cl_mem part = nullptr;
   if (plan.splits > 1) {
     const size_t bytes = size_t(a.batch) * a.q_heads * plan.splits * (kv.head_dim + 2) * 4;
@@ -107,7 +109,7 @@ void OpenClDevice::attention(const AttentionArgs& a) {
     part = mem(attn_partials_.get());
   }
   std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_GC=" + std::to_string(plan.heads_per_group) +
-                     " -DLB_LPR=" + std::to_string(attn::kLanesPerRow);
+                     " -DLB_LPR=" + std::to_string(plan.lanes_per_row) + " -DLB_KPS=" + std::to_string(plan.keys_per_step);
   cl_kernel k = kernel("attention.cl", opts, "lb_attention_decode");
   set_attention_args(k, a, part, plan.splits, plan.split_keys, plan.chunks);
   launch2(k, size_t(plan.splits) * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads * plan.chunks, attn::kWorkgroup);
