@@ -15,7 +15,6 @@ inline constexpr uint32_t kWorkgroup = 128;   // decode / prefill invocations pe
 inline constexpr uint32_t kMergeWorkgroup = 64;
 inline constexpr uint32_t kMaxHeadsPerGroup = 8;  // decode: query heads sharing one workgroup
 inline constexpr uint32_t kMaxLaneElems = 128;    // decode: q (and acc) elements one invocation holds
-inline constexpr uint32_t kPrefillRows = 16;      // prefill: queries per workgroup
 
 inline void check_head_dim(uint32_t d, const char* backend) {
   if (d == 64 || d == 80 || d == 96 || d == 128 || d == 256) return;
@@ -89,11 +88,16 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
   return p;
 }
 
-// Prefill keys per tile: the largest of 32 / 16 / 8 whose shared tiles fit in `shared_bytes`.
-inline uint32_t prefill_key_tile(uint32_t d, uint64_t shared_bytes) {
-  for (uint32_t bk : {32u, 16u, 8u}) {
-    uint64_t bytes = 4ull * (kPrefillRows * d + bk * d + kPrefillRows * bk + 3 * kPrefillRows);
-    if (bytes <= shared_bytes) return bk;
+// Prefill tile: rows ((query, query head) pairs of one kv head) x keys per workgroup, the first of
+// 32 x 32, 32 x 16, 16 x 32, 16 x 16, 16 x 8 whose shared tiles fit in `shared_bytes`.
+struct PrefillTile {
+  uint32_t rows = 16, keys = 32;
+};
+inline PrefillTile prefill_tile(uint32_t d, uint64_t shared_bytes) {
+  for (PrefillTile t : {PrefillTile{32, 32}, PrefillTile{32, 16}, PrefillTile{16, 32}, PrefillTile{16, 16},
+                        PrefillTile{16, 8}}) {
+    uint64_t bytes = 4ull * (t.rows * d + t.keys * (d + 1) + t.rows * t.keys + 3 * t.rows);
+    if (bytes <= shared_bytes) return t;
   }
   throw Error(ErrorCode::Unsupported, "attention: head dim " + std::to_string(d) + " needs more than the device's " +
                                           std::to_string(shared_bytes) + " bytes of shared memory");

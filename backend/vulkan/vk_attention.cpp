@@ -110,9 +110,10 @@ void AttentionKernels::attention(const AttentionArgs& a) {
 namespace {
 
 // Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4, 7 per kind), EPW, RW.
-std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3, uint32_t c4, uint32_t c7 = 1) {
+std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3, uint32_t c4, uint32_t c7 = 1,
+                                uint32_t c8 = 1) {
   const uint32_t epw = attn::elems_per_word(kv.format);
-  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7};
+  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8};
 }
 
 // Whether compute shaders may use subgroupShuffleXor ($LOWBIT_VK_NO_SHUFFLE turns it off, so that
@@ -194,7 +195,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   auto b = bindings(a, plan.splits > 1 ? sink : whole(a.out, true, "the output"), part);
   const Pipeline& dec = pipelines_.get(shuffle ? "attention_decode_sg" : "attention_decode", 12,
                                        attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, plan.lanes_per_row,
-                                                 plan.keys_per_step));
+                                                 plan.keys_per_step, cpu ? 0u : 1u));
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {
     b[10] = whole(a.out, true, "the output");
@@ -206,16 +207,17 @@ void AttentionKernels::decode(const AttentionArgs& a) {
 
 void AttentionKernels::prefill(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;
-  const uint32_t bk = attn::prefill_key_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize);
-  const uint64_t gx = (uint64_t(a.max_q) + attn::kPrefillRows - 1) / attn::kPrefillRows;
-  const uint64_t gy = uint64_t(a.batch) * a.q_heads;
+  const attn::PrefillTile tile = attn::prefill_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize);
+  const uint64_t rows = uint64_t(a.max_q) * (a.q_heads / kv.kv_heads);  // (query, query head) pairs per kv head
+  const uint64_t gx = (rows + tile.rows - 1) / tile.rows;
+  const uint64_t gy = uint64_t(a.batch) * kv.kv_heads;
   if (gx > gpu_.limits().maxComputeWorkGroupCount[0] || gy > gpu_.limits().maxComputeWorkGroupCount[1])
     throw Error(ErrorCode::Unsupported, "vulkan attention: prefill grid exceeds the device's workgroup count limits");
   const BufferUse sink{&dummy_, 0, 16, true};
   auto b = bindings(a, whole(a.out, true, "the output"), sink);
   AttnPush p = attn_push(a);
   const Pipeline& pipe =
-      pipelines_.get("attention_prefill", 12, attn_spec(attn::kWorkgroup, kv, attn::kPrefillRows, bk));
+      pipelines_.get("attention_prefill", 12, attn_spec(attn::kWorkgroup, kv, tile.rows, tile.keys));
   stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
 }
 

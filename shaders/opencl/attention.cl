@@ -4,14 +4,16 @@
  * kv_append quantizes one (token, kv head) row per work-item with the integer math of lowbit_formats.h
  * (bytes equal to the CPU reference); decode runs one work-group per (split, (seq, kv head, query-head
  * chunk)) with the query heads of one kv head sharing each K/V row read, online softmax in fp32 and
- * split-K partials combined by lb_attention_merge; prefill tiles BQ queries x BK keys, skipping key
- * tiles outside the causal / window range. K/V are dequantized in registers (decode) or into local
+ * split-K partials combined by lb_attention_merge; prefill tiles BQ rows ((query, query head) pairs of
+ * one kv head: a K/V tile serves the GQA group) x BK keys, skipping key tiles outside the causal /
+ * window range. K/V are dequantized in registers (decode) or into local
  * tiles (prefill); fp16 moves through vload_half / vstore_half_rte (no cl_khr_fp16 needed).
  * Variants from -D options:
  *   LB_FMT  0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2      LB_D    head dim
  *   LB_WG   work-group size                             LB_EPW  elements per 32-bit cache word
- *   decode: LB_GC query heads per group, LB_LPR lanes per key row, LB_KPS keys per step
- *   prefill: LB_BQ queries, LB_BK keys per tile
+ *   decode: LB_GC query heads per group, LB_LPR lanes per key row, LB_KPS keys per step,
+ *           LB_PREFETCH 1: the next step's loads in flight during this step's math
+ *   prefill: LB_BQ rows, LB_BK keys per tile
  */
 #ifndef LB_FMT
 #define LB_FMT 0
@@ -179,6 +181,9 @@ inline void lb_store(__global float* out32, __global half* out16, uint flags, ui
 #define LB_NW (LB_WG / LB_LPR)                       /* lane groups */
 #define LB_NK (LB_KPS * LB_CPL)                      /* chunks per step and tensor */
 #define LB_NS (LB_KPS * LB_GC)                       /* logits per step */
+#ifndef LB_PREFETCH
+#define LB_PREFETCH 1
+#endif
 #define LB_RED (LB_NW * LB_D > 2 * LB_WG * LB_NS ? LB_NW * LB_D : 2 * LB_WG * LB_NS)
 
 /* One step's loads: slot sl of the double buffers. */
@@ -335,6 +340,12 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
            page_size, kv_heads, kb, vb, ksb, kzb, vsb, vzb, validb)
 #define LB_CONSUME(sl)                                                                                              \
   lb_consume(sl, t, grp, ng, &buf, softcap, qr, qs, m, l, zacc, acc, kb, vb, ksb, kzb, vsb, vzb, validb, red_s)
+#if !LB_PREFETCH /* CPU devices: loads are synchronous, spare the registers */
+  for (uint n = 0; n < steps; ++n) {
+    LB_FETCH(0u, n);
+    LB_CONSUME(0u);
+  }
+#else
   LB_FETCH(0u, 0u);
   for (uint n = 0; n < steps; n += 2u) { /* two steps per iteration: fixed register slots */
     if (n + 1u < steps) LB_FETCH(1u, n + 1u);
@@ -344,6 +355,7 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
       LB_CONSUME(1u);
     }
   }
+#endif
 #undef LB_FETCH
 #undef LB_CONSUME
 
@@ -386,6 +398,7 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
 #ifdef LB_BQ
 #define LB_TPR (LB_WG / LB_BQ)
 #define LB_DPT (LB_D / LB_TPR)
+#define LB_KS (LB_D + 1) /* kv_s row stride, padded: no bank conflicts in the QK phase */
 
 inline void lb_load_tile(__local float* kv_s, __global const uint* words, __global const ushort* sc16,
                          __global const ushort* z16, __global const int* block_table, uint max_blocks,
@@ -404,34 +417,35 @@ inline void lb_load_tile(__local float* kv_s, __global const uint* words, __glob
     } else {
       for (uint e = 0; e < LB_EPW; ++e) v[e] = 0.0f;
     }
-    for (uint e = 0; e < LB_EPW; ++e) kv_s[k * LB_D + w * LB_EPW + e] = v[e];
+    for (uint e = 0; e < LB_EPW; ++e) kv_s[k * LB_KS + w * LB_EPW + e] = v[e];
   }
 }
 
 __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_prefill(LB_ATTN_ARGS) {
   __local float q_s[LB_BQ * LB_D];
-  __local float kv_s[LB_BK * LB_D];
+  __local float kv_s[LB_BK * LB_KS];
   __local float s_s[LB_BQ * LB_BK];
   __local float m_s[LB_BQ], l_s[LB_BQ], corr_s[LB_BQ];
 
   uint t = get_local_id(0);
-  uint hq = get_group_id(1) % q_heads, b = get_group_id(1) / q_heads;
-  uint hk = hq / (q_heads / kv_heads);
+  uint hk = get_group_id(1) % kv_heads, b = get_group_id(1) / kv_heads;
+  int G = (int)(q_heads / kv_heads);
   int q0 = q_start[b], nq = q_start[b + 1] - q0;
   int L = seq_lens[b];
-  int i0 = (int)(get_group_id(0) * LB_BQ);
-  if (i0 >= nq) return; /* uniform for the work-group */
-  int nrows = min((int)LB_BQ, nq - i0);
+  int r0 = (int)(get_group_id(0) * LB_BQ); /* row r: query r / G, query head hk * G + r % G */
+  if (r0 >= nq * G) return;                /* uniform for the work-group */
+  int nrows = min((int)LB_BQ, nq * G - r0);
   int off = L - nq;
   bool causal = (flags & FLAG_CAUSAL) != 0u || window > 0;
-  int jlo = window > 0 ? max(0, i0 + off - window + 1) : 0;
-  int jhi = causal ? clamp(i0 + nrows + off, 0, L) : L;
+  int jlo = window > 0 ? max(0, r0 / G + off - window + 1) : 0;
+  int jhi = causal ? clamp((r0 + nrows - 1) / G + off + 1, 0, L) : L;
   uint fp8_head = (flags & FLAG_FP8_PER_HEAD) ? hk : 0u;
 
   float qscale = scale * (LB_FP8_FMT ? ks32[fp8_head] : 1.0f);
   for (uint i = t; i < LB_BQ * LB_D; i += LB_WG) {
     uint r = i / LB_D, d = i % LB_D;
-    q_s[i] = (int)r < nrows ? vload_half(((uint)(q0 + i0 + (int)r) * q_heads + hq) * LB_D + d, q) * qscale : 0.0f;
+    int rr = r0 + (int)r;
+    q_s[i] = (int)r < nrows ? vload_half(((uint)(q0 + rr / G) * q_heads + hk * (uint)G + (uint)(rr % G)) * LB_D + d, q) * qscale : 0.0f;
   }
   if (t < LB_BQ) {
     m_s[t] = -INFINITY;
@@ -447,12 +461,12 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_pr
     for (uint i = t; i < LB_BQ * LB_BK; i += LB_WG) {
       uint rr = i / LB_BK, k = i % LB_BK;
       int j = tile + (int)k;
-      int pos = i0 + (int)rr + off;
+      int pos = (r0 + (int)rr) / G + off;
       bool visible = (int)rr < nrows && j < jhi && (!causal || j <= pos) && (window <= 0 || j > pos - window);
       float s = -INFINITY;
       if (visible) {
         float dot = 0.0f;
-        for (uint d = 0; d < LB_D; ++d) dot += q_s[rr * LB_D + d] * kv_s[k * LB_D + d];
+        for (uint d = 0; d < LB_D; ++d) dot += q_s[rr * LB_D + d] * kv_s[k * LB_KS + d];
         s = lb_softcap(dot, softcap);
       }
       s_s[i] = s;
@@ -465,14 +479,15 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_pr
     for (uint i = 0; i < LB_DPT; ++i) o[i] *= cr;
     for (uint k = 0; k < LB_BK; ++k) {
       float p = s_s[r * LB_BK + k];
-      for (uint i = 0; i < LB_DPT; ++i) o[i] += p * kv_s[k * LB_D + dl + LB_TPR * i];
+      for (uint i = 0; i < LB_DPT; ++i) o[i] += p * kv_s[k * LB_KS + dl + LB_TPR * i];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   if ((int)r < nrows) {
     float l = l_s[r];
     float vscale = LB_FP8_FMT ? vs32[fp8_head] : 1.0f;
-    uint ob = ((uint)(q0 + i0 + (int)r) * q_heads + hq) * LB_D;
+    int rr = r0 + (int)r;
+    uint ob = ((uint)(q0 + rr / G) * q_heads + hk * (uint)G + (uint)(rr % G)) * LB_D;
     for (uint i = 0; i < LB_DPT; ++i)
       lb_store(out32, out16, flags, ob + dl + LB_TPR * i, l == 0.0f ? 0.0f : o[i] * vscale / l);
   }
