@@ -1,6 +1,6 @@
 // attention_plan.hpp — launch planning shared by the Vulkan and OpenCL attention kernels
 // (shaders/glsl/attention.comp, shaders/opencl/attention.cl): supported head dims, words per cache
-// row, decode query-head chunks and split-K, prefill tile sizes.
+// row, decode lane groups / query-head chunks / split-K, prefill tile sizes.
 #pragma once
 
 #include <algorithm>
@@ -14,8 +14,7 @@ namespace lowbit::detail::attn {
 inline constexpr uint32_t kWorkgroup = 128;   // decode / prefill invocations per workgroup
 inline constexpr uint32_t kMergeWorkgroup = 64;
 inline constexpr uint32_t kMaxHeadsPerGroup = 8;  // decode: query heads sharing one workgroup
-inline constexpr uint32_t kLanesPerRow = 8;       // decode: lanes cooperating on one key row
-inline constexpr uint32_t kPrefillRows = 16;      // prefill: queries per workgroup
+inline constexpr uint32_t kMaxLaneElems = 128;    // decode: q (and acc) elements one invocation holds
 
 inline void check_head_dim(uint32_t d, const char* backend) {
   if (d == 64 || d == 80 || d == 96 || d == 128 || d == 256) return;
@@ -37,20 +36,53 @@ inline uint32_t kv_append_words_per_row(uint32_t head_dim, int format) {
 }
 inline uint32_t kv_append_rows_per_group(uint32_t words_per_row) { return std::max<uint32_t>(1, 64 / words_per_row); }
 
+// Decode chunks: 16 bytes of a cache row (8 fp16, 16 int8 / fp8 values), 8 bytes for int4 (16 values),
+// so that an invocation's registers per key are the same for every format.
+inline uint32_t decode_chunk_elems(int format) { return format == 0 ? 8 : 16; }
 
 struct DecodePlan {
+  uint32_t lanes_per_row = 8;    // LPR: invocations sharing one key row, a power of two
+  uint32_t keys_per_step = 4;    // KPS: keys a lane group handles per step (divides the page size)
   uint32_t heads_per_group = 1;  // GC
   uint32_t chunks = 1;           // workgroups along the query heads of one kv head
   uint32_t split_keys = 0;       // keys per split (multiple of the page size)
   uint32_t splits = 1;
 };
 
-// target_groups: workgroups that keep the device busy (a few per compute unit).
-inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups) {
+// Shared bytes of attention.comp's decode (subgroup_sum: partial dots summed by subgroup shuffles,
+// else through shared memory, double buffered).
+inline uint64_t decode_shared_bytes(uint32_t d, const DecodePlan& p, bool subgroup_sum) {
+  const uint64_t groups = kWorkgroup / p.lanes_per_row;
+  uint64_t red = groups * d;
+  if (!subgroup_sum) red = std::max<uint64_t>(red, 2ull * kWorkgroup * p.keys_per_step * p.heads_per_group);
+  return 4 * (red + 2 * groups);
+}
+
+// target_groups: workgroups that keep the device busy (a few per compute unit). lane_cap: most lanes
+// per key row (the subgroup size when partial dots are summed by shuffles).
+inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, uint32_t lane_cap, bool subgroup_sum,
+                              uint64_t shared_bytes) {
   DecodePlan p;
   const uint32_t G = a.q_heads / a.kv.kv_heads, P = a.kv.page_size;
-  p.heads_per_group = std::min(G, kMaxHeadsPerGroup);
+  const uint32_t ce = decode_chunk_elems(a.kv.format), nch = a.kv.head_dim / ce;
+  p.lanes_per_row = 1;
+  while (p.lanes_per_row * 2 <= std::min(nch, std::max(1u, lane_cap))) p.lanes_per_row *= 2;
+  const uint32_t lane_elems = (nch + p.lanes_per_row - 1) / p.lanes_per_row * ce;
+  p.heads_per_group = std::max(1u, std::min({G, kMaxHeadsPerGroup, kMaxLaneElems / lane_elems}));
   p.chunks = (G + p.heads_per_group - 1) / p.heads_per_group;
+  p.keys_per_step = 1;
+  for (uint32_t k : {4u, 2u}) {
+    DecodePlan t = p;
+    t.keys_per_step = k;
+    if (P % k == 0 && decode_shared_bytes(a.kv.head_dim, t, subgroup_sum) <= shared_bytes) {
+      p.keys_per_step = k;
+      break;
+    }
+  }
+  if (decode_shared_bytes(a.kv.head_dim, p, subgroup_sum) > shared_bytes)
+    throw Error(ErrorCode::Unsupported, "attention: decode with head dim " + std::to_string(a.kv.head_dim) +
+                                            " needs more than the device's " + std::to_string(shared_bytes) +
+                                            " bytes of shared memory");
   const uint64_t pages = std::max<uint64_t>(1, (uint64_t(a.max_kv) + P - 1) / P);
   uint64_t split_pages = 0;
   if (a.split_pages > 0) {
@@ -67,11 +99,16 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups) {
   return p;
 }
 
-// Prefill keys per tile: the largest of 32 / 16 / 8 whose shared tiles fit in `shared_bytes`.
-inline uint32_t prefill_key_tile(uint32_t d, uint64_t shared_bytes) {
-  for (uint32_t bk : {32u, 16u, 8u}) {
-    uint64_t bytes = 4ull * (kPrefillRows * d + bk * d + kPrefillRows * bk + 3 * kPrefillRows);
-    if (bytes <= shared_bytes) return bk;
+// Prefill tile: rows ((query, query head) pairs of one kv head) x keys per workgroup, the first of
+// 32 x 32, 32 x 16, 16 x 32, 16 x 16, 16 x 8 whose shared tiles fit in `shared_bytes`.
+struct PrefillTile {
+  uint32_t rows = 16, keys = 32;
+};
+inline PrefillTile prefill_tile(uint32_t d, uint64_t shared_bytes) {
+  for (PrefillTile t : {PrefillTile{32, 32}, PrefillTile{32, 16}, PrefillTile{16, 32}, PrefillTile{16, 16},
+                        PrefillTile{16, 8}}) {
+    uint64_t bytes = 4ull * (t.rows * d + t.keys * (d + 1) + t.rows * t.keys + 3 * t.rows);
+    if (bytes <= shared_bytes) return t;
   }
   throw Error(ErrorCode::Unsupported, "attention: head dim " + std::to_string(d) + " needs more than the device's " +
                                           std::to_string(shared_bytes) + " bytes of shared memory");

@@ -1,6 +1,7 @@
 // test_attention_gpu.cpp — GPU-only plans of the attention kernels: decode split-K + merge against
 // one split, query-head chunks (H_q / H_kv > 8), the parallel kv_append's bytes against the CPU's
-// (awkward values, ragged appends across page boundaries, every head dim), kv_append inputs split
+// (awkward values, ragged appends across page boundaries, every head dim), Vulkan decode with its partial
+// dots summed through shared memory against subgroup shuffles (every head dim, ragged lengths), kv_append inputs split
 // across storage-binding windows (Vulkan), and the typed error when a cache layer exceeds one binding.
 #include <gtest/gtest.h>
 
@@ -222,6 +223,42 @@ TEST(AttentionVulkan, KvAppendInputsLargerThanOneBindingAreSplitByTokens) {
     test::expect_clean(ctx);
   }
   EXPECT_EQ(got, want);
+}
+
+// Decode sums each key's partial dots by subgroup shuffles where the device has them; the
+// shared-memory reduction (OpenCL's, and Vulkan's without shuffles) must give the same output.
+TEST(AttentionVulkan, DecodeWithoutSubgroupShufflesMatchesShuffles) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, Backend::Vulkan);
+  const std::pair<KvFormat, int> cases[] = {
+      {KvFormat::F16, 64}, {KvFormat::Int8, 80}, {KvFormat::Int4, 96}, {KvFormat::E4M3, 128}, {KvFormat::E5M2, 256}};
+  for (auto [f, d] : cases) {
+    KvCacheOptions o;
+    o.kv_heads = 2;
+    o.head_dim = d;
+    o.format = f;
+    o.page_size = d == 96 ? 8 : 16;
+    const int Hq = 8;
+    std::vector<int> lens = {1, 15, 16, 17, 300};
+    Filled c = fill(ctx, o, lens, 5);
+    auto q = random_f16(lens.size() * Hq * o.head_dim, 13, 1.0f);
+    Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
+    std::vector<int> ones(lens.size(), 1);
+    AttentionOptions opt;
+    opt.window = d == 128 ? 40 : 0;
+    auto a = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, opt));
+    std::vector<float> b;
+    {
+      ScopedEnv off("LOWBIT_VK_NO_SHUFFLE", "1");
+      b = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, opt));
+    }
+    ASSERT_EQ(a.size(), b.size());
+    size_t bad = 0;
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!(std::fabs(a[i] - b[i]) <= 1e-5f + 1e-5f * std::fabs(a[i])) && ++bad <= 3)
+        ADD_FAILURE() << to_string(f) << " D" << d << " element " << i << ": shuffles " << a[i] << ", shared " << b[i];
+    EXPECT_EQ(bad, 0u) << to_string(f) << " D" << d;
+  }
+  test::expect_clean(ctx);
 }
 
 TEST(AttentionVulkan, CacheLayerLargerThanOneBindingIsATypedError) {

@@ -12,6 +12,7 @@ namespace {
 
 constexpr uint32_t kFlagOutF32 = 1, kFlagCausal = 2, kFlagFp8PerHead = 4;
 constexpr uint64_t kPrefillLocalBytes = 32 * 1024;  // same tiles as Vulkan (fits every device we target)
+constexpr uint32_t kDecodeLanes = 4;  // decode: most lanes per key row (partial dots summed in local memory)
 
 std::string base_options(const KvLayerArgs& kv, uint32_t wg) {
   return "-cl-std=CL1.2 -DLB_FMT=" + std::to_string(kv.format) + " -DLB_D=" + std::to_string(kv.head_dim) +
@@ -63,16 +64,19 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   attn::check_head_dim(kv.head_dim, "opencl");
   if (!a.total_q) return;
   if (!a.decode) {
-    const uint32_t bk = attn::prefill_key_tile(kv.head_dim, std::min<uint64_t>(info_.shared_memory_bytes, kPrefillLocalBytes));
-    std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_BQ=" + std::to_string(attn::kPrefillRows) +
-                       " -DLB_BK=" + std::to_string(bk);
+    const attn::PrefillTile tile =
+        attn::prefill_tile(kv.head_dim, std::min<uint64_t>(info_.shared_memory_bytes, kPrefillLocalBytes));
+    std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_BQ=" + std::to_string(tile.rows) +
+                       " -DLB_BK=" + std::to_string(tile.keys);
     cl_kernel k = kernel("attention.cl", opts, "lb_attention_prefill");
     set_attention_args(k, a, nullptr, 1, 0, 1);
-    const size_t gx = (size_t(a.max_q) + attn::kPrefillRows - 1) / attn::kPrefillRows;
-    launch2(k, gx * attn::kWorkgroup, size_t(a.batch) * a.q_heads, attn::kWorkgroup);
+    const size_t rows = size_t(a.max_q) * (a.q_heads / kv.kv_heads);  // (query, query head) pairs per kv head
+    const size_t gx = (rows + tile.rows - 1) / tile.rows;
+    launch2(k, gx * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads, attn::kWorkgroup);
     return;
   }
-  attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_));
+  attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_), kDecodeLanes,
+                                            false, info_.shared_memory_bytes);
   cl_mem part = nullptr;
   if (plan.splits > 1) {
     const size_t bytes = size_t(a.batch) * a.q_heads * plan.splits * (kv.head_dim + 2) * 4;
@@ -80,7 +84,9 @@ void OpenClDevice::attention(const AttentionArgs& a) {
     part = mem(attn_partials_.get());
   }
   std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_GC=" + std::to_string(plan.heads_per_group) +
-                     " -DLB_LPR=" + std::to_string(attn::kLanesPerRow);
+                     " -DLB_LPR=" + std::to_string(plan.lanes_per_row) +
+                     " -DLB_KPS=" + std::to_string(plan.keys_per_step) +
+                     " -DLB_PREFETCH=" + (info_.type == "cpu" ? "0" : "1");  // CPU devices: loads are synchronous
   cl_kernel k = kernel("attention.cl", opts, "lb_attention_decode");
   set_attention_args(k, a, part, plan.splits, plan.split_keys, plan.chunks);
   launch2(k, size_t(plan.splits) * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads * plan.chunks, attn::kWorkgroup);

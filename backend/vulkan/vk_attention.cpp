@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <string>
 #include <thread>
 
 #include "backend/attention_plan.hpp"
@@ -52,10 +54,24 @@ void AttentionKernels::attention(const AttentionArgs& a) {
 
 namespace {
 
-// Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4 per kind), EPW, RW.
-std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3, uint32_t c4) {
+// Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4, 7 per kind), EPW, RW.
+std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3, uint32_t c4, uint32_t c7 = 1,
+                                uint32_t c8 = 1) {
   const uint32_t epw = attn::elems_per_word(kv.format);
-  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw};
+  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8};
+}
+
+// Whether compute shaders may use subgroupShuffleXor ($LOWBIT_VK_NO_SHUFFLE turns it off, so that
+// tests reach the shared-memory reduction on any device).
+bool subgroup_shuffle(const Gpu& gpu) {
+  const char* off = std::getenv("LOWBIT_VK_NO_SHUFFLE");
+  if (off && *off && std::string(off) != "0") return false;
+  VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  props.pNext = &sg;
+  vkGetPhysicalDeviceProperties2(gpu.physical(), &props);
+  return (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
+         sg.subgroupSize >= 4;
 }
 
 AttnPush attn_push(const AttentionArgs& a) {
@@ -100,7 +116,9 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;
   const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
-  attn::DecodePlan plan = attn::plan_decode(a, target);
+  const bool shuffle = subgroup_shuffle(gpu_);
+  const uint32_t lane_cap = shuffle ? std::min(gpu_.info().subgroup_size, 16u) : 8u;
+  attn::DecodePlan plan = attn::plan_decode(a, target, lane_cap, shuffle, gpu_.limits().maxComputeSharedMemorySize);
 
   AttnPush p = attn_push(a);
   p.splits = plan.splits;
@@ -120,8 +138,9 @@ void AttentionKernels::decode(const AttentionArgs& a) {
     part = {partials_.get(), 0, partials_->capacity(), true};
   }
   auto b = bindings(a, plan.splits > 1 ? sink : whole(a.out, true, "the output"), part);
-  const Pipeline& dec =
-      pipelines_.get("attention_decode", 12, attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, attn::kLanesPerRow));
+  const Pipeline& dec = pipelines_.get(shuffle ? "attention_decode_sg" : "attention_decode", 12,
+                                       attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, plan.lanes_per_row,
+                                                 plan.keys_per_step, cpu ? 0u : 1u));
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {
     b[10] = whole(a.out, true, "the output");
@@ -133,16 +152,17 @@ void AttentionKernels::decode(const AttentionArgs& a) {
 
 void AttentionKernels::prefill(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;
-  const uint32_t bk = attn::prefill_key_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize);
-  const uint64_t gx = (uint64_t(a.max_q) + attn::kPrefillRows - 1) / attn::kPrefillRows;
-  const uint64_t gy = uint64_t(a.batch) * a.q_heads;
+  const attn::PrefillTile tile = attn::prefill_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize);
+  const uint64_t rows = uint64_t(a.max_q) * (a.q_heads / kv.kv_heads);  // (query, query head) pairs per kv head
+  const uint64_t gx = (rows + tile.rows - 1) / tile.rows;
+  const uint64_t gy = uint64_t(a.batch) * kv.kv_heads;
   if (gx > gpu_.limits().maxComputeWorkGroupCount[0] || gy > gpu_.limits().maxComputeWorkGroupCount[1])
     throw Error(ErrorCode::Unsupported, "vulkan attention: prefill grid exceeds the device's workgroup count limits");
   const BufferUse sink{&dummy_, 0, 16, true};
   auto b = bindings(a, whole(a.out, true, "the output"), sink);
   AttnPush p = attn_push(a);
   const Pipeline& pipe =
-      pipelines_.get("attention_prefill", 12, attn_spec(attn::kWorkgroup, kv, attn::kPrefillRows, bk));
+      pipelines_.get("attention_prefill", 12, attn_spec(attn::kWorkgroup, kv, tile.rows, tile.keys));
   stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
 }
 

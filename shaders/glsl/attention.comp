@@ -11,24 +11,201 @@
 // max / sum, then each invocation accumulates p·V for one word column over a subset of the keys.
 // With several splits the unnormalised (acc, max, sum) go to the partials and MERGE combines them
 // (log-sum-exp) in a second dispatch, so workgroups never wait on each other.
-// PREFILL: workgroup (query tile of BQ rows, (seq, q head)). K and V tiles of BK keys are dequantized
-// into shared memory one after the other; key tiles outside the causal / window range are skipped.
+// PREFILL: workgroup (tile of BQ rows, (seq, kv head)); a row is a (query, query head) pair, the G query
+// heads of the kv head side by side, so each K/V tile serves the whole GQA group. K and V tiles of BK
+// keys are dequantized into shared memory (rows padded to D + 1 floats: no bank conflicts in the QK
+// phase) one after the other; key tiles outside the causal / window range are skipped.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "attention_common.glsl"
 
 #if defined(DECODE)
+#extension GL_EXT_control_flow_attributes : require
+#if defined(SUBGROUP_REDUCE)
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
 layout(constant_id = 3) const uint GC = 1;   // query heads per workgroup
-layout(constant_id = 4) const uint LPR = 8;  // lanes per key row in the QK phase (divides WG)
-const uint KT = WG / LPR;                    // keys per tile
-const uint NKS = WG / RW;                    // key subsets in the PV phase (host: RW <= WG)
+layout(constant_id = 4) const uint LPR = 8;  // lanes per key row: a power of two (<= subgroup size with SUBGROUP_REDUCE)
+layout(constant_id = 7) const uint KPS = 4;  // keys per step of a lane group (divides the page size)
+layout(constant_id = 8) const bool PREFETCH = true;  // the next step's loads in flight during this step's math
+const uint CE = FMT == 0u ? 8u : 16u;        // elements per chunk: 16 bytes (fp16, int8, fp8) or 8 (int4)
+const uint VW = CE / EPW;                    // words per chunk: 4 or 2
+const uint NCH = D / CE;                     // chunks per cache row
+const uint CPL = (NCH + LPR - 1u) / LPR;     // chunks per lane (lane l owns chunks l, l + LPR, ...)
+const uint E = CPL * CE;                     // elements per lane
+const uint NW = WG / LPR;                    // lane groups, each streaming its own pages
+const uint NK = KPS * CPL;                   // chunks a lane loads per step, per tensor
+const uint NS = KPS * GC;                    // logits per step
+const uint NER = (NS + GC + LPR - 1u) / LPR;  // exps per lane and step when the group shares them
 
-shared float q_s[GC * D];
-shared float qsum_s[GC];
-shared float part_s[WG * GC];
-shared float p_s[GC * KT];
-shared float m_s[GC], l_s[GC], corr_s[GC];
-shared float red_s[NKS * D];
+layout(set = 0, binding = 1, std430) readonly buffer K4 { uvec4 k4[]; };
+layout(set = 0, binding = 1, std430) readonly buffer K2 { uvec2 k2[]; };
+layout(set = 0, binding = 2, std430) readonly buffer V4 { uvec4 v4[]; };
+layout(set = 0, binding = 2, std430) readonly buffer V2 { uvec2 v2[]; };
+
+#if defined(SUBGROUP_REDUCE)
+shared float red_s[NW * D];
+#else
+const uint RED = NW * D > 2u * WG * KPS * GC ? NW * D : 2u * WG * KPS * GC;  // final merge, or the per-step partial dots (double buffered)
+shared float red_s[RED];
+#endif
+shared float ml_s[2u * NW];
+
+// Per-invocation state, module-scope (arrays sized by specialization constants cannot be passed to
+// functions): a lane's loads of one step live in slot n & 1 of kb..validb (double buffering through
+// registers; slots are constants after inlining): the chunks of KPS keys of K and V, their per-row
+// scale / zero, a bit per key that exists. Then this lane's q slice, its online-softmax state and accumulators.
+const uint NK2 = 2u * NK, KPS2 = 2u * KPS, GE = GC * E;
+uvec4 kb[NK2], vb[NK2];
+float ksb[KPS2], kzb[KPS2], vsb[KPS2], vzb[KPS2];
+uint validb[2];
+float xr[E];   // one dequantized key / value slice
+float sr[NS];  // the step's logits, then probabilities
+float qr[GE];  // q slice per head, scaled
+float qs[GC], m[GC], l[GC], zacc[GC];  // q slice sum (int zero term), running max / sum, zero accumulator
+float acc[GE];
+
+// A loaded chunk, dequantized into xr[at .. at + CE).
+void unpack_chunk(uvec4 w, uint at) {
+  [[unroll]] for (uint i = 0u; i < VW; ++i) {
+    float v[EPW];
+    unpack_word(w[i], v);
+    [[unroll]] for (uint e = 0u; e < EPW; ++e) xr[at + i * EPW + e] = v[e];
+  }
+}
+
+// Loads step n of lane group `grp`: pages pa + grp, pa + grp + NW, ... of [pa, pb), KPS keys of a page per step.
+void fetch(uint n, const uint sl, uint grp, uint lane, uint b, uint hk, uint pa, uint pb, int k0, int s1) {
+  const uint sk = sl * KPS, sc = sl * NK;
+  const uint spp = pc.page_size / KPS;
+  uint pidx = pa + grp + NW * (n / spp);
+  uint off = (n % spp) * KPS;
+  uint valid = 0u;
+  uint page = pidx < pb ? uint(block_table[b * pc.max_blocks + pidx]) : 0u;  // one table entry per step
+  [[unroll]] for (uint i = 0u; i < KPS; ++i) {
+    int j = int(pidx * pc.page_size + off + i);
+    bool ok = pidx < pb && j >= k0 && j < s1;
+    uint row = ((page * pc.page_size + off + i) * pc.kv_heads + hk);
+    ksb[sk + i] = 1.0;
+    kzb[sk + i] = 0.0;
+    vsb[sk + i] = 1.0;
+    vzb[sk + i] = 0.0;
+    if (ok) {
+      valid |= 1u << i;
+      if (INT_FMT) {
+        ksb[sk + i] = H2F(k_scale16[row]);
+        kzb[sk + i] = H2F(k_zero16[row]);
+        vsb[sk + i] = H2F(v_scale16[row]);
+        vzb[sk + i] = H2F(v_zero16[row]);
+      }
+    }
+    [[unroll]] for (uint c = 0u; c < CPL; ++c) {
+      uint ch = lane + LPR * c;
+      uint w = row * RW + ch * VW;
+      uvec4 kw = uvec4(0u), vw = uvec4(0u);
+      if (ok && ch < NCH) {
+        if (VW == 4u) {
+          kw = k4[w >> 2];
+          vw = v4[w >> 2];
+        } else {
+          kw = uvec4(k2[w >> 1], 0u, 0u);
+          vw = uvec4(v2[w >> 1], 0u, 0u);
+        }
+      }
+      kb[sc + i * CPL + c] = kw;
+      vb[sc + i * CPL + c] = vw;
+    }
+  }
+  validb[sl] = valid;
+}
+
+// Sums sr over the LPR lanes of each group (all invocations must call it: the shared variant has a barrier).
+void group_sum(uint t, uint grp, inout uint buf) {
+#if defined(SUBGROUP_REDUCE)
+  [[unroll]] for (uint i = 0u; i < KPS * GC; ++i)
+    [[unroll]] for (uint o = LPR / 2u; o > 0u; o >>= 1u) sr[i] += subgroupShuffleXor(sr[i], o);
+#else
+  uint base = buf * WG * KPS * GC;
+  [[unroll]] for (uint i = 0u; i < KPS * GC; ++i) red_s[base + t * KPS * GC + i] = sr[i];
+  barrier();
+  [[unroll]] for (uint i = 0u; i < KPS * GC; ++i) {
+    float s = 0.0;
+    [[unroll]] for (uint l = 0u; l < LPR; ++l) s += red_s[base + (grp * LPR + l) * KPS * GC + i];
+    sr[i] = s;
+  }
+  buf ^= 1u;  // the next step writes the other half: one barrier per step
+#endif
+}
+
+// Step `sl` (loaded): logits of its keys, the online softmax update, then p·V.
+void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint buf) {
+  const uint sk = sl * KPS, sc = sl * NK;
+
+  [[unroll]] for (uint i = 0u; i < KPS; ++i) {
+    [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) unpack_chunk(kb[sc + i * CPL + cc], cc * CE);
+    [[unroll]] for (uint g = 0u; g < GC; ++g) {
+      float d = 0.0;
+      [[unroll]] for (uint e = 0u; e < E; ++e) d += qr[g * E + e] * xr[e];
+      sr[i * GC + g] = INT_FMT ? ksb[sk + i] * d + kzb[sk + i] * qs[g] : d;
+    }
+  }
+  group_sum(t, grp, buf);
+
+  // online softmax over the step's keys, per query head (every lane of the group holds the same state)
+  float mx[GC], corr[GC];
+  [[unroll]] for (uint g = 0u; g < GC; ++g) {
+    mx[g] = m[g];
+    [[unroll]] for (uint i = 0u; i < KPS; ++i) {
+      float v = (validb[sl] & (1u << i)) != 0u && g < ng ? apply_softcap(sr[i * GC + g]) : NEG_INF;
+      sr[i * GC + g] = v;
+      mx[g] = nan_max(mx[g], v);
+    }
+  }
+#if defined(SUBGROUP_REDUCE)
+  // the NS probabilities and GC rescale factors are spread over the group's lanes, then shared by shuffles
+  uint base = gl_SubgroupInvocationID & ~(LPR - 1u);
+  float ex[NER];
+  [[unroll]] for (uint r = 0u; r < NER; ++r) {
+    uint idx = lane_id + LPR * r;
+    float v = 0.0;
+    if (idx < NS) {
+      float sv = sr[idx];
+      float mg = mx[idx % GC];
+      v = sv == NEG_INF ? 0.0 : exp(sv - mg);
+    } else if (idx < NS + GC) {
+      uint g = idx - NS;
+      v = mx[g] == NEG_INF ? 1.0 : exp(m[g] - mx[g]);
+    }
+    ex[r] = v;
+  }
+  [[unroll]] for (uint idx = 0u; idx < NS + GC; ++idx) {
+    float v = subgroupShuffle(ex[idx / LPR], base + idx % LPR);
+    if (idx < NS) sr[idx] = v;
+    else corr[idx - NS] = v;
+  }
+#else
+  [[unroll]] for (uint g = 0u; g < GC; ++g) corr[g] = mx[g] == NEG_INF ? 1.0 : exp(m[g] - mx[g]);
+  [[unroll]] for (uint i = 0u; i < NS; ++i) sr[i] = sr[i] == NEG_INF ? 0.0 : exp(sr[i] - mx[i % GC]);
+#endif
+  [[unroll]] for (uint g = 0u; g < GC; ++g) {
+    float sum = 0.0;
+    [[unroll]] for (uint i = 0u; i < KPS; ++i) sum += sr[i * GC + g];
+    l[g] = l[g] * corr[g] + sum;
+    m[g] = mx[g];
+    zacc[g] *= corr[g];
+    [[unroll]] for (uint e = 0u; e < E; ++e) acc[g * E + e] *= corr[g];
+  }
+  [[unroll]] for (uint i = 0u; i < KPS; ++i) {
+    [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) unpack_chunk(vb[sc + i * CPL + cc], cc * CE);
+    [[unroll]] for (uint g = 0u; g < GC; ++g) {
+      float p = sr[i * GC + g];
+      float ps = p * vsb[sk + i];
+      if (INT_FMT) zacc[g] += p * vzb[sk + i];
+      [[unroll]] for (uint e = 0u; e < E; ++e) acc[g * E + e] += ps * xr[e];
+    }
+  }
+}
 
 void main() {
   uint t = gl_LocalInvocationID.x;
@@ -45,145 +222,100 @@ void main() {
   int s0 = int(split * pc.split_keys);
   int s1 = min(L, s0 + int(pc.split_keys));
   int k0 = max(jlo, s0);
+  uint grp = t / LPR, lane = t % LPR;
 
+  // this lane's slice of q (scaled), and its sum for the int formats' zero term
   float qscale = pc.scale * (FP8_FMT ? fp8_scale_k(hk) : 1.0);
-  for (uint i = t; i < GC * D; i += WG) {
-    uint g = i / D, d = i % D;
-    q_s[i] = g < ng ? q_at((qi * pc.q_heads + hk * G + g0 + g) * D + d) * qscale : 0.0;
-  }
-  barrier();
-  if (t < GC) {
-    float s = 0.0;
-    for (uint d = 0u; d < D; ++d) s += q_s[t * D + d];
-    qsum_s[t] = s;
-    m_s[t] = NEG_INF;
-    l_s[t] = 0.0;
-  }
-  barrier();
-
-  float acc[GC * EPW];
-  float zacc[GC];
-  for (uint i = 0u; i < GC * EPW; ++i) acc[i] = 0.0;
-  for (uint g = 0u; g < GC; ++g) zacc[g] = 0.0;
-  uint lane = t % LPR, kr = t / LPR;  // QK phase: key row kr of the tile, lane within the row
-  uint vw = t % RW, vks = t / RW;     // PV phase: word column vw, key subset vks
-
-  for (int tile = k0; tile < s1; tile += int(KT)) {
-    // QK: partial dots of this lane's words
-    float dots[GC];
-    for (uint g = 0u; g < GC; ++g) dots[g] = 0.0;
-    int j = tile + int(kr);
-    if (j < s1) {
-      uint base = kv_row(b, uint(j), hk) * RW;
-      for (uint w = lane; w < RW; w += LPR) {
-        float v[EPW];
-        unpack_word(k_words[base + w], v);
-        for (uint g = 0u; g < GC; ++g) {
-          float s = 0.0;
-          for (uint e = 0u; e < EPW; ++e) s += q_s[g * D + w * EPW + e] * v[e];
-          dots[g] += s;
-        }
+  for (uint g = 0u; g < GC; ++g) {
+    qs[g] = 0.0;
+    for (uint cc = 0u; cc < CPL; ++cc) {
+      uint ch = lane + LPR * cc;
+      for (uint e = 0u; e < CE; ++e) {
+        float x = 0.0;
+        if (g < ng && ch < NCH) x = q_at((qi * pc.q_heads + hk * G + g0 + g) * D + ch * CE + e) * qscale;
+        qr[g * E + cc * CE + e] = x;
+        qs[g] += x;
       }
     }
-    for (uint g = 0u; g < GC; ++g) part_s[t * GC + g] = dots[g];
-    barrier();
-    // logits: reduce the LPR lanes, apply the row's scale / zero, softcap
-    for (uint i = t; i < GC * KT; i += WG) {
-      uint g = i / KT, k = i % KT;
-      int jj = tile + int(k);
-      float s = NEG_INF;
-      if (jj < s1 && g < ng) {
-        float dot = 0.0;
-        for (uint l = 0u; l < LPR; ++l) dot += part_s[(k * LPR + l) * GC + g];
-        if (INT_FMT) {
-          uint row = kv_row(b, uint(jj), hk);
-          dot = H2F(k_scale16[row]) * dot + H2F(k_zero16[row]) * qsum_s[g];
-        }
-        s = apply_softcap(dot);
-      }
-      p_s[g * KT + k] = s;
-    }
-    barrier();
-    // online softmax, one leader per query head
-    if (t < GC) {
-      float m_old = m_s[t], mx = m_old;
-      for (uint k = 0u; k < KT; ++k) mx = nan_max(mx, p_s[t * KT + k]);
-      float corr = mx == NEG_INF ? 1.0 : exp(m_old - mx);
-      float sum = 0.0;
-      for (uint k = 0u; k < KT; ++k) {
-        float s = p_s[t * KT + k];
-        float p = s == NEG_INF ? 0.0 : exp(s - mx);
-        p_s[t * KT + k] = p;
-        sum += p;
-      }
-      l_s[t] = l_s[t] * corr + sum;
-      m_s[t] = mx;
-      corr_s[t] = corr;
-    }
-    barrier();
-    // PV
-    for (uint g = 0u; g < GC; ++g) {
-      float cr = corr_s[g];
-      zacc[g] *= cr;
-      for (uint e = 0u; e < EPW; ++e) acc[g * EPW + e] *= cr;
-    }
-    if (vks < NKS) {
-      for (uint k = vks; k < KT; k += NKS) {
-        int jj = tile + int(k);
-        if (jj >= s1) break;
-        uint row = kv_row(b, uint(jj), hk);
-        float v[EPW];
-        unpack_word(v_words[row * RW + vw], v);
-        float vs = INT_FMT ? H2F(v_scale16[row]) : 1.0;
-        float vz = INT_FMT ? H2F(v_zero16[row]) : 0.0;
-        for (uint g = 0u; g < GC; ++g) {
-          float p = p_s[g * KT + k];
-          float ps = p * vs;
-          if (INT_FMT) zacc[g] += p * vz;
-          for (uint e = 0u; e < EPW; ++e) acc[g * EPW + e] += ps * v[e];
-        }
-      }
-    }
-    barrier();
   }
 
-  // reduce the key subsets, then normalise (one split) or write the partials
+  for (uint g = 0u; g < GC; ++g) m[g] = NEG_INF, l[g] = 0.0, zacc[g] = 0.0;
+  for (uint i = 0u; i < GC * E; ++i) acc[i] = 0.0;
+
+  // pages [pa, pb) of this split hold keys [k0, s1); the groups take them round robin
+  uint pa = uint(k0) / pc.page_size;
+  uint pb = s1 > k0 ? (uint(s1) + pc.page_size - 1u) / pc.page_size : pa;
+  uint steps = (pb - pa + NW - 1u) / NW * (pc.page_size / KPS);  // uniform over the workgroup
+  uint buf = 0u;
+
+  // two steps per iteration, so that each step's registers have a fixed slot; the next step's loads
+  // are in flight during this step's math
+  if (!PREFETCH) {  // CPU-based drivers: loads are synchronous, spare the registers
+    for (uint n = 0u; n < steps; ++n) {
+      fetch(n, 0u, grp, lane, b, hk, pa, pb, k0, s1);
+      consume(0u, t, grp, lane, ng, buf);
+    }
+  } else {
+  fetch(0u, 0u, grp, lane, b, hk, pa, pb, k0, s1);
+  for (uint n = 0u; n < steps; n += 2u) {
+    if (n + 1u < steps) fetch(n + 1u, 1u, grp, lane, b, hk, pa, pb, k0, s1);
+    consume(0u, t, grp, lane, ng, buf);
+    if (n + 1u < steps) {  // uniform over the workgroup
+      if (n + 2u < steps) fetch(n + 2u, 0u, grp, lane, b, hk, pa, pb, k0, s1);
+      consume(1u, t, grp, lane, ng, buf);
+    }
+  }
+  }
+
+  // merge the groups' (max, sum, acc) per query head, then normalise (one split) or write the partials
   float vscale = FP8_FMT ? fp8_scale_v(hk) : 1.0;
   for (uint g = 0u; g < GC; ++g) {
-    if (vks < NKS)
-      for (uint e = 0u; e < EPW; ++e) red_s[vks * D + vw * EPW + e] = acc[g * EPW + e] + zacc[g];
+    barrier();
+    if (lane == 0u) {
+      ml_s[grp] = m[g];
+      ml_s[NW + grp] = l[g];
+    }
+    for (uint cc = 0u; cc < CPL; ++cc) {
+      uint ch = lane + LPR * cc;
+      if (ch < NCH)
+        for (uint e = 0u; e < CE; ++e) red_s[grp * D + ch * CE + e] = acc[g * E + cc * CE + e] + zacc[g];
+    }
     barrier();
     if (g < ng) {
       uint hq = hk * G + g0 + g;
-      float l = l_s[g];
+      float M = NEG_INF;
+      for (uint w = 0u; w < NW; ++w) M = nan_max(M, ml_s[w]);
+      float lt = 0.0;
+      for (uint w = 0u; w < NW; ++w) lt += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * ml_s[NW + w];
       for (uint d = t; d < D; d += WG) {
-        float s = 0.0;
-        for (uint ks = 0u; ks < NKS; ++ks) s += red_s[ks * D + d];
-        s *= vscale;
+        float o = 0.0;
+        for (uint w = 0u; w < NW; ++w) o += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * red_s[w * D + d];
+        o *= vscale;
         if (pc.splits > 1u) {
-          part[((b * pc.q_heads + hq) * pc.splits + split) * (D + 2u) + d] = s;
+          part[((b * pc.q_heads + hq) * pc.splits + split) * (D + 2u) + d] = o;
         } else {
-          store_out((qi * pc.q_heads + hq) * D + d, l == 0.0 ? 0.0 : s / l);
+          store_out((qi * pc.q_heads + hq) * D + d, lt == 0.0 ? 0.0 : o / lt);
         }
       }
       if (pc.splits > 1u && t == 0u) {
-        uint pb = ((b * pc.q_heads + hq) * pc.splits + split) * (D + 2u) + D;
-        part[pb] = m_s[g];
-        part[pb + 1u] = l;
+        uint pbase = ((b * pc.q_heads + hq) * pc.splits + split) * (D + 2u) + D;
+        part[pbase] = M;
+        part[pbase + 1u] = lt;
       }
     }
-    barrier();
   }
 }
 
 #elif defined(PREFILL)
-layout(constant_id = 3) const uint BQ = 16;  // queries per workgroup
+layout(constant_id = 3) const uint BQ = 16;  // rows per workgroup: (query, query head of the kv head) pairs
 layout(constant_id = 4) const uint BK = 32;  // keys per tile
-const uint TPR = WG / BQ;                    // invocations per query row in the PV phase
+const uint TPR = WG / BQ;                    // invocations per row in the PV phase
 const uint DPT = D / TPR;                    // output elements per invocation (host: D % TPR == 0)
+const uint KS = D + 1u;                      // kv_s row stride: padded, so that the QK phase's lanes (one key
+                                             // each, same d) hit different banks
 
 shared float q_s[BQ * D];
-shared float kv_s[BK * D];
+shared float kv_s[BK * KS];
 shared float s_s[BQ * BK];
 shared float m_s[BQ], l_s[BQ], corr_s[BQ];
 
@@ -204,28 +336,29 @@ void load_tile(bool is_v, uint b, uint hk, int tile, int jhi) {
     } else {
       for (uint e = 0u; e < EPW; ++e) v[e] = 0.0;
     }
-    for (uint e = 0u; e < EPW; ++e) kv_s[k * D + w * EPW + e] = v[e];
+    for (uint e = 0u; e < EPW; ++e) kv_s[k * KS + w * EPW + e] = v[e];
   }
 }
 
 void main() {
   uint t = gl_LocalInvocationID.x;
-  uint hq = gl_WorkGroupID.y % pc.q_heads, b = gl_WorkGroupID.y / pc.q_heads;
-  uint hk = hq / (pc.q_heads / pc.kv_heads);
+  uint hk = gl_WorkGroupID.y % pc.kv_heads, b = gl_WorkGroupID.y / pc.kv_heads;
+  int G = int(pc.q_heads / pc.kv_heads);
   int q0 = q_start[b], nq = q_start[b + 1u] - q0;
   int L = seq_lens[b];
-  int i0 = int(gl_WorkGroupID.x * BQ);
-  if (i0 >= nq) return;  // uniform for the workgroup
-  int nrows = min(int(BQ), nq - i0);
+  int r0 = int(gl_WorkGroupID.x * BQ);  // row r is query r / G, query head hk * G + r % G
+  if (r0 >= nq * G) return;             // uniform for the workgroup
+  int nrows = min(int(BQ), nq * G - r0);
   int off = L - nq;  // query i sits at position i + off
   bool causal = (pc.flags & FLAG_CAUSAL) != 0u || pc.window > 0;
-  int jlo = pc.window > 0 ? max(0, i0 + off - pc.window + 1) : 0;
-  int jhi = causal ? clamp(i0 + nrows - 1 + off + 1, 0, L) : L;
+  int jlo = pc.window > 0 ? max(0, r0 / G + off - pc.window + 1) : 0;
+  int jhi = causal ? clamp((r0 + nrows - 1) / G + off + 1, 0, L) : L;
 
   float qscale = pc.scale * (FP8_FMT ? fp8_scale_k(hk) : 1.0);
   for (uint i = t; i < BQ * D; i += WG) {
     uint r = i / D, d = i % D;
-    q_s[i] = int(r) < nrows ? q_at((uint(q0 + i0 + int(r)) * pc.q_heads + hq) * D + d) * qscale : 0.0;
+    int rr = r0 + int(r);
+    q_s[i] = int(r) < nrows ? q_at((uint(q0 + rr / G) * pc.q_heads + hk * uint(G) + uint(rr % G)) * D + d) * qscale : 0.0;
   }
   if (t < BQ) {
     m_s[t] = NEG_INF;
@@ -241,12 +374,12 @@ void main() {
     for (uint i = t; i < BQ * BK; i += WG) {
       uint rr = i / BK, k = i % BK;
       int j = tile + int(k);
-      int pos = i0 + int(rr) + off;
+      int pos = (r0 + int(rr)) / G + off;
       bool visible = int(rr) < nrows && j < jhi && (!causal || j <= pos) && (pc.window <= 0 || j > pos - pc.window);
       float s = NEG_INF;
       if (visible) {
         float dot = 0.0;
-        for (uint d = 0u; d < D; ++d) dot += q_s[rr * D + d] * kv_s[k * D + d];
+        for (uint d = 0u; d < D; ++d) dot += q_s[rr * D + d] * kv_s[k * KS + d];
         s = apply_softcap(dot);
       }
       s_s[i] = s;
@@ -273,14 +406,15 @@ void main() {
     for (uint i = 0u; i < DPT; ++i) o[i] *= cr;
     for (uint k = 0u; k < BK; ++k) {
       float p = s_s[r * BK + k];
-      for (uint i = 0u; i < DPT; ++i) o[i] += p * kv_s[k * D + dl + TPR * i];
+      for (uint i = 0u; i < DPT; ++i) o[i] += p * kv_s[k * KS + dl + TPR * i];
     }
     barrier();
   }
   if (int(r) < nrows) {
     float l = l_s[r];
     float vscale = FP8_FMT ? fp8_scale_v(hk) : 1.0;
-    uint ob = (uint(q0 + i0 + int(r)) * pc.q_heads + hq) * D;
+    int rr = r0 + int(r);
+    uint ob = (uint(q0 + rr / G) * pc.q_heads + hk * uint(G) + uint(rr % G)) * D;
     for (uint i = 0u; i < DPT; ++i) store_out(ob + dl + TPR * i, l == 0.0 ? 0.0 : o[i] * vscale / l);
   }
 }

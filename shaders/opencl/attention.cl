@@ -4,14 +4,15 @@
  * Same family and algorithms as shaders/glsl/attention.comp (see its header): decode runs one
  * work-group per (split, (seq, kv head, query-head chunk)) with the query heads of one kv head sharing
  * each K/V row read, online softmax in fp32 and split-K partials combined by lb_attention_merge;
- * prefill tiles BQ queries x BK keys, skipping key
- * tiles outside the causal / window range. K/V are dequantized in registers (decode) or into local
+ * prefill tiles BQ rows ((query, query head) pairs of one kv head: a K/V tile serves the GQA group) x BK
+ * keys, skipping key tiles outside the causal / window range. K/V are dequantized in registers (decode) or into local
  * tiles (prefill); fp16 moves through vload_half / vstore_half_rte (no cl_khr_fp16 needed).
  * Variants from -D options:
  *   LB_FMT  0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2      LB_D    head dim
  *   LB_WG   work-group size                             LB_EPW  elements per 32-bit cache word
- *   decode: LB_GC query heads per group, LB_LPR lanes per key row
- *   prefill: LB_BQ queries, LB_BK keys per tile
+ *   decode: LB_GC query heads per group, LB_LPR lanes per key row, LB_KPS keys per step,
+ *           LB_PREFETCH 1: the next step's loads in flight during this step's math
+ *   prefill: LB_BQ rows, LB_BK keys per tile
  */
 #ifndef LB_FMT
 #define LB_FMT 0
@@ -116,18 +117,132 @@ inline void lb_store(__global float* out32, __global half* out16, uint flags, ui
       uint page_size, uint splits, uint split_keys, uint flags, int window, float softcap, float scale,       \
       uint chunks
 
-/* ---- decode --------------------------------------------------------------------------------------- */
+/* ---- decode ---------------------------------------------------------------------------------------
+ * Lane groups of LB_LPR work-items stream their own pages (round robin), LB_KPS keys per step; a lane
+ * owns chunks lane, lane + LB_LPR, ... of a row (16 bytes; 8 for int4) and keeps its slice of q, the
+ * online-softmax state and its slice of the accumulators in registers. The next step's K/V chunks and
+ * scales are loaded before the current step's math; partial dots are summed through local memory
+ * (double buffered: one barrier per step); the groups' states are merged (log-sum-exp) at the end. */
 #ifdef LB_GC
-#define LB_KT (LB_WG / LB_LPR)
-#define LB_NKS (LB_WG / LB_RW)
+#define LB_CE (LB_FMT == 0 ? 8 : 16)                 /* elements per chunk */
+#define LB_VW (LB_CE / LB_EPW)                       /* words per chunk: 4 or 2 */
+#define LB_NCH (LB_D / LB_CE)                        /* chunks per row */
+#define LB_CPL ((LB_NCH + LB_LPR - 1) / LB_LPR)      /* chunks per lane */
+#define LB_E (LB_CPL * LB_CE)                        /* elements per lane */
+#define LB_NW (LB_WG / LB_LPR)                       /* lane groups */
+#define LB_NK (LB_KPS * LB_CPL)                      /* chunks per step and tensor */
+#define LB_NS (LB_KPS * LB_GC)                       /* logits per step */
+#ifndef LB_PREFETCH
+#define LB_PREFETCH 1
+#endif
+#define LB_RED (LB_NW * LB_D > 2 * LB_WG * LB_NS ? LB_NW * LB_D : 2 * LB_WG * LB_NS)
+
+/* One step's loads: slot sl of the double buffers. */
+inline void lb_fetch(uint sl, uint n, uint grp, uint lane, uint b, uint hk, uint pa, uint pb, int k0, int s1,
+                     __global const uint* kw, __global const uint* vw, __global const ushort* ks16,
+                     __global const ushort* kz16, __global const ushort* vs16, __global const ushort* vz16,
+                     __global const int* block_table, uint max_blocks, uint P, uint kv_heads, uint4* kb, uint4* vb,
+                     float* ksb, float* kzb, float* vsb, float* vzb, uint* validb) {
+  uint spp = P / LB_KPS;
+  uint pidx = pa + grp + LB_NW * (n / spp);
+  uint off = (n % spp) * LB_KPS;
+  uint valid = 0u;
+  uint page = pidx < pb ? (uint)block_table[b * max_blocks + pidx] : 0u; /* one table entry per step */
+  for (uint i = 0; i < LB_KPS; ++i) {
+    int j = (int)(pidx * P + off + i);
+    bool ok = pidx < pb && j >= k0 && j < s1;
+    uint row = (page * P + off + i) * kv_heads + hk;
+    uint si = sl * LB_KPS + i;
+    ksb[si] = 1.0f, kzb[si] = 0.0f, vsb[si] = 1.0f, vzb[si] = 0.0f;
+    if (ok) {
+      valid |= 1u << i;
+#if LB_INT_FMT
+      ksb[si] = lb_h2f(ks16, row), kzb[si] = lb_h2f(kz16, row);
+      vsb[si] = lb_h2f(vs16, row), vzb[si] = lb_h2f(vz16, row);
+#endif
+    }
+    for (uint c = 0; c < LB_CPL; ++c) {
+      uint ch = lane + LB_LPR * c;
+      uint w = row * LB_RW + ch * LB_VW;
+      uint4 kx = (uint4)(0u), vx = (uint4)(0u);
+      if (ok && ch < LB_NCH) {
+#if LB_VW == 4
+        kx = vload4(0, kw + w);
+        vx = vload4(0, vw + w);
+#else
+        kx.xy = vload2(0, kw + w);
+        vx.xy = vload2(0, vw + w);
+#endif
+      }
+      kb[sl * LB_NK + i * LB_CPL + c] = kx;
+      vb[sl * LB_NK + i * LB_CPL + c] = vx;
+    }
+  }
+  validb[sl] = valid;
+}
+
+/* A chunk, dequantized into x[0 .. LB_CE). */
+inline void lb_unpack_chunk(uint4 w, float* x) {
+  uint ws[4] = {w.x, w.y, w.z, w.w};
+  for (uint i = 0; i < LB_VW; ++i) lb_unpack_word(ws[i], x + i * LB_EPW);
+}
+
+/* Step sl: logits, the partial dots summed over the group, online softmax, p·V. */
+inline void lb_consume(uint sl, uint t, uint grp, uint ng, uint* buf, float softcap, const float* qr, const float* qs,
+                       float* m, float* l, float* zacc, float* acc, const uint4* kb, const uint4* vb, const float* ksb,
+                       const float* kzb, const float* vsb, const float* vzb, const uint* validb, __local float* red_s) {
+  float sr[LB_NS], x[LB_E];
+  for (uint i = 0; i < LB_KPS; ++i) {
+    for (uint c = 0; c < LB_CPL; ++c) lb_unpack_chunk(kb[sl * LB_NK + i * LB_CPL + c], x + c * LB_CE);
+    for (uint g = 0; g < LB_GC; ++g) {
+      float d = 0.0f;
+      for (uint e = 0; e < LB_E; ++e) d += qr[g * LB_E + e] * x[e];
+      sr[i * LB_GC + g] = LB_INT_FMT ? ksb[sl * LB_KPS + i] * d + kzb[sl * LB_KPS + i] * qs[g] : d;
+    }
+  }
+  __local float* red = red_s + *buf * LB_WG * LB_NS;
+  for (uint i = 0; i < LB_NS; ++i) red[t * LB_NS + i] = sr[i];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint i = 0; i < LB_NS; ++i) {
+    float s = 0.0f;
+    for (uint k = 0; k < LB_LPR; ++k) s += red[(grp * LB_LPR + k) * LB_NS + i];
+    sr[i] = s;
+  }
+  *buf ^= 1u; /* the next step writes the other half */
+  for (uint g = 0; g < LB_GC; ++g) {
+    float mx = m[g];
+    for (uint i = 0; i < LB_KPS; ++i) {
+      float v = (validb[sl] & (1u << i)) && g < ng ? lb_softcap(sr[i * LB_GC + g], softcap) : -INFINITY;
+      sr[i * LB_GC + g] = v;
+      mx = lb_nan_max(mx, v);
+    }
+    float corr = mx == -INFINITY ? 1.0f : exp(m[g] - mx);
+    float sum = 0.0f;
+    for (uint i = 0; i < LB_KPS; ++i) {
+      float v = sr[i * LB_GC + g];
+      float p = v == -INFINITY ? 0.0f : exp(v - mx);
+      sr[i * LB_GC + g] = p;
+      sum += p;
+    }
+    l[g] = l[g] * corr + sum;
+    m[g] = mx;
+    zacc[g] *= corr;
+    for (uint e = 0; e < LB_E; ++e) acc[g * LB_E + e] *= corr;
+  }
+  for (uint i = 0; i < LB_KPS; ++i) {
+    for (uint c = 0; c < LB_CPL; ++c) lb_unpack_chunk(vb[sl * LB_NK + i * LB_CPL + c], x + c * LB_CE);
+    for (uint g = 0; g < LB_GC; ++g) {
+      float p = sr[i * LB_GC + g];
+      float ps = p * vsb[sl * LB_KPS + i];
+      if (LB_INT_FMT) zacc[g] += p * vzb[sl * LB_KPS + i];
+      for (uint e = 0; e < LB_E; ++e) acc[g * LB_E + e] += ps * x[e];
+    }
+  }
+}
 
 __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_decode(LB_ATTN_ARGS) {
-  __local float q_s[LB_GC * LB_D];
-  __local float qsum_s[LB_GC];
-  __local float part_s[LB_WG * LB_GC];
-  __local float p_s[LB_GC * LB_KT];
-  __local float m_s[LB_GC], l_s[LB_GC], corr_s[LB_GC];
-  __local float red_s[LB_NKS * LB_D];
+  __local float red_s[LB_RED];
+  __local float ml_s[2 * LB_NW];
 
   uint t = get_local_id(0);
   uint split = get_group_id(0);
@@ -144,115 +259,88 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
   int s1 = min(L, s0 + (int)split_keys);
   int k0 = max(jlo, s0);
   uint fp8_head = (flags & FLAG_FP8_PER_HEAD) ? hk : 0u;
+  uint grp = t / LB_LPR, lane = t % LB_LPR;
 
+  float qr[LB_GC * LB_E], qs[LB_GC];
   float qscale = scale * (LB_FP8_FMT ? ks32[fp8_head] : 1.0f);
-  for (uint i = t; i < LB_GC * LB_D; i += LB_WG) {
-    uint g = i / LB_D, d = i % LB_D;
-    q_s[i] = g < ng ? vload_half((qi * q_heads + hk * G + g0 + g) * LB_D + d, q) * qscale : 0.0f;
-  }
-  barrier(CLK_LOCAL_MEM_FENCE);
-  if (t < LB_GC) {
-    float s = 0.0f;
-    for (uint d = 0; d < LB_D; ++d) s += q_s[t * LB_D + d];
-    qsum_s[t] = s;
-    m_s[t] = -INFINITY;
-    l_s[t] = 0.0f;
-  }
-  barrier(CLK_LOCAL_MEM_FENCE);
-
-  float acc[LB_GC * LB_EPW];
-  float zacc[LB_GC];
-  for (uint i = 0; i < LB_GC * LB_EPW; ++i) acc[i] = 0.0f;
-  for (uint g = 0; g < LB_GC; ++g) zacc[g] = 0.0f;
-  uint lane = t % LB_LPR, kr = t / LB_LPR;
-  uint vcol = t % LB_RW, vks = t / LB_RW;
-
-  for (int tile = k0; tile < s1; tile += LB_KT) {
-    float dots[LB_GC];
-    for (uint g = 0; g < LB_GC; ++g) dots[g] = 0.0f;
-    int j = tile + (int)kr;
-    if (j < s1) {
-      uint base = lb_kv_row(block_table, max_blocks, page_size, kv_heads, b, (uint)j, hk) * LB_RW;
-      for (uint w = lane; w < LB_RW; w += LB_LPR) {
-        float v[LB_EPW];
-        lb_unpack_word(kw[base + w], v);
-        for (uint g = 0; g < LB_GC; ++g) {
-          float s = 0.0f;
-          for (uint e = 0; e < LB_EPW; ++e) s += q_s[g * LB_D + w * LB_EPW + e] * v[e];
-          dots[g] += s;
-        }
+  for (uint g = 0; g < LB_GC; ++g) {
+    qs[g] = 0.0f;
+    for (uint cc = 0; cc < LB_CPL; ++cc) {
+      uint ch = lane + LB_LPR * cc;
+      for (uint e = 0; e < LB_CE; ++e) {
+        float x = 0.0f;
+        if (g < ng && ch < LB_NCH) x = vload_half((qi * q_heads + hk * G + g0 + g) * LB_D + ch * LB_CE + e, q) * qscale;
+        qr[g * LB_E + cc * LB_CE + e] = x;
+        qs[g] += x;
       }
     }
-    for (uint g = 0; g < LB_GC; ++g) part_s[t * LB_GC + g] = dots[g];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint i = t; i < LB_GC * LB_KT; i += LB_WG) {
-      uint g = i / LB_KT, k = i % LB_KT;
-      int jj = tile + (int)k;
-      float s = -INFINITY;
-      if (jj < s1 && g < ng) {
-        float dot = 0.0f;
-        for (uint l = 0; l < LB_LPR; ++l) dot += part_s[(k * LB_LPR + l) * LB_GC + g];
-#if LB_INT_FMT
-        uint row = lb_kv_row(block_table, max_blocks, page_size, kv_heads, b, (uint)jj, hk);
-        dot = lb_h2f(ks16, row) * dot + lb_h2f(kz16, row) * qsum_s[g];
-#endif
-        s = lb_softcap(dot, softcap);
-      }
-      p_s[g * LB_KT + k] = s;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (t < LB_GC) corr_s[t] = lb_online_softmax(p_s + t * LB_KT, LB_KT, m_s + t, l_s + t);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint g = 0; g < LB_GC; ++g) {
-      float cr = corr_s[g];
-      zacc[g] *= cr;
-      for (uint e = 0; e < LB_EPW; ++e) acc[g * LB_EPW + e] *= cr;
-    }
-    if (vks < LB_NKS) {
-      for (uint k = vks; k < LB_KT; k += LB_NKS) {
-        int jj = tile + (int)k;
-        if (jj >= s1) break;
-        uint row = lb_kv_row(block_table, max_blocks, page_size, kv_heads, b, (uint)jj, hk);
-        float v[LB_EPW];
-        lb_unpack_word(vw[row * LB_RW + vcol], v);
-#if LB_INT_FMT
-        float vs = lb_h2f(vs16, row), vz = lb_h2f(vz16, row);
+  }
+  float m[LB_GC], l[LB_GC], zacc[LB_GC], acc[LB_GC * LB_E];
+  for (uint g = 0; g < LB_GC; ++g) m[g] = -INFINITY, l[g] = 0.0f, zacc[g] = 0.0f;
+  for (uint i = 0; i < LB_GC * LB_E; ++i) acc[i] = 0.0f;
+
+  uint pa = (uint)k0 / page_size;
+  uint pb = s1 > k0 ? ((uint)s1 + page_size - 1u) / page_size : pa;
+  uint steps = (pb - pa + LB_NW - 1u) / LB_NW * (page_size / LB_KPS); /* uniform over the work-group */
+  uint buf = 0u;
+  uint4 kb[2 * LB_NK], vb[2 * LB_NK];
+  float ksb[2 * LB_KPS], kzb[2 * LB_KPS], vsb[2 * LB_KPS], vzb[2 * LB_KPS];
+  uint validb[2];
+#define LB_FETCH(sl, n)                                                                                             \
+  lb_fetch(sl, n, grp, lane, b, hk, pa, pb, k0, s1, kw, vw, ks16, kz16, vs16, vz16, block_table, max_blocks,      \
+           page_size, kv_heads, kb, vb, ksb, kzb, vsb, vzb, validb)
+#define LB_CONSUME(sl)                                                                                              \
+  lb_consume(sl, t, grp, ng, &buf, softcap, qr, qs, m, l, zacc, acc, kb, vb, ksb, kzb, vsb, vzb, validb, red_s)
+#if !LB_PREFETCH /* CPU devices: loads are synchronous, spare the registers */
+  for (uint n = 0; n < steps; ++n) {
+    LB_FETCH(0u, n);
+    LB_CONSUME(0u);
+  }
 #else
-        float vs = 1.0f, vz = 0.0f;
-#endif
-        for (uint g = 0; g < LB_GC; ++g) {
-          float p = p_s[g * LB_KT + k];
-          float ps = p * vs;
-          if (LB_INT_FMT) zacc[g] += p * vz;
-          for (uint e = 0; e < LB_EPW; ++e) acc[g * LB_EPW + e] += ps * v[e];
-        }
-      }
+  LB_FETCH(0u, 0u);
+  for (uint n = 0; n < steps; n += 2u) { /* two steps per iteration: fixed register slots */
+    if (n + 1u < steps) LB_FETCH(1u, n + 1u);
+    LB_CONSUME(0u);
+    if (n + 1u < steps) {
+      if (n + 2u < steps) LB_FETCH(0u, n + 2u);
+      LB_CONSUME(1u);
     }
-    barrier(CLK_LOCAL_MEM_FENCE);
   }
+#endif
+#undef LB_FETCH
+#undef LB_CONSUME
 
   float vscale = LB_FP8_FMT ? vs32[fp8_head] : 1.0f;
   for (uint g = 0; g < LB_GC; ++g) {
-    if (vks < LB_NKS)
-      for (uint e = 0; e < LB_EPW; ++e) red_s[vks * LB_D + vcol * LB_EPW + e] = acc[g * LB_EPW + e] + zacc[g];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lane == 0u) {
+      ml_s[grp] = m[g];
+      ml_s[LB_NW + grp] = l[g];
+    }
+    for (uint cc = 0; cc < LB_CPL; ++cc) {
+      uint ch = lane + LB_LPR * cc;
+      if (ch < LB_NCH)
+        for (uint e = 0; e < LB_CE; ++e) red_s[grp * LB_D + ch * LB_CE + e] = acc[g * LB_E + cc * LB_CE + e] + zacc[g];
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (g < ng) {
       uint hq = hk * G + g0 + g;
-      float l = l_s[g];
-      uint pb = ((b * q_heads + hq) * splits + split) * (LB_D + 2u);
+      float M = -INFINITY, lt = 0.0f;
+      for (uint w = 0; w < LB_NW; ++w) M = lb_nan_max(M, ml_s[w]);
+      for (uint w = 0; w < LB_NW; ++w) lt += ml_s[w] == -INFINITY ? 0.0f : exp(ml_s[w] - M) * ml_s[LB_NW + w];
+      uint pbase = ((b * q_heads + hq) * splits + split) * (LB_D + 2u);
       for (uint d = t; d < LB_D; d += LB_WG) {
-        float s = 0.0f;
-        for (uint ks = 0; ks < LB_NKS; ++ks) s += red_s[ks * LB_D + d];
-        s *= vscale;
-        if (splits > 1u) part[pb + d] = s;
-        else lb_store(out32, out16, flags, (qi * q_heads + hq) * LB_D + d, l == 0.0f ? 0.0f : s / l);
+        float o = 0.0f;
+        for (uint w = 0; w < LB_NW; ++w) o += ml_s[w] == -INFINITY ? 0.0f : exp(ml_s[w] - M) * red_s[w * LB_D + d];
+        o *= vscale;
+        if (splits > 1u) part[pbase + d] = o;
+        else lb_store(out32, out16, flags, (qi * q_heads + hq) * LB_D + d, lt == 0.0f ? 0.0f : o / lt);
       }
       if (splits > 1u && t == 0u) {
-        part[pb + LB_D] = m_s[g];
-        part[pb + LB_D + 1u] = l;
+        part[pbase + LB_D] = M;
+        part[pbase + LB_D + 1u] = lt;
       }
     }
-    barrier(CLK_LOCAL_MEM_FENCE);
   }
 }
 #endif /* LB_GC */
@@ -261,6 +349,7 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
 #ifdef LB_BQ
 #define LB_TPR (LB_WG / LB_BQ)
 #define LB_DPT (LB_D / LB_TPR)
+#define LB_KS (LB_D + 1) /* kv_s row stride, padded: no bank conflicts in the QK phase */
 
 inline void lb_load_tile(__local float* kv_s, __global const uint* words, __global const ushort* sc16,
                          __global const ushort* z16, __global const int* block_table, uint max_blocks,
@@ -279,34 +368,35 @@ inline void lb_load_tile(__local float* kv_s, __global const uint* words, __glob
     } else {
       for (uint e = 0; e < LB_EPW; ++e) v[e] = 0.0f;
     }
-    for (uint e = 0; e < LB_EPW; ++e) kv_s[k * LB_D + w * LB_EPW + e] = v[e];
+    for (uint e = 0; e < LB_EPW; ++e) kv_s[k * LB_KS + w * LB_EPW + e] = v[e];
   }
 }
 
 __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_prefill(LB_ATTN_ARGS) {
   __local float q_s[LB_BQ * LB_D];
-  __local float kv_s[LB_BK * LB_D];
+  __local float kv_s[LB_BK * LB_KS];
   __local float s_s[LB_BQ * LB_BK];
   __local float m_s[LB_BQ], l_s[LB_BQ], corr_s[LB_BQ];
 
   uint t = get_local_id(0);
-  uint hq = get_group_id(1) % q_heads, b = get_group_id(1) / q_heads;
-  uint hk = hq / (q_heads / kv_heads);
+  uint hk = get_group_id(1) % kv_heads, b = get_group_id(1) / kv_heads;
+  int G = (int)(q_heads / kv_heads);
   int q0 = q_start[b], nq = q_start[b + 1] - q0;
   int L = seq_lens[b];
-  int i0 = (int)(get_group_id(0) * LB_BQ);
-  if (i0 >= nq) return; /* uniform for the work-group */
-  int nrows = min((int)LB_BQ, nq - i0);
+  int r0 = (int)(get_group_id(0) * LB_BQ); /* row r: query r / G, query head hk * G + r % G */
+  if (r0 >= nq * G) return;                /* uniform for the work-group */
+  int nrows = min((int)LB_BQ, nq * G - r0);
   int off = L - nq;
   bool causal = (flags & FLAG_CAUSAL) != 0u || window > 0;
-  int jlo = window > 0 ? max(0, i0 + off - window + 1) : 0;
-  int jhi = causal ? clamp(i0 + nrows + off, 0, L) : L;
+  int jlo = window > 0 ? max(0, r0 / G + off - window + 1) : 0;
+  int jhi = causal ? clamp((r0 + nrows - 1) / G + off + 1, 0, L) : L;
   uint fp8_head = (flags & FLAG_FP8_PER_HEAD) ? hk : 0u;
 
   float qscale = scale * (LB_FP8_FMT ? ks32[fp8_head] : 1.0f);
   for (uint i = t; i < LB_BQ * LB_D; i += LB_WG) {
     uint r = i / LB_D, d = i % LB_D;
-    q_s[i] = (int)r < nrows ? vload_half(((uint)(q0 + i0 + (int)r) * q_heads + hq) * LB_D + d, q) * qscale : 0.0f;
+    int rr = r0 + (int)r;
+    q_s[i] = (int)r < nrows ? vload_half(((uint)(q0 + rr / G) * q_heads + hk * (uint)G + (uint)(rr % G)) * LB_D + d, q) * qscale : 0.0f;
   }
   if (t < LB_BQ) {
     m_s[t] = -INFINITY;
@@ -322,12 +412,12 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_pr
     for (uint i = t; i < LB_BQ * LB_BK; i += LB_WG) {
       uint rr = i / LB_BK, k = i % LB_BK;
       int j = tile + (int)k;
-      int pos = i0 + (int)rr + off;
+      int pos = (r0 + (int)rr) / G + off;
       bool visible = (int)rr < nrows && j < jhi && (!causal || j <= pos) && (window <= 0 || j > pos - window);
       float s = -INFINITY;
       if (visible) {
         float dot = 0.0f;
-        for (uint d = 0; d < LB_D; ++d) dot += q_s[rr * LB_D + d] * kv_s[k * LB_D + d];
+        for (uint d = 0; d < LB_D; ++d) dot += q_s[rr * LB_D + d] * kv_s[k * LB_KS + d];
         s = lb_softcap(dot, softcap);
       }
       s_s[i] = s;
@@ -340,14 +430,15 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_pr
     for (uint i = 0; i < LB_DPT; ++i) o[i] *= cr;
     for (uint k = 0; k < LB_BK; ++k) {
       float p = s_s[r * LB_BK + k];
-      for (uint i = 0; i < LB_DPT; ++i) o[i] += p * kv_s[k * LB_D + dl + LB_TPR * i];
+      for (uint i = 0; i < LB_DPT; ++i) o[i] += p * kv_s[k * LB_KS + dl + LB_TPR * i];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   if ((int)r < nrows) {
     float l = l_s[r];
     float vscale = LB_FP8_FMT ? vs32[fp8_head] : 1.0f;
-    uint ob = ((uint)(q0 + i0 + (int)r) * q_heads + hq) * LB_D;
+    int rr = r0 + (int)r;
+    uint ob = ((uint)(q0 + rr / G) * q_heads + hk * (uint)G + (uint)(rr % G)) * LB_D;
     for (uint i = 0; i < LB_DPT; ++i)
       lb_store(out32, out16, flags, ob + dl + LB_TPR * i, l == 0.0f ? 0.0f : o[i] * vscale / l);
   }
