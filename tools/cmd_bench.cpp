@@ -65,6 +65,7 @@ Command add_bench_command(CLI::App& root) {
               o.peak_shape = {};
             else if (!a->peak_shape.empty())
               o.peak_shape = bench::parse_shapes(a->peak_shape).at(0);
+            if (!a->json.empty()) check_output(a->json, "--json");
             Context ctx = make_context(a->dev);
             auto progress = [](const bench::Result& r) {
               if (r.error.empty())
@@ -76,7 +77,8 @@ Command add_bench_command(CLI::App& root) {
             bench::print_table(rep, stdout);
             if (!a->json.empty()) bench::write_json(bench::report_json(rep), a->json);
             return 0;
-          }};
+          },
+          /*prints_report=*/true};
 }
 
 }  // namespace lowbit::cli

@@ -36,7 +36,8 @@ Command add_pack_command(CLI::App& root) {
             std::printf("packed %zu layer(s) (%s), copied %zu tensor(s) -> %s\n", rep.layers.size(), rep.source.c_str(),
                         rep.copied.size(), a->output.c_str());
             return 0;
-          }};
+          },
+          /*prints_report=*/true};
 }
 
 }  // namespace lowbit::cli

@@ -60,8 +60,7 @@ Command add_run_command(CLI::App& root) {
   return {cmd, [a, lin, attn] {
             if (attn.app->parsed()) return attn.run();
             if (!lin->parsed()) throw Error(ErrorCode::InvalidArgument, "run: unknown op (expected linear or attention)");
-            if (!a->output.ends_with(".npy"))
-              throw Error(ErrorCode::InvalidArgument, "--output must be a .npy file, got '" + a->output + "'");
+            check_output(a->output, "--output", ".npy");
             int64_t m, k;
             auto x = read_activations(a->input, m, k);
             auto layer = ckpt::load_layer(a->checkpoint, a->layer, a->scheme);
@@ -78,15 +77,25 @@ Command add_run_command(CLI::App& root) {
               Buffer wb = ctx.upload(DType::F16, {layer.w.n, layer.w.k}, wh.data(), wh.size() * 2);
               Buffer bb;
               if (!layer.bias.empty()) bb = ctx.upload(DType::F16, {layer.w.n}, layer.bias.data(), layer.bias.size() * 2);
+              ctx.wait();
+              ctx.reset_timing();
               y = ctx.gemm_f16(xb, wb, bb, {.out = DType::F32});
             } else {
-              y = ctx.gemm_w4a16(xb, ctx.upload_w4(layer.w, layer.bias), {.out = DType::F32});
+              W4Layer w4 = ctx.upload_w4(layer.w, layer.bias);
+              ctx.wait();
+              ctx.reset_timing();
+              y = ctx.gemm_w4a16(xb, w4, {.out = DType::F32});
             }
+            const double ms = ctx.timing().device_ms;
             auto out = ctx.download<float>(y);
             io::write_npy(a->output, DType::F32, {m, layer.w.n},
                           {reinterpret_cast<const uint8_t*>(out.data()), out.size() * 4});
+            print_run_summary("linear", "X " + shape_str({m, k}) + " · W " + shape_str({layer.w.n, k}) + "ᵀ -> Y " +
+                                            shape_str({m, layer.w.n}) + (a->f16 ? ", fp16 GEMM" : ", W4A16 group " + std::to_string(layer.w.group)),
+                              ctx, ms);
             return 0;
-          }};
+          },
+          /*prints_report=*/true};
 }
 
 }  // namespace lowbit::cli

@@ -90,8 +90,7 @@ Command add_run_attention_command(CLI::App& run) {
   cmd->add_option("--scale", a->scale, "softmax scale (default 1/sqrt(D))");
   add_device_flags(*cmd, a->dev);
   return {cmd, [a] {
-            if (!a->output.ends_with(".npy"))
-              throw Error(ErrorCode::InvalidArgument, "--output must be a .npy file, got '" + a->output + "'");
+            check_output(a->output, "--output", ".npy");
             const KvFormat format = parse_kv_format(a->format);
             if (a->page_size < 1)
               throw Error(ErrorCode::InvalidArgument, "--page-size must be >= 1, got " + std::to_string(a->page_size));
@@ -151,10 +150,16 @@ Command add_run_attention_command(CLI::App& run) {
             ao.window = a->window;
             ao.softcap = a->softcap;
             ao.scale = a->scale;
+            ctx.wait();
+            ctx.reset_timing();
             Buffer ob = ctx.attention(qb, cache, 0, seqs, q_counts, ao);
+            const double ms = ctx.timing().device_ms;
             auto out = ctx.download<float>(ob);
             io::write_npy(a->output, DType::F32, {B, Sq, Hq, D},
                           {reinterpret_cast<const uint8_t*>(out.data()), out.size() * 4});
+            print_run_summary("attention", "Q " + shape_str(q.shape) + ", K/V " + shape_str(k.shape) + " " + a->format +
+                                               " KV -> O " + shape_str(q.shape),
+                              ctx, ms);
             return 0;
           }};
 }
