@@ -56,7 +56,8 @@ struct GemmArgs {
   const DeviceBuffer* w = nullptr;       // F16 [n, k] or U32 qweight [ceil(k/8), n]
   const DeviceBuffer* scales = nullptr;  // F16 [k/group, n] (w4)
   const DeviceBuffer* zeros = nullptr;   // U8 [k/group, n] (w4 asym) or null = symmetric (zero 8)
-  const DeviceBuffer* bias = nullptr;    // F16 [n] or null
+  const DeviceBuffer* bias = nullptr;    // F16 or F32 [n] (bias_f32), or null
+  bool bias_f32 = false;
   DeviceBuffer* y = nullptr;             // [m, n] of out_elem
   int out_elem = 0;                      // LB_FMT_F16 or LB_FMT_F32
   uint64_t m = 0, n = 0, k = 0;

@@ -45,7 +45,8 @@ static std::shared_ptr<Device> make_auto_device(const ContextOptions& o) {
   for (Backend b : {Backend::Vulkan, Backend::OpenCL, Backend::CPU}) {
     try {
       auto dev = make_device(b, o);
-      if (b == Backend::CPU && o.device.empty())
+      // A named device that only the CPU matches is what was asked for; otherwise the CPU is the fallback.
+      if (b == Backend::CPU && (o.device.empty() || o.device == "0"))
         log().warn("no GPU backend available, running on the CPU reference ({})", reasons);
       else if (!reasons.empty())
         log().debug("auto backend skipped {}", reasons);

@@ -61,8 +61,9 @@ void compare_qtensors(Context& gpu, const QTensor& g, Context& cpu, const QTenso
     size_t ds = first_diff(gs, cs);
     EXPECT_EQ(ds, SIZE_MAX) << what << ": scales differ at " << ds;
   }
-  if (c.tensor_scale.valid())
+  if (c.tensor_scale.valid()) {
     EXPECT_EQ(gpu.download<uint32_t>(g.tensor_scale), cpu.download<uint32_t>(c.tensor_scale)) << what;
+  }
 }
 
 // Quantize on both, compare; dequantize the CPU's codes on both into f32/f16/bf16, compare.

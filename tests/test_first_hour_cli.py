@@ -176,6 +176,92 @@ def bogus_log_level_is_a_warning(tmp):
     assert "[lowbit warning] LOWBIT_LOG='bogus' is not a log level" in r.stderr, r.stderr
 
 
+# 6. float64 .npy (numpy's default) is accepted wherever float32 is.
+@test
+def float64_npy_converts_like_float32(tmp):
+    x64 = np.random.default_rng(1).standard_normal((4, 40)) * 3
+    np.save(tmp / "x64.npy", x64)
+    np.save(tmp / "x32.npy", x64.astype(np.float32))
+    r = run("convert", "--to", "mxfp4", tmp / "x64.npy", tmp / "o64.safetensors", env={"LOWBIT_LOG": "info"})
+    assert r.returncode == 0, r.stderr
+    assert "float64 converted to float32" in r.stderr, r.stderr
+    ok("convert", "--to", "mxfp4", tmp / "x32.npy", tmp / "o32.safetensors")
+    from cli_harness import read_st
+    a, b = read_st(tmp / "o64.safetensors")[1], read_st(tmp / "o32.safetensors")[1]
+    assert a.keys() == b.keys() and all(a[k][2] == b[k][2] for k in a), "float64 input must give float32's codes"
+
+
+@test
+def float64_npy_runs_linear_and_attention(tmp):
+    ckpt = rtn_checkpoint(tmp)
+    x64 = np.random.default_rng(2).standard_normal((3, 64))
+    np.save(tmp / "x64.npy", x64)
+    np.save(tmp / "x32.npy", x64.astype(np.float32))
+    for b in backends():
+        ok("run", "linear", "--checkpoint", ckpt, "--layer", "l0", "--input", tmp / "x64.npy", "--output",
+           tmp / "y64.npy", "--backend", b)
+        ok("run", "linear", "--checkpoint", ckpt, "--layer", "l0", "--input", tmp / "x32.npy", "--output",
+           tmp / "y32.npy", "--backend", b)
+        assert np.array_equal(np.load(tmp / "y64.npy"), np.load(tmp / "y32.npy")), b
+    q = np.random.default_rng(3).standard_normal((1, 2, 2, 64))
+    np.save(tmp / "q64.npy", q)
+    np.save(tmp / "q32.npy", q.astype(np.float32))
+    for name in ("q64", "q32"):
+        ok("run", "attention", "--q", tmp / f"{name}.npy", "--k", tmp / f"{name}.npy", "--v", tmp / f"{name}.npy",
+           "--kv-format", "int8", "--output", tmp / f"o_{name}.npy", "--backend", "cpu")
+    assert np.array_equal(np.load(tmp / "o_q64.npy"), np.load(tmp / "o_q32.npy"))
+
+
+@test
+def run_linear_uses_an_f32_bias_at_fp32_precision(tmp):
+    bias = (1000.0 + 0.1234567 * np.arange(24)).astype(np.float32)  # fp16 would round these to steps of 0.5
+    ckpt = rtn_checkpoint(tmp, bias_dtype=np.float32, bias_values=bias)
+    np.save(tmp / "x0.npy", np.zeros((2, 64), np.float32))
+    for b in backends():
+        for extra in ([], ["--f16"]):
+            ok("run", "linear", "--checkpoint", ckpt, "--layer", "l0", "--input", tmp / "x0.npy", "--output",
+               tmp / "y.npy", "--backend", b, *extra)
+            y = np.load(tmp / "y.npy")
+            assert np.array_equal(y, np.broadcast_to(bias, y.shape)), f"{b} {extra}: {y[0, :4]} vs {bias[:4]}"
+    # An F16 bias keeps working (and is exact in fp16).
+    bias16 = (np.arange(24) * 0.5).astype(np.float16)
+    ckpt = rtn_checkpoint(tmp, bias_dtype=np.float16, bias_values=bias16)
+    ok("run", "linear", "--checkpoint", ckpt, "--layer", "l0", "--input", tmp / "x0.npy", "--output", tmp / "y.npy")
+    assert np.array_equal(np.load(tmp / "y.npy")[1], bias16.astype(np.float32))
+
+
+# 7. Progress on long work: a bar on stderr when it is a terminal, nothing when it is not.
+BENCH_QUICK = ["bench", "--op", "convert", "--formats", "e4m3,mxfp4", "--shapes", "64,64", "--iters", "1",
+               "--warmup", "0", "--copy-mib", "1", "--backend", "cpu"]
+
+
+@test
+def bench_draws_a_progress_bar_only_on_a_terminal(tmp):
+    import pty
+    import subprocess
+    from cli_harness import LOWBIT
+    master, slave = pty.openpty()
+    p = subprocess.Popen([LOWBIT, *BENCH_QUICK], stdout=subprocess.PIPE, stderr=slave, env=env_without_log())
+    os.close(slave)
+    tty_err = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        tty_err += chunk
+    out, _ = p.communicate(timeout=600)
+    os.close(master)
+    assert p.returncode == 0, tty_err
+    text = tty_err.decode()
+    assert "\r" in text and "bench convert" in text and "rows" in text and "done in" in text, repr(text)
+    assert "format" in out.decode() or "convert" in out.decode(), out
+    r = run_clean_env(*BENCH_QUICK)  # stderr is a pipe here
+    assert r.returncode == 0 and r.stderr == "", f"nothing may be drawn on a pipe: {r.stderr!r}"
+
+
 # 9. Odds and ends.
 @test
 def cpu_device_reports_its_real_buffer_limit(tmp):

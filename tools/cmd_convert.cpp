@@ -46,6 +46,7 @@ int run_convert(const ConvertFlags& f) {
     o.format = fmt;
     o.saturate = !f.no_saturate;
     o.packed = f.packed;
+    // TODO(integrator): o.progress = make_progress_bar("convert", "tensors");  (tools/progress_bar.hpp)
     summarize(io::quantize_file(ctx, f.input, f.output, o), std::string("quantized to ") + f.to, f.output);
   } else {
     summarize(io::dequantize_file(ctx, f.input, f.output, fmt), "dequantized to float32", f.output);

@@ -32,6 +32,7 @@ Command add_pack_command(CLI::App& root) {
             if (a->sym) o.sym = true;
             if (a->asym) o.sym = false;
             o.layers_regex = a->layers;
+            // TODO(integrator): o.progress = make_progress_bar("pack", "tensors");  (tools/progress_bar.hpp)
             auto rep = ckpt::pack_checkpoint(a->input, a->output, o);
             std::printf("packed %zu layer(s) (%s), copied %zu tensor(s) -> %s\n", rep.layers.size(), rep.source.c_str(),
                         rep.copied.size(), a->output.c_str());

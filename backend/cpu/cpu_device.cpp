@@ -107,7 +107,7 @@ class CpuDevice final : public Device {
     timed([&] {
       HostGemm h{a.w4, static_cast<const uint16_t*>(static_cast<const void*>(ptr(a.x))), ptr(a.w),
                  reinterpret_cast<const uint16_t*>(ptr(a.scales)), ptr(a.zeros),
-                 reinterpret_cast<const uint16_t*>(ptr(a.bias)), ptr(a.y), a.out_elem, a.m, a.n, a.k, a.group};
+                 ptr(a.bias), ptr(a.y), a.out_elem, a.m, a.n, a.k, a.group, a.bias_f32};
       parallel_for(a.n, 16, [&](uint64_t n0, uint64_t n1) { gemm_columns(h, n0, n1); });
     });
   }
