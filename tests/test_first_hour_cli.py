@@ -166,6 +166,8 @@ def unknown_option_suggests_the_closest_one(tmp):
 def run_without_an_op_lists_the_ops(tmp):
     err = expect_error(["run"], None)
     assert "linear" in err and "attention" in err, err
+    err = expect_error(["run", "lineer", "--checkpoint", "c.safetensors"], None)
+    assert "unknown op 'lineer'" in err and "linear, attention" in err, err
     assert ok("run", "--help").stdout
 
 

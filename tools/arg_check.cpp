@@ -85,12 +85,17 @@ void check_arguments(CLI::App& root, int argc, char** argv) {
       const std::string name = arg[1] == '-' ? arg.substr(0, arg.find('=')) : arg.substr(0, 2);
       if (name == "-h" || name == "--help") help = true;
       if (app->get_option_no_throw(name) || (app == &root && name == "--version")) continue;
-      const std::string near = closest_option(*app, name);
+      const std::string near = name.size() > 2 ? closest_option(*app, name) : "";  // "-x": no guess
       throw Error(ErrorCode::InvalidArgument,
                   "unknown option '" + name + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?") +
                       " (see " + path_of(app) + " --help)");
     }
-    if (CLI::App* sub = sub_named(*app, arg)) app = sub;
+    if (CLI::App* sub = sub_named(*app, arg)) {
+      app = sub;
+    } else if (app != &root && app->get_require_subcommand_min() > 0) {
+      throw Error(ErrorCode::InvalidArgument, path_of(app) + ": unknown op '" + arg + "' (expected one of: " +
+                                                  sub_names(*app) + "; see " + path_of(app) + " --help)");
+    }
   }
   if (!help && app->get_require_subcommand_min() > 0 && app != &root)
     throw Error(ErrorCode::InvalidArgument,
