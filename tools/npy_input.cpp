@@ -32,7 +32,7 @@ HalfArray read_npy_as_f16(const std::string& path, const std::string& what) {
     log().info("{}: float64 {} converted to float16", path, what);
   } else {
     throw Error(ErrorCode::InvalidArgument,
-                path + ": " + what + " must be float16, float32 or float64, got " + to_string(x.dtype()));
+                path + ": " + what + " must be float32 or float16 (or float64), got " + to_string(x.dtype()));
   }
   return h;
 }
