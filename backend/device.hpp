@@ -140,11 +140,11 @@ class Device {
   // ---- ops ----
   virtual void quantize(const QuantizeArgs& a) = 0;
   virtual void dequantize(const DequantizeArgs& a) = 0;
-  virtual void gemm(const GemmArgs& a) { unsupported("gemm"); }
-  virtual void gather_columns(const GatherArgs& a) { unsupported("gather_columns"); }
-  virtual void copy(const CopyArgs& a) { unsupported("copy"); }
-  virtual void kv_append(const KvAppendArgs& a) { unsupported("kv_append"); }
-  virtual void attention(const AttentionArgs& a) { unsupported("attention"); }
+  virtual void gemm(const GemmArgs& /*args*/) { unsupported("gemm"); }
+  virtual void gather_columns(const GatherArgs& /*args*/) { unsupported("gather_columns"); }
+  virtual void copy(const CopyArgs& /*args*/) { unsupported("copy"); }
+  virtual void kv_append(const KvAppendArgs& /*args*/) { unsupported("kv_append"); }
+  virtual void attention(const AttentionArgs& /*args*/) { unsupported("attention"); }
   // Whether this backend runs a path on this device (the host falls back from CoopMatrix to Tiled).
   virtual bool supports(GemmPath p) const { return p != GemmPath::CoopMatrix; }
 
