@@ -56,7 +56,8 @@ struct GemmArgs {
   const DeviceBuffer* w = nullptr;       // F16 [n, k] or U32 qweight [ceil(k/8), n]
   const DeviceBuffer* scales = nullptr;  // F16 [k/group, n] (w4)
   const DeviceBuffer* zeros = nullptr;   // U8 [k/group, n] (w4 asym) or null = symmetric (zero 8)
-  const DeviceBuffer* bias = nullptr;    // F16 [n] or null
+  const DeviceBuffer* bias = nullptr;    // F16 or F32 [n] (bias_f32), or null
+  bool bias_f32 = false;
   DeviceBuffer* y = nullptr;             // [m, n] of out_elem
   int out_elem = 0;                      // LB_FMT_F16 or LB_FMT_F32
   uint64_t m = 0, n = 0, k = 0;
@@ -148,11 +149,11 @@ class Device {
   // ---- ops ----
   virtual void quantize(const QuantizeArgs& a) = 0;
   virtual void dequantize(const DequantizeArgs& a) = 0;
-  virtual void gemm(const GemmArgs& a) { unsupported("gemm"); }
-  virtual void gather_columns(const GatherArgs& a) { unsupported("gather_columns"); }
-  virtual void copy(const CopyArgs& a) { unsupported("copy"); }
-  virtual void kv_append(const KvAppendArgs& a) { unsupported("kv_append"); }
-  virtual void attention(const AttentionArgs& a) { unsupported("attention"); }
+  virtual void gemm(const GemmArgs& /*args*/) { unsupported("gemm"); }
+  virtual void gather_columns(const GatherArgs& /*args*/) { unsupported("gather_columns"); }
+  virtual void copy(const CopyArgs& /*args*/) { unsupported("copy"); }
+  virtual void kv_append(const KvAppendArgs& /*args*/) { unsupported("kv_append"); }
+  virtual void attention(const AttentionArgs& /*args*/) { unsupported("attention"); }
   // Whether this backend runs a path on this device (the host falls back from CoopMatrix to Tiled).
   virtual bool supports(GemmPath p) const { return p != GemmPath::CoopMatrix; }
 

@@ -1,6 +1,7 @@
 // report.cpp — see report.hpp.
 #include "bench/report.hpp"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -45,9 +46,9 @@ ojson result_json(const Result& r, const Roofline& roof) {
   for (const auto& [key, v] : r.shape.items()) j[key] = v;
   j["config"] = r.config;
   j["config_source"] = r.config_source;
-  j["bytes"] = r.work.bytes;
-  j["flops"] = r.work.flops;
-  if (r.kv_bytes) j["kv_bytes"] = *r.kv_bytes;
+  j["bytes"] = uint64_t(std::llround(r.work.bytes));  // whole counts: integers in the JSON
+  j["flops"] = uint64_t(std::llround(r.work.flops));
+  if (r.kv_bytes) j["kv_bytes"] = uint64_t(std::llround(*r.kv_bytes));
   const bool kv_peer = r.op == "attention";  // its fp16 peer is an fp16 KV cache: also speedup_vs_fp16_kv
   if (!r.error.empty()) {
     for (const char* k : {"median_ms", "p20_ms", "p80_ms", "gbps", "tflops", "pct_of_peak_bw", "intensity", "bound",

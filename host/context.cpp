@@ -19,25 +19,67 @@ static std::shared_ptr<Device> make_device(Backend b, const ContextOptions& o) {
   throw Error(ErrorCode::Internal, "make_device: bad backend");
 }
 
+// "vulkan: 0: llvmpipe, opencl: 0: cpu-pthread, cpu: 0: AMD EPYC" — every device of every backend, for
+// the error of a --device that matches none.
+static std::string all_devices() {
+  std::string list;
+  for (const auto& r : probe_backends()) {
+    list += list.empty() ? "" : "; ";
+    list += std::string(to_string(r.backend)) + ": ";
+    if (!r.available) list += "not available";
+    for (size_t i = 0; i < r.devices.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + ": " + r.devices[i].name;
+  }
+  return list;
+}
+
+static Error no_such_device(const ContextOptions& o) {
+  return Error(ErrorCode::NotFound, "no device matches --device '" + o.device + "' (backend " +
+                                        to_string(o.backend) + "); devices: " + all_devices());
+}
+
+// Backend::Auto: the first of Vulkan, OpenCL, CPU that works (and holds the device asked for). A device the
+// caller named that no backend has is an error; falling back to the CPU because no GPU driver works is a
+// warning with the reasons.
+static std::shared_ptr<Device> make_auto_device(const ContextOptions& o) {
+  std::string reasons;
+  for (Backend b : {Backend::Vulkan, Backend::OpenCL, Backend::CPU}) {
+    try {
+      auto dev = make_device(b, o);
+      // A named device that only the CPU matches is what was asked for; otherwise the CPU is the fallback.
+      if (b == Backend::CPU && (o.device.empty() || o.device == "0"))
+        log().warn("no GPU backend available, running on the CPU reference ({})", reasons);
+      else if (!reasons.empty())
+        log().debug("auto backend skipped {}", reasons);
+      return dev;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::NotFound && e.code() != ErrorCode::Unsupported) throw;
+      if (b == Backend::CPU) throw o.device.empty() ? e : no_such_device(o);
+      reasons += std::string(reasons.empty() ? "" : "; ") + to_string(b) + ": " + e.what();
+    }
+  }
+  throw Error(ErrorCode::Internal, "make_auto_device: unreachable");
+}
+
+// True when backend b works and has devices, so a NotFound from it means the --device selector.
+static bool backend_available(Backend b) {
+  for (const auto& r : probe_backends())
+    if (r.backend == b) return r.available && !r.devices.empty();
+  return false;
+}
+
 Context Context::create(const ContextOptions& opts) {
   Context c;
-  if (opts.backend != Backend::Auto) {
-    c.dev_ = make_device(opts.backend, opts);
-  } else {
-    std::string reasons;
-    for (Backend b : {Backend::Vulkan, Backend::OpenCL, Backend::CPU}) {
-      try {
-        c.dev_ = make_device(b, opts);
-        break;
-      } catch (const Error& e) {
-        if (b == Backend::CPU || (!opts.device.empty() && e.code() != ErrorCode::NotFound &&
-                                  e.code() != ErrorCode::Unsupported))
-          throw;
-        reasons += std::string(to_string(b)) + ": " + e.what() + "; ";
-      }
-    }
-    if (!reasons.empty()) log().debug("auto backend skipped {}", reasons);
+  if (opts.backend == Backend::Auto) {
+    c.dev_ = make_auto_device(opts);
     log().info("backend {} on {}", to_string(c.backend()), c.device_info().name);
+    return c;
+  }
+  try {
+    c.dev_ = make_device(opts.backend, opts);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::NotFound && !opts.device.empty() && backend_available(opts.backend))
+      throw no_such_device(opts);
+    throw;
   }
   return c;
 }

@@ -16,6 +16,12 @@ void expect(const Buffer& b, DType t, const Shape& s, const char* name) {
         shape_str(b.shape()));
 }
 
+// An optional bias: float16 or float32 [n] (the epilogue adds it in fp32 either way).
+void check_bias(const Buffer& b, int64_t n, const char* name) {
+  if (!b.valid()) return;
+  expect(b, b.dtype() == DType::F32 ? DType::F32 : DType::F16, {n}, name);
+}
+
 int out_elem(DType t) {
   if (t == DType::F16) return LB_FMT_F16;
   if (t == DType::F32) return LB_FMT_F32;
@@ -62,11 +68,12 @@ Buffer Context::gemm_f16(const Buffer& x, const Buffer& w, const Buffer& bias, c
     bad("gemm_f16: w must be a float16 [N, K] matrix");
   int64_t n = w.shape()[0], k = w.shape()[1], m;
   activation_shape(x, k, m);
-  if (bias.valid()) expect(bias, DType::F16, {n}, "gemm_f16 bias");
+  check_bias(bias, n, "gemm_f16 bias");
   detail::GemmArgs a;
   a.x = x.mem().get();
   a.w = w.mem().get();
   a.bias = bias.valid() ? bias.mem().get() : nullptr;
+  a.bias_f32 = bias.valid() && bias.dtype() == DType::F32;
   a.out_elem = out_elem(o.out);
   a.m = uint64_t(m), a.n = uint64_t(n), a.k = uint64_t(k);
   a.path = resolve(*this, *dev_, o.path, m);
@@ -98,7 +105,7 @@ Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions&
   expect(w.qweight, DType::U32, {(w.k + 7) / 8, w.n}, "gemm_w4a16 qweight");
   expect(w.scales, DType::F16, {w.k / w.group, w.n}, "gemm_w4a16 scales");
   if (!w.sym) expect(w.zeros, DType::U8, {w.k / w.group, w.n}, "gemm_w4a16 zeros");
-  if (w.bias.valid()) expect(w.bias, DType::F16, {w.n}, "gemm_w4a16 bias");
+  check_bias(w.bias, w.n, "gemm_w4a16 bias");
   Buffer xin = x;
   if (w.perm.valid()) {
     expect(w.perm, DType::I32, {w.k}, "gemm_w4a16 perm");
@@ -113,6 +120,7 @@ Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions&
   a.scales = w.scales.mem().get();
   a.zeros = w.sym ? nullptr : w.zeros.mem().get();
   a.bias = w.bias.valid() ? w.bias.mem().get() : nullptr;
+  a.bias_f32 = w.bias.valid() && w.bias.dtype() == DType::F32;
   a.out_elem = out_elem(o.out);
   a.m = uint64_t(m), a.n = uint64_t(w.n), a.k = uint64_t(w.k);
   a.group = w.group;

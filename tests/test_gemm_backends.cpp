@@ -172,6 +172,92 @@ TEST_P(GemmBackends, F16BaselineOddShapesBothPaths) {
   lowbit::test::expect_clean(gpu);
 }
 
+namespace {
+
+// fp32 bias values that fp16 cannot hold (|b| around 1000, where fp16's step is 0.5).
+std::vector<float> f32_bias_values(int64_t n) {
+  std::vector<float> b(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) b[size_t(i)] = 1000.0f + 0.1234567f * float(i) - 37.0f * float(i % 3);
+  return b;
+}
+
+// With X = 0, Y is the bias itself: an F32 bias must come out bit for bit (not rounded to fp16), for the
+// int4 GEMM on the GEMV path (split-K and not), the tiled path and the fp16 GEMM.
+void expect_y_is_f32_bias(Context& ctx, const std::string& where) {
+  const int64_t n = 75, k = 128;
+  std::vector<float> wt(size_t(n * k), 0.01f);
+  W4Host h = quantize_w4_rtn(wt.data(), n, k, 32, true);
+  auto bias = f32_bias_values(n);
+  W4Layer l = ctx.upload_w4(h);
+  l.bias = ctx.upload(DType::F32, {n}, bias.data(), bias.size() * 4);
+  std::vector<uint16_t> wh(size_t(n * k), f2h(0.01f));
+  Buffer w16 = ctx.upload(DType::F16, {n, k}, wh.data(), wh.size() * 2);
+  for (int64_t m : {1, 33}) {
+    std::vector<uint16_t> zeros(size_t(m * k), 0);
+    Buffer x = ctx.upload(DType::F16, {m, k}, zeros.data(), zeros.size() * 2);
+    std::vector<std::pair<std::string, std::vector<float>>> ys;
+    ys.push_back({"w4 auto", ctx.download<float>(ctx.gemm_w4a16(x, l, {.out = DType::F32}))});
+    ys.push_back({"f16 auto", ctx.download<float>(ctx.gemm_f16(x, w16, l.bias, {.out = DType::F32}))});
+    if (m == 1)
+      ys.push_back({"w4 gemv split 3",
+                    ctx.download<float>(ctx.gemm_w4a16(x, l, {.path = GemmPath::Gemv, .out = DType::F32, .split_k = 3}))});
+    for (const auto& [what, y] : ys)
+      for (int64_t i = 0; i < m * n; ++i)
+        ASSERT_EQ(y[size_t(i)], bias[size_t(i % n)]) << where << " " << what << " M=" << m << " y[" << i << "]";
+  }
+}
+
+}  // namespace
+
+TEST(GemmF32Bias, CpuReferenceAddsItAtFp32Precision) {
+  Context cpu = Context::create({.backend = Backend::CPU});
+  expect_y_is_f32_bias(cpu, "cpu");
+}
+
+TEST_P(GemmBackends, F32BiasIsAddedAtFp32PrecisionAndMatchesCpu) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  expect_y_is_f32_bias(gpu, to_string(GetParam()));
+  // Non-zero X: every path against the CPU reference, with an F32 bias of ordinary size.
+  const int64_t n = 136, k = 1024;
+  std::vector<float> wt(size_t(n * k));
+  std::mt19937 rng(4);
+  std::normal_distribution<float> nd(0.0f, 0.05f), nb(0.0f, 1.0f);
+  for (auto& v : wt) v = nd(rng);
+  std::vector<float> bias(static_cast<size_t>(n));
+  for (auto& v : bias) v = nb(rng);
+  W4Host h = quantize_w4_rtn(wt.data(), n, k, 128, false);
+  W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h);
+  lg.bias = gpu.upload(DType::F32, {n}, bias.data(), bias.size() * 4);
+  lc.bias = cpu.upload(DType::F32, {n}, bias.data(), bias.size() * 4);
+  auto w = dequantize_w4(h);
+  for (int64_t m : {1, 7, 33})
+    for (GemmPath p : {GemmPath::Gemv, GemmPath::Tiled}) {
+      if (p == GemmPath::Gemv && m > 16) continue;
+      auto x = random_f16(size_t(m * k), uint32_t(m + 11));
+      Buffer xg = gpu.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
+      Buffer xc = cpu.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
+      for (DType out : {DType::F32, DType::F16}) {
+        auto ref = as_float(cpu, cpu.gemm_w4a16(xc, lc, {.out = out}));
+        auto got = as_float(gpu, gpu.gemm_w4a16(xg, lg, {.path = p, .out = out}));
+        expect_close(got, ref, x, w, m, n, k, out == DType::F16,
+                     std::string("f32 bias ") + to_string(p) + " " + to_string(out) + " M=" + std::to_string(m));
+      }
+    }
+  lowbit::test::expect_clean(gpu);
+}
+
+TEST(GemmF32Bias, RejectsABiasOfAnotherTypeOrLength) {
+  Context cpu = Context::create({.backend = Backend::CPU});
+  std::vector<uint16_t> w(8 * 16, 0), x(16, 0);
+  std::vector<int32_t> bad(8, 0);
+  std::vector<float> short_bias(7, 0.0f);
+  Buffer wb = cpu.upload(DType::F16, {8, 16}, w.data(), w.size() * 2);
+  Buffer xb = cpu.upload(DType::F16, {1, 16}, x.data(), x.size() * 2);
+  EXPECT_THROW(cpu.gemm_f16(xb, wb, cpu.upload(DType::I32, {8}, bad.data(), bad.size() * 4)), Error);
+  EXPECT_THROW(cpu.gemm_f16(xb, wb, cpu.upload(DType::F32, {7}, short_bias.data(), short_bias.size() * 4)), Error);
+}
+
 INSTANTIATE_TEST_SUITE_P(Gpu, GemmBackends, ::testing::ValuesIn(lowbit::test::gpu_backends()),
                          lowbit::test::backend_param_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GemmBackends);

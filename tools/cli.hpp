@@ -3,8 +3,10 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "lowbit/lowbit.hpp"
 
@@ -14,6 +16,8 @@ namespace lowbit::cli {
 struct Command {
   CLI::App* app = nullptr;
   std::function<int()> run;
+  // Prints a report (tables, summaries): logs stay at warning level unless $LOWBIT_LOG says otherwise.
+  bool prints_report = false;
 };
 
 Command add_devices_command(CLI::App& root);
@@ -31,6 +35,12 @@ struct DeviceFlags {
   std::string device;
 };
 void add_device_flags(CLI::App& cmd, DeviceFlags& flags);
+// Before any work: `path` has `extension` (when given), its folder exists and is writable, and it is none
+// of `inputs` (io::check_output_path); errors name `flag`.
+void check_output(const std::string& path, const std::string& flag, const std::string& extension = "",
+                  const std::vector<std::filesystem::path>& inputs = {});
+// The one-line summary `run` prints on stderr: "run OP: WHAT on BACKEND (DEVICE): T ms device time".
+void print_run_summary(const std::string& op, const std::string& what, const Context& ctx, double device_ms);
 // Creates the Context the flags ask for; logs the backend and device chosen (stderr).
 Context make_context(const DeviceFlags& flags);
 

@@ -5,6 +5,7 @@
 
 #include "bench/bench.hpp"
 #include "tools/cli.hpp"
+#include "tools/progress_bar.hpp"
 
 namespace lowbit::cli {
 
@@ -69,18 +70,32 @@ Command add_bench_command(CLI::App& root) {
               o.peak_shape = {};
             else if (!a->peak_shape.empty())
               o.peak_shape = bench::parse_shapes(a->peak_shape).at(0);
+            if (!a->json.empty()) check_output(a->json, "--json");
             Context ctx = make_context(a->dev);
-            auto progress = [](const bench::Result& r) {
-              if (r.error.empty())
-                std::fprintf(stderr, "bench: %s %s: %.4f ms\n", r.op.c_str(), r.shape.dump().c_str(), r.stats.median_ms);
-              else
-                std::fprintf(stderr, "bench: %s %s: %s\n", r.op.c_str(), r.shape.dump().c_str(), r.error.c_str());
+            // A progress bar on stderr when it is a terminal; the number of rows is known only at the end.
+            ProgressFn bar = make_progress_bar("bench " + o.op, "rows");
+            size_t rows = 0;
+            auto progress = [&](const bench::Result& r) {
+              ++rows;
+              if (!bar) return;
+              char ms[32];
+              std::snprintf(ms, sizeof ms, "%.3f ms", r.stats.median_ms);
+              ProgressEvent e;
+              e.done = rows;
+              e.item = r.op + " " + r.shape.dump() + " " + (r.error.empty() ? ms : "error");
+              bar(e);
             };
             bench::Report rep = bench::run_bench(ctx, o, progress);
+            if (bar) {
+              ProgressEvent last;
+              last.done = last.total = rows;
+              bar(last);  // ends the line before the table
+            }
             bench::print_table(rep, stdout);
             if (!a->json.empty()) bench::write_json(bench::report_json(rep), a->json);
             return 0;
-          }};
+          },
+          /*prints_report=*/true};
 }
 
 }  // namespace lowbit::cli

@@ -4,6 +4,7 @@
 #include "host/log.hpp"
 #include "lowbit/io.hpp"
 #include "tools/cli.hpp"
+#include "tools/progress_bar.hpp"
 
 namespace lowbit::cli {
 
@@ -46,9 +47,13 @@ int run_convert(const ConvertFlags& f) {
     o.format = fmt;
     o.saturate = !f.no_saturate;
     o.packed = f.packed;
+    o.progress = make_progress_bar("convert", "tensors");
     summarize(io::quantize_file(ctx, f.input, f.output, o), std::string("quantized to ") + f.to, f.output);
   } else {
-    summarize(io::dequantize_file(ctx, f.input, f.output, fmt), "dequantized to float32", f.output);
+    io::DequantizeFileOptions o;
+    o.format = fmt;
+    o.progress = make_progress_bar("convert", "tensors");
+    summarize(io::dequantize_file(ctx, f.input, f.output, o), "dequantized to float32", f.output);
   }
   return 0;
 }

@@ -29,6 +29,12 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   return den > 0 ? num / den : num;
 }
 
+Context context_on(Backend b) {
+  ContextOptions o;
+  o.backend = b;
+  return Context::create(o);
+}
+
 }  // namespace
 
 Command add_demo_command(CLI::App& root) {
@@ -73,7 +79,7 @@ Command add_demo_command(CLI::App& root) {
             std::vector<uint16_t> x(size_t(a->m * w.k));
             for (auto& v : x) v = f2h(nd(rng));
 
-            Context cpu = Context::create({.backend = Backend::CPU});
+            Context cpu = context_on(Backend::CPU);
             auto reference = cpu.download<float>(cpu.gemm_w4a16(cpu.upload(DType::F16, {a->m, w.k}, x.data(), x.size() * 2),
                                                                 cpu.upload_w4(w, bias), {.out = DType::F32}));
             double w4_mb = double(w.qweight.size() * 4 + w.scales.size() * 2 + w.zeros.size()) / 1e6;
@@ -87,8 +93,7 @@ Command add_demo_command(CLI::App& root) {
                 std::printf("%-8s %-34s (absent: %s)\n", to_string(rep.backend), "-", rep.reason.c_str());
                 continue;
               }
-              Context ctx = rep.backend == Backend::CPU ? Context::create({.backend = Backend::CPU})
-                                                        : Context::create({.backend = rep.backend});
+              Context ctx = context_on(rep.backend);
               Buffer xb = ctx.upload(DType::F16, {a->m, w.k}, x.data(), x.size() * 2);
               W4Layer layer = ctx.upload_w4(w, bias);
               Buffer wb = ctx.upload(DType::F16, {w.n, w.k}, wh.data(), wh.size() * 2);
@@ -111,7 +116,8 @@ Command add_demo_command(CLI::App& root) {
                         "medians (GPU timestamps / OpenCL events / wall clock on cpu).\n");
             if (failures) throw Error(ErrorCode::Internal, std::to_string(failures) + " backend(s) disagree with the CPU reference");
             return 0;
-          }};
+          },
+          /*prints_report=*/true};
 }
 
 }  // namespace lowbit::cli

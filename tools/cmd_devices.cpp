@@ -83,7 +83,8 @@ Command add_devices_command(CLI::App& root) {
             }
             std::printf("%s\n", j.dump(2).c_str());
             return 0;
-          }};
+          },
+          /*prints_report=*/true};
 }
 
 }  // namespace lowbit::cli

@@ -4,6 +4,7 @@
 
 #include "lowbit/checkpoint.hpp"
 #include "tools/cli.hpp"
+#include "tools/progress_bar.hpp"
 
 namespace lowbit::cli {
 
@@ -32,11 +33,13 @@ Command add_pack_command(CLI::App& root) {
             if (a->sym) o.sym = true;
             if (a->asym) o.sym = false;
             o.layers_regex = a->layers;
+            o.progress = make_progress_bar("pack", "tensors");
             auto rep = ckpt::pack_checkpoint(a->input, a->output, o);
             std::printf("packed %zu layer(s) (%s), copied %zu tensor(s) -> %s\n", rep.layers.size(), rep.source.c_str(),
                         rep.copied.size(), a->output.c_str());
             return 0;
-          }};
+          },
+          /*prints_report=*/true};
 }
 
 }  // namespace lowbit::cli

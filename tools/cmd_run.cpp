@@ -3,38 +3,27 @@
 // GPTQ/AWQ checkpoint; Y is written as float32 .npy. `run attention` lives in cmd_run_attention.cpp.
 #include <bit>
 #include <cstring>
+#include <filesystem>
 
 #include "lowbit/checkpoint.hpp"
 #include "lowbit/io.hpp"
 #include "lowbit_formats.h"
 #include "tools/cli.hpp"
+#include "tools/npy_input.hpp"
 
 namespace lowbit::cli {
 
 namespace {
 
-// X as fp16 [M, K] from a float32 / float16 .npy ([K] is taken as one row).
+// X as fp16 [M, K] from a float16/32/64 .npy ([K] is taken as one row).
 std::vector<uint16_t> read_activations(const std::string& path, int64_t& m, int64_t& k) {
-  auto x = io::NpyFile::open(path);
-  const Shape& s = x.shape();
+  HalfArray x = read_npy_as_f16(path, "X");
+  const Shape& s = x.shape;
   if (s.size() != 2 && s.size() != 1)
     throw Error(ErrorCode::InvalidArgument, path + ": X must be [M, K], got " + shape_str(s));
   m = s.size() == 2 ? s[0] : 1;
   k = s.back();
-  std::vector<uint16_t> h(size_t(m * k));
-  auto b = x.bytes();
-  if (x.dtype() == DType::F16) {
-    std::memcpy(h.data(), b.data(), h.size() * 2);
-  } else if (x.dtype() == DType::F32) {
-    for (size_t i = 0; i < h.size(); ++i) {
-      uint32_t v;
-      std::memcpy(&v, b.data() + 4 * i, 4);
-      h[i] = uint16_t(fmt::lb_f32_to_f16(v));
-    }
-  } else {
-    throw Error(ErrorCode::InvalidArgument, path + ": X must be float32 or float16, got " + to_string(x.dtype()));
-  }
-  return h;
+  return std::move(x.f16);
 }
 
 }  // namespace
@@ -60,9 +49,7 @@ Command add_run_command(CLI::App& root) {
   return {cmd, [a, lin, attn] {
             if (attn.app->parsed()) return attn.run();
             if (!lin->parsed()) throw Error(ErrorCode::InvalidArgument, "run: unknown op (expected linear or attention)");
-            if (!a->output.ends_with(".npy"))
-              throw Error(ErrorCode::InvalidArgument, "--output must be a .npy file, got '" + a->output + "'");
-            io::check_output_path(a->output, {a->input, a->checkpoint});
+            check_output(a->output, "--output", ".npy", {a->input, a->checkpoint});
             int64_t m, k;
             auto x = read_activations(a->input, m, k);
             auto layer = ckpt::load_layer(a->checkpoint, a->layer, a->scheme);
@@ -71,23 +58,37 @@ Command add_run_command(CLI::App& root) {
                                                           a->layer + "' expects K = " + std::to_string(layer.w.k));
             Context ctx = make_context(a->dev);
             Buffer xb = ctx.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
+            // The bias at the precision the checkpoint stores it: F32 stays fp32 (the epilogue adds it in fp32).
+            const std::vector<float>& bias32 = layer.bias_f32;
+            Buffer bias = !bias32.empty()        ? ctx.upload(DType::F32, {layer.w.n}, bias32.data(), bias32.size() * 4)
+                          : !layer.bias.empty() ? ctx.upload(DType::F16, {layer.w.n}, layer.bias.data(), layer.bias.size() * 2)
+                                                : Buffer{};
             Buffer y;
             if (a->f16) {
               auto wf = dequantize_w4(layer.w);
               std::vector<uint16_t> wh(wf.size());
               for (size_t i = 0; i < wf.size(); ++i) wh[i] = uint16_t(fmt::lb_f32_to_f16(std::bit_cast<uint32_t>(wf[i])));
               Buffer wb = ctx.upload(DType::F16, {layer.w.n, layer.w.k}, wh.data(), wh.size() * 2);
-              Buffer bb;
-              if (!layer.bias.empty()) bb = ctx.upload(DType::F16, {layer.w.n}, layer.bias.data(), layer.bias.size() * 2);
-              y = ctx.gemm_f16(xb, wb, bb, {.out = DType::F32});
+              ctx.wait();
+              ctx.reset_timing();
+              y = ctx.gemm_f16(xb, wb, bias, {.out = DType::F32});
             } else {
-              y = ctx.gemm_w4a16(xb, ctx.upload_w4(layer.w, layer.bias), {.out = DType::F32});
+              W4Layer w4 = ctx.upload_w4(layer.w);
+              w4.bias = bias;
+              ctx.wait();
+              ctx.reset_timing();
+              y = ctx.gemm_w4a16(xb, w4, {.out = DType::F32});
             }
+            const double ms = ctx.timing().device_ms;
             auto out = ctx.download<float>(y);
             io::write_npy(a->output, DType::F32, {m, layer.w.n},
                           {reinterpret_cast<const uint8_t*>(out.data()), out.size() * 4});
+            print_run_summary("linear", "X " + shape_str({m, k}) + " · W " + shape_str({layer.w.n, k}) + "ᵀ -> Y " +
+                                            shape_str({m, layer.w.n}) + (a->f16 ? ", fp16 GEMM" : ", W4A16 group " + std::to_string(layer.w.group)),
+                              ctx, ms);
             return 0;
-          }};
+          },
+          /*prints_report=*/true};
 }
 
 }  // namespace lowbit::cli

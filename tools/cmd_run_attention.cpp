@@ -4,40 +4,23 @@
 // attention for Q [B, Sq, Hq, D] (decode path when Sq = 1) and writes O [B, Sq, Hq, D] float32.
 #include <bit>
 #include <cmath>
-#include <cstring>
 
 #include "lowbit/io.hpp"
 #include "lowbit_formats.h"
 #include "tools/cli.hpp"
+#include "tools/npy_input.hpp"
 
 namespace lowbit::cli {
 
 namespace {
 
-struct Tensor4 {
-  Shape shape;                 // [B, S, H, D]
-  std::vector<uint16_t> f16;   // fp16 bits, C order
-};
+using Tensor4 = HalfArray;  // [B, S, H, D]
 
-// A float32 / float16 .npy of rank 4, converted to fp16 (RNE).
+// A float16/32/64 .npy of rank 4, as fp16.
 Tensor4 read4(const std::string& path, const char* what, const char* dims) {
-  auto x = io::NpyFile::open(path);
-  if (x.shape().size() != 4)
-    throw Error(ErrorCode::InvalidArgument, path + ": " + what + " must be " + dims + ", got " + shape_str(x.shape()));
-  Tensor4 t{x.shape(), std::vector<uint16_t>(size_t(numel(x.shape())))};
-  auto b = x.bytes();
-  if (x.dtype() == DType::F16) {
-    std::memcpy(t.f16.data(), b.data(), t.f16.size() * 2);
-  } else if (x.dtype() == DType::F32) {
-    for (size_t i = 0; i < t.f16.size(); ++i) {
-      uint32_t v;
-      std::memcpy(&v, b.data() + 4 * i, 4);
-      t.f16[i] = uint16_t(fmt::lb_f32_to_f16(v));
-    }
-  } else {
-    throw Error(ErrorCode::InvalidArgument,
-                path + ": " + what + " must be float32 or float16, got " + to_string(x.dtype()));
-  }
+  Tensor4 t = read_npy_as_f16(path, what);
+  if (t.shape.size() != 4)
+    throw Error(ErrorCode::InvalidArgument, path + ": " + what + " must be " + dims + ", got " + shape_str(t.shape));
   return t;
 }
 
@@ -90,9 +73,7 @@ Command add_run_attention_command(CLI::App& run) {
   cmd->add_option("--scale", a->scale, "softmax scale (default 1/sqrt(D))");
   add_device_flags(*cmd, a->dev);
   return {cmd, [a] {
-            if (!a->output.ends_with(".npy"))
-              throw Error(ErrorCode::InvalidArgument, "--output must be a .npy file, got '" + a->output + "'");
-            io::check_output_path(a->output, {a->q, a->k, a->v});
+            check_output(a->output, "--output", ".npy", {a->q, a->k, a->v});
             const KvFormat format = parse_kv_format(a->format);
             if (a->page_size < 1)
               throw Error(ErrorCode::InvalidArgument, "--page-size must be >= 1, got " + std::to_string(a->page_size));
@@ -152,10 +133,16 @@ Command add_run_attention_command(CLI::App& run) {
             ao.window = a->window;
             ao.softcap = a->softcap;
             ao.scale = a->scale;
+            ctx.wait();
+            ctx.reset_timing();
             Buffer ob = ctx.attention(qb, cache, 0, seqs, q_counts, ao);
+            const double ms = ctx.timing().device_ms;
             auto out = ctx.download<float>(ob);
             io::write_npy(a->output, DType::F32, {B, Sq, Hq, D},
                           {reinterpret_cast<const uint8_t*>(out.data()), out.size() * 4});
+            print_run_summary("attention", "Q " + shape_str(q.shape) + ", K/V " + shape_str(k.shape) + " " + a->format +
+                                               " KV -> O " + shape_str(q.shape),
+                              ctx, ms);
             return 0;
           }};
 }

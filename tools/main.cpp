@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "host/log.hpp"
 #include "lowbit/io.hpp"
+#include "tools/arg_check.hpp"
 #include "tools/cli.hpp"
 
 namespace {
@@ -59,6 +61,11 @@ int run_command_line(int argc, char** argv) {
   if (argv[1][0] != '-' && !known)
     return fail(std::string("unknown command '") + argv[1] + "' (expected one of: " + names + "; see lowbit --help)");
   try {
+    lowbit::cli::check_arguments(app, argc, argv);
+  } catch (const lowbit::Error& e) {
+    return fail(e.what());
+  }
+  try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);  // help text on stdout, exit 0
@@ -71,7 +78,10 @@ int run_command_line(int argc, char** argv) {
   }
   try {
     for (const auto& c : commands)
-      if (c.app->parsed()) return c.run();
+      if (c.app->parsed()) {
+        if (c.prints_report) lowbit::set_default_log_level(spdlog::level::warn);
+        return c.run();
+      }
     return fail("no command given (see lowbit --help)");
   } catch (const lowbit::Error& e) {
     return fail(e.what());

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# test.sh — builds lowbit (cmake + ninja into build/) and runs every test through CTest. Exits
-# non-zero when the build or any test fails. $LOWBIT_BUILD_DIR overrides the build folder.
+# test.sh — installs the test-only Debian packages (GoogleTest, the Vulkan validation layers, SPIR-V tools,
+# CLBlast for the benchmark peer, matplotlib for bench/plot.py; as root or through sudo, skipped when
+# present), builds lowbit with its tests (cmake + ninja into build/) and runs every test through CTest.
+# Exits non-zero when the build or any test fails. $LOWBIT_BUILD_DIR overrides the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tools/apt_install.sh
 BUILD="${LOWBIT_BUILD_DIR:-build}"
 
-cmake -S . -B "$BUILD" -G Ninja
+apt_install test.sh libgtest-dev vulkan-validationlayers spirv-tools libclblast-dev python3-matplotlib
+cmake -S . -B "$BUILD" -G Ninja -DLOWBIT_BUILD_TESTS=ON
 cmake --build "$BUILD"
 ctest --test-dir "$BUILD" --output-on-failure

@@ -7,6 +7,8 @@
 #include <new>
 #include <thread>
 
+#include <unistd.h>
+
 #include "backend/cpu/attention_ref.hpp"
 #include "backend/cpu/convert_ref.hpp"
 #include "backend/cpu/gemm_ref.hpp"
@@ -42,6 +44,11 @@ std::string cpu_name() {
   return "host CPU";
 }
 
+uint64_t physical_memory_bytes() {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t(1) << 32;
+}
+
 DeviceInfo cpu_info() {
   DeviceInfo i;
   i.backend = Backend::CPU;
@@ -54,7 +61,7 @@ DeviceInfo cpu_info() {
   i.subgroup_size = 1;
   i.shared_memory_bytes = 0;
   i.max_workgroup_size = std::max(1u, std::thread::hardware_concurrency());
-  i.max_buffer_range = uint64_t(1) << 62;
+  i.max_buffer_range = physical_memory_bytes();  // a host buffer can be no larger than the RAM
   i.fp16 = false;
   i.int8 = true;
   return i;
@@ -100,7 +107,7 @@ class CpuDevice final : public Device {
     timed([&] {
       HostGemm h{a.w4, static_cast<const uint16_t*>(static_cast<const void*>(ptr(a.x))), ptr(a.w),
                  reinterpret_cast<const uint16_t*>(ptr(a.scales)), ptr(a.zeros),
-                 reinterpret_cast<const uint16_t*>(ptr(a.bias)), ptr(a.y), a.out_elem, a.m, a.n, a.k, a.group};
+                 ptr(a.bias), ptr(a.y), a.out_elem, a.m, a.n, a.k, a.group, a.bias_f32};
       parallel_for(a.n, 16, [&](uint64_t n0, uint64_t n1) { gemm_columns(h, n0, n1); });
     });
   }
@@ -179,9 +186,7 @@ class CpuDevice final : public Device {
 }  // namespace
 
 std::shared_ptr<Device> create_cpu_device(const ContextOptions& o) {
-  if (!o.device.empty() && o.device != "0" && o.backend == Backend::CPU) {
-    select_device({cpu_info().name}, o.device, Backend::CPU);
-  }
+  if (!o.device.empty() && o.device != "0" && o.device != "cpu") select_device({cpu_info().name}, o.device, Backend::CPU);
   return std::make_shared<CpuDevice>();
 }
 

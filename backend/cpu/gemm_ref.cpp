@@ -29,7 +29,8 @@ void gemm_columns(const HostGemm& a, uint64_t n0, uint64_t n1) {
       const uint16_t* w = static_cast<const uint16_t*>(a.w);
       for (uint64_t k = 0; k < a.k; ++k) wrow[k] = h2f(w[n * a.k + k]);
     }
-    float b = a.bias ? h2f(a.bias[n]) : 0.0f;
+    float b = 0.0f;
+    if (a.bias) b = a.bias_f32 ? static_cast<const float*>(a.bias)[n] : h2f(static_cast<const uint16_t*>(a.bias)[n]);
     for (uint64_t m = 0; m < a.m; ++m) {
       const float* xr = &xf[m * a.k];
       float acc = 0.0f;

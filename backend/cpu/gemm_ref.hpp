@@ -11,11 +11,12 @@ struct HostGemm {
   const void* w;            // fp16 [n, k] or uint32 qweight [ceil(k/8), n]
   const uint16_t* scales;   // fp16 [k/group, n]
   const uint8_t* zeros;     // [k/group, n] or null (zero 8)
-  const uint16_t* bias;     // fp16 [n] or null
+  const void* bias;         // fp16 or fp32 (bias_f32) [n], or null
   void* y;                  // [m, n] fp16 or fp32
   int out_elem;
   uint64_t m, n, k;
   int group;
+  bool bias_f32;
 };
 
 // Computes output columns [n0, n1) for all rows.

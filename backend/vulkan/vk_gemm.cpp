@@ -16,7 +16,7 @@ namespace {
 constexpr uint32_t kGemvWg = 128, kGemvKc = kGemvChunk, kGemvCols = 4;
 constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;  // coopmat tiles are 64 x 64 too
 constexpr uint32_t kReduceWg = 256;
-constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4;
+constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 
 // Must match `GemmParams` in gemm_common.glsl.
 struct Push {
@@ -99,7 +99,8 @@ void GemmKernels::gemm(const GemmArgs& a) {
   p.group = uint32_t(a.w4 ? a.group : 1);
   p.k_split = k_split;
   p.splits = splits;
-  p.flags = (a.bias ? kFlagBias : 0) | (a.zeros ? kFlagZeros : 0) | (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
+  p.flags = (a.bias ? kFlagBias : 0) | (a.bias && a.bias_f32 ? kFlagBiasF32 : 0) | (a.zeros ? kFlagZeros : 0) |
+            (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   auto whole = [&](const VulkanBuffer& b, bool write) { return BufferUse{&b, 0, std::min<uint64_t>(b.capacity(), range), write}; };
   auto groups_x = [&](uint64_t n_count) {
     return uint32_t(gemv ? (a.w4 ? (n_count + kGemvWg * nc - 1) / (kGemvWg * nc) : (n_count + kGemvCols - 1) / kGemvCols)

@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
+#include "host/log.hpp"
 
 namespace lowbit::io::detail {
 
@@ -23,6 +26,17 @@ SourceFile open_source(const std::filesystem::path& p) {
     auto npy = std::make_shared<NpyFile>(NpyFile::open(p));
     s.tensors.push_back({"x", npy->dtype(), npy->shape(), npy->bytes()});
     s.mapping = npy->mapping();
+    if (npy->dtype() == DType::F64) {  // numpy's default dtype: read as float32 (RNE), with a note
+      auto f32 = std::make_shared<std::vector<float>>(npy->bytes().size() / 8);
+      for (size_t i = 0; i < f32->size(); ++i) {
+        double v;
+        std::memcpy(&v, npy->bytes().data() + 8 * i, 8);
+        (*f32)[i] = float(v);
+      }
+      s.tensors.back() = {"x", DType::F32, npy->shape(), {reinterpret_cast<const uint8_t*>(f32->data()), f32->size() * 4}};
+      s.keep = f32;
+      log().info("{}: float64 converted to float32", p.string());
+    }
   } else {
     auto st = std::make_shared<SafetensorsFile>(SafetensorsFile::open(p));
     for (const auto& t : st->tensors()) s.tensors.push_back({t.name, t.dtype, t.shape, st->bytes(t)});

@@ -26,6 +26,7 @@ struct SourceFile {
   std::vector<SourceTensor> tensors;
   std::map<std::string, std::string> metadata;
   std::shared_ptr<MappedFile> mapping;
+  std::shared_ptr<void> keep;  // data converted on reading (a float64 .npy read as float32)
 };
 SourceFile open_source(const std::filesystem::path& p);
 

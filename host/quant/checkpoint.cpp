@@ -63,14 +63,16 @@ std::vector<float> to_f32(const ModelFiles::Ref& r) {
   return out;
 }
 
-std::vector<uint16_t> bias_f16(const ModelFiles& m, const std::string& layer, int64_t n) {
+// NAME.bias, if present, into `out`: fp16 bits always, and the fp32 values too when the file stores it
+// as F32 (so that the GEMM epilogue can add it at fp32 precision).
+void read_bias(const ModelFiles& m, const std::string& layer, int64_t n, LoadedLayer& out) {
   const ModelFiles::Ref* r = m.find(layer + ".bias");
-  if (!r) return {};
+  if (!r) return;
   if (r->entry->shape != Shape{n}) bad("tensor '" + layer + ".bias': shape " + shape_str(r->entry->shape) + ", expected [" + std::to_string(n) + "]");
   auto f = to_f32(*r);
-  std::vector<uint16_t> h(f.size());
-  for (size_t i = 0; i < f.size(); ++i) h[i] = uint16_t(fmt::lb_f32_to_f16(std::bit_cast<uint32_t>(f[i])));
-  return h;
+  out.bias.resize(f.size());
+  for (size_t i = 0; i < f.size(); ++i) out.bias[i] = uint16_t(fmt::lb_f32_to_f16(std::bit_cast<uint32_t>(f[i])));
+  if (r->entry->dtype == DType::F32) out.bias_f32 = std::move(f);
 }
 
 // Runs `f`, prefixing any Error with the layer's name.
@@ -354,7 +356,7 @@ LoadedLayer load_layer(const fs::path& checkpoint, const std::string& name, cons
     else if (out.source == "awq") out.w = import_awq_layer(m, name, cfg, o);
     else bad("'" + checkpoint.string() + "' holds no GPTQ/AWQ layer '" + name + "'");
   }
-  out.bias = bias_f16(m, name, out.w.n);
+  read_bias(m, name, out.w.n, out);
   return out;
 }
 

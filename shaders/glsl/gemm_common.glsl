@@ -27,6 +27,7 @@ layout(push_constant) uniform GemmParams {
 const uint FLAG_BIAS = 1u;
 const uint FLAG_ZEROS = 2u;
 const uint FLAG_OUT_F32 = 4u;
+const uint FLAG_BIAS_F32 = 8u;  // the bias buffer holds fp32 (else fp16)
 
 layout(set = 0, binding = 0, std430) readonly buffer Xw { uint x_words[]; };
 layout(set = 0, binding = 0, std430) readonly buffer Xw4 { uvec4 x_vec[]; };
@@ -35,6 +36,7 @@ layout(set = 0, binding = 1, std430) readonly buffer Ww4 { uvec4 w_vec[]; };
 layout(set = 0, binding = 2, std430) readonly buffer Scales { uint16_t scales[]; };
 layout(set = 0, binding = 3, std430) readonly buffer Zeros { uint8_t zeros[]; };
 layout(set = 0, binding = 4, std430) readonly buffer Bias { uint16_t bias[]; };
+layout(set = 0, binding = 4, std430) readonly buffer BiasF32 { float bias32[]; };
 layout(set = 0, binding = 5, std430) writeonly buffer Y32 { float y32[]; };
 layout(set = 0, binding = 5, std430) writeonly buffer Y16 { uint16_t y16[]; };
 
@@ -88,7 +90,10 @@ void store_y(uint m, uint n, float v) {
   }
 }
 
-float bias_at(uint n) { return (pc.flags & FLAG_BIAS) != 0u ? unpackHalf2x16(uint(bias[n])).x : 0.0; }
+float bias_at(uint n) {
+  if ((pc.flags & FLAG_BIAS) == 0u) return 0.0;
+  return (pc.flags & FLAG_BIAS_F32) != 0u ? bias32[n] : unpackHalf2x16(uint(bias[n])).x;
+}
 
 // Where a finished (m, n) value goes: the split-K partials or Y (with bias).
 void finish_value(uint m, uint n, uint split, float v) {

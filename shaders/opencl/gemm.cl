@@ -15,6 +15,7 @@
 #define FLAG_BIAS 1u
 #define FLAG_ZEROS 2u
 #define FLAG_OUT_F32 4u
+#define FLAG_BIAS_F32 8u /* the bias buffer holds fp32 (else fp16) */
 
 #ifndef LB_W4
 #define LB_W4 1
@@ -29,7 +30,8 @@ inline void lb_store_y(__global float* y32, __global half* y16, uint flags, uint
 }
 
 inline float lb_bias(__global const half* bias, uint flags, uint n) {
-  return (flags & FLAG_BIAS) ? vload_half(n, bias) : 0.0f;
+  if (!(flags & FLAG_BIAS)) return 0.0f;
+  return (flags & FLAG_BIAS_F32) ? ((__global const float*)bias)[n] : vload_half(n, bias);
 }
 
 /* int4 word -> 8 fp32 weights in K order: (q - zero) * scale, exact. */

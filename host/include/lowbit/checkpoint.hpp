@@ -48,6 +48,7 @@ PackReport pack_checkpoint(const std::filesystem::path& input, const std::filesy
 struct LoadedLayer {
   W4Host w;
   std::vector<uint16_t> bias;  // fp16 bits [n], or empty
+  std::vector<float> bias_f32;  // [n] when the checkpoint stores the bias as F32 (else empty)
   std::string source;
 };
 // Loads layer NAME from a lowbit checkpoint, or from a GPTQ/AWQ file/directory (scheme from its config

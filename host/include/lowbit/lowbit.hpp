@@ -131,7 +131,7 @@ struct W4Layer {
   Buffer scales;   // F16 [k/group, n]
   Buffer zeros;    // U8 [k/group, n] (asymmetric only)
   Buffer perm;     // I32 [k] (act_order only)
-  Buffer bias;     // F16 [n] (optional)
+  Buffer bias;     // F16 or F32 [n] (optional; an F32 bias is added at fp32 precision)
 };
 
 // Gemv: small M (memory-bound, split-K); Tiled: shared-memory tiles with a multi-stage pipeline;
@@ -212,7 +212,7 @@ class Context {
   void dequantize_into(const QTensor& q, Buffer& out);
   QTensor alloc_qtensor(Format f, Shape shape, bool packed);
 
-  // Linear layers. x: F16 [M, K]; w: F16 [N, K]; bias: F16 [N] or an invalid Buffer.
+  // Linear layers. x: F16 [M, K]; w: F16 [N, K]; bias: F16 or F32 [N] (added in fp32), or an invalid Buffer.
   Buffer gemm_f16(const Buffer& x, const Buffer& w, const Buffer& bias = {}, const GemmOptions& o = {});
   Buffer gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions& o = {});
   // Uploads a packed layer (validated); bias: fp16 bits [n] or empty.
