@@ -59,7 +59,7 @@ namespace lowbit::detail {
 // The q - zero values are exact (fp16 or fp32 integers), and w = (q - zero) * scale is exact in fp32,
 // so an fp64 sum of x_k * w_k is the exact result this bounds the distance to. Without split-K the
 // chain grows with K / group, not with K: a lost K row (|x_k w_k| ~ sum / K) stands out.
-inline uint64_t w4_gemv_rounding_depth(uint64_t k, uint64_t group, uint64_t k_split, uint64_t splits) {
+inline uint64_t w4_gemv_rounding_depth(uint64_t /*k: the chain does not grow with it*/, uint64_t group, uint64_t k_split, uint64_t splits) {
   uint64_t seg = std::min<uint64_t>(group, kGemvChunk);
   uint64_t words = (seg + 7) / 8 + 1;
   uint64_t segments = (k_split + kGemvChunk - 1) / kGemvChunk + (k_split + group - 1) / group + 1;

@@ -2,8 +2,8 @@
 // every command makes before it starts.
 #include <cstdio>
 
-#include "host/io/atomic_file.hpp"
 #include "host/log.hpp"
+#include "lowbit/io.hpp"
 #include "tools/cli.hpp"
 
 namespace lowbit::cli {

@@ -64,6 +64,17 @@ inline ExactGemm exact_gemm_w4(const std::vector<uint16_t>& x, int64_t m, const 
   return exact_gemm(x, m, h.k, h.n, [&](int64_t j, float* row) { dequantize_w4_row(h, j, row); }, bias);
 }
 
+// The same with an fp32 bias (added exactly in fp64).
+inline ExactGemm exact_gemm_w4(const std::vector<uint16_t>& x, int64_t m, const W4Host& h, const std::vector<float>& bias) {
+  ExactGemm e = exact_gemm_w4(x, m, h);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < h.n; ++j) {
+      e.y[size_t(i * h.n + j)] += double(bias[size_t(j)]);
+      e.mag[size_t(i * h.n + j)] += std::fabs(double(bias[size_t(j)]));
+    }
+  return e;
+}
+
 // d for a result of `ctx` computed with options o (path Auto resolved as the context resolves it).
 // The int4 GEMV's slice length is known when split_k is given; otherwise it is the largest d over the
 // slice lengths an automatic plan can pick (multiples of 8 from kGemvChunk rows, or binding windows of
