@@ -11,7 +11,27 @@ namespace lowbit::detail::vk {
 
 void Diagnostics::add(std::string msg) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (holding_) held_.push_back(msg);
+  else record_validation_message(msg);  // outlives the instance: messages during destruction count too
   msgs_.push_back(std::move(msg));
+}
+
+void Diagnostics::hold() {
+  std::lock_guard<std::mutex> lock(mu_);
+  holding_ = true;
+}
+
+void Diagnostics::commit_held() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& m : held_) record_validation_message(std::move(m));
+  held_.clear();
+  holding_ = false;
+}
+
+void Diagnostics::drop_held() {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_.clear();
+  holding_ = false;
 }
 
 std::vector<std::string> Diagnostics::all() const {
@@ -30,7 +50,6 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagB
   std::string text = data && data->pMessage ? data->pMessage : "(no message)";
   if (data && data->pMessageIdName) text = std::string(data->pMessageIdName) + ": " + text;
   log().warn("vulkan validation: {}", text);
-  record_validation_message(text);  // outlives the instance: messages during destruction count too
   static_cast<Diagnostics*>(user)->add(std::move(text));
   return VK_FALSE;
 }
@@ -107,7 +126,10 @@ Instance::Instance(bool validation) : validation_(validation) {
   ci.ppEnabledLayerNames = layers.data();
   ci.enabledExtensionCount = uint32_t(extensions.size());
   ci.ppEnabledExtensionNames = extensions.data();
+  diag_.hold();
   VkResult r = vkCreateInstance(&ci, nullptr, &instance_);
+  if (r == VK_ERROR_INCOMPATIBLE_DRIVER) diag_.drop_held();
+  else diag_.commit_held();
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
     throw Error(ErrorCode::NotFound, "vulkan: no Vulkan driver (ICD) installed: vkCreateInstance: " +
                                          std::string(result_name(r)));

@@ -15,12 +15,19 @@ namespace lowbit::detail::vk {
 // Validation / driver messages collected by the debug messenger. Shared by instance and device.
 class Diagnostics {
  public:
-  void add(std::string msg);
+  void add(std::string msg);  // kept, and counted process-wide (lowbit::validation_message_count) unless held
   std::vector<std::string> all() const;
+  // The messages of a vkCreateInstance that may fail are held back from the process-wide count: counted by
+  // commit_held() when the instance exists, dropped by drop_held() when there is no driver at all (the
+  // loader's "no drivers" messages are then the reason the backend is absent, not a misuse by lowbit).
+  void hold();
+  void commit_held();
+  void drop_held();
 
  private:
   mutable std::mutex mu_;
-  std::vector<std::string> msgs_;
+  std::vector<std::string> msgs_, held_;
+  bool holding_ = false;
 };
 
 class Instance {
