@@ -20,7 +20,9 @@ constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 
 void OpenClDevice::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
   const uint32_t nc = gemv_columns_per_item(a.w4, a.m, a.n);
-  std::string opts = "-cl-std=CL1.2 -DLB_W4=" + std::string(a.w4 ? "1" : "0");
+  std::string opts = "-cl-std=CL1.2 -DLB_W4=" + std::string(a.w4 ? "1" : "0") +
+                     // groups that are not a multiple of 8 rows: the straddling-word variant
+                     " -DLB_ANY_GROUP=" + std::string(a.w4 && a.group % 8 != 0 ? "1" : "0");
   uint32_t flags = (a.bias ? kFlagBias : 0) | (a.bias && a.bias_f32 ? kFlagBiasF32 : 0) | (a.zeros ? kFlagZeros : 0) |
                    (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   cl_uint M = cl_uint(a.m), N = cl_uint(a.n), K = cl_uint(a.k), group = cl_uint(a.w4 ? a.group : 0);

@@ -78,6 +78,9 @@ void GemmKernels::gemm(const GemmArgs& a) {
   const VulkanBuffer& out = splits > 1 ? *partials : y;
 
   std::vector<uint32_t> spec;
+  // Groups that are not a multiple of 8 rows take the per-row scale loader (a variant, so that the
+  // common groups pay nothing for it).
+  const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
   const char* shader;
   const bool coop = a.path == GemmPath::CoopMatrix;
   if (coop && !gpu_.coopmat())
@@ -87,10 +90,10 @@ void GemmKernels::gemm(const GemmArgs& a) {
     spec = {kGemvWg, gemv_accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols, nc};
   } else if (coop) {
     shader = "gemm_coopmat";
-    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u};
+    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group};
   } else {
     shader = "gemm_tiled";
-    spec = {kTileWg, kBm, kBn, kBk, kTm, kTn, a.w4 ? 1u : 0u};
+    spec = {kTileWg, kBm, kBn, kBk, kTm, kTn, a.w4 ? 1u : 0u, any_group};
   }
   const Pipeline& pipe = pipelines_.get(shader, 6, spec);
 

@@ -19,6 +19,7 @@
 layout(constant_id = 0) const uint WG = 128;  // 4 subgroups
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool W4 = true;
+layout(constant_id = 2) const bool ANY_GROUP = false;  // group % 8 != 0: a weight word may straddle two groups
 
 const uint BM = 64, BN = 64, BK = 32;
 const uint XL = (BM * BK) / WG;      // X elements per invocation per step
@@ -82,7 +83,7 @@ void store_shared(uint buf, uint k0) {
       uint c = e % BN, kw = e / BN;
       float w[8];
       uint n, krow;
-      if (pc.group % 8u != 0u && w4_tile_word(e, k0, BN, BK, k_end, n, krow))
+      if (ANY_GROUP && w4_tile_word(e, k0, BN, BK, k_end, n, krow))
         dequant8_rows(rq[i], krow, n, w);  // the word may straddle groups: a scale per row
       else
         dequant8(rq[i], rz[i], rs[i], w);

@@ -16,6 +16,7 @@ layout(constant_id = 3) const uint BK = 16;   // multiple of 8
 layout(constant_id = 4) const uint TM = 4;
 layout(constant_id = 5) const uint TN = 4;
 layout(constant_id = 6) const bool W4 = true;
+layout(constant_id = 7) const bool ANY_GROUP = false;  // group % 8 != 0: a weight word may straddle two groups
 
 shared float As[2 * BK * BM];  // [buf][k][m]
 shared float Bs[2 * BK * BN];  // [buf][k][n]
@@ -81,7 +82,7 @@ void store_shared(uint buf, uint k0) {
       uint c = e % BN, kw = e / BN;
       float w[8];
       uint n, krow;
-      if (pc.group % 8u != 0u && w4_tile_word(e, k0, BN, BK, k_end, n, krow))
+      if (ANY_GROUP && w4_tile_word(e, k0, BN, BK, k_end, n, krow))
         dequant8_rows(rq[i], krow, n, w);  // the word may straddle groups: a scale per row
       else
         dequant8(rq[i], rz[i], rs[i], w);

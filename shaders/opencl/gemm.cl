@@ -17,6 +17,9 @@
 #define FLAG_OUT_F32 4u
 #define FLAG_BIAS_F32 8u /* the bias buffer holds fp32 (else fp16) */
 
+#ifndef LB_ANY_GROUP
+#define LB_ANY_GROUP 0 /* 1: group % 8 != 0, a weight word may straddle two groups */
+#endif
 #ifndef LB_W4
 #define LB_W4 1
 #endif
@@ -120,9 +123,14 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
         for (uint i = 0; i < LB_MT * LB_NC; ++i) part[i] = 0.0f;
         for (kk &= ~7u; kk < gend; kk += 8u) {
           uint row = (kc + kk) >> 3;
+#if LB_ANY_GROUP
           bool straddles = kc + kk < gbegin || kc + kk + 8u > gbegin + group;
           float4 in_lo = straddles ? lb_rows_in_group(kc + kk, gbegin, group) : (float4)(1.0f);
           float4 in_hi = straddles ? lb_rows_in_group(kc + kk + 4u, gbegin, group) : (float4)(1.0f);
+#define LB_IN_GROUP(v, mask) ((v) * (mask))
+#else
+#define LB_IN_GROUP(v, mask) (v) /* every word lies inside one group */
+#endif
 #if LB_NC == 8
           uint8 words = vload8((row * N + n0) >> 3, w);
           uint wv[8] = {words.s0, words.s1, words.s2, words.s3, words.s4, words.s5, words.s6, words.s7};
@@ -135,8 +143,8 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
           for (uint c = 0; c < LB_NC; ++c) {
             uint word = wv[c];
             /* nibble | 0x4B000000 is the float 2^23 + q: one OR and one subtract give q - zero exactly */
-            float4 lo = (as_float4(((uint4)(word, word >> 16, word >> 4, word >> 20) & 0xFu) | 0x4B000000u) - zb[c]) * in_lo;
-            float4 hi = (as_float4(((uint4)(word >> 8, word >> 24, word >> 12, word >> 28) & 0xFu) | 0x4B000000u) - zb[c]) * in_hi;
+            float4 lo = LB_IN_GROUP(as_float4(((uint4)(word, word >> 16, word >> 4, word >> 20) & 0xFu) | 0x4B000000u) - zb[c], in_lo);
+            float4 hi = LB_IN_GROUP(as_float4(((uint4)(word >> 8, word >> 24, word >> 12, word >> 28) & 0xFu) | 0x4B000000u) - zb[c], in_hi);
             for (uint m = 0; m < LB_MT; ++m) {
               __local const float* xr = smem + m * LB_KC + kk;
               part[m * LB_NC + c] += dot(vload4(0, xr), lo) + dot(vload4(1, xr), hi);
@@ -255,7 +263,7 @@ void lb_gemm_tiled(__global const half* x, __global const uint* w, __global cons
     if (e < LB_BN * LB_BK / 8) {                                                              \
       uint c = e % LB_BN, kw = e / LB_BN;                                                     \
       float wv[8];                                                                            \
-      if (group % 8u != 0u && n0 + c < N && (k0) + kw * 8u < K) /* word may straddle groups */ \
+      if (LB_ANY_GROUP && n0 + c < N && (k0) + kw * 8u < K) /* word may straddle groups */ \
         lb_dequant8_rows(rq[i], (k0) + kw * 8u, n0 + c, N, K, group, flags, scales, zeros, wv); \
       else                                                                                    \
         lb_dequant8(rq[i], rz[i], rs[i], wv);                                                 \
