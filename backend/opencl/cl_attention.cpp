@@ -19,14 +19,12 @@ std::string base_options(const KvLayerArgs& kv, uint32_t wg) {
          " -DLB_WG=" + std::to_string(wg) + " -DLB_EPW=" + std::to_string(attn::elems_per_word(kv.format));
 }
 
-bool int_format(int f) { return f == 1 || f == 2; }
-bool fp8_format(int f) { return f == 3 || f == 4; }
 
 // Arguments 0..26 of LB_ATTN_ARGS (attention.cl).
 void set_attention_args(cl_kernel k, const AttentionArgs& a, cl_mem part, uint32_t splits, uint32_t split_keys,
                         uint32_t chunks) {
   const KvLayerArgs& kv = a.kv;
-  const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
+  const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
   cl_mem none = nullptr;
   set_arg(k, 0, mem(a.q));
   set_arg(k, 1, mem(kv.k));

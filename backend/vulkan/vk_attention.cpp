@@ -25,9 +25,6 @@ constexpr uint32_t kFlagOutF32 = 1, kFlagCausal = 2, kFlagFp8PerHead = 4;
 
 const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const VulkanBuffer*>(b); }
 
-bool int_format(int f) { return f == 1 || f == 2; }
-bool fp8_format(int f) { return f == 3 || f == 4; }
-
 }  // namespace
 
 BufferUse AttentionKernels::whole(const DeviceBuffer* b, bool write, const char* what) const {
@@ -96,7 +93,7 @@ AttnPush attn_push(const AttentionArgs& a) {
 // `out` (binding 10) and `part` (binding 11, the split-K partials).
 std::array<BufferUse, 12> AttentionKernels::bindings(const AttentionArgs& a, BufferUse out, BufferUse part) const {
   const KvLayerArgs& kv = a.kv;
-  const bool ints = int_format(kv.format), fp8 = fp8_format(kv.format);
+  const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
   const BufferUse none{&dummy_, 0, 16, false};
   return {whole(a.q, false, "q"),
           whole(kv.k, false, "the KV cache layer"),
