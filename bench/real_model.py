@@ -62,9 +62,9 @@ def safetensors_arrays(path, wanted):
         return out
 
 
-# The dtypes lowbit's .safetensors reader takes; others (I64 position_ids of BERT models, BOOL masks) are
-# dropped from a copy of the file before packing (they are never linear layers).
-LOWBIT_DTYPES = {"F32", "F16", "BF16", "F64", "U8", "I8", "I32", "U32"}
+# The dtypes lowbit's .safetensors reader takes (BERT's I64 position_ids are copied by pack like any other
+# tensor); others (e.g. BOOL masks) are dropped from a copy of the file before packing (never linear layers).
+LOWBIT_DTYPES = {"F32", "F16", "BF16", "F64", "U8", "I8", "I32", "U32", "I64"}
 
 
 def without_unreadable_tensors(path, work):

@@ -49,6 +49,7 @@ const char* to_string(DType d) {
     case DType::I32: return "int32";
     case DType::U32: return "uint32";
     case DType::F64: return "float64";
+    case DType::I64: return "int64";
   }
   return "?";
 }
@@ -58,7 +59,7 @@ size_t dtype_size(DType d) {
     case DType::F32: case DType::I32: case DType::U32: return 4;
     case DType::F16: case DType::BF16: return 2;
     case DType::U8: case DType::I8: return 1;
-    case DType::F64: return 8;
+    case DType::F64: case DType::I64: return 8;
   }
   return 1;
 }

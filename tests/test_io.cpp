@@ -63,7 +63,7 @@ std::vector<uint8_t> iota_bytes(size_t n) {
 }  // namespace
 
 TEST_F(IoTest, NpyRoundTripsEveryDtypeAndRank) {
-  for (DType d : {DType::F32, DType::F16, DType::F64, DType::U8, DType::I8, DType::I32, DType::U32}) {
+  for (DType d : {DType::F32, DType::F16, DType::F64, DType::U8, DType::I8, DType::I32, DType::U32, DType::I64}) {
     for (const Shape& s : {Shape{}, Shape{5}, Shape{2, 3, 4}, Shape{3, 0}}) {
       auto data = iota_bytes(size_t(numel(s)) * dtype_size(d));
       fs::path p = file("a.npy");
@@ -222,8 +222,8 @@ TEST_F(IoTest, SafetensorsLengthMismatch) {
 }
 
 TEST_F(IoTest, SafetensorsUnknownDtype) {
-  expect_st_error(make_st(R"({"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", "12345678"),
-                  "tensor 'w': unsupported dtype 'I64'");
+  expect_st_error(make_st(R"({"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}})", "12345678"),
+                  "tensor 'w': unsupported dtype 'C64'");
 }
 
 TEST_F(IoTest, SafetensorsNegativeDimension) {

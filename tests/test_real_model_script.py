@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """test_real_model_script.py — bench/real_model.py offline, on a generated BERT-shaped float checkpoint: every
-linear layer of the blocks is packed (embeddings are not; an I64 tensor lowbit cannot read is dropped first),
+linear layer of the blocks is packed (embeddings are not; a BOOL tensor lowbit cannot read is dropped first),
 run on every backend present, and its error
 against fp32 is that of int4 RTN (small, not zero); a corrupted packed weight would show as a large error.
 Usage: test_real_model_script.py PATH/TO/lowbit
@@ -21,7 +21,8 @@ def bert_like(path):
     rng = np.random.default_rng(5)
     t = {"embeddings.word_embeddings.weight": rng.standard_normal((100, 64)).astype(np.float32),
          "encoder.layer.0.output.LayerNorm.weight": np.ones(64, np.float32),
-         "embeddings.position_ids": ("I64", np.arange(16, dtype=np.int64).reshape(1, 16))}  # lowbit reads no I64
+         "embeddings.position_ids": ("I64", np.arange(16, dtype=np.int64).reshape(1, 16)),  # copied by pack
+         "embeddings.mask": ("BOOL", np.ones((1, 16), np.uint8))}  # lowbit reads no BOOL: dropped
     for name, (n, k) in LAYERS.items():
         t[name + ".weight"] = (rng.standard_normal((n, k)) * 0.05).astype(np.float32)
         t[name + ".bias"] = (rng.standard_normal(n) * 0.01).astype(np.float32)
@@ -34,7 +35,7 @@ def real_model_script_reports_every_layer_on_every_backend(tmp):
     r = subprocess.run([sys.executable, SCRIPT, "--lowbit", LOWBIT, "--checkpoint", tmp / "model.safetensors",
                         "--group", "32", "--m", "3", "--repeat", "1", "--work", tmp / "work"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert "dropping embeddings.position_ids (I64)" in r.stderr, r.stderr
+    assert "dropping embeddings.mask (BOOL)" in r.stderr and "position_ids" not in r.stderr, r.stderr
     lines = r.stdout.splitlines()
     rows = {l.split()[0]: l.split() for l in lines if l.split() and l.split()[0] in LAYERS}
     assert set(rows) == set(LAYERS), r.stdout

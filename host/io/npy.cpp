@@ -133,8 +133,9 @@ DType dtype_from_descr(const std::string& d, const std::string& where) {
   if (is("|i1", "<i1") || d == "=i1" || d == ">i1") return DType::I8;
   if (is("<i4", "=i4")) return DType::I32;
   if (is("<u4", "=u4")) return DType::U32;
+  if (is("<i8", "=i8")) return DType::I64;
   throw Error(ErrorCode::Io, where + ": unsupported npy dtype '" + d +
-                                 "' (supported: <f4, <f2, <f8, |u1, |i1, <i4, <u4)");
+                                 "' (supported: <f4, <f2, <f8, |u1, |i1, <i4, <u4, <i8)");
 }
 
 uint64_t checked_numel(const Shape& shape, const std::string& where) {
@@ -162,6 +163,7 @@ std::string npy_descr(DType d) {
     case DType::I8: return "|i1";
     case DType::I32: return "<i4";
     case DType::U32: return "<u4";
+    case DType::I64: return "<i8";
     case DType::BF16: break;
   }
   throw Error(ErrorCode::InvalidArgument, "npy has no bfloat16 dtype: write bfloat16 tensors to .safetensors");

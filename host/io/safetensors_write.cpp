@@ -18,14 +18,15 @@ const char* safetensors_dtype(DType d) {
     case DType::I8: return "I8";
     case DType::I32: return "I32";
     case DType::U32: return "U32";
+    case DType::I64: return "I64";
   }
   return "?";
 }
 
 DType parse_safetensors_dtype(const std::string& s) {
-  for (DType d : {DType::F32, DType::F16, DType::BF16, DType::F64, DType::U8, DType::I8, DType::I32, DType::U32})
+  for (DType d : {DType::F32, DType::F16, DType::BF16, DType::F64, DType::U8, DType::I8, DType::I32, DType::U32, DType::I64})
     if (s == safetensors_dtype(d)) return d;
-  throw Error(ErrorCode::Io, "unsupported dtype '" + s + "' (supported: F32, F16, BF16, F64, U8, I8, I32, U32)");
+  throw Error(ErrorCode::Io, "unsupported dtype '" + s + "' (supported: F32, F16, BF16, F64, U8, I8, I32, U32, I64)");
 }
 
 static uint64_t bytes_of(DType dtype, const Shape& shape, const std::string& name) {

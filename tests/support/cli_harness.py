@@ -96,7 +96,7 @@ def finish(passed, failed):
 
 
 ST_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "U8": np.uint8, "I8": np.int8,
-             "I32": np.int32, "U32": np.uint32, "BF16": np.uint16}
+             "I32": np.int32, "U32": np.uint32, "I64": np.int64, "BF16": np.uint16}
 NP_TO_ST = {np.dtype(v): k for k, v in ST_DTYPES.items() if k != "BF16"}
 
 

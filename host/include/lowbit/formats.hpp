@@ -8,7 +8,7 @@
 
 namespace lowbit {
 
-enum class DType { F32, F16, BF16, U8, I8, I32, U32, F64 };
+enum class DType { F32, F16, BF16, U8, I8, I32, U32, F64, I64 };
 const char* to_string(DType d);
 size_t dtype_size(DType d);
 bool is_float(DType d);  // F32, F16, BF16, F64
