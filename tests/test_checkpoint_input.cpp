@@ -11,6 +11,7 @@
 #include "lowbit/checkpoint.hpp"
 #include "lowbit_formats.h"
 #include "support/raw_files.hpp"
+#include "support/temp_dir_test.hpp"
 #include "support/w4_checkpoints.hpp"
 
 namespace fs = std::filesystem;
@@ -20,16 +21,8 @@ namespace {
 
 float h2f(uint16_t h) { return std::bit_cast<float>(fmt::lb_f16_to_f32(h)); }
 
-class CheckpointInput : public ::testing::Test {
+class CheckpointInput : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("lowbit_test_ckpt_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path file(const std::string& name) const { return dir_ / name; }
-
   // GPTQ v1 layer "L" (N 16, K 64, group 32) behind a 3-byte U8 tensor: every I32/F16 tensor starts at
   // an odd offset, which is how a valid file written by another tool may lay them out.
   test::KnownW4 write_misaligned_gptq(const fs::path& p) {
@@ -79,7 +72,6 @@ class CheckpointInput : public ::testing::Test {
     ckpt::pack_checkpoint(dir_, file("out") / "packed.safetensors", {});
   }
 
-  fs::path dir_;
 };
 
 constexpr const char* kGoodLayers = R"({"L":{"n":8,"k":64,"group":32,"sym":false,"act_order":true}})";

@@ -11,6 +11,7 @@
 
 #include "host/io/aligned_view.hpp"
 #include "lowbit/io.hpp"
+#include "support/temp_dir_test.hpp"
 #include "support/raw_files.hpp"
 
 namespace fs = std::filesystem;
@@ -18,17 +19,8 @@ using namespace lowbit;
 
 namespace {
 
-class IoTest : public ::testing::Test {
+class IoTest : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("lowbit_test_io_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path file(const std::string& name) const { return dir_ / name; }
-
   static void write_raw(const fs::path& p, const std::string& bytes) { test::write_raw(p, bytes); }
   // A safetensors file from a header text and a data section; header length as given or true.
   fs::path make_st(const std::string& header, const std::string& data, int64_t hlen = -1) {
@@ -51,7 +43,6 @@ class IoTest : public ::testing::Test {
     test::expect_error([&] { io::NpyFile::open(p); }, ErrorCode::Io, {needle});
   }
 
-  fs::path dir_;
 };
 
 std::vector<uint8_t> iota_bytes(size_t n) {

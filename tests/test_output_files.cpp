@@ -16,23 +16,15 @@
 #include "host/io/atomic_file.hpp"
 #include "lowbit/checkpoint.hpp"
 #include "lowbit/io.hpp"
+#include "support/temp_dir_test.hpp"
 
 namespace fs = std::filesystem;
 using namespace lowbit;
 
 namespace {
 
-class OutputFilesTest : public ::testing::Test {
+class OutputFilesTest : public test::TempDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("lowbit_test_out_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path file(const std::string& name) const { return dir_ / name; }
-
   std::vector<std::string> folder_listing() const {
     std::vector<std::string> names;
     for (const auto& e : fs::directory_iterator(dir_)) names.push_back(e.path().filename().string());
@@ -54,7 +46,6 @@ class OutputFilesTest : public ::testing::Test {
     return file(name);
   }
 
-  fs::path dir_;
 };
 
 // Forks a child that starts writing `target` (temp of kind `kind`), writes some bytes, tells the parent,
