@@ -4,9 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
+#include "host/io/float_values.hpp"
 #include "host/log.hpp"
 
 namespace lowbit::io::detail {
@@ -27,12 +27,7 @@ SourceFile open_source(const std::filesystem::path& p) {
     s.tensors.push_back({"x", npy->dtype(), npy->shape(), npy->bytes()});
     s.mapping = npy->mapping();
     if (npy->dtype() == DType::F64) {  // numpy's default dtype: read as float32 (RNE), with a note
-      auto f32 = std::make_shared<std::vector<float>>(npy->bytes().size() / 8);
-      for (size_t i = 0; i < f32->size(); ++i) {
-        double v;
-        std::memcpy(&v, npy->bytes().data() + 8 * i, 8);
-        (*f32)[i] = float(v);
-      }
+      auto f32 = std::make_shared<std::vector<float>>(float_values(DType::F64, npy->bytes()));
       s.tensors.back() = {"x", DType::F32, npy->shape(), {reinterpret_cast<const uint8_t*>(f32->data()), f32->size() * 4}};
       s.keep = f32;
       log().info("{}: float64 converted to float32", p.string());

@@ -4,13 +4,13 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
 #include "host/io/aligned_view.hpp"
+#include "host/io/float_values.hpp"
 #include "host/io/streaming.hpp"
 #include "host/log.hpp"
 #include "host/quant/checkpoint_meta.hpp"
@@ -46,21 +46,8 @@ void expect_shape(const std::string& name, const Shape& got, const Shape& want) 
 }
 
 std::vector<float> to_f32(const ModelFiles::Ref& r) {
-  auto b = r.file->bytes(*r.entry);
-  size_t n = size_t(numel(r.entry->shape));
-  std::vector<float> out(n);
-  for (size_t i = 0; i < n; ++i) {
-    uint32_t v;
-    switch (r.entry->dtype) {
-      case DType::F32: std::memcpy(&v, b.data() + 4 * i, 4); break;
-      case DType::F16: { uint16_t h; std::memcpy(&h, b.data() + 2 * i, 2); v = fmt::lb_f16_to_f32(h); break; }
-      case DType::BF16: { uint16_t h; std::memcpy(&h, b.data() + 2 * i, 2); v = fmt::lb_bf16_to_f32(h); break; }
-      case DType::F64: { double d; std::memcpy(&d, b.data() + 8 * i, 8); v = std::bit_cast<uint32_t>(float(d)); break; }
-      default: bad("tensor '" + r.entry->name + "' is not a float tensor");
-    }
-    out[i] = std::bit_cast<float>(v);
-  }
-  return out;
+  if (!is_float(r.entry->dtype)) bad("tensor '" + r.entry->name + "' is not a float tensor");
+  return io::detail::float_values(r.entry->dtype, r.file->bytes(*r.entry));
 }
 
 // NAME.bias, if present, into `out`: fp16 bits always, and the fp32 values too when the file stores it
