@@ -45,14 +45,13 @@ void add_quantized(SafetensorsWriter& w, Context& ctx, const SourceFile& src, co
       int(parts.size()));
   for (const Part& p : parts)
     w.add_lazy(p.name, p.dtype, p.shape, [q, p, &ctx](const SafetensorsWriter::Sink& sink) {
-      q->use([&](QTensor& r) {
-        Buffer& b = r.*p.buffer;
+      q->use([&](const QTensor& r) {
+        const Buffer& b = r.*p.buffer;
         if (b.shape() != p.shape)
           throw Error(ErrorCode::Internal, "tensor '" + p.name + "': quantized to shape " + shape_str(b.shape()) +
                                                ", expected " + shape_str(p.shape));
         std::vector<uint8_t> bytes = ctx.download<uint8_t>(b);
         sink(bytes);
-        b = Buffer();  // the parts sit in different dtype sections of the file: free each once written
       });
     });
 }

@@ -257,11 +257,7 @@ void add_layer(io::SafetensorsWriter& out, json& layers, const ModelFiles& m, Pl
       parts);
   auto part = [&](const std::string& suffix, DType dtype, const Shape& shape, auto member) {
     out.add_lazy(L + suffix, dtype, shape, [w, member](const io::SafetensorsWriter::Sink& sink) {
-      w->use([&](W4Host& r) {
-        auto& part_data = r.*member;
-        sink(bytes_of(part_data));
-        std::remove_reference_t<decltype(part_data)>().swap(part_data);  // parts of one layer sit in different
-      });                                                                    // dtype sections: free each when written
+      w->use([&](const W4Host& r) { sink(bytes_of(r.*member)); });
     });
   };
   part(".qweight", DType::U32, {lay.k_words(), lay.n}, &W4Host::qweight);
