@@ -25,8 +25,7 @@ Command add_pack_command(CLI::App& root) {
   cmd->add_option("INPUT", a->input, "a .safetensors file or a model directory (shards + index json)")->required();
   cmd->add_option("OUTPUT", a->output, "the lowbit checkpoint to write (.safetensors)")->required();
   return {cmd, [a] {
-            if (!a->output.ends_with(".safetensors"))
-              throw Error(ErrorCode::InvalidArgument, "OUTPUT must be a .safetensors file, got '" + a->output + "'");
+            check_output(a->output, "OUTPUT", ".safetensors");  // pack_checkpoint also checks it against its inputs
             ckpt::PackOptions o;
             o.scheme = a->scheme;
             if (a->group != 0) o.group = a->group;
