@@ -64,6 +64,7 @@ struct GemmArgs {
   int group = 0;
   GemmPath path = GemmPath::Gemv;        // resolved (never Auto)
   int split_k = 0;                       // 0 = backend's choice
+  int stages = 0;                        // Tiled / CoopMatrix: 0 = default, 1 = serial K loop
 };
 
 // gather: out[m, j] = x[m, perm[j]] for fp16 x [m, k] (act_order activations).
@@ -156,11 +157,14 @@ class Device {
   virtual void attention(const AttentionArgs& /*args*/) { unsupported("attention"); }
   // Whether this backend runs a path on this device (the host falls back from CoopMatrix to Tiled).
   virtual bool supports(GemmPath p) const { return p != GemmPath::CoopMatrix; }
+  // Launch geometry of the last gemm() (backends fill it in gemm(); the CPU reports its own).
+  virtual GemmLaunch last_gemm_launch() const { return last_launch_; }
 
  protected:
   [[noreturn]] void unsupported(const char* op) const {
     throw Error(ErrorCode::Unsupported, std::string(op) + " is not implemented on the " + to_string(info().backend) + " backend yet");
   }
+  GemmLaunch last_launch_;  // set by gemm()
 };
 
 // Factories (backend/<name>/). They throw lowbit::Error(NotFound/Unsupported) with a reason.

@@ -38,6 +38,11 @@ void activation_shape(const Buffer& x, int64_t k, int64_t& m) {
   if (m <= 0) bad("gemm: x has no rows");
 }
 
+void check_options(const GemmOptions& o) {
+  if (o.split_k < 0) bad("gemm: split_k must be >= 0 (0 = automatic), got " + std::to_string(o.split_k));
+  if (o.stages < 0 || o.stages > 4) bad("gemm: stages must be 0 (default) or 1..4, got " + std::to_string(o.stages));
+}
+
 }  // namespace
 
 const char* to_string(GemmPath p) {
@@ -54,6 +59,8 @@ GemmPath Context::choose_gemm_path(int64_t m) const {
   if (m <= 16) return GemmPath::Gemv;
   return dev_->supports(GemmPath::CoopMatrix) ? GemmPath::CoopMatrix : GemmPath::Tiled;
 }
+
+GemmLaunch Context::last_gemm_launch() const { return dev_->last_gemm_launch(); }
 
 static GemmPath resolve(const Context& c, detail::Device& d, GemmPath p, int64_t m) {
   if (p == GemmPath::Auto) return c.choose_gemm_path(m);
@@ -77,7 +84,9 @@ Buffer Context::gemm_f16(const Buffer& x, const Buffer& w, const Buffer& bias, c
   a.out_elem = out_elem(o.out);
   a.m = uint64_t(m), a.n = uint64_t(n), a.k = uint64_t(k);
   a.path = resolve(*this, *dev_, o.path, m);
+  check_options(o);
   a.split_k = o.split_k;
+  a.stages = o.stages;
   Buffer y = alloc(o.out, {m, n});
   a.y = y.mem().get();
   dev_->gemm(a);
@@ -125,7 +134,9 @@ Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions&
   a.m = uint64_t(m), a.n = uint64_t(w.n), a.k = uint64_t(w.k);
   a.group = w.group;
   a.path = resolve(*this, *dev_, o.path, m);
+  check_options(o);
   a.split_k = o.split_k;
+  a.stages = o.stages;
   Buffer y = alloc(o.out, {m, w.n});
   a.y = y.mem().get();
   dev_->gemm(a);

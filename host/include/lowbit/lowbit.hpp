@@ -141,7 +141,19 @@ const char* to_string(GemmPath p);
 struct GemmOptions {
   GemmPath path = GemmPath::Auto;
   DType out = DType::F16;  // F16 or F32
-  int split_k = 0;         // Gemv: K slices reduced in a second pass; 0 = automatic
+  int split_k = 0;         // K slices reduced in a second pass; 0 = automatic (the launch planner)
+  int stages = 0;          // Tiled / CoopMatrix K pipeline: 0 = the device's default depth, 1 = serial
+                           // (load, dequantize, multiply one after another: what the pipeline hides)
+};
+
+// How the last GEMM was launched (Context::last_gemm_launch): enough to see how the device is covered.
+struct GemmLaunch {
+  std::string kernel;                      // e.g. "gemm_gemv", "gemm_tiled", "gemm_coopmat"
+  uint64_t workgroups = 0;                 // of the main dispatch(es), all K slices included
+  uint32_t invocations_per_workgroup = 0;
+  uint32_t shared_bytes = 0;               // shared (local) memory per workgroup
+  uint32_t stages = 0;                     // K-pipeline depth (1 = serial)
+  uint32_t split_k = 1;                    // K slices (> 1: a reduce pass follows)
 };
 
 // Time of the work measured on the device (GPU timestamps / profiling events / wall clock on CPU).
@@ -219,6 +231,8 @@ class Context {
   W4Layer upload_w4(const W4Host& h, const std::vector<uint16_t>& bias_f16 = {});
   // The path Auto resolves to for M rows on this device.
   GemmPath choose_gemm_path(int64_t m) const;
+  // Launch geometry of the last gemm_f16 / gemm_w4a16 on this context (empty kernel before the first).
+  GemmLaunch last_gemm_launch() const;
 
   // Paged KV cache and attention (lowbit/attention.hpp).
   KvCache create_kv_cache(const KvCacheOptions& o);
