@@ -1,15 +1,47 @@
-// gemm_plan.hpp — launch choices the GPU backends share for the GEMV path: how many accumulator rows
-// a variant carries, and how many K slices (split-K) keep the device busy. The autotuner will replace
-// these heuristics with measured choices per device and shape.
+// gemm_plan.hpp — launch planning the GPU backends share for the GEMM family: a device profile (what
+// a backend knows of its device), the GEMV launch plan (columns per invocation, K partitions per
+// workgroup, split-K) and the tiled paths' split-K, all pure functions of profile and shape so that
+// they are unit-tested with the published figures of real GPUs (tests/test_gemm_plan.cpp). The
+// autotuner will replace these heuristics with measured choices per device and shape.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
+#include <string>
 
 namespace lowbit::detail {
 
-// GEMV: K rows of X staged in shared memory per step (int4), and the floor of an automatic K slice.
+// What the planner knows of a device.
+struct DeviceProfile {
+  bool cpu = false;              // a CPU driver (lavapipe, PoCL): few fat cores, large caches
+  uint32_t compute_units = 0;    // SMs / CUs / Xe cores / shader processors; 0 = unknown (assume a big GPU)
+  uint32_t subgroup_size = 32;
+  uint32_t max_workgroup = 256;  // invocations
+  uint64_t shared_bytes = 32768; // per workgroup
+  uint32_t threads = 1;          // CPU: hardware threads
+};
+
+// $LOWBIT_DEVICE_PROFILE=gpu:<compute units> plans a CPU driver's launches as for a GPU with that
+// many compute units (tests run the GPU variants of the kernels on lavapipe / PoCL this way); anything
+// else there is ignored.
+inline DeviceProfile with_profile_override(DeviceProfile d) {
+  const char* env = std::getenv("LOWBIT_DEVICE_PROFILE");
+  if (!env) return d;
+  std::string v = env;
+  if (v.rfind("gpu:", 0) != 0) return d;
+  char* end = nullptr;
+  unsigned long cu = std::strtoul(v.c_str() + 4, &end, 10);
+  if (*end != 0 || cu == 0 || cu > 4096) return d;
+  d.cpu = false;
+  d.compute_units = uint32_t(cu);
+  return d;
+}
+
+// GEMV: K rows of X staged in shared memory per step on CPU drivers, and the floor of a K slice there.
 inline constexpr uint32_t kGemvChunk = 256;
+// The most K partitions a GPU GEMV plan puts in one workgroup (bounds the rounding depth of their sum).
+inline constexpr uint32_t kGemvMaxPartitions = 128;
 
 // Accumulator rows of the GEMV variant for M rows: the next power of two (1, 2, 4, 8, 16).
 inline uint32_t gemv_accumulator_rows(uint64_t m) {
@@ -18,25 +50,98 @@ inline uint32_t gemv_accumulator_rows(uint64_t m) {
   return mt;
 }
 
-// int4 GEMV: adjacent columns each invocation takes (one 16- or 32-byte load of words per K step;
-// more columns reuse each staged X value more often, fewer keep registers low for larger M).
+// int4 GEMV on a CPU driver: adjacent columns each invocation takes (one 16- or 32-byte load of words
+// per K step; more columns reuse each staged X value more often, fewer keep registers low for larger M).
 inline uint32_t gemv_columns_per_item(bool w4, uint64_t m, uint64_t n) {
   if (!w4) return 1;
   if (m <= 4 && n % 8 == 0) return 8;
   return n % 4 == 0 ? 4 : 1;
 }
 
-// K slices and slice length (a multiple of 8 rows) for a GEMV over `k` rows: the caller's request, or
-// enough slices that about `target_groups` workgroups run when `groups_n` cover the columns, each
-// slice at least `min_slice` rows. Returns the slice length; `splits` receives the slice count.
+// K slices and slice length (a multiple of `align` rows, itself a multiple of 8) for a GEMV over `k`
+// rows: the caller's request, or enough slices that about `target_groups` workgroups run when
+// `groups_n` cover the columns, each slice at least `min_slice` rows. Returns the slice length;
+// `splits` receives the slice count.
 inline uint32_t gemv_k_split(uint64_t k, uint64_t groups_n, int requested, uint64_t target_groups,
-                             uint64_t min_slice, uint32_t& splits) {
+                             uint64_t min_slice, uint32_t& splits, uint64_t align = 8) {
   uint64_t s = requested > 0 ? uint64_t(requested)
                              : std::clamp<uint64_t>((target_groups + groups_n - 1) / std::max<uint64_t>(groups_n, 1), 1,
-                                                    std::max<uint64_t>(1, k / min_slice));
-  uint32_t k_split = uint32_t(((k + s - 1) / s + 7) / 8 * 8);
+                                                    std::max<uint64_t>(1, k / std::max<uint64_t>(min_slice, 1)));
+  uint32_t k_split = uint32_t(((k + s - 1) / s + align - 1) / align * align);
   splits = uint32_t((k + k_split - 1) / k_split);
   return k_split;
+}
+
+// How the GEMV kernel (gemm_gemv.comp / lb_gemm_gemv) is launched.
+struct GemvPlan {
+  uint32_t wg = 128;      // invocations per workgroup
+  uint32_t mt = 1;        // accumulator rows
+  uint32_t nc = 1;        // int4: adjacent columns per invocation
+  uint32_t kp = 1;        // int4: K partitions per workgroup (wg / kp column threads)
+  uint32_t kc = kGemvChunk;  // X chunk staged per step (xs), else sizes the partition reduction
+  bool xs = true;         // int4: X staged in shared memory (CPU drivers), else read from global memory
+  uint32_t rb = 1;        // int4, kp > 1: accumulator rows whose partition sums are added per pass
+  uint32_t cols = 4;      // fp16 weights: columns per workgroup
+  uint32_t k_split = 0, splits = 1;
+  uint64_t groups_n = 0;  // workgroups across N
+  uint64_t workgroups() const { return groups_n * splits; }
+  uint32_t shared_bytes() const { return mt * kc * 4; }
+};
+
+// The GEMV plan for M x N x K on a device. CPU drivers: 128 invocations of NC columns each, X staged in
+// KC-row chunks, split-K to about 4 workgroups per thread. GPUs: 16-byte loads (4 columns) where N
+// allows, CT column threads reading CT * 16 bytes of a word row (>= one 32-byte sector), KP = WG / CT
+// K partitions per workgroup, CT as large as still gives 2 workgroups per compute unit, then split-K
+// for the rest (each partition keeps >= 2 words per slice). `requested` > 0 forces the slice count.
+inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t n, uint64_t k, int requested) {
+  GemvPlan p;
+  p.mt = gemv_accumulator_rows(m);
+  if (!w4) {  // fp16 weights: a workgroup per 4 columns, lanes along K; split-K only on request
+    p.groups_n = (n + p.cols - 1) / p.cols;
+    p.k_split = gemv_k_split(k, p.groups_n, requested, 0, kGemvChunk, p.splits);
+    return p;
+  }
+  if (d.cpu) {
+    p.nc = gemv_columns_per_item(true, m, n);
+    p.groups_n = (n + p.wg * p.nc - 1) / (p.wg * p.nc);
+    p.k_split = gemv_k_split(k, p.groups_n, requested, 4 * uint64_t(std::max(1u, d.threads)), kGemvChunk, p.splits);
+    return p;
+  }
+  p.xs = false;
+  p.nc = n % 4 == 0 ? 4 : 1;
+  p.wg = std::min<uint32_t>(256, std::max<uint32_t>(d.max_workgroup, 32));
+  const uint64_t target = 2 * uint64_t(d.compute_units ? d.compute_units : 128);
+  const uint32_t ct_max = p.nc == 4 ? 8 : 32, ct_min = p.nc == 4 ? 2 : 8;  // 128-byte .. 32-byte row segments
+  uint32_t ct = ct_max;
+  while (ct > ct_min && (n + ct * p.nc - 1) / (ct * p.nc) < target) ct /= 2;
+  ct = std::min(ct, p.wg);
+  // K partitions: WG / CT, fewer when K has too few words to give each partition two
+  const uint64_t words = (k + 7) / 8;
+  uint32_t kp = p.wg / ct;
+  while (kp > 1 && words < 2 * uint64_t(kp)) kp /= 2;
+  if (kp < p.nc) kp = 1;  // the reduction gives each output of a pass an invocation: CT * NC <= WG
+  p.kp = std::min(kp, kGemvMaxPartitions);
+  p.wg = ct * p.kp;
+  p.groups_n = (n + ct * p.nc - 1) / (ct * p.nc);
+  p.k_split = gemv_k_split(k, p.groups_n, requested, target, 16 * uint64_t(p.kp), p.splits);
+  // the partition sums of RB rows per pass: RB * CT * NC <= WG outputs, RB * WG * NC floats in at most
+  // 16 KB of shared memory (MT * KC of them, KC a multiple of 4)
+  p.rb = std::max<uint32_t>(1, std::min({p.mt, p.wg / (ct * p.nc), 4096 / (p.wg * p.nc)}));
+  p.kc = std::max<uint32_t>(4, (p.rb * p.wg * p.nc + p.mt - 1) / p.mt + 3) / 4 * 4;
+  return p;
+}
+
+// K slices for the tiled / cooperative-matrix paths: the request, else (GPUs) enough slices that the
+// `tiles` output tiles make about 2 workgroups per compute unit, each slice >= 8 K steps of `bk` rows
+// (a multiple of bk). Returns the slice length; `splits` receives the count.
+inline uint32_t plan_tiled_split(const DeviceProfile& d, uint64_t tiles, uint64_t k, uint32_t bk, int requested,
+                                 uint32_t& splits) {
+  uint64_t target = d.cpu ? 0 : 2 * uint64_t(d.compute_units ? d.compute_units : 128);
+  if (requested <= 0 && tiles >= target) {
+    splits = 1;
+    return uint32_t(k);
+  }
+  return gemv_k_split(k, tiles, requested, target, 8 * uint64_t(bk), splits, bk);
 }
 
 }  // namespace lowbit::detail
@@ -44,26 +149,28 @@ inline uint32_t gemv_k_split(uint64_t k, uint64_t groups_n, int requested, uint6
 namespace lowbit::detail {
 
 // Rounding depth of the int4 GEMV: the most fp32 roundings one term x_k * w_k passes through on its
-// way into Y[m, n] for slices of `k_split` rows (`splits` of them). With unit roundoff u = 2^-24,
-// |Y - y| <= gamma_d * (sum_k |x_k w_k| + |bias|), gamma_d = d u / (1 - d u) (Higham, Thm 3.1 / 4.2).
-// The chain, read off gemm_gemv.comp / gemm.cl / gemm_reduce:
+// way into Y[m, n] for slices of `k_split` rows (`splits` of them) and `kp` K partitions per
+// workgroup. With unit roundoff u = 2^-24, |Y - y| <= gamma_d * (sum_k |x_k w_k| + |bias|),
+// gamma_d = d u / (1 - d u) (Higham, Thm 3.1 / 4.2). The chain, read off gemm_gemv.comp / gemm.cl /
+// gemm_reduce:
 //   1  x_k * (q - zero)                    (exact in fact: 11 x 5 bits; counted anyway)
 //   3  dot() of four such products          (any order: at most 3 additions above a product)
 //   1  dot(lo) + dot(hi) of one word
-//   W  part += ... over the words of one group segment (a group cut by the KC chunk), a segment of
-//      min(group, KC) rows touching at most ceil(min(group, KC) / 8) + 1 words
+//   W  part += ... over the words of one group segment (a group cut by the KC chunk or by the end of a
+//      partition's run), at most min(group, k_split) rows touching ceil(that / 8) + 1 words
 //   1  part * scale
-//   A  acc += ... over the segments of one slice: at most ceil(L / KC) + ceil(L / group) + 1
+//   A  acc += ... over the segments of one partition's rows: at most ceil(L / KC) + ceil(L / group) + 1
+//   P  the kp partition sums: kp / T added one by one, then T such partials (only when kp > 1)
 //   S  the reduce pass adds the slice partials one by one (only when splits > 1)
 //   1  + bias
 // The q - zero values are exact (fp16 or fp32 integers), and w = (q - zero) * scale is exact in fp32,
-// so an fp64 sum of x_k * w_k is the exact result this bounds the distance to. Without split-K the
-// chain grows with K / group, not with K: a lost K row (|x_k w_k| ~ sum / K) stands out.
-inline uint64_t w4_gemv_rounding_depth(uint64_t /*k: the chain does not grow with it*/, uint64_t group, uint64_t k_split, uint64_t splits) {
-  uint64_t seg = std::min<uint64_t>(group, kGemvChunk);
+// so an fp64 sum of x_k * w_k is the exact result this bounds the distance to. The chain grows with
+// K / group, not with K: a lost K row (|x_k w_k| ~ sum / K) stands out.
+inline uint64_t w4_gemv_rounding_depth(uint64_t group, uint64_t k_split, uint64_t splits, uint64_t kp) {
+  uint64_t seg = std::min<uint64_t>(group, k_split);
   uint64_t words = (seg + 7) / 8 + 1;
   uint64_t segments = (k_split + kGemvChunk - 1) / kGemvChunk + (k_split + group - 1) / group + 1;
-  return 1 + 3 + 1 + words + 1 + segments + (splits > 1 ? splits : 0) + 1;
+  return 1 + 3 + 1 + words + 1 + segments + (kp > 1 ? kp + 1 : 0) + (splits > 1 ? splits : 0) + 1;
 }
 
 // Any other path (tiled, cooperative matrix, fp16 weights, the CPU reference): a term passes through

@@ -11,7 +11,6 @@ namespace lowbit::detail::cl {
 
 namespace {
 
-constexpr uint32_t kGemvWg = 128, kGemvKc = kGemvChunk, kGemvCols = 4;
 constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 
@@ -19,7 +18,6 @@ constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 
 
 void OpenClDevice::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
-  const uint32_t nc = gemv_columns_per_item(a.w4, a.m, a.n);
   std::string opts = "-cl-std=CL1.2 -DLB_W4=" + std::string(a.w4 ? "1" : "0") +
                      // groups that are not a multiple of 8 rows: the straddling-word variant
                      " -DLB_ANY_GROUP=" + std::string(a.w4 && a.group % 8 != 0 ? "1" : "0");
@@ -27,21 +25,21 @@ void OpenClDevice::gemm(const GemmArgs& a) {
                    (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   cl_uint M = cl_uint(a.m), N = cl_uint(a.n), K = cl_uint(a.k), group = cl_uint(a.w4 ? a.group : 0);
 
-  // K slices (GEMV only): enough work-groups to fill the device (int4; fp16 has a work-group per 4
-  // columns already), slices a multiple of 8 rows.
-  uint32_t splits = 1;
-  size_t groups_n = gemv ? (a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols) : 0;
-  uint64_t target = a.w4 ? uint64_t(4) * std::max<cl_uint>(1, max_compute_units_) : 0;
-  cl_uint k_split = gemv ? gemv_k_split(a.k, groups_n, a.split_k, target, kGemvKc, splits) : cl_uint(a.k);
+  // The launch plan (backend/gemm_plan.hpp): GEMV geometry and split-K.
+  const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k) : GemvPlan{};
+  const uint64_t tiles = ((a.n + kBn - 1) / kBn) * ((a.m + kBm - 1) / kBm);
+  uint32_t splits = gemv ? gp.splits : 1;
+  cl_uint k_split = gemv ? gp.k_split : cl_uint(a.k);
   std::shared_ptr<DeviceBuffer> partials;
   if (splits > 1) partials = alloc(size_t(splits) * a.m * a.n * 4);
   cl_mem y = splits > 1 ? mem(partials.get()) : mem(a.y);
 
   cl_kernel k;
   if (gemv) {
-    opts += " -DLB_WG=" + std::to_string(kGemvWg) + " -DLB_MT=" + std::to_string(gemv_accumulator_rows(a.m)) +
-            " -DLB_KC=" + std::to_string(kGemvKc) + " -DLB_COLS=" + std::to_string(kGemvCols) +
-            " -DLB_NC=" + std::to_string(nc);
+    opts += " -DLB_WG=" + std::to_string(gp.wg) + " -DLB_MT=" + std::to_string(gp.mt) + " -DLB_KC=" + std::to_string(gp.kc) +
+            " -DLB_COLS=" + std::to_string(gp.cols) + " -DLB_NC=" + std::to_string(gp.nc) +
+            " -DLB_KP=" + std::to_string(gp.kp) + " -DLB_XS=" + std::string(gp.xs ? "1" : "0") +
+            " -DLB_RB=" + std::to_string(gp.rb);
     k = kernel("gemm.cl", opts, "lb_gemm_gemv");
   } else {
     opts += " -DLB_WG=" + std::to_string(kTileWg) + " -DLB_BM=" + std::to_string(kBm) + " -DLB_BN=" + std::to_string(kBn) +
@@ -63,11 +61,25 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   set_arg(k, 11, k_split);
   set_arg(k, 12, args_splits);
   set_arg(k, 13, cl_uint(flags));
+  GemmLaunch l;
+  l.split_k = splits;
   if (gemv) {
-    launch2(k, groups_n * kGemvWg, splits, kGemvWg);
+    launch2(k, gp.groups_n * gp.wg, splits, gp.wg);
+    l.kernel = "lb_gemm_gemv";
+    l.workgroups = gp.workgroups();
+    l.invocations_per_workgroup = gp.wg;
+    l.shared_bytes = gp.shared_bytes();
+    l.stages = 1;
+    l.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
   } else {
     launch2(k, ((a.n + kBn - 1) / kBn) * kTileWg, (a.m + kBm - 1) / kBm, kTileWg);
+    l.kernel = "lb_gemm_tiled";
+    l.workgroups = tiles * splits;
+    l.invocations_per_workgroup = kTileWg;
+    l.shared_bytes = 2 * kBk * (kBm + kBn) * 4;
+    l.stages = 2;
   }
+  last_launch_ = l;
   if (splits > 1) {
     cl_kernel r = kernel("gemm.cl", "-cl-std=CL1.2", "lb_gemm_reduce");
     set_arg(r, 0, mem(partials.get()));

@@ -3,6 +3,7 @@
 #include "backend/opencl/opencl_device.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "backend/kernels.hpp"
 #include "host/cache_dir.hpp"
@@ -49,6 +50,12 @@ OpenClDevice::OpenClDevice(const ContextOptions& o) {
   entry_ = pick_device(o, index);
   info_ = query_device_info(entry_, index);
   max_compute_units_ = device_value<cl_uint>(entry_.device, CL_DEVICE_MAX_COMPUTE_UNITS);
+  profile_.cpu = (device_value<cl_device_type>(entry_.device, CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU) != 0;
+  profile_.compute_units = max_compute_units_;
+  profile_.max_workgroup = uint32_t(std::min<size_t>(device_value<size_t>(entry_.device, CL_DEVICE_MAX_WORK_GROUP_SIZE), 1024));
+  profile_.shared_bytes = device_value<cl_ulong>(entry_.device, CL_DEVICE_LOCAL_MEM_SIZE);
+  profile_.threads = std::max(1u, std::thread::hardware_concurrency());
+  profile_ = with_profile_override(profile_);
 
   cl_int err = CL_SUCCESS;
   cl_device_id dev = entry_.device;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/device.hpp"
+#include "backend/gemm_plan.hpp"
 #include "backend/opencl/cl_platform.hpp"
 #include "backend/opencl/cl_native.hpp"
 #include "backend/opencl/cl_util.hpp"
@@ -79,6 +80,7 @@ class OpenClDevice final : public Device {
   DeviceEntry entry_;
   DeviceInfo info_;
   cl_uint max_compute_units_ = 1;
+  DeviceProfile profile_;  // what the launch planner (backend/gemm_plan.hpp) knows of the device
   std::unique_ptr<DriverMessages> messages_;  // outlives ctx_ (declared before it)
   Context ctx_;
   Queue queue_;

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
-#include <thread>
 
 #include "backend/gemm_plan.hpp"
 #include "lowbit_formats.h"
@@ -13,7 +12,6 @@ namespace lowbit::detail::vk {
 
 namespace {
 
-constexpr uint32_t kGemvWg = 128, kGemvKc = kGemvChunk, kGemvCols = 4;
 constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;  // coopmat tiles are 64 x 64 too
 constexpr uint32_t kReduceWg = 256;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
@@ -27,9 +25,8 @@ const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const Vul
 
 }  // namespace
 
-void GemmKernels::gemm(const GemmArgs& a) {
+GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
-  const uint32_t nc = gemv_columns_per_item(a.w4, a.m, a.n);
   const uint64_t range = gpu_.max_binding_range();
   const uint64_t align = std::max<uint64_t>(gpu_.limits().minStorageBufferOffsetAlignment, 4);
   const VulkanBuffer& x = vkbuf(a.x);
@@ -57,17 +54,17 @@ void GemmKernels::gemm(const GemmArgs& a) {
       throw Error(ErrorCode::Unsupported, "gemm: one weight row takes " + std::to_string(w_row_bytes) +
                                               " bytes, more than the device's storage-binding range");
   }
+  // The launch plan (backend/gemm_plan.hpp); weights over one binding force one K slice per window.
+  const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k) : GemvPlan{};
+  const uint64_t tiles = ((a.n + kBn - 1) / kBn) * ((a.m + kBm - 1) / kBm);
   uint32_t k_split = uint32_t(a.k), splits = 1;
   if (a.w4 && w_split) {
     k_split = uint32_t(rows_per_window * 8);
     splits = uint32_t((a.k + k_split - 1) / k_split);
   } else if (gemv) {
-    uint64_t groups_n = a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols;
-    // int4 splits K until about `target` workgroups run (a few per thread on a CPU device, enough to
-    // fill a GPU otherwise); fp16 has a workgroup per 4 columns already
-    const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-    const uint64_t target = cpu ? 4 * std::max(1u, std::thread::hardware_concurrency()) : 256;
-    k_split = gemv_k_split(a.k, groups_n, a.split_k, a.w4 ? target : 0, kGemvKc, splits);
+    k_split = gp.k_split, splits = gp.splits;
+  } else if (!w_split) {
+    k_split = plan_tiled_split(profile_, tiles, a.k, kBk, a.split_k, splits);
   }
   std::shared_ptr<VulkanBuffer> partials;
   if (splits > 1) {
@@ -87,7 +84,7 @@ void GemmKernels::gemm(const GemmArgs& a) {
     throw Error(ErrorCode::Unsupported, "gemm: the cooperative-matrix path needs VK_NV_cooperative_matrix (16x8x16 fp16)");
   if (gemv) {
     shader = a.w4 && f16_dequant_ ? "gemm_gemv_f16dq" : "gemm_gemv";
-    spec = {kGemvWg, gemv_accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols, nc};
+    spec = {gp.wg, gp.mt, a.w4 ? 1u : 0u, gp.kc, gp.cols, gp.nc, gp.kp, gp.xs ? 1u : 0u, gp.rb};
   } else if (coop) {
     shader = "gemm_coopmat";
     spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group};
@@ -106,8 +103,9 @@ void GemmKernels::gemm(const GemmArgs& a) {
             (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   auto whole = [&](const VulkanBuffer& b, bool write) { return BufferUse{&b, 0, std::min<uint64_t>(b.capacity(), range), write}; };
   auto groups_x = [&](uint64_t n_count) {
-    return uint32_t(gemv ? (a.w4 ? (n_count + kGemvWg * nc - 1) / (kGemvWg * nc) : (n_count + kGemvCols - 1) / kGemvCols)
-                         : (n_count + kBn - 1) / kBn);  // tiled and coopmat: 64-wide tiles
+    if (!gemv) return uint32_t((n_count + kBn - 1) / kBn);  // tiled and coopmat: 64-wide tiles
+    uint64_t cols = a.w4 ? uint64_t(gp.wg / gp.kp) * gp.nc : gp.cols;
+    return uint32_t((n_count + cols - 1) / cols);
   };
   const uint32_t gy_tiles = uint32_t((a.m + kBm - 1) / kBm);
 
@@ -146,6 +144,23 @@ void GemmKernels::gemm(const GemmArgs& a) {
     stream_.dispatch(red, b, &p, sizeof p, uint32_t((items + kReduceWg - 1) / kReduceWg), 1, 1);
   }
   stream_.end_op();
+
+  GemmLaunch l;
+  l.kernel = shader;
+  l.split_k = splits;
+  if (gemv) {
+    l.workgroups = uint64_t(groups_x(a.n)) * splits;
+    l.invocations_per_workgroup = gp.wg;
+    l.shared_bytes = gp.shared_bytes();
+    l.stages = 1;
+    l.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
+  } else {
+    l.workgroups = uint64_t(groups_x(a.n)) * gy_tiles * splits;
+    l.invocations_per_workgroup = coop ? 4 * gpu_.info().subgroup_size : kTileWg;
+    l.shared_bytes = coop ? (2 * (kBm + kBn) * 32 * 2 + kBm * kBn * 4) : 2 * kBk * (kBm + kBn) * 4;
+    l.stages = 2;
+  }
+  return l;
 }
 
 void GemmKernels::gather(const GatherArgs& a) {

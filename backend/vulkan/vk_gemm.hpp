@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "backend/device.hpp"
+#include "backend/vulkan/vk_device_profile.hpp"
 #include "backend/vulkan/vk_stream.hpp"
 
 namespace lowbit::detail::vk {
@@ -14,9 +15,11 @@ class GemmKernels {
  public:
   GemmKernels(const Gpu& gpu, Pipelines& pipelines, Stream& stream, Allocator& allocator, const VulkanBuffer& dummy)
       : gpu_(gpu), pipelines_(pipelines), stream_(stream), allocator_(allocator), dummy_(dummy),
-        f16_dequant_(gpu.info().fp16 && std::getenv("LOWBIT_VK_NO_F16_DEQUANT") == nullptr) {}
+        f16_dequant_(gpu.info().fp16 && std::getenv("LOWBIT_VK_NO_F16_DEQUANT") == nullptr),
+        profile_(device_profile(gpu)) {}
 
-  void gemm(const GemmArgs& a);
+  // Records the GEMM; returns how it was launched.
+  GemmLaunch gemm(const GemmArgs& a);
   void gather(const GatherArgs& a);
 
  private:
@@ -28,6 +31,7 @@ class GemmKernels {
   // int4 GEMV dequantizes with fp16 arithmetic (the exponent trick) where the device has it;
   // $LOWBIT_VK_NO_F16_DEQUANT selects the portable fp32 path (tests run both).
   const bool f16_dequant_;
+  const DeviceProfile profile_;  // what the launch planner knows of the device
 };
 
 }  // namespace lowbit::detail::vk

@@ -1,13 +1,20 @@
 // gemm_gemv.comp — the small-M path (M <= 16, memory-bound) of Y = X · Wᵀ (+ bias).
 //
-// int4 weights (W4): NC adjacent output columns per invocation (1, 4 or 8: one 16/32-byte load of
-// words per K step, neighbouring invocations read neighbouring words); the workgroup stages a K chunk
-// of all M rows of X in shared memory (broadcast reads); each word's 8 rows become exact q - zero
-// values (fp32 2^23 trick, or with F16_DEQUANT the fp16 exponent trick), each group's scale is applied
-// once to its sum, and M x NC fp32 sums accumulate. fp16 weights: LANES invocations share one column (16-byte loads along K) and reduce in
-// shared memory. Split-K: workgroup row y handles one K slice; with more than one slice the fp32
-// partials go to a scratch buffer and gemm_reduce.comp sums them in a second dispatch, so nothing
-// relies on workgroups making progress concurrently.
+// int4 weights (W4): NC adjacent output columns per invocation (1, 4 or 8: one 4/16/32-byte load of
+// words per K step, neighbouring invocations read neighbouring words). KP invocations of a workgroup
+// share a column set (the workgroup is CT = WG / KP column threads by KP K partitions, column thread
+// fastest, so a subgroup reads whole cache lines of several word rows): each partition takes one
+// contiguous run of the slice's word rows, and the KP sums are added in shared memory at the end, in
+// a fixed order. This is how a GPU gets enough loads in flight at M = 1 without a second pass (the
+// launch planner, backend/gemm_plan.hpp, picks CT, KP and split-K from the device). X comes from
+// global memory (cached, read by every workgroup), or with XS (CPU drivers, KP = 1) staged in shared
+// memory one KC chunk at a time. Each word's 8 rows become exact q - zero values (fp32 2^23 trick, or
+// with F16_DEQUANT the fp16 exponent trick), U words' loads are issued before their math, each group's
+// scale is applied once to its sum, and M x NC fp32 sums accumulate.
+// fp16 weights: LANES invocations share one column (16-byte loads along K) and reduce in shared
+// memory. Split-K: workgroup row y handles one K slice; with more than one slice the fp32 partials go
+// to a scratch buffer and gemm_reduce.comp sums them in a second dispatch, so nothing relies on
+// workgroups making progress concurrently.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #ifdef F16_DEQUANT  // build-time variant for devices with fp16 arithmetic (shaderFloat16)
@@ -19,95 +26,182 @@ layout(constant_id = 0) const uint WG = 128;   // invocations per workgroup
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint MT = 1;     // accumulator rows (>= M)
 layout(constant_id = 2) const bool W4 = true;  // int4 weights, else fp16
-layout(constant_id = 3) const uint KC = 256;   // K chunk of X staged per step (W4); must be >= WG
+layout(constant_id = 3) const uint KC = 256;   // XS: K chunk of X staged per step (>= WG); else sizes the reduction
 layout(constant_id = 4) const uint COLS = 4;   // fp16: columns per workgroup (WG / COLS lanes each)
+layout(constant_id = 5) const uint NC = 1;     // int4: adjacent columns per invocation: 1, or 4 / 8 when N % NC == 0
+layout(constant_id = 6) const uint KP = 1;     // int4: K partitions per workgroup (WG % KP == 0; MT * KC >= WG * NC when > 1)
+layout(constant_id = 7) const bool XS = true;  // int4: X staged in shared memory (KP == 1 only), else read from global
+layout(constant_id = 8) const uint RB = 1;     // int4, KP > 1: accumulator rows reduced per pass (RB * WG * NC <= MT * KC)
 
-layout(constant_id = 5) const uint NC = 1;    // int4: adjacent columns per invocation: 1, or 4 / 8 when N % NC == 0
+const uint CT = WG / KP;  // column threads per workgroup
+const uint U = 4u;        // words whose loads are issued together, before their math
 
-shared vec4 smem4[MT * KC / 4];  // X chunk (int4 path) / partial sums (fp16 path)
+shared vec4 smem4[MT * KC / 4];  // X chunk (XS) / K-partition sums (KP > 1) / partial sums (fp16 path)
+float acc[MT * NC];  // int4: the invocation's sums (module scope: spec-constant-sized arrays are not parameters)
+uint wbuf[U * NC];   // int4: the words of U word rows, loaded before their math
+
+void red_set(uint i, float v) { smem4[i >> 2][i & 3u] = v; }
+float red_get(uint i) { return smem4[i >> 2][i & 3u]; }
+
+// The 8 X values of rows row..row+7 of row m (0 past M or K): from the staged chunk starting at row kc,
+// or from global memory (one 16-byte load when rows are 16-byte aligned).
+void x8(uint m, uint row, uint kc, out vec4 xa, out vec4 xb) {
+  if (XS) {
+    uint i = (m * KC + row - kc) >> 2;
+    xa = smem4[i], xb = smem4[i + 1u];
+  } else if (m >= pc.M) {
+    xa = vec4(0.0), xb = vec4(0.0);
+  } else if ((pc.K & 7u) == 0u) {
+    uvec4 v = x_vec[(m * pc.K + row) >> 3];
+    xa = vec4(unpackHalf2x16(v.x), unpackHalf2x16(v.y));
+    xb = vec4(unpackHalf2x16(v.z), unpackHalf2x16(v.w));
+  } else {
+    for (uint c = 0; c < 4u; ++c) {
+      xa[c] = row + c < pc.K ? half_at(m * pc.K + row + c) : 0.0;
+      xb[c] = row + 4u + c < pc.K ? half_at(m * pc.K + row + 4u + c) : 0.0;
+    }
+  }
+}
+
+// Words of word row `row` (absolute) for the NC columns from n0, into wbuf[u * NC ...].
+void load_words(uint row, uint n0, uint u) {
+  uint r = row - pc.kw_base;
+  if (NC == 1u) {
+    wbuf[u] = w_words[r * pc.N + n0];
+  } else {
+    for (uint v = 0; v < NC / 4u; ++v) {
+      uvec4 q = w_vec[((r * pc.N + n0) >> 2) + v];
+      uint b = u * NC + 4u * v;
+      wbuf[b] = q.x, wbuf[b + 1u] = q.y, wbuf[b + 2u] = q.z, wbuf[b + 3u] = q.w;
+    }
+  }
+}
+
+// Adds rows [r0, r1) of the K dimension (r0 a multiple of 8 or a group start) into acc, group by group:
+// scales and zeros once per group, sum (q - zero) * x, then scale the group's sums. A group need not be
+// a multiple of 8 rows: a word that straddles two groups is visited once per group, its rows outside
+// the current group masked to 0. kc: first row of the staged X chunk (XS).
+void accumulate(uint r0, uint r1, uint kc, uint n0, uint n_end) {
+  bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
+  uint r = r0;
+  while (r < r1) {
+    uint g = r / pc.group;
+    uint gbegin = g * pc.group, glen = pc.group;  // absolute rows [gbegin, gbegin + glen)
+    uint gend = min(r1, gbegin + glen);
+    float s[NC], zb[NC];
+    for (uint c = 0; c < NC; ++c) {
+      uint n = min(n0 + c, n_end - 1u);
+      s[c] = scale_at(g * pc.N + n);
+      zb[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
+    }
+    float part[MT * NC];
+    for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
+    for (uint k = r & ~7u; k < gend; k += 8u * U) {
+      for (uint u = 0; u < U; ++u)  // the loads of U words first, so they are in flight together
+        if (k + 8u * u < gend) load_words((k >> 3) + u, n0, u);
+      for (uint u = 0; u < U; ++u) {
+        uint kk = k + 8u * u;
+        if (kk >= gend) break;
+        vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
+        for (uint c = 0; c < NC; ++c) {
+          uint word = wbuf[u * NC + c];
+#ifdef F16_DEQUANT
+          // MARLIN's exponent trick: (word >> 4i) & 0x000F000F | 0x64006400 is the fp16 pair
+          // (1024 + q[2i], 1024 + q[2i + 1]); one fp16x2 subtract of 1024 + zero leaves q - zero.
+          f16vec2 zz = f16vec2(float16_t(zb[c] - 8388608.0 + 1024.0));
+          f16vec2 p0 = unpackFloat2x16((word & 0x000F000Fu) | 0x64006400u) - zz;
+          f16vec2 p1 = unpackFloat2x16(((word >> 4u) & 0x000F000Fu) | 0x64006400u) - zz;
+          f16vec2 p2 = unpackFloat2x16(((word >> 8u) & 0x000F000Fu) | 0x64006400u) - zz;
+          f16vec2 p3 = unpackFloat2x16(((word >> 12u) & 0x000F000Fu) | 0x64006400u) - zz;
+          lo[c] = vec4(vec2(p0), vec2(p1));
+          hi[c] = vec4(vec2(p2), vec2(p3));
+#else
+          // portable: nibble | 0x4B000000 is the float 2^23 + q; an OR and a subtract give q - zero
+          lo[c] = uintBitsToFloat(((uvec4(word) >> uvec4(0, 16, 4, 20)) & 0xFu) | 0x4B000000u) - zb[c];
+          hi[c] = uintBitsToFloat(((uvec4(word) >> uvec4(8, 24, 12, 28)) & 0xFu) | 0x4B000000u) - zb[c];
+#endif
+        }
+        if (kk < gbegin || kk + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
+          bvec4 in_lo, in_hi;
+          word_rows_in_group(kk, gbegin, glen, in_lo, in_hi);
+          for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
+        }
+        for (uint m = 0; m < MT; ++m) {
+          vec4 xa, xb;
+          x8(m, kk, kc, xa, xb);
+          for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
+        }
+      }
+    }
+    r = gend;  // the next group may begin inside the last word
+    for (uint m = 0; m < MT; ++m)
+      for (uint c = 0; c < NC; ++c) acc[m * NC + c] += part[m * NC + c] * s[c];
+  }
+}
+
+// KP > 1: the partitions' sums of each output, added in a fixed order, left in acc of the output's
+// owner (partition 0). RB accumulator rows per pass: every invocation parks its sums ([row][partition]
+// [column thread][column]); T invocations per output each add KP / T consecutive partitions, and the
+// owner adds those T partials.
+void reduce_partitions(uint kp, uint ct) {
+  const uint O = RB * CT * NC;  // outputs per pass
+  const uint T = WG / O;        // invocations per output (>= 1: the planner keeps O <= WG)
+  uint lid = gl_LocalInvocationID.x;
+  for (uint mb = 0; mb < MT; mb += RB) {
+    barrier();
+    for (uint r = 0; r < RB; ++r)
+      for (uint c = 0; c < NC; ++c) red_set(((r * KP + kp) * CT + ct) * NC + c, acc[(mb + r) * NC + c]);
+    barrier();
+    uint o = lid / T, t = lid % T;  // output o = (row r, column thread, column), share t
+    uint r = o / (CT * NC), cc = o % (CT * NC);
+    float partial = 0.0;
+    for (uint j = t * (KP / T); j < (t + 1u) * (KP / T); ++j) partial += red_get((r * KP + j) * CT * NC + cc);
+    barrier();
+    red_set(lid, partial);  // = o * T + t
+    barrier();
+    if (kp == 0u)
+      for (uint rr = 0; rr < RB; ++rr)
+        for (uint c = 0; c < NC; ++c) {
+          uint oo = (rr * CT + ct) * NC + c;
+          float v = 0.0;
+          for (uint j = 0; j < T; ++j) v += red_get(oo * T + j);
+          acc[(mb + rr) * NC + c] = v;
+        }
+  }
+}
 
 void gemv_w4() {
   uint lid = gl_LocalInvocationID.x;
-  uint n0 = pc.n_base + (gl_WorkGroupID.x * WG + lid) * NC;
+  uint ct = lid % CT, kp = lid / CT;
+  uint n0 = pc.n_base + (gl_WorkGroupID.x * CT + ct) * NC;
   uint n_end = pc.n_base + pc.n_count;
   uint split = pc.split_base + gl_WorkGroupID.y;
   uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
-  bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
-  float acc[MT * NC];
   for (uint i = 0; i < MT * NC; ++i) acc[i] = 0.0;
-  for (uint kc = k0; kc < k1; kc += KC) {
-    uint kn = min(KC, k1 - kc);
-    barrier();
-    for (uint i = lid; i < MT * KC / 4u; i += WG) {
-      uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
-      vec4 v = vec4(0.0);
-      if (m < pc.M)
-        for (uint c = 0; c < 4u; ++c)
-          if (kq + c < kn) v[c] = half_at(m * pc.K + kc + kq + c);
-      smem4[i] = v;
-    }
-    barrier();
-    if (n0 < n_end) {
-      // one group at a time: scales and zeros once, sum (q - zero) * x, then scale the group's sums.
-      // A group need not be a multiple of 8 rows: a word that straddles two groups is visited once
-      // per group, its rows outside the current group masked to 0.
-      uint kk = 0u;
-      while (kk < kn) {
-        uint g = (kc + kk) / pc.group;
-        uint gbegin = g * pc.group, glen = pc.group;  // absolute rows [gbegin, gbegin + glen)
-        uint gend = min(kn, gbegin + glen - kc);
-        float s[NC], zb[NC];
-        for (uint c = 0; c < NC; ++c) {
-          uint n = min(n0 + c, n_end - 1u);
-          s[c] = scale_at(g * pc.N + n);
-          zb[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
-        }
-        float part[MT * NC];
-        for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
-        for (kk &= ~7u; kk < gend; kk += 8u) {
-          uint row = ((kc + kk) >> 3) - pc.kw_base;
-          uint words[NC];
-          if (NC == 1u) {
-            words[0] = w_words[row * pc.N + n0];
-          } else {
-            for (uint v = 0; v < NC / 4u; ++v) {
-              uvec4 q = w_vec[((row * pc.N + n0) >> 2) + v];
-              words[4u * v] = q.x, words[4u * v + 1u] = q.y, words[4u * v + 2u] = q.z, words[4u * v + 3u] = q.w;
-            }
-          }
-          vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
-          for (uint c = 0; c < NC; ++c) {
-#ifdef F16_DEQUANT
-            // MARLIN's exponent trick: (word >> 4i) & 0x000F000F | 0x64006400 is the fp16 pair
-            // (1024 + q[2i], 1024 + q[2i + 1]); one fp16x2 subtract of 1024 + zero leaves q - zero.
-            f16vec2 zz = f16vec2(float16_t(zb[c] - 8388608.0 + 1024.0));
-            f16vec2 p0 = unpackFloat2x16((words[c] & 0x000F000Fu) | 0x64006400u) - zz;
-            f16vec2 p1 = unpackFloat2x16(((words[c] >> 4u) & 0x000F000Fu) | 0x64006400u) - zz;
-            f16vec2 p2 = unpackFloat2x16(((words[c] >> 8u) & 0x000F000Fu) | 0x64006400u) - zz;
-            f16vec2 p3 = unpackFloat2x16(((words[c] >> 12u) & 0x000F000Fu) | 0x64006400u) - zz;
-            lo[c] = vec4(vec2(p0), vec2(p1));
-            hi[c] = vec4(vec2(p2), vec2(p3));
-#else
-            // portable: nibble | 0x4B000000 is the float 2^23 + q; an OR and a subtract give q - zero
-            lo[c] = uintBitsToFloat(((uvec4(words[c]) >> uvec4(0, 16, 4, 20)) & 0xFu) | 0x4B000000u) - zb[c];
-            hi[c] = uintBitsToFloat(((uvec4(words[c]) >> uvec4(8, 24, 12, 28)) & 0xFu) | 0x4B000000u) - zb[c];
-#endif
-          }
-          if (kc + kk < gbegin || kc + kk + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
-            bvec4 in_lo, in_hi;
-            word_rows_in_group(kc + kk, gbegin, glen, in_lo, in_hi);
-            for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
-          }
-          for (uint m = 0; m < MT; ++m) {
-            vec4 xa = smem4[(m * KC + kk) >> 2], xb = smem4[((m * KC + kk) >> 2) + 1u];
-            for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
-          }
-        }
-        kk = gend;  // the next group may begin inside the last word
-        for (uint m = 0; m < MT; ++m)
-          for (uint c = 0; c < NC; ++c) acc[m * NC + c] += part[m * NC + c] * s[c];
+  if (XS) {
+    for (uint kc = k0; kc < k1; kc += KC) {
+      uint kn = min(KC, k1 - kc);
+      barrier();
+      for (uint i = lid; i < MT * KC / 4u; i += WG) {
+        uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
+        vec4 v = vec4(0.0);
+        if (m < pc.M)
+          for (uint c = 0; c < 4u; ++c)
+            if (kq + c < kn) v[c] = half_at(m * pc.K + kc + kq + c);
+        smem4[i] = v;
       }
+      barrier();
+      if (n0 < n_end) accumulate(kc, kc + kn, kc, n0, n_end);
     }
+  } else {
+    // this partition's run of whole word rows of the slice
+    uint words = (k1 - k0 + 7u) >> 3, run = (words + KP - 1u) / KP;
+    uint r0 = min(k1, k0 + kp * run * 8u), r1 = min(k1, r0 + run * 8u);
+    if (n0 < n_end) accumulate(r0, r1, 0u, n0, n_end);
+  }
+  if (KP > 1u) {
+    reduce_partitions(kp, ct);
+    if (kp != 0u) return;
   }
   for (uint c = 0; c < NC; ++c) {
     uint n = n0 + c;
@@ -118,9 +212,6 @@ void gemv_w4() {
     }
   }
 }
-
-void red_set(uint i, float v) { smem4[i >> 2][i & 3u] = v; }
-float red_get(uint i) { return smem4[i >> 2][i & 3u]; }
 
 void gemv_f16() {
   const uint LANES = WG / COLS;

@@ -80,6 +80,110 @@ inline void lb_finish(__global float* y32, __global half* y16, __global const ha
   }
 }
 
+#if LB_W4
+#ifndef LB_KP
+#define LB_KP 1 /* K partitions per work-group (LB_WG / LB_KP column work-items) */
+#endif
+#ifndef LB_RB
+#define LB_RB 1 /* LB_KP > 1: accumulator rows reduced per pass */
+#endif
+#ifndef LB_XS
+#define LB_XS 1 /* X staged in local memory in LB_KC chunks (LB_KP == 1), else read from global memory */
+#endif
+#define LB_CT (LB_WG / LB_KP)
+#define LB_U 4 /* words whose loads are issued together, before their math */
+
+/* The 8 X values of rows row..row+7 of row m (0 past M or K): from the staged chunk starting at row
+ * kc, or from global memory (one 16-byte load when rows are 16-byte aligned). */
+inline void lb_x8(__global const half* x, __local const float* smem, uint M, uint K, uint m, uint row, uint kc,
+                  float4* xa, float4* xb) {
+#if LB_XS
+  __local const float* xr = smem + m * LB_KC + row - kc;
+  *xa = vload4(0, xr), *xb = vload4(1, xr);
+#else
+  if (m >= M) {
+    *xa = (float4)(0.0f), *xb = (float4)(0.0f);
+  } else if ((K & 7u) == 0u) {
+    float8 v = vload_half8((m * K + row) >> 3, x);
+    *xa = v.lo, *xb = v.hi;
+  } else {
+    float t[8];
+    for (uint c = 0; c < 8u; ++c) t[c] = row + c < K ? vload_half(m * K + row + c, x) : 0.0f;
+    *xa = (float4)(t[0], t[1], t[2], t[3]), *xb = (float4)(t[4], t[5], t[6], t[7]);
+  }
+#endif
+}
+
+/* Words of word row `row` for the LB_NC columns from n0, into wv[0 .. LB_NC). */
+inline void lb_load_words(__global const uint* w, uint N, uint row, uint n0, uint* wv) {
+#if LB_NC == 8
+  uint8 q = vload8((row * N + n0) >> 3, w);
+  wv[0] = q.s0, wv[1] = q.s1, wv[2] = q.s2, wv[3] = q.s3, wv[4] = q.s4, wv[5] = q.s5, wv[6] = q.s6, wv[7] = q.s7;
+#elif LB_NC == 4
+  uint4 q = vload4((row * N + n0) >> 2, w);
+  wv[0] = q.s0, wv[1] = q.s1, wv[2] = q.s2, wv[3] = q.s3;
+#else
+  wv[0] = w[row * N + n0];
+#endif
+}
+
+/* Adds rows [r0, r1) of K into accn, group by group: scales and zeros once per group, sum (q - zero) * x,
+ * then scale the group's sums. A group need not be a multiple of 8 rows: a word straddling two groups
+ * is visited once per group, its rows outside the current group masked to 0. kc: first row of the
+ * staged X chunk (LB_XS). */
+inline void lb_accumulate(__global const half* x, __local const float* smem, __global const uint* w,
+                          __global const half* scales, __global const uchar* zeros, uint M, uint N, uint K,
+                          uint group, uint flags, uint r0, uint r1, uint kc, uint n0, float* accn) {
+  uint r = r0;
+  while (r < r1) {
+    uint g = r / group;
+    uint gbegin = g * group;
+    uint gend = min(r1, gbegin + group);
+    float s[LB_NC], zb[LB_NC];
+    for (uint c = 0; c < LB_NC; ++c) {
+      uint n = min(n0 + c, N - 1u);
+      s[c] = vload_half(g * N + n, scales);
+      zb[c] = 8388608.0f + ((flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f);
+    }
+    float part[LB_MT * LB_NC];
+    for (uint i = 0; i < LB_MT * LB_NC; ++i) part[i] = 0.0f;
+    for (uint k = r & ~7u; k < gend; k += 8u * LB_U) {
+      uint wv[LB_U * LB_NC];
+      for (uint u = 0; u < LB_U; ++u) /* the loads of LB_U words first, so they are in flight together */
+        if (k + 8u * u < gend) lb_load_words(w, N, (k >> 3) + u, n0, wv + u * LB_NC);
+      for (uint u = 0; u < LB_U; ++u) {
+        uint kk = k + 8u * u;
+        if (kk >= gend) break;
+#if LB_ANY_GROUP
+        bool straddles = kk < gbegin || kk + 8u > gbegin + group;
+        float4 in_lo = straddles ? lb_rows_in_group(kk, gbegin, group) : (float4)(1.0f);
+        float4 in_hi = straddles ? lb_rows_in_group(kk + 4u, gbegin, group) : (float4)(1.0f);
+#define LB_IN_GROUP(v, mask) ((v) * (mask))
+#else
+#define LB_IN_GROUP(v, mask) (v) /* every word lies inside one group */
+#endif
+        for (uint c = 0; c < LB_NC; ++c) {
+          uint word = wv[u * LB_NC + c];
+          /* nibble | 0x4B000000 is the float 2^23 + q: one OR and one subtract give q - zero exactly */
+          float4 lo = LB_IN_GROUP(as_float4(((uint4)(word, word >> 16, word >> 4, word >> 20) & 0xFu) | 0x4B000000u) - zb[c], in_lo);
+          float4 hi = LB_IN_GROUP(as_float4(((uint4)(word >> 8, word >> 24, word >> 12, word >> 28) & 0xFu) | 0x4B000000u) - zb[c], in_hi);
+          for (uint m = 0; m < LB_MT; ++m) {
+            float4 xa, xb;
+            lb_x8(x, smem, M, K, m, kk, kc, &xa, &xb);
+            part[m * LB_NC + c] += dot(xa, lo) + dot(xb, hi);
+          }
+        }
+      }
+    }
+    r = gend; /* the next group may begin inside the last word */
+    for (uint i = 0; i < LB_MT * LB_NC; ++i) accn[i] += part[i] * s[i % LB_NC];
+  }
+}
+#endif
+
+/* int4: LB_NC adjacent columns per work-item; LB_KP work-items of a work-group share a column set, each
+ * taking one contiguous run of the slice's word rows, their sums added in local memory in a fixed order
+ * (the launch planner, backend/gemm_plan.hpp, picks LB_CT / LB_KP / split-K from the device). */
 __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1)))
 void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const half* scales,
                   __global const uchar* zeros, __global const half* bias, __global float* y32,
@@ -92,10 +196,11 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
   float acc[LB_MT];
   for (uint m = 0; m < LB_MT; ++m) acc[m] = 0.0f;
 #if LB_W4
-  /* LB_NC adjacent columns per work-item (4 or 8: one 16- or 32-byte load of words per K step) */
-  uint n0 = (get_group_id(0) * LB_WG + lid) * LB_NC;
+  uint ct = lid % LB_CT, kp = lid / LB_CT;
+  uint n0 = (get_group_id(0) * LB_CT + ct) * LB_NC;
   float accn[LB_MT * LB_NC];
   for (uint i = 0; i < LB_MT * LB_NC; ++i) accn[i] = 0.0f;
+#if LB_XS
   for (uint kc = k0; kc < k1; kc += LB_KC) {
     uint kn = min((uint)LB_KC, k1 - kc);
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -104,59 +209,46 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
       smem[i] = (m < M && kk < kn) ? vload_half(m * K + kc + kk, x) : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (n0 < N) {
-      /* one group at a time: scales and zeros once, sum (q - zero) * x, scale the group's sums. A
-       * group need not be a multiple of 8 rows: a word straddling two groups is visited once per
-       * group, its rows outside the current group masked to 0. */
-      uint kk = 0;
-      while (kk < kn) {
-        uint g = (kc + kk) / group;
-        uint gbegin = g * group;
-        uint gend = min(kn, gbegin + group - kc);
-        float s[LB_NC], zb[LB_NC];
-        for (uint c = 0; c < LB_NC; ++c) {
-          uint n = min(n0 + c, N - 1u);
-          s[c] = vload_half(g * N + n, scales);
-          zb[c] = 8388608.0f + ((flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f);
-        }
-        float part[LB_MT * LB_NC];
-        for (uint i = 0; i < LB_MT * LB_NC; ++i) part[i] = 0.0f;
-        for (kk &= ~7u; kk < gend; kk += 8u) {
-          uint row = (kc + kk) >> 3;
-#if LB_ANY_GROUP
-          bool straddles = kc + kk < gbegin || kc + kk + 8u > gbegin + group;
-          float4 in_lo = straddles ? lb_rows_in_group(kc + kk, gbegin, group) : (float4)(1.0f);
-          float4 in_hi = straddles ? lb_rows_in_group(kc + kk + 4u, gbegin, group) : (float4)(1.0f);
-#define LB_IN_GROUP(v, mask) ((v) * (mask))
-#else
-#define LB_IN_GROUP(v, mask) (v) /* every word lies inside one group */
-#endif
-#if LB_NC == 8
-          uint8 words = vload8((row * N + n0) >> 3, w);
-          uint wv[8] = {words.s0, words.s1, words.s2, words.s3, words.s4, words.s5, words.s6, words.s7};
-#elif LB_NC == 4
-          uint4 words = vload4((row * N + n0) >> 2, w);
-          uint wv[4] = {words.s0, words.s1, words.s2, words.s3};
-#else
-          uint wv[1] = {w[row * N + n0]};
-#endif
-          for (uint c = 0; c < LB_NC; ++c) {
-            uint word = wv[c];
-            /* nibble | 0x4B000000 is the float 2^23 + q: one OR and one subtract give q - zero exactly */
-            float4 lo = LB_IN_GROUP(as_float4(((uint4)(word, word >> 16, word >> 4, word >> 20) & 0xFu) | 0x4B000000u) - zb[c], in_lo);
-            float4 hi = LB_IN_GROUP(as_float4(((uint4)(word >> 8, word >> 24, word >> 12, word >> 28) & 0xFu) | 0x4B000000u) - zb[c], in_hi);
-            for (uint m = 0; m < LB_MT; ++m) {
-              __local const float* xr = smem + m * LB_KC + kk;
-              part[m * LB_NC + c] += dot(vload4(0, xr), lo) + dot(vload4(1, xr), hi);
-            }
-          }
-        }
-        kk = gend; /* the next group may begin inside the last word */
-        for (uint i = 0; i < LB_MT * LB_NC; ++i) accn[i] += part[i] * s[i % LB_NC];
-      }
-    }
+    if (n0 < N) lb_accumulate(x, smem, w, scales, zeros, M, N, K, group, flags, kc, kc + kn, kc, n0, accn);
   }
-  for (uint c = 0; c < LB_NC && n0 + c < N; ++c) {
+#else
+  { /* this partition's run of whole word rows of the slice */
+    uint words = (k1 - k0 + 7u) >> 3, run = (words + LB_KP - 1u) / LB_KP;
+    uint r0 = min(k1, k0 + kp * run * 8u), r1 = min(k1, r0 + run * 8u);
+    if (n0 < N) lb_accumulate(x, smem, w, scales, zeros, M, N, K, group, flags, r0, r1, 0u, n0, accn);
+  }
+#endif
+#if LB_KP > 1
+  /* the partitions' sums of each output, added in a fixed order: LB_RB accumulator rows per pass; every
+   * work-item parks its sums ([row][partition][column work-item][column]), T work-items per output each
+   * add LB_KP / T consecutive partitions, and the output's owner (partition 0) adds those T partials. */
+#define LB_O (LB_RB * LB_CT * LB_NC)
+#define LB_T (LB_WG / LB_O)
+  for (uint mb = 0; mb < LB_MT; mb += LB_RB) {
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint rr = 0; rr < LB_RB; ++rr)
+      for (uint c = 0; c < LB_NC; ++c) smem[((rr * LB_KP + kp) * LB_CT + ct) * LB_NC + c] = accn[(mb + rr) * LB_NC + c];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    uint o = lid / LB_T, t = lid % LB_T; /* output o = (row r, column work-item, column), share t */
+    uint r = o / (LB_CT * LB_NC), cc = o % (LB_CT * LB_NC);
+    float partial = 0.0f;
+    for (uint j = t * (LB_KP / LB_T); j < (t + 1u) * (LB_KP / LB_T); ++j)
+      partial += smem[(r * LB_KP + j) * LB_CT * LB_NC + cc];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    smem[lid] = partial; /* = smem[o * LB_T + t] */
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (kp == 0u)
+      for (uint rr = 0; rr < LB_RB; ++rr)
+        for (uint c = 0; c < LB_NC; ++c) {
+          uint oo = (rr * LB_CT + ct) * LB_NC + c;
+          float v = 0.0f;
+          for (uint j = 0; j < LB_T; ++j) v += smem[oo * LB_T + j];
+          accn[(mb + rr) * LB_NC + c] = v;
+        }
+  }
+  barrier(CLK_LOCAL_MEM_FENCE); /* a plain region for the stores below (PoCL 3.1 asserts without it) */
+#endif
+  for (uint c = 0; kp == 0u && c < LB_NC && n0 + c < N; ++c) { /* the outputs' owners (partition 0) finish */
     float col[LB_MT];
     for (uint m = 0; m < LB_MT; ++m) col[m] = accn[m * LB_NC + c];
     lb_finish(y32, y16, bias, M, N, splits, flags, n0 + c, split, col);

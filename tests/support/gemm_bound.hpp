@@ -75,28 +75,20 @@ inline ExactGemm exact_gemm_w4(const std::vector<uint16_t>& x, int64_t m, const 
   return e;
 }
 
-// d for a result of `ctx` computed with options o (path Auto resolved as the context resolves it).
-// The int4 GEMV's slice length is known when split_k is given; otherwise it is the largest d over the
-// slice lengths an automatic plan can pick (multiples of 8 from kGemvChunk rows, or binding windows of
-// at least that, up to K).
+// d for a result of `ctx` computed with options o (path Auto resolved as the context resolves it),
+// called after that result was computed: the int4 GEMV's slices and K partitions are those of the last
+// launch (Context::last_gemm_launch), its slice length at most K.
 inline uint64_t gemm_rounding_depth(const Context& ctx, const GemmOptions& o, int64_t m, bool w4, int64_t k,
                                     int group) {
   using namespace lowbit::detail;
   const uint64_t K = uint64_t(k);
-  const uint64_t max_splits = o.split_k > 0 ? uint64_t(o.split_k) : (K + kGemvChunk - 1) / kGemvChunk;
+  const GemmLaunch launch = ctx.last_gemm_launch();
   GemmPath p = o.path == GemmPath::Auto ? ctx.choose_gemm_path(m) : o.path;
+  const uint64_t splits = std::max<uint64_t>({1, launch.split_k, uint64_t(std::max(o.split_k, 0))});
   // the cooperative-matrix path rounds each dequantized weight to fp16 (2^-11 = 2^13 u) before the sum
-  if (p == GemmPath::CoopMatrix) return gemm_rounding_depth_any_order(K, max_splits) + (uint64_t(1) << 13);
-  if (ctx.backend() == Backend::CPU || !w4 || p != GemmPath::Gemv) return gemm_rounding_depth_any_order(K, max_splits);
-  if (o.split_k > 0) {
-    uint32_t splits = 0;
-    uint32_t slice = gemv_k_split(K, 1, o.split_k, 0, kGemvChunk, splits);
-    return w4_gemv_rounding_depth(K, uint64_t(group), slice, splits);
-  }
-  uint64_t d = 0, k8 = (K + 7) / 8 * 8;
-  for (uint64_t slice = std::min<uint64_t>(k8, kGemvChunk); slice <= k8; slice += 8)
-    d = std::max(d, w4_gemv_rounding_depth(K, uint64_t(group), slice, (K + slice - 1) / slice));
-  return d;
+  if (p == GemmPath::CoopMatrix) return gemm_rounding_depth_any_order(K, splits) + (uint64_t(1) << 13);
+  if (ctx.backend() == Backend::CPU || !w4 || p != GemmPath::Gemv) return gemm_rounding_depth_any_order(K, splits);
+  return w4_gemv_rounding_depth(uint64_t(group), K, splits, std::max<uint64_t>(1, launch.k_partitions));
 }
 
 // Elements of `got` outside the bound for depth d; reports the first few as failures when `report`.

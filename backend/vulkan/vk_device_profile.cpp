@@ -1,0 +1,43 @@
+// vk_device_profile.cpp — DeviceProfile of a Vulkan physical device for the launch planner.
+#include "backend/vulkan/vk_device_profile.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "backend/vulkan/vk_instance.hpp"
+
+namespace lowbit::detail::vk {
+
+namespace {
+
+uint32_t compute_units(VkPhysicalDevice pd) {
+  VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  if (has_device_extension(pd, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) {
+    VkPhysicalDeviceShaderSMBuiltinsPropertiesNV sm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+    p2.pNext = &sm;
+    vkGetPhysicalDeviceProperties2(pd, &p2);
+    return sm.shaderSMCount;
+  }
+  if (has_device_extension(pd, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) {
+    VkPhysicalDeviceShaderCorePropertiesAMD amd{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+    p2.pNext = &amd;
+    vkGetPhysicalDeviceProperties2(pd, &p2);
+    return amd.shaderEngineCount * amd.shaderArraysPerEngineCount * amd.computeUnitsPerShaderArray;
+  }
+  return 0;
+}
+
+}  // namespace
+
+DeviceProfile device_profile(const Gpu& gpu) {
+  DeviceProfile d;
+  d.cpu = gpu.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  d.compute_units = compute_units(gpu.physical());
+  d.subgroup_size = std::max(1u, gpu.info().subgroup_size);
+  d.max_workgroup = gpu.limits().maxComputeWorkGroupInvocations;
+  d.shared_bytes = gpu.limits().maxComputeSharedMemorySize;
+  d.threads = std::max(1u, std::thread::hardware_concurrency());
+  return with_profile_override(d);
+}
+
+}  // namespace lowbit::detail::vk
