@@ -151,4 +151,57 @@ TEST_P(BenchBackends, TinyRunHasTheSchema) {
   test::expect_clean(ctx);
 }
 
+// Every GEMM row carries the launch geometry of its run; --pipeline serial really runs stages = 1 and
+// --pipeline both pairs the runs (no pair on the GEMV path, M <= 16).
+TEST_P(BenchBackends, GemmRowsCarryTheirLaunchGeometryAndThePipelinePair) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  Options o;
+  o.op = "w4a16";
+  o.shapes = {{2, 64, 256}, {40, 64, 256}};
+  o.warmup = 0, o.iters = 2;
+  o.copy_bytes = 1 << 20;
+  o.peak_shape = {};
+  const bool gpu = GetParam() != Backend::CPU;
+  for (Pipeline mode : {Pipeline::Pipelined, Pipeline::Serial, Pipeline::Both}) {
+    o.pipeline = mode;
+    ojson j = report_json(run_bench(ctx, o));
+    EXPECT_EQ(j["settings"]["pipeline"], to_string(mode));
+    for (const auto& r : j["results"]) {
+      if (r["op"] == "copy") {
+        EXPECT_FALSE(r.contains("workgroups")) << r.dump();
+        continue;
+      }
+      ASSERT_FALSE(r.contains("error")) << r.dump();
+      for (const char* k : {"kernel", "workgroups", "invocations_per_workgroup", "shared_bytes", "stages", "split_k"})
+        ASSERT_TRUE(r.contains(k) && !r[k].is_null()) << k << " in " << r.dump();
+      EXPECT_GE(r["split_k"].get<int>(), 1) << r.dump();
+      if (gpu) {
+        EXPECT_GT(r["workgroups"].get<uint64_t>(), 0u) << r.dump();
+        EXPECT_GT(r["invocations_per_workgroup"].get<uint32_t>(), 0u) << r.dump();
+        EXPECT_GT(r["shared_bytes"].get<uint32_t>(), 0u) << r.dump();
+      }
+      const bool gemv = r["m"].get<int>() <= 16;
+      const bool w4 = r["op"] == "w4a16";
+      int want_stages = gemv ? 1 : (w4 && mode == Pipeline::Serial) ? 1 : -1;
+      if (want_stages > 0) EXPECT_EQ(r["stages"].get<int>(), want_stages) << r.dump();
+      if (!gemv && gpu && !(w4 && mode == Pipeline::Serial)) EXPECT_GE(r["stages"].get<int>(), 2) << r.dump();
+      const bool paired = w4 && mode == Pipeline::Both;
+      EXPECT_EQ(r.contains("dequant_hidden_pct"), paired) << r.dump();
+      if (!paired) continue;
+      if (gemv) {
+        EXPECT_TRUE(r["dequant_hidden_pct"].is_null()) << r.dump();
+        continue;
+      }
+      double serial = r["serial_ms"], pipelined = r["median_ms"];
+      EXPECT_NEAR(r["dequant_hidden_pct"].get<double>(), 100 * (serial - pipelined) / serial, 1e-9) << r.dump();
+    }
+  }
+  // The serial run passes stages = 1 down to the backend.
+  o.shapes = {{40, 64, 256}};
+  o.pipeline = Pipeline::Serial;
+  run_bench(ctx, o);
+  EXPECT_EQ(ctx.last_gemm_launch().stages, 1u);
+  test::expect_clean(ctx);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, BenchBackends, ::testing::ValuesIn(test::all_backends()), test::backend_param_name);

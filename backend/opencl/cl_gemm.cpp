@@ -34,7 +34,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   uint64_t target = a.w4 ? uint64_t(4) * std::max<cl_uint>(1, max_compute_units_) : 0;
   cl_uint k_split = gemv ? gemv_k_split(a.k, groups_n, a.split_k, target, kGemvKc, splits) : cl_uint(a.k);
   std::shared_ptr<DeviceBuffer> partials;
-  if (splits > 1) partials = alloc(size_t(splits) * a.m * a.n * 4);
+  if (splits > 1) partials = alloc_pooled(size_t(splits) * a.m * a.n * 4);
   cl_mem y = splits > 1 ? mem(partials.get()) : mem(a.y);
 
   cl_kernel k;
@@ -65,8 +65,12 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   set_arg(k, 13, cl_uint(flags));
   if (gemv) {
     launch2(k, groups_n * kGemvWg, splits, kGemvWg);
+    last_launch_ = {"lb_gemm_gemv", uint64_t(groups_n) * splits, kGemvWg,
+                    gemv_accumulator_rows(a.m) * kGemvKc * 4, 1, splits};  // smem[MT * KC] fp32
   } else {
     launch2(k, ((a.n + kBn - 1) / kBn) * kTileWg, (a.m + kBm - 1) / kBm, kTileWg);
+    last_launch_ = {"lb_gemm_tiled", ((a.n + kBn - 1) / kBn) * ((a.m + kBm - 1) / kBm), kTileWg,
+                    2 * kBk * (kBm + kBn) * 4, uint32_t(a.stages ? a.stages : 2), 1};  // As, Bs fp32
   }
   if (splits > 1) {
     cl_kernel r = kernel("gemm.cl", "-cl-std=CL1.2", "lb_gemm_reduce");
