@@ -11,6 +11,8 @@
 #include <random>
 
 #include "backend/device.hpp"
+#include "backend/kernels.hpp"
+#include "backend/vulkan/spirv_bindings.hpp"
 #include "support/backends.hpp"
 #include "support/scoped_env.hpp"
 #include "support/validation_watch.hpp"
@@ -167,6 +169,30 @@ TEST(VulkanHost, TheStreamRecyclesItsCommandBuffersWithoutWaitingForAllWork) {
   EXPECT_LE(after.command_buffers, 17u) << "command buffers are recycled through a ring";
   EXPECT_EQ(vk.download<uint32_t>(a), data);
   test::expect_clean(vk);
+}
+
+// ---- read-only bindings -------------------------------------------------------------------------------
+
+std::vector<uint32_t> embedded_spirv(const char* name) {
+  auto bytes = detail::embedded_file(name);
+  std::vector<uint32_t> words(bytes.size() / 4);
+  std::memcpy(words.data(), bytes.data(), words.size() * 4);
+  return words;
+}
+
+// The reflection behind the stream's check that no dispatch marks a read-only binding as written (every
+// Vulkan op test runs with that check on).
+TEST(VulkanHost, ReadOnlyBindingsAreReadOffTheShaders) {
+  // gemm_common.glsl: X, W, scales, zeros, bias readonly; Y written.
+  EXPECT_EQ(detail::vk::spirv_readonly_bindings(embedded_spirv("gemm_gemv.spv"), 6),
+            (std::vector<bool>{true, true, true, true, true, false}));
+  EXPECT_EQ(detail::vk::spirv_readonly_bindings(embedded_spirv("gemm_reduce.spv"), 6),
+            (std::vector<bool>{true, true, true, true, true, false}));
+  // gather.comp: x, perm read; out written. A binding the shader does not declare counts as read-only.
+  EXPECT_EQ(detail::vk::spirv_readonly_bindings(embedded_spirv("gather.spv"), 4),
+            (std::vector<bool>{true, true, false, true}));
+  std::vector<uint32_t> junk = {1, 2, 3, 4, 5, 6};
+  EXPECT_EQ(code_of([&] { detail::vk::spirv_readonly_bindings(junk, 1); }), ErrorCode::Internal);
 }
 
 }  // namespace

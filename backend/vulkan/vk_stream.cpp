@@ -199,6 +199,10 @@ void Stream::dispatch(const Pipeline& p, std::span<const BufferUse> bindings, co
   if (bindings.size() != p.bindings)
     throw Error(ErrorCode::Internal, "vulkan: dispatch with " + std::to_string(bindings.size()) +
                                          " bindings, pipeline has " + std::to_string(p.bindings));
+  for (size_t i = 0; i < bindings.size(); ++i)
+    if (bindings[i].write && i < p.readonly.size() && p.readonly[i])
+      throw Error(ErrorCode::Internal, "vulkan: " + p.shader + " dispatch marks binding " + std::to_string(i) +
+                                           " as written, but the shader declares it read-only");
   VkCommandBuffer c = cmd();
   track(bindings, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
   vkCmdBindPipeline(c, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
