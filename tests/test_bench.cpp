@@ -97,6 +97,17 @@ TEST(BenchParse, ShapesAndLists) {
 
 class BenchBackends : public ::testing::TestWithParam<Backend> {};
 
+// A w4a16 run of the given shapes with a 1 MiB copy roofline and no calibration GEMM.
+static Options tiny_w4a16_run(std::vector<GemmShape> shapes, int warmup, int iters) {
+  Options o;
+  o.op = "w4a16";
+  o.shapes = std::move(shapes);
+  o.warmup = warmup, o.iters = iters;
+  o.copy_bytes = 1 << 20;
+  o.peak_shape = {};
+  return o;
+}
+
 TEST_P(BenchBackends, CopyOp) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
   std::vector<uint8_t> h(100003);
@@ -119,12 +130,7 @@ TEST_P(BenchBackends, CopyOp) {
 
 TEST_P(BenchBackends, TinyRunHasTheSchema) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
-  Options o;
-  o.op = "w4a16";
-  o.shapes = {{2, 64, 128}, {1, 32, 256}};
-  o.warmup = 1, o.iters = 3;
-  o.copy_bytes = 1 << 20;
-  o.peak_shape = {};
+  Options o = tiny_w4a16_run({{2, 64, 128}, {1, 32, 256}}, 1, 3);
   Report rep = run_bench(ctx, o);
   ojson j = report_json(rep);
   for (const char* k : {"backend", "name", "vendor", "driver"}) EXPECT_TRUE(j["device"][k].is_string()) << k;
@@ -155,12 +161,7 @@ TEST_P(BenchBackends, TinyRunHasTheSchema) {
 // --pipeline both pairs the runs (no pair on the GEMV path, M <= 16).
 TEST_P(BenchBackends, GemmRowsCarryTheirLaunchGeometryAndThePipelinePair) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
-  Options o;
-  o.op = "w4a16";
-  o.shapes = {{2, 64, 256}, {40, 64, 256}};
-  o.warmup = 0, o.iters = 2;
-  o.copy_bytes = 1 << 20;
-  o.peak_shape = {};
+  Options o = tiny_w4a16_run({{2, 64, 256}, {40, 64, 256}}, 0, 2);
   const bool gpu = GetParam() != Backend::CPU;
   for (Pipeline mode : {Pipeline::Pipelined, Pipeline::Serial, Pipeline::Both}) {
     o.pipeline = mode;
