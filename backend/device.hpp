@@ -125,6 +125,10 @@ struct AttentionArgs {
 struct DeviceStats {
   uint64_t staging_peak_bytes = 0;  // Vulkan: most bytes of staging buffers alive at once
   uint64_t staging_flushes = 0;     // Vulkan: waits forced by the staging limit
+  uint64_t buffers_created = 0;     // Vulkan / OpenCL: API buffer objects created (vkCreateBuffer, clCreateBuffer)
+  uint64_t pool_hits = 0;           // alloc_pooled calls served by a recycled buffer
+  uint64_t command_buffers = 0;     // Vulkan: command buffers allocated by the stream (its ring)
+  uint64_t full_waits = 0;          // Vulkan: times the stream waited for ALL submitted work (wait(), timing)
 };
 
 class Device {
@@ -133,6 +137,10 @@ class Device {
   virtual const DeviceInfo& info() const = 0;
 
   virtual std::shared_ptr<DeviceBuffer> alloc(size_t bytes) = 0;
+  // Memory for an op's result or scratch (GEMM outputs, split-K partials): from the backend's pool of
+  // released buffers (size classes) where it keeps one. Contents are undefined. A released buffer is handed
+  // out again only after the device finished every command recorded with it.
+  virtual std::shared_ptr<DeviceBuffer> alloc_pooled(size_t bytes) { return alloc(bytes); }
   // Host -> device copy; ordered after queued work that reads the buffer.
   virtual void write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) = 0;
   // Device -> host copy; waits for all queued work first.

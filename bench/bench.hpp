@@ -20,11 +20,19 @@ std::vector<GemmShape> parse_shapes(const std::string& s, bool allow_pairs = fal
 std::vector<int> parse_int_list(const std::string& s, const char* what);
 std::vector<std::string> split_list(const std::string& s);
 
+// W4A16 K pipeline of `lowbit bench --pipeline`: the default depth, the serial variant (stages = 1), or both
+// (the row gets serial_ms and dequant_hidden_pct).
+enum class Pipeline { Pipelined, Serial, Both };
+// "pipelined" | "serial" | "both" (throws InvalidArgument for anything else).
+Pipeline parse_pipeline(const std::string& s);
+const char* to_string(Pipeline p);
+
 struct Options {
   std::string op;                  // f16 | w4a16 | w4a8 | attention | kv_append | convert | copy
   std::vector<GemmShape> shapes;   // empty: the op's defaults
   int warmup = 3, iters = 10;
   int group = 128;                 // int4 group size along K
+  Pipeline pipeline = Pipeline::Pipelined;  // w4a16: K-pipeline depth of the measured run(s)
   std::vector<std::string> baselines;  // "clblast"
   // convert
   std::vector<std::string> formats = {"e4m3", "mxfp4", "nvfp4"};

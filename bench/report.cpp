@@ -23,6 +23,49 @@ std::string shape_text(const Result& r) {
   return s;
 }
 
+bool gemm_op(const std::string& op) { return op == "f16" || op == "w4a16" || op == "w4a8" || op == "clblast"; }
+
+// GEMM rows: the launch geometry of the measured run (null where unknown: an error row, a peer library),
+// then, with --pipeline both, the serial run's median and the share of it the pipeline hides.
+void add_launch(ojson& j, const Result& r) {
+  if (!gemm_op(r.op)) return;
+  const std::optional<GemmLaunch>& l = r.launch;
+  j["kernel"] = l ? ojson(l->kernel) : ojson(nullptr);
+  j["workgroups"] = l ? ojson(l->workgroups) : ojson(nullptr);
+  j["invocations_per_workgroup"] = l ? ojson(l->invocations_per_workgroup) : ojson(nullptr);
+  j["shared_bytes"] = l ? ojson(l->shared_bytes) : ojson(nullptr);
+  j["stages"] = l ? ojson(l->stages) : ojson(nullptr);
+  j["split_k"] = l ? ojson(l->split_k) : ojson(nullptr);
+  if (!r.has_serial) return;
+  bool both = r.serial_ms && r.error.empty() && *r.serial_ms > 0;
+  j["serial_ms"] = r.serial_ms ? ojson(*r.serial_ms) : ojson(nullptr);
+  j["dequant_hidden_pct"] = both ? ojson(100 * (*r.serial_ms - r.stats.median_ms) / *r.serial_ms) : ojson(nullptr);
+}
+
+// The geometry columns of a table row ("-" where the row has none).
+std::string launch_text(const Result& r) {
+  char t[96];
+  if (!r.launch) {
+    std::snprintf(t, sizeof t, "%8s %4s %6s %2s %6s", "-", "-", "-", "-", "-");
+  } else {
+    const GemmLaunch& l = *r.launch;
+    std::snprintf(t, sizeof t, "%8llu %4u %5.1fK %2u %6u", (unsigned long long)l.workgroups, l.invocations_per_workgroup,
+                  l.shared_bytes / 1024.0, l.stages, l.split_k);
+  }
+  return t;
+}
+
+// --pipeline both: "  12.3% of 4.567" (the pipeline hides 12.3% of the serial run's 4.567 ms), marked when the
+// pipelined run is the slower one; "  -" where there is no pair (GEMV rows, other ops).
+std::string hidden_text(const ojson& j) {
+  if (!j.contains("dequant_hidden_pct") || j["dequant_hidden_pct"].is_null()) return j.contains("serial_ms") ? "  -" : "";
+  double pct = j["dequant_hidden_pct"].get<double>();
+  char t[96];
+  std::snprintf(t, sizeof t, "  %.1f%% of %.3f%s", pct, j["serial_ms"].get<double>(),
+                pct < 0 ? " (negative: the pipelined run is slower than the serial one)" : "");
+  return t;
+}
+
 }  // namespace
 
 ojson device_json(const DeviceInfo& d) {
@@ -55,6 +98,7 @@ ojson result_json(const Result& r, const Roofline& roof) {
                           "speedup_vs_f16"})
       j[k] = nullptr;
     if (kv_peer) j["speedup_vs_fp16_kv"] = nullptr;
+    add_launch(j, r);
     j["error"] = r.error;
     return j;
   }
@@ -70,13 +114,14 @@ ojson result_json(const Result& r, const Roofline& roof) {
   j["bound"] = (roof.ridge() > 0 && intensity >= roof.ridge()) ? "compute" : "memory";
   j["speedup_vs_f16"] = r.f16_ms ? ojson(*r.f16_ms / r.stats.median_ms) : ojson(nullptr);
   if (kv_peer) j["speedup_vs_fp16_kv"] = j["speedup_vs_f16"];
+  add_launch(j, r);
   return j;
 }
 
 ojson report_json(const Report& r) {
   const Roofline& f = r.roofline;
   ojson j = {{"device", device_json(r.device)},
-             {"settings", {{"warmup", r.warmup}, {"iters", r.iters}}},
+             {"settings", {{"warmup", r.warmup}, {"iters", r.iters}, {"pipeline", r.pipeline}}},
              {"roofline",
               {{"peak_gbps", f.peak_gbps},
                {"peak_gbps_source", f.gbps_source},
@@ -115,8 +160,11 @@ void print_table(const Report& r, std::FILE* out) {
   std::fprintf(out, "roofline: %.2f GB/s (%s), %.4f TFLOP/s (%s), ridge %.3g flop/byte\n", r.roofline.peak_gbps,
                r.roofline.gbps_source.c_str(), r.roofline.peak_tflops, r.roofline.tflops_source.c_str(),
                r.roofline.ridge());
-  std::fprintf(out, "%-9s %-44s %-10s %10s %19s %9s %6s %9s %-7s %8s\n", "op", "shape", "config", "median ms",
-               "p20..p80 ms", "GB/s", "%bw", "TFLOP/s", "bound", "vs f16");
+  bool serial = false;  // --pipeline both: a column with the share of the serial time the pipeline hides
+  for (const auto& x : r.results) serial = serial || x.has_serial;
+  std::fprintf(out, "%-9s %-44s %-10s %10s %19s %9s %6s %9s %-7s %8s %8s %4s %6s %2s %6s%s\n", "op", "shape", "config",
+               "median ms", "p20..p80 ms", "GB/s", "%bw", "TFLOP/s", "bound", "vs f16", "wgroups", "inv", "shared",
+               "st", "splitk", serial ? "  dequant hidden (of serial ms)" : "");
   for (const auto& x : r.results) {
     if (!x.error.empty()) {
       std::fprintf(out, "%-9s %-44s %-10s error: %s\n", x.op.c_str(), shape_text(x).c_str(), x.config.c_str(),
@@ -130,9 +178,9 @@ void print_table(const Report& r, std::FILE* out) {
     if (!j["pct_of_peak_bw"].is_null()) std::snprintf(bw, sizeof bw, "%.0f", j["pct_of_peak_bw"].get<double>());
     char spread[40];
     std::snprintf(spread, sizeof spread, "%.3f..%.3f", x.stats.p20_ms, x.stats.p80_ms);
-    std::fprintf(out, "%-9s %-44s %-10s %10.3f %19s %9.2f %6s %9.4f %-7s %8s\n", x.op.c_str(), shape_text(x).c_str(),
+    std::fprintf(out, "%-9s %-44s %-10s %10.3f %19s %9.2f %6s %9.4f %-7s %8s %s%s\n", x.op.c_str(), shape_text(x).c_str(),
                  x.config.c_str(), x.stats.median_ms, spread, gbps(x), bw, tflops(x),
-                 j["bound"].get<std::string>().c_str(), sp);
+                 j["bound"].get<std::string>().c_str(), sp, launch_text(x).c_str(), hidden_text(j).c_str());
   }
   std::fflush(out);
 }

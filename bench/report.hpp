@@ -27,6 +27,9 @@ struct Result {
   std::optional<double> f16_ms;  // the fp16 counterpart's median in this run (speedup_vs_f16)
   std::optional<double> kv_bytes;  // attention: bytes of K/V (codes + scales) read
   std::string error;             // non-empty: the op could not run here (e.g. Unsupported)
+  std::optional<GemmLaunch> launch;  // GEMM rows: how the measured run was launched (geometry columns)
+  bool has_serial = false;           // --pipeline both: serial_ms / dequant_hidden_pct columns (null on GEMV)
+  std::optional<double> serial_ms;   // median of the serial (stages = 1) run of the same tile
 };
 
 // Roofline of the device, measured in the same run. peak_gbps: the copy op's GB/s; peak_tflops: the
@@ -42,6 +45,7 @@ struct Report {
   DeviceInfo device;
   Roofline roofline;
   int warmup = 0, iters = 0;
+  std::string pipeline = "pipelined";  // --pipeline of the run
   std::vector<Result> results;
 };
 

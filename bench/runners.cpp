@@ -165,6 +165,32 @@ Result gemm_row(Session& s, const char* op, const GemmShape& sh, Work work) {
   return r;
 }
 
+// The launch geometry of the row just measured (GEMM rows that ran).
+void record_launch(Session& s) {
+  if (s.results.back().error.empty()) s.results.back().launch = s.ctx.last_gemm_launch();
+}
+
+// The W4A16 row for --pipeline: the default K pipeline, the serial variant (stages = 1), or the default with the
+// serial run's median beside it (not on the GEMV path, which has no K pipeline).
+void run_w4a16(Session& s, const GemmShape& sh, const Buffer& x, const W4Layer& w, std::optional<double> f16_ms) {
+  Result r = gemm_row(s, "w4a16", sh, gemm_w4a16_work(sh.m, sh.n, sh.k, s.o.group, true));
+  r.f16_ms = f16_ms;
+  GemmOptions opts;
+  opts.stages = s.o.pipeline == Pipeline::Serial ? 1 : 0;
+  measure(s, r, [&] { s.ctx.gemm_w4a16(x, w, opts); });
+  record_launch(s);
+  if (s.o.pipeline != Pipeline::Both) return;
+  s.results.back().has_serial = true;
+  if (!s.results.back().error.empty() || s.ctx.choose_gemm_path(sh.m) == GemmPath::Gemv) return;
+  GemmOptions serial;
+  serial.stages = 1;
+  try {
+    s.results.back().serial_ms = time_op(s.ctx, [&] { s.ctx.gemm_w4a16(x, w, serial); }, s.o.warmup, s.o.iters).median_ms;
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::Unsupported && e.code() != ErrorCode::OutOfMemory) throw;  // no pair: nulls
+  }
+}
+
 }  // namespace
 
 void run_gemm(Session& s, const std::string& op) {
@@ -183,11 +209,8 @@ void run_gemm(Session& s, const std::string& op) {
     std::optional<double> f16_ms;
     if (f16.error.empty()) f16_ms = f16.stats.median_ms;
     s.results.back().f16_ms = f16_ms;
-    if (op == "w4a16") {
-      Result r = gemm_row(s, "w4a16", sh, gemm_w4a16_work(sh.m, sh.n, sh.k, s.o.group, true));
-      r.f16_ms = f16_ms;
-      measure(s, r, [&] { s.ctx.gemm_w4a16(x, w.w4); });
-    }
+    record_launch(s);
+    if (op == "w4a16") run_w4a16(s, sh, x, w.w4, f16_ms);
     // op == "w4a8": add its row here (gemm_w4a8_work + ctx.gemm_w4a8) once the kernel exists.
     for (const auto& b : s.o.baselines)
       if (b == "clblast") run_clblast(s, sh, w.f32, xf, f16_ms.value_or(0));
@@ -300,6 +323,20 @@ const std::vector<std::string>& op_names() {
   return v;
 }
 
+Pipeline parse_pipeline(const std::string& s) {
+  for (Pipeline p : {Pipeline::Pipelined, Pipeline::Serial, Pipeline::Both})
+    if (s == to_string(p)) return p;
+  throw Error(ErrorCode::InvalidArgument, "--pipeline: unknown mode '" + s + "' (expected pipelined|serial|both)");
+}
+
+const char* to_string(Pipeline p) {
+  switch (p) {
+    case Pipeline::Serial: return "serial";
+    case Pipeline::Both: return "both";
+    default: return "pipelined";
+  }
+}
+
 void check_op(const std::string& op) {
   if (op == "w4a8")
     throw Error(ErrorCode::Unsupported, "--op w4a8: the W4A8 GEMM is not implemented yet (no kernel to benchmark)");
@@ -326,6 +363,7 @@ Report run_bench(Context& ctx, const Options& o, const std::function<void(const 
   Report rep;
   rep.device = ctx.device_info();
   rep.warmup = o.warmup, rep.iters = o.iters;
+  rep.pipeline = to_string(o.pipeline);
   Session s{ctx, o, rep.results, progress};
 
   // Roofline bandwidth first: the copy row.

@@ -98,10 +98,12 @@ static size_t checked_bytes(DType dtype, const Shape& shape) {
   return size_t(n * dtype_size(dtype));
 }
 
-Buffer Context::alloc(DType dtype, Shape shape) {
+Buffer Context::alloc(DType dtype, Shape shape) { return alloc_buffer(dtype, std::move(shape), false); }
+
+Buffer Context::alloc_buffer(DType dtype, Shape shape, bool pooled) {
   Buffer b;
   b.bytes_ = checked_bytes(dtype, shape);
-  b.mem_ = dev_->alloc(b.bytes_);
+  b.mem_ = pooled ? dev_->alloc_pooled(b.bytes_) : dev_->alloc(b.bytes_);
   b.dtype_ = dtype;
   b.shape_ = std::move(shape);
   return b;

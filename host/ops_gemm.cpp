@@ -87,7 +87,7 @@ Buffer Context::gemm_f16(const Buffer& x, const Buffer& w, const Buffer& bias, c
   check_options(o);
   a.split_k = o.split_k;
   a.stages = o.stages;
-  Buffer y = alloc(o.out, {m, n});
+  Buffer y = alloc_buffer(o.out, {m, n}, true);  // the result: from the pool
   a.y = y.mem().get();
   dev_->gemm(a);
   return y;
@@ -118,7 +118,7 @@ Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions&
   Buffer xin = x;
   if (w.perm.valid()) {
     expect(w.perm, DType::I32, {w.k}, "gemm_w4a16 perm");
-    xin = alloc(DType::F16, {m, w.k});
+    xin = alloc_buffer(DType::F16, {m, w.k}, true);  // scratch: from the pool
     detail::GatherArgs g{x.mem().get(), w.perm.mem().get(), xin.mem().get(), uint64_t(m), uint64_t(w.k)};
     dev_->gather_columns(g);
   }
@@ -137,7 +137,7 @@ Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions&
   check_options(o);
   a.split_k = o.split_k;
   a.stages = o.stages;
-  Buffer y = alloc(o.out, {m, w.n});
+  Buffer y = alloc_buffer(o.out, {m, w.n}, true);  // the result: from the pool
   a.y = y.mem().get();
   dev_->gemm(a);
   return y;

@@ -97,6 +97,17 @@ TEST(BenchParse, ShapesAndLists) {
 
 class BenchBackends : public ::testing::TestWithParam<Backend> {};
 
+// A w4a16 run of the given shapes with a 1 MiB copy roofline and no calibration GEMM.
+static Options tiny_w4a16_run(std::vector<GemmShape> shapes, int warmup, int iters) {
+  Options o;
+  o.op = "w4a16";
+  o.shapes = std::move(shapes);
+  o.warmup = warmup, o.iters = iters;
+  o.copy_bytes = 1 << 20;
+  o.peak_shape = {};
+  return o;
+}
+
 TEST_P(BenchBackends, CopyOp) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
   std::vector<uint8_t> h(100003);
@@ -119,12 +130,7 @@ TEST_P(BenchBackends, CopyOp) {
 
 TEST_P(BenchBackends, TinyRunHasTheSchema) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
-  Options o;
-  o.op = "w4a16";
-  o.shapes = {{2, 64, 128}, {1, 32, 256}};
-  o.warmup = 1, o.iters = 3;
-  o.copy_bytes = 1 << 20;
-  o.peak_shape = {};
+  Options o = tiny_w4a16_run({{2, 64, 128}, {1, 32, 256}}, 1, 3);
   Report rep = run_bench(ctx, o);
   ojson j = report_json(rep);
   for (const char* k : {"backend", "name", "vendor", "driver"}) EXPECT_TRUE(j["device"][k].is_string()) << k;
@@ -148,6 +154,57 @@ TEST_P(BenchBackends, TinyRunHasTheSchema) {
   EXPECT_DOUBLE_EQ(j["results"][2]["bytes"].get<double>(), gemm_w4a16_work(2, 64, 128, 128, true).bytes);
   EXPECT_DOUBLE_EQ(j["results"][1]["speedup_vs_f16"].get<double>(), 1.0);
   EXPECT_NEAR(j["results"][0]["pct_of_peak_bw"].get<double>(), 100.0, 1e-9);
+  test::expect_clean(ctx);
+}
+
+// Every GEMM row carries the launch geometry of its run; --pipeline serial really runs stages = 1 and
+// --pipeline both pairs the runs (no pair on the GEMV path, M <= 16).
+TEST_P(BenchBackends, GemmRowsCarryTheirLaunchGeometryAndThePipelinePair) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  Options o = tiny_w4a16_run({{2, 64, 256}, {40, 64, 256}}, 0, 2);
+  const bool gpu = GetParam() != Backend::CPU;
+  for (Pipeline mode : {Pipeline::Pipelined, Pipeline::Serial, Pipeline::Both}) {
+    o.pipeline = mode;
+    ojson j = report_json(run_bench(ctx, o));
+    EXPECT_EQ(j["settings"]["pipeline"], to_string(mode));
+    for (const auto& r : j["results"]) {
+      if (r["op"] == "copy") {
+        EXPECT_FALSE(r.contains("workgroups")) << r.dump();
+        continue;
+      }
+      ASSERT_FALSE(r.contains("error")) << r.dump();
+      for (const char* k : {"kernel", "workgroups", "invocations_per_workgroup", "shared_bytes", "stages", "split_k"})
+        ASSERT_TRUE(r.contains(k) && !r[k].is_null()) << k << " in " << r.dump();
+      EXPECT_GE(r["split_k"].get<int>(), 1) << r.dump();
+      if (gpu) {
+        EXPECT_GT(r["workgroups"].get<uint64_t>(), 0u) << r.dump();
+        EXPECT_GT(r["invocations_per_workgroup"].get<uint32_t>(), 0u) << r.dump();
+        EXPECT_GT(r["shared_bytes"].get<uint32_t>(), 0u) << r.dump();
+      }
+      const bool gemv = r["m"].get<int>() <= 16;
+      const bool w4 = r["op"] == "w4a16";
+      int want_stages = gemv ? 1 : (w4 && mode == Pipeline::Serial) ? 1 : -1;
+      if (want_stages > 0) {
+        EXPECT_EQ(r["stages"].get<int>(), want_stages) << r.dump();
+      } else if (gpu) {
+        EXPECT_GE(r["stages"].get<int>(), 2) << r.dump();  // the tiled path's default pipeline
+      }
+      const bool paired = w4 && mode == Pipeline::Both;
+      EXPECT_EQ(r.contains("dequant_hidden_pct"), paired) << r.dump();
+      if (!paired) continue;
+      if (gemv) {
+        EXPECT_TRUE(r["dequant_hidden_pct"].is_null()) << r.dump();
+        continue;
+      }
+      double serial = r["serial_ms"], pipelined = r["median_ms"];
+      EXPECT_NEAR(r["dequant_hidden_pct"].get<double>(), 100 * (serial - pipelined) / serial, 1e-9) << r.dump();
+    }
+  }
+  // The serial run passes stages = 1 down to the backend.
+  o.shapes = {{40, 64, 256}};
+  o.pipeline = Pipeline::Serial;
+  run_bench(ctx, o);
+  EXPECT_EQ(ctx.last_gemm_launch().stages, 1u);
   test::expect_clean(ctx);
 }
 

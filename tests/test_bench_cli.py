@@ -93,6 +93,29 @@ def test_gemm(backend):
     assert r["flops"] == 2 * 2 * 64 * 128, r
 
 
+def test_pipeline(backend):
+    # every GEMM row carries its launch geometry; --pipeline both pairs the tiled run with its serial variant
+    res = check_schema(bench_json(backend, "w4a16", ["--shapes", "2,64,256;40,64,256", "--pipeline", "both"]),
+                       backend, "w4a16", True)
+    for r in res[1:]:
+        for k in ("workgroups", "invocations_per_workgroup", "shared_bytes", "stages", "split_k"):
+            assert isinstance(r[k], int), (k, r)
+        if backend != "cpu":
+            assert r["workgroups"] > 0, r
+        if r["m"] <= 16:
+            assert r["stages"] == 1, r
+        if r["op"] == "w4a16":
+            assert "dequant_hidden_pct" in r, r
+            if r["m"] <= 16:
+                assert r["dequant_hidden_pct"] is None, r
+            else:
+                want = 100 * (r["serial_ms"] - r["median_ms"]) / r["serial_ms"]
+                assert abs(r["dequant_hidden_pct"] - want) < 1e-6, r
+    serial = check_schema(bench_json(backend, "w4a16", ["--shapes", "40,64,256", "--pipeline", "serial"]),
+                          backend, "w4a16", True)
+    assert [r["stages"] for r in serial if r["op"] == "w4a16"] == [1], serial
+
+
 def test_f16(backend):
     check_schema(bench_json(backend, "f16", ["--shapes", "3,16,64"]), backend, "f16", True)
 
@@ -177,7 +200,7 @@ def expect_error(args, needle):
 def main():
     present = backends()
     for b in present:
-        for fn in (test_gemm, test_f16, test_copy, test_convert, test_attention, test_attention_kv_columns,
+        for fn in (test_gemm, test_pipeline, test_f16, test_copy, test_convert, test_attention, test_attention_kv_columns,
                    test_kv_append):
             check(f"{fn.__name__}[{b}]", lambda fn=fn, b=b: fn(b))
     if "opencl" in present:
@@ -186,6 +209,8 @@ def main():
     check("unknown op", lambda: expect_error(["--op", "gemm", "--backend", "cpu"], "unknown op"))
     check("missing op", lambda: expect_error(["--backend", "cpu"], "--op"))
     check("bad shape", lambda: expect_error(["--op", "f16", "--backend", "cpu", "--shapes", "1,2"], "bad shape"))
+    check("bad pipeline", lambda: expect_error(["--op", "w4a16", "--backend", "cpu", "--pipeline", "serail"],
+                                              "did you mean 'serial'"))
     check("bad iters", lambda: expect_error(["--op", "copy", "--backend", "cpu", "--iters", "0"], "--iters"))
     check("bad batch", lambda: expect_error(["--op", "attention", "--backend", "cpu", "--batch", "x"], "--batch"))
     check("bad kv heads", lambda: expect_error(["--op", "kv_append", "--backend", "cpu", "--kv-heads", "8,0"],

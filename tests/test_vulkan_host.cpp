@@ -11,6 +11,8 @@
 #include <random>
 
 #include "backend/device.hpp"
+#include "backend/kernels.hpp"
+#include "backend/vulkan/spirv_bindings.hpp"
 #include "support/backends.hpp"
 #include "support/scoped_env.hpp"
 #include "support/validation_watch.hpp"
@@ -142,6 +144,55 @@ TEST(VulkanHost, AWaitPastTheTimeoutThrowsDeviceLostAndTheContextStillClosesClea
   test::expect_clean(vk);
   // Leaving the test destroys vk: it waits (bounded) for the GEMM still running, then frees everything;
   // a validation message there would fail this test through the listener.
+}
+
+// ---- command-buffer ring -------------------------------------------------------------------------------
+
+TEST(VulkanHost, TheStreamRecyclesItsCommandBuffersWithoutWaitingForAllWork) {
+  VULKAN_OR_SKIP();
+  Context vk = vulkan_context();
+  std::vector<uint32_t> data(4096);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = uint32_t(i * 2654435761u);
+  Buffer a = vk.upload(DType::U32, {4096}, data.data(), data.size() * 4);
+  Buffer b = vk.alloc(DType::U32, {4096});
+  vk.wait();
+  detail::DeviceStats before = vk.device().stats();
+  // 300 timed ops in one batch (more than the timestamp queries of one ring turn), then 300 batches of one
+  // op each (many more than the batches the stream keeps in flight): each copy reads what the last wrote.
+  for (int i = 0; i < 600; ++i) {
+    if (i % 2 == 0) vk.copy(a, b);
+    else vk.copy(b, a);
+    if (i >= 300) vk.submit();
+  }
+  detail::DeviceStats after = vk.device().stats();
+  EXPECT_EQ(after.full_waits, before.full_waits) << "the stream drained all work to go on";
+  EXPECT_LE(after.command_buffers, 17u) << "command buffers are recycled through a ring";
+  EXPECT_EQ(vk.download<uint32_t>(a), data);
+  test::expect_clean(vk);
+}
+
+// ---- read-only bindings -------------------------------------------------------------------------------
+
+std::vector<uint32_t> embedded_spirv(const char* name) {
+  auto bytes = detail::embedded_file(name);
+  std::vector<uint32_t> words(bytes.size() / 4);
+  std::memcpy(words.data(), bytes.data(), words.size() * 4);
+  return words;
+}
+
+// The reflection behind the stream's check that no dispatch marks a read-only binding as written (every
+// Vulkan op test runs with that check on).
+TEST(VulkanHost, ReadOnlyBindingsAreReadOffTheShaders) {
+  // gemm_common.glsl: X, W, scales, zeros, bias readonly; Y written.
+  EXPECT_EQ(detail::vk::spirv_readonly_bindings(embedded_spirv("gemm_gemv.spv"), 6),
+            (std::vector<bool>{true, true, true, true, true, false}));
+  EXPECT_EQ(detail::vk::spirv_readonly_bindings(embedded_spirv("gemm_reduce.spv"), 6),
+            (std::vector<bool>{true, true, true, true, true, false}));
+  // gather.comp: x, perm read; out written. A binding the shader does not declare counts as read-only.
+  EXPECT_EQ(detail::vk::spirv_readonly_bindings(embedded_spirv("gather.spv"), 4),
+            (std::vector<bool>{true, true, false, true}));
+  std::vector<uint32_t> junk = {1, 2, 3, 4, 5, 6};
+  EXPECT_EQ(code_of([&] { detail::vk::spirv_readonly_bindings(junk, 1); }), ErrorCode::Internal);
 }
 
 }  // namespace

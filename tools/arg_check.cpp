@@ -38,16 +38,18 @@ std::vector<std::string> option_names(const CLI::App& app) {
   return names;
 }
 
-// The known option closest to `typed` (a prefix of it, or within a third of its length in edits), or "".
-std::string closest_option(const CLI::App& app, const std::string& typed) {
+// The name closest to `typed` (a prefix of it, or within a third of its length in edits), or "".
+std::string closest_name(const std::vector<std::string>& names, const std::string& typed) {
   std::string best;
   size_t best_d = std::max<size_t>(1, typed.size() / 3) + 1;
-  for (const auto& n : option_names(app)) {
+  for (const auto& n : names) {
     size_t d = n.rfind(typed, 0) == 0 ? 1 : edit_distance(typed, n);
     if (d < best_d) best = n, best_d = d;
   }
   return best;
 }
+
+std::string closest_option(const CLI::App& app, const std::string& typed) { return closest_name(option_names(app), typed); }
 
 bool is_number(const std::string& s) {
   char* end = nullptr;
@@ -100,6 +102,15 @@ void check_arguments(CLI::App& root, int argc, char** argv) {
   if (!help && app->get_require_subcommand_min() > 0 && app != &root)
     throw Error(ErrorCode::InvalidArgument,
                 path_of(app) + " needs one of: " + sub_names(*app) + " (see " + path_of(app) + " --help)");
+}
+
+void check_choice(const std::string& flag, const std::string& value, const std::vector<std::string>& choices) {
+  if (std::find(choices.begin(), choices.end(), value) != choices.end()) return;
+  std::string list, near = closest_name(choices, value);
+  for (const auto& c : choices) list += (list.empty() ? "" : "|") + c;
+  throw Error(ErrorCode::InvalidArgument, flag + ": unknown value '" + value + "'" +
+                                              (near.empty() ? "" : "; did you mean '" + near + "'?") + " (expected " +
+                                              list + ")");
 }
 
 }  // namespace lowbit::cli

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "bench/bench.hpp"
+#include "tools/arg_check.hpp"
 #include "tools/cli.hpp"
 #include "tools/progress_bar.hpp"
 
@@ -13,7 +14,7 @@ Command add_bench_command(CLI::App& root) {
   auto* cmd = root.add_subcommand("bench", "Benchmark an op on a device (median, p20, p80; GB/s, TFLOP/s, roofline)");
   struct Args {
     std::string op, shapes, json, baseline, formats, batch, context, q_len, kv_heads, kv_formats, peak_shape,
-        convert_dtype = "f32";
+        convert_dtype = "f32", pipeline = "pipelined";
     double copy_mib = 256;
     bench::Options o;
     DeviceFlags dev;
@@ -30,6 +31,10 @@ Command add_bench_command(CLI::App& root) {
   cmd->add_option("--iters", a->o.iters, "timed runs (median, p20, p80 over them)")->capture_default_str();
   cmd->add_option("--json", a->json, "also write the results as JSON to this file");
   cmd->add_option("--group", a->o.group, "w4a16: int4 group size along K")->capture_default_str();
+  cmd->add_option("--pipeline", a->pipeline,
+                  "w4a16: K pipeline of the measured run: pipelined (the default depth), serial (stages = 1, "
+                  "same tile), or both (the row gets serial_ms and dequant_hidden_pct)")
+      ->capture_default_str();
   cmd->add_option("--baseline", a->baseline, "GEMM peer to add: clblast (OpenCL backend, needs CLBlast)");
   cmd->add_option("--formats", a->formats, "convert: formats (default e4m3,mxfp4,nvfp4)");
   cmd->add_option("--dtype", a->convert_dtype, "convert: float side f32 (default) | f16 | bf16")
@@ -51,6 +56,8 @@ Command add_bench_command(CLI::App& root) {
             bench::Options& o = a->o;
             o.op = a->op;
             bench::check_op(o.op);  // unknown op / w4a8 fail before any device work
+            check_choice("--pipeline", a->pipeline, {"pipelined", "serial", "both"});
+            o.pipeline = bench::parse_pipeline(a->pipeline);
             if (!a->shapes.empty()) o.shapes = bench::parse_shapes(a->shapes, o.op == "convert");
             if (!a->baseline.empty()) o.baselines = bench::split_list(a->baseline);
             if (!a->formats.empty()) o.formats = bench::split_list(a->formats);

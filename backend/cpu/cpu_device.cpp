@@ -1,5 +1,6 @@
 // cpu_device.cpp — the CPU backend: host-memory buffers and the reference ops, run synchronously
 // (timing is wall-clock time of the ops).
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -110,6 +111,9 @@ class CpuDevice final : public Device {
                  ptr(a.bias), ptr(a.y), a.out_elem, a.m, a.n, a.k, a.group, a.bias_f32};
       parallel_for(a.n, 16, [&](uint64_t n0, uint64_t n1) { gemm_columns(h, n0, n1); });
     });
+    // One thread per column chunk, each a serial K loop (the stages asked for are recorded as given).
+    last_launch_ = {"cpu_reference", std::max<uint64_t>(1, parallel_chunks(a.n, 16)), 1, 0,
+                    uint32_t(a.stages ? a.stages : 1), 1};
   }
   void gather_columns(const GatherArgs& a) override {
     timed([&] {

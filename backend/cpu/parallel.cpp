@@ -7,9 +7,13 @@
 
 namespace lowbit::detail {
 
-void parallel_for(uint64_t n, uint64_t grain, const std::function<void(uint64_t, uint64_t)>& fn) {
+uint64_t parallel_chunks(uint64_t n, uint64_t grain) {
   uint64_t hw = std::max(1u, std::thread::hardware_concurrency());
-  uint64_t chunks = std::min<uint64_t>(hw, (n + grain - 1) / std::max<uint64_t>(grain, 1));
+  return std::min<uint64_t>(hw, (n + grain - 1) / std::max<uint64_t>(grain, 1));
+}
+
+void parallel_for(uint64_t n, uint64_t grain, const std::function<void(uint64_t, uint64_t)>& fn) {
+  uint64_t chunks = parallel_chunks(n, grain);
   if (chunks <= 1) {
     if (n) fn(0, n);
     return;

@@ -31,7 +31,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   uint32_t splits = gemv ? gp.splits : 1;
   cl_uint k_split = gemv ? gp.k_split : cl_uint(a.k);
   std::shared_ptr<DeviceBuffer> partials;
-  if (splits > 1) partials = alloc(size_t(splits) * a.m * a.n * 4);
+  if (splits > 1) partials = alloc_pooled(size_t(splits) * a.m * a.n * 4);
   cl_mem y = splits > 1 ? mem(partials.get()) : mem(a.y);
 
   cl_kernel k;
@@ -77,7 +77,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
     l.workgroups = tiles * splits;
     l.invocations_per_workgroup = kTileWg;
     l.shared_bytes = 2 * kBk * (kBm + kBn) * 4;
-    l.stages = 2;
+    l.stages = uint32_t(a.stages ? a.stages : 2);
   }
   last_launch_ = l;
   if (splits > 1) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <optional>
 
 #include "backend/kernels.hpp"
 #include "host/cache_dir.hpp"
@@ -72,6 +73,7 @@ OpenClDevice::OpenClDevice(const ContextOptions& o) {
 #pragma GCC diagnostic pop
 #endif
   check(err, "clCreateCommandQueue");
+  pool_->queue = queue_.get();
 
   std::filesystem::path dir = cache_dir(o.cache_dir);
   programs_ = std::make_unique<ProgramCache>(ctx_.get(), dev, driver_key(entry_), dir);
@@ -87,6 +89,40 @@ OpenClDevice::OpenClDevice(const ContextOptions& o) {
   log().debug("opencl: device {} ({}), cache {}", info_.name, info_.driver_version, dir.string());
 }
 
+ClBuffer::~ClBuffer() {
+  if (!pool || !mem) return;
+  std::lock_guard lock(pool->mu);
+  cl_event marker = nullptr;
+  if (!pool->queue || clEnqueueMarkerWithWaitList(pool->queue, 0, nullptr, &marker) != CL_SUCCESS) return;
+  pool->bin.give(std::move(mem), pool_size_class(size), Event(marker));  // entries over the bound are freed
+}
+
+OpenClDevice::~OpenClDevice() {
+  std::lock_guard lock(pool_->mu);
+  pool_->queue = nullptr;  // buffers released after the device are freed, not pooled
+  pool_->bin.take_all();
+}
+
+std::shared_ptr<DeviceBuffer> OpenClDevice::alloc_pooled(size_t bytes) {
+  const uint64_t size_class = pool_size_class(bytes);
+  if (size_class > info_.max_buffer_range) return alloc(bytes);  // not pooled: the class would not fit
+  std::optional<Mem> reused;
+  {
+    std::lock_guard lock(pool_->mu);
+    reused = pool_->bin.take(size_class, [](const Event& e) { return event_done(e.get()); });
+    if (reused) ++pool_->hits;
+  }
+  if (!reused) {
+    auto fresh = std::static_pointer_cast<ClBuffer>(alloc(size_class));
+    reused = std::move(fresh->mem);
+  }
+  auto b = std::make_shared<ClBuffer>();
+  b->size = bytes;
+  b->mem = std::move(*reused);
+  b->pool = pool_;
+  return b;
+}
+
 std::shared_ptr<DeviceBuffer> OpenClDevice::alloc(size_t bytes) {
   size_t rounded = (std::max<size_t>(bytes, 1) + 15) / 16 * 16;
   if (rounded > info_.max_buffer_range)
@@ -98,6 +134,7 @@ std::shared_ptr<DeviceBuffer> OpenClDevice::alloc(size_t bytes) {
   cl_int err = CL_SUCCESS;
   b->mem = Mem(clCreateBuffer(ctx_.get(), CL_MEM_READ_WRITE, rounded, nullptr, &err));
   check(err, "clCreateBuffer(" + std::to_string(rounded) + " bytes)");
+  ++buffers_created_;
   // Zero-filled like the CPU backend's buffers (the padding bytes included).
   cl_uint zero = 0;
   check(clEnqueueFillBuffer(queue_.get(), b->mem.get(), &zero, sizeof zero, 0, rounded, 0, nullptr, nullptr),
@@ -123,6 +160,14 @@ void OpenClDevice::read(const DeviceBuffer& b, size_t offset, void* dst, size_t 
 std::vector<std::string> OpenClDevice::diagnostics() const {
   std::lock_guard lock(messages_->mu);
   return messages_->lines;
+}
+
+DeviceStats OpenClDevice::stats() const {
+  DeviceStats s;
+  s.buffers_created = buffers_created_;
+  std::lock_guard lock(pool_->mu);
+  s.pool_hits = pool_->hits;
+  return s;
 }
 
 void OpenClDevice::submit() { check(clFlush(queue_.get()), "clFlush"); }

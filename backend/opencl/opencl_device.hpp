@@ -10,6 +10,7 @@
 
 #include "backend/device.hpp"
 #include "backend/gemm_plan.hpp"
+#include "backend/recycle_bin.hpp"
 #include "backend/opencl/cl_platform.hpp"
 #include "backend/opencl/cl_native.hpp"
 #include "backend/opencl/cl_util.hpp"
@@ -17,8 +18,19 @@
 
 namespace lowbit::detail::cl {
 
+// Released alloc_pooled buffers awaiting reuse: each waits behind a marker enqueued at its release, so it is
+// handed out again only after every command enqueued before then (all that could use it) has finished.
+struct ClBufferPool {
+  std::mutex mu;
+  cl_command_queue queue = nullptr;  // null once the device is gone: released buffers are just freed
+  RecycleBin<Mem, Event> bin{uint64_t(256) << 20};
+  uint64_t hits = 0;
+};
+
 struct ClBuffer final : DeviceBuffer {
   Mem mem;
+  std::shared_ptr<ClBufferPool> pool;  // alloc_pooled: where mem goes back when the buffer is released
+  ~ClBuffer() override;
 };
 
 // The cl_mem of a device buffer (null for none), and one kernel argument: what every op's enqueue uses.
@@ -39,7 +51,9 @@ class OpenClDevice final : public Device {
   explicit OpenClDevice(const ContextOptions& o);
 
   const DeviceInfo& info() const override { return info_; }
+  ~OpenClDevice() override;
   std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override;
+  std::shared_ptr<DeviceBuffer> alloc_pooled(size_t bytes) override;
   void write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) override;
   void read(const DeviceBuffer& b, size_t offset, void* dst, size_t bytes) override;
   void submit() override;
@@ -47,6 +61,7 @@ class OpenClDevice final : public Device {
   void reset_timing() override;
   double device_ms() override;
   std::vector<std::string> diagnostics() const override;
+  DeviceStats stats() const override;
 
   void quantize(const QuantizeArgs& a) override;  // cl_convert.cpp
   void dequantize(const DequantizeArgs& a) override;
@@ -90,6 +105,8 @@ class OpenClDevice final : public Device {
   std::map<std::string, Kernel> kernels_;  // key: options + '|' + kernel name
   std::vector<Event> pending_;             // profiled commands not yet summed into done_ms_
   double done_ms_ = 0;
+  uint64_t buffers_created_ = 0;
+  std::shared_ptr<ClBufferPool> pool_ = std::make_shared<ClBufferPool>();
 };
 
 }  // namespace lowbit::detail::cl

@@ -13,6 +13,7 @@ namespace lowbit::detail::vk {
 namespace {
 
 constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;  // coopmat tiles are 64 x 64 too
+constexpr uint32_t kCoopBk = 32;  // gemm_coopmat.comp's BK
 constexpr uint32_t kReduceWg = 256;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 
@@ -68,7 +69,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   }
   std::shared_ptr<VulkanBuffer> partials;
   if (splits > 1) {
-    partials = allocator_.create(size_t(splits) * a.m * a.n * 4, MemoryUse::Device);
+    partials = allocator_.create_pooled(size_t(splits) * a.m * a.n * 4);
     if (partials->capacity() > range)
       throw Error(ErrorCode::Unsupported, "gemm: split-K partials exceed the storage-binding range; use fewer splits");
   }
@@ -109,6 +110,11 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   };
   const uint32_t gy_tiles = uint32_t((a.m + kBm - 1) / kBm);
 
+  GemmLaunch launch{shader, 0, spec[0], 0, gemv ? 1u : uint32_t(a.stages ? a.stages : 2), splits};
+  launch.k_partitions = gemv ? (a.w4 ? gp.kp : gp.wg / gp.cols) : 1;
+  launch.shared_bytes = gemv ? gp.shared_bytes()                                          // smem4[MT * KC / 4] vec4
+                        : coop ? 2 * kCoopBk * (kBm + kBn) * 2 + kBm * kBn * 4          // As, Bs fp16 + Cs fp32
+                               : 2 * kBk * (kBm + kBn) * 4;                             // As, Bs fp32
   stream_.begin_op();
   // One dispatch per weight binding window: int4 -> one K slice each; fp16 -> a column range.
   uint64_t windows = !w_split ? 1 : a.w4 ? splits : (a.n + rows_per_window - 1) / rows_per_window;
@@ -135,6 +141,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     } else {
       stream_.dispatch(pipe, b, &p, sizeof p, groups_x(p.n_count), gy_tiles, slices);
     }
+    launch.workgroups += uint64_t(groups_x(p.n_count)) * (gemv ? 1 : gy_tiles) * slices;
   }
   if (splits > 1) {
     const Pipeline& red = pipelines_.get("gemm_reduce", 6, {});
@@ -144,23 +151,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     stream_.dispatch(red, b, &p, sizeof p, uint32_t((items + kReduceWg - 1) / kReduceWg), 1, 1);
   }
   stream_.end_op();
-
-  GemmLaunch l;
-  l.kernel = shader;
-  l.split_k = splits;
-  if (gemv) {
-    l.workgroups = uint64_t(groups_x(a.n)) * splits;
-    l.invocations_per_workgroup = gp.wg;
-    l.shared_bytes = gp.shared_bytes();
-    l.stages = 1;
-    l.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
-  } else {
-    l.workgroups = uint64_t(groups_x(a.n)) * gy_tiles * splits;
-    l.invocations_per_workgroup = coop ? 4 * gpu_.info().subgroup_size : kTileWg;
-    l.shared_bytes = coop ? (2 * (kBm + kBn) * 32 * 2 + kBm * kBn * 4) : 2 * kBk * (kBm + kBn) * 4;
-    l.stages = 2;
-  }
-  return l;
+  return launch;
 }
 
 void GemmKernels::gather(const GatherArgs& a) {

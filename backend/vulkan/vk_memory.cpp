@@ -12,6 +12,7 @@ namespace {
 
 constexpr VkDeviceSize kBlockSize = VkDeviceSize(256) << 20;  // default block
 constexpr VkDeviceSize kMinBlock = VkDeviceSize(1) << 20;
+constexpr uint64_t kPoolBytes = uint64_t(256) << 20;  // most bytes of released pooled buffers kept for reuse
 
 VkDeviceSize align_up(VkDeviceSize v, VkDeviceSize a) { return (v + a - 1) / a * a; }
 
@@ -21,22 +22,26 @@ VkDeviceSize align_up(VkDeviceSize v, VkDeviceSize a) { return (v + a - 1) / a *
 
 VulkanBuffer::VulkanBuffer(std::shared_ptr<Allocator> owner, BufferHandle buffer, MemoryBlock* block,
                            VkDeviceSize offset, VkDeviceSize alloc_size, VkDeviceSize capacity, size_t bytes,
-                           bool host_access)
+                           bool host_access, bool pooled)
     : owner_(std::move(owner)),
       buffer_(std::move(buffer)),
       block_(block),
       offset_(offset),
       alloc_size_(alloc_size),
       capacity_(capacity),
-      host_access_(host_access) {
+      host_access_(host_access),
+      pooled_(pooled) {
   size = bytes;
 }
 
-VulkanBuffer::~VulkanBuffer() { owner_->retire(std::move(buffer_), block_, offset_, alloc_size_, last_use); }
+VulkanBuffer::~VulkanBuffer() {
+  if (pooled_) owner_->recycle({std::move(buffer_), block_, offset_, alloc_size_, capacity_, host_access_}, last_use);
+  else owner_->retire(std::move(buffer_), block_, offset_, alloc_size_, last_use);
+}
 
 // ---- Allocator ---------------------------------------------------------------------------------------
 
-Allocator::Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block) : gpu_(std::move(gpu)) {
+Allocator::Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block) : gpu_(std::move(gpu)), bin_(kPoolBytes) {
   pools_[0].block_size = kBlockSize;
   pools_[1].block_size = std::min(kBlockSize, align_up(staging_block, kMinBlock));
   vkGetPhysicalDeviceMemoryProperties(gpu_->physical(), &mem_props_);
@@ -50,8 +55,37 @@ Allocator::Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block) : gpu
 }
 
 Allocator::~Allocator() {
-  // Buffers hold a reference to the allocator, so none is alive here; only retired ones remain.
+  // Buffers hold a reference to the allocator, so none is alive here; only retired and pooled ones remain.
   retired_.clear();
+  bin_.take_all();
+}
+
+std::shared_ptr<VulkanBuffer> Allocator::create_pooled(size_t bytes) {
+  const uint64_t size_class = pool_size_class(bytes);
+  if (size_class > gpu_->max_binding_range()) return create(bytes, MemoryUse::Device);  // keep it bindable whole
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto r = bin_.take(size_class, [&](uint64_t serial) { return serial <= completed_; })) {
+      ++pool_hits_;
+      return std::make_shared<VulkanBuffer>(shared_from_this(), std::move(r->buffer), r->block, r->offset, r->size,
+                                            r->capacity, bytes, r->host_access, true);
+    }
+  }
+  return create_buffer(bytes, size_class, MemoryUse::Device, true);
+}
+
+void Allocator::recycle(Recycled r, uint64_t serial) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const uint64_t size_class = r.capacity;  // a pooled buffer's capacity is its size class
+  for (auto& e : bin_.give(std::move(r), size_class, serial)) {  // over the bound: freed
+    Recycled& x = e.item;
+    if (e.ticket <= completed_) {
+      x.buffer.reset();
+      free_range(x.block, x.offset, x.size);
+    } else {
+      retired_.push_back({std::move(x.buffer), x.block, x.offset, x.size, e.ticket});
+    }
+  }
 }
 
 Allocator::Pool& Allocator::pool_for(MemoryUse use, uint32_t type_bits) {
@@ -123,7 +157,11 @@ MemoryBlock& Allocator::new_block(Pool& pool, VkDeviceSize min_size) {
 }
 
 std::shared_ptr<VulkanBuffer> Allocator::create(size_t bytes, MemoryUse use) {
-  VkDeviceSize capacity = align_up(bytes ? bytes : 16, 16);
+  return create_buffer(bytes, bytes, use, false);
+}
+
+std::shared_ptr<VulkanBuffer> Allocator::create_buffer(size_t bytes, size_t capacity_bytes, MemoryUse use, bool pooled) {
+  VkDeviceSize capacity = align_up(capacity_bytes ? capacity_bytes : 16, 16);
   if (max_allocation_ && capacity > max_allocation_)
     throw Error(ErrorCode::OutOfMemory, "vulkan: a buffer of " + std::to_string(bytes) +
                                             " bytes exceeds the device's largest allocation (" +
@@ -135,10 +173,10 @@ std::shared_ptr<VulkanBuffer> Allocator::create(size_t bytes, MemoryUse use) {
   VkBuffer raw = VK_NULL_HANDLE;
   check(vkCreateBuffer(gpu_->device(), &bi, nullptr, &raw), "vkCreateBuffer");
   BufferHandle buffer(gpu_->device(), raw);
+  std::lock_guard<std::mutex> lock(mu_);
+  ++buffers_created_;
   VkMemoryRequirements req;
   vkGetBufferMemoryRequirements(gpu_->device(), raw, &req);
-
-  std::lock_guard<std::mutex> lock(mu_);
   Pool& pool = pool_for(use, req.memoryTypeBits);
   if (!(req.memoryTypeBits & (1u << pool.type)))
     throw Error(ErrorCode::Internal, "vulkan: buffer memory type bits changed between buffers");
@@ -175,7 +213,7 @@ std::shared_ptr<VulkanBuffer> Allocator::create(size_t bytes, MemoryUse use) {
   pool.live += req.size;
   pool.peak = std::max(pool.peak, pool.live);
   return std::make_shared<VulkanBuffer>(shared_from_this(), std::move(buffer), block, offset, req.size, capacity,
-                                        bytes, pool.host_access);
+                                        bytes, pool.host_access, pooled);
 }
 
 void Allocator::retire(BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size,
@@ -197,6 +235,16 @@ VkDeviceSize Allocator::staging_bytes() {
 VkDeviceSize Allocator::staging_peak() {
   std::lock_guard<std::mutex> lock(mu_);
   return pools_[1].peak;
+}
+
+uint64_t Allocator::buffers_created() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return buffers_created_;
+}
+
+uint64_t Allocator::pool_hits() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return pool_hits_;
 }
 
 void Allocator::set_completed(uint64_t s) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/device.hpp"
+#include "backend/recycle_bin.hpp"
 #include "backend/vulkan/vk_gpu.hpp"
 
 namespace lowbit::detail::vk {
@@ -37,7 +38,7 @@ struct MemoryBlock {
 class VulkanBuffer final : public DeviceBuffer {
  public:
   VulkanBuffer(std::shared_ptr<Allocator> owner, BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset,
-               VkDeviceSize alloc_size, VkDeviceSize capacity, size_t bytes, bool host_access);
+               VkDeviceSize alloc_size, VkDeviceSize capacity, size_t bytes, bool host_access, bool pooled = false);
   ~VulkanBuffer() override;
 
   VkBuffer handle() const { return buffer_.get(); }
@@ -54,6 +55,7 @@ class VulkanBuffer final : public DeviceBuffer {
   MemoryBlock* block_;
   VkDeviceSize offset_, alloc_size_, capacity_;
   bool host_access_;
+  bool pooled_;  // goes back to the allocator's recycle bin when released
 };
 
 class Allocator : public std::enable_shared_from_this<Allocator> {
@@ -64,12 +66,17 @@ class Allocator : public std::enable_shared_from_this<Allocator> {
   ~Allocator();
 
   std::shared_ptr<VulkanBuffer> create(size_t bytes, MemoryUse use);
+  // Device memory for an op's result or scratch (Device::alloc_pooled): a released pooled buffer of the
+  // same size class whose last use has completed, else a new one. Contents undefined.
+  std::shared_ptr<VulkanBuffer> create_pooled(size_t bytes);
   // Called by the stream: every batch with serial <= s has completed; frees retired buffers.
   void set_completed(uint64_t s);
   const Gpu& gpu() const { return *gpu_; }
   // Bytes of staging buffers alive (including retired ones not yet freed), and their peak.
   VkDeviceSize staging_bytes();
   VkDeviceSize staging_peak();
+  uint64_t buffers_created();  // VkBuffers created so far
+  uint64_t pool_hits();        // create_pooled calls served by a recycled buffer
 
  private:
   friend class VulkanBuffer;
@@ -86,7 +93,17 @@ class Allocator : public std::enable_shared_from_this<Allocator> {
     VkDeviceSize offset, size;
     uint64_t serial;
   };
+  // A pooled buffer's parts while it waits in the recycle bin.
+  struct Recycled {
+    BufferHandle buffer;
+    MemoryBlock* block;
+    VkDeviceSize offset, size, capacity;
+    bool host_access;
+  };
   void retire(BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size, uint64_t serial);
+  void recycle(Recycled r, uint64_t serial);
+  // A new VkBuffer of capacity_bytes (rounded up to 16) reporting `bytes` as its size.
+  std::shared_ptr<VulkanBuffer> create_buffer(size_t bytes, size_t capacity_bytes, MemoryUse use, bool pooled);
   void free_range(MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size);
   Pool& pool_for(MemoryUse use, uint32_t type_bits);
   MemoryBlock& new_block(Pool& pool, VkDeviceSize min_size);
@@ -95,7 +112,9 @@ class Allocator : public std::enable_shared_from_this<Allocator> {
   std::mutex mu_;
   Pool pools_[2];  // MemoryUse::Device, MemoryUse::Staging
   std::vector<Retired> retired_;
+  RecycleBin<Recycled, uint64_t> bin_;  // pooled buffers by size class, ticket = serial of their last use
   uint64_t completed_ = 0;
+  uint64_t buffers_created_ = 0, pool_hits_ = 0;
   bool force_staging_ = false;
   VkDeviceSize max_allocation_ = 0;  // maxMemoryAllocationSize
   VkPhysicalDeviceMemoryProperties mem_props_{};

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "backend/kernels.hpp"
+#include "backend/vulkan/spirv_bindings.hpp"
 #include "host/cache_dir.hpp"
 #include "host/log.hpp"
 
@@ -82,15 +83,20 @@ Pipelines::~Pipelines() {
   }
 }
 
-VkShaderModule Pipelines::module(const std::string& shader) {
-  auto it = modules_.find(shader);
-  if (it != modules_.end()) return it->second;
+std::vector<uint32_t> Pipelines::spirv(const std::string& shader) const {
   auto spv = embedded_file(shader + ".spv");
   if (spv.size() % 4 != 0) throw Error(ErrorCode::Internal, "embedded SPIR-V " + shader + " is truncated");
   std::vector<uint32_t> words(spv.size() / 4);  // copy: pCode must be 4-byte aligned
   std::memcpy(words.data(), spv.data(), spv.size());
+  return words;
+}
+
+VkShaderModule Pipelines::module(const std::string& shader) {
+  auto it = modules_.find(shader);
+  if (it != modules_.end()) return it->second;
+  std::vector<uint32_t> words = spirv(shader);
   VkShaderModuleCreateInfo ci{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  ci.codeSize = spv.size();
+  ci.codeSize = words.size() * 4;
   ci.pCode = words.data();
   VkShaderModule m = VK_NULL_HANDLE;
   check(vkCreateShaderModule(gpu_.device(), &ci, nullptr, &m), "vkCreateShaderModule");
@@ -148,6 +154,8 @@ const Pipeline& Pipelines::get(const std::string& shader, uint32_t bindings, con
   pipe->set_layout = set_layouts_.at(bindings);
   pipe->bindings = bindings;
   pipe->push_bytes = kPushBytes;
+  pipe->shader = shader;
+  pipe->readonly = spirv_readonly_bindings(spirv(shader), bindings);
   return *pipelines_.emplace(std::move(key), std::move(pipe)).first->second;
 }
 

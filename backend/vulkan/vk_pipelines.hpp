@@ -20,6 +20,8 @@ struct Pipeline {
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;  // owned by Pipelines
   uint32_t bindings = 0;                            // storage buffers 0..bindings-1 in set 0
   uint32_t push_bytes = 0;
+  std::string shader;          // its name, for messages
+  std::vector<bool> readonly;  // per binding: the shader never writes it (dispatches must not mark it written)
 };
 
 class Pipelines {
@@ -38,6 +40,7 @@ class Pipelines {
 
  private:
   VkShaderModule module(const std::string& shader);
+  std::vector<uint32_t> spirv(const std::string& shader) const;  // the embedded words (4-byte aligned copy)
   void load_cache();
 
   const Gpu& gpu_;

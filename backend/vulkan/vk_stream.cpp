@@ -9,7 +9,8 @@ namespace lowbit::detail::vk {
 
 namespace {
 
-constexpr uint32_t kQueryCapacity = 512;  // 256 ops between waits; the stream waits when it runs out
+constexpr uint32_t kQueryCapacity = 512;  // 256 timed ops in flight; past that the oldest batch is waited for
+constexpr size_t kMaxInFlight = 16;        // submitted batches (command buffers) the ring holds
 constexpr uint32_t kSetsPerPool = 256;
 constexpr VkPipelineStageFlags kWorkStages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
 constexpr VkAccessFlags kWrites = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
@@ -50,7 +51,7 @@ Stream::Stream(const Gpu& gpu, Allocator& allocator, uint64_t timeout_ms)
     VkQueryPool q = VK_NULL_HANDLE;
     check(vkCreateQueryPool(dev, &qi, nullptr, &q), "vkCreateQueryPool");
     queries_ = QueryPoolHandle(dev, q);
-    query_capacity_ = kQueryCapacity;
+    for (uint32_t i = kQueryCapacity; i >= 2; i -= 2) free_query_pairs_.push_back(i - 2);
   } else {
     log().warn("vulkan: the compute queue has no timestamps; device time is measured on the host");
   }
@@ -79,6 +80,7 @@ VkCommandBuffer Stream::cmd() {
     ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     ai.commandBufferCount = 1;
     check(vkAllocateCommandBuffers(gpu_.device(), &ai, &recording_.cmd), "vkAllocateCommandBuffers");
+    ++command_buffers_;
     VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VkFence f = VK_NULL_HANDLE;
     check(vkCreateFence(gpu_.device(), &fi, nullptr, &f), "vkCreateFence");
@@ -87,7 +89,7 @@ VkCommandBuffer Stream::cmd() {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   check(vkBeginCommandBuffer(recording_.cmd, &bi), "vkBeginCommandBuffer");
-  recording_.query_begin = recording_.query_end = next_query_;
+  recording_.serial = serial_;
   recording_open_ = true;
   // Work of earlier batches (and host writes before this submit) must be visible to this one: one global
   // barrier here replaces per-buffer tracking across command buffers.
@@ -162,10 +164,14 @@ void Stream::bind_descriptors(const Pipeline& p, std::span<const BufferUse> bind
     push(cmd(), VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, uint32_t(writes.size()), writes.data());
     return;
   }
-  // Pooled sets, reset after wait(): try the current pool, open a new one when it is full.
+  // Pooled sets, owned by the batch and reset when it retires: try its newest pool, add one when it is full.
   VkDescriptorSet set = VK_NULL_HANDLE;
-  for (;;) {
-    if (descriptor_pool_index_ == descriptor_pools_.size()) {
+  auto& pools = recording_.descriptor_pools;
+  for (bool fresh = pools.empty();; fresh = true) {
+    if (fresh && !spare_descriptor_pools_.empty()) {
+      pools.push_back(std::move(spare_descriptor_pools_.back()));
+      spare_descriptor_pools_.pop_back();
+    } else if (fresh) {
       VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * 8};
       VkDescriptorPoolCreateInfo ci{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
       ci.maxSets = kSetsPerPool;
@@ -173,16 +179,15 @@ void Stream::bind_descriptors(const Pipeline& p, std::span<const BufferUse> bind
       ci.pPoolSizes = &size;
       VkDescriptorPool dp = VK_NULL_HANDLE;
       check(vkCreateDescriptorPool(gpu_.device(), &ci, nullptr, &dp), "vkCreateDescriptorPool");
-      descriptor_pools_.emplace_back(gpu_.device(), dp);
+      pools.emplace_back(gpu_.device(), dp);
     }
     VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
-    ai.descriptorPool = descriptor_pools_[descriptor_pool_index_];
+    ai.descriptorPool = pools.back();
     ai.descriptorSetCount = 1;
     ai.pSetLayouts = &p.set_layout;
     VkResult r = vkAllocateDescriptorSets(gpu_.device(), &ai, &set);
     if (r == VK_SUCCESS) break;
     if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL) check(r, "vkAllocateDescriptorSets");
-    ++descriptor_pool_index_;
   }
   for (auto& w : writes) w.dstSet = set;
   vkUpdateDescriptorSets(gpu_.device(), uint32_t(writes.size()), writes.data(), 0, nullptr);
@@ -194,6 +199,10 @@ void Stream::dispatch(const Pipeline& p, std::span<const BufferUse> bindings, co
   if (bindings.size() != p.bindings)
     throw Error(ErrorCode::Internal, "vulkan: dispatch with " + std::to_string(bindings.size()) +
                                          " bindings, pipeline has " + std::to_string(p.bindings));
+  for (size_t i = 0; i < bindings.size(); ++i)
+    if (bindings[i].write && i < p.readonly.size() && p.readonly[i])
+      throw Error(ErrorCode::Internal, "vulkan: " + p.shader + " dispatch marks binding " + std::to_string(i) +
+                                           " as written, but the shader declares it read-only");
   VkCommandBuffer c = cmd();
   track(bindings, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT);
   vkCmdBindPipeline(c, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
@@ -220,17 +229,24 @@ void Stream::copy(const VulkanBuffer& src, VkDeviceSize src_off, const VulkanBuf
 
 void Stream::begin_op() {
   if (host_timing_) return;
-  if (next_query_ + 2 > query_capacity_) wait();  // collects the results and frees every query
+  // Every query pair is held by unfinished batches: submit what is recorded, retire the oldest batch.
+  while (free_query_pairs_.empty()) {
+    if (in_flight_.empty()) submit();
+    retire_oldest(true);
+    allocator_.set_completed(completed_);
+  }
+  uint32_t q = free_query_pairs_.back();
+  free_query_pairs_.pop_back();
   VkCommandBuffer c = cmd();
-  vkCmdResetQueryPool(c, queries_, next_query_, 2);
+  recording_.query_pairs.push_back(q);
+  vkCmdResetQueryPool(c, queries_, q, 2);
   // Bottom of pipe: written once everything recorded earlier has finished, so ops never overlap in time.
-  vkCmdWriteTimestamp(c, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, next_query_++);
+  vkCmdWriteTimestamp(c, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, q);
 }
 
 void Stream::end_op() {
   if (host_timing_) return;
-  vkCmdWriteTimestamp(cmd(), VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, next_query_++);
-  recording_.query_end = next_query_;
+  vkCmdWriteTimestamp(cmd(), VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, recording_.query_pairs.back() + 1);
 }
 
 void Stream::submit() {
@@ -252,12 +268,72 @@ void Stream::submit() {
   if (r == VK_ERROR_DEVICE_LOST) lost_ = "vkQueueSubmit: VK_ERROR_DEVICE_LOST";
   if (r != VK_SUCCESS) {
     vkResetCommandBuffer(c, 0);
+    for (auto& p : done.descriptor_pools) check(vkResetDescriptorPool(gpu_.device(), p, 0), "vkResetDescriptorPool");
+    for (auto& p : done.descriptor_pools) spare_descriptor_pools_.push_back(std::move(p));
+    done.descriptor_pools.clear();
+    free_query_pairs_.insert(free_query_pairs_.end(), done.query_pairs.begin(), done.query_pairs.end());
+    done.query_pairs.clear();
     spare_.push_back(std::move(done));
     check(r, "vkQueueSubmit");
   }
   in_flight_.push_back(std::move(done));
   ++serial_;
-  if (in_flight_.size() >= 16) wait();  // bound the work (and memory) held by unwaited batches
+  // A ring: batches the device finished go back to be recorded again; past kMaxInFlight the oldest is waited
+  // for (bounding the work and memory held by unwaited batches), never all of them.
+  retire_finished();
+  while (in_flight_.size() > kMaxInFlight) retire_oldest(true);
+  allocator_.set_completed(completed_);
+}
+
+VkResult Stream::wait_fence(VkFence f, uint64_t ms) {
+  uint64_t ns = ms > UINT64_MAX / 1000000 ? UINT64_MAX : ms * 1000000;
+  return vkWaitForFences(gpu_.device(), 1, &f, VK_TRUE, ns);
+}
+
+// Marks the stream lost on a timeout or a lost device (and throws); throws on any other failure.
+void Stream::check_wait(VkResult r) {
+  if (r == VK_TIMEOUT) {
+    lost_ = "queued work did not finish within " + std::to_string(timeout_ms_) +
+            " ms (the limit set by ContextOptions::timeout_ms / LOWBIT_VK_TIMEOUT_MS)";
+    throw_if_lost();
+  }
+  if (r == VK_ERROR_DEVICE_LOST) {
+    lost_ = "vkWaitForFences: VK_ERROR_DEVICE_LOST";
+    throw_if_lost();
+  }
+  check(r, "vkWaitForFences");
+}
+
+bool Stream::retire_oldest(bool block) {
+  if (in_flight_.empty()) return false;
+  Batch& b = in_flight_.front();
+  if (block) {
+    check_wait(wait_fence(b.fence, timeout_ms_));
+  } else if (vkGetFenceStatus(gpu_.device(), b.fence) != VK_SUCCESS) {
+    return false;
+  }
+  collect_timestamps(b);
+  check(vkResetCommandBuffer(b.cmd, 0), "vkResetCommandBuffer");
+  VkFence f = b.fence;
+  check(vkResetFences(gpu_.device(), 1, &f), "vkResetFences");
+  free_query_pairs_.insert(free_query_pairs_.end(), b.query_pairs.begin(), b.query_pairs.end());
+  b.query_pairs.clear();
+  for (auto& p : b.descriptor_pools) {
+    check(vkResetDescriptorPool(gpu_.device(), p, 0), "vkResetDescriptorPool");
+    spare_descriptor_pools_.push_back(std::move(p));
+  }
+  b.descriptor_pools.clear();
+  completed_ = b.serial;
+  spare_.push_back(std::move(b));
+  in_flight_.erase(in_flight_.begin());
+  if (host_timing_ && in_flight_.empty())  // device time on the host: from the first submit to idle
+    total_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - first_submit_).count();
+  return true;
+}
+
+void Stream::retire_finished() {
+  while (retire_oldest(false)) {
+  }
 }
 
 void Stream::throw_if_lost() const {
@@ -276,21 +352,9 @@ void Stream::wait() {
   throw_if_lost();
   submit();
   if (in_flight_.empty()) return;
-  VkResult r = wait_fences(timeout_ms_);
-  if (r == VK_TIMEOUT) {
-    lost_ = "queued work did not finish within " + std::to_string(timeout_ms_) +
-            " ms (the limit set by ContextOptions::timeout_ms / LOWBIT_VK_TIMEOUT_MS)";
-    throw_if_lost();
-  }
-  if (r == VK_ERROR_DEVICE_LOST) {
-    lost_ = "vkWaitForFences: VK_ERROR_DEVICE_LOST";
-    throw_if_lost();
-  }
-  check(r, "vkWaitForFences");
-  if (host_timing_)
-    total_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - first_submit_).count();
-  collect_timestamps();
-  recycle();
+  ++full_waits_;
+  check_wait(wait_fences(timeout_ms_));
+  while (!in_flight_.empty()) retire_oldest(true);  // all signalled: no waiting left
   completed_ = serial_ - 1;
   allocator_.set_completed(completed_);
 }
@@ -308,33 +372,18 @@ bool Stream::drain(uint64_t ms) noexcept {
   return true;
 }
 
-void Stream::collect_timestamps() {
+void Stream::collect_timestamps(const Batch& b) {
   if (host_timing_) return;
   uint32_t bits = gpu_.timestamp_valid_bits();
   uint64_t mask = bits >= 64 ? ~uint64_t(0) : ((uint64_t(1) << bits) - 1);
   double ns_per_tick = gpu_.limits().timestampPeriod;
-  for (auto& b : in_flight_) {
-    uint32_t n = b.query_end - b.query_begin;
-    if (n < 2) continue;
-    std::vector<uint64_t> t(n);
-    check(vkGetQueryPoolResults(gpu_.device(), queries_, b.query_begin, n, n * sizeof(uint64_t), t.data(),
-                                sizeof(uint64_t), VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+  for (uint32_t q : b.query_pairs) {
+    uint64_t t[2] = {0, 0};
+    check(vkGetQueryPoolResults(gpu_.device(), queries_, q, 2, sizeof t, t, sizeof(uint64_t),
+                                VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
           "vkGetQueryPoolResults");
-    for (uint32_t i = 0; i + 1 < n; i += 2) total_ms_ += double((t[i + 1] - t[i]) & mask) * ns_per_tick * 1e-6;
+    total_ms_ += double((t[1] - t[0]) & mask) * ns_per_tick * 1e-6;
   }
-}
-
-void Stream::recycle() {
-  for (auto& b : in_flight_) {
-    check(vkResetCommandBuffer(b.cmd, 0), "vkResetCommandBuffer");
-    VkFence f = b.fence;
-    check(vkResetFences(gpu_.device(), 1, &f), "vkResetFences");
-    spare_.push_back(std::move(b));
-  }
-  in_flight_.clear();
-  next_query_ = 0;
-  for (auto& p : descriptor_pools_) check(vkResetDescriptorPool(gpu_.device(), p, 0), "vkResetDescriptorPool");
-  descriptor_pool_index_ = 0;
 }
 
 void Stream::reset_timing() {

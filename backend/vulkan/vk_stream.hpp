@@ -49,12 +49,18 @@ class Stream {
   bool busy(const VulkanBuffer& b) const { return b.last_use > completed_; }
   void reset_timing();
   double device_ms();  // waits
+  uint64_t command_buffers() const { return command_buffers_; }  // allocated so far (the ring's size)
+  uint64_t full_waits() const { return full_waits_; }            // waits for all submitted work
 
  private:
+  // One command buffer of the ring, with what it holds until its fence signals: timestamp query pairs and
+  // descriptor pools (when the device has no push descriptors).
   struct Batch {
     VkCommandBuffer cmd = VK_NULL_HANDLE;
     FenceHandle fence;
-    uint32_t query_begin = 0, query_end = 0;
+    uint64_t serial = 0;
+    std::vector<uint32_t> query_pairs;  // first query of each begin/end pair
+    std::vector<DescriptorPoolHandle> descriptor_pools;
   };
   struct Access {
     bool read = false, write = false;
@@ -63,8 +69,13 @@ class Stream {
   VkCommandBuffer cmd();  // the open command buffer (begun on first use)
   void track(std::span<const BufferUse> uses, VkPipelineStageFlags stage);
   void bind_descriptors(const Pipeline& p, std::span<const BufferUse> bindings);
-  void collect_timestamps();
-  void recycle();
+  void collect_timestamps(const Batch& b);
+  // Retires the oldest submitted batch once its fence signalled (waiting for it when `block`): its
+  // timestamps are summed, its command buffer, queries and descriptor pools reused. False when not done.
+  bool retire_oldest(bool block);
+  void retire_finished();  // every batch already done, oldest first, without waiting
+  VkResult wait_fence(VkFence f, uint64_t ms);
+  void check_wait(VkResult r);
   void throw_if_lost() const;
   VkResult wait_fences(uint64_t ms);
 
@@ -74,9 +85,8 @@ class Stream {
   std::string lost_;  // why the device counts as lost; empty while it works
   CommandPoolHandle pool_;
   QueryPoolHandle queries_;
-  uint32_t query_capacity_ = 0, next_query_ = 0;
-  std::vector<DescriptorPoolHandle> descriptor_pools_;
-  size_t descriptor_pool_index_ = 0;
+  std::vector<uint32_t> free_query_pairs_;
+  std::vector<DescriptorPoolHandle> spare_descriptor_pools_;  // reset, for the batch being recorded
   Batch recording_;
   bool recording_open_ = false;
   std::vector<Batch> in_flight_, spare_;
@@ -84,6 +94,7 @@ class Stream {
   uint64_t serial_ = 1;                               // serial of the batch being recorded
   uint64_t completed_ = 0;
   double total_ms_ = 0;
+  uint64_t command_buffers_ = 0, full_waits_ = 0;
   bool host_timing_ = false;  // no timestamp support: wall time of waits
   std::chrono::steady_clock::time_point first_submit_{};
 };

@@ -62,6 +62,7 @@ class VulkanDevice final : public Device {
   const DeviceInfo& info() const override { return gpu_->info(); }
 
   std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override { return allocator_->create(bytes, MemoryUse::Device); }
+  std::shared_ptr<DeviceBuffer> alloc_pooled(size_t bytes) override { return allocator_->create_pooled(bytes); }
 
   void write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) override {
     auto& vb = static_cast<VulkanBuffer&>(b);
@@ -111,7 +112,10 @@ class VulkanDevice final : public Device {
   void reset_timing() override { stream_->reset_timing(); }
   double device_ms() override { return stream_->device_ms(); }
   std::vector<std::string> diagnostics() const override { return instance_->diagnostics().all(); }
-  DeviceStats stats() const override { return {allocator_->staging_peak(), staging_flushes_}; }
+  DeviceStats stats() const override {
+    return {allocator_->staging_peak(), staging_flushes_,      allocator_->buffers_created(),
+            allocator_->pool_hits(),    stream_->command_buffers(), stream_->full_waits()};
+  }
   void* native_handle() const override { return gpu_->device(); }
 
   void quantize(const QuantizeArgs& a) override { convert_->quantize(a); }

@@ -258,6 +258,8 @@ class Context {
   detail::Device& device() { return *dev_; }
 
  private:
+  // alloc(), or with `pooled` from the device's pool of recycled op results (contents undefined).
+  Buffer alloc_buffer(DType dtype, Shape shape, bool pooled);
   std::shared_ptr<detail::Device> dev_;
 };
 
