@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
+#include <string>
 #include <thread>
 
 #include "backend/gemm_plan.hpp"
@@ -83,11 +84,17 @@ void GemmKernels::gemm(const GemmArgs& a) {
   const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
   const char* shader;
   const bool coop = a.path == GemmPath::CoopMatrix;
-  if (coop && !gpu_.coopmat())
-    throw Error(ErrorCode::Unsupported, "gemm: the cooperative-matrix path needs VK_NV_cooperative_matrix (16x8x16 fp16)");
+  const auto& variants = gpu_.coopmat_variants();
+  if (coop && std::find(variants.begin(), variants.end(), coopmat_) == variants.end())
+    throw Error(ErrorCode::Unsupported, std::string("gemm: the cooperative-matrix path needs VK_") +
+                                            coopmat_variant_name(coopmat_) + "_cooperative_matrix with an fp16 x fp16 + fp32 shape");
   if (gemv) {
     shader = a.w4 && f16_dequant_ ? "gemm_gemv_f16dq" : "gemm_gemv";
     spec = {kGemvWg, gemv_accumulator_rows(a.m), a.w4 ? 1u : 0u, kGemvKc, kGemvCols, nc};
+  } else if (coop && coopmat_ == CoopmatVariant::Khr) {  // fragment shape from the device's list
+    const CoopmatShape& f = *gpu_.coopmat_khr_shape();
+    shader = "gemm_coopmat_khr";
+    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group, f.m, f.n, f.k, a.stages == 1 ? 1u : 2u};
   } else if (coop) {
     shader = "gemm_coopmat";
     spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group};

@@ -18,6 +18,9 @@ class GemmKernels {
 
   void gemm(const GemmArgs& a);
   void gather(const GatherArgs& a);
+  // Which cooperative-matrix shader the CoopMatrix path runs (one of gpu.coopmat_variants()).
+  void use_coopmat(CoopmatVariant v) { coopmat_ = v; }
+  CoopmatVariant coopmat() const { return coopmat_; }
 
  private:
   const Gpu& gpu_;
@@ -28,6 +31,7 @@ class GemmKernels {
   // int4 GEMV dequantizes with fp16 arithmetic (the exponent trick) where the device has it;
   // $LOWBIT_VK_NO_F16_DEQUANT selects the portable fp32 path (tests run both).
   const bool f16_dequant_;
+  CoopmatVariant coopmat_ = CoopmatVariant::Khr;
 };
 
 }  // namespace lowbit::detail::vk
