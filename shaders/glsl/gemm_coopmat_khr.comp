@@ -133,41 +133,9 @@ void store_shared(uint buf, uint k0) {
   }
 }
 
-coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator> acc[TILES_M * TILES_N];
-
-// One BK step of the subgroup's warp tile (sm, sn) from shared buffer buf.
-void multiply(uint buf, uint sm, uint sn) {
-  for (uint kk = 0u; kk < BK; kk += FK) {
-    coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a[TILES_M];
-    coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> b[TILES_N];
-    for (uint i = 0u; i < TILES_M; ++i)
-      coopMatLoad(a[i], As, buf * BM * ROW2 + (sm + i * FM) * ROW2 + kk / 2u, ROW2, gl_CooperativeMatrixLayoutRowMajor);
-    for (uint j = 0u; j < TILES_N; ++j)
-      coopMatLoad(b[j], Bs, buf * BN * ROW2 + (sn + j * FN) * ROW2 + kk / 2u, ROW2,
-                  gl_CooperativeMatrixLayoutColumnMajor);
-    for (uint i = 0u; i < TILES_M; ++i)
-      for (uint j = 0u; j < TILES_N; ++j) acc[i * TILES_N + j] = coopMatMulAdd(a[i], b[j], acc[i * TILES_N + j]);
-  }
-}
-
-// The subgroup's accumulators through its staging tile to Y (or the split-K partials).
-void write_out(uint sg, uint sm, uint sn, uint split) {
-  uint m0 = gl_WorkGroupID.y * BM + sm, n0 = pc.n_base + gl_WorkGroupID.x * BN + sn;
-  uint stage = sg * 16u * 16u;
-  for (uint i = 0u; i < TILES_M; ++i) {
-    for (uint j = 0u; j < TILES_N; ++j) {
-      coopMatStore(acc[i * TILES_N + j], Cs, stage, FN, gl_CooperativeMatrixLayoutRowMajor);
-      controlBarrier(gl_ScopeSubgroup, gl_ScopeSubgroup, gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
-      for (uint e = gl_SubgroupInvocationID; e < FM * FN; e += gl_SubgroupSize) {
-        uint m = m0 + i * FM + e / FN, n = n0 + j * FN + e % FN;
-        if (m < pc.M && n < pc.n_base + pc.n_count) finish_value(m, n, split, Cs[stage + e]);
-      }
-      controlBarrier(gl_ScopeSubgroup, gl_ScopeSubgroup, gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
-    }
-  }
-}
-
+// Cooperative matrices live in main (function scope), as in the NV variant.
 void main() {
+  coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator> acc[TILES_M * TILES_N];
   uint sg = gl_SubgroupID;
   bool mma = sg < 4u;  // uniform per subgroup
   uint sm = ((sg >> 1) & 1u) * WM, sn = (sg & 1u) * WN;
@@ -184,7 +152,20 @@ void main() {
     bool more = t + 1u < steps;
     uint next = k_begin + (t + 1u) * BK;
     if (STAGES > 1u && more) load_global(next);
-    if (mma) multiply(buf, sm, sn);
+    if (mma) {  // this step's multiplies on the subgroup's warp tile (sm, sn)
+      for (uint kk = 0u; kk < BK; kk += FK) {
+        coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a[TILES_M];
+        coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> b[TILES_N];
+        for (uint i = 0u; i < TILES_M; ++i)
+          coopMatLoad(a[i], As, buf * BM * ROW2 + (sm + i * FM) * ROW2 + kk / 2u, ROW2,
+                      gl_CooperativeMatrixLayoutRowMajor);
+        for (uint j = 0u; j < TILES_N; ++j)
+          coopMatLoad(b[j], Bs, buf * BN * ROW2 + (sn + j * FN) * ROW2 + kk / 2u, ROW2,
+                      gl_CooperativeMatrixLayoutColumnMajor);
+        for (uint i = 0u; i < TILES_M; ++i)
+          for (uint j = 0u; j < TILES_N; ++j) acc[i * TILES_N + j] = coopMatMulAdd(a[i], b[j], acc[i * TILES_N + j]);
+      }
+    }
     if (more) {
       if (STAGES > 1u) {
         store_shared(buf ^ 1u, next);
@@ -196,5 +177,19 @@ void main() {
     }
     barrier();
   }
-  if (mma) write_out(sg, sm, sn, split);
+  if (!mma) return;
+  // The accumulators through the subgroup's staging tile to Y (or the split-K partials).
+  uint m0 = gl_WorkGroupID.y * BM + sm, n0 = pc.n_base + gl_WorkGroupID.x * BN + sn;
+  uint stage = sg * 16u * 16u;
+  for (uint i = 0u; i < TILES_M; ++i) {
+    for (uint j = 0u; j < TILES_N; ++j) {
+      coopMatStore(acc[i * TILES_N + j], Cs, stage, FN, gl_CooperativeMatrixLayoutRowMajor);
+      controlBarrier(gl_ScopeSubgroup, gl_ScopeSubgroup, gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+      for (uint e = gl_SubgroupInvocationID; e < FM * FN; e += gl_SubgroupSize) {
+        uint m = m0 + i * FM + e / FN, n = n0 + j * FN + e % FN;
+        if (m < pc.M && n < pc.n_base + pc.n_count) finish_value(m, n, split, Cs[stage + e]);
+      }
+      controlBarrier(gl_ScopeSubgroup, gl_ScopeSubgroup, gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+    }
+  }
 }
