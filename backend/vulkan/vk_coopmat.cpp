@@ -19,10 +19,30 @@ std::vector<Props> property_list(Fn get, VkPhysicalDevice pd, VkStructureType st
   return props;
 }
 
-void read_features(VkPhysicalDevice pd, void* feature_struct) {
-  VkPhysicalDeviceFeatures2 f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-  f.pNext = feature_struct;
-  vkGetPhysicalDeviceFeatures2(pd, &f);
+// One extension: its feature's cooperativeMatrix flag and the shapes its property function lists
+// (`to_shape` converts one entry). False, with no shapes, where the extension is absent.
+template <class Features, class Props, class Get>
+bool query_extension(VkInstance instance, VkPhysicalDevice pd, const char* extension, VkStructureType feature_type,
+                     const char* function, VkStructureType props_type, CoopmatShape (*to_shape)(const Props&),
+                     std::vector<CoopmatShape>& shapes) {
+  if (!has_device_extension(pd, extension)) return false;
+  Features f{feature_type};
+  VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+  f2.pNext = &f;
+  vkGetPhysicalDeviceFeatures2(pd, &f2);
+  auto get = reinterpret_cast<Get>(vkGetInstanceProcAddr(instance, function));
+  for (const Props& e : property_list<Props>(get, pd, props_type)) shapes.push_back(to_shape(e));
+  return f.cooperativeMatrix && !shapes.empty();
+}
+
+CoopmatShape nv_shape(const VkCooperativeMatrixPropertiesNV& e) {
+  return {e.MSize, e.NSize, e.KSize, uint32_t(e.AType), uint32_t(e.BType), uint32_t(e.CType), uint32_t(e.DType),
+          uint32_t(e.scope), false};
+}
+
+CoopmatShape khr_shape(const VkCooperativeMatrixPropertiesKHR& e) {
+  return {e.MSize, e.NSize, e.KSize, uint32_t(e.AType), uint32_t(e.BType), uint32_t(e.CType), uint32_t(e.ResultType),
+          uint32_t(e.scope), e.saturatingAccumulation != VK_FALSE};
 }
 
 }  // namespace
@@ -32,28 +52,17 @@ CoopmatSupport query_coopmat(VkInstance instance, VkPhysicalDevice pd) {
   VkPhysicalDeviceProperties p;
   vkGetPhysicalDeviceProperties(pd, &p);
   if (p.apiVersion < VK_API_VERSION_1_1) return s;  // vkGetPhysicalDeviceFeatures2 is core 1.1
-  if (has_device_extension(pd, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
-    VkPhysicalDeviceCooperativeMatrixFeaturesNV f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
-    read_features(pd, &f);
-    auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
-        vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
-    for (const auto& e : property_list<VkCooperativeMatrixPropertiesNV>(
-             get, pd, VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV))
-      s.nv_shapes.push_back({e.MSize, e.NSize, e.KSize, uint32_t(e.AType), uint32_t(e.BType), uint32_t(e.CType),
-                             uint32_t(e.DType), uint32_t(e.scope), false});
-    s.nv = f.cooperativeMatrix && !s.nv_shapes.empty();
-  }
-  if (has_device_extension(pd, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME)) {
-    VkPhysicalDeviceCooperativeMatrixFeaturesKHR f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
-    read_features(pd, &f);
-    auto get = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR>(
-        vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR"));
-    for (const auto& e : property_list<VkCooperativeMatrixPropertiesKHR>(
-             get, pd, VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR))
-      s.khr_shapes.push_back({e.MSize, e.NSize, e.KSize, uint32_t(e.AType), uint32_t(e.BType), uint32_t(e.CType),
-                              uint32_t(e.ResultType), uint32_t(e.scope), e.saturatingAccumulation != VK_FALSE});
-    s.khr = f.cooperativeMatrix && !s.khr_shapes.empty();
-  }
+  s.nv = query_extension<VkPhysicalDeviceCooperativeMatrixFeaturesNV, VkCooperativeMatrixPropertiesNV,
+                         PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
+      instance, pd, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME, VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV,
+      "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV", VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV, nv_shape,
+      s.nv_shapes);
+  s.khr = query_extension<VkPhysicalDeviceCooperativeMatrixFeaturesKHR, VkCooperativeMatrixPropertiesKHR,
+                          PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR>(
+      instance, pd, VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME,
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR,
+      "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR", VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_KHR,
+      khr_shape, s.khr_shapes);
   return s;
 }
 
