@@ -5,6 +5,12 @@
 
 namespace lowbit::detail {
 
+bool has_embedded_file(std::string_view name) {
+  for (const EmbeddedFile* f = kEmbeddedFiles; f->name; ++f)
+    if (name == f->name) return true;
+  return false;
+}
+
 std::span<const unsigned char> embedded_file(std::string_view name) {
   for (const EmbeddedFile* f = kEmbeddedFiles; f->name; ++f)
     if (name == f->name) return {f->data, f->size};

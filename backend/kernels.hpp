@@ -17,6 +17,8 @@ struct EmbeddedFile {
 };
 extern const EmbeddedFile kEmbeddedFiles[];  // terminated by a null name
 
+// Whether the build embedded this file (variants that need optional tools may be left out).
+bool has_embedded_file(std::string_view name);
 // Throws lowbit::Error(Internal) when the name is unknown.
 std::span<const unsigned char> embedded_file(std::string_view name);
 std::string embedded_text(std::string_view name);

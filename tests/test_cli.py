@@ -95,8 +95,9 @@ def devices_lists_every_backend(tmp):
         for d in b["devices"]:
             for k in ("name", "type", "vendor", "driver_version", "subgroup_size", "shared_memory_bytes",
                       "max_workgroup_size", "max_buffer_range", "fp16", "int8", "integer_dot_product",
-                      "cooperative_matrix"):
+                      "cooperative_matrix", "coopmat_nv", "coopmat_nv_shapes", "coopmat_khr", "coopmat_khr_shapes"):
                 assert k in d, (k, d)
+            assert d["cooperative_matrix"] == (d["coopmat_nv"] or d["coopmat_khr"]), d
     text = ok("devices").stdout
     for name in ("vulkan", "opencl", "cpu"):
         assert name in text

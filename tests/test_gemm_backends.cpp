@@ -408,3 +408,63 @@ TEST(GemmVulkanPortableDequant, MatchesCpuWithoutFp16Arithmetic) {
   }
   lowbit::test::expect_clean(gpu);
 }
+
+// Each cooperative-matrix variant on its own (KHR: $LOWBIT_VK_NO_COOPMAT_NV, NV: $LOWBIT_VK_NO_COOPMAT_KHR)
+// against the CPU: int4 with every group (sym / asym, groups straddling words), fp16 weights with K odd
+// (the unvectorized loads) and not a multiple of the 32-row K step, pipelined and serial K loop, every M. Afterwards the variant must still be the device's choice for M = 64: a variant that
+// failed its first-use check falls back to the tiled path silently, which this catches. Runs on GPUs with
+// cooperative matrices (lavapipe has none: skipped); KHR is off under a validation layer older than it.
+TEST(GemmVulkanCoopMatrix, EachVariantMatchesCpu) {
+  Context cpu = Context::create({.backend = Backend::CPU});
+  std::mt19937 rng(12);
+  std::normal_distribution<float> nd(0.0f, 0.05f);
+  std::string ran, why_not;
+  for (auto [off, variant] : {std::pair<const char*, const char*>{"LOWBIT_VK_NO_COOPMAT_NV", "KHR"},
+                              {"LOWBIT_VK_NO_COOPMAT_KHR", "NV"}}) {
+    Context gpu;
+    std::string why;
+    if (!vulkan_context_with(gpu, why, off, "1")) GTEST_SKIP() << why;
+    if (gpu.choose_gemm_path(64) != GemmPath::CoopMatrix) {
+      why_not += std::string(" ") + variant + ": not enabled on " + gpu.device_info().name + ";";
+      continue;
+    }
+    ran += std::string(" ") + variant;
+    for (int stages : {0, 1})
+      for (auto [k, group] : {std::pair<int64_t, int>{256, 32}, {384, 128}, {240, 12}, {100, -1}})
+        for (bool sym : {true, false}) {
+          int64_t n = 72 + 64 * (k % 3);
+          std::vector<float> wt(size_t(n * k));
+          for (auto& v : wt) v = nd(rng);
+          W4Host h = quantize_w4_rtn(wt.data(), n, k, group, sym);
+          run_w4(gpu, cpu, h, sym ? random_f16(size_t(n), 3) : std::vector<uint16_t>{},
+                 std::string(variant) + " w4 K=" + std::to_string(k) + " g" + std::to_string(group) +
+                     (sym ? " sym" : " asym") + (stages == 1 ? " serial" : ""),
+                 {.path = GemmPath::CoopMatrix, .out = sym ? DType::F16 : DType::F32, .stages = stages});
+        }
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{75, 37}, {130, 264}})
+      for (int stages : {0, 1}) {
+        auto w = random_f16(size_t(n * k), uint32_t(n + k), 0.1f);
+        std::vector<float> wf(w.size());
+        for (size_t i = 0; i < w.size(); ++i) wf[i] = h2f(w[i]);
+        Buffer wg = gpu.upload(DType::F16, {n, k}, w.data(), w.size() * 2);
+        Buffer wc = cpu.upload(DType::F16, {n, k}, w.data(), w.size() * 2);
+        for (int64_t m : {1, 17, 64, 130}) {
+          auto x = random_f16(size_t(m * k), uint32_t(m));
+          const GemmOptions o{.path = GemmPath::CoopMatrix, .out = DType::F32, .stages = stages};
+          auto ref = as_float(cpu, cpu.gemm_f16(cpu.upload(DType::F16, {m, k}, x.data(), x.size() * 2), wc, {},
+                                                {.out = DType::F32}));
+          auto got = as_float(gpu, gpu.gemm_f16(gpu.upload(DType::F16, {m, k}, x.data(), x.size() * 2), wg, {}, o));
+          auto e = test::exact_gemm(x, m, k, n, [&](int64_t j, float* row) { std::copy_n(&wf[size_t(j * k)], k, row); });
+          expect_both_within_bound(gpu, got, cpu, ref, e, o, m, false, k, 0,
+                                   std::string(variant) + " f16 N=" + std::to_string(n) + " K=" + std::to_string(k) +
+                                       " M=" + std::to_string(m) + (stages == 1 ? " serial" : ""));
+        }
+      }
+    EXPECT_EQ(gpu.choose_gemm_path(64), GemmPath::CoopMatrix)
+        << variant << ": the variant failed its first-use check on " << gpu.device_info().name << " (see the log)";
+    lowbit::test::expect_clean(gpu);
+  }
+  if (ran.empty()) GTEST_SKIP() << "no cooperative-matrix variant on this device:" << why_not;
+  std::printf("[lowbit tests] cooperative-matrix variants checked:%s%s\n", ran.c_str(),
+              why_not.empty() ? "" : (" (" + why_not + ")").c_str());
+}

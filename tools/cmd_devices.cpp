@@ -1,6 +1,8 @@
 // cmd_devices.cpp — `lowbit devices [--json]`: every backend with its devices and their limits and
 // features; an absent backend is listed with the reason.
 #include <cstdio>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "tools/cli.hpp"
@@ -23,7 +25,11 @@ nlohmann::ordered_json device_json(const DeviceInfo& d) {
           {"fp16", d.fp16},
           {"int8", d.int8},
           {"integer_dot_product", d.integer_dot_product},
-          {"cooperative_matrix", d.cooperative_matrix}};
+          {"cooperative_matrix", d.cooperative_matrix},
+          {"coopmat_nv", d.coopmat_nv},
+          {"coopmat_nv_shapes", d.coopmat_nv_shapes},
+          {"coopmat_khr", d.coopmat_khr},
+          {"coopmat_khr_shapes", d.coopmat_khr_shapes}};
 }
 
 std::string human_bytes(uint64_t b) {
@@ -38,6 +44,14 @@ std::string human_bytes(uint64_t b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, v == double(uint64_t(v)) ? "%.0f %s" : "%.1f %s", v, unit[u]);
   return buf;
+}
+
+// One line per cooperative-matrix extension the device has: its shapes, comma-separated.
+void print_coopmat(const char* extension, bool supported, const std::vector<std::string>& shapes) {
+  if (!supported) return;
+  std::string list;
+  for (const auto& s : shapes) list += (list.empty() ? "" : ", ") + s;
+  std::printf("      %s: %s\n", extension, list.c_str());
 }
 
 void print_text(const std::vector<BackendReport>& reports) {
@@ -57,6 +71,8 @@ void print_text(const std::vector<BackendReport>& reports) {
                   human_bytes(d.max_buffer_range).c_str());
       std::printf("      fp16 %s, int8 %s, integer dot product %s, cooperative matrix %s\n", yn(d.fp16), yn(d.int8),
                   yn(d.integer_dot_product), yn(d.cooperative_matrix));
+      print_coopmat("VK_NV_cooperative_matrix", d.coopmat_nv, d.coopmat_nv_shapes);
+      print_coopmat("VK_KHR_cooperative_matrix", d.coopmat_khr, d.coopmat_khr_shapes);
     }
   }
 }

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <array>
 #include <numeric>
+#include <string>
 
 #include "backend/gemm_plan.hpp"
 #include "lowbit_formats.h"
@@ -14,6 +15,7 @@ namespace {
 
 constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;  // coopmat tiles are 64 x 64 too
 constexpr uint32_t kCoopBk = 32;  // gemm_coopmat.comp's BK
+constexpr uint32_t kCoopKhrShared = 24576;  // gemm_coopmat_khr.comp: padded fp16 A/B stages + epilogue tile
 constexpr uint32_t kReduceWg = 256;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 
@@ -65,7 +67,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   } else if (gemv) {
     k_split = gp.k_split, splits = gp.splits;
   } else if (!w_split) {
-    k_split = plan_tiled_split(profile_, tiles, a.k, kBk, a.split_k, splits);
+    k_split = plan_tiled_split(profile_, tiles, a.k, a.path == GemmPath::CoopMatrix ? kCoopBk : kBk, a.split_k, splits);
   }
   std::shared_ptr<VulkanBuffer> partials;
   if (splits > 1) {
@@ -81,11 +83,17 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
   const char* shader;
   const bool coop = a.path == GemmPath::CoopMatrix;
-  if (coop && !gpu_.coopmat())
-    throw Error(ErrorCode::Unsupported, "gemm: the cooperative-matrix path needs VK_NV_cooperative_matrix (16x8x16 fp16)");
+  const auto& variants = gpu_.coopmat_variants();
+  if (coop && std::find(variants.begin(), variants.end(), coopmat_) == variants.end())
+    throw Error(ErrorCode::Unsupported, std::string("gemm: the cooperative-matrix path needs VK_") +
+                                            coopmat_variant_name(coopmat_) + "_cooperative_matrix with an fp16 x fp16 + fp32 shape");
   if (gemv) {
     shader = a.w4 && f16_dequant_ ? "gemm_gemv_f16dq" : "gemm_gemv";
     spec = {gp.wg, gp.mt, a.w4 ? 1u : 0u, gp.kc, gp.cols, gp.nc, gp.kp, gp.xs ? 1u : 0u, gp.rb};
+  } else if (coop && coopmat_ == CoopmatVariant::Khr) {  // fragment shape from the device's list
+    const CoopmatShape& f = *gpu_.coopmat_khr_shape();
+    shader = "gemm_coopmat_khr";
+    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group, f.m, f.n, f.k, a.stages == 1 ? 1u : 2u};
   } else if (coop) {
     shader = "gemm_coopmat";
     spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group};
@@ -113,6 +121,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   GemmLaunch launch{shader, 0, spec[0], 0, gemv ? 1u : uint32_t(a.stages ? a.stages : 2), splits};
   launch.k_partitions = gemv ? (a.w4 ? gp.kp : gp.wg / gp.cols) : 1;
   launch.shared_bytes = gemv ? gp.shared_bytes()                                          // smem4[MT * KC / 4] vec4
+                        : coop && coopmat_ == CoopmatVariant::Khr ? kCoopKhrShared
                         : coop ? 2 * kCoopBk * (kBm + kBn) * 2 + kBm * kBn * 4          // As, Bs fp16 + Cs fp32
                                : 2 * kBk * (kBm + kBn) * 4;                             // As, Bs fp32
   stream_.begin_op();

@@ -21,6 +21,9 @@ class GemmKernels {
   // Records the GEMM; returns how it was launched.
   GemmLaunch gemm(const GemmArgs& a);
   void gather(const GatherArgs& a);
+  // Which cooperative-matrix shader the CoopMatrix path runs (one of gpu.coopmat_variants()).
+  void use_coopmat(CoopmatVariant v) { coopmat_ = v; }
+  CoopmatVariant coopmat() const { return coopmat_; }
 
  private:
   const Gpu& gpu_;
@@ -32,6 +35,7 @@ class GemmKernels {
   // $LOWBIT_VK_NO_F16_DEQUANT selects the portable fp32 path (tests run both).
   const bool f16_dequant_;
   const DeviceProfile profile_;  // what the launch planner knows of the device
+  CoopmatVariant coopmat_ = CoopmatVariant::Khr;
 };
 
 }  // namespace lowbit::detail::vk

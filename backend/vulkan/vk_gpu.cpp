@@ -1,9 +1,13 @@
 // vk_gpu.cpp — logical device creation: queue choice, required features, optional extensions.
 #include "backend/vulkan/vk_gpu.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
+#include "backend/kernels.hpp"
+#include "backend/vulkan/vk_coopmat.hpp"
 #include "backend/vulkan/vk_settings.hpp"
 #include "host/log.hpp"
 
@@ -12,7 +16,7 @@ namespace lowbit::detail::vk {
 Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
     : instance_(std::move(instance)), pd_(pd) {
   vkGetPhysicalDeviceProperties(pd_, &props_);
-  info_ = describe(pd_, index);
+  info_ = describe(instance_->get(), pd_, index);
   const std::string who = "vulkan device '" + info_.name + "'";
   if (props_.apiVersion < VK_API_VERSION_1_2)
     throw Error(ErrorCode::Unsupported, who + " supports Vulkan " + info_.api_version + ", lowbit needs 1.2");
@@ -52,15 +56,33 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   VkPhysicalDeviceFeatures2 use{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   use.pNext = &use11;
 
-  // Cooperative matrices for the GEMM's CoopMatrix path: VK_NV_cooperative_matrix with a 16x8x16
-  // fp16 x fp16 + fp32 subgroup shape, fp16 arithmetic, the memory model and 4 subgroups per workgroup.
-  VkPhysicalDeviceCooperativeMatrixFeaturesNV use_cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
-  if (coopmat_supported(have12)) {
+  // Cooperative matrices for the GEMM's CoopMatrix path (fp16 arithmetic, the memory model and 4 subgroups
+  // per workgroup): VK_KHR_cooperative_matrix with a shape coopmat_shapes.hpp accepts, preferred; and
+  // VK_NV_cooperative_matrix with the 16x8x16 fp16 x fp16 + fp32 shape, kept for devices with NV only
+  // and as the fallback when the KHR variant fails its first-use check.
+  VkPhysicalDeviceCooperativeMatrixFeaturesKHR use_khr{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_KHR};
+  VkPhysicalDeviceCooperativeMatrixFeaturesNV use_nv{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  const CoopmatSupport cm = query_coopmat(instance_->get(), pd_);
+  const bool coopmat_off = std::getenv("LOWBIT_VK_NO_COOPMAT") != nullptr;
+  void** chain = &use12.pNext;
+  if (!coopmat_off && cm.khr && std::getenv("LOWBIT_VK_NO_COOPMAT_KHR") == nullptr)
+    coopmat_khr_shape_ = coopmat_khr_supported(have12, cm.khr_shapes);
+  if (coopmat_khr_shape_) {
+    use_khr.cooperativeMatrix = VK_TRUE;
+    *chain = &use_khr;
+    chain = &use_khr.pNext;
+    coopmat_variants_.push_back(CoopmatVariant::Khr);
+  }
+  if (!coopmat_off && cm.nv && std::getenv("LOWBIT_VK_NO_COOPMAT_NV") == nullptr &&
+      coopmat_nv_supported(have12, cm.nv_shapes)) {
+    use_nv.cooperativeMatrix = VK_TRUE;
+    *chain = &use_nv;
+    chain = &use_nv.pNext;
+    coopmat_variants_.push_back(CoopmatVariant::Nv);
+  }
+  if (coopmat()) {
     use12.shaderFloat16 = VK_TRUE;
     use12.vulkanMemoryModel = VK_TRUE;
-    use_cm.cooperativeMatrix = VK_TRUE;
-    use12.pNext = &use_cm;
-    coopmat_ = true;
   }
 
   max_range_ = props_.limits.maxStorageBufferRange;
@@ -70,7 +92,9 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   bool push = has_device_extension(pd_, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME) &&
               std::getenv("LOWBIT_VK_NO_PUSH_DESCRIPTORS") == nullptr;
   if (push) extensions.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
-  if (coopmat_) extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  if (coopmat_khr_shape_) extensions.push_back(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  if (std::find(coopmat_variants_.begin(), coopmat_variants_.end(), CoopmatVariant::Nv) != coopmat_variants_.end())
+    extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
 
   float priority = 1.0f;
   VkDeviceQueueCreateInfo qci{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
@@ -89,34 +113,50 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
     push_descriptor_ =
         reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));
 
+  std::string coopmat_text;
+  for (CoopmatVariant v : coopmat_variants_)
+    coopmat_text += std::string(coopmat_text.empty() ? "" : ", ") + coopmat_variant_name(v) +
+                    (v == CoopmatVariant::Khr ? " " + coopmat_shape_name(*coopmat_khr_shape_) : " 16x8x16");
   log().debug("vulkan: {} ({}), queue family {}, push descriptors {}, max binding range {}, coopmat {}",
               info_.name, info_.driver_version, queue_family_, push_descriptor_ ? "yes" : "no", max_range_,
-              coopmat_ ? "16x8x16" : "no");
+              coopmat_text.empty() ? "no" : coopmat_text);
 }
 
-bool Gpu::coopmat_supported(const VkPhysicalDeviceVulkan12Features& have12) const {
-  if (std::getenv("LOWBIT_VK_NO_COOPMAT")) return false;
-  if (!has_device_extension(pd_, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) return false;
-  if (!have12.shaderFloat16 || !have12.vulkanMemoryModel) return false;
+const char* coopmat_variant_name(CoopmatVariant v) { return v == CoopmatVariant::Khr ? "KHR" : "NV"; }
+
+// Device limits both coopmat shaders need: fp16 and the memory model (checked by the callers), 4 subgroups
+// per workgroup, 32 KiB of shared memory (the NV shader uses all of it, the KHR one 24.5 KiB).
+bool Gpu::coopmat_limits_ok() const {
   uint32_t sg = info_.subgroup_size;
-  if (sg == 0 || 2048 % (4 * sg) != 0 || 4 * sg > props_.limits.maxComputeWorkGroupInvocations) return false;
-  if (props_.limits.maxComputeSharedMemorySize < 32768) return false;
-  VkPhysicalDeviceCooperativeMatrixFeaturesNV cm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
-  VkPhysicalDeviceFeatures2 f{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
-  f.pNext = &cm;
-  vkGetPhysicalDeviceFeatures2(pd_, &f);
-  if (!cm.cooperativeMatrix) return false;
-  auto get_props = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
-      vkGetInstanceProcAddr(instance_->get(), "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
-  if (!get_props) return false;
-  uint32_t n = 0;
-  if (get_props(pd_, &n, nullptr) != VK_SUCCESS || n == 0) return false;
-  std::vector<VkCooperativeMatrixPropertiesNV> props(n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
-  if (get_props(pd_, &n, props.data()) != VK_SUCCESS) return false;
-  for (const auto& p : props)
-    if (p.MSize == 16 && p.NSize == 8 && p.KSize == 16 && p.AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
-        p.BType == VK_COMPONENT_TYPE_FLOAT16_NV && p.CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
-        p.DType == VK_COMPONENT_TYPE_FLOAT32_NV && p.scope == VK_SCOPE_SUBGROUP_NV)
+  return sg != 0 && 4 * sg <= props_.limits.maxComputeWorkGroupInvocations &&
+         props_.limits.maxComputeSharedMemorySize >= 32768;
+}
+
+std::optional<CoopmatShape> Gpu::coopmat_khr_supported(const VkPhysicalDeviceVulkan12Features& have12,
+                                                       const std::vector<CoopmatShape>& shapes) const {
+  if (!have12.shaderFloat16 || !have12.vulkanMemoryModel || !coopmat_limits_ok()) return std::nullopt;
+  if (!has_embedded_file("gemm_coopmat_khr.spv")) {  // built without glslang 13 (shaders/glsl/glslang13.cmake)
+    log().debug("vulkan: {} has VK_KHR_cooperative_matrix, but this build has no KHR shader", info_.name);
+    return std::nullopt;
+  }
+  // The shader is SPIR-V 1.6 (Vulkan 1.3), and a validation layer older than the extension (1.3.255)
+  // would report every use of it as an error.
+  if (props_.apiVersion < VK_API_VERSION_1_3 || instance_->api_version() < VK_API_VERSION_1_3) return std::nullopt;
+  if (instance_->validation() && instance_->validation_layer_version() < VK_MAKE_API_VERSION(0, 1, 3, 255)) {
+    log().info("vulkan: the validation layer ({}) predates VK_KHR_cooperative_matrix; not using it on {}",
+               version_string(instance_->validation_layer_version()), info_.name);
+    return std::nullopt;
+  }
+  return choose_coopmat_shape(shapes);
+}
+
+bool Gpu::coopmat_nv_supported(const VkPhysicalDeviceVulkan12Features& have12,
+                               const std::vector<CoopmatShape>& shapes) const {
+  if (!have12.shaderFloat16 || !have12.vulkanMemoryModel || !coopmat_limits_ok()) return false;
+  if (2048 % (4 * info_.subgroup_size) != 0) return false;  // gemm_coopmat.comp's loads per invocation
+  for (const auto& s : shapes)
+    if (s.m == 16 && s.n == 8 && s.k == 16 && s.a == kCoopmatF16 && s.b == kCoopmatF16 && s.c == kCoopmatF32 &&
+        s.result == kCoopmatF32 && s.scope == kCoopmatScopeSubgroup)
       return true;
   return false;
 }

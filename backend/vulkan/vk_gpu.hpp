@@ -5,10 +5,18 @@
 #include <vulkan/vulkan.h>
 
 #include <memory>
+#include <optional>
+#include <vector>
 
+#include "backend/vulkan/coopmat_shapes.hpp"
 #include "backend/vulkan/vk_instance.hpp"
 
 namespace lowbit::detail::vk {
+
+// The cooperative-matrix GEMM shaders: gemm_coopmat_khr.comp (GL_KHR_cooperative_matrix) and
+// gemm_coopmat.comp (GL_NV_cooperative_matrix).
+enum class CoopmatVariant { Khr, Nv };
+const char* coopmat_variant_name(CoopmatVariant v);
 
 class Gpu {
  public:
@@ -31,9 +39,12 @@ class Gpu {
   uint64_t max_binding_range() const { return max_range_; }
   // vkCmdPushDescriptorSetKHR when VK_KHR_push_descriptor is enabled, else null.
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_fn() const { return push_descriptor_; }
-  // Whether VK_NV_cooperative_matrix is enabled with the 16x8x16 fp16/fp32 shape gemm_coopmat.comp
-  // uses ($LOWBIT_VK_NO_COOPMAT turns it off).
-  bool coopmat() const { return coopmat_; }
+  // The cooperative-matrix variants enabled on this device, preferred first (KHR, then NV); empty without
+  // ($LOWBIT_VK_NO_COOPMAT turns both off, $LOWBIT_VK_NO_COOPMAT_KHR / _NV one of them).
+  const std::vector<CoopmatVariant>& coopmat_variants() const { return coopmat_variants_; }
+  bool coopmat() const { return !coopmat_variants_.empty(); }
+  // The KHR variant's fragment shape (coopmat_shapes.hpp), set when that variant is enabled.
+  const std::optional<CoopmatShape>& coopmat_khr_shape() const { return coopmat_khr_shape_; }
 
  private:
   std::shared_ptr<Instance> instance_;
@@ -46,8 +57,12 @@ class Gpu {
   VkPhysicalDeviceProperties props_{};
   DeviceInfo info_;
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_ = nullptr;
-  bool coopmat_ = false;
-  bool coopmat_supported(const VkPhysicalDeviceVulkan12Features& have12) const;
+  std::vector<CoopmatVariant> coopmat_variants_;
+  std::optional<CoopmatShape> coopmat_khr_shape_;
+  bool coopmat_nv_supported(const VkPhysicalDeviceVulkan12Features& have12, const std::vector<CoopmatShape>& shapes) const;
+  std::optional<CoopmatShape> coopmat_khr_supported(const VkPhysicalDeviceVulkan12Features& have12,
+                                                    const std::vector<CoopmatShape>& shapes) const;
+  bool coopmat_limits_ok() const;
 };
 
 }  // namespace lowbit::detail::vk

@@ -1,9 +1,11 @@
 // vk_instance.cpp — instance creation, validation layer + debug messenger, physical device description.
 #include "backend/vulkan/vk_instance.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
+#include "backend/vulkan/vk_coopmat.hpp"
 #include "host/log.hpp"
 #include "host/validation_log.hpp"
 
@@ -54,14 +56,15 @@ VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagB
   return VK_FALSE;
 }
 
-bool has_layer(const char* name) {
+// The layer's Vulkan spec version (the headers it was built from), 0 when it is not installed.
+uint32_t layer_version(const char* name) {
   uint32_t n = 0;
   vkEnumerateInstanceLayerProperties(&n, nullptr);
   std::vector<VkLayerProperties> layers(n);
   vkEnumerateInstanceLayerProperties(&n, layers.data());
   for (auto& l : layers)
-    if (std::strcmp(l.layerName, name) == 0) return true;
-  return false;
+    if (std::strcmp(l.layerName, name) == 0) return std::max<uint32_t>(l.specVersion, 1);
+  return 0;
 }
 
 bool has_instance_extension(const char* name, const char* layer = nullptr) {
@@ -101,7 +104,8 @@ Instance::Instance(bool validation) : validation_(validation) {
 
   const void* next = nullptr;
   if (validation_) {
-    if (!has_layer(kValidationLayer))
+    validation_layer_version_ = layer_version(kValidationLayer);
+    if (validation_layer_version_ == 0)
       throw Error(ErrorCode::Unsupported,
                   "LOWBIT_VK_VALIDATION=1 but VK_LAYER_KHRONOS_validation is not installed "
                   "(install vulkan-validationlayers, or unset LOWBIT_VK_VALIDATION)");
@@ -206,7 +210,7 @@ static const char* type_name(VkPhysicalDeviceType t) {
   }
 }
 
-DeviceInfo describe(VkPhysicalDevice pd, int index) {
+DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, int index) {
   VkPhysicalDeviceDriverProperties driver{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
   VkPhysicalDeviceSubgroupProperties subgroup{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   subgroup.pNext = &driver;
@@ -248,8 +252,12 @@ DeviceInfo describe(VkPhysicalDevice pd, int index) {
   d.fp16 = f12.shaderFloat16;
   d.int8 = f12.storageBuffer8BitAccess && f12.shaderInt8;
   d.integer_dot_product = core13 ? bool(f13.shaderIntegerDotProduct) : (dot_ext && fdot.shaderIntegerDotProduct);
-  d.cooperative_matrix = has_device_extension(pd, "VK_NV_cooperative_matrix") ||
-                         has_device_extension(pd, "VK_KHR_cooperative_matrix");
+  CoopmatSupport cm = query_coopmat(instance, pd);
+  d.coopmat_nv = cm.nv;
+  d.coopmat_khr = cm.khr;
+  for (const auto& s : cm.nv_shapes) d.coopmat_nv_shapes.push_back(coopmat_shape_name(s));
+  for (const auto& s : cm.khr_shapes) d.coopmat_khr_shapes.push_back(coopmat_shape_name(s));
+  d.cooperative_matrix = cm.nv || cm.khr;
   return d;
 }
 

@@ -41,6 +41,9 @@ class Instance {
   VkInstance get() const { return instance_; }
   uint32_t api_version() const { return api_version_; }
   bool validation() const { return validation_; }
+  // Spec version of the enabled validation layer (0 without validation): a layer older than an extension
+  // reports that extension's use as an error.
+  uint32_t validation_layer_version() const { return validation_layer_version_; }
   const Diagnostics& diagnostics() const { return diag_; }
   std::vector<VkPhysicalDevice> physical_devices() const;
 
@@ -49,11 +52,12 @@ class Instance {
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
   uint32_t api_version_ = VK_API_VERSION_1_2;
   bool validation_ = false;
+  uint32_t validation_layer_version_ = 0;
   Diagnostics diag_;  // address handed to the messenger callback: Instance is not movable
 };
 
 // Everything lowbit reports about one physical device (DeviceInfo for the public API).
-DeviceInfo describe(VkPhysicalDevice pd, int index);
+DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, int index);
 std::string vendor_name(uint32_t vendor_id);
 bool has_device_extension(VkPhysicalDevice pd, const char* name);
 

@@ -156,12 +156,33 @@ class VulkanDevice final : public Device {
   }
 
   // The cooperative-matrix GEMM runs only after it agreed with the tiled path on this device once
-  // (it cannot be tested on the CI's lavapipe, which has no cooperative matrices).
+  // (it cannot be tested on the CI's lavapipe, which has no cooperative matrices). Variants are tried
+  // in the device's order (KHR, then NV); the first that agrees is used, none = the tiled path.
   bool coopmat_usable() {
-    if (coopmat_state_ == 0) coopmat_state_ = verify_coopmat() ? 1 : 2;
+    if (coopmat_state_ == 0) {
+      coopmat_state_ = 2;
+      for (CoopmatVariant v : gpu_->coopmat_variants()) {
+        gemm_->use_coopmat(v);
+        if (verify_coopmat_or_log(v)) {
+          coopmat_state_ = 1;
+          break;
+        }
+      }
+    }
     return coopmat_state_ == 1;
   }
-  bool verify_coopmat() {
+  // A variant whose pipeline cannot be created (the driver rejects the shader or its specialization)
+  // is unusable like one that computes wrong results: logged once, not thrown.
+  bool verify_coopmat_or_log(CoopmatVariant v) {
+    try {
+      return verify_coopmat(v);
+    } catch (const std::exception& e) {
+      log().warn("vulkan: the {} cooperative-matrix GEMM cannot run on {} ({}); not using it", coopmat_variant_name(v),
+                 gpu_->info().name, e.what());
+      return false;
+    }
+  }
+  bool verify_coopmat(CoopmatVariant variant) {
     std::mt19937 rng(7);
     std::uniform_int_distribution<uint32_t> bits;
     const uint64_t m = 80, n = 72, k = 256;
@@ -174,31 +195,36 @@ class VulkanDevice final : public Device {
     auto up = [&](const void* p, size_t b) { auto buf = alloc(b); write(*buf, 0, p, b); return buf; };
     auto xb = up(x.data(), x.size() * 2), wb = up(wf.data(), wf.size() * 2), qb = up(qw.data(), qw.size() * 4),
          sb = up(sc.data(), sc.size() * 2);
+    // Each weight type, pipelined and serial K loop (separate pipelines), against the tiled path.
     for (bool w4 : {true, false}) {
       GemmArgs g;
       g.w4 = w4, g.x = xb.get(), g.w = w4 ? qb.get() : wb.get(), g.scales = w4 ? sb.get() : nullptr;
       g.out_elem = 10 /* LB_FMT_F32 */, g.m = m, g.n = n, g.k = k, g.group = 128;
-      std::vector<float> out[2];
-      for (int i = 0; i < 2; ++i) {
+      auto run = [&](GemmPath path, int stages) {
         auto y = alloc(m * n * 4);
-        g.y = y.get();
-        g.path = i ? GemmPath::Tiled : GemmPath::CoopMatrix;
+        g.y = y.get(), g.path = path, g.stages = stages;
         gemm_->gemm(g);
-        out[i].resize(m * n);
-        read(*y, 0, out[i].data(), m * n * 4);
-      }
-      float peak = 0, diff = 0;
-      for (size_t i = 0; i < out[1].size(); ++i) {
-        peak = std::max(peak, std::fabs(out[1][i]));
-        diff = std::max(diff, std::fabs(out[0][i] - out[1][i]));
-      }
-      if (!(diff <= 1e-2f * peak + 1e-3f)) {
-        log().warn("vulkan: the cooperative-matrix GEMM disagrees with the tiled path on {} (max diff {} of {}); "
-                   "using the tiled path", gpu_->info().name, diff, peak);
-        return false;
+        std::vector<float> out(m * n);
+        read(*y, 0, out.data(), m * n * 4);
+        return out;
+      };
+      const std::vector<float> tiled = run(GemmPath::Tiled, 0);
+      for (int stages : {0, 1}) {
+        const std::vector<float> coop = run(GemmPath::CoopMatrix, stages);
+        float peak = 0, diff = 0;
+        for (size_t i = 0; i < tiled.size(); ++i) {
+          peak = std::max(peak, std::fabs(tiled[i]));
+          diff = std::max(diff, std::fabs(coop[i] - tiled[i]));
+        }
+        if (!(diff <= 1e-2f * peak + 1e-3f)) {
+          log().warn("vulkan: the {} cooperative-matrix GEMM ({}, {}) disagrees with the tiled path on {} (max diff "
+                     "{} of {}); not using it", coopmat_variant_name(variant), w4 ? "int4" : "fp16",
+                     stages == 1 ? "serial" : "pipelined", gpu_->info().name, diff, peak);
+          return false;
+        }
       }
     }
-    log().info("vulkan: cooperative-matrix GEMM verified on {}", gpu_->info().name);
+    log().info("vulkan: {} cooperative-matrix GEMM verified on {}", coopmat_variant_name(variant), gpu_->info().name);
     return true;
   }
   int coopmat_state_ = 0;  // 0 unchecked, 1 verified, 2 failed
@@ -226,7 +252,7 @@ BackendReport probe_vulkan() {
   try {
     vk::Instance instance(false);
     auto pds = instance.physical_devices();
-    for (size_t i = 0; i < pds.size(); ++i) r.devices.push_back(vk::describe(pds[i], int(i)));
+    for (size_t i = 0; i < pds.size(); ++i) r.devices.push_back(vk::describe(instance.get(), pds[i], int(i)));
     r.available = !r.devices.empty();
     if (!r.available) r.reason = "the Vulkan driver reports no physical devices";
   } catch (const std::exception& e) {

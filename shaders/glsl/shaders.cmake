@@ -14,4 +14,5 @@ lowbit_glsl(attention_decode attention.comp DECODE)
 lowbit_glsl(attention_decode_sg attention.comp DECODE SUBGROUP_REDUCE)  # partial dots summed by subgroup shuffles
 lowbit_glsl(attention_prefill attention.comp PREFILL)
 lowbit_glsl(attention_merge attention.comp MERGE)
-lowbit_glsl(gemm_coopmat gemm_coopmat.comp)
+lowbit_glsl(gemm_coopmat gemm_coopmat.comp)  # GL_NV_cooperative_matrix
+lowbit_glsl13(gemm_coopmat_khr gemm_coopmat_khr.comp)  # GL_KHR_cooperative_matrix: only with glslang 13

@@ -61,7 +61,11 @@ struct DeviceInfo {
   bool fp16 = false;              // fp16 arithmetic in kernels
   bool int8 = false;              // 8-bit storage / char arithmetic
   bool integer_dot_product = false;
-  bool cooperative_matrix = false;
+  bool cooperative_matrix = false;  // coopmat_nv || coopmat_khr
+  bool coopmat_nv = false;          // VK_NV_cooperative_matrix (extension + feature)
+  bool coopmat_khr = false;         // VK_KHR_cooperative_matrix (NVIDIA, AMD RDNA3, Intel Arc)
+  // Shapes each extension reports, e.g. "16x8x16 f16*f16+f32" (MxNxK A*B+C; "->R" when the result type differs)
+  std::vector<std::string> coopmat_nv_shapes, coopmat_khr_shapes;
 };
 
 struct BackendReport {

@@ -1,0 +1,195 @@
+// gemm_coopmat_khr.comp — the tiled path of Y = X · Wᵀ (+ bias) on the portable tensor-core API,
+// GL_KHR_cooperative_matrix (NVIDIA, AMD RDNA3, Intel Arc). Needs glslang 13 (shaders/glsl/glslang13.cmake);
+// used only where the device reports an fp16 x fp16 + fp32 subgroup shape (backend/vulkan/coopmat_shapes.hpp
+// picks FM x FN x FK from that list), and verified against the tiled path on first use.
+//
+// Same structure as gemm_coopmat.comp (the NV variant): a 64 x 64 output tile per workgroup; subgroups 0..3
+// each own a 32 x 32 warp tile of (32/FM) x (32/FN) fp32 accumulators (further subgroups, where the device
+// runs smaller ones than it reports, only load); K in steps of BK = 32 through shared memory. STAGES = 2:
+// double-buffered shared memory, the next step's global loads (16-byte vectors where K % 8 == 0) issued
+// before this step's matrix multiplies; STAGES = 1: the serial variant (load, barrier, multiply, barrier).
+// int4 weights are dequantized in registers on their way to shared memory: (q - zero) * scale in fp32
+// (exact), then to fp16, as the NV variant does. Shared rows are padded by 8 halves (16 bytes): A is
+// [m][k] and B is [n][k] (loaded column-major), so the 8 rows of 16 bytes a fragment load reads at a time
+// fall in distinct banks, and a dequantized int4 word (8 K rows of one column) is one contiguous store.
+// Workgroup z is the K slice (split-K partials go to gemm_reduce). Each subgroup writes its accumulators
+// through its own small staging area for the bias / bounds / fp16-or-fp32 epilogue.
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#extension GL_KHR_cooperative_matrix : require
+#extension GL_KHR_memory_scope_semantics : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#extension GL_KHR_shader_subgroup_basic : require
+#include "gemm_common.glsl"
+
+layout(constant_id = 0) const uint WG = 128;  // 4 subgroups of the device's reported size
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const bool W4 = true;
+layout(constant_id = 2) const bool ANY_GROUP = false;  // group % 8 != 0: a weight word may straddle two groups
+layout(constant_id = 3) const uint FM = 16;  // fragment shape: A is FM x FK, B is FK x FN, C is FM x FN
+layout(constant_id = 4) const uint FN = 16;
+layout(constant_id = 5) const uint FK = 16;
+layout(constant_id = 6) const uint STAGES = 2;  // 1 = serial K loop, 2 = next step's loads in flight
+
+const uint BM = 64, BN = 64, BK = 32, WM = 32, WN = 32;
+const uint ROW2 = (BK + 8u) / 2u;  // padded shared row in f16vec2 units (80 bytes)
+const uint CHUNKS = BM * BK / 8u;  // 8-half chunks of an X (or fp16 W) step tile; == BN * BK / 8 int4 words
+const uint PER = (CHUNKS + WG - 1u) / WG;  // chunks (or words) per invocation per step
+const uint TILES_M = WM / FM, TILES_N = WN / FN;
+
+shared f16vec2 As[2u * BM * ROW2];  // [buf][m][k]
+shared f16vec2 Bs[2u * BN * ROW2];  // [buf][n][k]
+shared float Cs[4u * 16u * 16u];    // one FM x FN staging tile per matrix subgroup
+
+uvec4 rx[PER];  // X chunks (8 fp16) for the next step
+uvec4 rw[PER];  // fp16 W chunks
+uint rq[PER];   // int4 words, with their group's scale and zero
+float rs[PER];
+float rz[PER];
+uint k_end;
+
+uint half_bits(uint word, uint idx) { return (word >> ((idx & 1u) * 16u)) & 0xFFFFu; }
+
+// 8 consecutive fp16 of X starting at flat element idx, the first `valid` of them real (the rest 0).
+uvec4 x_chunk(uint idx, uint valid) {
+  if ((pc.K & 7u) == 0u) return valid == 8u ? x_vec[idx >> 3] : uvec4(0u);
+  uint h[8];
+  for (uint j = 0u; j < 8u; ++j) h[j] = j < valid ? half_bits(x_words[(idx + j) >> 1], idx + j) : 0u;
+  return uvec4(h[0] | h[1] << 16, h[2] | h[3] << 16, h[4] | h[5] << 16, h[6] | h[7] << 16);
+}
+
+// The same for the fp16 weights (bound from row n_base).
+uvec4 w_chunk(uint idx, uint valid) {
+  if ((pc.K & 7u) == 0u) return valid == 8u ? w_vec[idx >> 3] : uvec4(0u);
+  uint h[8];
+  for (uint j = 0u; j < 8u; ++j) h[j] = j < valid ? half_bits(w_words[(idx + j) >> 1], idx + j) : 0u;
+  return uvec4(h[0] | h[1] << 16, h[2] | h[3] << 16, h[4] | h[5] << 16, h[6] | h[7] << 16);
+}
+
+// Rows of a chunk at k that lie before k_end (0..8).
+uint valid_rows(uint k) { return k < k_end ? min(8u, k_end - k) : 0u; }
+
+void load_global(uint k0) {
+  uint lid = gl_LocalInvocationID.x;
+  uint m0 = gl_WorkGroupID.y * BM, n0 = pc.n_base + gl_WorkGroupID.x * BN;
+  uint n_end = pc.n_base + pc.n_count;
+  for (uint i = 0u; i < PER; ++i) {
+    uint c = lid + i * WG, r = c / (BK / 8u), k = k0 + (c % (BK / 8u)) * 8u;
+    rx[i] = c < CHUNKS && m0 + r < pc.M ? x_chunk((m0 + r) * pc.K + k, valid_rows(k)) : uvec4(0u);
+  }
+  if (W4) {
+    uint groups = pc.K / pc.group;
+    for (uint i = 0u; i < PER; ++i) {
+      uint n, krow;
+      bool ok = w4_tile_word(lid + i * WG, k0, BN, BK, k_end, n, krow);
+      uint g = min(krow / pc.group, groups - 1u);
+      rq[i] = ok ? w_words[((krow >> 3) - pc.kw_base) * pc.N + n] : 0u;
+      rs[i] = ok ? scale_at(g * pc.N + n) : 0.0;
+      rz[i] = ok && (pc.flags & FLAG_ZEROS) != 0u ? float(uint(zeros[g * pc.N + n])) : 8.0;
+    }
+  } else {
+    for (uint i = 0u; i < PER; ++i) {
+      uint c = lid + i * WG, col = c / (BK / 8u), k = k0 + (c % (BK / 8u)) * 8u;
+      uint n = n0 + col;
+      rw[i] = c < CHUNKS && n < n_end ? w_chunk((n - pc.n_base) * pc.K + k, valid_rows(k)) : uvec4(0u);
+    }
+  }
+}
+
+void store_shared(uint buf, uint k0) {
+  uint lid = gl_LocalInvocationID.x;
+  for (uint i = 0u; i < PER; ++i) {
+    uint c = lid + i * WG;
+    if (c >= CHUNKS) continue;
+    uint base = buf * BM * ROW2 + (c / (BK / 8u)) * ROW2 + (c % (BK / 8u)) * 4u;
+    As[base] = unpackFloat2x16(rx[i].x);  // 8 halves: row c / 4, K rows 8 * (c % 4)...
+    As[base + 1u] = unpackFloat2x16(rx[i].y);
+    As[base + 2u] = unpackFloat2x16(rx[i].z);
+    As[base + 3u] = unpackFloat2x16(rx[i].w);
+  }
+  if (W4) {
+    for (uint i = 0u; i < PER; ++i) {
+      uint e = lid + i * WG;
+      if (e >= BN * BK / 8u) continue;
+      float w[8];
+      uint n, krow;
+      if (ANY_GROUP && w4_tile_word(e, k0, BN, BK, k_end, n, krow))
+        dequant8_rows(rq[i], krow, n, w);  // the word may straddle groups: a scale per row
+      else
+        dequant8(rq[i], rz[i], rs[i], w);
+      uint base = buf * BN * ROW2 + (e % BN) * ROW2 + (e / BN) * 4u;  // column e % BN, rows 8 * (e / BN)...
+      for (uint j = 0u; j < 4u; ++j) Bs[base + j] = f16vec2(float16_t(w[2u * j]), float16_t(w[2u * j + 1u]));
+    }
+  } else {
+    for (uint i = 0u; i < PER; ++i) {
+      uint c = lid + i * WG;
+      if (c >= CHUNKS) continue;
+      uint base = buf * BN * ROW2 + (c / (BK / 8u)) * ROW2 + (c % (BK / 8u)) * 4u;
+      Bs[base] = unpackFloat2x16(rw[i].x);
+      Bs[base + 1u] = unpackFloat2x16(rw[i].y);
+      Bs[base + 2u] = unpackFloat2x16(rw[i].z);
+      Bs[base + 3u] = unpackFloat2x16(rw[i].w);
+    }
+  }
+}
+
+// Cooperative matrices live in main (function scope), as in the NV variant.
+void main() {
+  coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator> acc[TILES_M * TILES_N];
+  uint sg = gl_SubgroupID;
+  bool mma = sg < 4u;  // uniform per subgroup
+  uint sm = ((sg >> 1) & 1u) * WM, sn = (sg & 1u) * WN;
+  for (uint t = 0u; t < TILES_M * TILES_N; ++t) acc[t] = coopmat<float, gl_ScopeSubgroup, FM, FN, gl_MatrixUseAccumulator>(0.0);
+  uint split = pc.split_base + gl_WorkGroupID.z;
+  uint k_begin = split * pc.k_split;
+  k_end = min(pc.K, k_begin + pc.k_split);
+  uint steps = (k_end - k_begin + BK - 1u) / BK;
+  load_global(k_begin);
+  store_shared(0u, k_begin);
+  barrier();
+  for (uint t = 0u; t < steps; ++t) {
+    uint buf = STAGES > 1u ? t & 1u : 0u;
+    bool more = t + 1u < steps;
+    uint next = k_begin + (t + 1u) * BK;
+    if (STAGES > 1u && more) load_global(next);
+    if (mma) {  // this step's multiplies on the subgroup's warp tile (sm, sn)
+      for (uint kk = 0u; kk < BK; kk += FK) {
+        coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a[TILES_M];
+        coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> b[TILES_N];
+        for (uint i = 0u; i < TILES_M; ++i)
+          coopMatLoad(a[i], As, buf * BM * ROW2 + (sm + i * FM) * ROW2 + kk / 2u, ROW2,
+                      gl_CooperativeMatrixLayoutRowMajor);
+        for (uint j = 0u; j < TILES_N; ++j)
+          coopMatLoad(b[j], Bs, buf * BN * ROW2 + (sn + j * FN) * ROW2 + kk / 2u, ROW2,
+                      gl_CooperativeMatrixLayoutColumnMajor);
+        for (uint i = 0u; i < TILES_M; ++i)
+          for (uint j = 0u; j < TILES_N; ++j) acc[i * TILES_N + j] = coopMatMulAdd(a[i], b[j], acc[i * TILES_N + j]);
+      }
+    }
+    if (more) {
+      if (STAGES > 1u) {
+        store_shared(buf ^ 1u, next);
+      } else {
+        barrier();  // every subgroup is done reading the single buffer
+        load_global(next);
+        store_shared(0u, next);
+      }
+    }
+    barrier();
+  }
+  if (!mma) return;
+  // The accumulators through the subgroup's staging tile to Y (or the split-K partials).
+  uint m0 = gl_WorkGroupID.y * BM + sm, n0 = pc.n_base + gl_WorkGroupID.x * BN + sn;
+  uint stage = sg * 16u * 16u;
+  for (uint i = 0u; i < TILES_M; ++i) {
+    for (uint j = 0u; j < TILES_N; ++j) {
+      coopMatStore(acc[i * TILES_N + j], Cs, stage, FN, gl_CooperativeMatrixLayoutRowMajor);
+      controlBarrier(gl_ScopeSubgroup, gl_ScopeSubgroup, gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+      for (uint e = gl_SubgroupInvocationID; e < FM * FN; e += gl_SubgroupSize) {
+        uint m = m0 + i * FM + e / FN, n = n0 + j * FN + e % FN;
+        if (m < pc.M && n < pc.n_base + pc.n_count) finish_value(m, n, split, Cs[stage + e]);
+      }
+      controlBarrier(gl_ScopeSubgroup, gl_ScopeSubgroup, gl_StorageSemanticsShared, gl_SemanticsAcquireRelease);
+    }
+  }
+}
