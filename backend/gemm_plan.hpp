@@ -81,6 +81,7 @@ struct GemvPlan {
   uint32_t kc = kGemvChunk;  // X chunk staged per step (xs), else sizes the partition reduction
   bool xs = true;         // int4: X staged in shared memory (CPU drivers), else read from global memory
   uint32_t rb = 1;        // int4, kp > 1: accumulator rows whose partition sums are added per pass
+  uint32_t u = 1;         // int4: word rows whose loads are issued together (GPUs: 4; CPU drivers keep registers)
   uint32_t cols = 4;      // fp16 weights: columns per workgroup
   uint32_t k_split = 0, splits = 1;
   uint64_t groups_n = 0;  // workgroups across N
@@ -108,6 +109,7 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
     return p;
   }
   p.xs = false;
+  p.u = 4;
   p.nc = n % 4 == 0 ? 4 : 1;
   p.wg = std::min<uint32_t>(256, std::max<uint32_t>(d.max_workgroup, 32));
   const uint64_t target = 2 * uint64_t(d.compute_units ? d.compute_units : 128);

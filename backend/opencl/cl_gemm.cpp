@@ -39,7 +39,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
     opts += " -DLB_WG=" + std::to_string(gp.wg) + " -DLB_MT=" + std::to_string(gp.mt) + " -DLB_KC=" + std::to_string(gp.kc) +
             " -DLB_COLS=" + std::to_string(gp.cols) + " -DLB_NC=" + std::to_string(gp.nc) +
             " -DLB_KP=" + std::to_string(gp.kp) + " -DLB_XS=" + std::string(gp.xs ? "1" : "0") +
-            " -DLB_RB=" + std::to_string(gp.rb);
+            " -DLB_RB=" + std::to_string(gp.rb) + " -DLB_U=" + std::to_string(gp.u);
     k = kernel("gemm.cl", opts, "lb_gemm_gemv");
   } else {
     opts += " -DLB_WG=" + std::to_string(kTileWg) + " -DLB_BM=" + std::to_string(kBm) + " -DLB_BN=" + std::to_string(kBn) +

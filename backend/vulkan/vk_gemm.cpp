@@ -89,7 +89,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
                                             coopmat_variant_name(coopmat_) + "_cooperative_matrix with an fp16 x fp16 + fp32 shape");
   if (gemv) {
     shader = a.w4 && f16_dequant_ ? "gemm_gemv_f16dq" : "gemm_gemv";
-    spec = {gp.wg, gp.mt, a.w4 ? 1u : 0u, gp.kc, gp.cols, gp.nc, gp.kp, gp.xs ? 1u : 0u, gp.rb};
+    spec = {gp.wg, gp.mt, a.w4 ? 1u : 0u, gp.kc, gp.cols, gp.nc, gp.kp, gp.xs ? 1u : 0u, gp.rb, gp.u};
   } else if (coop && coopmat_ == CoopmatVariant::Khr) {  // fragment shape from the device's list
     const CoopmatShape& f = *gpu_.coopmat_khr_shape();
     shader = "gemm_coopmat_khr";

@@ -32,9 +32,9 @@ layout(constant_id = 5) const uint NC = 1;     // int4: adjacent columns per inv
 layout(constant_id = 6) const uint KP = 1;     // int4: K partitions per workgroup (WG % KP == 0; MT * KC >= WG * NC when > 1)
 layout(constant_id = 7) const bool XS = true;  // int4: X staged in shared memory (KP == 1 only), else read from global
 layout(constant_id = 8) const uint RB = 1;     // int4, KP > 1: accumulator rows reduced per pass (RB * WG * NC <= MT * KC)
+layout(constant_id = 9) const uint U = 4;      // int4: words whose loads are issued together, before their math (1 on CPU drivers: registers)
 
 const uint CT = WG / KP;  // column threads per workgroup
-const uint U = 4u;        // words whose loads are issued together, before their math
 
 shared vec4 smem4[MT * KC / 4];  // X chunk (XS) / K-partition sums (KP > 1) / partial sums (fp16 path)
 float acc[MT * NC];  // int4: the invocation's sums (module scope: spec-constant-sized arrays are not parameters)
@@ -43,13 +43,10 @@ uint wbuf[U * NC];   // int4: the words of U word rows, loaded before their math
 void red_set(uint i, float v) { smem4[i >> 2][i & 3u] = v; }
 float red_get(uint i) { return smem4[i >> 2][i & 3u]; }
 
-// The 8 X values of rows row..row+7 of row m (0 past M or K): from the staged chunk starting at row kc,
-// or from global memory (one 16-byte load when rows are 16-byte aligned).
-void x8(uint m, uint row, uint kc, out vec4 xa, out vec4 xb) {
-  if (XS) {
-    uint i = (m * KC + row - kc) >> 2;
-    xa = smem4[i], xb = smem4[i + 1u];
-  } else if (m >= pc.M) {
+// The 8 X values of rows row..row+7 of row m (0 past M or K) from global memory (one 16-byte load
+// when rows are 16-byte aligned).
+void x8(uint m, uint row, out vec4 xa, out vec4 xb) {
+  if (m >= pc.M) {
     xa = vec4(0.0), xb = vec4(0.0);
   } else if ((pc.K & 7u) == 0u) {
     uvec4 v = x_vec[(m * pc.K + row) >> 3];
@@ -61,6 +58,25 @@ void x8(uint m, uint row, uint kc, out vec4 xa, out vec4 xb) {
       xb[c] = row + 4u + c < pc.K ? half_at(m * pc.K + row + 4u + c) : 0.0;
     }
   }
+}
+
+// q - zero of rows 0..3 (lo) and 4..7 (hi) of one word, exact; zb = 2^23 + zero.
+void dequant_word(uint word, float zb, out vec4 lo, out vec4 hi) {
+#ifdef F16_DEQUANT
+  // MARLIN's exponent trick: (word >> 4i) & 0x000F000F | 0x64006400 is the fp16 pair
+  // (1024 + q[2i], 1024 + q[2i + 1]); one fp16x2 subtract of 1024 + zero leaves q - zero.
+  f16vec2 zz = f16vec2(float16_t(zb - 8388608.0 + 1024.0));
+  f16vec2 p0 = unpackFloat2x16((word & 0x000F000Fu) | 0x64006400u) - zz;
+  f16vec2 p1 = unpackFloat2x16(((word >> 4u) & 0x000F000Fu) | 0x64006400u) - zz;
+  f16vec2 p2 = unpackFloat2x16(((word >> 8u) & 0x000F000Fu) | 0x64006400u) - zz;
+  f16vec2 p3 = unpackFloat2x16(((word >> 12u) & 0x000F000Fu) | 0x64006400u) - zz;
+  lo = vec4(vec2(p0), vec2(p1));
+  hi = vec4(vec2(p2), vec2(p3));
+#else
+  // portable: nibble | 0x4B000000 is the float 2^23 + q; an OR and a subtract give q - zero
+  lo = uintBitsToFloat(((uvec4(word) >> uvec4(0, 16, 4, 20)) & 0xFu) | 0x4B000000u) - zb;
+  hi = uintBitsToFloat(((uvec4(word) >> uvec4(8, 24, 12, 28)) & 0xFu) | 0x4B000000u) - zb;
+#endif
 }
 
 // Words of word row `row` (absolute) for the NC columns from n0, into wbuf[u * NC ...].
@@ -80,8 +96,8 @@ void load_words(uint row, uint n0, uint u) {
 // Adds rows [r0, r1) of the K dimension (r0 a multiple of 8 or a group start) into acc, group by group:
 // scales and zeros once per group, sum (q - zero) * x, then scale the group's sums. A group need not be
 // a multiple of 8 rows: a word that straddles two groups is visited once per group, its rows outside
-// the current group masked to 0. kc: first row of the staged X chunk (XS).
-void accumulate(uint r0, uint r1, uint kc, uint n0, uint n_end) {
+// the current group masked to 0.
+void accumulate(uint r0, uint r1, uint n0, uint n_end) {
   bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
   uint r = r0;
   while (r < r1) {
@@ -104,22 +120,7 @@ void accumulate(uint r0, uint r1, uint kc, uint n0, uint n_end) {
         if (kk >= gend) break;
         vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
         for (uint c = 0; c < NC; ++c) {
-          uint word = wbuf[u * NC + c];
-#ifdef F16_DEQUANT
-          // MARLIN's exponent trick: (word >> 4i) & 0x000F000F | 0x64006400 is the fp16 pair
-          // (1024 + q[2i], 1024 + q[2i + 1]); one fp16x2 subtract of 1024 + zero leaves q - zero.
-          f16vec2 zz = f16vec2(float16_t(zb[c] - 8388608.0 + 1024.0));
-          f16vec2 p0 = unpackFloat2x16((word & 0x000F000Fu) | 0x64006400u) - zz;
-          f16vec2 p1 = unpackFloat2x16(((word >> 4u) & 0x000F000Fu) | 0x64006400u) - zz;
-          f16vec2 p2 = unpackFloat2x16(((word >> 8u) & 0x000F000Fu) | 0x64006400u) - zz;
-          f16vec2 p3 = unpackFloat2x16(((word >> 12u) & 0x000F000Fu) | 0x64006400u) - zz;
-          lo[c] = vec4(vec2(p0), vec2(p1));
-          hi[c] = vec4(vec2(p2), vec2(p3));
-#else
-          // portable: nibble | 0x4B000000 is the float 2^23 + q; an OR and a subtract give q - zero
-          lo[c] = uintBitsToFloat(((uvec4(word) >> uvec4(0, 16, 4, 20)) & 0xFu) | 0x4B000000u) - zb[c];
-          hi[c] = uintBitsToFloat(((uvec4(word) >> uvec4(8, 24, 12, 28)) & 0xFu) | 0x4B000000u) - zb[c];
-#endif
+          dequant_word(wbuf[u * NC + c], zb[c], lo[c], hi[c]);
         }
         if (kk < gbegin || kk + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
           bvec4 in_lo, in_hi;
@@ -128,7 +129,7 @@ void accumulate(uint r0, uint r1, uint kc, uint n0, uint n_end) {
         }
         for (uint m = 0; m < MT; ++m) {
           vec4 xa, xb;
-          x8(m, kk, kc, xa, xb);
+          x8(m, kk, xa, xb);
           for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
         }
       }
@@ -170,6 +171,88 @@ void reduce_partitions(uint kp, uint ct) {
   }
 }
 
+// CPU drivers (XS, KP = 1): the workgroup stages a KC-row chunk of X in shared memory (broadcast reads)
+// and each invocation walks the chunk's words group by group, like accumulate() but inline, words in
+// registers (lavapipe keeps this form in registers at every M; the partitioned form spills at M = 3..4).
+void gemv_w4_staged() {
+  uint lid = gl_LocalInvocationID.x;
+  uint n0 = pc.n_base + (gl_WorkGroupID.x * WG + lid) * NC;
+  uint n_end = pc.n_base + pc.n_count;
+  uint split = pc.split_base + gl_WorkGroupID.y;
+  uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
+  bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
+  float accs[MT * NC];
+  for (uint i = 0; i < MT * NC; ++i) accs[i] = 0.0;
+  for (uint kc = k0; kc < k1; kc += KC) {
+    uint kn = min(KC, k1 - kc);
+    barrier();
+    for (uint i = lid; i < MT * KC / 4u; i += WG) {
+      uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
+      vec4 v = vec4(0.0);
+      if (m < pc.M)
+        for (uint c = 0; c < 4u; ++c)
+          if (kq + c < kn) v[c] = half_at(m * pc.K + kc + kq + c);
+      smem4[i] = v;
+    }
+    barrier();
+    if (n0 < n_end) {
+      // one group at a time: scales and zeros once, sum (q - zero) * x, then scale the group's sums.
+      // A group need not be a multiple of 8 rows: a word that straddles two groups is visited once
+      // per group, its rows outside the current group masked to 0.
+      uint kk = 0u;
+      while (kk < kn) {
+        uint g = (kc + kk) / pc.group;
+        uint gbegin = g * pc.group, glen = pc.group;  // absolute rows [gbegin, gbegin + glen)
+        uint gend = min(kn, gbegin + glen - kc);
+        float s[NC], zb[NC];
+        for (uint c = 0; c < NC; ++c) {
+          uint n = min(n0 + c, n_end - 1u);
+          s[c] = scale_at(g * pc.N + n);
+          zb[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
+        }
+        float part[MT * NC];
+        for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
+        for (kk &= ~7u; kk < gend; kk += 8u) {
+          uint row = ((kc + kk) >> 3) - pc.kw_base;
+          uint words[NC];
+          if (NC == 1u) {
+            words[0] = w_words[row * pc.N + n0];
+          } else {
+            for (uint v = 0; v < NC / 4u; ++v) {
+              uvec4 q = w_vec[((row * pc.N + n0) >> 2) + v];
+              words[4u * v] = q.x, words[4u * v + 1u] = q.y, words[4u * v + 2u] = q.z, words[4u * v + 3u] = q.w;
+            }
+          }
+          vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
+          for (uint c = 0; c < NC; ++c) {
+            dequant_word(words[c], zb[c], lo[c], hi[c]);
+          }
+          if (kc + kk < gbegin || kc + kk + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
+            bvec4 in_lo, in_hi;
+            word_rows_in_group(kc + kk, gbegin, glen, in_lo, in_hi);
+            for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
+          }
+          for (uint m = 0; m < MT; ++m) {
+            vec4 xa = smem4[(m * KC + kk) >> 2], xb = smem4[((m * KC + kk) >> 2) + 1u];
+            for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
+          }
+        }
+        kk = gend;  // the next group may begin inside the last word
+        for (uint m = 0; m < MT; ++m)
+          for (uint c = 0; c < NC; ++c) accs[m * NC + c] += part[m * NC + c] * s[c];
+      }
+    }
+  }
+  for (uint c = 0; c < NC; ++c) {
+    uint n = n0 + c;
+    if (n >= n_end) break;
+    for (uint m = 0; m < MT; ++m) {
+      if (m >= pc.M) break;
+      finish_value(m, n, split, accs[m * NC + c]);
+    }
+  }
+}
+
 void gemv_w4() {
   uint lid = gl_LocalInvocationID.x;
   uint ct = lid % CT, kp = lid / CT;
@@ -178,27 +261,10 @@ void gemv_w4() {
   uint split = pc.split_base + gl_WorkGroupID.y;
   uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
   for (uint i = 0; i < MT * NC; ++i) acc[i] = 0.0;
-  if (XS) {
-    for (uint kc = k0; kc < k1; kc += KC) {
-      uint kn = min(KC, k1 - kc);
-      barrier();
-      for (uint i = lid; i < MT * KC / 4u; i += WG) {
-        uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
-        vec4 v = vec4(0.0);
-        if (m < pc.M)
-          for (uint c = 0; c < 4u; ++c)
-            if (kq + c < kn) v[c] = half_at(m * pc.K + kc + kq + c);
-        smem4[i] = v;
-      }
-      barrier();
-      if (n0 < n_end) accumulate(kc, kc + kn, kc, n0, n_end);
-    }
-  } else {
-    // this partition's run of whole word rows of the slice
-    uint words = (k1 - k0 + 7u) >> 3, run = (words + KP - 1u) / KP;
-    uint r0 = min(k1, k0 + kp * run * 8u), r1 = min(k1, r0 + run * 8u);
-    if (n0 < n_end) accumulate(r0, r1, 0u, n0, n_end);
-  }
+  // this partition's run of whole word rows of the slice
+  uint words = (k1 - k0 + 7u) >> 3, run = (words + KP - 1u) / KP;
+  uint r0 = min(k1, k0 + kp * run * 8u), r1 = min(k1, r0 + run * 8u);
+  if (n0 < n_end) accumulate(r0, r1, n0, n_end);
   if (KP > 1u) {
     reduce_partitions(kp, ct);
     if (kp != 0u) return;
@@ -266,7 +332,9 @@ void gemv_f16() {
 }
 
 void main() {
-  if (W4) {
+  if (W4 && XS) {
+    gemv_w4_staged();
+  } else if (W4) {
     gemv_w4();
   } else {
     gemv_f16();

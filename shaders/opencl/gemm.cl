@@ -91,7 +91,9 @@ inline void lb_finish(__global float* y32, __global half* y16, __global const ha
 #define LB_XS 1 /* X staged in local memory in LB_KC chunks (LB_KP == 1), else read from global memory */
 #endif
 #define LB_CT (LB_WG / LB_KP)
-#define LB_U 4 /* words whose loads are issued together, before their math */
+#ifndef LB_UW
+#define LB_UW 4 /* words whose loads are issued together, before their math (1 on CPU devices) */
+#endif
 
 /* The 8 X values of rows row..row+7 of row m (0 past M or K): from the staged chunk starting at row
  * kc, or from global memory (one 16-byte load when rows are 16-byte aligned). */
@@ -147,11 +149,11 @@ inline void lb_accumulate(__global const half* x, __local const float* smem, __g
     }
     float part[LB_MT * LB_NC];
     for (uint i = 0; i < LB_MT * LB_NC; ++i) part[i] = 0.0f;
-    for (uint k = r & ~7u; k < gend; k += 8u * LB_U) {
-      uint wv[LB_U * LB_NC];
-      for (uint u = 0; u < LB_U; ++u) /* the loads of LB_U words first, so they are in flight together */
+    for (uint k = r & ~7u; k < gend; k += 8u * LB_UW) {
+      uint wv[LB_UW * LB_NC];
+      for (uint u = 0; u < LB_UW; ++u) /* the loads of LB_UW words first, so they are in flight together */
         if (k + 8u * u < gend) lb_load_words(w, N, (k >> 3) + u, n0, wv + u * LB_NC);
-      for (uint u = 0; u < LB_U; ++u) {
+      for (uint u = 0; u < LB_UW; ++u) {
         uint kk = k + 8u * u;
         if (kk >= gend) break;
 #if LB_ANY_GROUP
