@@ -35,8 +35,8 @@ for spec in $BENCH; do
       tag=$([[ $cli == .gpu/base/* ]] && echo _base)
       timeout ${BENCH_TIMEOUT:-120} "$cli" bench --op "$op" ${shapes:+--shapes "$shapes"} --backend "$b" ${BENCH_ARGS:-} \
         --json "$out/bench_${op}_$b$tag.json" >"$out/bench_${op}_$b$tag.log" 2>&1
-      echo "bench $op $b$tag exit $?"; grep -E '^ *[0-9]' "$out/bench_${op}_$b$tag.log" | head -20
+      echo "bench $op $b$tag exit $?"; grep -E '^(w4a16|f16|copy|attention|decode|prefill)' "$out/bench_${op}_$b$tag.log" | head -20
     done
   done
 done
-tar czf "$final/gpu.tgz" -C /tmp gpu-out
+[[ ${NO_TAR:-0} == 1 ]] || tar czf "$final/gpu.tgz" -C /tmp gpu-out
