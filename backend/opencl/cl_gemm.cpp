@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "backend/gemm_plan.hpp"
+#include "backend/tiled_config.hpp"
 #include "backend/opencl/opencl_device.hpp"
 #include "lowbit_formats.h"
 
@@ -12,7 +13,6 @@ namespace lowbit::detail::cl {
 namespace {
 
 constexpr uint32_t kGemvWg = 128, kGemvKc = kGemvChunk, kGemvCols = 4;
-constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 
 }  // namespace
@@ -27,12 +27,15 @@ void OpenClDevice::gemm(const GemmArgs& a) {
                    (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   cl_uint M = cl_uint(a.m), N = cl_uint(a.n), K = cl_uint(a.k), group = cl_uint(a.w4 ? a.group : 0);
 
-  // K slices (GEMV only): enough work-groups to fill the device (int4; fp16 has a work-group per 4
-  // columns already), slices a multiple of 8 rows.
+  // K slices. GEMV: enough work-groups to fill the device (int4; fp16 has a work-group per 4 columns
+  // already), slices a multiple of 8 rows. Tiled: the caller's split_k, slices of whole BK steps.
+  const TiledConfig tc = tiled_config(a.m, a.n, a.k, a.w4, info_.type == "cpu", a.stages);
   uint32_t splits = 1;
   size_t groups_n = gemv ? (a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols) : 0;
   uint64_t target = a.w4 ? uint64_t(4) * std::max<cl_uint>(1, max_compute_units_) : 0;
-  cl_uint k_split = gemv ? gemv_k_split(a.k, groups_n, a.split_k, target, kGemvKc, splits) : cl_uint(a.k);
+  cl_uint k_split = gemv ? gemv_k_split(a.k, groups_n, a.split_k, target, kGemvKc, splits)
+                    : a.split_k > 0 ? tiled_k_split(a.k, a.split_k, tc.bk, splits)
+                                    : cl_uint(a.k);
   std::shared_ptr<DeviceBuffer> partials;
   if (splits > 1) partials = alloc(size_t(splits) * a.m * a.n * 4);
   cl_mem y = splits > 1 ? mem(partials.get()) : mem(a.y);
@@ -44,8 +47,9 @@ void OpenClDevice::gemm(const GemmArgs& a) {
             " -DLB_NC=" + std::to_string(nc);
     k = kernel("gemm.cl", opts, "lb_gemm_gemv");
   } else {
-    opts += " -DLB_WG=" + std::to_string(kTileWg) + " -DLB_BM=" + std::to_string(kBm) + " -DLB_BN=" + std::to_string(kBn) +
-            " -DLB_BK=" + std::to_string(kBk) + " -DLB_TM=" + std::to_string(kTm) + " -DLB_TN=" + std::to_string(kTn);
+    opts += " -DLB_WG=" + std::to_string(tc.wg) + " -DLB_BM=" + std::to_string(tc.bm) + " -DLB_BN=" + std::to_string(tc.bn) +
+            " -DLB_BK=" + std::to_string(tc.bk) + " -DLB_TM=" + std::to_string(tc.tm) + " -DLB_TN=" + std::to_string(tc.tn) +
+            " -DLB_STAGES=" + std::to_string(tc.stages);
     k = kernel("gemm.cl", opts, "lb_gemm_tiled");
   }
   cl_uint args_splits = splits;
@@ -66,7 +70,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   if (gemv) {
     launch2(k, groups_n * kGemvWg, splits, kGemvWg);
   } else {
-    launch2(k, ((a.n + kBn - 1) / kBn) * kTileWg, (a.m + kBm - 1) / kBm, kTileWg);
+    launch3(k, ((a.n + tc.bn - 1) / tc.bn) * tc.wg, (a.m + tc.bm - 1) / tc.bm, splits, tc.wg);
   }
   if (splits > 1) {
     cl_kernel r = kernel("gemm.cl", "-cl-std=CL1.2", "lb_gemm_reduce");

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "backend/gemm_plan.hpp"
+#include "backend/tiled_config.hpp"
 #include "lowbit_formats.h"
 
 namespace lowbit::detail::vk {
@@ -14,7 +15,7 @@ namespace lowbit::detail::vk {
 namespace {
 
 constexpr uint32_t kGemvWg = 128, kGemvKc = kGemvChunk, kGemvCols = 4;
-constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;  // coopmat tiles are 64 x 64 too
+constexpr uint32_t kCoopTile = 64;  // the cooperative-matrix path's output tiles are 64 x 64
 constexpr uint32_t kReduceWg = 256;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 
@@ -29,6 +30,9 @@ const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const Vul
 
 void GemmKernels::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
+  const bool coop = a.path == GemmPath::CoopMatrix;
+  const bool cpu_device = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const TiledConfig tc = tiled_config(a.m, a.n, a.k, a.w4, cpu_device, a.stages);
   const uint32_t nc = gemv_columns_per_item(a.w4, a.m, a.n);
   const uint64_t range = gpu_.max_binding_range();
   const uint64_t align = std::max<uint64_t>(gpu_.limits().minStorageBufferOffsetAlignment, 4);
@@ -61,12 +65,13 @@ void GemmKernels::gemm(const GemmArgs& a) {
   if (a.w4 && w_split) {
     k_split = uint32_t(rows_per_window * 8);
     splits = uint32_t((a.k + k_split - 1) / k_split);
+  } else if (!gemv && !coop && a.split_k > 0) {
+    k_split = tiled_k_split(a.k, a.split_k, tc.bk, splits);  // whole BK steps per slice
   } else if (gemv) {
     uint64_t groups_n = a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols;
     // int4 splits K until about `target` workgroups run (a few per thread on a CPU device, enough to
     // fill a GPU otherwise); fp16 has a workgroup per 4 columns already
-    const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-    const uint64_t target = cpu ? 4 * std::max(1u, std::thread::hardware_concurrency()) : 256;
+    const uint64_t target = cpu_device ? 4 * std::max(1u, std::thread::hardware_concurrency()) : 256;
     k_split = gemv_k_split(a.k, groups_n, a.split_k, a.w4 ? target : 0, kGemvKc, splits);
   }
   std::shared_ptr<VulkanBuffer> partials;
@@ -82,7 +87,6 @@ void GemmKernels::gemm(const GemmArgs& a) {
   // common groups pay nothing for it).
   const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
   const char* shader;
-  const bool coop = a.path == GemmPath::CoopMatrix;
   if (coop && !gpu_.coopmat())
     throw Error(ErrorCode::Unsupported, "gemm: the cooperative-matrix path needs VK_NV_cooperative_matrix (16x8x16 fp16)");
   if (gemv) {
@@ -93,7 +97,7 @@ void GemmKernels::gemm(const GemmArgs& a) {
     spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group};
   } else {
     shader = "gemm_tiled";
-    spec = {kTileWg, kBm, kBn, kBk, kTm, kTn, a.w4 ? 1u : 0u, any_group};
+    spec = {tc.wg, tc.bm, tc.bn, tc.bk, tc.tm, tc.tn, a.w4 ? 1u : 0u, any_group, tc.stages};
   }
   const Pipeline& pipe = pipelines_.get(shader, 6, spec);
 
@@ -105,11 +109,12 @@ void GemmKernels::gemm(const GemmArgs& a) {
   p.flags = (a.bias ? kFlagBias : 0) | (a.bias && a.bias_f32 ? kFlagBiasF32 : 0) | (a.zeros ? kFlagZeros : 0) |
             (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   auto whole = [&](const VulkanBuffer& b, bool write) { return BufferUse{&b, 0, std::min<uint64_t>(b.capacity(), range), write}; };
+  const uint32_t tile_m = coop ? kCoopTile : tc.bm, tile_n = coop ? kCoopTile : tc.bn;
   auto groups_x = [&](uint64_t n_count) {
     return uint32_t(gemv ? (a.w4 ? (n_count + kGemvWg * nc - 1) / (kGemvWg * nc) : (n_count + kGemvCols - 1) / kGemvCols)
-                         : (n_count + kBn - 1) / kBn);  // tiled and coopmat: 64-wide tiles
+                         : (n_count + tile_n - 1) / tile_n);
   };
-  const uint32_t gy_tiles = uint32_t((a.m + kBm - 1) / kBm);
+  const uint32_t gy_tiles = uint32_t((a.m + tile_m - 1) / tile_m);
 
   stream_.begin_op();
   // One dispatch per weight binding window: int4 -> one K slice each; fp16 -> a column range.

@@ -1,0 +1,57 @@
+// tiled_config.hpp — tile shape, workgroup size and K-pipeline depth of the tiled GEMM
+// (gemm_tiled.comp / lb_gemm_tiled), as a pure function of the shape and the kind of device, and the
+// K slices of an explicit split-K request. Both GPU backends launch what this returns.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace lowbit::detail {
+
+struct TiledConfig {
+  uint32_t bm, bn, bk;  // output tile rows / columns, K rows per step (multiple of 8)
+  uint32_t tm, tn;      // accumulators per invocation: tm rows x tn columns (tn a multiple of 4)
+  uint32_t wg;          // invocations per workgroup = (bm / tm) * (bn / tn)
+  uint32_t stages;      // K pipeline depth: 1 serial, 2 double buffer, >= 3 loads S-1 steps ahead
+  // Shared memory per workgroup: one (S = 1) or two buffers of X [bm][bk + 4] and W [bk][bn] in fp32.
+  uint32_t shared_bytes() const { return (stages == 1 ? 1u : 2u) * (bm * (bk + 4) + bk * bn) * 4u; }
+};
+
+// Default pipeline depth per kind of device: GPUs keep two steps of loads in flight; CPU drivers
+// (lavapipe, PoCL) have no memory latency to hide, the double buffer costs them least.
+inline constexpr int kTiledStagesGpu = 3, kTiledStagesCpu = 2;
+
+// m, n, k: the GEMM shape; w4: int4 weights (else fp16); cpu_device: a CPU driver; stages_requested:
+// GemmArgs::stages (0 = the default above, 1 = serial, up to 4).
+// The M tile follows M (16, 32 or 64 rows) so that M = 17..32 does not run mostly empty 64-row tiles.
+// GPU (H100-class: 128-256 invocations, <= 48 KiB shared): 8 x 4 or 4 x 8 accumulators, BK 16. CPU
+// drivers: the same tiles, 16-row tiles 128 wide (lavapipe has 32 KiB of shared memory).
+inline TiledConfig tiled_config(uint64_t m, uint64_t /*n*/, uint64_t /*k*/, bool /*w4*/, bool cpu_device,
+                                int stages_requested) {
+  TiledConfig c{};
+  c.bm = m <= 16 ? 16 : m <= 32 ? 32 : 64;
+  c.bk = 16;
+  if (c.bm == 64) {
+    c.tm = 8, c.tn = 4, c.bn = 128;  // 8 x 32 = 256 invocations
+  } else if (c.bm == 32) {
+    c.tm = 4, c.tn = 8, c.bn = 128;  // 8 x 16 = 128 invocations
+  } else {
+    c.tm = 4, c.tn = 8, c.bn = cpu_device ? 128 : 256;  // 4 x 16 or 4 x 32 invocations
+  }
+  c.wg = (c.bm / c.tm) * (c.bn / c.tn);
+  int s = stages_requested > 0 ? stages_requested : cpu_device ? kTiledStagesCpu : kTiledStagesGpu;
+  c.stages = uint32_t(std::clamp(s, 1, 4));
+  return c;
+}
+
+// K slices of the tiled path: `requested` slices (GemmArgs::split_k, > 0) of a whole number of bk
+// steps each; fewer when K is short. Returns the slice length; `splits` receives the slice count.
+inline uint32_t tiled_k_split(uint64_t k, int requested, uint32_t bk, uint32_t& splits) {
+  uint64_t s = uint64_t(std::max(requested, 1));
+  uint64_t steps = (k + bk - 1) / bk;
+  uint64_t slice = std::max<uint64_t>(1, (steps + s - 1) / s) * bk;
+  splits = uint32_t((k + slice - 1) / slice);
+  return uint32_t(slice);
+}
+
+}  // namespace lowbit::detail
