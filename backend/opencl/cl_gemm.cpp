@@ -69,8 +69,11 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   set_arg(k, 13, cl_uint(flags));
   if (gemv) {
     launch2(k, groups_n * kGemvWg, splits, kGemvWg);
+    last_launch_ = {"lb_gemm_gemv", groups_n * splits, kGemvWg, gemv_accumulator_rows(a.m) * kGemvKc * 4, 1, splits};
   } else {
-    launch3(k, ((a.n + tc.bn - 1) / tc.bn) * tc.wg, (a.m + tc.bm - 1) / tc.bm, splits, tc.wg);
+    const size_t groups_x = (a.n + tc.bn - 1) / tc.bn, groups_y = (a.m + tc.bm - 1) / tc.bm;
+    launch3(k, groups_x * tc.wg, groups_y, splits, tc.wg);
+    last_launch_ = {"lb_gemm_tiled", groups_x * groups_y * splits, tc.wg, tc.shared_bytes(), tc.stages, splits};
   }
   if (splits > 1) {
     cl_kernel r = kernel("gemm.cl", "-cl-std=CL1.2", "lb_gemm_reduce");

@@ -28,7 +28,7 @@ const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const Vul
 
 }  // namespace
 
-void GemmKernels::gemm(const GemmArgs& a) {
+GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
   const bool coop = a.path == GemmPath::CoopMatrix;
   const bool cpu_device = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
@@ -100,6 +100,9 @@ void GemmKernels::gemm(const GemmArgs& a) {
     spec = {tc.wg, tc.bm, tc.bn, tc.bk, tc.tm, tc.tn, a.w4 ? 1u : 0u, any_group, tc.stages};
   }
   const Pipeline& pipe = pipelines_.get(shader, 6, spec);
+  GemmLaunch launch{.kernel = shader, .invocations_per_workgroup = spec[0], .split_k = splits};
+  if (gemv) launch.shared_bytes = gemv_accumulator_rows(a.m) * kGemvKc * 4, launch.stages = 1;
+  if (!gemv && !coop) launch.shared_bytes = tc.shared_bytes(), launch.stages = tc.stages;
 
   Push p{};
   p.M = uint32_t(a.m), p.N = uint32_t(a.n), p.K = uint32_t(a.k);
@@ -137,11 +140,9 @@ void GemmKernels::gemm(const GemmArgs& a) {
     }
     std::array<BufferUse, 6> b = {whole(x, false), wb, whole(scales, false), whole(zeros, false), whole(bias, false),
                                   whole(out, true)};
-    if (gemv) {
-      stream_.dispatch(pipe, b, &p, sizeof p, groups_x(p.n_count), slices, 1);
-    } else {
-      stream_.dispatch(pipe, b, &p, sizeof p, groups_x(p.n_count), gy_tiles, slices);
-    }
+    const uint32_t gy = gemv ? slices : gy_tiles, gz = gemv ? 1 : slices;
+    stream_.dispatch(pipe, b, &p, sizeof p, groups_x(p.n_count), gy, gz);
+    launch.workgroups += uint64_t(groups_x(p.n_count)) * gy * gz;
   }
   if (splits > 1) {
     const Pipeline& red = pipelines_.get("gemm_reduce", 6, {});
@@ -151,6 +152,7 @@ void GemmKernels::gemm(const GemmArgs& a) {
     stream_.dispatch(red, b, &p, sizeof p, uint32_t((items + kReduceWg - 1) / kReduceWg), 1, 1);
   }
   stream_.end_op();
+  return launch;
 }
 
 void GemmKernels::gather(const GatherArgs& a) {

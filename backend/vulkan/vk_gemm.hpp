@@ -16,7 +16,7 @@ class GemmKernels {
       : gpu_(gpu), pipelines_(pipelines), stream_(stream), allocator_(allocator), dummy_(dummy),
         f16_dequant_(gpu.info().fp16 && std::getenv("LOWBIT_VK_NO_F16_DEQUANT") == nullptr) {}
 
-  void gemm(const GemmArgs& a);
+  GemmLaunch gemm(const GemmArgs& a);  // returns how it was launched
   void gather(const GatherArgs& a);
 
  private:

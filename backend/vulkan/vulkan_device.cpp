@@ -123,10 +123,13 @@ class VulkanDevice final : public Device {
     stream_->end_op();
   }
   void gemm(const GemmArgs& a) override {
-    if (a.path != GemmPath::CoopMatrix || coopmat_usable()) return gemm_->gemm(a);
+    if (a.path != GemmPath::CoopMatrix || coopmat_usable()) {
+      last_launch_ = gemm_->gemm(a);
+      return;
+    }
     GemmArgs tiled = a;
     tiled.path = GemmPath::Tiled;
-    gemm_->gemm(tiled);
+    last_launch_ = gemm_->gemm(tiled);
   }
   bool supports(GemmPath p) const override { return p != GemmPath::CoopMatrix || (gpu_->coopmat() && coopmat_state_ != 2); }
   void gather_columns(const GatherArgs& a) override { gemm_->gather(a); }
