@@ -17,39 +17,49 @@ struct TiledConfig {
   uint32_t shared_bytes() const { return (stages == 1 ? 1u : 2u) * (bm * (bk + 4) + bk * bn) * 4u; }
 };
 
-// Default pipeline depth per kind of device: GPUs keep two steps of loads in flight; CPU drivers
-// (lavapipe, PoCL) have no memory latency to hide, the double buffer costs them least.
-inline constexpr int kTiledStagesGpu = 3, kTiledStagesCpu = 2;
+// Default pipeline depth per kind of device: GPUs keep two steps of loads in flight. CPU drivers
+// (lavapipe, PoCL) have no memory latency to hide; there the serial loop is fastest (measured), as it
+// needs one shared buffer only, which leaves room for BK 32 (half the barriers) in lavapipe's 32 KiB.
+inline constexpr int kTiledStagesGpu = 3, kTiledStagesCpu = 1;
+
+// Split-K slices are a multiple of this many K rows: a multiple of every BK tiled_config picks, so
+// that every pipeline depth cuts K at the same rows (and sums the same partials).
+inline constexpr uint32_t kTiledSliceRows = 32;
 
 // m, n, k: the GEMM shape; w4: int4 weights (else fp16); cpu_device: a CPU driver; stages_requested:
 // GemmArgs::stages (0 = the default above, 1 = serial, up to 4).
 // The M tile follows M (16, 32 or 64 rows) so that M = 17..32 does not run mostly empty 64-row tiles.
-// GPU (H100-class: 128-256 invocations, <= 48 KiB shared): 8 x 4 or 4 x 8 accumulators, BK 16. CPU
-// drivers: the same tiles, 16-row tiles 128 wide (lavapipe has 32 KiB of shared memory).
+// GPU (H100-class: 128-256 invocations, <= 48 KiB shared): 8 x 4 or 4 x 8 accumulators, BK 16.
+// CPU drivers, serial: 32 invocations of (BM/4) x 16 accumulators, 128 columns, BK 32. There every
+// shared-memory load is a loop over the SIMD lanes and every barrier a coroutine switch, so the
+// largest register tile and the fewest steps win (spilled accumulators stay in L1); the pipelined
+// variants, which unroll the step loop S-1 times, take the GPU tiles (128 columns at BM 16), so that
+// they compile in reasonable time. The tile shape does not change the summation order.
 inline TiledConfig tiled_config(uint64_t m, uint64_t /*n*/, uint64_t /*k*/, bool /*w4*/, bool cpu_device,
                                 int stages_requested) {
   TiledConfig c{};
-  c.bm = m <= 16 ? 16 : m <= 32 ? 32 : 64;
-  c.bk = 16;
-  if (c.bm == 64) {
-    c.tm = 8, c.tn = 4, c.bn = 128;  // 8 x 32 = 256 invocations
-  } else if (c.bm == 32) {
-    c.tm = 4, c.tn = 8, c.bn = 128;  // 8 x 16 = 128 invocations
-  } else {
-    c.tm = 4, c.tn = 8, c.bn = cpu_device ? 128 : 256;  // 4 x 16 or 4 x 32 invocations
-  }
-  c.wg = (c.bm / c.tm) * (c.bn / c.tn);
   int s = stages_requested > 0 ? stages_requested : cpu_device ? kTiledStagesCpu : kTiledStagesGpu;
   c.stages = uint32_t(std::clamp(s, 1, 4));
+  c.bm = m <= 16 ? 16 : m <= 32 ? 32 : 64;
+  if (cpu_device && c.stages == 1) {
+    c.bn = 128, c.tm = c.bm / 4, c.tn = 16, c.bk = 32;  // 4 x 8 = 32 invocations
+  } else if (c.bm == 64) {
+    c.bn = 128, c.tm = 8, c.tn = 4, c.bk = 16;  // 8 x 32 = 256 invocations
+  } else if (c.bm == 32) {
+    c.bn = 128, c.tm = 4, c.tn = 8, c.bk = 16;  // 8 x 16 = 128 invocations
+  } else {
+    c.bn = cpu_device ? 128 : 256, c.tm = 4, c.tn = 8, c.bk = 16;  // 4 x 16 / 4 x 32 invocations
+  }
+  c.wg = (c.bm / c.tm) * (c.bn / c.tn);
   return c;
 }
 
-// K slices of the tiled path: `requested` slices (GemmArgs::split_k, > 0) of a whole number of bk
-// steps each; fewer when K is short. Returns the slice length; `splits` receives the slice count.
-inline uint32_t tiled_k_split(uint64_t k, int requested, uint32_t bk, uint32_t& splits) {
+// K slices of the tiled path: `requested` slices (GemmArgs::split_k, > 0) of a whole number of
+// kTiledSliceRows each; fewer when K is short. Returns the slice length; `splits` receives the count.
+inline uint32_t tiled_k_split(uint64_t k, int requested, uint32_t& splits) {
   uint64_t s = uint64_t(std::max(requested, 1));
-  uint64_t steps = (k + bk - 1) / bk;
-  uint64_t slice = std::max<uint64_t>(1, (steps + s - 1) / s) * bk;
+  uint64_t units = (k + kTiledSliceRows - 1) / kTiledSliceRows;
+  uint64_t slice = std::max<uint64_t>(1, (units + s - 1) / s) * kTiledSliceRows;
   splits = uint32_t((k + slice - 1) / slice);
   return uint32_t(slice);
 }

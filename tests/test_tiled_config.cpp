@@ -35,30 +35,30 @@ TEST(TiledConfig, TilesFitTheDeviceAndTheKernelsConstraints) {
           EXPECT_GE(c.tm * c.tn, 32u) << what;
           EXPECT_GE(c.bn / c.tn, 8u) << what;  // a quarter warp shares one accumulator row (As broadcast)
           EXPECT_LE(c.shared_bytes(), cpu ? 32u * 1024 : 48u * 1024) << what;
-          if (!cpu) {
-            EXPECT_GE(c.wg, 128u) << what;
-            EXPECT_LE(c.wg, 256u) << what;
-          }
+          EXPECT_GE(c.wg, cpu ? 32u : 128u) << what;
+          EXPECT_LE(c.wg, 256u) << what;
         }
 }
 
 TEST(TiledConfig, StagesAsRequestedElseTheDevicesDefault) {
   EXPECT_EQ(tiled_config(64, 4096, 4096, true, false, 0).stages, 3u);
-  EXPECT_EQ(tiled_config(64, 4096, 4096, true, true, 0).stages, 2u);
+  EXPECT_EQ(tiled_config(64, 4096, 4096, true, true, 0).stages, 1u);
   for (int s : {1, 2, 3, 4}) EXPECT_EQ(tiled_config(64, 4096, 4096, true, false, s).stages, uint32_t(s));
   // the serial variant keeps one shared buffer, the pipelined ones two
   TiledConfig serial = tiled_config(64, 4096, 4096, true, false, 1), piped = tiled_config(64, 4096, 4096, true, false, 3);
   EXPECT_EQ(2 * serial.shared_bytes(), piped.shared_bytes());
 }
 
-TEST(TiledConfig, SplitKSlicesAreWholeSteps) {
+TEST(TiledConfig, SplitKSlicesAreWholeStepsOfEveryDepth) {
+  for (bool cpu : {false, true})
+    for (int stages : {1, 2, 3, 4}) EXPECT_EQ(lowbit::detail::kTiledSliceRows % tiled_config(64, 64, 4096, true, cpu, stages).bk, 0u);
   uint32_t splits = 0;
-  EXPECT_EQ(tiled_k_split(4096, 3, 16, splits), 1376u);  // 256 steps -> 86 per slice
+  EXPECT_EQ(tiled_k_split(4096, 3, splits), 1376u);  // 128 units of 32 rows -> 43 per slice
   EXPECT_EQ(splits, 3u);
-  EXPECT_EQ(tiled_k_split(1000, 2, 16, splits), 512u);
+  EXPECT_EQ(tiled_k_split(1000, 2, splits), 512u);
   EXPECT_EQ(splits, 2u);
-  EXPECT_EQ(tiled_k_split(20, 3, 16, splits), 16u);  // two steps: only two slices
-  EXPECT_EQ(splits, 2u);
-  EXPECT_EQ(tiled_k_split(100, 1, 16, splits), 112u);
+  EXPECT_EQ(tiled_k_split(70, 3, splits), 32u);  // three units: three slices, the last one short
+  EXPECT_EQ(splits, 3u);
+  EXPECT_EQ(tiled_k_split(20, 3, splits), 32u);  // one unit: one slice
   EXPECT_EQ(splits, 1u);
 }

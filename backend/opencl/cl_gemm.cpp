@@ -34,7 +34,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   size_t groups_n = gemv ? (a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols) : 0;
   uint64_t target = a.w4 ? uint64_t(4) * std::max<cl_uint>(1, max_compute_units_) : 0;
   cl_uint k_split = gemv ? gemv_k_split(a.k, groups_n, a.split_k, target, kGemvKc, splits)
-                    : a.split_k > 0 ? tiled_k_split(a.k, a.split_k, tc.bk, splits)
+                    : a.split_k > 0 ? tiled_k_split(a.k, a.split_k, splits)
                                     : cl_uint(a.k);
   std::shared_ptr<DeviceBuffer> partials;
   if (splits > 1) partials = alloc(size_t(splits) * a.m * a.n * 4);

@@ -66,7 +66,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     k_split = uint32_t(rows_per_window * 8);
     splits = uint32_t((a.k + k_split - 1) / k_split);
   } else if (!gemv && !coop && a.split_k > 0) {
-    k_split = tiled_k_split(a.k, a.split_k, tc.bk, splits);  // whole BK steps per slice
+    k_split = tiled_k_split(a.k, a.split_k, splits);  // whole BK steps per slice
   } else if (gemv) {
     uint64_t groups_n = a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols;
     // int4 splits K until about `target` workgroups run (a few per thread on a CPU device, enough to
