@@ -49,7 +49,8 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
                                               "); only weights are split across bindings");
 
   // K slices. int4 weights bigger than one binding: one slice per binding window of whole word
-  // rows (window offsets aligned); otherwise GEMV splits K to keep the device busy.
+  // rows (window offsets aligned); otherwise the tiled path splits K as the caller asks (split_k)
+  // and GEMV splits K to keep the device busy.
   const uint64_t kwords = (a.k + 7) / 8;
   const uint64_t w_row_bytes = a.w4 ? a.n * 4 : a.k * 2;  // bytes per word row (int4) / per W row (fp16)
   const bool w_split = w.capacity() > range;
@@ -66,7 +67,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     k_split = uint32_t(rows_per_window * 8);
     splits = uint32_t((a.k + k_split - 1) / k_split);
   } else if (!gemv && !coop && a.split_k > 0) {
-    k_split = tiled_k_split(a.k, a.split_k, splits);  // whole BK steps per slice
+    k_split = tiled_k_split(a.k, a.split_k, splits);  // whole BK steps of every pipeline depth
   } else if (gemv) {
     uint64_t groups_n = a.w4 ? (a.n + kGemvWg * nc - 1) / (kGemvWg * nc) : (a.n + kGemvCols - 1) / kGemvCols;
     // int4 splits K until about `target` workgroups run (a few per thread on a CPU device, enough to

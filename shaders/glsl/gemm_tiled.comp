@@ -7,8 +7,8 @@
 //               (loaded S-2 steps ago) is dequantized into the other shared buffer, then step t is
 //               multiplied: S-1 steps of global loads in flight, one barrier per step.
 // The main loop is unrolled by S-1 so that every register slot index is a constant (no scratch).
-// Every variant multiplies the same values in the same order (fma, k ascending per accumulator), so
-// their results are bit-identical. Each invocation owns TM x TN accumulators: rows ty + i*(BM/TM),
+// Every variant multiplies the same values in the same order (fma, k ascending per accumulator; the
+// tile shape does not change it), so their results are bit-identical. Each invocation owns TM x TN accumulators: rows ty + i*(BM/TM),
 // column quads tx + j*(BN/TN) (interleaved, so neighbouring invocations read neighbouring words).
 // Tile shapes come from backend/tiled_config.hpp (WG = (BM/TM) * (BN/TN), TN a multiple of 4).
 // Workgroup z is the K slice (split-K), reduced by gemm_reduce.comp; gemm.cl runs the same algorithm.
@@ -169,7 +169,8 @@ void multiply(uint buf, inout float acc[TM][TN]) {
       [[unroll]] for (uint j = 0u; j < TQ; ++j) b[j] = Bs[buf * BK * QB + (kq * 4u + kk) * QB + tx + j * RN];
       [[unroll]] for (uint i = 0u; i < TM; ++i)
         [[unroll]] for (uint j = 0u; j < TN; ++j) {
-          precise float s = fma(a[i][kk], b[j / 4u][j % 4u], acc[i][j]);  // fused: one rounding in every variant
+          // precise: compiled the same way in every variant (no re-association or other contraction)
+          precise float s = fma(a[i][kk], b[j / 4u][j % 4u], acc[i][j]);
           acc[i][j] = s;
         }
     }
