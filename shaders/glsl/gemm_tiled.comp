@@ -164,7 +164,7 @@ void multiply(uint buf, inout float acc[TM][TN]) {
   for (uint kq = 0u; kq < BK / 4u; ++kq) {
     vec4 a[TM];
     [[unroll]] for (uint i = 0u; i < TM; ++i) a[i] = As[buf * BM * QA + (ty + i * RM) * QA + kq];
-    [[unroll]] for (uint kk = 0u; kk < 4u; ++kk) {
+    for (uint kk = 0u; kk < 4u; ++kk) {  // not forced: unrolled 4 times, CPU drivers compile for minutes
       vec4 b[TQ];
       [[unroll]] for (uint j = 0u; j < TQ; ++j) b[j] = Bs[buf * BK * QB + (kq * 4u + kk) * QB + tx + j * RN];
       [[unroll]] for (uint i = 0u; i < TM; ++i)
