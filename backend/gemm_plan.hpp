@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "backend/tiled_config.hpp"
+
 namespace lowbit::detail {
 
 // What the planner knows of a device.
@@ -131,6 +133,14 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
   p.rb = std::max<uint32_t>(1, std::min({p.mt, p.wg / (ct * p.nc), 4096 / (p.wg * p.nc)}));
   p.kc = std::max<uint32_t>(4, (p.rb * p.wg * p.nc + p.mt - 1) / p.mt + 3) / 4 * 4;
   return p;
+}
+
+// The tiled path's tile for the device: the GPU or CPU-driver choice of tiled_config, the CPU-driver
+// one where the GPU tile would not fit the device's shared memory.
+inline TiledConfig plan_tiled(const DeviceProfile& d, uint64_t m, uint64_t n, uint64_t k, bool w4, int stages) {
+  TiledConfig tc = tiled_config(m, n, k, w4, d.cpu, stages);
+  if (tc.shared_bytes() > d.shared_bytes) tc = tiled_config(m, n, k, w4, true, stages);
+  return tc;
 }
 
 // K slices for the tiled / cooperative-matrix paths: the request, else (GPUs) enough slices that the

@@ -143,6 +143,84 @@ TEST_P(GemmBackends, W4ForcedPathsSplitKAndF32Output) {
   lowbit::test::expect_clean(gpu);
 }
 
+// Explicit split-K on the tiled path: 2 and 3 K slices (whole BK steps each, a reduce pass after),
+// int4 (a group of 128 and one of 12, whose words straddle groups) and fp16 weights, against the CPU
+// reference; the launch must report the slices it ran.
+TEST_P(GemmBackends, TiledSplitKTwoAndThreeMatchCpu) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd(0.0f, 0.05f);
+  for (auto [k, group] : {std::pair<int64_t, int>{1024, 128}, {1200, 12}}) {
+    std::vector<float> wt(size_t(136 * k));
+    for (auto& v : wt) v = nd(rng);
+    W4Host h = quantize_w4_rtn(wt.data(), 136, k, group, false);
+    for (int split : {2, 3}) {
+      std::string what = "tiled split " + std::to_string(split) + " g" + std::to_string(group);
+      run_w4(gpu, cpu, h, random_f16(136, 3), what, {.path = GemmPath::Tiled, .split_k = split});
+      EXPECT_EQ(gpu.last_gemm_launch().split_k, uint32_t(split)) << what;
+      run_w4(gpu, cpu, h, {}, what + " f32", {.path = GemmPath::Tiled, .out = DType::F32, .split_k = split});
+    }
+  }
+  const int64_t n = 75, k = 520, m = 33;  // fp16 weights, K not a multiple of the tile
+  auto w = random_f16(size_t(n * k), 12, 0.1f), x = random_f16(size_t(m * k), 13), bias = random_f16(size_t(n), 14);
+  std::vector<float> wf(w.size());
+  for (size_t i = 0; i < w.size(); ++i) wf[i] = h2f(w[i]);
+  auto e = test::exact_gemm(x, m, k, n, [&](int64_t j, float* row) { std::copy_n(&wf[size_t(j * k)], k, row); }, bias);
+  Buffer wg = gpu.upload(DType::F16, {n, k}, w.data(), w.size() * 2), wc = cpu.upload(DType::F16, {n, k}, w.data(), w.size() * 2);
+  Buffer bg = gpu.upload(DType::F16, {n}, bias.data(), bias.size() * 2), bc = cpu.upload(DType::F16, {n}, bias.data(), bias.size() * 2);
+  Buffer xg = gpu.upload(DType::F16, {m, k}, x.data(), x.size() * 2), xc = cpu.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
+  auto ref = as_float(cpu, cpu.gemm_f16(xc, wc, bc, {.out = DType::F32}));
+  for (int split : {2, 3}) {
+    const GemmOptions o{.path = GemmPath::Tiled, .out = DType::F32, .split_k = split};
+    auto got = as_float(gpu, gpu.gemm_f16(xg, wg, bg, o));
+    EXPECT_EQ(gpu.last_gemm_launch().split_k, uint32_t(split));
+    expect_both_within_bound(gpu, got, cpu, ref, e, o, m, false, k, 0, "f16 tiled split " + std::to_string(split));
+  }
+  lowbit::test::expect_clean(gpu);
+}
+
+// The K pipeline changes when loads and dequantization happen, never what is summed in which order:
+// every depth (1 serial, 2, 3, 4) gives the same bits as the serial variant, for int4 (groups of 128
+// and 12, sym and asym, K and N odd) and fp16 weights, M on every tile height, with and without split-K.
+TEST_P(GemmBackends, TiledSerialAndPipelinedAreBitIdentical) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  std::mt19937 rng(22);
+  std::normal_distribution<float> nd(0.0f, 0.05f);
+  auto bits = [&](const Buffer& y) { return gpu.download<uint32_t>(y); };
+  // each case's M rows pick the tile heights (and so the pipelines compiled) it covers
+  struct Case { int64_t n, k; int group; bool sym; std::vector<int64_t> ms; bool f16; };
+  for (const Case& c : {Case{136, 1024, 128, false, {17, 100}, true}, Case{75, 1200, 12, true, {40}, false},
+                        Case{70, 100, -1, false, {100}, true}}) {
+    std::vector<float> wt(size_t(c.n * c.k));
+    for (auto& v : wt) v = nd(rng);
+    W4Layer l = gpu.upload_w4(quantize_w4_rtn(wt.data(), c.n, c.k, c.group, c.sym), random_f16(size_t(c.n), 15));
+    auto wh = random_f16(size_t(c.n * c.k), 16, 0.1f);
+    Buffer w16 = gpu.upload(DType::F16, {c.n, c.k}, wh.data(), wh.size() * 2);
+    for (int64_t m : c.ms)
+      for (int split : {0, 2}) {
+        auto x = random_f16(size_t(m * c.k), uint32_t(m + c.k));
+        Buffer xg = gpu.upload(DType::F16, {m, c.k}, x.data(), x.size() * 2);
+        std::string what = "N=" + std::to_string(c.n) + " K=" + std::to_string(c.k) + " g" + std::to_string(c.group) +
+                           " M=" + std::to_string(m) + " split " + std::to_string(split);
+        const bool f16 = c.f16 && m > 32;
+        GemmOptions o{.path = GemmPath::Tiled, .out = DType::F32, .split_k = split, .stages = 1};
+        auto serial_w4 = bits(gpu.gemm_w4a16(xg, l, o));
+        ASSERT_EQ(gpu.last_gemm_launch().stages, 1u) << what;
+        auto serial_f16 = f16 ? bits(gpu.gemm_f16(xg, w16, {}, o)) : std::vector<uint32_t>{};
+        for (int stages : {2, 3, 4}) {
+          o.stages = stages;
+          EXPECT_EQ(bits(gpu.gemm_w4a16(xg, l, o)), serial_w4) << "w4 " << what << " stages " << stages;
+          EXPECT_EQ(gpu.last_gemm_launch().stages, uint32_t(stages)) << what;
+          if (f16) {
+            EXPECT_EQ(bits(gpu.gemm_f16(xg, w16, {}, o)), serial_f16) << "f16 " << what << " stages " << stages;
+          }
+        }
+      }
+  }
+  lowbit::test::expect_clean(gpu);
+}
+
 TEST_P(GemmBackends, F16BaselineOddShapesBothPaths) {
   LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
   Context cpu = Context::create({.backend = Backend::CPU});

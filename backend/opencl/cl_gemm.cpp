@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "backend/gemm_plan.hpp"
+#include "backend/tiled_config.hpp"
 #include "backend/opencl/opencl_device.hpp"
 #include "lowbit_formats.h"
 
@@ -11,7 +12,6 @@ namespace lowbit::detail::cl {
 
 namespace {
 
-constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 
 }  // namespace
@@ -25,11 +25,23 @@ void OpenClDevice::gemm(const GemmArgs& a) {
                    (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   cl_uint M = cl_uint(a.m), N = cl_uint(a.n), K = cl_uint(a.k), group = cl_uint(a.w4 ? a.group : 0);
 
-  // The launch plan (backend/gemm_plan.hpp): GEMV geometry and split-K.
+  // The launch plan (backend/gemm_plan.hpp): GEMV geometry and split-K; the tiled path splits K as the
+  // caller asks (split_k), or, with no request, when its output tiles alone would leave compute units
+  // idle, in slices of whole pipeline steps (tiled_k_split).
   const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k) : GemvPlan{};
-  const uint64_t tiles = ((a.n + kBn - 1) / kBn) * ((a.m + kBm - 1) / kBm);
-  uint32_t splits = gemv ? gp.splits : 1;
-  cl_uint k_split = gemv ? gp.k_split : cl_uint(a.k);
+  const TiledConfig tc = plan_tiled(profile_, a.m, a.n, a.k, a.w4, a.stages);
+  const uint64_t tiles = ((a.n + tc.bn - 1) / tc.bn) * ((a.m + tc.bm - 1) / tc.bm);
+  uint32_t splits = 1;
+  cl_uint k_split = cl_uint(a.k);
+  if (gemv) {
+    splits = gp.splits, k_split = gp.k_split;
+  } else if (a.split_k > 0) {
+    k_split = tiled_k_split(a.k, a.split_k, splits);
+  } else {
+    uint32_t want = 1;
+    plan_tiled_split(profile_, tiles, a.k, kTiledSliceRows, 0, want);
+    if (want > 1) k_split = tiled_k_split(a.k, int(want), splits);
+  }
   std::shared_ptr<DeviceBuffer> partials;
   if (splits > 1) partials = alloc_pooled(size_t(splits) * a.m * a.n * 4);
   cl_mem y = splits > 1 ? mem(partials.get()) : mem(a.y);
@@ -39,11 +51,12 @@ void OpenClDevice::gemm(const GemmArgs& a) {
     opts += " -DLB_WG=" + std::to_string(gp.wg) + " -DLB_MT=" + std::to_string(gp.mt) + " -DLB_KC=" + std::to_string(gp.kc) +
             " -DLB_COLS=" + std::to_string(gp.cols) + " -DLB_NC=" + std::to_string(gp.nc) +
             " -DLB_KP=" + std::to_string(gp.kp) + " -DLB_XS=" + std::string(gp.xs ? "1" : "0") +
-            " -DLB_RB=" + std::to_string(gp.rb) + " -DLB_U=" + std::to_string(gp.u);
+            " -DLB_RB=" + std::to_string(gp.rb) + " -DLB_UW=" + std::to_string(gp.u);
     k = kernel("gemm.cl", opts, "lb_gemm_gemv");
   } else {
-    opts += " -DLB_WG=" + std::to_string(kTileWg) + " -DLB_BM=" + std::to_string(kBm) + " -DLB_BN=" + std::to_string(kBn) +
-            " -DLB_BK=" + std::to_string(kBk) + " -DLB_TM=" + std::to_string(kTm) + " -DLB_TN=" + std::to_string(kTn);
+    opts += " -DLB_WG=" + std::to_string(tc.wg) + " -DLB_BM=" + std::to_string(tc.bm) + " -DLB_BN=" + std::to_string(tc.bn) +
+            " -DLB_BK=" + std::to_string(tc.bk) + " -DLB_TM=" + std::to_string(tc.tm) + " -DLB_TN=" + std::to_string(tc.tn) +
+            " -DLB_STAGES=" + std::to_string(tc.stages);
     k = kernel("gemm.cl", opts, "lb_gemm_tiled");
   }
   cl_uint args_splits = splits;
@@ -72,12 +85,13 @@ void OpenClDevice::gemm(const GemmArgs& a) {
     l.stages = 1;
     l.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
   } else {
-    launch2(k, ((a.n + kBn - 1) / kBn) * kTileWg, (a.m + kBm - 1) / kBm, kTileWg);
+    const size_t groups_x = (a.n + tc.bn - 1) / tc.bn, groups_y = (a.m + tc.bm - 1) / tc.bm;
+    launch3(k, groups_x * tc.wg, groups_y, splits, tc.wg);
     l.kernel = "lb_gemm_tiled";
-    l.workgroups = tiles * splits;
-    l.invocations_per_workgroup = kTileWg;
-    l.shared_bytes = 2 * kBk * (kBm + kBn) * 4;
-    l.stages = uint32_t(a.stages ? a.stages : 2);
+    l.workgroups = groups_x * groups_y * splits;
+    l.invocations_per_workgroup = tc.wg;
+    l.shared_bytes = tc.shared_bytes();
+    l.stages = tc.stages;
   }
   last_launch_ = l;
   if (splits > 1) {

@@ -225,11 +225,12 @@ size_t OpenClDevice::local_size(cl_kernel k, size_t want) const {
   return l;
 }
 
-void OpenClDevice::launch2(cl_kernel k, size_t items, size_t rows, size_t local) {
-  size_t global[2] = {(items + local - 1) / local * local, rows};
-  size_t lsize[2] = {local, 1};
+void OpenClDevice::launch3(cl_kernel k, size_t items, size_t rows, size_t slices, size_t local) {
+  size_t global[3] = {(items + local - 1) / local * local, rows, slices};
+  size_t lsize[3] = {local, 1, 1};
   cl_event ev = nullptr;
-  check(clEnqueueNDRangeKernel(queue_.get(), k, rows > 1 ? 2 : 1, nullptr, global, lsize, 0, nullptr, &ev),
+  cl_uint dims = slices > 1 ? 3 : rows > 1 ? 2 : 1;
+  check(clEnqueueNDRangeKernel(queue_.get(), k, dims, nullptr, global, lsize, 0, nullptr, &ev),
         "clEnqueueNDRangeKernel");
   record(ev);
 }

@@ -86,7 +86,9 @@ class OpenClDevice final : public Device {
   // Enqueues k over `items` work-items (rounded up to a multiple of `local`), recording its event.
   void launch(cl_kernel k, size_t items, size_t local) { launch2(k, items, 1, local); }
   // Two-dimensional launch: `items` x `rows` work-items, work-groups of `local` x 1.
-  void launch2(cl_kernel k, size_t items, size_t rows, size_t local);
+  void launch2(cl_kernel k, size_t items, size_t rows, size_t local) { launch3(k, items, rows, 1, local); }
+  // Three-dimensional launch: `items` x `rows` x `slices` work-items, work-groups of `local` x 1 x 1.
+  void launch3(cl_kernel k, size_t items, size_t rows, size_t slices, size_t local);
   // Fills the first 4 bytes of b with `bits` (recorded for timing like a kernel).
   void fill_u32(const DeviceBuffer& b, uint32_t bits);
   void record(cl_event e);

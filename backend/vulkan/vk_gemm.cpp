@@ -7,14 +7,15 @@
 #include <string>
 
 #include "backend/gemm_plan.hpp"
+#include "backend/tiled_config.hpp"
 #include "lowbit_formats.h"
 
 namespace lowbit::detail::vk {
 
 namespace {
 
-constexpr uint32_t kTileWg = 256, kBm = 64, kBn = 64, kBk = 16, kTm = 4, kTn = 4;  // coopmat tiles are 64 x 64 too
-constexpr uint32_t kCoopBk = 32;  // gemm_coopmat.comp's BK
+constexpr uint32_t kCoopTile = 64;  // the cooperative-matrix path's output tiles are 64 x 64
+constexpr uint32_t kCoopBk = 32;    // gemm_coopmat.comp's BK
 constexpr uint32_t kCoopKhrShared = 24576;  // gemm_coopmat_khr.comp: padded fp16 A/B stages + epilogue tile
 constexpr uint32_t kReduceWg = 256;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
@@ -30,6 +31,8 @@ const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const Vul
 
 GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
+  const bool coop = a.path == GemmPath::CoopMatrix;
+  const TiledConfig tc = plan_tiled(profile_, a.m, a.n, a.k, a.w4, a.stages);
   const uint64_t range = gpu_.max_binding_range();
   const uint64_t align = std::max<uint64_t>(gpu_.limits().minStorageBufferOffsetAlignment, 4);
   const VulkanBuffer& x = vkbuf(a.x);
@@ -45,7 +48,8 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
                                               "); only weights are split across bindings");
 
   // K slices. int4 weights bigger than one binding: one slice per binding window of whole word
-  // rows (window offsets aligned); otherwise GEMV splits K to keep the device busy.
+  // rows (window offsets aligned); otherwise the tiled path splits K as the caller asks (split_k)
+  // and GEMV splits K to keep the device busy.
   const uint64_t kwords = (a.k + 7) / 8;
   const uint64_t w_row_bytes = a.w4 ? a.n * 4 : a.k * 2;  // bytes per word row (int4) / per W row (fp16)
   const bool w_split = w.capacity() > range;
@@ -59,15 +63,20 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   }
   // The launch plan (backend/gemm_plan.hpp); weights over one binding force one K slice per window.
   const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k) : GemvPlan{};
-  const uint64_t tiles = ((a.n + kBn - 1) / kBn) * ((a.m + kBm - 1) / kBm);
+  const uint64_t tiles = coop ? ((a.n + kCoopTile - 1) / kCoopTile) * ((a.m + kCoopTile - 1) / kCoopTile)
+                              : ((a.n + tc.bn - 1) / tc.bn) * ((a.m + tc.bm - 1) / tc.bm);
   uint32_t k_split = uint32_t(a.k), splits = 1;
   if (a.w4 && w_split) {
     k_split = uint32_t(rows_per_window * 8);
     splits = uint32_t((a.k + k_split - 1) / k_split);
+  } else if (!gemv && !coop && a.split_k > 0) {
+    k_split = tiled_k_split(a.k, a.split_k, splits);  // whole BK steps of every pipeline depth
   } else if (gemv) {
     k_split = gp.k_split, splits = gp.splits;
-  } else if (!w_split) {
-    k_split = plan_tiled_split(profile_, tiles, a.k, a.path == GemmPath::CoopMatrix ? kCoopBk : kBk, a.split_k, splits);
+  } else if (!w_split) {  // automatic: enough slices that the output tiles cover the device
+    uint32_t want = 1;
+    plan_tiled_split(profile_, tiles, a.k, coop ? kCoopBk : kTiledSliceRows, 0, want);
+    if (want > 1) k_split = tiled_k_split(a.k, int(want), splits);
   }
   std::shared_ptr<VulkanBuffer> partials;
   if (splits > 1) {
@@ -82,7 +91,6 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   // common groups pay nothing for it).
   const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
   const char* shader;
-  const bool coop = a.path == GemmPath::CoopMatrix;
   const auto& variants = gpu_.coopmat_variants();
   if (coop && std::find(variants.begin(), variants.end(), coopmat_) == variants.end())
     throw Error(ErrorCode::Unsupported, std::string("gemm: the cooperative-matrix path needs VK_") +
@@ -99,9 +107,16 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group};
   } else {
     shader = "gemm_tiled";
-    spec = {kTileWg, kBm, kBn, kBk, kTm, kTn, a.w4 ? 1u : 0u, any_group};
+    spec = {tc.wg, tc.bm, tc.bn, tc.bk, tc.tm, tc.tn, a.w4 ? 1u : 0u, any_group, tc.stages};
   }
   const Pipeline& pipe = pipelines_.get(shader, 6, spec);
+  GemmLaunch launch{.kernel = shader, .invocations_per_workgroup = spec[0], .split_k = splits};
+  if (gemv) launch.shared_bytes = gp.shared_bytes(), launch.stages = 1, launch.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
+  if (!gemv && !coop) launch.shared_bytes = tc.shared_bytes(), launch.stages = tc.stages;
+  if (coop) {
+    launch.shared_bytes = coopmat_ == CoopmatVariant::Khr ? kCoopKhrShared : 2 * kCoopBk * (2 * kCoopTile) * 2 + kCoopTile * kCoopTile * 4;
+    launch.stages = a.stages == 1 ? 1 : 2;
+  }
 
   Push p{};
   p.M = uint32_t(a.m), p.N = uint32_t(a.n), p.K = uint32_t(a.k);
@@ -111,19 +126,14 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   p.flags = (a.bias ? kFlagBias : 0) | (a.bias && a.bias_f32 ? kFlagBiasF32 : 0) | (a.zeros ? kFlagZeros : 0) |
             (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   auto whole = [&](const VulkanBuffer& b, bool write) { return BufferUse{&b, 0, std::min<uint64_t>(b.capacity(), range), write}; };
+  const uint32_t tile_m = coop ? kCoopTile : tc.bm, tile_n = coop ? kCoopTile : tc.bn;
   auto groups_x = [&](uint64_t n_count) {
-    if (!gemv) return uint32_t((n_count + kBn - 1) / kBn);  // tiled and coopmat: 64-wide tiles
+    if (!gemv) return uint32_t((n_count + tile_n - 1) / tile_n);
     uint64_t cols = a.w4 ? uint64_t(gp.wg / gp.kp) * gp.nc : gp.cols;
     return uint32_t((n_count + cols - 1) / cols);
   };
-  const uint32_t gy_tiles = uint32_t((a.m + kBm - 1) / kBm);
+  const uint32_t gy_tiles = uint32_t((a.m + tile_m - 1) / tile_m);
 
-  GemmLaunch launch{shader, 0, spec[0], 0, gemv ? 1u : uint32_t(a.stages ? a.stages : 2), splits};
-  launch.k_partitions = gemv ? (a.w4 ? gp.kp : gp.wg / gp.cols) : 1;
-  launch.shared_bytes = gemv ? gp.shared_bytes()                                          // smem4[MT * KC / 4] vec4
-                        : coop && coopmat_ == CoopmatVariant::Khr ? kCoopKhrShared
-                        : coop ? 2 * kCoopBk * (kBm + kBn) * 2 + kBm * kBn * 4          // As, Bs fp16 + Cs fp32
-                               : 2 * kBk * (kBm + kBn) * 4;                             // As, Bs fp32
   stream_.begin_op();
   // One dispatch per weight binding window: int4 -> one K slice each; fp16 -> a column range.
   uint64_t windows = !w_split ? 1 : a.w4 ? splits : (a.n + rows_per_window - 1) / rows_per_window;
@@ -145,12 +155,9 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     }
     std::array<BufferUse, 6> b = {whole(x, false), wb, whole(scales, false), whole(zeros, false), whole(bias, false),
                                   whole(out, true)};
-    if (gemv) {
-      stream_.dispatch(pipe, b, &p, sizeof p, groups_x(p.n_count), slices, 1);
-    } else {
-      stream_.dispatch(pipe, b, &p, sizeof p, groups_x(p.n_count), gy_tiles, slices);
-    }
-    launch.workgroups += uint64_t(groups_x(p.n_count)) * (gemv ? 1 : gy_tiles) * slices;
+    const uint32_t gy = gemv ? slices : gy_tiles, gz = gemv ? 1 : slices;
+    stream_.dispatch(pipe, b, &p, sizeof p, groups_x(p.n_count), gy, gz);
+    launch.workgroups += uint64_t(groups_x(p.n_count)) * gy * gz;
   }
   if (splits > 1) {
     const Pipeline& red = pipelines_.get("gemm_reduce", 6, {});

@@ -8,9 +8,10 @@
  *   LB_WG   work-group size
  *   GEMV (small M): LB_MT accumulator rows (>= M), LB_KC K chunk staged in local memory (>= LB_WG),
  *                   LB_COLS fp16 columns per work-group, LB_NC int4 columns per work-item (1, 4 or 8)
- *   tiled:          LB_BM, LB_BN, LB_BK (multiple of 8), LB_TM, LB_TN; LB_WG = (BM/TM)*(BN/TN)
- * Split-K (GEMV): work-group row 1 indexes the K slice; with splits > 1 the fp32 partials go to
- * `part` and lb_gemm_reduce sums them in a second kernel (no inter-work-group synchronisation).
+ *   tiled:          LB_BM, LB_BN, LB_BK (multiple of 8), LB_TM, LB_TN (multiple of 4);
+ *                   LB_WG = (BM/TM)*(BN/TN); LB_STAGES K-pipeline depth (backend/tiled_config.hpp)
+ * Split-K: work-group row 1 (GEMV) or z (tiled) indexes the K slice; with splits > 1 the fp32 partials
+ * go to `part` and lb_gemm_reduce sums them in a second kernel (no inter-work-group synchronisation).
  */
 #define FLAG_BIAS 1u
 #define FLAG_ZEROS 2u
@@ -292,113 +293,209 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
 #endif /* LB_MT */
 
 #ifdef LB_BM
-#define XL ((LB_BM * LB_BK + LB_WG - 1) / LB_WG)
-#define WL ((LB_BN * LB_BK + LB_WG - 1) / LB_WG)
-#define QL ((LB_BN * LB_BK / 8 + LB_WG - 1) / LB_WG)
+/* Tiled path: the algorithm of shaders/glsl/gemm_tiled.comp (see its header for the pipeline and the
+ * conflict-free shared-memory layouts): BM x BN tiles, K steps of LB_BK, LB_STAGES-deep pipeline
+ * (1 serial, 2 double buffer, >= 3 loads S-1 steps ahead in registers), LB_TM x LB_TN accumulators
+ * per work-item (rows ty + i*BM/TM, column quads tx + j*BN/TN), fma with k ascending, so that every
+ * pipeline depth gives the same bits. Work-group z is the K slice; with splits > 1 the fp32 partials
+ * go to y32 [splits, M, N] and lb_gemm_reduce adds them (and the bias). */
+#ifndef LB_STAGES
+#define LB_STAGES 2
+#endif
+#define LB_QA (LB_BK / 4 + 1)                      /* float4 quads per As row (odd) */
+#define LB_QB (LB_BN / 4)                          /* float4 quads per Bs row */
+#define LB_NBUF (LB_STAGES == 1 ? 1 : 2)
+#define LB_SLOTS (LB_STAGES > 2 ? LB_STAGES - 1 : 1)
+#define LB_XC (LB_BM * LB_BK / 8)                  /* 8-half X chunks per step */
+#define LB_WC ((LB_BK / 8) * LB_QB)                /* (word row, column quad) weight chunks per step */
+#define LB_XL ((LB_XC + LB_WG - 1) / LB_WG)
+#define LB_WL ((LB_WC + LB_WG - 1) / LB_WG)
+#define LB_RM (LB_BM / LB_TM)
+#define LB_RN (LB_BN / LB_TN)
+#define LB_TQ (LB_TN / 4)
+#define LB_WV (LB_W4 ? 1 : 4)                      /* uint4 per weight chunk: 4 words, or 4 x 8 halves */
+
+typedef struct {
+  __global const half* x;
+  __global const uint* w;
+  __global const half* scales;
+  __global const uchar* zeros;
+  uint M, N, K, group, flags, k_begin, k_end, m0, n0, lid;
+} LbTile;
+
+/* One step's global loads, held until they are dequantized into local memory. */
+typedef struct {
+  uint4 x[LB_XL];
+  uint4 w[LB_WL][LB_WV];
+  float4 s[LB_WL], z[LB_WL];
+} LbStep;
+
+/* 8 halves (raw bits) starting at element `base` of p, those at k >= k_end as 0: one 16-byte load
+ * when K % 8 == 0 (then the chunk lies wholly inside or outside the slice). */
+inline uint4 lb_load8(__global const half* p, uint base, uint k, const LbTile* T) {
+  __global const ushort* h = (__global const ushort*)p;
+  if (T->K % 8u == 0u) return k < T->k_end ? vload4(base >> 3, (__global const uint*)p) : (uint4)(0u);
+  uint v[8];
+  for (uint j = 0; j < 8u; ++j) v[j] = k + j < T->k_end ? (uint)h[base + j] : 0u;
+  return (uint4)(v[0] | (v[1] << 16), v[2] | (v[3] << 16), v[4] | (v[5] << 16), v[6] | (v[7] << 16));
+}
+
+inline void lb_tile_load(LbStep* r, uint t, const LbTile* T) {
+  uint k0 = T->k_begin + t * LB_BK;
+#pragma unroll
+  for (uint i = 0; i < LB_XL; ++i) {
+    uint e = T->lid + i * LB_WG, row = e % LB_BM, k = k0 + (e / LB_BM) * 8u; /* row fastest */
+    r->x[i] = e < LB_XC && T->m0 + row < T->M ? lb_load8(T->x, (T->m0 + row) * T->K + k, k, T) : (uint4)(0u);
+  }
+#pragma unroll
+  for (uint i = 0; i < LB_WL; ++i) {
+    uint e = T->lid + i * LB_WG;
+    uint n = T->n0 + (e % LB_QB) * 4u, krow = k0 + (e / LB_QB) * 8u;
+    bool ok = e < LB_WC && krow < T->k_end;
+#if LB_W4
+    uint row = (krow >> 3) * T->N, g = min(krow / T->group, T->K / T->group - 1u);
+    uint4 q = (uint4)(0u);
+    float sc[4], zp[4];
+    if (ok && T->N % 4u == 0u && n + 3u < T->N) {
+      q = vload4((row + n) >> 2, T->w);
+    } else {
+      uint qv[4];
+      for (uint c = 0; c < 4u; ++c) qv[c] = ok && n + c < T->N ? T->w[row + n + c] : 0u;
+      q = (uint4)(qv[0], qv[1], qv[2], qv[3]);
+    }
+    for (uint c = 0; c < 4u; ++c) {
+      bool inside = ok && n + c < T->N;
+      sc[c] = inside ? vload_half(g * T->N + n + c, T->scales) : 0.0f;
+      zp[c] = inside && (T->flags & FLAG_ZEROS) ? (float)T->zeros[g * T->N + n + c] : 8.0f;
+    }
+    r->w[i][0] = q;
+    r->s[i] = (float4)(sc[0], sc[1], sc[2], sc[3]);
+    r->z[i] = (float4)(zp[0], zp[1], zp[2], zp[3]);
+#else
+    for (uint c = 0; c < 4u; ++c)
+      r->w[i][c] = ok && n + c < T->N ? lb_load8((__global const half*)T->w, (n + c) * T->K + krow, krow, T) : (uint4)(0u);
+#endif
+  }
+}
+
+inline float8 lb_unpack8(uint4 h) { return vload_half8(0, (const half*)&h); }
+
+/* registers of step t -> local buffer (As, Bs point at it): X as fp32, int4 weights dequantized */
+inline void lb_tile_store(const LbStep* r, __local float4* As, __local float4* Bs, uint t, const LbTile* T) {
+  uint k0 = T->k_begin + t * LB_BK;
+#pragma unroll
+  for (uint i = 0; i < LB_XL; ++i) {
+    uint e = T->lid + i * LB_WG;
+    if (e >= LB_XC) continue;
+    float8 v = lb_unpack8(r->x[i]);
+    uint a = (e % LB_BM) * LB_QA + (e / LB_BM) * 2u;
+    As[a] = v.lo;
+    As[a + 1u] = v.hi;
+  }
+#pragma unroll
+  for (uint i = 0; i < LB_WL; ++i) {
+    uint e = T->lid + i * LB_WG;
+    if (e >= LB_WC) continue;
+    uint cq = e % LB_QB, kw = e / LB_QB;
+    float wv[4][8];
+#if LB_W4
+    uint n = T->n0 + cq * 4u, krow = k0 + kw * 8u;
+    uint q[4] = {r->w[i][0].s0, r->w[i][0].s1, r->w[i][0].s2, r->w[i][0].s3};
+    float sc[4] = {r->s[i].s0, r->s[i].s1, r->s[i].s2, r->s[i].s3};
+    float zp[4] = {r->z[i].s0, r->z[i].s1, r->z[i].s2, r->z[i].s3};
+    for (uint c = 0; c < 4u; ++c) {
+      if (LB_ANY_GROUP && krow < T->k_end && n + c < T->N) /* the word may straddle groups */
+        lb_dequant8_rows(q[c], krow, n + c, T->N, T->K, T->group, T->flags, T->scales, T->zeros, wv[c]);
+      else
+        lb_dequant8(q[c], zp[c], sc[c], wv[c]);
+    }
+#else
+    for (uint c = 0; c < 4u; ++c) vstore8(lb_unpack8(r->w[i][c]), 0, wv[c]);
+#endif
+    for (uint j = 0; j < 8u; ++j) Bs[(kw * 8u + j) * LB_QB + cq] = (float4)(wv[0][j], wv[1][j], wv[2][j], wv[3][j]);
+  }
+}
+
+/* acc += the LB_BK-row product of one local buffer: per k, TM x TN fma, k ascending */
+inline void lb_tile_multiply(__local const float4* As, __local const float4* Bs, float* acc, uint lid) {
+  uint tx = lid % LB_RN, ty = lid / LB_RN;
+  for (uint kq = 0; kq < LB_BK / 4; ++kq) {
+    float4 a[LB_TM];
+#pragma unroll
+    for (uint i = 0; i < LB_TM; ++i) a[i] = As[(ty + i * LB_RM) * LB_QA + kq];
+#pragma unroll
+    for (uint kk = 0; kk < 4u; ++kk) {
+      float b[LB_TN];
+#pragma unroll
+      for (uint j = 0; j < LB_TQ; ++j) vstore4(Bs[(kq * 4u + kk) * LB_QB + tx + j * LB_RN], 0, b + 4 * j);
+#pragma unroll
+      for (uint i = 0; i < LB_TM; ++i) {
+        float av = kk == 0u ? a[i].s0 : kk == 1u ? a[i].s1 : kk == 2u ? a[i].s2 : a[i].s3;
+#pragma unroll
+        for (uint j = 0; j < LB_TN; ++j) acc[i * LB_TN + j] = fma(av, b[j], acc[i * LB_TN + j]);
+      }
+    }
+  }
+}
 
 __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1)))
 void lb_gemm_tiled(__global const half* x, __global const uint* w, __global const half* scales,
                    __global const uchar* zeros, __global const half* bias, __global float* y32,
                    __global half* y16, uint M, uint N, uint K, uint group, uint k_split, uint splits,
                    uint flags) {
-  __local float As[2 * LB_BK * LB_BM];
-  __local float Bs[2 * LB_BK * LB_BN];
-  uint lid = get_local_id(0);
-  uint tx = lid % (LB_BN / LB_TN), ty = lid / (LB_BN / LB_TN);
-  uint m0 = get_group_id(1) * LB_BM, n0 = get_group_id(0) * LB_BN;
-  float rx[XL];
-#if LB_W4
-  uint rq[QL];
-  float rs[QL], rz[QL];
-  uint kwords = (K + 7u) >> 3, groups = K / group;
-#else
-  float rw[WL];
-  __global const half* wh = (__global const half*)w;
-#endif
+  __local float4 As[LB_NBUF * LB_BM * LB_QA];
+  __local float4 Bs[LB_NBUF * LB_BK * LB_QB];
+  uint split = get_group_id(2);
+  LbTile T = {x, w, scales, zeros, M, N, K, group, flags, split * k_split, min(K, split * k_split + k_split),
+              get_group_id(1) * LB_BM, get_group_id(0) * LB_BN, get_local_id(0)};
   float acc[LB_TM * LB_TN];
   for (uint i = 0; i < LB_TM * LB_TN; ++i) acc[i] = 0.0f;
-  uint steps = (K + LB_BK - 1u) / LB_BK;
-
-  /* next tile: global -> registers */
-#define LOAD_GLOBAL(k0)                                                                       \
-  for (uint i = 0; i < XL; ++i) {                                                             \
-    uint e = lid + i * LB_WG, r = e / LB_BK, kk = e % LB_BK;                                  \
-    rx[i] = (e < LB_BM * LB_BK && m0 + r < M && (k0) + kk < K) ? vload_half((m0 + r) * K + (k0) + kk, x) : 0.0f; \
-  }                                                                                           \
-  LOAD_GLOBAL_W(k0)
-#if LB_W4
-#define LOAD_GLOBAL_W(k0)                                                                     \
-  for (uint i = 0; i < QL; ++i) {                                                             \
-    uint e = lid + i * LB_WG, c = e % LB_BN, kw = e / LB_BN;                                  \
-    uint n = n0 + c, krow = (k0) + kw * 8u;                                                   \
-    bool ok = e < LB_BN * LB_BK / 8 && n < N && (krow >> 3) < kwords;                         \
-    uint g = min(krow / group, groups - 1u);                                                  \
-    rq[i] = ok ? w[(krow >> 3) * N + n] : 0u;                                                 \
-    rs[i] = ok ? vload_half(g * N + n, scales) : 0.0f;                                        \
-    rz[i] = (ok && (flags & FLAG_ZEROS)) ? (float)zeros[g * N + n] : 8.0f;                    \
-  }
-#else
-#define LOAD_GLOBAL_W(k0)                                                                     \
-  for (uint i = 0; i < WL; ++i) {                                                             \
-    uint e = lid + i * LB_WG, c = e / LB_BK, kk = e % LB_BK;                                  \
-    rw[i] = (e < LB_BN * LB_BK && n0 + c < N && (k0) + kk < K) ? vload_half((n0 + c) * K + (k0) + kk, wh) : 0.0f; \
-  }
-#endif
-  /* registers -> local buffer `buf` (int4 dequantized here, off the critical load path) */
-#define STORE_X(buf)                                                                          \
-  for (uint i = 0; i < XL; ++i) {                                                             \
-    uint e = lid + i * LB_WG;                                                                 \
-    if (e < LB_BM * LB_BK) As[(buf) * LB_BK * LB_BM + (e % LB_BK) * LB_BM + e / LB_BK] = rx[i]; \
-  }
-#if LB_W4
-#define STORE_W(buf, k0)                                                                      \
-  for (uint i = 0; i < QL; ++i) {                                                             \
-    uint e = lid + i * LB_WG;                                                                 \
-    if (e < LB_BN * LB_BK / 8) {                                                              \
-      uint c = e % LB_BN, kw = e / LB_BN;                                                     \
-      float wv[8];                                                                            \
-      if (LB_ANY_GROUP && n0 + c < N && (k0) + kw * 8u < K) /* word may straddle groups */ \
-        lb_dequant8_rows(rq[i], (k0) + kw * 8u, n0 + c, N, K, group, flags, scales, zeros, wv); \
-      else                                                                                    \
-        lb_dequant8(rq[i], rz[i], rs[i], wv);                                                 \
-      for (uint j = 0; j < 8u; ++j) Bs[(buf) * LB_BK * LB_BN + (kw * 8u + j) * LB_BN + c] = wv[j]; \
-    }                                                                                         \
-  }
-#else
-#define STORE_W(buf, k0)                                                                      \
-  for (uint i = 0; i < WL; ++i) {                                                             \
-    uint e = lid + i * LB_WG;                                                                 \
-    if (e < LB_BN * LB_BK) Bs[(buf) * LB_BK * LB_BN + (e % LB_BK) * LB_BN + e / LB_BK] = rw[i]; \
-  }
-#endif
-
-  LOAD_GLOBAL(0u)
-  STORE_X(0u)
-  STORE_W(0u, 0u)
-  barrier(CLK_LOCAL_MEM_FENCE);
+  uint steps = (T.k_end - T.k_begin + LB_BK - 1u) / LB_BK;
+  LbStep slot[LB_SLOTS];
+#define LB_AS(buf) (As + (buf) * LB_BM * LB_QA)
+#define LB_BS(buf) (Bs + (buf) * LB_BK * LB_QB)
+#if LB_STAGES == 1
   for (uint t = 0; t < steps; ++t) {
-    uint buf = t & 1u;
-    bool more = t + 1u < steps;
-    if (more) {
-      LOAD_GLOBAL((t + 1u) * LB_BK)
-    }
-    for (uint kk = 0; kk < LB_BK; ++kk) {
-      float a[LB_TM], b[LB_TN];
-      for (uint i = 0; i < LB_TM; ++i) a[i] = As[buf * LB_BK * LB_BM + kk * LB_BM + ty * LB_TM + i];
-      for (uint j = 0; j < LB_TN; ++j) b[j] = Bs[buf * LB_BK * LB_BN + kk * LB_BN + tx * LB_TN + j];
-      for (uint i = 0; i < LB_TM; ++i)
-        for (uint j = 0; j < LB_TN; ++j) acc[i * LB_TN + j] += a[i] * b[j];
-    }
-    if (more) {
-      STORE_X(buf ^ 1u)
-      STORE_W(buf ^ 1u, (t + 1u) * LB_BK)
-    }
+    lb_tile_load(&slot[0], t, &T);
+    lb_tile_store(&slot[0], LB_AS(0), LB_BS(0), t, &T);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    lb_tile_multiply(LB_AS(0), LB_BS(0), acc, T.lid);
     barrier(CLK_LOCAL_MEM_FENCE);
   }
+#else
+#pragma unroll
+  for (uint s = 0; s < LB_SLOTS; ++s)
+    if (s < steps) lb_tile_load(&slot[s], s, &T);
+  if (steps > 0u) lb_tile_store(&slot[0], LB_AS(0), LB_BS(0), 0u, &T);
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint t0 = 0; t0 < steps; t0 += LB_SLOTS) {
+#pragma unroll
+    for (uint s = 0; s < LB_SLOTS; ++s) {
+      uint t = t0 + s;
+      if (t < steps) {
+        uint nb = (t + 1u) & 1u;
+#if LB_STAGES == 2
+        if (t + 1u < steps) lb_tile_load(&slot[0], t + 1u, &T); /* in flight during the multiply */
+        lb_tile_multiply(LB_AS(t & 1u), LB_BS(t & 1u), acc, T.lid);
+        if (t + 1u < steps) lb_tile_store(&slot[0], LB_AS(nb), LB_BS(nb), t + 1u, &T);
+#else
+        /* slot s held step t (already in local memory): reuse it for step t + S - 1 */
+        if (t + LB_SLOTS < steps) lb_tile_load(&slot[s], t + LB_SLOTS, &T);
+        if (t + 1u < steps) lb_tile_store(&slot[(s + 1u) % LB_SLOTS], LB_AS(nb), LB_BS(nb), t + 1u, &T);
+        lb_tile_multiply(LB_AS(t & 1u), LB_BS(t & 1u), acc, T.lid);
+#endif
+        barrier(CLK_LOCAL_MEM_FENCE);
+      }
+    }
+  }
+#endif
+  uint tx = T.lid % LB_RN, ty = T.lid / LB_RN;
   for (uint i = 0; i < LB_TM; ++i)
     for (uint j = 0; j < LB_TN; ++j) {
-      uint m = m0 + ty * LB_TM + i, n = n0 + tx * LB_TN + j;
-      if (m < M && n < N) lb_store_y(y32, y16, flags, m * N + n, acc[i * LB_TN + j] + lb_bias(bias, flags, n));
+      uint m = T.m0 + ty + i * LB_RM, n = T.n0 + (tx + (j / 4u) * LB_RN) * 4u + j % 4u;
+      if (m >= M || n >= N) continue;
+      if (splits > 1u) y32[(split * M + m) * N + n] = acc[i * LB_TN + j];
+      else lb_store_y(y32, y16, flags, m * N + n, acc[i * LB_TN + j] + lb_bias(bias, flags, n));
     }
 }
 #endif /* LB_BM */
