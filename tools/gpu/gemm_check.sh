@@ -8,7 +8,7 @@ set -uo pipefail
 final=${OUT:-/tmp}
 export OUT=/tmp/gpu-out
 NO_TAR=1 TESTS="test_gemm_plan test_coopmat_shapes test_gemm_backends test_buffer_pool test_vulkan_host test_attention_gpu" \
-  TEST_TIMEOUT=60 BENCH="w4a16:1,4096,4096;16,4096,4096;64,4096,4096;256,4096,4096;1,14336,4096;1,4096,14336" \
+  TEST_TIMEOUT=50 BENCH="w4a16:1,4096,4096;16,4096,4096;64,4096,4096;256,4096,4096;1,14336,4096;1,4096,14336" \
   BENCH_TIMEOUT=60 bash .gpu/run.sh_inner 2>&1 | tee /tmp/gpu-run.log
 o=/tmp/gpu-out
 timeout 60 .gpu/bin/test_gemm_backends --gtest_filter='GemmVulkanCoopMatrix*' >"$o/coopmat_variants.log" 2>&1
