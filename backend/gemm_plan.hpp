@@ -22,11 +22,12 @@ struct DeviceProfile {
   uint32_t max_workgroup = 256;  // invocations
   uint64_t shared_bytes = 32768; // per workgroup
   uint32_t threads = 1;          // CPU: hardware threads
+  bool gemv_partitions = false;  // GEMV: K partitions inside workgroups (measured slower on an H100: opt-in)
 };
 
-// $LOWBIT_DEVICE_PROFILE=gpu:<compute units> plans a CPU driver's launches as for a GPU with that
-// many compute units (tests run the GPU variants of the kernels on lavapipe / PoCL this way); anything
-// else there is ignored.
+// $LOWBIT_DEVICE_PROFILE=gpu:<compute units>[:kp] plans a CPU driver's launches as for a GPU with that
+// many compute units, with ":kp" the K-partitioned GEMV (tests run the GPU variants of the kernels on
+// lavapipe / PoCL this way); anything else there is ignored.
 inline DeviceProfile with_profile_override(DeviceProfile d) {
   const char* env = std::getenv("LOWBIT_DEVICE_PROFILE");
   if (!env) return d;
@@ -34,9 +35,11 @@ inline DeviceProfile with_profile_override(DeviceProfile d) {
   if (v.rfind("gpu:", 0) != 0) return d;
   char* end = nullptr;
   unsigned long cu = std::strtoul(v.c_str() + 4, &end, 10);
-  if (*end != 0 || cu == 0 || cu > 4096) return d;
+  bool kp = std::string(end) == ":kp";
+  if ((*end != 0 && !kp) || cu == 0 || cu > 4096) return d;
   d.cpu = false;
   d.compute_units = uint32_t(cu);
+  d.gemv_partitions = kp;
   return d;
 }
 
@@ -91,8 +94,13 @@ struct GemvPlan {
   uint32_t shared_bytes() const { return mt * kc * 4; }
 };
 
-// The GEMV plan for M x N x K on a device. CPU drivers: 128 invocations of NC columns each, X staged in
-// KC-row chunks, split-K to about 4 workgroups per thread. GPUs: 16-byte loads (4 columns) where N
+// The GEMV plan for M x N x K on a device. The staged plan (CPU drivers, and GPUs by default): 128
+// invocations of NC columns each, X staged in KC-row chunks, split-K to about 4 workgroups per thread
+// (CPU) or 2 per compute unit (GPU), slices of at least KC rows. On an NVIDIA H100 it beat the
+// partitioned plan below at 3 of 4 shapes (M=16 4096x4096: 0.039 against 0.212 ms; M=1 4096x14336:
+// 0.136 against 0.226 ms; M=1 14336x4096: 0.105 against 0.132 ms; M=1 4096x4096: 0.024 against
+// 0.017 ms), so that one is opt-in (DeviceProfile::gemv_partitions) until the autotuner picks per shape.
+// The partitioned plan: 16-byte loads (4 columns) where N
 // allows, CT column threads reading CT * 16 bytes of a word row (>= one 32-byte sector), KP = WG / CT
 // K partitions per workgroup, CT as large as still gives 2 workgroups per compute unit, then split-K
 // for the rest (each partition keeps >= 2 words per slice). `requested` > 0 forces the slice count.
@@ -104,10 +112,11 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
     p.k_split = gemv_k_split(k, p.groups_n, requested, 0, kGemvChunk, p.splits);
     return p;
   }
-  if (d.cpu) {
+  if (d.cpu || !d.gemv_partitions) {  // the staged plan: X chunks in shared memory, split-K across workgroups
     p.nc = gemv_columns_per_item(true, m, n);
     p.groups_n = (n + p.wg * p.nc - 1) / (p.wg * p.nc);
-    p.k_split = gemv_k_split(k, p.groups_n, requested, 4 * uint64_t(std::max(1u, d.threads)), kGemvChunk, p.splits);
+    const uint64_t target = d.cpu ? 4 * uint64_t(std::max(1u, d.threads)) : 2 * uint64_t(d.compute_units ? d.compute_units : 128);
+    p.k_split = gemv_k_split(k, p.groups_n, requested, target, kGemvChunk, p.splits);
     return p;
   }
   p.xs = false;

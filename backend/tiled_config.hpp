@@ -17,10 +17,13 @@ struct TiledConfig {
   uint32_t shared_bytes() const { return (stages == 1 ? 1u : 2u) * (bm * (bk + 4) + bk * bn) * 4u; }
 };
 
-// Default pipeline depth per kind of device: GPUs keep two steps of loads in flight. CPU drivers
-// (lavapipe, PoCL) have no memory latency to hide; there the serial loop is fastest (measured), as it
-// needs one shared buffer only, which leaves room for BK 32 (half the barriers) in lavapipe's 32 KiB.
-inline constexpr int kTiledStagesGpu = 3, kTiledStagesCpu = 1;
+// Default pipeline depth per kind of device: the serial loop (S = 1) everywhere it was measured. CPU
+// drivers (lavapipe, PoCL) have no memory latency to hide, and S = 1 needs one shared buffer only, which
+// leaves room for BK 32 (half the barriers) in lavapipe's 32 KiB. On an NVIDIA H100 (Vulkan, driver
+// 580.159) S = 1 ran 0.099 ms at M = 64 x 4096 x 4096 (int4) against 0.146 ms for S = 3, and 0.303 against
+// 0.444 ms at M = 256: the deeper pipeline's second buffer halves the workgroups per SM, which costs more
+// than the latency it hides. S >= 2 stays a GemmOptions::stages choice (and the autotuner's).
+inline constexpr int kTiledStagesGpu = 1, kTiledStagesCpu = 1;
 
 // Split-K slices are a multiple of this many K rows: a multiple of every BK tiled_config picks, so
 // that every pipeline depth cuts K at the same rows (and sums the same partials).

@@ -19,13 +19,18 @@ struct NamedProfile {
 };
 
 // compute units, subgroup, max invocations, shared bytes per workgroup (Vulkan limits as drivers report).
+// With the K-partitioned GEMV (DeviceProfile::gemv_partitions); GpuDefault() below turns it off.
 const NamedProfile kGpus[] = {
-    {"H100 SXM (132 SMs)", {false, 132, 32, 1024, 49152, 1}},
-    {"RX 7900 XTX (96 CUs, wave64)", {false, 96, 64, 1024, 65536, 1}},
-    {"Arc A770 (32 Xe-cores)", {false, 32, 32, 1024, 65536, 1}},
-    {"Adreno 750 (6 SPs, wave64)", {false, 6, 64, 1024, 32768, 1}},
-    {"unknown GPU (no count)", {false, 0, 32, 256, 32768, 1}},
+    {"H100 SXM (132 SMs)", {false, 132, 32, 1024, 49152, 1, true}},
+    {"RX 7900 XTX (96 CUs, wave64)", {false, 96, 64, 1024, 65536, 1, true}},
+    {"Arc A770 (32 Xe-cores)", {false, 32, 32, 1024, 65536, 1, true}},
+    {"Adreno 750 (6 SPs, wave64)", {false, 6, 64, 1024, 32768, 1, true}},
+    {"unknown GPU (no count)", {false, 0, 32, 256, 32768, 1, true}},
 };
+DeviceProfile gpu_default(DeviceProfile d) {
+  d.gemv_partitions = false;
+  return d;
+}
 const DeviceProfile kCpu{true, 0, 8, 1024, 65536, 2};  // lavapipe / PoCL on 2 threads
 
 struct Shape {
@@ -65,6 +70,20 @@ TEST(GemmPlan, GemvPlansAreWellFormedOnEveryProfileAndShape) {
       expect_well_formed(plan_gemv(g.d, true, s.m, s.n, s.k, 0), g.d, s,
                          std::string(g.name) + " " + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k));
   for (const auto& s : kShapes) expect_well_formed(plan_gemv(kCpu, true, s.m, s.n, s.k, 0), kCpu, s, "cpu");
+  for (const auto& g : kGpus)
+    for (const auto& s : kShapes) expect_well_formed(plan_gemv(gpu_default(g.d), true, s.m, s.n, s.k, 0), g.d, s, "staged");
+}
+
+// By default a GPU runs the staged plan (measured faster on an H100), split to about two workgroups per
+// compute unit where K allows slices of at least one X chunk.
+TEST(GemmPlan, GpusDefaultToTheStagedPlanSplitForTheDevice) {
+  const DeviceProfile h100 = gpu_default(kGpus[0].d);
+  GemvPlan p = plan_gemv(h100, true, 1, 4096, 4096, 0);
+  EXPECT_TRUE(p.xs);
+  EXPECT_EQ(p.kp, 1u);
+  EXPECT_EQ(p.splits, 16u) << "4 column groups; K / 256 slices at most";
+  GemvPlan q = plan_gemv(h100, true, 1, 4096, 65536, 0);
+  EXPECT_GE(q.workgroups(), 2u * 132u);
 }
 
 TEST(GemmPlan, H100GemvAtM1PutsTwoWorkgroupsOnEverySm) {

@@ -41,7 +41,7 @@ TEST(TiledConfig, TilesFitTheDeviceAndTheKernelsConstraints) {
 }
 
 TEST(TiledConfig, StagesAsRequestedElseTheDevicesDefault) {
-  EXPECT_EQ(tiled_config(64, 4096, 4096, true, false, 0).stages, 3u);
+  EXPECT_EQ(tiled_config(64, 4096, 4096, true, false, 0).stages, uint32_t(lowbit::detail::kTiledStagesGpu));
   EXPECT_EQ(tiled_config(64, 4096, 4096, true, true, 0).stages, 1u);
   for (int s : {1, 2, 3, 4}) EXPECT_EQ(tiled_config(64, 4096, 4096, true, false, s).stages, uint32_t(s));
   // the serial variant keeps one shared buffer, the pipelined ones two

@@ -83,6 +83,9 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   if (coopmat()) {
     use12.shaderFloat16 = VK_TRUE;
     use12.vulkanMemoryModel = VK_TRUE;
+    // with the memory model on, atomics at Device scope (kv_append's min/max) need this too (VUID-06265;
+    // seen on NVIDIA's driver, which reports it)
+    use12.vulkanMemoryModelDeviceScope = have12.vulkanMemoryModelDeviceScope;
   }
 
   max_range_ = props_.limits.maxStorageBufferRange;
