@@ -1,16 +1,16 @@
 // gemm_gemv.comp — the small-M path (M <= 16, memory-bound) of Y = X · Wᵀ (+ bias).
 //
-// int4 weights (W4): NC adjacent output columns per invocation (1, 4 or 8: one 4/16/32-byte load of
-// words per K step, neighbouring invocations read neighbouring words). KP invocations of a workgroup
-// share a column set (the workgroup is CT = WG / KP column threads by KP K partitions, column thread
-// fastest, so a subgroup reads whole cache lines of several word rows): each partition takes one
-// contiguous run of the slice's word rows, and the KP sums are added in shared memory at the end, in
-// a fixed order. This is how a GPU gets enough loads in flight at M = 1 without a second pass (the
-// launch planner, backend/gemm_plan.hpp, picks CT, KP and split-K from the device). X comes from
-// global memory (cached, read by every workgroup), or with XS (CPU drivers, KP = 1) staged in shared
-// memory one KC chunk at a time. Each word's 8 rows become exact q - zero values (fp32 2^23 trick, or
-// with F16_DEQUANT the fp16 exponent trick), U words' loads are issued before their math, each group's
-// scale is applied once to its sum, and M x NC fp32 sums accumulate.
+// int4 weights (W4), two forms picked by the launch planner (backend/gemm_plan.hpp):
+// - staged (XS, the default on every device): NC adjacent output columns per invocation (1, 4 or 8: one
+//   4/16/32-byte load of words per K step, neighbouring invocations read neighbouring words); the
+//   workgroup stages a KC-row chunk of X in shared memory (broadcast reads); K is split across workgroups.
+// - K-partitioned (KP > 1, opt-in: on an H100 it won only at M = 1, 4096 x 4096): the workgroup is
+//   CT = WG / KP column threads by KP K partitions (column thread fastest, so a subgroup reads whole
+//   segments of several word rows); each partition takes one contiguous run of the slice's word rows,
+//   X comes from global memory (no staging barrier before the first weight load), U words' loads are
+//   issued before their math, and the KP sums are added in shared memory at the end in a fixed order.
+// Each word's 8 rows become exact q - zero values (fp32 2^23 trick, or with F16_DEQUANT the fp16
+// exponent trick), each group's scale is applied once to its sum, and M x NC fp32 sums accumulate.
 // fp16 weights: LANES invocations share one column (16-byte loads along K) and reduce in shared
 // memory. Split-K: workgroup row y handles one K slice; with more than one slice the fp32 partials go
 // to a scratch buffer and gemm_reduce.comp sums them in a second dispatch, so nothing relies on
