@@ -114,6 +114,9 @@ class DeviceHold {
 };
 
 TEST_P(BufferPool, AResultReleasedWhileItsGemmMayRunIsReusedOnlyAfterTheDeviceFinishedIt) {
+  // PoCL 3.1 runs kernels past a barrier on a user event (its event then reads complete while the gate
+  // is still shut), so OpenCL cannot be held back from here; its tickets are the last enqueued command.
+  if (GetParam() == Backend::OpenCL) GTEST_SKIP() << "an OpenCL queue cannot be held back by a user event on PoCL";
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
   const int64_t m = 40;
   Layer l = make_layer(ctx, m, 96, 1024);

@@ -92,14 +92,19 @@ OpenClDevice::OpenClDevice(const ContextOptions& o) {
 ClBuffer::~ClBuffer() {
   if (!pool || !mem) return;
   std::lock_guard lock(pool->mu);
-  cl_event marker = nullptr;
-  if (!pool->queue || clEnqueueMarkerWithWaitList(pool->queue, 0, nullptr, &marker) != CL_SUCCESS) return;
-  pool->bin.give(std::move(mem), pool_size_class(size), Event(marker));  // entries over the bound are freed
+  if (!pool->queue) return;
+  // Every command that used this buffer was enqueued before its release, so on the in-order queue the
+  // last command enqueued is the ticket: once it completes, the buffer is free. (A marker with an empty
+  // wait list, the first design, sometimes read complete on PoCL 3.1 while earlier commands had not.)
+  cl_event ticket = pool->last.get();
+  if (ticket) clRetainEvent(ticket);
+  pool->bin.give(std::move(mem), pool_size_class(size), Event(ticket));  // entries over the bound are freed
 }
 
 OpenClDevice::~OpenClDevice() {
   std::lock_guard lock(pool_->mu);
   pool_->queue = nullptr;  // buffers released after the device are freed, not pooled
+  pool_->last = Event();
   pool_->bin.take_all();
 }
 
@@ -109,7 +114,7 @@ std::shared_ptr<DeviceBuffer> OpenClDevice::alloc_pooled(size_t bytes) {
   std::optional<Mem> reused;
   {
     std::lock_guard lock(pool_->mu);
-    reused = pool_->bin.take(size_class, [](const Event& e) { return event_done(e.get()); });
+    reused = pool_->bin.take(size_class, [](const Event& e) { return !e.get() || event_done(e.get()); });
     if (reused) ++pool_->hits;
   }
   if (!reused) {
@@ -186,6 +191,11 @@ double OpenClDevice::device_ms() {
 }
 
 void OpenClDevice::record(cl_event e) {
+  {
+    std::lock_guard lock(pool_->mu);
+    clRetainEvent(e);
+    pool_->last = Event(e);
+  }
   pending_.emplace_back(e);
   if (pending_.size() < 512) return;
   // Keep the list short in long runs: fold finished commands into the running sum.

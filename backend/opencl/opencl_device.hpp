@@ -23,6 +23,7 @@ namespace lowbit::detail::cl {
 struct ClBufferPool {
   std::mutex mu;
   cl_command_queue queue = nullptr;  // null once the device is gone: released buffers are just freed
+  Event last;  // the last command enqueued on the (in-order) queue: a released buffer's ticket
   RecycleBin<Mem, Event> bin{uint64_t(256) << 20};
   uint64_t hits = 0;
 };
