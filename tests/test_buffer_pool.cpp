@@ -66,15 +66,18 @@ TEST_P(BufferPool, ManyGemmsInARowReuseTheirBuffersAndStayCorrect) {
     ctx.download<float>(ctx.gemm_w4a16(l.x, l.dev, o));  // warm: the pool holds this size now
     detail::DeviceStats before = ctx.device().stats();
     constexpr int kRuns = 30;
+    uint64_t created = 0;  // by the GEMMs only: a download may stage through buffers of its own (on GPUs)
     for (int i = 0; i < kRuns; ++i) {
+      uint64_t c0 = ctx.device().stats().buffers_created;
       Buffer y = ctx.gemm_w4a16(l.x, l.dev, o);
+      created += ctx.device().stats().buffers_created - c0;
       expect_close(ctx.download<float>(y), want, "repeated gemm");
     }
     detail::DeviceStats after = ctx.device().stats();
     // Each run needs an output (and on the GEMV a partials buffer); a release the device has not yet
     // confirmed done (OpenCL's marker event) may miss once in a while, a buffer per GEMM may not.
     EXPECT_GE(after.pool_hits - before.pool_hits, uint64_t(kRuns - 5)) << "M = " << m;
-    EXPECT_LE(after.buffers_created - before.buffers_created, 5u) << "M = " << m << ": a buffer per GEMM";
+    EXPECT_LE(created, 5u) << "M = " << m << ": a buffer per GEMM";
   }
   test::expect_clean(ctx);
 }
@@ -135,7 +138,9 @@ TEST_P(BufferPool, AResultReleasedWhileItsGemmMayRunIsReusedOnlyAfterTheDeviceFi
   }
   uint64_t hits = ctx.device().stats().pool_hits;
   Buffer third = ctx.gemm_w4a16(l.x, l.dev, o);
-  EXPECT_EQ(ctx.device().stats().pool_hits, hits + 1) << "a finished buffer is reused";
+  // the output, and the split-K partials where the device's plan splits K (GPUs)
+  const uint64_t pooled = ctx.last_gemm_launch().split_k > 1 ? 2 : 1;
+  EXPECT_EQ(ctx.device().stats().pool_hits, hits + pooled) << "a finished buffer is reused";
   expect_close(ctx.download<float>(third), want, "third");
   test::expect_clean(ctx);
 }
