@@ -73,9 +73,9 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     k_split = tiled_k_split(a.k, a.split_k, splits);  // whole BK steps of every pipeline depth
   } else if (gemv) {
     k_split = gp.k_split, splits = gp.splits;
-  } else if (!w_split) {  // automatic: enough slices that the output tiles cover the device
+  } else if (!w_split) {  // the request (coopmat), or enough slices that the output tiles cover the device
     uint32_t want = 1;
-    plan_tiled_split(profile_, tiles, a.k, coop ? kCoopBk : kTiledSliceRows, 0, want);
+    plan_tiled_split(profile_, tiles, a.k, coop ? kCoopBk : kTiledSliceRows, coop ? a.split_k : 0, want);
     if (want > 1) k_split = tiled_k_split(a.k, int(want), splits);
   }
   std::shared_ptr<VulkanBuffer> partials;
