@@ -18,7 +18,6 @@ namespace lowbit::detail {
 struct DeviceProfile {
   bool cpu = false;              // a CPU driver (lavapipe, PoCL): few fat cores, large caches
   uint32_t compute_units = 0;    // SMs / CUs / Xe cores / shader processors; 0 = unknown (assume a big GPU)
-  uint32_t subgroup_size = 32;
   uint32_t max_workgroup = 256;  // invocations
   uint64_t shared_bytes = 32768; // per workgroup
   uint32_t threads = 1;          // CPU: hardware threads
@@ -153,16 +152,20 @@ inline TiledConfig plan_tiled(const DeviceProfile& d, uint64_t m, uint64_t n, ui
 }
 
 // K slices for the tiled / cooperative-matrix paths: the request, else (GPUs) enough slices that the
-// `tiles` output tiles make about 2 workgroups per compute unit, each slice >= 8 K steps of `bk` rows
-// (a multiple of bk). Returns the slice length; `splits` receives the count.
-inline uint32_t plan_tiled_split(const DeviceProfile& d, uint64_t tiles, uint64_t k, uint32_t bk, int requested,
-                                 uint32_t& splits) {
-  uint64_t target = d.cpu ? 0 : 2 * uint64_t(d.compute_units ? d.compute_units : 128);
-  if (requested <= 0 && tiles >= target) {
+// `tiles` output tiles make about 2 workgroups per compute unit, each slice >= 8 units of
+// kTiledSliceRows rows. Slices are whole units (tiled_k_split), so every pipeline depth cuts K at the
+// same rows. Returns the slice length; `splits` receives the count.
+inline uint32_t plan_tiled_split(const DeviceProfile& d, uint64_t tiles, uint64_t k, int requested, uint32_t& splits) {
+  uint64_t want = requested > 0 ? uint64_t(requested) : 1;
+  const uint64_t target = d.cpu ? 0 : 2 * uint64_t(d.compute_units ? d.compute_units : 128);
+  if (requested <= 0 && tiles < target)
+    want = std::clamp<uint64_t>((target + tiles - 1) / std::max<uint64_t>(tiles, 1), 1,
+                                std::max<uint64_t>(1, k / (8 * uint64_t(kTiledSliceRows))));
+  if (want <= 1) {
     splits = 1;
     return uint32_t(k);
   }
-  return gemv_k_split(k, tiles, requested, target, 8 * uint64_t(bk), splits, bk);
+  return tiled_k_split(k, int(want), splits);
 }
 
 }  // namespace lowbit::detail

@@ -18,20 +18,20 @@ struct NamedProfile {
   DeviceProfile d;
 };
 
-// compute units, subgroup, max invocations, shared bytes per workgroup (Vulkan limits as drivers report).
+// compute units, max invocations, shared bytes per workgroup (Vulkan limits as drivers report).
 // With the K-partitioned GEMV (DeviceProfile::gemv_partitions); GpuDefault() below turns it off.
 const NamedProfile kGpus[] = {
-    {"H100 SXM (132 SMs)", {false, 132, 32, 1024, 49152, 1, true}},
-    {"RX 7900 XTX (96 CUs, wave64)", {false, 96, 64, 1024, 65536, 1, true}},
-    {"Arc A770 (32 Xe-cores)", {false, 32, 32, 1024, 65536, 1, true}},
-    {"Adreno 750 (6 SPs, wave64)", {false, 6, 64, 1024, 32768, 1, true}},
-    {"unknown GPU (no count)", {false, 0, 32, 256, 32768, 1, true}},
+    {"H100 SXM (132 SMs)", {false, 132, 1024, 49152, 1, true}},
+    {"RX 7900 XTX (96 CUs, wave64)", {false, 96, 1024, 65536, 1, true}},
+    {"Arc A770 (32 Xe-cores)", {false, 32, 1024, 65536, 1, true}},
+    {"Adreno 750 (6 SPs, wave64)", {false, 6, 1024, 32768, 1, true}},
+    {"unknown GPU (no count)", {false, 0, 256, 32768, 1, true}},
 };
 DeviceProfile gpu_default(DeviceProfile d) {
   d.gemv_partitions = false;
   return d;
 }
-const DeviceProfile kCpu{true, 0, 8, 1024, 65536, 2};  // lavapipe / PoCL on 2 threads
+const DeviceProfile kCpu{true, 0, 1024, 65536, 2};  // lavapipe / PoCL on 2 threads
 
 struct Shape {
   uint64_t m, n, k;
@@ -134,17 +134,17 @@ TEST(GemmPlan, RequestedSplitsAreHonoured) {
 TEST(GemmPlan, TiledSplitKCoversTheGpuAndLeavesCpuDriversAlone) {
   uint32_t splits = 0;
   // H100, M=64 at 4096x4096 with 64x64 tiles: 64 tiles on 132 SMs -> split K
-  uint32_t k_split = plan_tiled_split(kGpus[0].d, 64, 4096, 16, 0, splits);
+  uint32_t k_split = plan_tiled_split(kGpus[0].d, 64, 4096, 0, splits);
   EXPECT_GE(uint64_t(splits) * 64, 2u * 132u);
   EXPECT_EQ(k_split % 16, 0u);
   EXPECT_GE(uint64_t(k_split) * splits, 4096u);
   EXPECT_GE(k_split, 8u * 16u) << "each slice keeps >= 8 K steps";
   // enough tiles already: no split
-  plan_tiled_split(kGpus[0].d, 4096, 4096, 16, 0, splits);
+  plan_tiled_split(kGpus[0].d, 4096, 4096, 0, splits);
   EXPECT_EQ(splits, 1u);
-  plan_tiled_split(kCpu, 64, 4096, 16, 0, splits);
+  plan_tiled_split(kCpu, 64, 4096, 0, splits);
   EXPECT_EQ(splits, 1u);
-  plan_tiled_split(kCpu, 64, 4096, 16, 4, splits);
+  plan_tiled_split(kCpu, 64, 4096, 4, splits);
   EXPECT_EQ(splits, 4u) << "a request is honoured everywhere";
 }
 

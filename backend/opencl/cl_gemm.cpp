@@ -27,7 +27,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
 
   // The launch plan (backend/gemm_plan.hpp): GEMV geometry and split-K; the tiled path splits K as the
   // caller asks (split_k), or, with no request, when its output tiles alone would leave compute units
-  // idle, in slices of whole pipeline steps (tiled_k_split).
+  // idle, in slices of whole pipeline steps (plan_tiled_split).
   const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k) : GemvPlan{};
   const TiledConfig tc = plan_tiled(profile_, a.m, a.n, a.k, a.w4, a.stages);
   const uint64_t tiles = ((a.n + tc.bn - 1) / tc.bn) * ((a.m + tc.bm - 1) / tc.bm);
@@ -35,12 +35,8 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   cl_uint k_split = cl_uint(a.k);
   if (gemv) {
     splits = gp.splits, k_split = gp.k_split;
-  } else if (a.split_k > 0) {
-    k_split = tiled_k_split(a.k, a.split_k, splits);
   } else {
-    uint32_t want = 1;
-    plan_tiled_split(profile_, tiles, a.k, kTiledSliceRows, 0, want);
-    if (want > 1) k_split = tiled_k_split(a.k, int(want), splits);
+    k_split = plan_tiled_split(profile_, tiles, a.k, a.split_k, splits);
   }
   std::shared_ptr<DeviceBuffer> partials;
   if (splits > 1) partials = alloc_pooled(size_t(splits) * a.m * a.n * 4);

@@ -33,7 +33,6 @@ DeviceProfile device_profile(const Gpu& gpu) {
   DeviceProfile d;
   d.cpu = gpu.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   d.compute_units = compute_units(gpu.physical());
-  d.subgroup_size = std::max(1u, gpu.info().subgroup_size);
   d.max_workgroup = gpu.limits().maxComputeWorkGroupInvocations;
   d.shared_bytes = gpu.limits().maxComputeSharedMemorySize;
   d.threads = std::max(1u, std::thread::hardware_concurrency());

@@ -69,14 +69,10 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   if (a.w4 && w_split) {
     k_split = uint32_t(rows_per_window * 8);
     splits = uint32_t((a.k + k_split - 1) / k_split);
-  } else if (!gemv && !coop && a.split_k > 0) {
-    k_split = tiled_k_split(a.k, a.split_k, splits);  // whole BK steps of every pipeline depth
   } else if (gemv) {
     k_split = gp.k_split, splits = gp.splits;
-  } else if (!w_split) {  // the request (coopmat), or enough slices that the output tiles cover the device
-    uint32_t want = 1;
-    plan_tiled_split(profile_, tiles, a.k, coop ? kCoopBk : kTiledSliceRows, coop ? a.split_k : 0, want);
-    if (want > 1) k_split = tiled_k_split(a.k, int(want), splits);
+  } else if (!w_split || (a.split_k > 0 && !coop)) {  // the request, or slices enough to cover the device
+    k_split = plan_tiled_split(profile_, tiles, a.k, a.split_k, splits);
   }
   std::shared_ptr<VulkanBuffer> partials;
   if (splits > 1) {
