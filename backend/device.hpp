@@ -67,6 +67,39 @@ struct GemmArgs {
   int stages = 0;                        // Tiled / CoopMatrix: 0 = default, 1 = serial K loop
 };
 
+// quantize_activations_int8: x [m, k] (fp16/fp32) -> int8 codes, fp32 scales, int32 row sums (lowbit.hpp ActInt8),
+// optionally after RMSNorm with weight [k] (fp16/fp32).
+struct ActQuantArgs {
+  const DeviceBuffer* x = nullptr;
+  int x_elem = 0;                            // LB_FMT_F16 or LB_FMT_F32
+  const DeviceBuffer* rms_weight = nullptr;  // or null = no RMSNorm
+  int rms_weight_elem = 0;                   // LB_FMT_F16 or LB_FMT_F32
+  float eps = 1e-6f;
+  DeviceBuffer* codes = nullptr;   // I8 [m, k]
+  DeviceBuffer* scales = nullptr;  // F32 [m]
+  DeviceBuffer* sums = nullptr;    // I32 [m]
+  uint64_t m = 0, k = 0;
+};
+
+// gemm_w4a8: y[M,N] = (float(acc) * a_scale[m]) * s1[n] (+ bias), acc = Σ_k a[m,k] * (u - z) * s2 in int32
+// (lowbit/w4a8.hpp layout).
+struct GemmW4A8Args {
+  const DeviceBuffer* a = nullptr;        // I8 [m, k]
+  const DeviceBuffer* a_scale = nullptr;  // F32 [m]
+  const DeviceBuffer* qweight = nullptr;  // U32 [ceil(k/8), n], QoQ nibble order
+  const DeviceBuffer* s1 = nullptr;       // F16 [n]
+  const DeviceBuffer* s2 = nullptr;       // U8 [k/group, n]
+  const DeviceBuffer* zeros = nullptr;    // U8 [k/group, n]
+  const DeviceBuffer* bias = nullptr;     // F16 or F32 [n] (bias_f32), or null
+  bool bias_f32 = false;
+  DeviceBuffer* y = nullptr;              // [m, n] of out_elem
+  int out_elem = 0;                       // LB_FMT_F16 or LB_FMT_F32
+  uint64_t m = 0, n = 0, k = 0;
+  int group = 0;
+  GemmPath path = GemmPath::Gemv;         // resolved (never Auto)
+  int split_k = 0;                        // 0 = backend's choice
+};
+
 // gather: out[m, j] = x[m, perm[j]] for fp16 x [m, k] (act_order activations).
 struct GatherArgs {
   const DeviceBuffer* x = nullptr;
@@ -159,6 +192,8 @@ class Device {
   virtual void quantize(const QuantizeArgs& a) = 0;
   virtual void dequantize(const DequantizeArgs& a) = 0;
   virtual void gemm(const GemmArgs& /*args*/) { unsupported("gemm"); }
+  virtual void quantize_activations_int8(const ActQuantArgs& /*args*/) { unsupported("quantize_activations_int8"); }
+  virtual void gemm_w4a8(const GemmW4A8Args& /*args*/) { unsupported("gemm_w4a8"); }
   virtual void gather_columns(const GatherArgs& /*args*/) { unsupported("gather_columns"); }
   virtual void copy(const CopyArgs& /*args*/) { unsupported("copy"); }
   virtual void kv_append(const KvAppendArgs& /*args*/) { unsupported("kv_append"); }

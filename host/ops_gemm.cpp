@@ -1,4 +1,4 @@
-// ops_gemm.cpp — gemm_f16 / gemm_w4a16 entry points: shape and dtype checks, act_order gather,
+// ops_gemm.cpp — gemm_f16 / gemm_w4a16 / gemm_w4a8 entry points: shape and dtype checks, act_order gather,
 // path choice (GEMV for small M, tiled otherwise, cooperative matrix where the device has it).
 #include "backend/device.hpp"
 #include "lowbit_formats.h"
@@ -140,6 +140,64 @@ Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions&
   Buffer y = alloc_buffer(o.out, {m, w.n}, true);  // the result: from the pool
   a.y = y.mem().get();
   dev_->gemm(a);
+  return y;
+}
+
+W4A8Layer Context::upload_qoq(const QoqHost& h, const std::vector<uint16_t>& bias) {
+  validate_qoq(h);
+  if (!bias.empty() && bias.size() != size_t(h.n))
+    bad("w4a8 layer: bias has " + std::to_string(bias.size()) + " entries, expected N = " + std::to_string(h.n));
+  W4A8Layer l;
+  l.n = h.n, l.k = h.k, l.group = h.group, l.per_channel = h.per_channel;
+  l.qweight = upload(DType::U32, {h.k_words(), h.n}, h.qweight.data(), h.qweight.size() * 4);
+  l.s1 = upload(DType::F16, {h.n}, h.s1.data(), h.s1.size() * 2);
+  // Per-channel layers run the same kernels with s2 = 1 and z = 8.
+  std::vector<uint8_t> one, eight;
+  if (h.per_channel) one.assign(size_t(h.n), 1), eight.assign(size_t(h.n), 8);
+  const std::vector<uint8_t>& s2 = h.per_channel ? one : h.s2;
+  const std::vector<uint8_t>& z = h.per_channel ? eight : h.zeros;
+  l.s2 = upload(DType::U8, {h.groups(), h.n}, s2.data(), s2.size());
+  l.zeros = upload(DType::U8, {h.groups(), h.n}, z.data(), z.size());
+  if (!bias.empty()) l.bias = upload(DType::F16, {h.n}, bias.data(), bias.size() * 2);
+  return l;
+}
+
+Buffer Context::gemm_w4a8(const ActInt8& act, const W4A8Layer& w, const GemmOptions& o) {
+  if (!act.codes.valid() || act.codes.dtype() != DType::I8 || act.codes.shape().size() != 2)
+    bad("gemm_w4a8: activation codes must be an int8 [M, K] matrix (Context::quantize_activations_int8)");
+  int64_t m = act.codes.shape()[0];
+  if (act.codes.shape()[1] != w.k)
+    bad("gemm_w4a8: activations have K = " + std::to_string(act.codes.shape()[1]) + " but the layer expects K = " +
+        std::to_string(w.k));
+  if (m <= 0) bad("gemm_w4a8: activations have no rows");
+  expect(act.scales, DType::F32, {m}, "gemm_w4a8 activation scales");
+  if (w.k > kW4A8MaxK) bad("gemm_w4a8: K = " + std::to_string(w.k) + " exceeds " + std::to_string(kW4A8MaxK) + " (int32 accumulator)");
+  if (w.group <= 0 || w.k % w.group) bad("gemm_w4a8: group " + std::to_string(w.group) + " does not divide K");
+  expect(w.qweight, DType::U32, {(w.k + 7) / 8, w.n}, "gemm_w4a8 qweight");
+  expect(w.s1, DType::F16, {w.n}, "gemm_w4a8 s1");
+  expect(w.s2, DType::U8, {w.k / w.group, w.n}, "gemm_w4a8 s2");
+  expect(w.zeros, DType::U8, {w.k / w.group, w.n}, "gemm_w4a8 zeros");
+  check_bias(w.bias, w.n, "gemm_w4a8 bias");
+  check_options(o);
+  detail::GemmW4A8Args a;
+  a.a = act.codes.mem().get();
+  a.a_scale = act.scales.mem().get();
+  a.qweight = w.qweight.mem().get();
+  a.s1 = w.s1.mem().get();
+  a.s2 = w.s2.mem().get();
+  a.zeros = w.zeros.mem().get();
+  a.bias = w.bias.valid() ? w.bias.mem().get() : nullptr;
+  a.bias_f32 = w.bias.valid() && w.bias.dtype() == DType::F32;
+  a.out_elem = out_elem(o.out);
+  a.m = uint64_t(m), a.n = uint64_t(w.n), a.k = uint64_t(w.k);
+  a.group = w.group;
+  // Integer dot products have no cooperative-matrix kernel (yet): Auto is GEMV for small M, else tiled.
+  if (o.path == GemmPath::CoopMatrix) throw Error(ErrorCode::Unsupported, "gemm_w4a8 has no cooperative-matrix path");
+  a.path = o.path == GemmPath::Auto ? (m <= 16 ? GemmPath::Gemv : GemmPath::Tiled) : resolve(*this, *dev_, o.path, m);
+  a.split_k = o.split_k;
+  Buffer y = alloc_buffer(o.out, {m, w.n}, true);  // the result: from the pool
+  a.y = y.mem().get();
+  dev_->gemm_w4a8(a);
   return y;
 }
 

@@ -115,6 +115,15 @@ class CpuDevice final : public Device {
     last_launch_ = {"cpu_reference", std::max<uint64_t>(1, parallel_chunks(a.n, 16)), 1, 0,
                     uint32_t(a.stages ? a.stages : 1), 1};
   }
+  void gemm_w4a8(const GemmW4A8Args& a) override {
+    timed([&] {
+      HostGemmW4A8 h{reinterpret_cast<const int8_t*>(ptr(a.a)), reinterpret_cast<const float*>(ptr(a.a_scale)),
+                     reinterpret_cast<const uint32_t*>(ptr(a.qweight)), reinterpret_cast<const uint16_t*>(ptr(a.s1)),
+                     ptr(a.s2), ptr(a.zeros), ptr(a.bias), ptr(a.y), a.out_elem, a.m, a.n, a.k, a.group, a.bias_f32};
+      parallel_for(a.n, 16, [&](uint64_t n0, uint64_t n1) { gemm_w4a8_columns(h, n0, n1); });
+    });
+    last_launch_ = {"cpu_reference_w4a8", std::max<uint64_t>(1, parallel_chunks(a.n, 16)), 1, 0, 1, 1};
+  }
   void gather_columns(const GatherArgs& a) override {
     timed([&] {
       auto* x = reinterpret_cast<const uint16_t*>(ptr(a.x));

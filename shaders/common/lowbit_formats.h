@@ -465,6 +465,30 @@ LB_FN uint lb_kv_fp8_code(uint xh, uint s_f32, int f) {
   return lb_encode(lb_div_f32(lb_f16_to_f32(xh), s_f32), 0, f, true);
 }
 
+/* ---- W4A8: QoQ weights x int8 activations (lowbit/w4a8.hpp) ------------------------------------ */
+/* Four QoQ codes of one weight word as bytes: rows 0..3 (hi = 0) or rows 4..7 (hi = 1) of its 8-row block. */
+LB_FN uint lb_qoq_codes4(uint word, uint hi) { return (word >> (4u * hi)) & 0x0F0F0F0Fu; }
+/* (u - z) * s2 in four int8 lanes (two's-complement bytes). u * s2 <= 240 never carries into the next byte,
+ * and the lane-wise subtraction ((p | 0x80) - (zz & 0x7F) >= 1 per lane) borrows nothing across lanes; the
+ * result is exact because QoQ keeps |(u - z) * s2| <= 127. */
+LB_FN uint lb_qoq_w8x4(uint codes4, uint s2, uint z) {
+  uint p = codes4 * s2;
+  uint zz = (z * s2) * 0x01010101u;
+  return ((p | 0x80808080u) - (zz & 0x7F7F7F7Fu)) ^ ((p ^ ~zz) & 0x80808080u);
+}
+/* Signed byte i (0..3) of a 4x8-packed word. */
+LB_FN int lb_i8_lane(uint w, uint i) {
+  int b = LB_I((w >> (8u * i)) & 0xFFu);
+  return b >= 128 ? b - 256 : b;
+}
+/* The W4A8 epilogue before the bias: (float(acc) * a_scale) * s1, in this order, each product rounded to
+ * fp32 (no fused multiply-add), so every backend produces the same bits from the same exact acc. */
+LB_FN float lb_w4a8_scale(int acc, float a_scale, uint s1_f16) {
+  LB_PRECISE float r = LB_F(acc) * a_scale;
+  LB_PRECISE float o = r * LB_AS_F32(lb_f16_to_f32(s1_f16));
+  return o;
+}
+
 #if defined(__cplusplus)
 }  // namespace lowbit::fmt
 #endif

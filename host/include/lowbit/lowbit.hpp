@@ -20,6 +20,7 @@
 #include "lowbit/attention.hpp"
 #include "lowbit/formats.hpp"
 #include "lowbit/w4.hpp"
+#include "lowbit/w4a8.hpp"
 
 namespace lowbit {
 
@@ -138,6 +139,28 @@ struct W4Layer {
   Buffer bias;     // F16 or F32 [n] (optional; an F32 bias is added at fp32 precision)
 };
 
+// W4A8: per-token int8 activations (Context::quantize_activations_int8) times QoQ weights (lowbit/w4a8.hpp).
+struct ActInt8 {
+  Buffer codes;   // I8 [M, K]: q = clamp(round_half_even(x / scale), -127, 127)
+  Buffer scales;  // F32 [M]: absmax / 127 (1 for an all-zero row; NaN when the row holds NaN or inf)
+  Buffer sums;    // I32 [M]: Σ_k q
+};
+struct ActQuantOptions {
+  Buffer rms_weight;  // F16 or F32 [K]: RMSNorm (x * rsqrt(mean(x²) + eps) * weight) before quantization; invalid = none
+  float eps = 1e-6f;
+};
+// Device-resident QoQ weights (made by Context::upload_qoq); per-channel layers carry s2 = 1, zeros = 8.
+struct W4A8Layer {
+  int64_t n = 0, k = 0;
+  int group = 0;             // == k for per-channel
+  bool per_channel = false;
+  Buffer qweight;  // U32 [ceil(k/8), n] (QoQ nibble order)
+  Buffer s1;       // F16 [n]
+  Buffer s2;       // U8 [k/group, n]
+  Buffer zeros;    // U8 [k/group, n]
+  Buffer bias;     // F16 or F32 [n] (optional)
+};
+
 // Gemv: small M (memory-bound, split-K); Tiled: shared-memory tiles with a multi-stage pipeline;
 // CoopMatrix: tiled on cooperative-matrix hardware. Auto picks by M and device.
 enum class GemmPath { Auto, Gemv, Tiled, CoopMatrix };
@@ -234,6 +257,12 @@ class Context {
   Buffer gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions& o = {});
   // Uploads a packed layer (validated); bias: fp16 bits [n] or empty.
   W4Layer upload_w4(const W4Host& h, const std::vector<uint16_t>& bias_f16 = {});
+  // W4A8 (lowbit/w4a8.hpp). x: F16 or F32 [M, K] -> per-token int8 codes, scales and row sums (bit-identical
+  // on every backend).
+  ActInt8 quantize_activations_int8(const Buffer& x, const ActQuantOptions& o = {});
+  W4A8Layer upload_qoq(const QoqHost& h, const std::vector<uint16_t>& bias_f16 = {});
+  // Y = (acc * a.scales[m]) * s1[n] (+ bias), acc the exact int32 dot product; o.out F16 or F32.
+  Buffer gemm_w4a8(const ActInt8& a, const W4A8Layer& w, const GemmOptions& o = {});
   // The path Auto resolves to for M rows on this device.
   GemmPath choose_gemm_path(int64_t m) const;
   // Launch geometry of the last gemm_f16 / gemm_w4a16 on this context (empty kernel before the first).
