@@ -47,6 +47,14 @@ lowbit_status fail(lowbit_status s, const char* message) noexcept {
   return s;
 }
 
+lowbit_status fail(lowbit_status s, const char* fn, const char* message) noexcept {
+  try {
+    return fail(s, (std::string(fn) + ": " + message).c_str());
+  } catch (...) {
+    return fail(s, message);
+  }
+}
+
 void invalid(const char* fn, const std::string& what) {
   throw Error(ErrorCode::InvalidArgument, std::string(fn) + ": " + what);
 }

@@ -37,6 +37,7 @@ namespace lowbit::c_api {
 
 void clear_last_error() noexcept;
 lowbit_status fail(lowbit_status s, const char* message) noexcept;
+lowbit_status fail(lowbit_status s, const char* fn, const char* message) noexcept;  // "fn: message"
 
 // Runs f(fn) (fn: the C function's name, for messages; inside a lambda __func__ would be "operator()");
 // any exception becomes a status and the thread's last error. Nothing escapes into C.
@@ -49,11 +50,11 @@ lowbit_status guarded(const char* fn, F&& f) noexcept {
   } catch (const Error& e) {
     return fail(static_cast<lowbit_status>(int(e.code()) + 1), e.what());
   } catch (const std::bad_alloc&) {
-    return fail(LOWBIT_ERROR_OUT_OF_MEMORY, fn);
+    return fail(LOWBIT_ERROR_OUT_OF_MEMORY, fn, "out of host memory");
   } catch (const std::exception& e) {
     return fail(LOWBIT_ERROR_INTERNAL, e.what());
   } catch (...) {
-    return fail(LOWBIT_ERROR_INTERNAL, fn);
+    return fail(LOWBIT_ERROR_INTERNAL, fn, "unknown exception");
   }
 }
 

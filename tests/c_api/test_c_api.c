@@ -275,6 +275,8 @@ static void run_gemm(lowbit_context* ctx, results* r) {
   FAILS(lowbit_w4_upload(ctx, &h, NULL, &layer), LOWBIT_ERROR_INVALID_ARGUMENT, "zero point 17");
   h.scales = NULL;
   FAILS(lowbit_w4_upload(ctx, &h, NULL, &layer), LOWBIT_ERROR_INVALID_ARGUMENT, "scales is NULL");
+  lowbit_w4_host huge = {INT32_MAX, INT32_MAX, INT32_MAX, true, qw, sc, NULL, NULL}; /* 2^60 words: no memory holds them */
+  FAILS(lowbit_w4_upload(ctx, &huge, NULL, &layer), LOWBIT_ERROR_OUT_OF_MEMORY, "lowbit_w4_upload: out of host memory");
   CHECK(none == NULL, "failed GEMMs leave *out alone");
 
   free(qw);
