@@ -10,6 +10,7 @@
 
 #include "backend/device.hpp"
 #include "backend/opencl/cl_native.hpp"
+#include "host/internal_access.hpp"
 #endif
 
 namespace lowbit::bench {
@@ -23,7 +24,7 @@ namespace {
 // Y[M,N] = X[M,K] · W[N,K]ᵀ, row-major: a = X (lda K), b = W transposed (ldb K), c = Y (ldc N).
 template <class T>
 void gemm(Context& ctx, const GemmShape& sh, const Buffer& x, const Buffer& w, Buffer& y, T one, T zero) {
-  cl_command_queue q = detail::cl::native_queue(ctx.device());
+  cl_command_queue q = detail::cl::native_queue(detail::device_of(ctx));
   cl_event ev = nullptr;
   auto st = clblast::Gemm<T>(clblast::Layout::kRowMajor, clblast::Transpose::kNo, clblast::Transpose::kYes, size_t(sh.m),
                              size_t(sh.n), size_t(sh.k), one, detail::cl::native_mem(*x.mem()), 0, size_t(sh.k),
@@ -34,7 +35,7 @@ void gemm(Context& ctx, const GemmShape& sh, const Buffer& x, const Buffer& w, B
     ErrorCode code = st == clblast::StatusCode::kNoHalfPrecision ? ErrorCode::Unsupported : ErrorCode::Backend;
     throw Error(code, "CLBlast GEMM failed with status " + std::to_string(int(st)));
   }
-  if (ev) detail::cl::record_native_event(ctx.device(), ev);
+  if (ev) detail::cl::record_native_event(detail::device_of(ctx), ev);
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <set>
 
-#include "host/kv_cache_state.hpp"
+#include "host/internal_access.hpp"
 
 namespace lowbit {
 
@@ -14,7 +14,7 @@ namespace {
 [[noreturn]] void bad(const std::string& s) { throw Error(ErrorCode::InvalidArgument, s); }
 
 detail::KvCacheState& cache_state(KvCache& c, const detail::Device* dev, const char* op) {
-  detail::KvCacheState& s = c.state();  // KvCache::state() dereferences: check validity first
+  detail::KvCacheState& s = detail::kv_state(c);  // dereferences: check validity first
   if (s.owner != dev) bad(std::string(op) + ": the KV cache belongs to another context");
   return s;
 }

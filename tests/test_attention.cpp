@@ -341,7 +341,7 @@ TEST_P(AttentionInputs, BadCallsAreTypedErrors) {
   EXPECT_LB_ERROR(c.extend(one, huge), ErrorCode::OutOfMemory, "sequence " + std::to_string(s));
 
   // Corrupted host state (impossible through the API) is caught before any kernel sees it.
-  auto& st = c.state().seq(s);
+  auto& st = detail::kv_state(c).seq(s);
   int32_t saved = st.pages[1];
   st.pages[1] = 99;
   EXPECT_LB_ERROR(ctx.attention(rows(1, 4, 64), c, 0, one, q1), ErrorCode::Internal, "outside");

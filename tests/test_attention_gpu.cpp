@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <random>
 
-#include "host/kv_cache_state.hpp"
+#include "host/internal_access.hpp"
 #include "lowbit/lowbit.hpp"
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
@@ -88,7 +88,7 @@ struct WrittenRows {
 };
 
 WrittenRows written_rows(Context& ctx, KvCache& cache, const std::vector<int>& seqs) {
-  const auto& st = cache.state();
+  const auto& st = detail::kv_state(cache);
   const auto& l = st.layers[0];
   const size_t rb = size_t(st.row_bytes()), H = size_t(st.opts.kv_heads), P = size_t(st.opts.page_size);
   auto bytes = [&](const Buffer& b) {
@@ -210,7 +210,7 @@ TEST(AttentionVulkan, KvAppendInputsLargerThanOneBindingAreSplitByTokens) {
     if (pass) range = std::make_unique<ScopedEnv>("LOWBIT_VK_MAX_RANGE", "4096");
     LOWBIT_CONTEXT_OR_SKIP(ctx, Backend::Vulkan);
     Filled c = fill(ctx, o, lens, 3);
-    auto& st = c.cache.state().layers[0];
+    auto& st = detail::kv_state(c.cache).layers[0];
     std::vector<uint8_t> bytes(st.k.bytes());
     ctx.download(st.k, bytes.data(), bytes.size());
     const auto& pages = c.cache.pages(c.seqs[0]);

@@ -11,6 +11,7 @@
 #include "backend/device.hpp"
 #ifdef LOWBIT_HAVE_OPENCL
 #include "backend/opencl/cl_native.hpp"
+#include "host/internal_access.hpp"
 #endif
 #include "support/backends.hpp"
 
@@ -64,16 +65,16 @@ TEST_P(BufferPool, ManyGemmsInARowReuseTheirBuffersAndStayCorrect) {
     std::vector<float> want = reference(l, m);
     GemmOptions o{.out = DType::F32, .split_k = m == 2 ? 4 : 0};
     ctx.download<float>(ctx.gemm_w4a16(l.x, l.dev, o));  // warm: the pool holds this size now
-    detail::DeviceStats before = ctx.device().stats();
+    detail::DeviceStats before = detail::device_of(ctx).stats();
     constexpr int kRuns = 30;
     uint64_t created = 0;  // by the GEMMs only: a download may stage through buffers of its own (on GPUs)
     for (int i = 0; i < kRuns; ++i) {
-      uint64_t c0 = ctx.device().stats().buffers_created;
+      uint64_t c0 = detail::device_of(ctx).stats().buffers_created;
       Buffer y = ctx.gemm_w4a16(l.x, l.dev, o);
-      created += ctx.device().stats().buffers_created - c0;
+      created += detail::device_of(ctx).stats().buffers_created - c0;
       expect_close(ctx.download<float>(y), want, "repeated gemm");
     }
-    detail::DeviceStats after = ctx.device().stats();
+    detail::DeviceStats after = detail::device_of(ctx).stats();
     // Each run needs an output (and on the GEMV a partials buffer); a release the device has not yet
     // confirmed done (OpenCL's marker event) may miss once in a while, a buffer per GEMM may not.
     EXPECT_GE(after.pool_hits - before.pool_hits, uint64_t(kRuns - 5)) << "M = " << m;
@@ -89,7 +90,7 @@ class DeviceHold {
   explicit DeviceHold(Context& ctx) {
 #ifdef LOWBIT_HAVE_OPENCL
     if (ctx.backend() != Backend::OpenCL) return;
-    cl_command_queue q = detail::cl::native_queue(ctx.device());
+    cl_command_queue q = detail::cl::native_queue(detail::device_of(ctx));
     cl_context c = nullptr;
     clGetCommandQueueInfo(q, CL_QUEUE_CONTEXT, sizeof c, &c, nullptr);
     cl_int err = CL_SUCCESS;
@@ -129,18 +130,18 @@ TEST_P(BufferPool, AResultReleasedWhileItsGemmMayRunIsReusedOnlyAfterTheDeviceFi
   {
     DeviceHold hold(ctx);
     Buffer first = ctx.gemm_w4a16(l.x, l.dev, o);  // takes the idle buffer; cannot finish while held
-    uint64_t hits = ctx.device().stats().pool_hits;
+    uint64_t hits = detail::device_of(ctx).stats().pool_hits;
     first = Buffer{};  // released while its GEMM is queued
     Buffer second = ctx.gemm_w4a16(l.x, l.dev, o);
-    EXPECT_EQ(ctx.device().stats().pool_hits, hits) << "handed out a buffer its queued GEMM still writes";
+    EXPECT_EQ(detail::device_of(ctx).stats().pool_hits, hits) << "handed out a buffer its queued GEMM still writes";
     hold.release();
     expect_close(ctx.download<float>(second), want, "second");  // waits: the device is done with `first`
   }
-  uint64_t hits = ctx.device().stats().pool_hits;
+  uint64_t hits = detail::device_of(ctx).stats().pool_hits;
   Buffer third = ctx.gemm_w4a16(l.x, l.dev, o);
   // the output, and the split-K partials where the device's plan splits K (GPUs)
   const uint64_t pooled = ctx.last_gemm_launch().split_k > 1 ? 2 : 1;
-  EXPECT_EQ(ctx.device().stats().pool_hits, hits + pooled) << "a finished buffer is reused";
+  EXPECT_EQ(detail::device_of(ctx).stats().pool_hits, hits + pooled) << "a finished buffer is reused";
   expect_close(ctx.download<float>(third), want, "third");
   test::expect_clean(ctx);
 }

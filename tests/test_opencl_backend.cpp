@@ -23,6 +23,7 @@
 #include "backend/opencl/cl_util.hpp"
 #include "backend/opencl/program_cache.hpp"
 #include "backend/opencl/program_stats.hpp"
+#include "host/internal_access.hpp"
 #include "support/backends.hpp"
 
 using namespace lowbit;
@@ -331,7 +332,7 @@ struct TempDir {
 };
 
 detail::ProgramCacheStats stats_of(Context& c) {
-  auto s = detail::opencl_program_stats(c.device());
+  auto s = detail::opencl_program_stats(detail::device_of(c));
   EXPECT_TRUE(s.has_value());
   return s.value_or(detail::ProgramCacheStats{});
 }

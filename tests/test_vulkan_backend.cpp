@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "backend/device.hpp"
+#include "host/internal_access.hpp"
 #include "host/log.hpp"
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
@@ -297,7 +298,7 @@ TEST_F(VulkanBackend, InPlaceQuantizeIntoReusedBuffersOverwritesEverything) {
   for (Format f : {Format::MXFP4, Format::MXFP6_E3M2, Format::NVFP4}) {
     QTensor q = vk.alloc_qtensor(f, {6, 45}, true), r = cpu.alloc_qtensor(f, {6, 45}, true);
     std::vector<uint8_t> junk(q.codes.bytes(), 0xA5);
-    vk.device().write(*q.codes.mem(), 0, junk.data(), junk.size());  // padding bits must be cleared
+    detail::device_of(vk).write(*q.codes.mem(), 0, junk.data(), junk.size());  // padding bits must be cleared
     for (uint32_t seed : {1u, 2u}) {
       auto data = as_dtype(test_bits(6, 45, seed), DType::F32);
       vk.quantize_into(vk.upload(DType::F32, {6, 45}, data.data(), data.size()), q);
@@ -343,7 +344,7 @@ TEST_F(VulkanBackend, StagingCopiesGiveTheSameResults) {
   std::vector<float> x(64, 1.0f), y(16, 448.0f);
   Buffer b = vk.upload(DType::F32, {64}, x.data(), 256);
   QTensor q1 = vk.quantize(b, Format::E4M3);
-  vk.device().write(*b.mem(), 64, y.data(), 64);
+  detail::device_of(vk).write(*b.mem(), 64, y.data(), 64);
   QTensor q2 = vk.quantize(b, Format::E4M3);
   auto c1 = vk.download<uint8_t>(q1.codes), c2 = vk.download<uint8_t>(q2.codes);
   EXPECT_EQ(c1[20], 0x38);  // 1.0

@@ -13,6 +13,7 @@
 #include "backend/device.hpp"
 #include "backend/kernels.hpp"
 #include "backend/vulkan/spirv_bindings.hpp"
+#include "host/internal_access.hpp"
 #include "support/backends.hpp"
 #include "support/scoped_env.hpp"
 #include "support/validation_watch.hpp"
@@ -54,7 +55,7 @@ TEST(VulkanHost, ValidationMessageRaisedWhileAContextIsDestroyedIsCounted) {
   {
     Context vk = vulkan_context();
     // A real misuse the layer reports only at vkDestroyDevice: a buffer left alive on the device.
-    auto dev = static_cast<VkDevice>(vk.device().native_handle());
+    auto dev = static_cast<VkDevice>(detail::device_of(vk).native_handle());
     VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
     bi.size = 256;
     bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
@@ -93,7 +94,7 @@ TEST(VulkanHost, StagedUploadsNeverHoldMoreThanTheStagingLimit) {
   }
   ASSERT_GT(total, 10 * kLimit);
   for (size_t i = 0; i < bufs.size(); ++i) EXPECT_EQ(vk.download<uint32_t>(bufs[i]), data[i]) << "buffer " << i;
-  detail::DeviceStats st = vk.device().stats();
+  detail::DeviceStats st = detail::device_of(vk).stats();
   EXPECT_GT(st.staging_peak_bytes, 0u);
   EXPECT_LE(st.staging_peak_bytes, kLimit) << "uploads of " << total << " bytes";
   EXPECT_GT(st.staging_flushes, 0u);
@@ -161,7 +162,7 @@ TEST(VulkanHost, TheStreamRecyclesItsCommandBuffersWithoutWaitingForAllWork) {
   Buffer a = vk.upload(DType::U32, {4096}, data.data(), data.size() * 4);
   Buffer b = vk.alloc(DType::U32, {4096});
   vk.wait();
-  detail::DeviceStats before = vk.device().stats();
+  detail::DeviceStats before = detail::device_of(vk).stats();
   // 300 timed ops in one batch (more than the timestamp queries of one ring turn), then 300 batches of one
   // op each (many more than the batches the stream keeps in flight): each copy reads what the last wrote.
   for (int i = 0; i < 600; ++i) {
@@ -169,7 +170,7 @@ TEST(VulkanHost, TheStreamRecyclesItsCommandBuffersWithoutWaitingForAllWork) {
     else vk.copy(b, a);
     if (i >= 300) vk.submit();
   }
-  detail::DeviceStats after = vk.device().stats();
+  detail::DeviceStats after = detail::device_of(vk).stats();
   EXPECT_EQ(after.full_waits, before.full_waits) << "the stream drained all work to go on";
   EXPECT_LE(after.command_buffers, 17u) << "command buffers are recycled through a ring";
   EXPECT_EQ(vk.download<uint32_t>(a), data);

@@ -17,7 +17,7 @@
 
 #include <gtest/gtest.h>
 
-#include "host/kv_cache_state.hpp"
+#include "host/internal_access.hpp"
 #include "lowbit_formats.h"
 
 namespace lowbit::test::attn {
@@ -119,7 +119,7 @@ inline std::vector<uint16_t> slice_rows(const std::vector<uint16_t>& x, const st
 
 inline CacheBytes read_cache(Context& ctx, KvCache& cache, const std::vector<int>& seqs) {
   CacheBytes b;
-  const auto& l = cache.state().layers[0];
+  const auto& l = detail::kv_state(cache).layers[0];
   b.k = ctx.download<uint8_t>(l.k);
   b.v = ctx.download<uint8_t>(l.v);
   auto fmt = cache.options().format;

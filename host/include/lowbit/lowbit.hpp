@@ -6,6 +6,13 @@
 //   std::vector<float> back = ctx.download<float>(ctx.dequantize(q, lowbit::DType::F32));
 //
 // Every op exists on every backend and validates its arguments, throwing lowbit::Error on bad input.
+//
+// Thread safety: a Context is not thread-safe. Call it (its ops, uploads, downloads, stream control,
+// and the KvCaches it made) from one thread at a time, or under a lock of your own; different Contexts
+// may be used from different threads at the same time. A Buffer is a shared handle: copies of it may be
+// made and destroyed on any thread (its memory goes back to the device under the device's lock), but
+// what reads or writes its contents goes through its Context and follows the Context's rule. A KvCache
+// is not thread-safe either: it belongs to its Context and follows the same rule.
 #pragma once
 
 #include <cstddef>
@@ -87,9 +94,11 @@ namespace detail {
 class Device;
 struct DeviceBuffer;
 struct KvCacheState;
+struct Access;  // the library's own access to the internals (not part of the API)
 }  // namespace detail
 
-// Device memory holding a tensor of `dtype` and `shape` (row-major). Cheap to copy (shared handle).
+// Device memory holding a tensor of `dtype` and `shape` (row-major). Cheap to copy (shared handle;
+// copies may be made and destroyed on any thread).
 class Buffer {
  public:
   Buffer() = default;
@@ -191,6 +200,7 @@ struct Timing {
 
 // A paged KV cache on one context's device (layout and semantics: lowbit/attention.hpp). Sequences
 // grow with extend(); their pages come from a free list and return to it with free_sequence().
+// Not thread-safe: used from one thread at a time, like the Context that made it.
 class KvCache {
  public:
   KvCache() = default;
@@ -205,10 +215,10 @@ class KvCache {
   // Shuffles the free list, so pages are handed out in a scattered order.
   void scatter_free_pages(uint32_t seed);
   const std::vector<int32_t>& pages(int id) const;  // physical page of each logical page
-  detail::KvCacheState& state() { return *s_; }
 
  private:
   friend class Context;
+  friend struct detail::Access;
   std::shared_ptr<detail::KvCacheState> s_;
 };
 
@@ -224,7 +234,8 @@ struct ContextOptions {
   uint64_t staging_limit = 0;
 };
 
-// One device on one backend; owns its buffers, pipelines and the default stream.
+// One device on one backend; owns its buffers, pipelines and the default stream. Not thread-safe: one
+// thread at a time (see the top of this file).
 class Context {
  public:
   static Context create(const ContextOptions& opts = {});
@@ -288,9 +299,8 @@ class Context {
   // Validation / driver messages seen so far (Vulkan validation layer when enabled).
   std::vector<std::string> diagnostics() const;
 
-  detail::Device& device() { return *dev_; }
-
  private:
+  friend struct detail::Access;
   // alloc(), or with `pooled` from the device's pool of recycled op results (contents undefined).
   Buffer alloc_buffer(DType dtype, Shape shape, bool pooled);
   std::shared_ptr<detail::Device> dev_;

@@ -13,6 +13,7 @@
 //   W[n, k'] = (q - zero) * scale, computed exactly in fp32.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
