@@ -126,6 +126,39 @@ TEST_P(ResourceFailures, MemoryLimitFromEnvironment) {
 
 INSTANTIATE_TEST_SUITE_P(All, ResourceFailures, ::testing::ValuesIn(test::all_backends()), test::backend_param_name);
 
+class OpScratchMemory : public ::testing::TestWithParam<Backend> {};
+
+// An op whose own scratch (split-K partials) passes the limit fails with OutOfMemory before running;
+// the context then runs the same GEMM without the split, and with it once memory is freed.
+TEST_P(OpScratchMemory, LimitHitInsideAGemmLeavesTheContextUsable) {
+  LOWBIT_BACKEND_OR_SKIP(GetParam());
+  const int64_t n = 1024, k = 1024, m = 64;
+  auto w = test::random_f16_normal(size_t(n * k), 1, 0.05f);
+  auto x = test::random_f16_normal(size_t(m * k), 2);
+  Context plain = create(GetParam(), {});
+  Buffer pw = plain.upload(DType::F16, {n, k}, w.data(), w.size() * 2);
+  Buffer px = plain.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
+  const GemmOptions split4{.path = GemmPath::Tiled, .out = DType::F32, .split_k = 4};
+  const auto want1 = plain.download<float>(plain.gemm_f16(px, pw, {}, {.path = GemmPath::Tiled, .out = DType::F32}));
+  Buffer pw_half = plain.upload(DType::F16, {n / 2, k}, w.data(), w.size());
+  const auto want_half4 = plain.download<float>(plain.gemm_f16(px, pw_half, {}, split4));
+
+  // W, X and Y fit; 4 slices of fp32 partials (1 MiB) do not.
+  Context ctx = create(GetParam(), {.device_memory_limit = 2 * w.size() + 2 * x.size() + 4 * uint64_t(m * n) + 576 * 1024});
+  Buffer wb = ctx.upload(DType::F16, {n, k}, w.data(), w.size() * 2);
+  Buffer xb = ctx.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
+  auto e = error_of([&] { ctx.download<float>(ctx.gemm_f16(xb, wb, {}, split4)); });
+  ASSERT_TRUE(e) << "4 slices of partials fit the limit";
+  EXPECT_EQ(e->code(), ErrorCode::OutOfMemory) << e->what();
+  EXPECT_EQ(ctx.download<float>(ctx.gemm_f16(xb, wb, {}, {.path = GemmPath::Tiled, .out = DType::F32})), want1);
+  wb = Buffer();  // frees 2 MiB: a split GEMM over half the columns fits
+  Buffer wb2 = ctx.upload(DType::F16, {n / 2, k}, w.data(), w.size());
+  EXPECT_EQ(ctx.download<float>(ctx.gemm_f16(xb, wb2, {}, split4)), want_half4);
+  test::expect_clean(ctx);
+}
+
+INSTANTIATE_TEST_SUITE_P(Gpu, OpScratchMemory, ::testing::ValuesIn(test::gpu_backends()), test::backend_param_name);
+
 class DeviceLoss : public ::testing::TestWithParam<Backend> {};
 
 // The N-th submit / wait fails as a lost device: that call throws DeviceLost, every later call throws
