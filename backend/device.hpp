@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,9 @@ struct GemmArgs {
   GemmPath path = GemmPath::Gemv;        // resolved (never Auto)
   int split_k = 0;                       // 0 = backend's choice
   int stages = 0;                        // Tiled / CoopMatrix: 0 = default, 1 = serial K loop
+  // Deterministic mode: path and split_k were fixed by the host (backend/deterministic.hpp) and must be
+  // launched as given (a tuner may change only what deterministic_gemm_allowed accepts).
+  bool deterministic = false;
 };
 
 // quantize_activations_int8: x [m, k] (fp16/fp32) -> int8 codes, fp32 scales, int32 row sums (lowbit.hpp ActInt8),
@@ -162,6 +166,8 @@ struct DeviceStats {
   uint64_t pool_hits = 0;           // alloc_pooled calls served by a recycled buffer
   uint64_t command_buffers = 0;     // Vulkan: command buffers allocated by the stream (its ring)
   uint64_t full_waits = 0;          // Vulkan: times the stream waited for ALL submitted work (wait(), timing)
+  uint64_t memory_bytes = 0;        // device memory counted against ContextOptions::device_memory_limit now
+  uint64_t memory_buffers = 0;      // the allocations holding it
 };
 
 class Device {
@@ -202,18 +208,31 @@ class Device {
   virtual bool supports(GemmPath p) const { return p != GemmPath::CoopMatrix; }
   // Launch geometry of the last gemm() (backends fill it in gemm(); the CPU reports its own).
   virtual GemmLaunch last_gemm_launch() const { return last_launch_; }
+  // Why the device counts as lost (a failed or injected submit/wait, a timeout); empty while it works.
+  virtual std::string lost_reason() const { return {}; }
+
+  // Held by every Context call (host/device_call.hpp): one call at a time per device.
+  std::recursive_mutex& call_mutex() { return call_mutex_; }
+  bool deterministic() const { return deterministic_; }
+  void set_deterministic(bool on) { deterministic_ = on; }
 
  protected:
   [[noreturn]] void unsupported(const char* op) const {
     throw Error(ErrorCode::Unsupported, std::string(op) + " is not implemented on the " + to_string(info().backend) + " backend yet");
   }
   GemmLaunch last_launch_;  // set by gemm()
+
+ private:
+  std::recursive_mutex call_mutex_;
+  bool deterministic_ = false;
 };
 
 // Factories (backend/<name>/). They throw lowbit::Error(NotFound/Unsupported) with a reason.
 std::shared_ptr<Device> create_cpu_device(const ContextOptions& o);
 std::shared_ptr<Device> create_vulkan_device(const ContextOptions& o);
 std::shared_ptr<Device> create_opencl_device(const ContextOptions& o);
+// Vulkan contexts whose destruction gave up waiting for their work and leaked the device (tests).
+uint64_t vulkan_abandoned_devices();
 BackendReport probe_cpu();
 BackendReport probe_vulkan();
 BackendReport probe_opencl();

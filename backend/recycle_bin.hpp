@@ -63,6 +63,24 @@ class RecycleBin {
     return out;
   }
 
+  // Every entry whose ticket is done, for the owner to free (memory is short).
+  template <class Done>
+  std::vector<Entry> take_idle(Done&& done) {
+    std::vector<Entry> out;
+    for (auto& [bytes, list] : by_class_) {
+      for (auto e = list.begin(); e != list.end();) {
+        if (!done(e->ticket)) {
+          ++e;
+          continue;
+        }
+        cached_ -= e->bytes;
+        out.push_back(std::move(*e));
+        e = list.erase(e);
+      }
+    }
+    return out;
+  }
+
   // Every entry, for the owner to free (at shutdown).
   std::vector<Entry> take_all() {
     std::vector<Entry> out;

@@ -3,6 +3,8 @@
 #include <sstream>
 
 #include "backend/device.hpp"
+#include "host/context_options.hpp"
+#include "host/device_call.hpp"
 #include "host/log.hpp"
 
 namespace lowbit {
@@ -67,25 +69,28 @@ static bool backend_available(Backend b) {
   return false;
 }
 
-Context Context::create(const ContextOptions& opts) {
+Context Context::create(const ContextOptions& given) {
+  const ContextOptions opts = detail::with_environment(given);
   Context c;
   if (opts.backend == Backend::Auto) {
     c.dev_ = make_auto_device(opts);
     log().info("backend {} on {}", to_string(c.backend()), c.device_info().name);
-    return c;
+  } else {
+    try {
+      c.dev_ = make_device(opts.backend, opts);
+    } catch (const Error& e) {
+      if (e.code() == ErrorCode::NotFound && !opts.device.empty() && backend_available(opts.backend))
+        throw no_such_device(opts);
+      throw;
+    }
   }
-  try {
-    c.dev_ = make_device(opts.backend, opts);
-  } catch (const Error& e) {
-    if (e.code() == ErrorCode::NotFound && !opts.device.empty() && backend_available(opts.backend))
-      throw no_such_device(opts);
-    throw;
-  }
+  c.dev_->set_deterministic(opts.deterministic);
   return c;
 }
 
 Backend Context::backend() const { return dev_->info().backend; }
 const DeviceInfo& Context::device_info() const { return dev_->info(); }
+bool Context::deterministic() const { return dev_->deterministic(); }
 
 static size_t checked_bytes(DType dtype, const Shape& shape) {
   uint64_t n = 1;
@@ -101,6 +106,7 @@ static size_t checked_bytes(DType dtype, const Shape& shape) {
 Buffer Context::alloc(DType dtype, Shape shape) { return alloc_buffer(dtype, std::move(shape), false); }
 
 Buffer Context::alloc_buffer(DType dtype, Shape shape, bool pooled) {
+  detail::DeviceCall call(*dev_);
   Buffer b;
   b.bytes_ = checked_bytes(dtype, shape);
   b.mem_ = pooled ? dev_->alloc_pooled(b.bytes_) : dev_->alloc(b.bytes_);
@@ -110,6 +116,7 @@ Buffer Context::alloc_buffer(DType dtype, Shape shape, bool pooled) {
 }
 
 Buffer Context::upload(DType dtype, Shape shape, const void* data, size_t bytes) {
+  detail::DeviceCall call(*dev_);
   Buffer b = alloc(dtype, std::move(shape));
   if (bytes != b.bytes())
     throw Error(ErrorCode::InvalidArgument, "upload: " + std::to_string(bytes) + " bytes given, shape " +
@@ -124,6 +131,7 @@ void Context::download(const Buffer& b, void* dst, size_t bytes) {
   if (bytes > b.bytes())
     throw Error(ErrorCode::InvalidArgument, "download: " + std::to_string(bytes) + " bytes asked, buffer has " +
                                                 std::to_string(b.bytes()));
+  detail::DeviceCall call(*dev_);
   if (bytes) dev_->read(*b.mem_, 0, dst, bytes);
 }
 
@@ -138,10 +146,22 @@ Buffer Buffer::view(DType dtype, Shape shape) const {
   return v;
 }
 
-void Context::submit() { dev_->submit(); }
-void Context::wait() { dev_->wait(); }
-void Context::reset_timing() { dev_->reset_timing(); }
-Timing Context::timing() { return {dev_->device_ms()}; }
+void Context::submit() {
+  detail::DeviceCall call(*dev_);
+  dev_->submit();
+}
+void Context::wait() {
+  detail::DeviceCall call(*dev_);
+  dev_->wait();
+}
+void Context::reset_timing() {
+  detail::DeviceCall call(*dev_);
+  dev_->reset_timing();
+}
+Timing Context::timing() {
+  detail::DeviceCall call(*dev_);
+  return {dev_->device_ms()};
+}
 std::vector<std::string> Context::diagnostics() const { return dev_->diagnostics(); }
 
 std::vector<BackendReport> probe_backends() {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "host/kv_cache_state.hpp"
+#include "host/device_call.hpp"
 
 namespace lowbit {
 
@@ -180,6 +181,7 @@ void KvCache::extend(std::span<const int> seqs, std::span<const int> counts) {
 // ---- Context::create_kv_cache ---------------------------------------------------------------------
 
 KvCache Context::create_kv_cache(const KvCacheOptions& o) {
+  detail::DeviceCall call(*dev_);
   check_options(o);
   auto st = std::make_shared<detail::KvCacheState>();
   st->opts = o;

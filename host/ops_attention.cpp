@@ -5,6 +5,8 @@
 #include <cmath>
 #include <set>
 
+#include "backend/deterministic.hpp"
+#include "host/device_call.hpp"
 #include "host/internal_access.hpp"
 
 namespace lowbit {
@@ -45,6 +47,7 @@ int32_t checked_page(const detail::KvCacheState& s, const detail::KvSequence& q,
 
 void Context::kv_append(KvCache& c, int layer, std::span<const int> seqs, std::span<const int> counts,
                         const Buffer& k, const Buffer& v) {
+  detail::DeviceCall call(*dev_);
   if (!c.s_) bad("kv_append: empty KvCache (make one with Context::create_kv_cache)");
   auto& s = cache_state(c, dev_.get(), "kv_append");
   detail::KvAppendArgs a;
@@ -82,6 +85,7 @@ void Context::kv_append(KvCache& c, int layer, std::span<const int> seqs, std::s
 
 Buffer Context::attention(const Buffer& q, KvCache& c, int layer, std::span<const int> seqs,
                           std::span<const int> q_counts, const AttentionOptions& o) {
+  detail::DeviceCall call(*dev_);
   if (!c.s_) bad("attention: empty KvCache (make one with Context::create_kv_cache)");
   auto& s = cache_state(c, dev_.get(), "attention");
   detail::AttentionArgs a;
@@ -158,6 +162,13 @@ Buffer Context::attention(const Buffer& q, KvCache& c, int layer, std::span<cons
   a.softcap = o.softcap;
   a.scale = o.scale ? *o.scale : 1.0f / std::sqrt(float(D));
   a.split_pages = o.split_pages;
+  if (dev_->deterministic()) {  // decode splits by context length alone (backend/deterministic.hpp)
+    const int fixed = detail::deterministic_split_pages(uint32_t(P));
+    if (o.split_pages != 0 && o.split_pages != fixed)
+      bad("attention: deterministic mode splits decode every " + std::to_string(fixed) + " pages; split_pages = " +
+          std::to_string(o.split_pages) + " was asked");
+    a.split_pages = fixed;
+  }
   dev_->attention(a);
   return out;
 }

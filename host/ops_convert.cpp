@@ -3,6 +3,7 @@
 
 #include "backend/device.hpp"
 #include "lowbit_formats.h"
+#include "host/device_call.hpp"
 
 namespace lowbit {
 
@@ -70,6 +71,7 @@ static void check_qtensor(const QTensor& q) {
 }
 
 void Context::quantize_into(const Buffer& x, QTensor& q, const QuantizeOptions& o) {
+  detail::DeviceCall call(*dev_);
   const FormatInfo& fi = format_info(q.format);
   if (!x.valid()) throw Error(ErrorCode::InvalidArgument, "quantize: empty input buffer");
   if (numel(x.shape()) != numel(q.shape) || (!x.shape().empty() && !q.shape.empty() && x.shape().back() != q.shape.back()))
@@ -107,6 +109,7 @@ QTensor Context::quantize(const Buffer& x, Format f, const QuantizeOptions& o) {
 }
 
 void Context::dequantize_into(const QTensor& q, Buffer& out) {
+  detail::DeviceCall call(*dev_);
   check_qtensor(q);
   if (!out.valid() || numel(out.shape()) != numel(q.shape))
     throw Error(ErrorCode::InvalidArgument, "dequantize: output shape " + shape_str(out.shape()) +

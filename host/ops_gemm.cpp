@@ -1,7 +1,9 @@
 // ops_gemm.cpp — gemm_f16 / gemm_w4a16 / gemm_w4a8 entry points: shape and dtype checks, act_order gather,
 // path choice (GEMV for small M, tiled otherwise, cooperative matrix where the device has it).
+#include "backend/deterministic.hpp"
 #include "backend/device.hpp"
 #include "lowbit_formats.h"
+#include "host/device_call.hpp"
 
 namespace lowbit {
 
@@ -56,11 +58,15 @@ const char* to_string(GemmPath p) {
 }
 
 GemmPath Context::choose_gemm_path(int64_t m) const {
+  if (dev_->deterministic()) return GemmPath::Tiled;
   if (m <= 16) return GemmPath::Gemv;
   return dev_->supports(GemmPath::CoopMatrix) ? GemmPath::CoopMatrix : GemmPath::Tiled;
 }
 
-GemmLaunch Context::last_gemm_launch() const { return dev_->last_gemm_launch(); }
+GemmLaunch Context::last_gemm_launch() const {
+  detail::DeviceCall call(*dev_);
+  return dev_->last_gemm_launch();
+}
 
 static GemmPath resolve(const Context& c, detail::Device& d, GemmPath p, int64_t m) {
   if (p == GemmPath::Auto) return c.choose_gemm_path(m);
@@ -70,7 +76,30 @@ static GemmPath resolve(const Context& c, detail::Device& d, GemmPath p, int64_t
   return p;
 }
 
+// Path and K slices of a GEMM: the request, or the automatic choice; in deterministic mode the fixed ones
+// (backend/deterministic.hpp), and a request for anything else is an error rather than silently ignored.
+static void resolve_launch(const Context& c, detail::Device& d, const GemmOptions& o, int64_t m, detail::GemmArgs& a) {
+  check_options(o);
+  a.stages = o.stages;
+  if (!d.deterministic()) {
+    a.path = resolve(c, d, o.path, m);
+    a.split_k = o.split_k;
+    return;
+  }
+  const int split = detail::deterministic_split_k(a.k);
+  if (o.path != GemmPath::Auto && o.path != GemmPath::Tiled)
+    bad(std::string("gemm: deterministic mode runs every GEMM on the tiled path; path ") + to_string(o.path) +
+        " was asked");
+  if (o.split_k != 0 && o.split_k != split)
+    bad("gemm: deterministic mode cuts K = " + std::to_string(a.k) + " into " + std::to_string(split) +
+        " slices; split_k = " + std::to_string(o.split_k) + " was asked");
+  a.path = GemmPath::Tiled;
+  a.split_k = split;
+  a.deterministic = true;
+}
+
 Buffer Context::gemm_f16(const Buffer& x, const Buffer& w, const Buffer& bias, const GemmOptions& o) {
+  detail::DeviceCall call(*dev_);
   if (!w.valid() || w.dtype() != DType::F16 || w.shape().size() != 2)
     bad("gemm_f16: w must be a float16 [N, K] matrix");
   int64_t n = w.shape()[0], k = w.shape()[1], m;
@@ -83,10 +112,7 @@ Buffer Context::gemm_f16(const Buffer& x, const Buffer& w, const Buffer& bias, c
   a.bias_f32 = bias.valid() && bias.dtype() == DType::F32;
   a.out_elem = out_elem(o.out);
   a.m = uint64_t(m), a.n = uint64_t(n), a.k = uint64_t(k);
-  a.path = resolve(*this, *dev_, o.path, m);
-  check_options(o);
-  a.split_k = o.split_k;
-  a.stages = o.stages;
+  resolve_launch(*this, *dev_, o, m, a);
   Buffer y = alloc_buffer(o.out, {m, n}, true);  // the result: from the pool
   a.y = y.mem().get();
   dev_->gemm(a);
@@ -108,6 +134,7 @@ W4Layer Context::upload_w4(const W4Host& h, const std::vector<uint16_t>& bias) {
 }
 
 Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions& o) {
+  detail::DeviceCall call(*dev_);
   int64_t m;
   activation_shape(x, w.k, m);
   if (w.group <= 0 || w.k % w.group) bad("gemm_w4a16: group " + std::to_string(w.group) + " does not divide K");
@@ -133,10 +160,7 @@ Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions&
   a.out_elem = out_elem(o.out);
   a.m = uint64_t(m), a.n = uint64_t(w.n), a.k = uint64_t(w.k);
   a.group = w.group;
-  a.path = resolve(*this, *dev_, o.path, m);
-  check_options(o);
-  a.split_k = o.split_k;
-  a.stages = o.stages;
+  resolve_launch(*this, *dev_, o, m, a);
   Buffer y = alloc_buffer(o.out, {m, w.n}, true);  // the result: from the pool
   a.y = y.mem().get();
   dev_->gemm(a);

@@ -116,6 +116,17 @@ def test_pipeline(backend):
     assert [r["stages"] for r in serial if r["op"] == "w4a16"] == [1], serial
 
 
+def test_deterministic(backend):
+    # --deterministic: every GEMM on the tiled path with ceil(K / 1024) slices, whatever M (GPU backends)
+    shapes = ["--shapes", "1,32,1152;20,32,1152"]
+    det = check_schema(bench_json(backend, "w4a16", shapes + ["--deterministic"]), backend, "w4a16", True)
+    default = check_schema(bench_json(backend, "w4a16", shapes), backend, "w4a16", True)
+    if backend == "cpu":
+        return
+    assert [(r["config"], r["split_k"]) for r in det[1:]] == [("tiled", 2)] * 4, det
+    assert [r["config"] for r in default[1:3]] == ["gemv", "gemv"], default
+
+
 def test_f16(backend):
     check_schema(bench_json(backend, "f16", ["--shapes", "3,16,64"]), backend, "f16", True)
 
@@ -197,14 +208,23 @@ def expect_error(args, needle):
         assert not os.path.exists(out), "JSON written on error"
 
 
+def test_bad_deterministic_env():
+    os.environ["LOWBIT_DETERMINISTIC"] = "yes"
+    try:
+        expect_error(["--op", "f16", "--backend", "cpu", "--shapes", "1,16,64"], "LOWBIT_DETERMINISTIC")
+    finally:
+        del os.environ["LOWBIT_DETERMINISTIC"]
+
+
 def main():
     present = backends()
     for b in present:
-        for fn in (test_gemm, test_pipeline, test_f16, test_copy, test_convert, test_attention, test_attention_kv_columns,
+        for fn in (test_gemm, test_pipeline, test_deterministic, test_f16, test_copy, test_convert, test_attention, test_attention_kv_columns,
                    test_kv_append):
             check(f"{fn.__name__}[{b}]", lambda fn=fn, b=b: fn(b))
     if "opencl" in present:
         check("clblast baseline", test_clblast)
+    check("bad LOWBIT_DETERMINISTIC", test_bad_deterministic_env)
     check("w4a8 not implemented", lambda: expect_error(["--op", "w4a8", "--backend", "cpu"], "not implemented yet"))
     check("unknown op", lambda: expect_error(["--op", "gemm", "--backend", "cpu"], "unknown op"))
     check("missing op", lambda: expect_error(["--backend", "cpu"], "--op"))

@@ -12,6 +12,7 @@
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
 #include "support/gemm_bound.hpp"
+#include "support/random_inputs.hpp"
 #include "support/w4_checkpoints.hpp"
 
 using namespace lowbit;
@@ -366,24 +367,13 @@ bool vulkan_context_with(Context& gpu, std::string& why, const char* var, const 
   return ok;
 }
 
-// A layer straight from random codes (no RTN pass), for sizes where quantizing floats would be slow.
-W4Host random_layer(int64_t n, int64_t k, int group, uint32_t seed) {
-  std::mt19937 rng(seed);
-  W4Host h;
-  h.n = n, h.k = k, h.group = group, h.sym = true;
-  h.qweight.resize(size_t(h.k_words() * n));
-  for (auto& w : h.qweight) w = rng();
-  h.scales.resize(size_t(h.groups() * n));
-  for (auto& s : h.scales) s = uint16_t(0x1C00 + rng() % 0x400);  // ~2^-8 .. 2^-7
-  return h;
-}
 }  // namespace
 
 // int4 weights of more than 128 MiB (lavapipe's storage-binding limit) are bound in K windows.
 TEST_P(GemmBackends, W4WeightsLargerThanOneStorageBinding) {
   LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
   Context cpu = Context::create({.backend = Backend::CPU});
-  W4Host h = random_layer(8192, 33792, 128, 4);  // 138 MB of qweight
+  W4Host h = test::random_w4_layer(8192, 33792, 128, 4);  // 138 MB of qweight
   ASSERT_GT(h.qweight.size() * 4, size_t(128) << 20);
   W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h);
   for (int64_t m : {1, 3}) {
@@ -403,7 +393,7 @@ TEST_P(GemmBackends, W4WeightsLargerThanOneStorageBinding) {
 // K·2^-23·Σ|x w| let it pass.
 TEST_P(GemmBackends, W4LostKRowOfABigLayerFailsTheBound) {
   LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
-  W4Host h = random_layer(8192, 33792, 128, 4);
+  W4Host h = test::random_w4_layer(8192, 33792, 128, 4);
   auto x = random_f16(size_t(h.k), 1);
   int64_t lost = 0;
   for (int64_t k = 0; k < h.k; ++k)
@@ -436,8 +426,8 @@ TEST(GemmVulkanWindows, WeightsSplitAcrossBindingsWithLoweredRange) {
   std::string why;
   if (!vulkan_context_with(gpu, why, "LOWBIT_VK_MAX_RANGE", "65536")) GTEST_SKIP() << why;
   Context cpu = Context::create({.backend = Backend::CPU});
-  W4Host h = random_layer(264, 1024, 64, 9);  // 135 KiB of qweight
-  W4Host h12 = random_layer(264, 1032, 12, 10);  // words straddling groups of 12, groups cut by windows
+  W4Host h = test::random_w4_layer(264, 1024, 64, 9);  // 135 KiB of qweight
+  W4Host h12 = test::random_w4_layer(264, 1032, 12, 10);  // words straddling groups of 12, groups cut by windows
   W4Layer lg = gpu.upload_w4(h), lc = cpu.upload_w4(h), lg12 = gpu.upload_w4(h12), lc12 = cpu.upload_w4(h12);
   auto wf16 = random_f16(size_t(264 * 1024), 3, 0.05f);  // 528 KiB of fp16 weights
   Buffer wg = gpu.upload(DType::F16, {264, 1024}, wf16.data(), wf16.size() * 2);

@@ -33,6 +33,7 @@ Command add_run_attention_command(CLI::App& run);
 struct DeviceFlags {
   std::string backend = "auto";
   std::string device;
+  bool deterministic = false;  // ContextOptions::deterministic (commands that offer --deterministic)
 };
 void add_device_flags(CLI::App& cmd, DeviceFlags& flags);
 // Before any work: `path` has `extension` (when given), its folder exists and is writable, and it is none

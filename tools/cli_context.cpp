@@ -31,6 +31,7 @@ Context make_context(const DeviceFlags& flags) {
   ContextOptions o;
   o.backend = parse_backend(flags.backend);
   o.device = flags.device;
+  o.deterministic = flags.deterministic;
   Context ctx = Context::create(o);
   // Context::create already reports the choice it made for Backend::Auto.
   if (o.backend != Backend::Auto) log().info("backend {} on {}", to_string(ctx.backend()), ctx.device_info().name);

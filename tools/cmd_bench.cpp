@@ -35,6 +35,9 @@ Command add_bench_command(CLI::App& root) {
                   "w4a16: K pipeline of the measured run: pipelined (the default depth), serial (stages = 1, "
                   "same tile), or both (the row gets serial_ms and dequant_hidden_pct)")
       ->capture_default_str();
+  cmd->add_flag("--deterministic", a->dev.deterministic,
+                "run on a deterministic (batch-invariant) context: GEMMs on the tiled path with K slices from K "
+                "alone, decode attention split by context length alone");
   cmd->add_option("--baseline", a->baseline, "GEMM peer to add: clblast (OpenCL backend, needs CLBlast)");
   cmd->add_option("--formats", a->formats, "convert: formats (default e4m3,mxfp4,nvfp4)");
   cmd->add_option("--dtype", a->convert_dtype, "convert: float side f32 (default) | f16 | bf16")

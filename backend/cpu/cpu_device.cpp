@@ -15,20 +15,23 @@
 #include "backend/cpu/gemm_ref.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "backend/device.hpp"
+#include "backend/memory_budget.hpp"
 
 namespace lowbit::detail {
 
 namespace {
 
 struct CpuBuffer : DeviceBuffer {
-  explicit CpuBuffer(size_t bytes) {
+  CpuBuffer(size_t bytes, const std::shared_ptr<MemoryBudget>& budget) {
     size = bytes;
-    size_t cap = (bytes + 63) / 64 * 64;
-    data = static_cast<uint8_t*>(std::aligned_alloc(64, cap ? cap : 64));
-    if (!data) throw Error(ErrorCode::OutOfMemory, "cpu: cannot allocate " + std::to_string(bytes) + " bytes");
-    std::memset(data, 0, cap ? cap : 64);
+    const size_t cap = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+    charge = BudgetCharge(budget, cap);
+    data = static_cast<uint8_t*>(std::aligned_alloc(64, cap));
+    if (!data) throw budget->out_of_memory(cap, "aligned_alloc failed");
+    std::memset(data, 0, cap);
   }
   ~CpuBuffer() override { std::free(data); }
+  BudgetCharge charge;
   uint8_t* data = nullptr;
 };
 
@@ -70,10 +73,17 @@ DeviceInfo cpu_info() {
 
 class CpuDevice final : public Device {
  public:
-  CpuDevice() : info_(cpu_info()) {}
+  explicit CpuDevice(const ContextOptions& o)
+      : info_(cpu_info()), budget_(std::make_shared<MemoryBudget>("cpu device '" + info_.name + "'", o.device_memory_limit)) {}
   const DeviceInfo& info() const override { return info_; }
 
-  std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override { return std::make_shared<CpuBuffer>(bytes); }
+  std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override { return std::make_shared<CpuBuffer>(bytes, budget_); }
+  DeviceStats stats() const override {
+    DeviceStats s;
+    s.memory_bytes = budget_->live_bytes();
+    s.memory_buffers = budget_->live_allocations();
+    return s;
+  }
   void write(DeviceBuffer& b, size_t off, const void* src, size_t bytes) override {
     std::memcpy(ptr(&b) + off, src, bytes);
   }
@@ -193,6 +203,7 @@ class CpuDevice final : public Device {
     ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
   DeviceInfo info_;
+  std::shared_ptr<MemoryBudget> budget_;
   double ms_ = 0;
 };
 
@@ -200,7 +211,7 @@ class CpuDevice final : public Device {
 
 std::shared_ptr<Device> create_cpu_device(const ContextOptions& o) {
   if (!o.device.empty() && o.device != "0" && o.device != "cpu") select_device({cpu_info().name}, o.device, Backend::CPU);
-  return std::make_shared<CpuDevice>();
+  return std::make_shared<CpuDevice>(o);
 }
 
 BackendReport probe_cpu() {

@@ -46,10 +46,11 @@ DeviceEntry pick_device(const ContextOptions& o, int& index) {
 
 }  // namespace
 
-OpenClDevice::OpenClDevice(const ContextOptions& o) {
+OpenClDevice::OpenClDevice(const ContextOptions& o) : inject_lost_(o.test_device_lost_at) {
   int index = 0;
   entry_ = pick_device(o, index);
   info_ = query_device_info(entry_, index);
+  budget_ = std::make_shared<MemoryBudget>("opencl device '" + info_.name + "'", o.device_memory_limit);
   max_compute_units_ = device_value<cl_uint>(entry_.device, CL_DEVICE_MAX_COMPUTE_UNITS);
   profile_.cpu = (device_value<cl_device_type>(entry_.device, CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU) != 0;
   profile_.compute_units = max_compute_units_;
@@ -98,7 +99,7 @@ ClBuffer::~ClBuffer() {
   // wait list, the first design, sometimes read complete on PoCL 3.1 while earlier commands had not.)
   cl_event ticket = pool->last.get();
   if (ticket) clRetainEvent(ticket);
-  pool->bin.give(std::move(mem), pool_size_class(size), Event(ticket));  // entries over the bound are freed
+  pool->bin.give({std::move(mem), std::move(charge)}, pool_size_class(size), Event(ticket));  // over the bound: freed
 }
 
 OpenClDevice::~OpenClDevice() {
@@ -111,7 +112,7 @@ OpenClDevice::~OpenClDevice() {
 std::shared_ptr<DeviceBuffer> OpenClDevice::alloc_pooled(size_t bytes) {
   const uint64_t size_class = pool_size_class(bytes);
   if (size_class > info_.max_buffer_range) return alloc(bytes);  // not pooled: the class would not fit
-  std::optional<Mem> reused;
+  std::optional<PooledMem> reused;
   {
     std::lock_guard lock(pool_->mu);
     reused = pool_->bin.take(size_class, [](const Event& e) { return !e.get() || event_done(e.get()); });
@@ -119,16 +120,31 @@ std::shared_ptr<DeviceBuffer> OpenClDevice::alloc_pooled(size_t bytes) {
   }
   if (!reused) {
     auto fresh = std::static_pointer_cast<ClBuffer>(alloc(size_class));
-    reused = std::move(fresh->mem);
+    reused = PooledMem{std::move(fresh->mem), std::move(fresh->charge)};
   }
   auto b = std::make_shared<ClBuffer>();
   b->size = bytes;
-  b->mem = std::move(*reused);
+  b->mem = std::move(reused->mem);
+  b->charge = std::move(reused->charge);
   b->pool = pool_;
   return b;
 }
 
+// Short of memory: finish the queued work, drop the idle pooled buffers, try once more.
 std::shared_ptr<DeviceBuffer> OpenClDevice::alloc(size_t bytes) {
+  return allocate_or_reclaim([&] { return create_buffer(bytes); }, [&] {
+    wait();
+    release_idle();
+  });
+}
+
+void OpenClDevice::release_idle() {
+  std::vector<RecycleBin<PooledMem, Event>::Entry> idle;  // freed after the lock is released
+  std::lock_guard lock(pool_->mu);
+  idle = pool_->bin.take_idle([](const Event& e) { return !e.get() || event_done(e.get()); });
+}
+
+std::shared_ptr<DeviceBuffer> OpenClDevice::create_buffer(size_t bytes) {
   size_t rounded = (std::max<size_t>(bytes, 1) + 15) / 16 * 16;
   if (rounded > info_.max_buffer_range)
     throw Error(ErrorCode::OutOfMemory, "opencl: a buffer of " + std::to_string(bytes) +
@@ -136,29 +152,46 @@ std::shared_ptr<DeviceBuffer> OpenClDevice::alloc(size_t bytes) {
                                             std::to_string(info_.max_buffer_range) + " bytes) of " + info_.name);
   auto b = std::make_shared<ClBuffer>();
   b->size = bytes;
-  cl_int err = CL_SUCCESS;
-  b->mem = Mem(clCreateBuffer(ctx_.get(), CL_MEM_READ_WRITE, rounded, nullptr, &err));
-  check(err, "clCreateBuffer(" + std::to_string(rounded) + " bytes)");
+  b->charge = allocate_or_reclaim([&] { return BudgetCharge(budget_, rounded); }, [&] { release_idle(); });
+  try {
+    cl_int err = CL_SUCCESS;
+    b->mem = Mem(clCreateBuffer(ctx_.get(), CL_MEM_READ_WRITE, rounded, nullptr, &err));
+    check(err, "clCreateBuffer(" + std::to_string(rounded) + " bytes)");
+    // Zero-filled like the CPU backend's buffers (the padding bytes included).
+    cl_uint zero = 0;
+    check(clEnqueueFillBuffer(queue_.get(), b->mem.get(), &zero, sizeof zero, 0, rounded, 0, nullptr, nullptr),
+          "clEnqueueFillBuffer");
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::OutOfMemory) throw;
+    b->charge.reset();
+    throw budget_->out_of_memory(rounded, e.what());
+  }
   ++buffers_created_;
-  // Zero-filled like the CPU backend's buffers (the padding bytes included).
-  cl_uint zero = 0;
-  check(clEnqueueFillBuffer(queue_.get(), b->mem.get(), &zero, sizeof zero, 0, rounded, 0, nullptr, nullptr),
-        "clEnqueueFillBuffer");
   return b;
 }
 
+void OpenClDevice::check_sync(cl_int err, const char* call) {
+  if (inject_lost_.fail_now()) err = CL_OUT_OF_RESOURCES;
+  try {
+    check_wait(err, call);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::DeviceLost) throw;
+    lost_ = std::string(e.what()) + inject_lost_.note();
+    throw Error(ErrorCode::DeviceLost, lost_);
+  }
+}
 
 
 void OpenClDevice::write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) {
   if (!bytes) return;
   // Blocking: the caller's memory may go away on return. The in-order queue orders it after queued work.
-  check_wait(clEnqueueWriteBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
+  check_sync(clEnqueueWriteBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
              "clEnqueueWriteBuffer");
 }
 
 void OpenClDevice::read(const DeviceBuffer& b, size_t offset, void* dst, size_t bytes) {
   if (!bytes) return;
-  check_wait(clEnqueueReadBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
+  check_sync(clEnqueueReadBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
              "clEnqueueReadBuffer");
 }
 
@@ -170,13 +203,15 @@ std::vector<std::string> OpenClDevice::diagnostics() const {
 DeviceStats OpenClDevice::stats() const {
   DeviceStats s;
   s.buffers_created = buffers_created_;
+  s.memory_bytes = budget_->live_bytes();
+  s.memory_buffers = budget_->live_allocations();
   std::lock_guard lock(pool_->mu);
   s.pool_hits = pool_->hits;
   return s;
 }
 
-void OpenClDevice::submit() { check(clFlush(queue_.get()), "clFlush"); }
-void OpenClDevice::wait() { check_wait(clFinish(queue_.get()), "clFinish"); }
+void OpenClDevice::submit() { check_sync(clFlush(queue_.get()), "clFlush"); }
+void OpenClDevice::wait() { check_sync(clFinish(queue_.get()), "clFinish"); }
 
 void OpenClDevice::reset_timing() {
   pending_.clear();

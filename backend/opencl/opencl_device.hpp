@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "backend/device.hpp"
+#include "backend/fault_injection.hpp"
 #include "backend/gemm_plan.hpp"
+#include "backend/memory_budget.hpp"
 #include "backend/recycle_bin.hpp"
 #include "backend/opencl/cl_platform.hpp"
 #include "backend/opencl/cl_native.hpp"
@@ -20,16 +22,23 @@ namespace lowbit::detail::cl {
 
 // Released alloc_pooled buffers awaiting reuse: each waits behind a marker enqueued at its release, so it is
 // handed out again only after every command enqueued before then (all that could use it) has finished.
+// A pooled cl_mem with its bytes counted against the device's memory budget while it waits.
+struct PooledMem {
+  Mem mem;
+  BudgetCharge charge;
+};
+
 struct ClBufferPool {
   std::mutex mu;
   cl_command_queue queue = nullptr;  // null once the device is gone: released buffers are just freed
   Event last;  // the last command enqueued on the (in-order) queue: a released buffer's ticket
-  RecycleBin<Mem, Event> bin{uint64_t(256) << 20};
+  RecycleBin<PooledMem, Event> bin{uint64_t(256) << 20};
   uint64_t hits = 0;
 };
 
 struct ClBuffer final : DeviceBuffer {
   Mem mem;
+  BudgetCharge charge;                 // its bytes in the device's memory budget
   std::shared_ptr<ClBufferPool> pool;  // alloc_pooled: where mem goes back when the buffer is released
   ~ClBuffer() override;
 };
@@ -63,6 +72,7 @@ class OpenClDevice final : public Device {
   double device_ms() override;
   std::vector<std::string> diagnostics() const override;
   DeviceStats stats() const override;
+  std::string lost_reason() const override { return lost_; }
 
   void quantize(const QuantizeArgs& a) override;  // cl_convert.cpp
   void dequantize(const DequantizeArgs& a) override;
@@ -93,6 +103,12 @@ class OpenClDevice final : public Device {
   // Fills the first 4 bytes of b with `bits` (recorded for timing like a kernel).
   void fill_u32(const DeviceBuffer& b, uint32_t bits);
   void record(cl_event e);
+  // A new cl_mem of `bytes` (zero-filled), counted against the memory budget.
+  std::shared_ptr<DeviceBuffer> create_buffer(size_t bytes);
+  void release_idle();  // frees pooled buffers whose last command completed
+  // check_wait for a submit / wait that may fail as a lost device (also the injected one); marks the
+  // device lost when it does.
+  void check_sync(cl_int err, const char* call);
   size_t local_size(cl_kernel k, size_t want) const;
 
   DeviceEntry entry_;
@@ -110,6 +126,9 @@ class OpenClDevice final : public Device {
   double done_ms_ = 0;
   uint64_t buffers_created_ = 0;
   std::shared_ptr<ClBufferPool> pool_ = std::make_shared<ClBufferPool>();
+  std::shared_ptr<MemoryBudget> budget_;
+  InjectedDeviceLoss inject_lost_;
+  std::string lost_;  // why the device counts as lost; empty while it works
 };
 
 }  // namespace lowbit::detail::cl

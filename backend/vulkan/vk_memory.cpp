@@ -41,7 +41,10 @@ VulkanBuffer::~VulkanBuffer() {
 
 // ---- Allocator ---------------------------------------------------------------------------------------
 
-Allocator::Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block) : gpu_(std::move(gpu)), bin_(kPoolBytes) {
+Allocator::Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block, uint64_t memory_limit)
+    : gpu_(std::move(gpu)),
+      budget_(std::make_shared<MemoryBudget>("vulkan device '" + gpu_->info().name + "'", memory_limit)),
+      bin_(kPoolBytes) {
   pools_[0].block_size = kBlockSize;
   pools_[1].block_size = std::min(kBlockSize, align_up(staging_block, kMinBlock));
   vkGetPhysicalDeviceMemoryProperties(gpu_->physical(), &mem_props_);
@@ -139,8 +142,7 @@ MemoryBlock& Allocator::new_block(Pool& pool, VkDeviceSize min_size) {
     r = vkAllocateMemory(gpu_->device(), &ai, nullptr, &mem);
   }
   if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY)
-    throw Error(ErrorCode::OutOfMemory, "vulkan: out of memory allocating " + std::to_string(size) +
-                                            " bytes (vkAllocateMemory: " + result_name(r) + ")");
+    throw budget_->out_of_memory(size, std::string("vkAllocateMemory of a block: ") + result_name(r));
   check(r, "vkAllocateMemory");
   MemoryBlock& b = pool.blocks.emplace_back();
   b.memory = MemoryHandle(gpu_->device(), mem);
@@ -194,6 +196,12 @@ std::shared_ptr<VulkanBuffer> Allocator::create_buffer(size_t bytes, size_t capa
     }
     return false;
   };
+  // Device memory counts against the limit (staging has its own); idle pooled buffers go first when short.
+  const bool counted = &pool == &pools_[0];
+  if (counted && !budget_->try_take(req.size)) {
+    release_idle_locked();
+    if (!budget_->try_take(req.size)) throw budget_->over_limit(req.size);
+  }
   MemoryBlock* block = nullptr;
   VkDeviceSize offset = 0;
   for (auto& b : pool.blocks)
@@ -202,7 +210,12 @@ std::shared_ptr<VulkanBuffer> Allocator::create_buffer(size_t bytes, size_t capa
       break;
     }
   if (!block) {
-    block = &new_block(pool, req.size);
+    try {
+      block = &new_block(pool, req.size);
+    } catch (...) {
+      if (counted) budget_->give(req.size);
+      throw;
+    }
     if (!carve(*block, offset)) throw Error(ErrorCode::Internal, "vulkan: a fresh memory block is too small");
   }
   VkResult r = vkBindBufferMemory(gpu_->device(), raw, block->memory, offset);
@@ -240,6 +253,18 @@ VkDeviceSize Allocator::staging_peak() {
 uint64_t Allocator::buffers_created() {
   std::lock_guard<std::mutex> lock(mu_);
   return buffers_created_;
+}
+
+void Allocator::release_idle() {
+  std::lock_guard<std::mutex> lock(mu_);
+  release_idle_locked();
+}
+
+void Allocator::release_idle_locked() {
+  for (auto& e : bin_.take_idle([&](uint64_t serial) { return serial <= completed_; })) {
+    e.item.buffer.reset();
+    free_range(e.item.block, e.item.offset, e.item.size);
+  }
 }
 
 uint64_t Allocator::pool_hits() {
@@ -281,6 +306,7 @@ void Allocator::free_range(MemoryBlock* block, VkDeviceSize offset, VkDeviceSize
   }
   block->used -= size;
   pools_[block->staging ? 1 : 0].live -= size;
+  if (!block->staging) budget_->give(size);
   if (block->used != 0) return;
   for (Pool& pool : pools_) {
     for (auto b = pool.blocks.begin(); b != pool.blocks.end(); ++b) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "backend/device.hpp"
+#include "backend/memory_budget.hpp"
 #include "backend/recycle_bin.hpp"
 #include "backend/vulkan/vk_gpu.hpp"
 
@@ -61,8 +62,8 @@ class VulkanBuffer final : public DeviceBuffer {
 class Allocator : public std::enable_shared_from_this<Allocator> {
  public:
   // staging_block: size of the staging pool's memory blocks (the staging limit, so that memory held for
-  // staging stays near it).
-  Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block);
+  // staging stays near it). memory_limit: most bytes of device-memory buffers alive (0 = none).
+  Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block, uint64_t memory_limit = 0);
   ~Allocator();
 
   std::shared_ptr<VulkanBuffer> create(size_t bytes, MemoryUse use);
@@ -77,6 +78,10 @@ class Allocator : public std::enable_shared_from_this<Allocator> {
   VkDeviceSize staging_peak();
   uint64_t buffers_created();  // VkBuffers created so far
   uint64_t pool_hits();        // create_pooled calls served by a recycled buffer
+  // Frees the pooled buffers whose last use has completed (memory is short).
+  void release_idle();
+  // Device memory of buffers (alive, pooled or retired) counted against the memory limit.
+  const MemoryBudget& budget() const { return *budget_; }
 
  private:
   friend class VulkanBuffer;
@@ -105,10 +110,12 @@ class Allocator : public std::enable_shared_from_this<Allocator> {
   // A new VkBuffer of capacity_bytes (rounded up to 16) reporting `bytes` as its size.
   std::shared_ptr<VulkanBuffer> create_buffer(size_t bytes, size_t capacity_bytes, MemoryUse use, bool pooled);
   void free_range(MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size);
+  void release_idle_locked();  // release_idle with mu_ held
   Pool& pool_for(MemoryUse use, uint32_t type_bits);
   MemoryBlock& new_block(Pool& pool, VkDeviceSize min_size);
 
   std::shared_ptr<Gpu> gpu_;
+  std::shared_ptr<MemoryBudget> budget_;
   std::mutex mu_;
   Pool pools_[2];  // MemoryUse::Device, MemoryUse::Staging
   std::vector<Retired> retired_;

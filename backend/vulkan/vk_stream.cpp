@@ -33,8 +33,8 @@ VkAccessFlags access_of(VkPipelineStageFlags stage, bool read, bool write) {
 
 }  // namespace
 
-Stream::Stream(const Gpu& gpu, Allocator& allocator, uint64_t timeout_ms)
-    : gpu_(gpu), allocator_(allocator), timeout_ms_(timeout_ms) {
+Stream::Stream(const Gpu& gpu, Allocator& allocator, uint64_t timeout_ms, uint64_t inject_lost_at)
+    : gpu_(gpu), allocator_(allocator), timeout_ms_(timeout_ms), inject_lost_(inject_lost_at) {
   VkDevice dev = gpu_.device();
   VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
   pi.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
@@ -262,10 +262,10 @@ void Stream::submit() {
   si.commandBufferCount = 1;
   si.pCommandBuffers = &c;
   if (host_timing_ && in_flight_.empty()) first_submit_ = std::chrono::steady_clock::now();
-  VkResult r = vkQueueSubmit(gpu_.queue(), 1, &si, recording_.fence);
+  VkResult r = inject_lost_.fail_now() ? VK_ERROR_DEVICE_LOST : vkQueueSubmit(gpu_.queue(), 1, &si, recording_.fence);
   recording_open_ = false;
   Batch done = std::exchange(recording_, Batch{});  // recording_ no longer names the command buffer
-  if (r == VK_ERROR_DEVICE_LOST) lost_ = "vkQueueSubmit: VK_ERROR_DEVICE_LOST";
+  if (r == VK_ERROR_DEVICE_LOST) lost_ = std::string("vkQueueSubmit: VK_ERROR_DEVICE_LOST") + inject_lost_.note();
   if (r != VK_SUCCESS) {
     vkResetCommandBuffer(c, 0);
     for (auto& p : done.descriptor_pools) check(vkResetDescriptorPool(gpu_.device(), p, 0), "vkResetDescriptorPool");
@@ -274,6 +274,7 @@ void Stream::submit() {
     free_query_pairs_.insert(free_query_pairs_.end(), done.query_pairs.begin(), done.query_pairs.end());
     done.query_pairs.clear();
     spare_.push_back(std::move(done));
+    throw_if_lost();
     check(r, "vkQueueSubmit");
   }
   in_flight_.push_back(std::move(done));
@@ -298,7 +299,7 @@ void Stream::check_wait(VkResult r) {
     throw_if_lost();
   }
   if (r == VK_ERROR_DEVICE_LOST) {
-    lost_ = "vkWaitForFences: VK_ERROR_DEVICE_LOST";
+    lost_ = std::string("vkWaitForFences: VK_ERROR_DEVICE_LOST") + inject_lost_.note();
     throw_if_lost();
   }
   check(r, "vkWaitForFences");
@@ -308,7 +309,7 @@ bool Stream::retire_oldest(bool block) {
   if (in_flight_.empty()) return false;
   Batch& b = in_flight_.front();
   if (block) {
-    check_wait(wait_fence(b.fence, timeout_ms_));
+    check_wait(injected(wait_fence(b.fence, timeout_ms_)));
   } else if (vkGetFenceStatus(gpu_.device(), b.fence) != VK_SUCCESS) {
     return false;
   }
@@ -353,7 +354,7 @@ void Stream::wait() {
   submit();
   if (in_flight_.empty()) return;
   ++full_waits_;
-  check_wait(wait_fences(timeout_ms_));
+  check_wait(injected(wait_fences(timeout_ms_)));
   while (!in_flight_.empty()) retire_oldest(true);  // all signalled: no waiting left
   completed_ = serial_ - 1;
   allocator_.set_completed(completed_);

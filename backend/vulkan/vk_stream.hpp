@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/fault_injection.hpp"
 #include "backend/vulkan/vk_memory.hpp"
 #include "backend/vulkan/vk_pipelines.hpp"
 
@@ -24,7 +25,8 @@ struct BufferUse {
 
 class Stream {
  public:
-  Stream(const Gpu& gpu, Allocator& allocator, uint64_t timeout_ms);
+  // inject_lost_at: TEST ONLY, the N-th submit or wait fails as VK_ERROR_DEVICE_LOST (0 = never).
+  Stream(const Gpu& gpu, Allocator& allocator, uint64_t timeout_ms, uint64_t inject_lost_at = 0);
   ~Stream();  // frees the command buffers: the owner drains the stream first (see drain)
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -51,6 +53,7 @@ class Stream {
   double device_ms();  // waits
   uint64_t command_buffers() const { return command_buffers_; }  // allocated so far (the ring's size)
   uint64_t full_waits() const { return full_waits_; }            // waits for all submitted work
+  const std::string& lost_reason() const { return lost_; }       // empty while the device works
 
  private:
   // One command buffer of the ring, with what it holds until its fence signals: timestamp query pairs and
@@ -78,11 +81,13 @@ class Stream {
   void check_wait(VkResult r);
   void throw_if_lost() const;
   VkResult wait_fences(uint64_t ms);
+  VkResult injected(VkResult r) { return inject_lost_.fail_now() ? VK_ERROR_DEVICE_LOST : r; }
 
   const Gpu& gpu_;
   Allocator& allocator_;
   uint64_t timeout_ms_;
   std::string lost_;  // why the device counts as lost; empty while it works
+  InjectedDeviceLoss inject_lost_;
   CommandPoolHandle pool_;
   QueryPoolHandle queries_;
   std::vector<uint32_t> free_query_pairs_;

@@ -1,6 +1,7 @@
 // vulkan_device.cpp — the Vulkan backend's op table (detail::Device): wires instance, device, memory,
 // pipelines, stream and kernels together; plus the factory and probe_vulkan().
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -8,6 +9,7 @@
 #include <cstring>
 
 #include "backend/device.hpp"
+#include "backend/memory_budget.hpp"
 #include "backend/vulkan/vk_convert.hpp"
 #include "backend/vulkan/vk_attention.hpp"
 #include "backend/vulkan/vk_gemm.hpp"
@@ -17,6 +19,8 @@
 namespace lowbit::detail {
 
 namespace {
+
+std::atomic<uint64_t> abandoned_devices{0};  // contexts whose destruction leaked their device
 
 using namespace vk;
 
@@ -39,9 +43,9 @@ class VulkanDevice final : public Device {
     }
     size_t index = select_device(names, o.device, Backend::Vulkan);
     gpu_ = std::make_shared<Gpu>(instance_, pds[index], int(index));
-    allocator_ = std::make_shared<Allocator>(gpu_, settings_.staging_limit);
+    allocator_ = std::make_shared<Allocator>(gpu_, settings_.staging_limit, o.device_memory_limit);
     pipelines_ = std::make_unique<Pipelines>(*gpu_, o.cache_dir);
-    stream_ = std::make_unique<Stream>(*gpu_, *allocator_, settings_.timeout_ms);
+    stream_ = std::make_unique<Stream>(*gpu_, *allocator_, settings_.timeout_ms, o.test_device_lost_at);
     dummy_ = allocator_->create(16, MemoryUse::Device);
     convert_ = std::make_unique<ConvertKernels>(*gpu_, *pipelines_, *stream_, *dummy_);
     gemm_ = std::make_unique<GemmKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
@@ -54,6 +58,7 @@ class VulkanDevice final : public Device {
                   "and memory are abandoned (leaked), not freed under running work",
                   gpu_->info().name, settings_.destroy_wait_ms());
       abandon();
+      abandoned_devices.fetch_add(1);
       return;
     }
     allocator_->set_completed(UINT64_MAX);  // no stream any more: buffers that die later free at once
@@ -61,8 +66,14 @@ class VulkanDevice final : public Device {
 
   const DeviceInfo& info() const override { return gpu_->info(); }
 
-  std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override { return allocator_->create(bytes, MemoryUse::Device); }
-  std::shared_ptr<DeviceBuffer> alloc_pooled(size_t bytes) override { return allocator_->create_pooled(bytes); }
+  // Short of memory: finish the queued work (retired buffers free), drop idle pooled buffers, try again.
+  std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override {
+    return allocate_or_reclaim([&] { return allocator_->create(bytes, MemoryUse::Device); }, [&] { reclaim(); });
+  }
+  std::shared_ptr<DeviceBuffer> alloc_pooled(size_t bytes) override {
+    return allocate_or_reclaim([&] { return allocator_->create_pooled(bytes); }, [&] { reclaim(); });
+  }
+  std::string lost_reason() const override { return stream_->lost_reason(); }
 
   void write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) override {
     auto& vb = static_cast<VulkanBuffer&>(b);
@@ -113,8 +124,9 @@ class VulkanDevice final : public Device {
   double device_ms() override { return stream_->device_ms(); }
   std::vector<std::string> diagnostics() const override { return instance_->diagnostics().all(); }
   DeviceStats stats() const override {
-    return {allocator_->staging_peak(), staging_flushes_,      allocator_->buffers_created(),
-            allocator_->pool_hits(),    stream_->command_buffers(), stream_->full_waits()};
+    return {allocator_->staging_peak(), staging_flushes_,          allocator_->buffers_created(),
+            allocator_->pool_hits(),    stream_->command_buffers(), stream_->full_waits(),
+            allocator_->budget().live_bytes(), allocator_->budget().live_allocations()};
   }
   void* native_handle() const override { return gpu_->device(); }
 
@@ -144,6 +156,11 @@ class VulkanDevice final : public Device {
   // Alignment padding a staging buffer may add to its bytes (buffer and memory-type alignment).
   static constexpr uint64_t kStagingSlack = 4096;
   size_t staging_chunk() const { return size_t(settings_.staging_limit - kStagingSlack); }
+
+  void reclaim() {
+    stream_->wait();
+    allocator_->release_idle();
+  }
 
   // Keeps every member alive for good: work still running on the device may use any of them.
   template <class... Parts>
@@ -246,6 +263,8 @@ class VulkanDevice final : public Device {
 }  // namespace
 
 std::shared_ptr<Device> create_vulkan_device(const ContextOptions& o) { return std::make_shared<VulkanDevice>(o); }
+
+uint64_t vulkan_abandoned_devices() { return abandoned_devices.load(); }
 
 BackendReport probe_vulkan() {
   BackendReport r{Backend::Vulkan, false, "", {}};

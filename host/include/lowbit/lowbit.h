@@ -21,9 +21,10 @@
  * - A NULL handle, an out-of-range enum value, a bad shape, or a handle made by another context is
  *   LOWBIT_ERROR_INVALID_ARGUMENT with a message naming the function and the argument. No C++ exception
  *   ever crosses this API.
- * - Threads: the rules of the C++ API (lowbit/lowbit.hpp) apply: a context, and everything made from it,
- *   is used by one thread at a time; different contexts may be used from different threads at once.
- *   lowbit_last_error() is per thread.
+ * - Threads: the rules of the C++ API (lowbit/lowbit.hpp) apply: a context may be called from several
+ *   threads at once (its calls are serialised by the device's lock); a KV cache has no lock of its own
+ *   (one thread at a time, or under your lock); a handle must not be destroyed while another thread uses
+ *   it. lowbit_last_error() is per thread.
  * - Layouts, formats and op semantics are those of the C++ API (lowbit/lowbit.hpp, lowbit/w4.hpp,
  *   lowbit/attention.hpp); shapes are row-major, given as an int64_t array and its rank. */
 #ifndef LOWBIT_H

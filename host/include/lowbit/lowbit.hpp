@@ -7,12 +7,10 @@
 //
 // Every op exists on every backend and validates its arguments, throwing lowbit::Error on bad input.
 //
-// Thread safety: a Context is not thread-safe. Call it (its ops, uploads, downloads, stream control,
-// and the KvCaches it made) from one thread at a time, or under a lock of your own; different Contexts
-// may be used from different threads at the same time. A Buffer is a shared handle: copies of it may be
-// made and destroyed on any thread (its memory goes back to the device under the device's lock), but
-// what reads or writes its contents goes through its Context and follows the Context's rule. A KvCache
-// is not thread-safe either: it belongs to its Context and follows the same rule.
+// Thread safety: a Context (and its copies, which share the device) may be called from several threads at
+// once; its calls are serialised by one lock per device (see class Context). A Buffer is a shared handle:
+// copies of it may be made and destroyed on any thread. A KvCache has no lock of its own: share one between
+// threads only under a lock of yours.
 #pragma once
 
 #include <cstddef>
@@ -200,7 +198,7 @@ struct Timing {
 
 // A paged KV cache on one context's device (layout and semantics: lowbit/attention.hpp). Sequences
 // grow with extend(); their pages come from a free list and return to it with free_sequence().
-// Not thread-safe: used from one thread at a time, like the Context that made it.
+// Not thread-safe: it has no lock of its own; use it from one thread at a time (or under your lock).
 class KvCache {
  public:
   KvCache() = default;
@@ -232,15 +230,35 @@ struct ContextOptions {
   // Vulkan: most bytes of staging copies (uploads to memory the host cannot map) queued before lowbit
   // submits them and waits; 0 = $LOWBIT_VK_STAGING_LIMIT or 64 MiB.
   uint64_t staging_limit = 0;
+  // Most bytes of device memory the context's buffers may hold at once (every backend; buffers alive, those
+  // waiting in the pool for reuse, and those waiting for the work that uses them to finish; Vulkan staging
+  // copies are bounded by staging_limit instead). Past it an allocation throws Error(OutOfMemory) naming
+  // the size and what is alive, and the context stays usable. 0 = $LOWBIT_DEVICE_MEMORY_LIMIT or no limit.
+  uint64_t device_memory_limit = 0;
+  // Deterministic (batch-invariant) mode: row i of gemm_f16 / gemm_w4a16 and of decode attention is
+  // bit-identical whether computed alone or in a batch: the GEMMs always take the tiled path with K
+  // slices from K alone, decode attention splits by context length alone (README "Deterministic mode").
+  // false = $LOWBIT_DETERMINISTIC=1 turns it on.
+  bool deterministic = false;
+  // TEST ONLY (fault injection): the N-th submit or wait of queued work (1-based, counted per context)
+  // fails as VK_ERROR_DEVICE_LOST / CL_OUT_OF_RESOURCES would, so the context becomes lost. GPU backends.
+  // 0 = $LOWBIT_TEST_DEVICE_LOST_AT or never.
+  uint64_t test_device_lost_at = 0;
 };
 
-// One device on one backend; owns its buffers, pipelines and the default stream. Not thread-safe: one
-// thread at a time (see the top of this file).
+// One device on one backend; owns its buffers, pipelines and the default stream.
+//
+// Threads: a Context (and copies of it, which share the device) may be used from several threads at
+// once. Its calls are serialised by one lock per device (stream, pipeline and program caches, buffer
+// pools): they never race, but they do not run in parallel either — give threads their own Contexts for
+// that. Buffers may be released on any thread. A KvCache is not locked: share one between threads only
+// under your own lock. Once the device is lost (Error DeviceLost), every later call throws DeviceLost.
 class Context {
  public:
   static Context create(const ContextOptions& opts = {});
   Backend backend() const;
   const DeviceInfo& device_info() const;
+  bool deterministic() const;  // ContextOptions::deterministic / $LOWBIT_DETERMINISTIC
 
   Buffer alloc(DType dtype, Shape shape);
   Buffer upload(DType dtype, Shape shape, const void* data, size_t bytes);

@@ -1,0 +1,12 @@
+// context_options.hpp — fills the unset ContextOptions fields every backend shares from their
+// environment variables (LOWBIT_DEVICE_MEMORY_LIMIT, LOWBIT_DETERMINISTIC, LOWBIT_TEST_DEVICE_LOST_AT).
+#pragma once
+
+#include "lowbit/lowbit.hpp"
+
+namespace lowbit::detail {
+
+// Throws InvalidArgument naming the variable when one holds no valid value.
+ContextOptions with_environment(ContextOptions o);
+
+}  // namespace lowbit::detail
