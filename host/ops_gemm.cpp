@@ -187,6 +187,7 @@ W4A8Layer Context::upload_qoq(const QoqHost& h, const std::vector<uint16_t>& bia
 }
 
 Buffer Context::gemm_w4a8(const ActInt8& act, const W4A8Layer& w, const GemmOptions& o) {
+  detail::DeviceCall call(*dev_);
   if (!act.codes.valid() || act.codes.dtype() != DType::I8 || act.codes.shape().size() != 2)
     bad("gemm_w4a8: activation codes must be an int8 [M, K] matrix (Context::quantize_activations_int8)");
   int64_t m = act.codes.shape()[0];
