@@ -115,6 +115,13 @@ def pack_qoq_matches_numpy(tmp):
                 assert (t[f"{name}.s2"] == s2).all() and (t[f"{name}.qzeros"] == z).all(), name
                 assert np.abs(w8_of(u, s2, z, group)).max() <= 127
         assert (t["norm.weight"] == 1).all() and t["l0.bias"].dtype == np.float32, "other tensors copied"
+    # level-1 overflow: clamped and reported, the layer still valid
+    big = os.path.join(tmp, "big.safetensors")
+    wb = np.ones((4, 16), np.float32)
+    wb[2] = np.linspace(-1e9, 1e9, 16, dtype=np.float32)
+    write_st(big, {"l0.weight": wb})
+    r = ok("pack", "--scheme", "qoq", "--group", "8", big, os.path.join(tmp, "big_qoq.safetensors"))
+    assert "1 channel(s) with s1 past fp16" in r.stdout and "qoq: 0 weight(s)" not in r.stdout, r.stdout
     # --layers picks layers; the rest is copied unchanged
     out = os.path.join(tmp, "only_l1.safetensors")
     ok("pack", "--scheme", "qoq", "--group", "12", "--layers", "l1", src, out)
@@ -164,6 +171,15 @@ def run_linear_qoq_matches_numpy(tmp):
                 rows = [i for i in range(m) if i != 2 or m <= 2]
                 rel = np.linalg.norm(y[rows] - ref[rows]) / np.linalg.norm(ref[rows])
                 assert rel < (0.15 if group != -1 else 0.6), f"{backend} group {group} m={m}: relative error {rel}"
+            # --f16: the fp16 GEMM on the exactly dequantized QoQ weights
+            yp = os.path.join(tmp, f"y16_{m}.npy")
+            ok("run", "linear", "--checkpoint", ckpt, "--layer", "l0", "--input", xp, "--output", yp, "--backend", "cpu",
+               "--f16")
+            deq = w8.astype(np.float32) * s1.astype(np.float32)[:, None]
+            ref16 = x.astype(np.float16).astype(np.float64) @ deq.T.astype(np.float16).astype(np.float64) + t["l0.bias"]
+            y16 = np.load(yp)
+            fin = ~np.isnan(ref16)
+            assert np.abs(y16[fin] - ref16[fin]).max() <= 1e-4 * np.abs(ref16[fin]).max() + 1e-4, "run linear --f16 on QoQ"
 
 
 @test
