@@ -41,6 +41,10 @@ TEST(QoqPack, LayersValidateAndErrorsStayWithinTheLevelBounds) {
   for (Case c : {Case{8, 128, 128}, Case{5, 36, 12}, Case{3, 100, 4}, Case{16, 256, 32}, Case{7, 1, 1}, Case{4, 12, 12}}) {
     std::vector<float> w = normal_weights(c.n, c.k, uint32_t(c.k));
     w[0] = 0.5f;  // one large weight
+    for (int64_t i = 0; i < c.k && c.n > 2; ++i) {
+      w[size_t(c.k + i)] = std::fabs(w[size_t(c.k + i)]) + 0.01f;              // channel 1: all positive
+      w[size_t(2 * c.k + i)] = -std::fabs(w[size_t(2 * c.k + i)]) - 0.3f;      // channel 2: all negative, offset
+    }
     QoqReport rep;
     QoqHost q = quantize_qoq(w.data(), c.n, c.k, c.group, &rep);
     ASSERT_NO_THROW(validate_qoq(q));
