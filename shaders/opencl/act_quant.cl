@@ -8,21 +8,12 @@
 #define LB_WG 256
 #endif
 
-inline uint lb_aq_x(__global const void* x, uint i) {
-#if LB_X_F32
-  return ((__global const uint*)x)[i];
-#else
-  return lb_f16_to_f32(((__global const ushort*)x)[i]);
-#endif
+/* fp32 bits of element i of an fp32 (f32 = 1) or fp16 buffer; f32 is a -D constant, folded away. */
+inline uint lb_aq_bits(__global const void* p, uint i, int f32) {
+  return f32 ? ((__global const uint*)p)[i] : lb_f16_to_f32(((__global const ushort*)p)[i]);
 }
-
-inline uint lb_aq_w(__global const void* w, uint k) {
-#if LB_W_F32
-  return ((__global const uint*)w)[k];
-#else
-  return lb_f16_to_f32(((__global const ushort*)w)[k]);
-#endif
-}
+#define lb_aq_x(x, i) lb_aq_bits((x), (i), LB_X_F32)
+#define lb_aq_w(w, k) lb_aq_bits((w), (k), LB_W_F32)
 
 inline uint lb_aq_y(__global const void* x, __global const void* w, uint base, uint k, int e, uint r) {
 #if LB_RMS
