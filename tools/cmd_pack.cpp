@@ -1,5 +1,5 @@
-// cmd_pack.cpp — `lowbit pack --scheme gptq|awq|rtn [--group G] [--sym|--asym] [--layers REGEX]
-// INPUT OUTPUT.safetensors`: GPTQ / AWQ / float checkpoints into a lowbit int4 checkpoint.
+// cmd_pack.cpp — `lowbit pack --scheme gptq|awq|rtn|qoq [--group G] [--sym|--asym] [--layers REGEX]
+// INPUT OUTPUT.safetensors`: GPTQ / AWQ / float checkpoints into a lowbit int4 (W4A16) or QoQ (W4A8) checkpoint.
 #include <cstdio>
 
 #include "lowbit/checkpoint.hpp"
@@ -16,12 +16,12 @@ Command add_pack_command(CLI::App& root) {
     bool sym = false, asym = false;
   };
   auto a = std::make_shared<Args>();
-  cmd->add_option("--scheme", a->scheme, "gptq | awq | rtn (default: from the checkpoint's config, else rtn)")
-      ->check(CLI::IsMember({"gptq", "awq", "rtn"}));
+  cmd->add_option("--scheme", a->scheme, "gptq | awq | rtn | qoq (W4A8) (default: from the checkpoint's config, else rtn)")
+      ->check(CLI::IsMember({"gptq", "awq", "rtn", "qoq"}));
   cmd->add_option("--group", a->group, "group size along K: 32, 64, 128 or -1 (per output channel)");
   auto* s = cmd->add_flag("--sym", a->sym, "symmetric (zero point 8)");
   cmd->add_flag("--asym", a->asym, "asymmetric (4-bit zero point per group)")->excludes(s);
-  cmd->add_option("--layers", a->layers, "rtn: regex over layer names (X of X.weight) to quantize");
+  cmd->add_option("--layers", a->layers, "rtn, qoq: regex over layer names (X of X.weight) to quantize");
   cmd->add_option("INPUT", a->input, "a .safetensors file or a model directory (shards + index json)")->required();
   cmd->add_option("OUTPUT", a->output, "the lowbit checkpoint to write (.safetensors)")->required();
   return {cmd, [a] {
@@ -36,6 +36,10 @@ Command add_pack_command(CLI::App& root) {
             auto rep = ckpt::pack_checkpoint(a->input, a->output, o);
             std::printf("packed %zu layer(s) (%s), copied %zu tensor(s) -> %s\n", rep.layers.size(), rep.source.c_str(),
                         rep.copied.size(), a->output.c_str());
+            if (rep.source == "qoq")
+              std::printf("qoq: %lld weight(s) clamped to the level-1 range [-119, 119], %lld channel(s) with s1 past fp16 "
+                          "(clamped to 65504)\n",
+                          (long long)rep.qoq.level1_clamped, (long long)rep.qoq.s1_overflow);
             return 0;
           },
           /*prints_report=*/true};

@@ -1,6 +1,7 @@
 // cpu_device.cpp — the CPU backend: host-memory buffers and the reference ops, run synchronously
 // (timing is wall-clock time of the ops).
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -10,12 +11,14 @@
 
 #include <unistd.h>
 
+#include "backend/cpu/act_quant_ref.hpp"
 #include "backend/cpu/attention_ref.hpp"
 #include "backend/cpu/convert_ref.hpp"
 #include "backend/cpu/gemm_ref.hpp"
 #include "backend/cpu/parallel.hpp"
 #include "backend/device.hpp"
 #include "backend/memory_budget.hpp"
+#include "lowbit_formats.h"
 
 namespace lowbit::detail {
 
@@ -133,6 +136,14 @@ class CpuDevice final : public Device {
       parallel_for(a.n, 16, [&](uint64_t n0, uint64_t n1) { gemm_w4a8_columns(h, n0, n1); });
     });
     last_launch_ = {"cpu_reference_w4a8", std::max<uint64_t>(1, parallel_chunks(a.n, 16)), 1, 0, 1, 1};
+  }
+  void quantize_activations_int8(const ActQuantArgs& a) override {
+    timed([&] {
+      HostActQuant h{ptr(a.x), a.x_elem == LB_FMT_F32, ptr(a.rms_weight), a.rms_weight_elem == LB_FMT_F32,
+                     std::bit_cast<uint32_t>(a.eps), reinterpret_cast<int8_t*>(ptr(a.codes)),
+                     reinterpret_cast<uint32_t*>(ptr(a.scales)), reinterpret_cast<int32_t*>(ptr(a.sums)), a.m, a.k};
+      parallel_for(a.m, grain(a.k), [&](uint64_t r0, uint64_t r1) { act_quant_rows(h, r0, r1); });
+    });
   }
   void gather_columns(const GatherArgs& a) override {
     timed([&] {

@@ -78,6 +78,7 @@ class OpenClDevice final : public Device {
   void dequantize(const DequantizeArgs& a) override;
   void gemm(const GemmArgs& a) override;  // cl_gemm.cpp
   void gather_columns(const GatherArgs& a) override;
+  void quantize_activations_int8(const ActQuantArgs& a) override;  // cl_act_quant.cpp
   void copy(const CopyArgs& a) override;  // clEnqueueCopyBuffer, profiled
   void kv_append(const KvAppendArgs& a) override;  // cl_kv_append.cpp
   void attention(const AttentionArgs& a) override;

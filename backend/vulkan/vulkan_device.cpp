@@ -10,6 +10,7 @@
 
 #include "backend/device.hpp"
 #include "backend/memory_budget.hpp"
+#include "backend/vulkan/vk_act_quant.hpp"
 #include "backend/vulkan/vk_convert.hpp"
 #include "backend/vulkan/vk_attention.hpp"
 #include "backend/vulkan/vk_gemm.hpp"
@@ -149,6 +150,9 @@ class VulkanDevice final : public Device {
   }
   bool supports(GemmPath p) const override { return p != GemmPath::CoopMatrix || (gpu_->coopmat() && coopmat_state_ != 2); }
   void gather_columns(const GatherArgs& a) override { gemm_->gather(a); }
+  void quantize_activations_int8(const ActQuantArgs& a) override {
+    record_act_quant(*gpu_, *pipelines_, *stream_, *dummy_, a);
+  }
   void kv_append(const KvAppendArgs& a) override { attention_->kv_append(a); }
   void attention(const AttentionArgs& a) override { attention_->attention(a); }
 

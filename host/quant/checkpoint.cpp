@@ -152,19 +152,27 @@ std::string resolve_scheme(const std::string& requested, const QuantConfig& cfg,
       m.dir().string() + " (pass --scheme gptq|awq)");
 }
 
-bool is_lowbit(const ModelFiles& m) {
+// The lowbit.scheme of a lowbit checkpoint ("w4a16" or "qoq"), or "" for any other file.
+std::string lowbit_scheme(const ModelFiles& m) {
   for (auto& [name, r] : m.tensors()) {
     auto it = r.file->metadata().find("lowbit.scheme");
-    return it != r.file->metadata().end() && it->second == "w4a16";
+    if (it == r.file->metadata().end() || (it->second != "w4a16" && it->second != "qoq")) return "";
+    return it->second;
   }
-  return false;
+  return "";
 }
 
-// A layer of a lowbit checkpoint.
+// The values of tensor `name`, which must have dtype `want` and shape `shape`.
+template <class T>
+std::vector<T> tensor_values(const ModelFiles& m, const std::string& name, DType want, const Shape& shape) {
+  Shape got;
+  auto v = view<T>(m, name, want, shape.size(), got);
+  expect_shape(name, got, shape);
+  return {v.begin(), v.end()};
+}
+
+// A layer of a lowbit checkpoint (its NAME.qweight exists).
 W4Host read_lowbit_layer(const ModelFiles& m, const std::string& L) {
-  Shape qs, ss, zs, ps;
-  auto qw = view<uint32_t>(m, L + ".qweight", DType::U32, 2, qs);
-  auto sc = view<uint16_t>(m, L + ".scales", DType::F16, 2, ss);
   const io::SafetensorsFile& file = *m.find(L + ".qweight")->file;
   LayerMeta meta = read_layer_meta(file, L);
   bool has_perm = m.find(L + ".perm") != nullptr;
@@ -177,20 +185,32 @@ W4Host read_lowbit_layer(const ModelFiles& m, const std::string& L) {
   w.k = meta.k;
   w.group = meta.group;
   w.sym = meta.sym;
-  expect_shape(L + ".qweight", qs, {w.k_words(), w.n});
-  expect_shape(L + ".scales", ss, {w.groups(), w.n});
-  w.qweight.assign(qw.begin(), qw.end());
-  w.scales.assign(sc.begin(), sc.end());
-  if (!w.sym) {
-    auto z = view<uint8_t>(m, L + ".qzeros", DType::U8, 2, zs);
-    expect_shape(L + ".qzeros", zs, {w.groups(), w.n});
-    w.zeros.assign(z.begin(), z.end());
-  }
-  if (has_perm) {
-    auto p = view<int32_t>(m, L + ".perm", DType::I32, 1, ps);
-    w.perm.assign(p.begin(), p.end());
-  }
+  w.qweight = tensor_values<uint32_t>(m, L + ".qweight", DType::U32, {w.k_words(), w.n});
+  w.scales = tensor_values<uint16_t>(m, L + ".scales", DType::F16, {w.groups(), w.n});
+  if (!w.sym) w.zeros = tensor_values<uint8_t>(m, L + ".qzeros", DType::U8, {w.groups(), w.n});
+  if (has_perm) w.perm = tensor_values<int32_t>(m, L + ".perm", DType::I32, {w.k});
   validate_w4(w);
+  return w;
+}
+
+// A layer of a QoQ checkpoint (its NAME.qweight exists): tensors typed and shaped as lowbit.layers says,
+// values checked (validate_qoq).
+QoqHost read_qoq_layer(const ModelFiles& m, const std::string& L) {
+  const io::SafetensorsFile& file = *m.find(L + ".qweight")->file;
+  QoqLayerMeta meta = read_qoq_layer_meta(file, L);
+  QoqHost w;
+  w.n = meta.n, w.k = meta.k, w.group = meta.group, w.per_channel = meta.per_channel;
+  w.qweight = tensor_values<uint32_t>(m, L + ".qweight", DType::U32, {w.k_words(), w.n});
+  w.s1 = tensor_values<uint16_t>(m, L + ".s1", DType::F16, {w.n});
+  if (w.per_channel) {
+    for (const char* t : {".s2", ".qzeros"})
+      if (m.find(L + t))
+        throw Error(ErrorCode::Io, layer_meta_where(file) + ": layer '" + L + "': 'per_channel' is true but the checkpoint has tensor '" + L + t + "'");
+  } else {
+    w.s2 = tensor_values<uint8_t>(m, L + ".s2", DType::U8, {w.groups(), w.n});
+    w.zeros = tensor_values<uint8_t>(m, L + ".qzeros", DType::U8, {w.groups(), w.n});
+  }
+  in_layer(L, [&] { validate_qoq(w); });
   return w;
 }
 
@@ -201,12 +221,34 @@ io::Bytes bytes_of(const std::vector<T>& v) {
 
 // A layer to pack: its sizes (declared in the output header up front), how to compute it, and the
 // input tensors it is made from (released from memory once it is computed).
-struct PlannedLayer {
+template <class H>
+struct Planned {
   std::string name;
-  W4Host layout;
-  std::function<W4Host()> build;
+  H layout;
+  std::function<H()> build;
   std::vector<std::string> sources;
 };
+using PlannedLayer = Planned<W4Host>;
+
+// The float NAME.weight [n, k] of `r` as a QoQ layer (level-1 clamps and s1 overflows added to `report`).
+Planned<QoqHost> plan_qoq_layer(const std::string& name, const ModelFiles::Ref& r, const PackOptions& o,
+                                std::shared_ptr<QoqReport> report) {
+  Planned<QoqHost> p;
+  p.name = name.substr(0, name.size() - 7);
+  int64_t n = r.entry->shape[0], k = r.entry->shape[1];
+  int group = o.group.value_or(128);
+  p.layout = in_layer(p.name, [&] { return qoq_layout(n, k, group); });
+  p.build = [&r, n, k, group, report] {
+    auto f = to_f32(r);
+    QoqReport one;
+    QoqHost q = quantize_qoq(f.data(), n, k, group, &one);
+    report->level1_clamped += one.level1_clamped;
+    report->s1_overflow += one.s1_overflow;
+    return q;
+  };
+  p.sources = {name};
+  return p;
+}
 
 PlannedLayer plan_layer(const ModelFiles& m, const std::string& name, const ModelFiles::Ref& r, const std::string& scheme,
                         const QuantConfig& cfg, const PackOptions& o) {
@@ -240,31 +282,63 @@ PlannedLayer plan_layer(const ModelFiles& m, const std::string& name, const Mode
   return p;
 }
 
+// One output tensor of a packed layer: name suffix, dtype, shape and its bytes in the computed layer.
+template <class H>
+struct Part {
+  const char* suffix;
+  DType dtype;
+  Shape shape;
+  std::function<io::Bytes(const H&)> bytes;
+};
+
+std::vector<Part<W4Host>> parts_of(const W4Host& lay) {
+  std::vector<Part<W4Host>> p = {{".qweight", DType::U32, {lay.k_words(), lay.n}, [](const W4Host& r) { return bytes_of(r.qweight); }},
+                                 {".scales", DType::F16, {lay.groups(), lay.n}, [](const W4Host& r) { return bytes_of(r.scales); }}};
+  if (!lay.sym) p.push_back({".qzeros", DType::U8, {lay.groups(), lay.n}, [](const W4Host& r) { return bytes_of(r.zeros); }});
+  if (!lay.perm.empty()) p.push_back({".perm", DType::I32, {lay.k}, [](const W4Host& r) { return bytes_of(r.perm); }});
+  return p;
+}
+std::vector<Part<QoqHost>> parts_of(const QoqHost& lay) {
+  std::vector<Part<QoqHost>> p = {{".qweight", DType::U32, {lay.k_words(), lay.n}, [](const QoqHost& r) { return bytes_of(r.qweight); }},
+                                  {".s1", DType::F16, {lay.n}, [](const QoqHost& r) { return bytes_of(r.s1); }}};
+  if (!lay.per_channel) {
+    p.push_back({".s2", DType::U8, {lay.groups(), lay.n}, [](const QoqHost& r) { return bytes_of(r.s2); }});
+    p.push_back({".qzeros", DType::U8, {lay.groups(), lay.n}, [](const QoqHost& r) { return bytes_of(r.zeros); }});
+  }
+  return p;
+}
+
+json layer_entry(const W4Host& l) {
+  return {{"n", l.n}, {"k", l.k}, {"group", l.group}, {"sym", l.sym}, {"act_order", !l.perm.empty()}};
+}
+json layer_entry(const QoqHost& l) { return {{"n", l.n}, {"k", l.k}, {"group", l.group}, {"per_channel", l.per_channel}}; }
+
+bool same_layout(const W4Host& a, const W4Host& b) {
+  return a.n == b.n && a.k == b.k && a.group == b.group && a.sym == b.sym && a.perm.size() == b.perm.size();
+}
+bool same_layout(const QoqHost& a, const QoqHost& b) {
+  return a.n == b.n && a.k == b.k && a.group == b.group && a.per_channel == b.per_channel;
+}
+
 // Declares the parts of a planned layer; the layer is computed when the first part is written.
-void add_layer(io::SafetensorsWriter& out, json& layers, const ModelFiles& m, PlannedLayer p) {
-  const W4Host& lay = p.layout;
-  const std::string& L = p.name;
-  int parts = 2 + !lay.sym + !lay.perm.empty();
-  auto w = io::detail::shared_result<W4Host>(
+template <class H>
+void add_layer(io::SafetensorsWriter& out, json& layers, const ModelFiles& m, Planned<H> p) {
+  std::vector<Part<H>> parts = parts_of(p.layout);
+  layers[p.name] = layer_entry(p.layout);
+  const std::string L = p.name;
+  auto w = io::detail::shared_result<H>(
       [&m, p] {
-        W4Host r = in_layer(p.name, p.build);
+        H r = in_layer(p.name, p.build);
         for (const auto& s : p.sources) m.release(s);
-        if (r.n != p.layout.n || r.k != p.layout.k || r.group != p.layout.group || r.sym != p.layout.sym ||
-            r.perm.size() != p.layout.perm.size())
+        if (!same_layout(r, p.layout))
           throw Error(ErrorCode::Internal, "layer '" + p.name + "': packed layer differs from its planned layout");
         return r;
       },
-      parts);
-  auto part = [&](const std::string& suffix, DType dtype, const Shape& shape, auto member) {
-    out.add_lazy(L + suffix, dtype, shape, [w, member](const io::SafetensorsWriter::Sink& sink) {
-      w->use([&](const W4Host& r) { sink(bytes_of(r.*member)); });
+      int(parts.size()));
+  for (auto& part : parts)
+    out.add_lazy(L + part.suffix, part.dtype, part.shape, [w, bytes = part.bytes](const io::SafetensorsWriter::Sink& sink) {
+      w->use([&](const H& r) { sink(bytes(r)); });
     });
-  };
-  part(".qweight", DType::U32, {lay.k_words(), lay.n}, &W4Host::qweight);
-  part(".scales", DType::F16, {lay.groups(), lay.n}, &W4Host::scales);
-  if (!lay.sym) part(".qzeros", DType::U8, {lay.groups(), lay.n}, &W4Host::zeros);
-  if (!lay.perm.empty()) part(".perm", DType::I32, {lay.k}, &W4Host::perm);
-  layers[L] = {{"n", lay.n}, {"k", lay.k}, {"group", lay.group}, {"sym", lay.sym}, {"act_order", !lay.perm.empty()}};
 }
 
 }  // namespace
@@ -273,27 +347,33 @@ PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const 
   io::check_output_path(output);  // the output folder first, before anything is read
   ModelFiles m(input);
   io::check_output_path(output, m.paths());
-  if (is_lowbit(m)) bad(input.string() + " is already a lowbit checkpoint");
+  if (!lowbit_scheme(m).empty()) bad(input.string() + " is already a lowbit checkpoint");
   QuantConfig cfg = read_quant_config(m.dir());
   PackReport rep;
   rep.source = resolve_scheme(o.scheme, cfg, m);
-  if (rep.source != "gptq" && rep.source != "awq" && rep.source != "rtn")
-    bad("unknown scheme '" + rep.source + "' (expected gptq, awq or rtn)");
+  if (rep.source != "gptq" && rep.source != "awq" && rep.source != "rtn" && rep.source != "qoq")
+    bad("unknown scheme '" + rep.source + "' (expected gptq, awq, rtn or qoq)");
+  const bool qoq = rep.source == "qoq", from_float = qoq || rep.source == "rtn";
+  if (qoq && o.sym) bad("--sym / --asym do not apply to --scheme qoq (level 2 is asymmetric, --group -1 symmetric)");
+  auto qoq_report = std::make_shared<QoqReport>();
   io::SafetensorsWriter out;
   json layers = json::object();
   std::set<std::string> used;
   std::regex only(o.layers_regex.empty() ? ".*" : o.layers_regex);
   for (auto& [name, r] : m.tensors()) {
-    if (rep.source == "rtn") {
+    if (from_float) {
       if (!name.ends_with(".weight") || r.entry->shape.size() != 2 || !is_float(r.entry->dtype)) continue;
       if (!std::regex_match(name.substr(0, name.size() - 7), only)) continue;
     } else if (!name.ends_with(".qweight")) {
       continue;
     }
-    PlannedLayer p = plan_layer(m, name, r, rep.source, cfg, o);
-    used.insert(p.sources.begin(), p.sources.end());
-    rep.layers.push_back(p.name);
-    add_layer(out, layers, m, std::move(p));
+    auto plan = [&](auto p) {
+      used.insert(p.sources.begin(), p.sources.end());
+      rep.layers.push_back(p.name);
+      add_layer(out, layers, m, std::move(p));
+    };
+    if (qoq) plan(plan_qoq_layer(name, r, o, qoq_report));
+    else plan(plan_layer(m, name, r, rep.source, cfg, o));
   }
   if (rep.layers.empty()) bad("no layers to pack in " + input.string() + " (scheme " + rep.source + ")");
   for (auto& [name, r] : m.tensors()) {
@@ -302,15 +382,22 @@ PackReport pack_checkpoint(const fs::path& input, const fs::path& output, const 
     rep.copied.push_back(name);
   }
   if (rep.source == "gptq" && cfg.v2) rep.source = "gptq_v2";
-  out.set_metadata("lowbit.scheme", "w4a16");
-  out.set_metadata("lowbit.layout", std::to_string(kW4LayoutVersion));
+  const json& first = layers.begin().value();
+  if (qoq) {
+    out.set_metadata("lowbit.scheme", "qoq");
+    out.set_metadata("lowbit.layout", std::to_string(kQoqLayoutVersion));
+    out.set_metadata("lowbit.group_size", first["per_channel"].get<bool>() ? "-1" : std::to_string(first["group"].get<int>()));
+  } else {
+    out.set_metadata("lowbit.scheme", "w4a16");
+    out.set_metadata("lowbit.layout", std::to_string(kW4LayoutVersion));
+    out.set_metadata("lowbit.group_size", std::to_string(first["group"].get<int>()));
+    out.set_metadata("lowbit.sym", first["sym"].get<bool>() ? "true" : "false");
+  }
   out.set_metadata("lowbit.source", rep.source);
   out.set_metadata("lowbit.version", io::library_version());
-  const json& first = layers.begin().value();
-  out.set_metadata("lowbit.group_size", std::to_string(first["group"].get<int>()));
-  out.set_metadata("lowbit.sym", first["sym"].get<bool>() ? "true" : "false");
   out.set_metadata("lowbit.layers", layers.dump());
   out.write(output, o.progress);
+  rep.qoq = *qoq_report;
   log().info("packed {} layer(s) from {} ({}), copied {} tensor(s) -> {}", rep.layers.size(), input.string(), rep.source,
              rep.copied.size(), output.string());
   return rep;
@@ -327,9 +414,10 @@ LoadedLayer load_layer(const fs::path& checkpoint, const std::string& name, cons
     throw Error(ErrorCode::NotFound, "layer '" + name + "' not found in " + checkpoint.string() +
                                          (some.empty() ? " (it has no packed layers)" : " (layers: " + some + ")"));
   }
-  if (is_lowbit(m)) {
+  if (std::string scheme = lowbit_scheme(m); !scheme.empty()) {
     auto lay = m.find(name + ".qweight")->file->metadata();
-    out.w = read_lowbit_layer(m, name);
+    if (scheme == "qoq") out.qoq = read_qoq_layer(m, name);
+    else out.w = read_lowbit_layer(m, name);
     out.source = lay.count("lowbit.source") ? lay.at("lowbit.source") : "lowbit";
   } else {
     QuantConfig cfg = read_quant_config(m.dir());
@@ -339,7 +427,7 @@ LoadedLayer load_layer(const fs::path& checkpoint, const std::string& name, cons
     else if (out.source == "awq") out.w = import_awq_layer(m, name, cfg, o);
     else bad("'" + checkpoint.string() + "' holds no GPTQ/AWQ layer '" + name + "'");
   }
-  read_bias(m, name, out.w.n, out);
+  read_bias(m, name, out.n(), out);
   return out;
 }
 

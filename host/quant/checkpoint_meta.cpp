@@ -87,8 +87,12 @@ std::string layer_meta_where(const io::SafetensorsFile& file) {
   return file.path().string() + ": metadata 'lowbit.layers'";
 }
 
-LayerMeta read_layer_meta(const io::SafetensorsFile& file, const std::string& layer) {
-  std::string where = layer_meta_where(file);
+namespace {
+
+// The entry of `layer` in lowbit.layers, with `keys` present; `where` becomes the place to name in errors.
+json layer_entry(const io::SafetensorsFile& file, const std::string& layer, std::initializer_list<const char*> keys,
+                 std::string& where) {
+  where = layer_meta_where(file);
   auto it = file.metadata().find("lowbit.layers");
   if (it == file.metadata().end()) fail(file.path().string(), "no 'lowbit.layers' metadata in a lowbit checkpoint");
   json j = io::detail::parse_strict_json(it->second, where);
@@ -97,15 +101,39 @@ LayerMeta read_layer_meta(const io::SafetensorsFile& file, const std::string& la
   if (entry == j.end()) fail(where, "no entry for layer '" + layer + "'");
   if (!entry->is_object()) fail(where, "entry '" + layer + "' is not an object");
   where += ": layer '" + layer + "'";
-  for (const char* key : {"n", "k", "group", "sym"})
+  for (const char* key : keys)
     if (!setting(*entry, key)) fail(where, "'" + std::string(key) + "' is missing");
+  return *entry;
+}
+
+// n, k and group (dividing k) of an entry.
+void layer_dims(const std::string& where, const json& e, int64_t& n, int64_t& k, int& group) {
+  n = *int_setting(where, e, "n", 1, kMaxLayerDim);
+  k = *int_setting(where, e, "k", 1, kMaxLayerDim);
+  group = int(*int_setting(where, e, "group", 1, k));
+  if (k % group) fail(where, "'group' " + std::to_string(group) + " does not divide 'k' " + std::to_string(k));
+}
+
+}  // namespace
+
+LayerMeta read_layer_meta(const io::SafetensorsFile& file, const std::string& layer) {
+  std::string where;
+  json e = layer_entry(file, layer, {"n", "k", "group", "sym"}, where);
   LayerMeta m;
-  m.n = *int_setting(where, *entry, "n", 1, kMaxLayerDim);
-  m.k = *int_setting(where, *entry, "k", 1, kMaxLayerDim);
-  m.group = int(*int_setting(where, *entry, "group", 1, m.k));
-  if (m.k % m.group) fail(where, "'group' " + std::to_string(m.group) + " does not divide 'k' " + std::to_string(m.k));
-  m.sym = *bool_setting(where, *entry, "sym");
-  m.act_order = bool_setting(where, *entry, "act_order");
+  layer_dims(where, e, m.n, m.k, m.group);
+  m.sym = *bool_setting(where, e, "sym");
+  m.act_order = bool_setting(where, e, "act_order");
+  return m;
+}
+
+QoqLayerMeta read_qoq_layer_meta(const io::SafetensorsFile& file, const std::string& layer) {
+  std::string where;
+  json e = layer_entry(file, layer, {"n", "k", "group", "per_channel"}, where);
+  QoqLayerMeta m;
+  layer_dims(where, e, m.n, m.k, m.group);
+  m.per_channel = *bool_setting(where, e, "per_channel");
+  if (m.per_channel && m.group != m.k)
+    fail(where, "a per-channel layer has 'group' = 'k', got group " + std::to_string(m.group) + " and k " + std::to_string(m.k));
   return m;
 }
 

@@ -32,6 +32,13 @@ struct LayerMeta {
   std::optional<bool> act_order;
 };
 LayerMeta read_layer_meta(const io::SafetensorsFile& file, const std::string& layer);
+// A QoQ (W4A8) checkpoint's entry: {"n", "k", "group", "per_channel"} required (group == k when per_channel).
+struct QoqLayerMeta {
+  int64_t n = 0, k = 0;
+  int group = 0;
+  bool per_channel = false;
+};
+QoqLayerMeta read_qoq_layer_meta(const io::SafetensorsFile& file, const std::string& layer);
 
 // The name lowbit.layers problems are reported under: "<file>: metadata 'lowbit.layers'".
 std::string layer_meta_where(const io::SafetensorsFile& file);

@@ -39,6 +39,7 @@ typedef std::uint32_t uint;
 #define LB_RINT(x) std::nearbyint(x) /* round to nearest even (default rounding mode) */
 #define LB_PRECISE
 #define LB_MSB(x) (static_cast<int>(std::bit_width(static_cast<uint>(x))) - 1)
+#define LB_RSQRT_EST(x) (1.0f / std::sqrt(x)) /* an estimate only: lb_rsqrt_f32 corrects it exactly */
 #elif defined(__OPENCL_VERSION__)
 #define LB_FN inline
 #define LB_U(x) ((uint)(x))
@@ -49,6 +50,7 @@ typedef std::uint32_t uint;
 #define LB_RINT(x) rint(x)
 #define LB_PRECISE
 #define LB_MSB(x) (31 - (int)clz((uint)(x)))
+#define LB_RSQRT_EST(x) rsqrt(x)
 #else /* GLSL */
 #define LB_FN
 #define LB_U(x) uint(x)
@@ -59,6 +61,7 @@ typedef std::uint32_t uint;
 #define LB_RINT(x) roundEven(x)
 #define LB_PRECISE precise
 #define LB_MSB(x) findMSB(uint(x))
+#define LB_RSQRT_EST(x) inversesqrt(x)
 #endif
 
 /* ---- format ids (shared with host code; keep in sync with lowbit::ElemFormat) ------------------ */
@@ -487,6 +490,131 @@ LB_FN float lb_w4a8_scale(int acc, float a_scale, uint s1_f16) {
   LB_PRECISE float r = LB_F(acc) * a_scale;
   LB_PRECISE float o = r * LB_AS_F32(lb_f16_to_f32(s1_f16));
   return o;
+}
+
+
+/* ---- W4A8 activations: per-token int8 with an optional fused RMSNorm ---------------------------- */
+/* Context::quantize_activations_int8 (lowbit.hpp ActInt8). Every backend computes the same bits:
+ *  RMSNorm (optional): y = ((x * 2^-e) * r) * w, each product rounded (lb_mul_f32), where
+ *    e = lb_rms_shift(absmax(x), eps) makes the scaled row's squares safe from overflow and denormals,
+ *    r = lb_rsqrt_f32(mean + eps * 2^-2e) correctly rounded, mean = lb_div_f32(sum, K) and sum the sum of
+ *    lb_rms_square(x_k * 2^-e) in a fixed order: LB_ACT_LANES lane partials (lane l adds k = l, l + 256, ...
+ *    in ascending k, starting from 0), then a tree (lane l += lane l + s for s = 128, 64, ..., 1). The adds
+ *    and squares are the only native float operations: their operands and results are normal (or zero)
+ *    and they are never contracted into FMAs (LB_PRECISE, OpenCL FP_CONTRACT OFF, -ffp-contract=off).
+ *  Quantization of y (or x without RMSNorm): scale = max(lb_div_f32(absmax, 127), 2^-126); q =
+ *    clamp(rint(y / scale), -127, 127) with the exact division; an all-zero row: scale 1, codes 0; a row
+ *    holding NaN or inf (after RMSNorm) gets scale NaN and codes 0. */
+#define LB_ACT_LANES 256
+#define LB_F32_127 0x42FE0000u
+#define LB_F32_QNAN 0x7FC00000u
+/* floor(log2(|x|)) of a nonzero finite fp32 magnitude (subnormals included). */
+LB_FN int lb_ilogb_f32(uint absb) { return lb_norm_exp(absb) + 23; }
+/* x * 2^s, RNE, subnormals kept, overflow to inf; zero, inf and NaN pass through. */
+LB_FN uint lb_ldexp_f32(uint xb, int s) {
+  uint ab = lb_abs_bits(xb);
+  if (ab == 0u || ab >= 0x7F800000u) return xb;
+  return lb_pack_f32((xb >> 31) != 0u, lb_round_pack(lb_norm_sig(ab), lb_norm_exp(ab) + s, 23, 127));
+}
+/* The RMSNorm scaling exponent e: max(ilogb(absmax), floor(ilogb(eps) / 2)) over the nonzero ones (0 when
+ * both are 0). The scaled row then has |x * 2^-e| < 2 and eps * 2^-2e < 4. */
+LB_FN int lb_rms_shift(uint absmax_bits, uint eps_bits) {
+  int e = -1000;
+  if (absmax_bits != 0u) e = lb_ilogb_f32(absmax_bits);
+  if (eps_bits != 0u) {
+    int h = lb_ilogb_f32(eps_bits);
+    h = (h < 0 ? h - 1 : h) / 2;
+    e = h > e ? h : e;
+  }
+  return e == -1000 ? 0 : e;
+}
+/* The square of a scaled element as it enters the sum: 0 when |x| < 2^-62 (so that no square is
+ * subnormal, whatever the device's denormal mode), else x * x rounded. */
+LB_FN float lb_rms_square(uint xs_bits) {
+  uint a = lb_abs_bits(xs_bits);
+  if (a < 0x20800000u) return 0.0f;
+  LB_PRECISE float v = LB_AS_F32(a) * LB_AS_F32(a);
+  return v;
+}
+/* Flushes a subnormal fp32 (bits) to +0. */
+LB_FN uint lb_flush_subnormal(uint b) { return lb_abs_bits(b) < 0x00800000u ? 0u : b; }
+/* Whether a * a * b >= 2^t, exactly (a < 2^26, b < 2^25), in 12-bit limbs. */
+LB_FN bool lb_sq_mul_ge_pow2(uint a, uint b, int t) {
+  uint a0 = a & 0xFFFu, a1 = (a >> 12) & 0xFFFu, a2 = a >> 24;
+  uint b0 = b & 0xFFFu, b1 = (b >> 12) & 0xFFFu, b2 = b >> 24;
+  uint s[5];
+  uint c = a0 * a0;
+  s[0] = c & 0xFFFu;
+  c = (c >> 12) + 2u * a0 * a1;
+  s[1] = c & 0xFFFu;
+  c = (c >> 12) + 2u * a0 * a2 + a1 * a1;
+  s[2] = c & 0xFFFu;
+  c = (c >> 12) + 2u * a1 * a2;
+  s[3] = c & 0xFFFu;
+  s[4] = (c >> 12) + a2 * a2;
+  uint d[7];
+  c = 0u;
+  for (int j = 0; j < 7; ++j) {
+    for (int i = 0; i < 5; ++i) {
+      int l = j - i;
+      if (l >= 0 && l <= 2) c += s[i] * (l == 0 ? b0 : (l == 1 ? b1 : b2));
+    }
+    d[j] = j < 6 ? (c & 0xFFFu) : c;
+    c = j < 6 ? (c >> 12) : 0u;
+  }
+  int top = t / 12;
+  bool ge = false;
+  for (int j = 0; j < 7; ++j) {
+    if (j > top && d[j] != 0u) ge = true;
+    if (j == top && (d[j] >> LB_U(t - 12 * top)) != 0u) ge = true;
+  }
+  return ge;
+}
+/* 1 / sqrt(v), correctly rounded (RNE), for a positive finite v (bits): the device's estimate is corrected
+ * exactly in integers (no ties exist), so every device returns the same bits whatever its precision. */
+LB_FN uint lb_rsqrt_f32(uint vb) {
+  uint V = lb_norm_sig(vb);
+  int b = lb_norm_exp(vb); /* v = V * 2^b */
+  if ((b & 1) != 0) {
+    V = V << 1;
+    b = b - 1;
+  }
+  /* 1 / sqrt(V) = R * 2^-k with R in [2^23, 2^24] */
+  int k = V <= 0x1000000u ? 35 : 36;
+  float est = LB_RSQRT_EST(LB_F(V)) * (k == 35 ? 34359738368.0f : 68719476736.0f);
+  uint R = est >= 33554432.0f ? 33554432u : (est <= 4194304.0f ? 4194304u : LB_U(est));
+  int t = 2 * k + 2; /* R is the rounding iff (2R - 1)^2 V < 2^t < (2R + 1)^2 V */
+  while (!lb_sq_mul_ge_pow2(2u * R + 1u, V, t)) R += 1u;
+  while (lb_sq_mul_ge_pow2(2u * R - 1u, V, t)) R -= 1u;
+  return lb_round_pack(R, -k - b / 2, 23, 127);
+}
+/* The row scale from the absmax of its (normalised) values: NaN if not finite, 1 if zero, and never below the
+ * smallest normal fp32 2^-126 (a row with absmax < 127 * 2^-126 gets 2^-126, so no device flushes a scale). */
+LB_FN uint lb_act_scale(uint absmax_bits) {
+  if (absmax_bits >= 0x7F800000u) return LB_F32_QNAN;
+  if (absmax_bits == 0u) return LB_F32_ONE;
+  uint s = lb_div_f32(absmax_bits, LB_F32_127);
+  return s < 0x00800000u ? 0x00800000u : s;
+}
+/* The int8 code of y (fp32 bits) for a row scale (0 when the scale is NaN). */
+LB_FN int lb_act_code(uint yb, uint scale_bits) {
+  if (lb_abs_bits(scale_bits) > 0x7F800000u) return 0;
+  float q = LB_RINT(LB_AS_F32(lb_div_f32(yb, scale_bits)));
+  if (q > 127.0f) return 127;
+  if (q < -127.0f) return -127;
+  return LB_I(q);
+}
+/* The RMSNorm factor r (bits) from the tree-summed squares and the row's shift: 0 when mean + eps is 0
+ * (an all-zero row with eps 0) or not finite (a row holding inf or NaN, whose y is then NaN). */
+LB_FN uint lb_rms_factor(float sum, uint k, uint eps_bits, int e) {
+  uint mean = lb_flush_subnormal(lb_div_f32(LB_AS_U32(sum), LB_AS_U32(LB_F(k))));
+  uint eps_s = lb_flush_subnormal(lb_ldexp_f32(eps_bits, -2 * e));
+  LB_PRECISE float v = LB_AS_F32(mean) + LB_AS_F32(eps_s);
+  return v > 0.0f && LB_AS_U32(v) < 0x7F800000u ? lb_rsqrt_f32(LB_AS_U32(v)) : 0u;
+}
+/* The normalised value ((x * 2^-e) * r) * w of one element (x, w as fp32 bits). */
+LB_FN uint lb_rms_apply(uint xb, int e, uint r_bits, uint w_bits) {
+  return lb_mul_f32(lb_mul_f32(lb_ldexp_f32(xb, -e), r_bits), w_bits);
 }
 
 #if defined(__cplusplus)

@@ -63,6 +63,10 @@ struct QoqReport {
   int64_t s1_overflow = 0;     // channels whose absmax / 119 exceeded the fp16 range (s1 clamped to 65504)
 };
 
+// The sizes of a QoQ layer (n, k, group, per_channel; data empty) without quantizing: group -1 (or 0) is per
+// channel; one that does not divide k, or k outside [1, kW4A8MaxK], is Error(InvalidArgument).
+QoqHost qoq_layout(int64_t n, int64_t k, int group);
+
 // QoQ quantization of fp32 W[n, k] (group = -1: per output channel, symmetric 4-bit).
 QoqHost quantize_qoq(const float* w, int64_t n, int64_t k, int group, QoqReport* report = nullptr);
 
