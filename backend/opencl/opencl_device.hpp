@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/device.hpp"
+#include "lowbit/interop.hpp"
 #include "backend/gemm_plan.hpp"
 #include "backend/recycle_bin.hpp"
 #include "backend/opencl/cl_platform.hpp"
@@ -50,6 +51,9 @@ struct DriverMessages {
 class OpenClDevice final : public Device {
  public:
   explicit OpenClDevice(const ContextOptions& o);
+  // On the application's context, device and queue (Context::import_opencl; cl_interop.cpp): lowbit holds
+  // its own references, checks that they belong together, and follows the queue's order mode.
+  OpenClDevice(const OpenClImport& app, const ContextOptions& o);
 
   const DeviceInfo& info() const override { return info_; }
   ~OpenClDevice() override;
@@ -79,6 +83,11 @@ class OpenClDevice final : public Device {
 
   ProgramCacheStats program_stats() const { return programs_->stats(); }
 
+  // ---- embedding (cl_interop.cpp) ----
+  std::shared_ptr<DeviceBuffer> wrap_opencl(void* mem, uint64_t offset, size_t bytes) override;
+  void opencl_wait_for(const std::vector<void*>& events) override;
+  void* opencl_last_event() override;
+
  private:
   // The kernel `name` of convert.cl built with `options` (cached per (options, name)).
   cl_kernel kernel(const std::string& options, const char* name) { return kernel("convert.cl", options, name); }
@@ -93,6 +102,14 @@ class OpenClDevice final : public Device {
   // Fills the first 4 bytes of b with `bits` (recorded for timing like a kernel).
   void fill_u32(const DeviceBuffer& b, uint32_t bits);
   void record(cl_event e);
+  // The events lowbit's next command waits for: the application's (opencl_wait_for), and on an out-of-order
+  // queue lowbit's previous command, so that its commands still run in order.
+  std::vector<cl_event> wait_list();
+  // After an enqueue with wait_list(): the application's events are consumed, `e` (owned) becomes the last
+  // command (timed: also summed into the device time).
+  void enqueued(cl_event e, bool timed);
+  // Both constructors: the launch planner's profile, the program cache and the probe kernel.
+  void init_device(const std::string& cache_dir);
   size_t local_size(cl_kernel k, size_t want) const;
 
   DeviceEntry entry_;
@@ -110,6 +127,8 @@ class OpenClDevice final : public Device {
   double done_ms_ = 0;
   uint64_t buffers_created_ = 0;
   std::shared_ptr<ClBufferPool> pool_ = std::make_shared<ClBufferPool>();
+  bool out_of_order_ = false;     // CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE (an imported queue)
+  std::vector<Event> app_waits_;  // the application's events the next command waits for
 };
 
 }  // namespace lowbit::detail::cl
