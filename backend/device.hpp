@@ -183,6 +183,8 @@ class Device {
   virtual std::shared_ptr<DeviceBuffer> wrap_opencl(void* /*mem*/, uint64_t /*offset*/, size_t /*bytes*/) {
     not_embeddable("wrap_opencl_buffer");
   }
+  virtual VulkanBufferRef vulkan_buffer(const DeviceBuffer& /*b*/) const { not_embeddable("vulkan_buffer"); }
+  virtual void* opencl_buffer(const DeviceBuffer& /*b*/) const { not_embeddable("opencl_buffer"); }
   virtual void opencl_wait_for(const std::vector<void*>& /*events*/) { not_embeddable("opencl_wait_for"); }
   virtual void* opencl_last_event() { not_embeddable("opencl_last_event"); }
 

@@ -65,6 +65,16 @@ Buffer Context::wrap_opencl_buffer(::_cl_mem* mem, uint64_t offset, DType dtype,
   return wrap(dev_->wrap_opencl(mem, offset, bytes), dtype, std::move(shape));
 }
 
+VulkanBufferRef Context::vulkan_buffer(const Buffer& b) const {
+  if (!b.valid()) bad("vulkan_buffer: empty buffer");
+  return dev_->vulkan_buffer(*b.mem());
+}
+
+::_cl_mem* Context::opencl_buffer(const Buffer& b) const {
+  if (!b.valid()) bad("opencl_buffer: empty buffer");
+  return static_cast<::_cl_mem*>(dev_->opencl_buffer(*b.mem()));
+}
+
 void Context::opencl_wait_for(std::span<::_cl_event* const> events) {
   std::vector<void*> list;
   for (size_t i = 0; i < events.size(); ++i) {

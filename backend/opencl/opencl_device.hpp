@@ -85,6 +85,7 @@ class OpenClDevice final : public Device {
 
   // ---- embedding (cl_interop.cpp) ----
   std::shared_ptr<DeviceBuffer> wrap_opencl(void* mem, uint64_t offset, size_t bytes) override;
+  void* opencl_buffer(const DeviceBuffer& b) const override { return mem(&b); }
   void opencl_wait_for(const std::vector<void*>& events) override;
   void* opencl_last_event() override;
 

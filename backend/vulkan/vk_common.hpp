@@ -4,9 +4,7 @@
 
 #include <vulkan/vulkan.h>
 
-#include <cstdint>
 #include <string>
-#include <type_traits>
 #include <utility>
 
 #include "lowbit/lowbit.hpp"
@@ -60,13 +58,6 @@ using DescriptorPoolHandle = Owned<VkDescriptorPool, vkDestroyDescriptorPool>;
 using CommandPoolHandle = Owned<VkCommandPool, vkDestroyCommandPool>;
 using FenceHandle = Owned<VkFence, vkDestroyFence>;
 using QueryPoolHandle = Owned<VkQueryPool, vkDestroyQueryPool>;
-
-// A non-dispatchable handle (VkBuffer, VkPipelineCache) from the uint64_t lowbit/interop.hpp passes it as.
-template <class H>
-H handle_from_bits(uint64_t bits) {
-  if constexpr (std::is_pointer_v<H>) return reinterpret_cast<H>(uintptr_t(bits));
-  else return H(bits);
-}
 
 // "1.3.230" from a packed VK_MAKE_API_VERSION.
 std::string version_string(uint32_t v);

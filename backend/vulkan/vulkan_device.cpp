@@ -49,7 +49,7 @@ class VulkanDevice final : public Device {
     vkEnumerateInstanceVersion(&loader);
     instance_ = std::make_shared<Instance>(app.instance, std::min<uint32_t>(loader, VK_API_VERSION_1_3));
     gpu_ = std::make_shared<Gpu>(instance_, app);
-    build(o.cache_dir, handle_from_bits<VkPipelineCache>(app.pipeline_cache));
+    build(o.cache_dir, vk_handle_from_bits<VkPipelineCache>(app.pipeline_cache));
   }
 
   ~VulkanDevice() override {
@@ -86,6 +86,10 @@ class VulkanDevice final : public Device {
     }
     allocator_->release_recording(id);
   }
+  VulkanBufferRef vulkan_buffer(const DeviceBuffer& b) const override {
+    auto& vb = static_cast<const VulkanBuffer&>(b);
+    return {vk_handle_bits(vb.handle()), vb.base_offset(), vb.capacity()};
+  }
   std::shared_ptr<DeviceBuffer> wrap_vulkan(uint64_t buffer, uint64_t offset, uint64_t range, uint32_t usage,
                                             size_t bytes) override {
     auto bad = [](const std::string& s) { throw Error(ErrorCode::InvalidArgument, "wrap_vulkan_buffer: " + s); };
@@ -100,7 +104,7 @@ class VulkanDevice final : public Device {
     if (range < need)
       bad("the range holds " + std::to_string(range) + " bytes, the tensor needs " + std::to_string(need) + " (its " +
           std::to_string(bytes) + " bytes rounded up to 16: kernels access whole words)");
-    return std::make_shared<VulkanBuffer>(handle_from_bits<VkBuffer>(buffer), offset, range, bytes, usage);
+    return std::make_shared<VulkanBuffer>(vk_handle_from_bits<VkBuffer>(buffer), offset, range, bytes, usage);
   }
 
   std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override { return allocator_->create(bytes, MemoryUse::Device); }

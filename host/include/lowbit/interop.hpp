@@ -36,6 +36,12 @@ uint64_t vk_handle_bits(Handle h) {
   if constexpr (std::is_pointer_v<Handle>) return uint64_t(reinterpret_cast<uintptr_t>(h));
   else return uint64_t(h);
 }
+// ... and back: vk_handle_from_bits<VkBuffer>(ref.buffer).
+template <class Handle>
+Handle vk_handle_from_bits(uint64_t bits) {
+  if constexpr (std::is_pointer_v<Handle>) return reinterpret_cast<Handle>(uintptr_t(bits));
+  else return Handle(bits);
+}
 
 // The application's Vulkan device. lowbit never creates or destroys any of these objects; it creates its
 // own command pool, query pool, pipelines, descriptor pools and memory on `device` and destroys them when
@@ -74,6 +80,14 @@ enum VulkanBufferUsage : uint32_t {
   kVkUsageTransferSrc = 0x1,   // VK_BUFFER_USAGE_TRANSFER_SRC_BIT: download / copy from it
   kVkUsageTransferDst = 0x2,   // VK_BUFFER_USAGE_TRANSFER_DST_BIT: upload / copy into it
   kVkUsageStorage = 0x20,      // VK_BUFFER_USAGE_STORAGE_BUFFER_BIT: required
+};
+
+// Where a lowbit Buffer lives in Vulkan terms (Context::vulkan_buffer), for the application's own
+// descriptors: the VkBuffer (vk_handle_bits form), the tensor's first byte in it and the bytes it may bind.
+struct VulkanBufferRef {
+  uint64_t buffer = 0;
+  uint64_t offset = 0;
+  uint64_t range = 0;
 };
 
 // A span of recorded ops in an application's command buffer (Context::record_into). While open, every op

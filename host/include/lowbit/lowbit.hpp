@@ -96,6 +96,7 @@ struct KvCacheState;
 // Embedding in an engine (lowbit/interop.hpp defines these).
 struct VulkanImport;
 struct OpenClImport;
+struct VulkanBufferRef;
 class Recording;
 
 // Device memory holding a tensor of `dtype` and `shape` (row-major). Cheap to copy (shared handle).
@@ -278,6 +279,9 @@ class Context {
   Buffer wrap_vulkan_buffer(uint64_t vk_buffer, uint64_t offset, uint64_t range, uint32_t usage, DType dtype,
                             Shape shape);
   Buffer wrap_opencl_buffer(::_cl_mem* mem, uint64_t offset, DType dtype, Shape shape);
+  // The API object behind a Buffer, for the application's own commands (still owned by lowbit).
+  VulkanBufferRef vulkan_buffer(const Buffer& b) const;
+  ::_cl_mem* opencl_buffer(const Buffer& b) const;
   // OpenCL: lowbit's next command waits for these events (the application keeps its references).
   void opencl_wait_for(std::span<::_cl_event* const> events);
   // OpenCL: an event that completes when lowbit's last enqueued command has; the caller releases it.
