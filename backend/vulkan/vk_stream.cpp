@@ -239,10 +239,14 @@ void Stream::fill(const VulkanBuffer& b, VkDeviceSize offset, VkDeviceSize size,
   vkCmdFillBuffer(c, b.handle(), b.base_offset() + offset, size, value);
 }
 
-void Stream::copy(const VulkanBuffer& src, VkDeviceSize src_off, const VulkanBuffer& dst, VkDeviceSize dst_off,
-                  VkDeviceSize bytes) {
+void Stream::check_copy(const VulkanBuffer& src, const VulkanBuffer& dst) {
   require_usage(src, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, "a copy from it (download, Context::copy)");
   require_usage(dst, VK_BUFFER_USAGE_TRANSFER_DST_BIT, "a copy into it (upload, Context::copy)");
+}
+
+void Stream::copy(const VulkanBuffer& src, VkDeviceSize src_off, const VulkanBuffer& dst, VkDeviceSize dst_off,
+                  VkDeviceSize bytes) {
+  check_copy(src, dst);
   VkCommandBuffer c = cmd();
   BufferUse u[2] = {{&src, src_off, bytes, false}, {&dst, dst_off, bytes, true}};
   track(u, VK_PIPELINE_STAGE_TRANSFER_BIT);
@@ -318,6 +322,7 @@ void Stream::release_external(uint64_t id) {
 
 void Stream::begin_op() {
   if (host_timing_ || external_) return;  // no timestamps in the application's command buffer
+  if (op_open_) end_op();  // the previous op threw before its end_op: close its pair all the same
   // Every query pair is held by unfinished batches: submit what is recorded, retire the oldest batch.
   while (free_query_pairs_.empty()) {
     if (in_flight_.empty()) submit();
@@ -331,16 +336,19 @@ void Stream::begin_op() {
   vkCmdResetQueryPool(c, queries_, q, 2);
   // Bottom of pipe: written once everything recorded earlier has finished, so ops never overlap in time.
   vkCmdWriteTimestamp(c, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, q);
+  op_open_ = true;
 }
 
 void Stream::end_op() {
-  if (host_timing_ || external_) return;
+  if (host_timing_ || external_ || !op_open_) return;
+  op_open_ = false;
   vkCmdWriteTimestamp(cmd(), VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, recording_.query_pairs.back() + 1);
 }
 
 void Stream::submit() {
   require_own_queue("submitting work");
   if (!recording_open_) return;
+  end_op();  // an op that threw half-way still has both timestamps
   VkCommandBuffer c = recording_.cmd;
   // Make the batch's writes visible to host reads after the fence.
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};

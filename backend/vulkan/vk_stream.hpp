@@ -35,6 +35,9 @@ class Stream {
   void fill(const VulkanBuffer& b, VkDeviceSize offset, VkDeviceSize size, uint32_t value);
   void copy(const VulkanBuffer& src, VkDeviceSize src_off, const VulkanBuffer& dst, VkDeviceSize dst_off,
             VkDeviceSize bytes);
+  // Throws InvalidArgument when a wrapped buffer lacks the transfer usage copy() needs (callers that bracket
+  // the copy with begin_op check first, so that nothing is left half-recorded).
+  static void check_copy(const VulkanBuffer& src, const VulkanBuffer& dst);
   // Host data written into b by the command stream itself (vkCmdUpdateBuffer, at most 65536 bytes): how
   // uploads are recorded into an application's command buffer, where nothing may be staged.
   void update(const VulkanBuffer& b, VkDeviceSize offset, const void* data, VkDeviceSize bytes);
@@ -115,6 +118,7 @@ class Stream {
   double total_ms_ = 0;
   uint64_t command_buffers_ = 0, full_waits_ = 0;
   bool host_timing_ = false;  // no timestamp support: wall time of waits
+  bool op_open_ = false;      // begin_op wrote a timestamp whose end_op has not followed yet
   std::chrono::steady_clock::time_point first_submit_{};
 };
 

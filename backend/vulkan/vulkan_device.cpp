@@ -185,8 +185,11 @@ class VulkanDevice final : public Device {
   void dequantize(const DequantizeArgs& a) override { convert_->dequantize(a); }
   void copy(const CopyArgs& a) override {
     if (!a.bytes) return;
-    stream_->begin_op();  // timed like a kernel
-    stream_->copy(static_cast<const VulkanBuffer&>(*a.src), 0, static_cast<VulkanBuffer&>(*a.dst), 0, a.bytes);
+    auto& src = static_cast<const VulkanBuffer&>(*a.src);
+    auto& dst = static_cast<VulkanBuffer&>(*a.dst);
+    Stream::check_copy(src, dst);  // before begin_op: a refused copy leaves no timestamp behind
+    stream_->begin_op();           // timed like a kernel
+    stream_->copy(src, 0, dst, 0, a.bytes);
     stream_->end_op();
   }
   void gemm(const GemmArgs& a) override {
