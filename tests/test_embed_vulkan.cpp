@@ -176,6 +176,10 @@ TEST_F(EmbedVulkan, RecordedOpsRunOnlyWhenTheApplicationSubmits) {
     app_->submit_and_wait(c);
   }
   EXPECT_EQ(ctx.download<float>(dst), x);
+  // lowbit's own next work reads what the recording wrote (ordered by the barrier its next batch starts with).
+  Buffer again = ctx.alloc(DType::F32, {256});
+  ctx.copy(dst, again);
+  EXPECT_EQ(ctx.download<float>(again), x);
   Context cpu = Context::create({.backend = Backend::CPU});
   Buffer cx = cpu.upload(DType::F32, {8, 32}, x.data(), x.size() * 4);
   EXPECT_EQ(ctx.download<float>(back), cpu.download<float>(cpu.dequantize(cpu.quantize(cx, Format::MXFP4, {.packed = true}))));

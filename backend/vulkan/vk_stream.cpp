@@ -95,7 +95,8 @@ VkCommandBuffer Stream::cmd() {
   recording_open_ = true;
   // Work of earlier batches (and host writes before this submit) must be visible to this one: one global
   // barrier here replaces per-buffer tracking across command buffers.
-  if (serial_ > 1) {
+  if (serial_ > 1 || recorded_external_) {  // (recordings in the application's command buffers count too)
+    recorded_external_ = false;
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = kWrites;
     mb.dstAccessMask = kAll;
@@ -302,6 +303,7 @@ void Stream::begin_external(VkCommandBuffer c, uint64_t id) {
 void Stream::end_external() {
   if (!external_) return;
   held_pools_.emplace_back(external_id_, std::move(external_pools_));
+  recorded_external_ = true;
   external_pools_.clear();
   external_ = VK_NULL_HANDLE;
   external_id_ = 0;

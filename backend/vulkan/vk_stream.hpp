@@ -111,6 +111,7 @@ class Stream {
   std::vector<std::pair<VkBuffer, Access>> hazards_;  // accesses since the last barrier that covered them
   VkCommandBuffer external_ = VK_NULL_HANDLE;         // the application's, in record mode
   uint64_t external_id_ = 0;
+  bool recorded_external_ = false;  // a recording ended since the last batch began: that batch starts with a barrier
   std::vector<DescriptorPoolHandle> external_pools_;  // descriptor pools of the open recording
   std::vector<std::pair<uint64_t, std::vector<DescriptorPoolHandle>>> held_pools_;  // of ended recordings
   uint64_t serial_ = 1;                               // serial of the batch being recorded
