@@ -185,6 +185,33 @@ TEST_F(EmbedVulkan, RecordedOpsRunOnlyWhenTheApplicationSubmits) {
   EXPECT_EQ(ctx.download<float>(back), cpu.download<float>(cpu.dequantize(cpu.quantize(cx, Format::MXFP4, {.packed = true}))));
 }
 
+// A result dropped while its recorded GEMM has not run yet keeps its memory until the Recording goes: lowbit's
+// own later GEMMs (whose pool would otherwise hand that memory out again) are not overwritten when the
+// application finally submits.
+TEST_F(EmbedVulkan, MemoryOfARecordingIsHeldUntilTheRecordingIsReleased) {
+  Context ctx = Context::import_vulkan(app_->import_info());
+  const int64_t m = 1, k = 64, n = 32;
+  std::vector<float> wf(size_t(n * k));
+  for (size_t i = 0; i < wf.size(); ++i) wf[i] = float(int(i % 13) - 6) / 16.0f;
+  W4Layer w = ctx.upload_w4(quantize_w4_rtn(wf.data(), n, k, 32, true));
+  auto activations = [&](float v) {
+    std::vector<uint16_t> h(size_t(m * k), uint16_t(fmt::lb_f32_to_f16(std::bit_cast<uint32_t>(v))));
+    return ctx.upload(DType::F16, {m, k}, h.data(), h.size() * 2);
+  };
+  Buffer x1 = activations(1.0f), x2 = activations(-2.0f);
+  std::vector<float> want = ctx.download<float>(ctx.gemm_w4a16(x2, w, {.out = DType::F32}));
+  VkCommandBuffer c = app_->begin_commands();
+  Recording r = ctx.record_into(c);
+  ctx.gemm_w4a16(x1, w, {.out = DType::F32});  // its result is dropped at once
+  r.end();
+  ctx.gemm_w4a16(x2, w, {.out = DType::F32});  // lowbit's own work: its batch completes...
+  ctx.wait();
+  Buffer y2 = ctx.gemm_w4a16(x2, w, {.out = DType::F32});  // ...so a released buffer could be handed out here
+  ctx.wait();
+  app_->submit_and_wait(c);  // the recorded GEMM runs now
+  EXPECT_EQ(ctx.download<float>(y2), want) << "the recording's result landed in memory lowbit had reused";
+}
+
 TEST_F(EmbedVulkan, WrappedBufferBadInputs) {
   Context ctx = Context::import_vulkan(app_->import_info());
   AppBuffer a = app_->create_buffer(1024, kAppUsage);
