@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <vulkan/vulkan.h>
 
+#include <unistd.h>
+
 #include <bit>
+#include <filesystem>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -119,6 +122,34 @@ TEST_F(EmbedVulkan, ImportedDeviceRunsOpsAndKeepsTheApplicationsObjects) {
   // The device, queue and pool are still the application's and work after the Context is gone.
   VkCommandBuffer c = app_->begin_commands();
   app_->submit_and_wait(c);
+}
+
+// With the application's VkPipelineCache lowbit keeps no cache file of its own (without one it writes
+// vk-pipelines-*.bin into the cache folder); the cache stays the application's to destroy. (lavapipe keeps
+// nothing in a pipeline cache, so what went into it is not checked here.)
+TEST_F(EmbedVulkan, WithTheApplicationsPipelineCacheNoCacheFileIsWritten) {
+  VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+  VkPipelineCache cache = VK_NULL_HANDLE;
+  ASSERT_EQ(vkCreatePipelineCache(app_->device(), &ci, nullptr, &cache), VK_SUCCESS);
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("lowbit_embed_" + std::to_string(getpid()));
+  auto files_after_run = [&](uint64_t app_cache) {
+    std::filesystem::remove_all(dir);
+    {
+      VulkanImport v = app_->import_info();
+      v.pipeline_cache = app_cache;
+      Context ctx = Context::import_vulkan(v, {.cache_dir = dir.string()});
+      auto x = ramp(64);
+      ctx.download<float>(ctx.dequantize(ctx.quantize(ctx.upload(DType::F32, {2, 32}, x.data(), 256), Format::MXFP8_E4M3)));
+    }
+    size_t n = 0;
+    if (std::filesystem::exists(dir))
+      for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++n;
+    return n;
+  };
+  EXPECT_EQ(files_after_run(vk_handle_bits(cache)), 0u);
+  EXPECT_EQ(files_after_run(0), 1u);  // lowbit's own cache file, for contrast
+  vkDestroyPipelineCache(app_->device(), cache, nullptr);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(EmbedVulkan, RecordIntoRejectsNullAndNesting) {
