@@ -255,6 +255,8 @@ TEST_F(EmbedVulkan, WrappedBufferBadInputs) {
                       ErrorCode::InvalidArgument, "the tensor needs 1200");
   EXPECT_LOWBIT_ERROR(ctx.wrap_vulkan_buffer(h, 0, 8, kStorageAndCopies, DType::F32, {2}), ErrorCode::InvalidArgument,
                       "rounded up to 16");
+  EXPECT_LOWBIT_ERROR(ctx.wrap_vulkan_buffer(h, 512, 1 << 20, kStorageAndCopies, DType::F32, {4}),
+                      ErrorCode::InvalidArgument, "ends past the VkBuffer");
   EXPECT_LOWBIT_ERROR(ctx.wrap_vulkan_buffer(h, 3, 512, kStorageAndCopies, DType::F32, {4}),
                       ErrorCode::InvalidArgument, "minStorageBufferOffsetAlignment");
   // Storage only: lowbit's shaders may use it, but an upload (a transfer into it) is refused by name.

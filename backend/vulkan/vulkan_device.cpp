@@ -104,6 +104,13 @@ class VulkanDevice final : public Device {
     if (range < need)
       bad("the range holds " + std::to_string(range) + " bytes, the tensor needs " + std::to_string(need) + " (its " +
           std::to_string(bytes) + " bytes rounded up to 16: kernels access whole words)");
+    // Vulkan cannot report a buffer's size; its memory requirement is at least that size, so a range past it
+    // is certainly out of the buffer.
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(gpu_->device(), vk_handle_from_bits<VkBuffer>(buffer), &req);
+    if (offset > req.size || range > req.size - offset)
+      bad("offset " + std::to_string(offset) + " + range " + std::to_string(range) + " ends past the VkBuffer (its "
+          "memory requirement is " + std::to_string(req.size) + " bytes)");
     return std::make_shared<VulkanBuffer>(vk_handle_from_bits<VkBuffer>(buffer), offset, range, bytes, usage);
   }
 
