@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/interop.hpp"
 #include "lowbit/lowbit.hpp"
 
 namespace lowbit::detail {
@@ -216,9 +217,32 @@ class Device {
   bool deterministic() const { return deterministic_; }
   void set_deterministic(bool on) { deterministic_ = on; }
 
+  // ---- embedding (lowbit/interop.hpp; Vulkan: vk_recording / OpenCL: cl_interop) ----
+  // Record mode: ops record into the application's command buffer until end_recording(id); the memory
+  // they use stays allocated until release_recording(id) (the application's command buffer finished).
+  virtual uint64_t begin_recording(void* /*command_buffer*/) { not_embeddable("record_into"); }
+  virtual void end_recording(uint64_t /*id*/) {}
+  virtual void release_recording(uint64_t /*id*/) noexcept {}
+  // A DeviceBuffer over application memory of at least `bytes` (checked), never freed by lowbit.
+  virtual std::shared_ptr<DeviceBuffer> wrap_vulkan(uint64_t /*buffer*/, uint64_t /*offset*/, uint64_t /*range*/,
+                                                    uint32_t /*usage*/, size_t /*bytes*/) {
+    not_embeddable("wrap_vulkan_buffer");
+  }
+  virtual std::shared_ptr<DeviceBuffer> wrap_opencl(void* /*mem*/, uint64_t /*offset*/, size_t /*bytes*/) {
+    not_embeddable("wrap_opencl_buffer");
+  }
+  virtual VulkanBufferRef vulkan_buffer(const DeviceBuffer& /*b*/) const { not_embeddable("vulkan_buffer"); }
+  virtual void* opencl_buffer(const DeviceBuffer& /*b*/) const { not_embeddable("opencl_buffer"); }
+  virtual void opencl_wait_for(const std::vector<void*>& /*events*/) { not_embeddable("opencl_wait_for"); }
+  virtual void* opencl_last_event() { not_embeddable("opencl_last_event"); }
+
  protected:
   [[noreturn]] void unsupported(const char* op) const {
     throw Error(ErrorCode::Unsupported, std::string(op) + " is not implemented on the " + to_string(info().backend) + " backend yet");
+  }
+  [[noreturn]] void not_embeddable(const char* op) const {
+    throw Error(ErrorCode::Unsupported, std::string(op) + " is not available on the " + to_string(info().backend) +
+                                            " backend");
   }
   GemmLaunch last_launch_;  // set by gemm()
 
@@ -233,6 +257,9 @@ std::shared_ptr<Device> create_vulkan_device(const ContextOptions& o);
 std::shared_ptr<Device> create_opencl_device(const ContextOptions& o);
 // Vulkan contexts whose destruction gave up waiting for their work and leaked the device (tests).
 uint64_t vulkan_abandoned_devices();
+// On the application's device (lowbit/interop.hpp); throw InvalidArgument / Unsupported naming what is wrong.
+std::shared_ptr<Device> import_vulkan_device(const VulkanImport& app, const ContextOptions& o);
+std::shared_ptr<Device> import_opencl_device(const OpenClImport& app, const ContextOptions& o);
 BackendReport probe_cpu();
 BackendReport probe_vulkan();
 BackendReport probe_opencl();

@@ -6,6 +6,7 @@
 #include "host/context_options.hpp"
 #include "host/device_call.hpp"
 #include "host/log.hpp"
+#include "host/tensor_bytes.hpp"
 
 namespace lowbit {
 
@@ -92,7 +93,7 @@ Backend Context::backend() const { return dev_->info().backend; }
 const DeviceInfo& Context::device_info() const { return dev_->info(); }
 bool Context::deterministic() const { return dev_->deterministic(); }
 
-static size_t checked_bytes(DType dtype, const Shape& shape) {
+size_t detail::checked_bytes(DType dtype, const Shape& shape) {
   uint64_t n = 1;
   for (auto v : shape) {
     if (v < 0) throw Error(ErrorCode::InvalidArgument, "negative dimension in shape " + shape_str(shape));
@@ -108,7 +109,7 @@ Buffer Context::alloc(DType dtype, Shape shape) { return alloc_buffer(dtype, std
 Buffer Context::alloc_buffer(DType dtype, Shape shape, bool pooled) {
   detail::DeviceCall call(*dev_);
   Buffer b;
-  b.bytes_ = checked_bytes(dtype, shape);
+  b.bytes_ = detail::checked_bytes(dtype, shape);
   b.mem_ = pooled ? dev_->alloc_pooled(b.bytes_) : dev_->alloc(b.bytes_);
   b.dtype_ = dtype;
   b.shape_ = std::move(shape);
@@ -138,7 +139,7 @@ void Context::download(const Buffer& b, void* dst, size_t bytes) {
 Buffer Buffer::view(DType dtype, Shape shape) const {
   Buffer v = *this;
   v.dtype_ = dtype;
-  v.bytes_ = checked_bytes(dtype, shape);
+  v.bytes_ = detail::checked_bytes(dtype, shape);
   if (v.bytes_ > bytes_)
     throw Error(ErrorCode::InvalidArgument, "view " + shape_str(shape) + " exceeds the buffer's " +
                                                 std::to_string(bytes_) + " bytes");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backend/device.hpp"
+#include "host/internal_access.hpp"
 #include "support/backends.hpp"
 #include "support/random_inputs.hpp"
 #include "support/scoped_env.hpp"
@@ -78,7 +79,7 @@ TEST_P(ResourceFailures, MemoryLimitRefusesThenRecoversAfterFree) {
   EXPECT_NE(msg.find("alive"), std::string::npos) << "names what is alive: " << msg;
   EXPECT_NE(msg.find("16777216"), std::string::npos) << "names the limit: " << msg;
   EXPECT_GE(held.size(), 14u);
-  EXPECT_LE(ctx.device().stats().memory_bytes, 16 * kMiB);
+  EXPECT_LE(lowbit::detail::device_of(ctx).stats().memory_bytes, 16 * kMiB);
 
   held.resize(held.size() - 4);  // free 4 MiB
   EXPECT_NO_THROW(held.push_back(ctx.alloc(DType::U8, {int64_t(kMiB)})));
@@ -99,7 +100,7 @@ TEST_P(ResourceFailures, MemoryLimitFreesIdlePooledBuffersBeforeRefusing) {
   Buffer wb = ctx.upload(DType::F16, {n, k}, w.data(), w.size() * 2);
   Buffer xb = ctx.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
   for (int split : {1, 2, 3, 4}) ctx.download<float>(ctx.gemm_f16(xb, wb, {}, {.out = DType::F32, .split_k = split}));
-  const uint64_t in_use = ctx.device().stats().memory_bytes;
+  const uint64_t in_use = lowbit::detail::device_of(ctx).stats().memory_bytes;
   const uint64_t room = 24 * kMiB - in_use;
   Buffer big;
   EXPECT_NO_THROW(big = ctx.alloc(DType::U8, {int64_t(24 * kMiB - 2 * w.size() - 2 * x.size() - kMiB)}))

@@ -50,14 +50,6 @@ OpenClDevice::OpenClDevice(const ContextOptions& o) : inject_lost_(o.test_device
   int index = 0;
   entry_ = pick_device(o, index);
   info_ = query_device_info(entry_, index);
-  budget_ = std::make_shared<MemoryBudget>("opencl device '" + info_.name + "'", o.device_memory_limit);
-  max_compute_units_ = device_value<cl_uint>(entry_.device, CL_DEVICE_MAX_COMPUTE_UNITS);
-  profile_.cpu = (device_value<cl_device_type>(entry_.device, CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU) != 0;
-  profile_.compute_units = max_compute_units_;
-  profile_.max_workgroup = uint32_t(std::min<size_t>(device_value<size_t>(entry_.device, CL_DEVICE_MAX_WORK_GROUP_SIZE), 1024));
-  profile_.shared_bytes = device_value<cl_ulong>(entry_.device, CL_DEVICE_LOCAL_MEM_SIZE);
-  profile_.threads = std::max(1u, std::thread::hardware_concurrency());
-  profile_ = with_profile_override(profile_);
 
   cl_int err = CL_SUCCESS;
   cl_device_id dev = entry_.device;
@@ -74,8 +66,23 @@ OpenClDevice::OpenClDevice(const ContextOptions& o) : inject_lost_(o.test_device
 #pragma GCC diagnostic pop
 #endif
   check(err, "clCreateCommandQueue");
+  init_device(o);
+}
+
+void OpenClDevice::init_device(const ContextOptions& o) {
+  budget_ = std::make_shared<MemoryBudget>("opencl device '" + info_.name + "'", o.device_memory_limit);
+  max_compute_units_ = device_value<cl_uint>(entry_.device, CL_DEVICE_MAX_COMPUTE_UNITS);
+  profile_.cpu = (device_value<cl_device_type>(entry_.device, CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU) != 0;
+  profile_.compute_units = max_compute_units_;
+  profile_.max_workgroup = uint32_t(std::min<size_t>(device_value<size_t>(entry_.device, CL_DEVICE_MAX_WORK_GROUP_SIZE), 1024));
+  profile_.shared_bytes = device_value<cl_ulong>(entry_.device, CL_DEVICE_LOCAL_MEM_SIZE);
+  profile_.threads = std::max(1u, std::thread::hardware_concurrency());
+  profile_ = with_profile_override(profile_);
+  if (!messages_) messages_ = std::make_unique<DriverMessages>();  // an imported context reports to the app
   pool_->queue = queue_.get();
 
+  cl_int err = CL_SUCCESS;
+  cl_device_id dev = entry_.device;
   std::filesystem::path dir = cache_dir(o.cache_dir);
   programs_ = std::make_unique<ProgramCache>(ctx_.get(), dev, driver_key(entry_), dir);
 
@@ -159,8 +166,12 @@ std::shared_ptr<DeviceBuffer> OpenClDevice::create_buffer(size_t bytes) {
     check(err, "clCreateBuffer(" + std::to_string(rounded) + " bytes)");
     // Zero-filled like the CPU backend's buffers (the padding bytes included).
     cl_uint zero = 0;
-    check(clEnqueueFillBuffer(queue_.get(), b->mem.get(), &zero, sizeof zero, 0, rounded, 0, nullptr, nullptr),
+    auto w = wait_list();
+    cl_event ev = nullptr;
+    check(clEnqueueFillBuffer(queue_.get(), b->mem.get(), &zero, sizeof zero, 0, rounded, cl_uint(w.size()),
+                              w.empty() ? nullptr : w.data(), &ev),
           "clEnqueueFillBuffer");
+    enqueued(ev, false);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::OutOfMemory) throw;
     b->charge.reset();
@@ -184,15 +195,24 @@ void OpenClDevice::check_sync(cl_int err, const char* call) {
 
 void OpenClDevice::write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) {
   if (!bytes) return;
-  // Blocking: the caller's memory may go away on return. The in-order queue orders it after queued work.
-  check_sync(clEnqueueWriteBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, src, 0, nullptr, nullptr),
+  // Blocking: the caller's memory may go away on return. The in-order queue (or the wait list on an
+  // out-of-order one) orders it after queued work.
+  auto w = wait_list();
+  cl_event ev = nullptr;
+  check_sync(clEnqueueWriteBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, src, cl_uint(w.size()),
+                                  w.empty() ? nullptr : w.data(), &ev),
              "clEnqueueWriteBuffer");
+  enqueued(ev, false);
 }
 
 void OpenClDevice::read(const DeviceBuffer& b, size_t offset, void* dst, size_t bytes) {
   if (!bytes) return;
-  check_sync(clEnqueueReadBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, dst, 0, nullptr, nullptr),
+  auto w = wait_list();
+  cl_event ev = nullptr;
+  check_sync(clEnqueueReadBuffer(queue_.get(), mem(&b), CL_TRUE, offset, bytes, dst, cl_uint(w.size()),
+                                 w.empty() ? nullptr : w.data(), &ev),
              "clEnqueueReadBuffer");
+  enqueued(ev, false);
 }
 
 std::vector<std::string> OpenClDevice::diagnostics() const {
@@ -244,6 +264,26 @@ void OpenClDevice::record(cl_event e) {
   pending_ = std::move(keep);
 }
 
+std::vector<cl_event> OpenClDevice::wait_list() {
+  std::vector<cl_event> w;
+  for (auto& e : app_waits_) w.push_back(e.get());
+  if (out_of_order_) {
+    std::lock_guard lock(pool_->mu);
+    if (pool_->last) w.push_back(pool_->last.get());
+  }
+  return w;
+}
+
+void OpenClDevice::enqueued(cl_event e, bool timed) {
+  app_waits_.clear();
+  if (timed) {
+    record(e);
+    return;
+  }
+  std::lock_guard lock(pool_->mu);
+  pool_->last = Event(e);
+}
+
 cl_kernel OpenClDevice::kernel(const std::string& file, const std::string& options, const char* name) {
   std::string key = file + '|' + options + '|' + name;
   if (auto it = kernels_.find(key); it != kernels_.end()) return it->second.get();
@@ -275,17 +315,21 @@ void OpenClDevice::launch3(cl_kernel k, size_t items, size_t rows, size_t slices
   size_t lsize[3] = {local, 1, 1};
   cl_event ev = nullptr;
   cl_uint dims = slices > 1 ? 3 : rows > 1 ? 2 : 1;
-  check(clEnqueueNDRangeKernel(queue_.get(), k, dims, nullptr, global, lsize, 0, nullptr, &ev),
+  auto w = wait_list();
+  check(clEnqueueNDRangeKernel(queue_.get(), k, dims, nullptr, global, lsize, cl_uint(w.size()),
+                               w.empty() ? nullptr : w.data(), &ev),
         "clEnqueueNDRangeKernel");
-  record(ev);
+  enqueued(ev, true);
 }
 
 void OpenClDevice::copy(const CopyArgs& a) {
   if (!a.bytes) return;
   cl_event ev = nullptr;
-  check(clEnqueueCopyBuffer(queue_.get(), mem(a.src), mem(a.dst), 0, 0, a.bytes, 0, nullptr, &ev),
+  auto w = wait_list();
+  check(clEnqueueCopyBuffer(queue_.get(), mem(a.src), mem(a.dst), 0, 0, a.bytes, cl_uint(w.size()),
+                            w.empty() ? nullptr : w.data(), &ev),
         "clEnqueueCopyBuffer");
-  record(ev);
+  enqueued(ev, true);
 }
 
 static OpenClDevice& opencl_device(Device& d) {
@@ -307,9 +351,11 @@ void record_native_event(Device& d, cl_event e) { opencl_device(d).record_extern
 void OpenClDevice::fill_u32(const DeviceBuffer& b, uint32_t bits) {
   cl_event ev = nullptr;
   cl_uint v = bits;
-  check(clEnqueueFillBuffer(queue_.get(), mem(&b), &v, sizeof v, 0, sizeof v, 0, nullptr, &ev),
+  auto w = wait_list();
+  check(clEnqueueFillBuffer(queue_.get(), mem(&b), &v, sizeof v, 0, sizeof v, cl_uint(w.size()),
+                            w.empty() ? nullptr : w.data(), &ev),
         "clEnqueueFillBuffer");
-  record(ev);
+  enqueued(ev, true);
 }
 
 }  // namespace lowbit::detail::cl

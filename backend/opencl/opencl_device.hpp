@@ -10,6 +10,7 @@
 
 #include "backend/device.hpp"
 #include "backend/fault_injection.hpp"
+#include "lowbit/interop.hpp"
 #include "backend/gemm_plan.hpp"
 #include "backend/memory_budget.hpp"
 #include "backend/recycle_bin.hpp"
@@ -59,6 +60,9 @@ struct DriverMessages {
 class OpenClDevice final : public Device {
  public:
   explicit OpenClDevice(const ContextOptions& o);
+  // On the application's context, device and queue (Context::import_opencl; cl_interop.cpp): lowbit holds
+  // its own references, checks that they belong together, and follows the queue's order mode.
+  OpenClDevice(const OpenClImport& app, const ContextOptions& o);
 
   const DeviceInfo& info() const override { return info_; }
   ~OpenClDevice() override;
@@ -90,6 +94,12 @@ class OpenClDevice final : public Device {
 
   ProgramCacheStats program_stats() const { return programs_->stats(); }
 
+  // ---- embedding (cl_interop.cpp) ----
+  std::shared_ptr<DeviceBuffer> wrap_opencl(void* mem, uint64_t offset, size_t bytes) override;
+  void* opencl_buffer(const DeviceBuffer& b) const override { return mem(&b); }
+  void opencl_wait_for(const std::vector<void*>& events) override;
+  void* opencl_last_event() override;
+
  private:
   // The kernel `name` of convert.cl built with `options` (cached per (options, name)).
   cl_kernel kernel(const std::string& options, const char* name) { return kernel("convert.cl", options, name); }
@@ -110,6 +120,14 @@ class OpenClDevice final : public Device {
   // check_wait for a submit / wait that may fail as a lost device (also the injected one); marks the
   // device lost when it does.
   void check_sync(cl_int err, const char* call);
+  // The events lowbit's next command waits for: the application's (opencl_wait_for), and on an out-of-order
+  // queue lowbit's previous command, so that its commands still run in order.
+  std::vector<cl_event> wait_list();
+  // After an enqueue with wait_list(): the application's events are consumed, `e` (owned) becomes the last
+  // command (timed: also summed into the device time).
+  void enqueued(cl_event e, bool timed);
+  // Both constructors: the launch planner's profile, the program cache and the probe kernel.
+  void init_device(const ContextOptions& o);
   size_t local_size(cl_kernel k, size_t want) const;
 
   DeviceEntry entry_;
@@ -130,6 +148,8 @@ class OpenClDevice final : public Device {
   std::shared_ptr<MemoryBudget> budget_;
   InjectedDeviceLoss inject_lost_;
   std::string lost_;  // why the device counts as lost; empty while it works
+  bool out_of_order_ = false;     // CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE (an imported queue)
+  std::vector<Event> app_waits_;  // the application's events the next command waits for
 };
 
 }  // namespace lowbit::detail::cl

@@ -15,11 +15,7 @@ namespace lowbit::detail::vk {
 
 Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
     : instance_(std::move(instance)), pd_(pd) {
-  vkGetPhysicalDeviceProperties(pd_, &props_);
-  info_ = describe(instance_->get(), pd_, index);
-  const std::string who = "vulkan device '" + info_.name + "'";
-  if (props_.apiVersion < VK_API_VERSION_1_2)
-    throw Error(ErrorCode::Unsupported, who + " supports Vulkan " + info_.api_version + ", lowbit needs 1.2");
+  const std::string who = describe_device(index);
 
   // One queue that can run compute; prefer one with timestamps.
   uint32_t nq = 0;
@@ -88,8 +84,7 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
     use12.vulkanMemoryModelDeviceScope = have12.vulkanMemoryModelDeviceScope;
   }
 
-  max_range_ = props_.limits.maxStorageBufferRange;
-  if (uint64_t env = env_number("LOWBIT_VK_MAX_RANGE", 256, "a byte count"); env && env < max_range_) max_range_ = env;
+  set_binding_range();
 
   std::vector<const char*> extensions;
   bool push = has_device_extension(pd_, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME) &&
@@ -112,9 +107,7 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   ci.ppEnabledExtensionNames = extensions.data();
   check(vkCreateDevice(pd_, &ci, nullptr, &device_), "vkCreateDevice");
   vkGetDeviceQueue(device_, queue_family_, 0, &queue_);
-  if (push)
-    push_descriptor_ =
-        reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));
+  if (push) load_push_descriptors();
 
   std::string coopmat_text;
   for (CoopmatVariant v : coopmat_variants_)
@@ -123,6 +116,26 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   log().debug("vulkan: {} ({}), queue family {}, push descriptors {}, max binding range {}, coopmat {}",
               info_.name, info_.driver_version, queue_family_, push_descriptor_ ? "yes" : "no", max_range_,
               coopmat_text.empty() ? "no" : coopmat_text);
+}
+
+std::string Gpu::describe_device(int index) {
+  vkGetPhysicalDeviceProperties(pd_, &props_);
+  info_ = describe(instance_->get(), pd_, index);
+  const std::string who = "vulkan device '" + info_.name + "'";
+  if (props_.apiVersion < VK_API_VERSION_1_2)
+    throw Error(ErrorCode::Unsupported, who + " supports Vulkan " + info_.api_version + ", lowbit needs 1.2");
+  return who;
+}
+
+void Gpu::set_binding_range() {
+  max_range_ = props_.limits.maxStorageBufferRange;
+  if (uint64_t env = env_number("LOWBIT_VK_MAX_RANGE", 256, "a byte count"); env && env < max_range_) max_range_ = env;
+}
+
+// Loaded through the device itself (vkGetDeviceProcAddr), so an imported device's own entry point is used.
+void Gpu::load_push_descriptors() {
+  push_descriptor_ =
+      reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(vkGetDeviceProcAddr(device_, "vkCmdPushDescriptorSetKHR"));
 }
 
 const char* coopmat_variant_name(CoopmatVariant v) { return v == CoopmatVariant::Khr ? "KHR" : "NV"; }
@@ -165,7 +178,7 @@ bool Gpu::coopmat_nv_supported(const VkPhysicalDeviceVulkan12Features& have12,
 }
 
 Gpu::~Gpu() {
-  if (device_) {
+  if (device_ && owns_device_) {
     vkDeviceWaitIdle(device_);
     vkDestroyDevice(device_, nullptr);
   }

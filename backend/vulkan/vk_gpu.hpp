@@ -10,6 +10,7 @@
 
 #include "backend/vulkan/coopmat_shapes.hpp"
 #include "backend/vulkan/vk_instance.hpp"
+#include "lowbit/interop.hpp"
 
 namespace lowbit::detail::vk {
 
@@ -21,6 +22,8 @@ const char* coopmat_variant_name(CoopmatVariant v);
 class Gpu {
  public:
   Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index);
+  // The application's device (vk_gpu_import.cpp): checked against what lowbit needs, never destroyed.
+  Gpu(std::shared_ptr<Instance> instance, const VulkanImport& app);
   ~Gpu();
   Gpu(const Gpu&) = delete;
   Gpu& operator=(const Gpu&) = delete;
@@ -45,6 +48,15 @@ class Gpu {
   bool coopmat() const { return !coopmat_variants_.empty(); }
   // The KHR variant's fragment shape (coopmat_shapes.hpp), set when that variant is enabled.
   const std::optional<CoopmatShape>& coopmat_khr_shape() const { return coopmat_khr_shape_; }
+  // Whether the device is the application's (Context::import_vulkan).
+  bool imported() const { return !owns_device_; }
+  // Serialises use of queue() with the application's threads (its lock callbacks; no-op when none).
+  void lock_queue() const {
+    if (queue_lock_) queue_lock_(queue_lock_user_);
+  }
+  void unlock_queue() const {
+    if (queue_unlock_) queue_unlock_(queue_lock_user_);
+  }
 
  private:
   std::shared_ptr<Instance> instance_;
@@ -59,6 +71,15 @@ class Gpu {
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_ = nullptr;
   std::vector<CoopmatVariant> coopmat_variants_;
   std::optional<CoopmatShape> coopmat_khr_shape_;
+  bool owns_device_ = true;
+  void (*queue_lock_)(void*) = nullptr;
+  void (*queue_unlock_)(void*) = nullptr;
+  void* queue_lock_user_ = nullptr;
+  // The parts both constructors share: properties, DeviceInfo and the Vulkan 1.2 check (returns "vulkan
+  // device 'NAME'" for messages); the binding range limit; the push-descriptor entry point.
+  std::string describe_device(int index);
+  void set_binding_range();
+  void load_push_descriptors();
   bool coopmat_nv_supported(const VkPhysicalDeviceVulkan12Features& have12, const std::vector<CoopmatShape>& shapes) const;
   std::optional<CoopmatShape> coopmat_khr_supported(const VkPhysicalDeviceVulkan12Features& have12,
                                                     const std::vector<CoopmatShape>& shapes) const;

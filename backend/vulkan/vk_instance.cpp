@@ -149,7 +149,11 @@ Instance::Instance(bool validation) : validation_(validation) {
   }
 }
 
+Instance::Instance(VkInstance borrowed, uint32_t api_version)
+    : instance_(borrowed), api_version_(api_version), owned_(false) {}
+
 Instance::~Instance() {
+  if (!owned_) return;
   if (messenger_) {
     auto destroy = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
         vkGetInstanceProcAddr(instance_, "vkDestroyDebugUtilsMessengerEXT"));

@@ -34,6 +34,9 @@ class Instance {
  public:
   // validation: enable VK_LAYER_KHRONOS_validation (throws Unsupported when the layer is missing).
   explicit Instance(bool validation);
+  // The application's instance (Context::import_vulkan): used, never destroyed; its debug messages are the
+  // application's (diagnostics() stays empty).
+  Instance(VkInstance borrowed, uint32_t api_version);
   ~Instance();
   Instance(const Instance&) = delete;
   Instance& operator=(const Instance&) = delete;
@@ -52,6 +55,7 @@ class Instance {
   VkDebugUtilsMessengerEXT messenger_ = VK_NULL_HANDLE;
   uint32_t api_version_ = VK_API_VERSION_1_2;
   bool validation_ = false;
+  bool owned_ = true;
   uint32_t validation_layer_version_ = 0;
   Diagnostics diag_;  // address handed to the messenger callback: Instance is not movable
 };

@@ -34,9 +34,25 @@ VulkanBuffer::VulkanBuffer(std::shared_ptr<Allocator> owner, BufferHandle buffer
   size = bytes;
 }
 
+VulkanBuffer::VulkanBuffer(VkBuffer app_buffer, VkDeviceSize offset, VkDeviceSize range, size_t bytes,
+                           uint32_t usage)
+    : block_(nullptr),
+      offset_(offset),
+      alloc_size_(0),
+      capacity_(range),
+      host_access_(false),
+      pooled_(false),
+      app_buffer_(app_buffer),
+      usage_(usage) {
+  size = bytes;
+}
+
 VulkanBuffer::~VulkanBuffer() {
-  if (pooled_) owner_->recycle({std::move(buffer_), block_, offset_, alloc_size_, capacity_, host_access_}, last_use);
-  else owner_->retire(std::move(buffer_), block_, offset_, alloc_size_, last_use);
+  if (app_buffer_) return;  // the application's
+  if (pooled_)
+    owner_->recycle({std::move(buffer_), block_, offset_, alloc_size_, capacity_, host_access_}, last_use, recording);
+  else
+    owner_->retire(std::move(buffer_), block_, offset_, alloc_size_, last_use, recording);
 }
 
 // ---- Allocator ---------------------------------------------------------------------------------------
@@ -59,6 +75,8 @@ Allocator::Allocator(std::shared_ptr<Gpu> gpu, VkDeviceSize staging_block, uint6
 
 Allocator::~Allocator() {
   // Buffers hold a reference to the allocator, so none is alive here; only retired and pooled ones remain.
+  held_retired_.clear();
+  held_pooled_.clear();
   retired_.clear();
   bin_.take_all();
 }
@@ -77,8 +95,16 @@ std::shared_ptr<VulkanBuffer> Allocator::create_pooled(size_t bytes) {
   return create_buffer(bytes, size_class, MemoryUse::Device, true);
 }
 
-void Allocator::recycle(Recycled r, uint64_t serial) {
+void Allocator::recycle(Recycled r, uint64_t serial, uint64_t recording) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (recording && std::find(open_recordings_.begin(), open_recordings_.end(), recording) != open_recordings_.end()) {
+    held_pooled_[recording].emplace_back(std::move(r), serial);
+    return;
+  }
+  recycle_locked(std::move(r), serial);
+}
+
+void Allocator::recycle_locked(Recycled r, uint64_t serial) {
   const uint64_t size_class = r.capacity;  // a pooled buffer's capacity is its size class
   for (auto& e : bin_.give(std::move(r), size_class, serial)) {  // over the bound: freed
     Recycled& x = e.item;
@@ -230,13 +256,39 @@ std::shared_ptr<VulkanBuffer> Allocator::create_buffer(size_t bytes, size_t capa
 }
 
 void Allocator::retire(BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size,
-                       uint64_t serial) {
+                       uint64_t serial, uint64_t recording) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (serial <= completed_) {
-    buffer.reset();
-    free_range(block, offset, size);
+  Retired r{std::move(buffer), block, offset, size, serial};
+  if (recording && std::find(open_recordings_.begin(), open_recordings_.end(), recording) != open_recordings_.end())
+    held_retired_[recording].push_back(std::move(r));
+  else
+    retire_locked(std::move(r));
+}
+
+void Allocator::retire_locked(Retired r) {
+  if (r.serial <= completed_) {
+    r.buffer.reset();
+    free_range(r.block, r.offset, r.size);
   } else {
-    retired_.push_back({std::move(buffer), block, offset, size, serial});
+    retired_.push_back(std::move(r));
+  }
+}
+
+void Allocator::hold_recording(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  open_recordings_.push_back(id);
+}
+
+void Allocator::release_recording(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase(open_recordings_, id);
+  if (auto it = held_retired_.find(id); it != held_retired_.end()) {
+    for (auto& r : it->second) retire_locked(std::move(r));
+    held_retired_.erase(it);
+  }
+  if (auto it = held_pooled_.find(id); it != held_pooled_.end()) {
+    for (auto& [r, serial] : it->second) recycle_locked(std::move(r), serial);
+    held_pooled_.erase(it);
   }
 }
 

@@ -40,15 +40,25 @@ class VulkanBuffer final : public DeviceBuffer {
  public:
   VulkanBuffer(std::shared_ptr<Allocator> owner, BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset,
                VkDeviceSize alloc_size, VkDeviceSize capacity, size_t bytes, bool host_access, bool pooled = false);
+  // The application's VkBuffer (Context::wrap_vulkan_buffer): `range` bytes from `offset`, created with
+  // `usage` (VkBufferUsageFlags); never freed here.
+  VulkanBuffer(VkBuffer app_buffer, VkDeviceSize offset, VkDeviceSize range, size_t bytes, uint32_t usage);
   ~VulkanBuffer() override;
 
-  VkBuffer handle() const { return buffer_.get(); }
-  VkDeviceSize capacity() const { return capacity_; }  // VkBuffer size (bytes rounded up to 16)
+  VkBuffer handle() const { return app_buffer_ ? app_buffer_ : buffer_.get(); }
+  // Where the tensor starts in handle(): 0, or the application's offset for a wrapped buffer.
+  VkDeviceSize base_offset() const { return app_buffer_ ? offset_ : 0; }
+  VkDeviceSize capacity() const { return capacity_; }  // bytes usable from base_offset() (bytes rounded up to 16)
+  bool wrapped() const { return app_buffer_ != VK_NULL_HANDLE; }
+  uint32_t usage() const { return usage_; }
   // Host pointer when write/read may memcpy directly, else null (staging copies needed).
   uint8_t* host_ptr() const { return host_access_ ? block_->mapped + offset_ : nullptr; }
-  uint8_t* mapped_ptr() const { return block_->mapped ? block_->mapped + offset_ : nullptr; }
+  uint8_t* mapped_ptr() const { return block_ && block_->mapped ? block_->mapped + offset_ : nullptr; }
   // Serial of the last command batch that uses the buffer (see Stream).
   mutable uint64_t last_use = 0;
+  // The last application command-buffer recording (Stream::begin_external) that uses it, 0 for none: while
+  // that recording is held, the buffer's memory is not freed or reused (Allocator::hold_recording).
+  mutable uint64_t recording = 0;
 
  private:
   std::shared_ptr<Allocator> owner_;
@@ -57,6 +67,9 @@ class VulkanBuffer final : public DeviceBuffer {
   VkDeviceSize offset_, alloc_size_, capacity_;
   bool host_access_;
   bool pooled_;  // goes back to the allocator's recycle bin when released
+  VkBuffer app_buffer_ = VK_NULL_HANDLE;
+  uint32_t usage_ = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                    VK_BUFFER_USAGE_TRANSFER_DST_BIT;
 };
 
 class Allocator : public std::enable_shared_from_this<Allocator> {
@@ -82,6 +95,10 @@ class Allocator : public std::enable_shared_from_this<Allocator> {
   void release_idle();
   // Device memory of buffers (alive, pooled or retired) counted against the memory limit.
   const MemoryBudget& budget() const { return *budget_; }
+  // Buffers used by the commands of recording `id` (VulkanBuffer::recording) keep their memory when
+  // released until release_recording(id): the application's command buffer has finished with them.
+  void hold_recording(uint64_t id);
+  void release_recording(uint64_t id);
 
  private:
   friend class VulkanBuffer;
@@ -105,8 +122,11 @@ class Allocator : public std::enable_shared_from_this<Allocator> {
     VkDeviceSize offset, size, capacity;
     bool host_access;
   };
-  void retire(BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size, uint64_t serial);
-  void recycle(Recycled r, uint64_t serial);
+  void retire(BufferHandle buffer, MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size, uint64_t serial,
+              uint64_t recording);
+  void recycle(Recycled r, uint64_t serial, uint64_t recording);
+  void retire_locked(Retired r);
+  void recycle_locked(Recycled r, uint64_t serial);
   // A new VkBuffer of capacity_bytes (rounded up to 16) reporting `bytes` as its size.
   std::shared_ptr<VulkanBuffer> create_buffer(size_t bytes, size_t capacity_bytes, MemoryUse use, bool pooled);
   void free_range(MemoryBlock* block, VkDeviceSize offset, VkDeviceSize size);
@@ -121,6 +141,9 @@ class Allocator : public std::enable_shared_from_this<Allocator> {
   std::vector<Retired> retired_;
   RecycleBin<Recycled, uint64_t> bin_;  // pooled buffers by size class, ticket = serial of their last use
   uint64_t completed_ = 0;
+  std::map<uint64_t, std::vector<Retired>> held_retired_;                      // by recording
+  std::map<uint64_t, std::vector<std::pair<Recycled, uint64_t>>> held_pooled_;  // by recording: (parts, serial)
+  std::vector<uint64_t> open_recordings_;
   uint64_t buffers_created_ = 0, pool_hits_ = 0;
   bool force_staging_ = false;
   VkDeviceSize max_allocation_ = 0;  // maxMemoryAllocationSize

@@ -31,7 +31,9 @@ std::string pipeline_cache_mismatch(const std::vector<unsigned char>& d, const V
   return "";
 }
 
-Pipelines::Pipelines(const Gpu& gpu, const std::string& cache_dir_option) : gpu_(gpu) {
+Pipelines::Pipelines(const Gpu& gpu, const std::string& cache_dir_option, VkPipelineCache app_cache)
+    : gpu_(gpu), app_cache_(app_cache) {
+  if (app_cache_) return;  // the application's cache: no file of ours
   char name[64];
   std::snprintf(name, sizeof name, "vk-pipelines-%x-%x.bin", gpu.props().vendorID, gpu.props().deviceID);
   cache_file_ = cache_dir(cache_dir_option) / name;
@@ -66,6 +68,7 @@ void Pipelines::load_cache() {
 }
 
 void Pipelines::save_cache() const {
+  if (app_cache_) return;
   size_t n = 0;
   check(vkGetPipelineCacheData(gpu_.device(), cache_, &n, nullptr), "vkGetPipelineCacheData");
   std::vector<unsigned char> data(n);
@@ -146,7 +149,7 @@ const Pipeline& Pipelines::get(const std::string& shader, uint32_t bindings, con
   ci.stage.pSpecializationInfo = &si;
   ci.layout = pipeline_layouts_.at(bindings);
   VkPipeline p = VK_NULL_HANDLE;
-  check(vkCreateComputePipelines(dev, cache_, 1, &ci, nullptr, &p), "vkCreateComputePipelines");
+  check(vkCreateComputePipelines(dev, app_cache_ ? app_cache_ : cache_.get(), 1, &ci, nullptr, &p), "vkCreateComputePipelines");
 
   auto pipe = std::make_unique<Pipeline>();
   pipe->pipeline = PipelineHandle(dev, p);

@@ -28,7 +28,8 @@ class Pipelines {
  public:
   static constexpr uint32_t kPushBytes = 64;  // one push-constant range shared by every pipeline
 
-  Pipelines(const Gpu& gpu, const std::string& cache_dir_option);
+  // app_cache: the application's VkPipelineCache (Context::import_vulkan), used instead of the cache file.
+  Pipelines(const Gpu& gpu, const std::string& cache_dir_option, VkPipelineCache app_cache = VK_NULL_HANDLE);
   ~Pipelines();  // writes the pipeline cache file (errors are logged, never thrown)
   Pipelines(const Pipelines&) = delete;
   Pipelines& operator=(const Pipelines&) = delete;
@@ -46,6 +47,7 @@ class Pipelines {
   const Gpu& gpu_;
   std::filesystem::path cache_file_;
   PipelineCacheHandle cache_;
+  VkPipelineCache app_cache_ = VK_NULL_HANDLE;  // not owned
   std::map<std::string, ShaderModuleHandle> modules_;
   std::map<uint32_t, SetLayoutHandle> set_layouts_;             // by binding count
   std::map<uint32_t, PipelineLayoutHandle> pipeline_layouts_;   // by binding count

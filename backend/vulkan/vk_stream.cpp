@@ -2,6 +2,7 @@
 #include "backend/vulkan/vk_stream.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 #include "host/log.hpp"
 
@@ -68,6 +69,7 @@ Stream::~Stream() {
 }
 
 VkCommandBuffer Stream::cmd() {
+  if (external_) return external_;
   if (recording_open_) return recording_.cmd;
   throw_if_lost();
   if (!spare_.empty()) {
@@ -93,7 +95,8 @@ VkCommandBuffer Stream::cmd() {
   recording_open_ = true;
   // Work of earlier batches (and host writes before this submit) must be visible to this one: one global
   // barrier here replaces per-buffer tracking across command buffers.
-  if (serial_ > 1) {
+  if (serial_ > 1 || recorded_external_) {  // (recordings in the application's command buffers count too)
+    recorded_external_ = false;
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = kWrites;
     mb.dstAccessMask = kAll;
@@ -113,6 +116,7 @@ void Stream::track(std::span<const BufferUse> uses, VkPipelineStageFlags stage) 
   std::vector<Use> merged;
   for (const auto& u : uses) {
     u.buffer->last_use = serial_;
+    if (external_) u.buffer->recording = external_id_;
     auto it = std::find_if(merged.begin(), merged.end(), [&](const Use& m) { return m.buf == u.buffer->handle(); });
     if (it == merged.end()) {
       merged.push_back({u.buffer->handle(), !u.write || stage == VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, u.write});
@@ -153,7 +157,11 @@ void Stream::bind_descriptors(const Pipeline& p, std::span<const BufferUse> bind
   std::vector<VkDescriptorBufferInfo> infos(bindings.size());
   std::vector<VkWriteDescriptorSet> writes(bindings.size());
   for (size_t i = 0; i < bindings.size(); ++i) {
-    infos[i] = {bindings[i].buffer->handle(), bindings[i].offset, bindings[i].range};
+    const VulkanBuffer& b = *bindings[i].buffer;
+    VkDeviceSize range = bindings[i].range;
+    // A wrapped buffer ends where the application's range does, not at the end of its VkBuffer.
+    if (b.wrapped() && range == VK_WHOLE_SIZE) range = b.capacity() - bindings[i].offset;
+    infos[i] = {b.handle(), b.base_offset() + bindings[i].offset, range};
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstBinding = uint32_t(i);
     writes[i].descriptorCount = 1;
@@ -166,7 +174,7 @@ void Stream::bind_descriptors(const Pipeline& p, std::span<const BufferUse> bind
   }
   // Pooled sets, owned by the batch and reset when it retires: try its newest pool, add one when it is full.
   VkDescriptorSet set = VK_NULL_HANDLE;
-  auto& pools = recording_.descriptor_pools;
+  auto& pools = external_ ? external_pools_ : recording_.descriptor_pools;
   for (bool fresh = pools.empty();; fresh = true) {
     if (fresh && !spare_descriptor_pools_.empty()) {
       pools.push_back(std::move(spare_descriptor_pools_.back()));
@@ -211,24 +219,112 @@ void Stream::dispatch(const Pipeline& p, std::span<const BufferUse> bindings, co
   vkCmdDispatch(c, groups_x, groups_y, groups_z);
 }
 
+namespace {
+
+// A wrapped buffer created without the transfer usage a command needs: an error naming it, before recording.
+void require_usage(const VulkanBuffer& b, VkBufferUsageFlags bit, const char* what) {
+  if (b.usage() & bit) return;
+  throw Error(ErrorCode::InvalidArgument,
+              std::string("vulkan: the application's VkBuffer was wrapped without ") +
+                  (bit == VK_BUFFER_USAGE_TRANSFER_DST_BIT ? "VK_BUFFER_USAGE_TRANSFER_DST_BIT" : "VK_BUFFER_USAGE_TRANSFER_SRC_BIT") +
+                  ", which " + what + " needs");
+}
+
+}  // namespace
+
 void Stream::fill(const VulkanBuffer& b, VkDeviceSize offset, VkDeviceSize size, uint32_t value) {
+  require_usage(b, VK_BUFFER_USAGE_TRANSFER_DST_BIT, "a fill (vkCmdFillBuffer)");
   VkCommandBuffer c = cmd();
   BufferUse u{&b, offset, size, true};
   track({&u, 1}, VK_PIPELINE_STAGE_TRANSFER_BIT);
-  vkCmdFillBuffer(c, b.handle(), offset, size, value);
+  vkCmdFillBuffer(c, b.handle(), b.base_offset() + offset, size, value);
+}
+
+void Stream::check_copy(const VulkanBuffer& src, const VulkanBuffer& dst) {
+  require_usage(src, VK_BUFFER_USAGE_TRANSFER_SRC_BIT, "a copy from it (download, Context::copy)");
+  require_usage(dst, VK_BUFFER_USAGE_TRANSFER_DST_BIT, "a copy into it (upload, Context::copy)");
 }
 
 void Stream::copy(const VulkanBuffer& src, VkDeviceSize src_off, const VulkanBuffer& dst, VkDeviceSize dst_off,
                   VkDeviceSize bytes) {
+  check_copy(src, dst);
   VkCommandBuffer c = cmd();
   BufferUse u[2] = {{&src, src_off, bytes, false}, {&dst, dst_off, bytes, true}};
   track(u, VK_PIPELINE_STAGE_TRANSFER_BIT);
-  VkBufferCopy region{src_off, dst_off, bytes};
+  VkBufferCopy region{src.base_offset() + src_off, dst.base_offset() + dst_off, bytes};
   vkCmdCopyBuffer(c, src.handle(), dst.handle(), 1, &region);
 }
 
+void Stream::update(const VulkanBuffer& b, VkDeviceSize offset, const void* data, VkDeviceSize bytes) {
+  require_usage(b, VK_BUFFER_USAGE_TRANSFER_DST_BIT, "an upload while recording (vkCmdUpdateBuffer)");
+  if (offset % 4 || bytes > 65536)
+    throw Error(ErrorCode::Unsupported, "vulkan: an upload of " + std::to_string(bytes) + " bytes at offset " +
+                                            std::to_string(offset) + " cannot be recorded into a command buffer "
+                                            "(vkCmdUpdateBuffer takes at most 65536 bytes at a 4-byte offset); "
+                                            "upload before Context::record_into");
+  // Whole words: the buffer's capacity is rounded up to 16 bytes, so the padding bytes are its own.
+  std::vector<uint8_t> words((bytes + 3) / 4 * 4, 0);
+  std::memcpy(words.data(), data, bytes);
+  if (offset + words.size() > b.capacity())
+    throw Error(ErrorCode::Internal, "vulkan: update past the end of a buffer");
+  VkCommandBuffer c = cmd();
+  BufferUse u{&b, offset, words.size(), true};
+  track({&u, 1}, VK_PIPELINE_STAGE_TRANSFER_BIT);
+  vkCmdUpdateBuffer(c, b.handle(), b.base_offset() + offset, words.size(), words.data());
+}
+
+void Stream::require_own_queue(const char* what) const {
+  if (external_)
+    throw Error(ErrorCode::Unsupported,
+                std::string(what) + " is not available while lowbit records into the application's command buffer "
+                                    "(it would submit or wait for work); end the Recording first");
+}
+
+void Stream::begin_external(VkCommandBuffer c, uint64_t id) {
+  throw_if_lost();
+  if (external_)
+    throw Error(ErrorCode::InvalidArgument,
+                "record_into: this context is already recording into another command buffer; end that Recording first");
+  auto own = [&](const Batch& b) { return b.cmd == c; };
+  if (own(recording_) || std::any_of(spare_.begin(), spare_.end(), own) ||
+      std::any_of(in_flight_.begin(), in_flight_.end(), own))
+    throw Error(ErrorCode::InvalidArgument, "record_into: the command buffer is one of lowbit's own");
+  submit();  // lowbit's queued work (uploads) goes first in the queue
+  external_ = c;
+  external_id_ = id;
+  hazards_.clear();
+  // lowbit's earlier work (its own submissions, earlier recordings) is visible to the recorded ops.
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = kWrites;
+  mb.dstAccessMask = kAll;
+  vkCmdPipelineBarrier(c, kWorkStages, kWorkStages, 0, 1, &mb, 0, nullptr, 0, nullptr);
+}
+
+void Stream::end_external() {
+  if (!external_) return;
+  held_pools_.emplace_back(external_id_, std::move(external_pools_));
+  recorded_external_ = true;
+  external_pools_.clear();
+  external_ = VK_NULL_HANDLE;
+  external_id_ = 0;
+  hazards_.clear();
+}
+
+void Stream::release_external(uint64_t id) {
+  for (auto it = held_pools_.begin(); it != held_pools_.end(); ++it) {
+    if (it->first != id) continue;
+    for (auto& p : it->second) {
+      check(vkResetDescriptorPool(gpu_.device(), p, 0), "vkResetDescriptorPool");
+      spare_descriptor_pools_.push_back(std::move(p));
+    }
+    held_pools_.erase(it);
+    return;
+  }
+}
+
 void Stream::begin_op() {
-  if (host_timing_) return;
+  if (host_timing_ || external_) return;  // no timestamps in the application's command buffer
+  if (op_open_) end_op();  // the previous op threw before its end_op: close its pair all the same
   // Every query pair is held by unfinished batches: submit what is recorded, retire the oldest batch.
   while (free_query_pairs_.empty()) {
     if (in_flight_.empty()) submit();
@@ -242,15 +338,19 @@ void Stream::begin_op() {
   vkCmdResetQueryPool(c, queries_, q, 2);
   // Bottom of pipe: written once everything recorded earlier has finished, so ops never overlap in time.
   vkCmdWriteTimestamp(c, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, q);
+  op_open_ = true;
 }
 
 void Stream::end_op() {
-  if (host_timing_) return;
+  if (host_timing_ || external_ || !op_open_) return;
+  op_open_ = false;
   vkCmdWriteTimestamp(cmd(), VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, recording_.query_pairs.back() + 1);
 }
 
 void Stream::submit() {
+  require_own_queue("submitting work");
   if (!recording_open_) return;
+  end_op();  // an op that threw half-way still has both timestamps
   VkCommandBuffer c = recording_.cmd;
   // Make the batch's writes visible to host reads after the fence.
   VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
@@ -262,7 +362,9 @@ void Stream::submit() {
   si.commandBufferCount = 1;
   si.pCommandBuffers = &c;
   if (host_timing_ && in_flight_.empty()) first_submit_ = std::chrono::steady_clock::now();
+  gpu_.lock_queue();  // the application's threads may use the queue too (Context::import_vulkan)
   VkResult r = inject_lost_.fail_now() ? VK_ERROR_DEVICE_LOST : vkQueueSubmit(gpu_.queue(), 1, &si, recording_.fence);
+  gpu_.unlock_queue();
   recording_open_ = false;
   Batch done = std::exchange(recording_, Batch{});  // recording_ no longer names the command buffer
   if (r == VK_ERROR_DEVICE_LOST) lost_ = std::string("vkQueueSubmit: VK_ERROR_DEVICE_LOST") + inject_lost_.note();

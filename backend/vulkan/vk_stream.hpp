@@ -37,9 +37,27 @@ class Stream {
   void fill(const VulkanBuffer& b, VkDeviceSize offset, VkDeviceSize size, uint32_t value);
   void copy(const VulkanBuffer& src, VkDeviceSize src_off, const VulkanBuffer& dst, VkDeviceSize dst_off,
             VkDeviceSize bytes);
+  // Throws InvalidArgument when a wrapped buffer lacks the transfer usage copy() needs (callers that bracket
+  // the copy with begin_op check first, so that nothing is left half-recorded).
+  static void check_copy(const VulkanBuffer& src, const VulkanBuffer& dst);
+  // Host data written into b by the command stream itself (vkCmdUpdateBuffer, at most 65536 bytes): how
+  // uploads are recorded into an application's command buffer, where nothing may be staged.
+  void update(const VulkanBuffer& b, VkDeviceSize offset, const void* data, VkDeviceSize bytes);
   // Timestamps around one op (its commands between begin_op and end_op).
   void begin_op();
   void end_op();
+
+  // Record mode (Context::record_into): commands go into the application's command buffer `c`, which it
+  // has begun; begin_external submits lowbit's queued work first and records one memory barrier (compute /
+  // transfer writes of earlier work -> compute / transfer accesses). Nothing is submitted or waited for
+  // until end_external(). Buffers and descriptor pools the recorded commands use are held for recording
+  // `id` until release_external(id).
+  void begin_external(VkCommandBuffer c, uint64_t id);
+  void end_external();
+  void release_external(uint64_t id);
+  bool external() const { return external_ != VK_NULL_HANDLE; }
+  // Throws Unsupported naming `what` while recording into an application's command buffer.
+  void require_own_queue(const char* what) const;
 
   void submit();
   // Submits and waits for every batch; throws DeviceLost when they do not finish within the timeout.
@@ -96,11 +114,17 @@ class Stream {
   bool recording_open_ = false;
   std::vector<Batch> in_flight_, spare_;
   std::vector<std::pair<VkBuffer, Access>> hazards_;  // accesses since the last barrier that covered them
+  VkCommandBuffer external_ = VK_NULL_HANDLE;         // the application's, in record mode
+  uint64_t external_id_ = 0;
+  bool recorded_external_ = false;  // a recording ended since the last batch began: that batch starts with a barrier
+  std::vector<DescriptorPoolHandle> external_pools_;  // descriptor pools of the open recording
+  std::vector<std::pair<uint64_t, std::vector<DescriptorPoolHandle>>> held_pools_;  // of ended recordings
   uint64_t serial_ = 1;                               // serial of the batch being recorded
   uint64_t completed_ = 0;
   double total_ms_ = 0;
   uint64_t command_buffers_ = 0, full_waits_ = 0;
   bool host_timing_ = false;  // no timestamp support: wall time of waits
+  bool op_open_ = false;      // begin_op wrote a timestamp whose end_op has not followed yet
   std::chrono::steady_clock::time_point first_submit_{};
 };
 

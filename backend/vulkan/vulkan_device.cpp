@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <random>
 #include <tuple>
+#include <cstdio>
 #include <cstring>
 
 #include "backend/device.hpp"
@@ -44,13 +45,16 @@ class VulkanDevice final : public Device {
     }
     size_t index = select_device(names, o.device, Backend::Vulkan);
     gpu_ = std::make_shared<Gpu>(instance_, pds[index], int(index));
-    allocator_ = std::make_shared<Allocator>(gpu_, settings_.staging_limit, o.device_memory_limit);
-    pipelines_ = std::make_unique<Pipelines>(*gpu_, o.cache_dir);
-    stream_ = std::make_unique<Stream>(*gpu_, *allocator_, settings_.timeout_ms, o.test_device_lost_at);
-    dummy_ = allocator_->create(16, MemoryUse::Device);
-    convert_ = std::make_unique<ConvertKernels>(*gpu_, *pipelines_, *stream_, *dummy_);
-    gemm_ = std::make_unique<GemmKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
-    attention_ = std::make_unique<AttentionKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
+    build(o, VK_NULL_HANDLE);
+  }
+
+  // On the application's device (Context::import_vulkan): lowbit's own objects on it, nothing of the app's.
+  VulkanDevice(const VulkanImport& app, const ContextOptions& o) : settings_(settings_from(o)) {
+    uint32_t loader = VK_API_VERSION_1_2;
+    vkEnumerateInstanceVersion(&loader);
+    instance_ = std::make_shared<Instance>(app.instance, std::min<uint32_t>(loader, VK_API_VERSION_1_3));
+    gpu_ = std::make_shared<Gpu>(instance_, app);
+    build(o, vk_handle_from_bits<VkPipelineCache>(app.pipeline_cache));
   }
 
   ~VulkanDevice() override {
@@ -67,6 +71,55 @@ class VulkanDevice final : public Device {
 
   const DeviceInfo& info() const override { return gpu_->info(); }
 
+  // ---- embedding (lowbit/interop.hpp) ----
+  uint64_t begin_recording(void* command_buffer) override {
+    const uint64_t id = ++recordings_;
+    allocator_->hold_recording(id);
+    try {
+      stream_->begin_external(static_cast<VkCommandBuffer>(command_buffer), id);
+    } catch (...) {
+      allocator_->release_recording(id);
+      throw;
+    }
+    return id;
+  }
+  void end_recording(uint64_t) override { stream_->end_external(); }
+  void release_recording(uint64_t id) noexcept override {
+    try {
+      stream_->release_external(id);
+    } catch (const std::exception& e) {
+      log().error("vulkan: releasing a recording: {}", e.what());
+    }
+    allocator_->release_recording(id);
+  }
+  VulkanBufferRef vulkan_buffer(const DeviceBuffer& b) const override {
+    auto& vb = static_cast<const VulkanBuffer&>(b);
+    return {vk_handle_bits(vb.handle()), vb.base_offset(), vb.capacity()};
+  }
+  std::shared_ptr<DeviceBuffer> wrap_vulkan(uint64_t buffer, uint64_t offset, uint64_t range, uint32_t usage,
+                                            size_t bytes) override {
+    auto bad = [](const std::string& s) { throw Error(ErrorCode::InvalidArgument, "wrap_vulkan_buffer: " + s); };
+    if (!(usage & VK_BUFFER_USAGE_STORAGE_BUFFER_BIT))
+      bad("the VkBuffer's usage 0x" + hex(usage) + " lacks VK_BUFFER_USAGE_STORAGE_BUFFER_BIT (0x20): lowbit's "
+          "shaders bind it as a storage buffer");
+    const uint64_t align = gpu_->limits().minStorageBufferOffsetAlignment;
+    if (align && offset % align)
+      bad("offset " + std::to_string(offset) + " is not a multiple of minStorageBufferOffsetAlignment (" +
+          std::to_string(align) + ")");
+    const uint64_t need = (std::max<uint64_t>(bytes, 1) + 15) / 16 * 16;  // kernels touch whole words
+    if (range < need)
+      bad("the range holds " + std::to_string(range) + " bytes, the tensor needs " + std::to_string(need) + " (its " +
+          std::to_string(bytes) + " bytes rounded up to 16: kernels access whole words)");
+    // Vulkan cannot report a buffer's size; its memory requirement is at least that size, so a range past it
+    // is certainly out of the buffer.
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(gpu_->device(), vk_handle_from_bits<VkBuffer>(buffer), &req);
+    if (offset > req.size || range > req.size - offset)
+      bad("offset " + std::to_string(offset) + " + range " + std::to_string(range) + " ends past the VkBuffer (its "
+          "memory requirement is " + std::to_string(req.size) + " bytes)");
+    return std::make_shared<VulkanBuffer>(vk_handle_from_bits<VkBuffer>(buffer), offset, range, bytes, usage);
+  }
+
   // Short of memory: finish the queued work (retired buffers free), drop idle pooled buffers, try again.
   std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override {
     return allocate_or_reclaim([&] { return allocator_->create(bytes, MemoryUse::Device); }, [&] { reclaim(); });
@@ -79,6 +132,10 @@ class VulkanDevice final : public Device {
   void write(DeviceBuffer& b, size_t offset, const void* src, size_t bytes) override {
     auto& vb = static_cast<VulkanBuffer&>(b);
     if (!bytes) return;
+    if (stream_->external()) {  // record mode: the data goes into the command buffer, in order with the ops
+      stream_->update(vb, offset, src, bytes);
+      return;
+    }
     if (uint8_t* p = vb.host_ptr()) {
       if (stream_->busy(vb)) stream_->wait();  // queued work still reads or writes it
       std::memcpy(p + offset, src, bytes);
@@ -102,6 +159,7 @@ class VulkanDevice final : public Device {
 
   void read(const DeviceBuffer& b, size_t offset, void* dst, size_t bytes) override {
     auto& vb = static_cast<const VulkanBuffer&>(b);
+    stream_->require_own_queue("download");
     stream_->wait();
     if (!bytes) return;
     if (const uint8_t* p = vb.host_ptr()) {
@@ -119,10 +177,22 @@ class VulkanDevice final : public Device {
     }
   }
 
-  void submit() override { stream_->submit(); }
-  void wait() override { stream_->wait(); }
-  void reset_timing() override { stream_->reset_timing(); }
-  double device_ms() override { return stream_->device_ms(); }
+  void submit() override {
+    stream_->require_own_queue("submit");
+    stream_->submit();
+  }
+  void wait() override {
+    stream_->require_own_queue("wait");
+    stream_->wait();
+  }
+  void reset_timing() override {
+    stream_->require_own_queue("reset_timing");
+    stream_->reset_timing();
+  }
+  double device_ms() override {
+    stream_->require_own_queue("timing");
+    return stream_->device_ms();
+  }
   std::vector<std::string> diagnostics() const override { return instance_->diagnostics().all(); }
   DeviceStats stats() const override {
     return {allocator_->staging_peak(), staging_flushes_,          allocator_->buffers_created(),
@@ -135,12 +205,17 @@ class VulkanDevice final : public Device {
   void dequantize(const DequantizeArgs& a) override { convert_->dequantize(a); }
   void copy(const CopyArgs& a) override {
     if (!a.bytes) return;
-    stream_->begin_op();  // timed like a kernel
-    stream_->copy(static_cast<const VulkanBuffer&>(*a.src), 0, static_cast<VulkanBuffer&>(*a.dst), 0, a.bytes);
+    auto& src = static_cast<const VulkanBuffer&>(*a.src);
+    auto& dst = static_cast<VulkanBuffer&>(*a.dst);
+    Stream::check_copy(src, dst);  // before begin_op: a refused copy leaves no timestamp behind
+    stream_->begin_op();           // timed like a kernel
+    stream_->copy(src, 0, dst, 0, a.bytes);
     stream_->end_op();
   }
   void gemm(const GemmArgs& a) override {
-    if (a.path != GemmPath::CoopMatrix || coopmat_usable()) {
+    // The first cooperative-matrix GEMM is verified by downloads, which record mode cannot do: tiled until then.
+    const bool unverified = stream_->external() && coopmat_state_ == 0;
+    if (a.path != GemmPath::CoopMatrix || (!unverified && coopmat_usable())) {
       last_launch_ = gemm_->gemm(a);
       return;
     }
@@ -160,6 +235,22 @@ class VulkanDevice final : public Device {
   // Alignment padding a staging buffer may add to its bytes (buffer and memory-type alignment).
   static constexpr uint64_t kStagingSlack = 4096;
   size_t staging_chunk() const { return size_t(settings_.staging_limit - kStagingSlack); }
+  static std::string hex(uint32_t v) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%x", v);
+    return buf;
+  }
+
+  // Everything on top of instance_ and gpu_ (both constructors).
+  void build(const ContextOptions& o, VkPipelineCache app_cache) {
+    allocator_ = std::make_shared<Allocator>(gpu_, settings_.staging_limit, o.device_memory_limit);
+    pipelines_ = std::make_unique<Pipelines>(*gpu_, o.cache_dir, app_cache);
+    stream_ = std::make_unique<Stream>(*gpu_, *allocator_, settings_.timeout_ms, o.test_device_lost_at);
+    dummy_ = allocator_->create(16, MemoryUse::Device);
+    convert_ = std::make_unique<ConvertKernels>(*gpu_, *pipelines_, *stream_, *dummy_);
+    gemm_ = std::make_unique<GemmKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
+    attention_ = std::make_unique<AttentionKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
+  }
 
   void reclaim() {
     stream_->wait();
@@ -249,6 +340,7 @@ class VulkanDevice final : public Device {
     return true;
   }
   int coopmat_state_ = 0;  // 0 unchecked, 1 verified, 2 failed
+  uint64_t recordings_ = 0;  // ids handed out by begin_recording
 
   Settings settings_;
   uint64_t staging_flushes_ = 0;
@@ -267,6 +359,9 @@ class VulkanDevice final : public Device {
 }  // namespace
 
 std::shared_ptr<Device> create_vulkan_device(const ContextOptions& o) { return std::make_shared<VulkanDevice>(o); }
+std::shared_ptr<Device> import_vulkan_device(const VulkanImport& app, const ContextOptions& o) {
+  return std::make_shared<VulkanDevice>(app, o);
+}
 
 uint64_t vulkan_abandoned_devices() { return abandoned_devices.load(); }
 

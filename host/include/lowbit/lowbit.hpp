@@ -27,6 +27,11 @@
 #include "lowbit/w4.hpp"
 #include "lowbit/w4a8.hpp"
 
+// The handle types of lowbit/interop.hpp's functions (VkCommandBuffer, cl_mem, cl_event).
+struct VkCommandBuffer_T;
+struct _cl_mem;
+struct _cl_event;
+
 namespace lowbit {
 
 // ---- errors -------------------------------------------------------------------------------------
@@ -94,6 +99,12 @@ struct DeviceBuffer;
 struct KvCacheState;
 struct Access;  // the library's own access to the internals (not part of the API)
 }  // namespace detail
+
+// Embedding in an engine (lowbit/interop.hpp defines these).
+struct VulkanImport;
+struct OpenClImport;
+struct VulkanBufferRef;
+class Recording;
 
 // Device memory holding a tensor of `dtype` and `shape` (row-major). Cheap to copy (shared handle;
 // copies may be made and destroyed on any thread).
@@ -256,6 +267,10 @@ struct ContextOptions {
 class Context {
  public:
   static Context create(const ContextOptions& opts = {});
+  // A Context on the application's own device (lowbit/interop.hpp); opts.cache_dir / timeout_ms /
+  // staging_limit apply, backend and device are ignored.
+  static Context import_vulkan(const VulkanImport& app, const ContextOptions& opts = {});
+  static Context import_opencl(const OpenClImport& app, const ContextOptions& opts = {});
   Backend backend() const;
   const DeviceInfo& device_info() const;
   bool deterministic() const;  // ContextOptions::deterministic / $LOWBIT_DETERMINISTIC
@@ -314,6 +329,22 @@ class Context {
   void reset_timing();
   Timing timing();
 
+  // Embedding (lowbit/interop.hpp). Vulkan: until the Recording ends, ops record into `command_buffer`
+  // (which the application has begun and will end and submit) instead of lowbit's queue.
+  Recording record_into(::VkCommandBuffer_T* command_buffer);
+  // A Buffer over the application's memory; lowbit never frees it. Vulkan: `vk_buffer` (vk_handle_bits)
+  // from `offset`, `range` bytes, created with `usage` (VulkanBufferUsage bits; storage required).
+  Buffer wrap_vulkan_buffer(uint64_t vk_buffer, uint64_t offset, uint64_t range, uint32_t usage, DType dtype,
+                            Shape shape);
+  Buffer wrap_opencl_buffer(::_cl_mem* mem, uint64_t offset, DType dtype, Shape shape);
+  // The API object behind a Buffer, for the application's own commands (still owned by lowbit).
+  VulkanBufferRef vulkan_buffer(const Buffer& b) const;
+  ::_cl_mem* opencl_buffer(const Buffer& b) const;
+  // OpenCL: lowbit's next command waits for these events (the application keeps its references).
+  void opencl_wait_for(std::span<::_cl_event* const> events);
+  // OpenCL: an event that completes when lowbit's last enqueued command has; the caller releases it.
+  ::_cl_event* opencl_last_event();
+
   // Validation / driver messages seen so far (Vulkan validation layer when enabled).
   std::vector<std::string> diagnostics() const;
 
@@ -321,6 +352,7 @@ class Context {
   friend struct detail::Access;
   // alloc(), or with `pooled` from the device's pool of recycled op results (contents undefined).
   Buffer alloc_buffer(DType dtype, Shape shape, bool pooled);
+  Buffer wrap(std::shared_ptr<detail::DeviceBuffer> mem, DType dtype, Shape shape);
   std::shared_ptr<detail::Device> dev_;
 };
 
