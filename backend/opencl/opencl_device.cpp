@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "backend/kernels.hpp"
+#include "backend/w4a8_plan.hpp"
 #include "host/cache_dir.hpp"
 #include "host/log.hpp"
 
@@ -50,6 +51,8 @@ OpenClDevice::OpenClDevice(const ContextOptions& o) {
   int index = 0;
   entry_ = pick_device(o, index);
   info_ = query_device_info(entry_, index);
+  // what gemm_w4a8 uses: cl_khr_integer_dot_product unless $LOWBIT_NO_INT_DOT (backend/w4a8_plan.hpp)
+  info_.integer_dot_product = info_.integer_dot_product && int_dot_allowed();
   max_compute_units_ = device_value<cl_uint>(entry_.device, CL_DEVICE_MAX_COMPUTE_UNITS);
   profile_.cpu = (device_value<cl_device_type>(entry_.device, CL_DEVICE_TYPE) & CL_DEVICE_TYPE_CPU) != 0;
   profile_.compute_units = max_compute_units_;

@@ -45,6 +45,9 @@ class Gpu {
   bool coopmat() const { return !coopmat_variants_.empty(); }
   // The KHR variant's fragment shape (coopmat_shapes.hpp), set when that variant is enabled.
   const std::optional<CoopmatShape>& coopmat_khr_shape() const { return coopmat_khr_shape_; }
+  // shaderIntegerDotProduct enabled (VK_KHR_shader_integer_dot_product): gemm_w4a8's _dot variants run; off
+  // with $LOWBIT_NO_INT_DOT (backend/w4a8_plan.hpp). info().integer_dot_product says the same.
+  bool integer_dot_product() const { return integer_dot_product_; }
 
  private:
   std::shared_ptr<Instance> instance_;
@@ -59,6 +62,7 @@ class Gpu {
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_ = nullptr;
   std::vector<CoopmatVariant> coopmat_variants_;
   std::optional<CoopmatShape> coopmat_khr_shape_;
+  bool integer_dot_product_ = false;
   bool coopmat_nv_supported(const VkPhysicalDeviceVulkan12Features& have12, const std::vector<CoopmatShape>& shapes) const;
   std::optional<CoopmatShape> coopmat_khr_supported(const VkPhysicalDeviceVulkan12Features& have12,
                                                     const std::vector<CoopmatShape>& shapes) const;

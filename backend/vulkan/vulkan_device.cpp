@@ -11,6 +11,7 @@
 #include "backend/vulkan/vk_convert.hpp"
 #include "backend/vulkan/vk_attention.hpp"
 #include "backend/vulkan/vk_gemm.hpp"
+#include "backend/vulkan/vk_gemm_w4a8.hpp"
 #include "backend/vulkan/vk_settings.hpp"
 #include "host/log.hpp"
 
@@ -45,6 +46,7 @@ class VulkanDevice final : public Device {
     dummy_ = allocator_->create(16, MemoryUse::Device);
     convert_ = std::make_unique<ConvertKernels>(*gpu_, *pipelines_, *stream_, *dummy_);
     gemm_ = std::make_unique<GemmKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
+    w4a8_ = std::make_unique<W4A8Kernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
     attention_ = std::make_unique<AttentionKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
   }
 
@@ -136,6 +138,7 @@ class VulkanDevice final : public Device {
     last_launch_ = gemm_->gemm(tiled);
   }
   bool supports(GemmPath p) const override { return p != GemmPath::CoopMatrix || (gpu_->coopmat() && coopmat_state_ != 2); }
+  void gemm_w4a8(const GemmW4A8Args& a) override { last_launch_ = w4a8_->gemm(a); }
   void gather_columns(const GatherArgs& a) override { gemm_->gather(a); }
   void kv_append(const KvAppendArgs& a) override { attention_->kv_append(a); }
   void attention(const AttentionArgs& a) override { attention_->attention(a); }
@@ -152,7 +155,7 @@ class VulkanDevice final : public Device {
   }
   void abandon() {
     leak(std::move(instance_), std::move(gpu_), std::move(allocator_), std::move(pipelines_), std::move(stream_),
-         std::move(dummy_), std::move(convert_), std::move(gemm_), std::move(attention_));
+         std::move(dummy_), std::move(convert_), std::move(gemm_), std::move(w4a8_), std::move(attention_));
   }
 
   // The cooperative-matrix GEMM runs only after it agreed with the tiled path on this device once
@@ -240,6 +243,7 @@ class VulkanDevice final : public Device {
   std::shared_ptr<VulkanBuffer> dummy_;
   std::unique_ptr<ConvertKernels> convert_;
   std::unique_ptr<GemmKernels> gemm_;
+  std::unique_ptr<W4A8Kernels> w4a8_;
   std::unique_ptr<AttentionKernels> attention_;
 };
 
