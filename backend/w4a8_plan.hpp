@@ -47,6 +47,11 @@ inline W4A8Plan plan_w4a8(DeviceProfile d, bool gemv, uint64_t m, uint64_t n, ui
   p.t = tiled_config(m, n, k, true, d.cpu, 1);
   p.t.bk = kW4A8TiledBk;
   p.t.stages = 1;
+  if (d.cpu) {  // CPU drivers: (BM/8) x 8 int32 accumulators, 128 invocations (lavapipe compiles the W4A16 x 16
+                // register tile of portable 4-lane dot products for minutes at the first dispatch)
+    p.t.tn = 8;
+    p.t.wg = (p.t.bm / p.t.tm) * (p.t.bn / p.t.tn);
+  }
   p.groups_x = (n + p.t.bn - 1) / p.t.bn;
   p.groups_y = (m + p.t.bm - 1) / p.t.bm;
   p.k_split = plan_tiled_split(d, p.groups_x * p.groups_y, k, split_k, p.splits);

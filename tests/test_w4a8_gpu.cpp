@@ -189,12 +189,16 @@ TEST(W4A8Reference, CpuMatchesIndependentEvaluation) {
   }
 }
 
+// lavapipe compiles a pipeline at its first dispatch, which on a busy machine can outlast the default 120 s wait.
+constexpr const char* kSlowCompileMs = "900000";
+
 class W4A8Backends : public ::testing::TestWithParam<std::tuple<Backend, bool>> {};
 
 // Every shape, M, group, split-K, bias and output type on the GPU backend, bit-exact against the CPU.
 TEST_P(W4A8Backends, BitExactAgainstCpuOverOddShapes) {
   auto [backend, int_dot] = GetParam();
   test::ScopedEnv env("LOWBIT_NO_INT_DOT", int_dot ? "0" : "1");
+  test::ScopedEnv wait("LOWBIT_VK_TIMEOUT_MS", kSlowCompileMs);
   LOWBIT_CONTEXT_OR_SKIP(gpu, backend);
   Context cpu = Context::create({.backend = Backend::CPU});
   const bool dot_used = int_dot && gpu.device_info().integer_dot_product;
@@ -257,6 +261,7 @@ TEST_P(W4A8Backends, BitExactAgainstCpuOverOddShapes) {
 TEST_P(W4A8Backends, NanActivationScaleGivesNanRow) {
   auto [backend, int_dot] = GetParam();
   test::ScopedEnv env("LOWBIT_NO_INT_DOT", int_dot ? "0" : "1");
+  test::ScopedEnv wait("LOWBIT_VK_TIMEOUT_MS", kSlowCompileMs);
   LOWBIT_CONTEXT_OR_SKIP(gpu, backend);
   Context cpu = Context::create({.backend = Backend::CPU});
   QoqHost h = random_qoq(48, 256, 128, 9);

@@ -17,6 +17,7 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_8bit_storage : require
 #extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_control_flow_attributes : require
 #ifdef INT_DOT
 #extension GL_EXT_spirv_intrinsics : require
 #endif
@@ -223,7 +224,7 @@ void main() {
       Bs[(2u * kw + 1u) * BN + c] = hi;
     }
     barrier();
-    for (uint q = 0u; q < KQ; ++q) {
+    [[dont_unroll]] for (uint q = 0u; q < KQ; ++q) {  // unrolled, the TM x TN products compile slowly on CPU drivers
       uint a[TM], b[TN];
       for (uint i = 0u; i < TM; ++i) a[i] = As[(ty + i * RM) * QA + q];
       for (uint j = 0u; j < TN; ++j) b[j] = Bs[q * BN + tx + j * RN];
