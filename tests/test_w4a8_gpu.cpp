@@ -14,6 +14,7 @@
 #include <random>
 #include <tuple>
 
+#include "backend/w4a8_plan.hpp"
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
 #include "support/scoped_env.hpp"
@@ -187,6 +188,34 @@ TEST(W4A8Reference, CpuMatchesIndependentEvaluation) {
         ASSERT_LE(std::abs(double(got) - exact), 3 * std::ldexp(std::abs(exact) + std::abs(double(o)), -24) + 1e-30);
       }
   }
+}
+
+// The launch plan both GPU backends share: GEMV slices whole words, the tiled workgroup matches its tile and
+// fits the shared memory, a GPU with idle compute units gets split-K, straddling groups are detected.
+TEST(W4A8Plan, GeometryFollowsDeviceAndShape) {
+  detail::DeviceProfile cpu{.cpu = true, .compute_units = 2, .max_workgroup = 256, .shared_bytes = 32768, .threads = 2};
+  detail::DeviceProfile h100{.cpu = false, .compute_units = 132, .max_workgroup = 1024, .shared_bytes = 49152};
+  for (const auto& d : {cpu, h100}) {
+    for (int64_t m : {1, 5, 16}) {
+      detail::W4A8Plan g = detail::plan_w4a8(d, true, uint64_t(m), 4096, 4096, 128, 0);
+      EXPECT_EQ(g.k_split % 8, 0u);
+      EXPECT_EQ(uint64_t(g.k_split) * g.splits >= 4096 && uint64_t(g.k_split) * (g.splits - 1) < 4096, true);
+      EXPECT_GE(g.g.mt, uint32_t(m));
+      EXPECT_LE(g.shared_bytes(), d.shared_bytes);
+    }
+    for (int64_t m : {17, 64, 256}) {
+      detail::W4A8Plan t = detail::plan_w4a8(d, false, uint64_t(m), 4096, 4096, 128, 0);
+      EXPECT_EQ(t.wg(), (t.t.bm / t.t.tm) * (t.t.bn / t.t.tn));
+      EXPECT_LE(t.shared_bytes(), d.shared_bytes);
+      EXPECT_EQ(t.k_split % detail::kW4A8TiledBk, 0u);
+    }
+  }
+  EXPECT_GT(detail::plan_w4a8(h100, false, 64, 4096, 4096, 128, 0).splits, 1u);  // 32 tiles for 132 SMs
+  EXPECT_EQ(detail::plan_w4a8(cpu, false, 64, 4096, 4096, 128, 0).splits, 1u);
+  EXPECT_EQ(detail::plan_w4a8(cpu, false, 64, 4096, 4096, 128, 3).splits, 3u);
+  EXPECT_TRUE(detail::plan_w4a8(cpu, true, 1, 64, 120, 12, 0).any_group);
+  EXPECT_FALSE(detail::plan_w4a8(cpu, true, 1, 64, 100, 100, 0).any_group);  // one group: nothing straddles
+  EXPECT_FALSE(detail::plan_w4a8(cpu, true, 1, 64, 256, 32, 0).any_group);
 }
 
 // lavapipe compiles a pipeline at its first dispatch, which on a busy machine can outlast the default 120 s wait.
