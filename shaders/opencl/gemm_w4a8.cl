@@ -49,6 +49,12 @@ inline uint lb_a4(__global const uchar* a, uint M, uint K, uint m, uint k, uint 
   return v;
 }
 
+/* w8' of one weight word as two packed words (rows 0..3, 4..7), all rows in one group (scale sc, zero z). */
+inline void lb_w8_pair(uint word, uint sc, uint z, uint* lo, uint* hi) {
+  *lo = lb_qoq_w8x4(lb_qoq_codes4(word, 0u), sc, z);
+  *hi = lb_qoq_w8x4(lb_qoq_codes4(word, 1u), sc, z);
+}
+
 /* w8' of the weight word of rows krow..krow+7 of column n as two packed words (rows 0..3, 4..7). */
 inline void lb_w8_word(__global const uchar* s2, __global const uchar* zeros, uint N, uint K, uint group, uint word,
                        uint krow, uint n, uint* lo, uint* hi) {
@@ -64,8 +70,7 @@ inline void lb_w8_word(__global const uchar* s2, __global const uchar* zeros, ui
   }
 #else
   uint g = min(krow / group, K / group - 1u) * N + n;
-  *lo = lb_qoq_w8x4(lb_qoq_codes4(word, 0u), s2[g], zeros[g]);
-  *hi = lb_qoq_w8x4(lb_qoq_codes4(word, 1u), s2[g], zeros[g]);
+  lb_w8_pair(word, s2[g], zeros[g], lo, hi);
 #endif
 }
 
@@ -96,6 +101,7 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_w4a8_gemv(LB
   uint k0 = split * k_split, k1 = min(K, k0 + k_split);
   int acc[LB_MT * LB_NC];
   for (uint i = 0u; i < LB_MT * LB_NC; ++i) acc[i] = 0;
+  uint gcur = 0xFFFFFFFFu, sc[LB_NC], zz[LB_NC];  /* the current group's scales and zeros */
   for (uint kc = k0; kc < k1; kc += LB_KC) {
     uint kn = min((uint)LB_KC, k1 - kc);
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -111,9 +117,19 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_w4a8_gemv(LB
 #else
       for (uint v = 0u; v < LB_NC / 4u; ++v) vstore4(vload4(0, w + row + 4u * v), v, words);
 #endif
+#if !LB_ANY_GROUP
+      if (krow / group != gcur) { /* a new group: its scales and zeros, once */
+        gcur = krow / group;
+        for (uint c = 0u; c < LB_NC; ++c) sc[c] = s2[gcur * N + n0 + c], zz[c] = zeros[gcur * N + n0 + c];
+      }
+#endif
       for (uint c = 0u; c < LB_NC; ++c) {
         uint lo, hi;
+#if LB_ANY_GROUP
         lb_w8_word(s2, zeros, N, K, group, words[c], krow, n0 + c, &lo, &hi);
+#else
+        lb_w8_pair(words[c], sc[c], zz[c], &lo, &hi);
+#endif
         for (uint m = 0u; m < LB_MT; ++m) {
           uint xi = (m * LB_KC + kk) >> 2;
           acc[m * LB_NC + c] += LB_DOT4(xa[xi], lo) + LB_DOT4(xa[xi + 1u], hi);
