@@ -218,18 +218,23 @@ TEST(W4A8Plan, GeometryFollowsDeviceAndShape) {
   EXPECT_FALSE(detail::plan_w4a8(cpu, true, 1, 64, 256, 32, 0).any_group);
 }
 
-// lavapipe compiles a pipeline at its first dispatch, which on a busy machine can outlast the default 120 s wait.
-constexpr const char* kSlowCompileMs = "900000";
-
-class W4A8Backends : public ::testing::TestWithParam<std::tuple<Backend, bool>> {};
+// Parameters: the backend, and whether integer dot-product instructions may be used ($LOWBIT_NO_INT_DOT, read
+// when a Context is created). lavapipe compiles a pipeline at its first dispatch, which on a busy machine can
+// outlast the default 120 s wait: the contexts wait up to 900 s.
+class W4A8Backends : public ::testing::TestWithParam<std::tuple<Backend, bool>> {
+ protected:
+  Backend backend_ = std::get<0>(GetParam());
+  bool int_dot_ = std::get<1>(GetParam());
+  test::ScopedEnv no_int_dot_{"LOWBIT_NO_INT_DOT", int_dot_ ? "0" : "1"};
+  test::ScopedEnv slow_compile_{"LOWBIT_VK_TIMEOUT_MS", "900000"};
+  Context cpu_ = Context::create({.backend = Backend::CPU});
+};
 
 // Every shape, M, group, split-K, bias and output type on the GPU backend, bit-exact against the CPU.
 TEST_P(W4A8Backends, BitExactAgainstCpuOverOddShapes) {
-  auto [backend, int_dot] = GetParam();
-  test::ScopedEnv env("LOWBIT_NO_INT_DOT", int_dot ? "0" : "1");
-  test::ScopedEnv wait("LOWBIT_VK_TIMEOUT_MS", kSlowCompileMs);
-  LOWBIT_CONTEXT_OR_SKIP(gpu, backend);
-  Context cpu = Context::create({.backend = Backend::CPU});
+  const bool int_dot = int_dot_;
+  Context& cpu = cpu_;
+  LOWBIT_CONTEXT_OR_SKIP(gpu, backend_);
   const bool dot_used = int_dot && gpu.device_info().integer_dot_product;
   if (!int_dot) {
     EXPECT_FALSE(gpu.device_info().integer_dot_product) << "LOWBIT_NO_INT_DOT=1 leaves it off";
@@ -288,11 +293,8 @@ TEST_P(W4A8Backends, BitExactAgainstCpuOverOddShapes) {
 // A row whose activation scale is NaN (a NaN/inf input row) gives a NaN output row on every backend; the
 // other rows are untouched and bit-exact.
 TEST_P(W4A8Backends, NanActivationScaleGivesNanRow) {
-  auto [backend, int_dot] = GetParam();
-  test::ScopedEnv env("LOWBIT_NO_INT_DOT", int_dot ? "0" : "1");
-  test::ScopedEnv wait("LOWBIT_VK_TIMEOUT_MS", kSlowCompileMs);
-  LOWBIT_CONTEXT_OR_SKIP(gpu, backend);
-  Context cpu = Context::create({.backend = Backend::CPU});
+  Context& cpu = cpu_;
+  LOWBIT_CONTEXT_OR_SKIP(gpu, backend_);
   QoqHost h = random_qoq(48, 256, 128, 9);
   for (int64_t m : {3, 40}) {
     for (DType out : {DType::F16, DType::F32}) {
