@@ -31,7 +31,7 @@ struct Options {
   std::string op;                  // f16 | w4a16 | w4a8 | attention | kv_append | convert | copy
   std::vector<GemmShape> shapes;   // empty: the op's defaults
   int warmup = 3, iters = 10;
-  int group = 128;                 // int4 group size along K
+  int group = 128;                 // int4 group size along K (w4a16; w4a8's level-2 group)
   Pipeline pipeline = Pipeline::Pipelined;  // w4a16: K-pipeline depth of the measured run(s)
   std::vector<std::string> baselines;  // "clblast"
   // convert
@@ -50,8 +50,7 @@ struct Options {
 
 // The ops `--op` accepts, in help order.
 const std::vector<std::string>& op_names();
-// Throws Error(InvalidArgument) for an unknown op and Error(Unsupported) for one with no kernel yet
-// (w4a8), before any device work.
+// Throws Error(InvalidArgument) for an unknown op, before any device work.
 void check_op(const std::string& op);
 
 // Runs the benchmark on ctx. `progress` (may be empty) is called after each row.

@@ -93,11 +93,13 @@ ojson result_json(const Result& r, const Roofline& roof) {
   j["flops"] = uint64_t(std::llround(r.work.flops));
   if (r.kv_bytes) j["kv_bytes"] = uint64_t(std::llround(*r.kv_bytes));
   const bool kv_peer = r.op == "attention";  // its fp16 peer is an fp16 KV cache: also speedup_vs_fp16_kv
+  const bool w4a16_peer = r.op == "w4a8";     // also against the W4A16 row of the same shape: speedup_vs_w4a16
   if (!r.error.empty()) {
     for (const char* k : {"median_ms", "p20_ms", "p80_ms", "gbps", "tflops", "pct_of_peak_bw", "intensity", "bound",
                           "speedup_vs_f16"})
       j[k] = nullptr;
     if (kv_peer) j["speedup_vs_fp16_kv"] = nullptr;
+    if (w4a16_peer) j["speedup_vs_w4a16"] = nullptr;
     add_launch(j, r);
     j["error"] = r.error;
     return j;
@@ -114,6 +116,7 @@ ojson result_json(const Result& r, const Roofline& roof) {
   j["bound"] = (roof.ridge() > 0 && intensity >= roof.ridge()) ? "compute" : "memory";
   j["speedup_vs_f16"] = r.f16_ms ? ojson(*r.f16_ms / r.stats.median_ms) : ojson(nullptr);
   if (kv_peer) j["speedup_vs_fp16_kv"] = j["speedup_vs_f16"];
+  if (w4a16_peer) j["speedup_vs_w4a16"] = r.w4a16_ms ? ojson(*r.w4a16_ms / r.stats.median_ms) : ojson(nullptr);
   add_launch(j, r);
   return j;
 }
@@ -178,9 +181,12 @@ void print_table(const Report& r, std::FILE* out) {
     if (!j["pct_of_peak_bw"].is_null()) std::snprintf(bw, sizeof bw, "%.0f", j["pct_of_peak_bw"].get<double>());
     char spread[40];
     std::snprintf(spread, sizeof spread, "%.3f..%.3f", x.stats.p20_ms, x.stats.p80_ms);
-    std::fprintf(out, "%-9s %-44s %-10s %10.3f %19s %9.2f %6s %9.4f %-7s %8s %s%s\n", x.op.c_str(), shape_text(x).c_str(),
+    char vs_w4a16[48] = "";  // w4a8 rows: the ratio to the W4A16 row of the same shape
+    if (j.contains("speedup_vs_w4a16") && !j["speedup_vs_w4a16"].is_null())
+      std::snprintf(vs_w4a16, sizeof vs_w4a16, "  %.2fx vs w4a16", j["speedup_vs_w4a16"].get<double>());
+    std::fprintf(out, "%-9s %-44s %-10s %10.3f %19s %9.2f %6s %9.4f %-7s %8s %s%s%s\n", x.op.c_str(), shape_text(x).c_str(),
                  x.config.c_str(), x.stats.median_ms, spread, gbps(x), bw, tflops(x),
-                 j["bound"].get<std::string>().c_str(), sp, launch_text(x).c_str(), hidden_text(j).c_str());
+                 j["bound"].get<std::string>().c_str(), sp, launch_text(x).c_str(), hidden_text(j).c_str(), vs_w4a16);
   }
   std::fflush(out);
 }

@@ -130,6 +130,7 @@ namespace {
 struct GemmWeights {
   int64_t n = -1, k = -1;
   W4Layer w4;
+  W4A8Layer qoq;          // --op w4a8: QoQ weights of the same shape
   Buffer f16;             // fp16 of the dequantized int4 weights (same values as w4)
   std::vector<float> f32;  // the same, for CLBlast (kept only when asked for)
 };
@@ -191,16 +192,57 @@ void run_w4a16(Session& s, const GemmShape& sh, const Buffer& x, const W4Layer& 
   }
 }
 
+// The QoQ layer of the shape (same (N, K) as w4): random valid codes, level-2 scale 8 and zero 8 per group (the
+// timing does not depend on the values).
+void build_qoq(Session& s, const GemmShape& sh, GemmWeights& w) {
+  if (w.qoq.n == sh.n && w.qoq.k == sh.k) return;
+  QoqHost h;
+  h.n = sh.n, h.k = sh.k, h.group = s.o.group;
+  h.qweight.resize(size_t(h.k_words() * h.n));
+  std::mt19937 rng(6);
+  for (auto& word : h.qweight) word = rng();
+  h.s1.assign(size_t(h.n), 0x1C00);  // fp16 2^-8
+  h.s2.assign(size_t(h.groups() * h.n), 8);
+  h.zeros.assign(h.s2.size(), 8);
+  w.qoq = s.ctx.upload_qoq(h);
+}
+
+// The W4A8 row: the int8 GEMM alone (activations quantized beforehand, as the W4A16 row's are fp16 already),
+// with the fp16 and W4A16 rows of the same shape as its peers (speedup_vs_f16, speedup_vs_w4a16).
+void run_w4a8(Session& s, const GemmShape& sh, const Buffer& x, const GemmWeights& w, std::optional<double> f16_ms) {
+  run_w4a16(s, sh, x, w.w4, f16_ms);
+  std::optional<double> w4a16_ms;
+  if (s.results.back().error.empty()) w4a16_ms = s.results.back().stats.median_ms;
+  std::vector<int8_t> codes(size_t(sh.m * sh.k));
+  std::mt19937 rng(7);
+  for (auto& c : codes) c = int8_t(int(rng() % 255) - 127);
+  std::vector<float> scales(size_t(sh.m), 0.01f);
+  std::vector<int32_t> sums(size_t(sh.m), 0);
+  ActInt8 a{s.ctx.upload(DType::I8, {sh.m, sh.k}, codes.data(), codes.size()),
+            s.ctx.upload(DType::F32, {sh.m}, scales.data(), scales.size() * 4),
+            s.ctx.upload(DType::I32, {sh.m}, sums.data(), sums.size() * 4)};
+  Result r = gemm_row(s, "w4a8", sh, gemm_w4a8_work(sh.m, sh.n, sh.k, s.o.group));
+  r.config = sh.m <= 16 ? "gemv" : "tiled";
+  r.f16_ms = f16_ms;
+  r.w4a16_ms = w4a16_ms;
+  measure(s, r, [&] { s.ctx.gemm_w4a8(a, w.qoq); });
+  record_launch(s);
+}
+
 }  // namespace
 
 void run_gemm(Session& s, const std::string& op) {
   std::vector<GemmShape> shapes = s.o.shapes;
   if (shapes.empty())
-    for (auto [n, k] : {std::pair<int64_t, int64_t>{4096, 4096}, {14336, 4096}, {4096, 14336}})
+    for (auto [n, k] : {std::pair<int64_t, int64_t>{4096, 4096}, {14336, 4096}, {4096, 14336}}) {
       for (int64_t m : {1, 8, 16, 64, 256}) shapes.push_back({m, n, k});
+      if (op == "w4a8")  // prefill sizes, where int8 dot products pay most
+        for (int64_t m : {512, 1024}) shapes.push_back({m, n, k});
+    }
   GemmWeights w;
   for (const auto& sh : shapes) {
     build_weights(s, sh, w, op != "f16");
+    if (op == "w4a8") build_qoq(s, sh, w);
     auto xf = random_f32(size_t(sh.m * sh.k), 2, 1.0f);
     auto xh = to_f16(xf);
     Buffer x = s.ctx.upload(DType::F16, {sh.m, sh.k}, xh.data(), xh.size() * 2);
@@ -211,7 +253,7 @@ void run_gemm(Session& s, const std::string& op) {
     s.results.back().f16_ms = f16_ms;
     record_launch(s);
     if (op == "w4a16") run_w4a16(s, sh, x, w.w4, f16_ms);
-    // op == "w4a8": add its row here (gemm_w4a8_work + ctx.gemm_w4a8) once the kernel exists.
+    if (op == "w4a8") run_w4a8(s, sh, x, w, f16_ms);
     for (const auto& b : s.o.baselines)
       if (b == "clblast") run_clblast(s, sh, w.f32, xf, f16_ms.value_or(0));
   }
@@ -307,11 +349,11 @@ const std::map<std::string, Runner>& registry() {
   static const std::map<std::string, Runner> r = {
       {"f16", [](Session& s) { run_gemm(s, "f16"); }},
       {"w4a16", [](Session& s) { run_gemm(s, "w4a16"); }},
+      {"w4a8", [](Session& s) { run_gemm(s, "w4a8"); }},
       {"attention", run_attention},
       {"kv_append", run_kv_append},
       {"convert", run_convert},
       {"copy", [](Session&) {}},  // the roofline's copy row is the result
-      // "w4a8": add {"w4a8", [](Session& s) { run_gemm(s, "w4a8"); }} when its kernel lands.
   };
   return r;
 }
@@ -338,8 +380,6 @@ const char* to_string(Pipeline p) {
 }
 
 void check_op(const std::string& op) {
-  if (op == "w4a8")
-    throw Error(ErrorCode::Unsupported, "--op w4a8: the W4A8 GEMM is not implemented yet (no kernel to benchmark)");
   if (!registry().count(op)) {
     std::string names;
     for (const auto& n : op_names()) names += (names.empty() ? "" : "|") + n;

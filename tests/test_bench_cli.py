@@ -2,7 +2,7 @@
 """test_bench_cli.py — end-to-end tests of `lowbit bench`: a tiny run of every op with --json on the
 CPU backend and on every GPU backend `lowbit devices --json` reports, the JSON schema (every required
 key and its type, p20 <= median <= p80, speedup_vs_f16 present, copy first, bytes = 2 x size for
-copy), the w4a8 "not implemented yet" error, --baseline clblast where OpenCL is present, and bad
+copy), w4a8 rows beside their f16 and w4a16 peers (speedup_vs_w4a16), --baseline clblast where OpenCL is present, and bad
 flags (exit 2, one `lowbit: error:` line, no JSON file left behind).
 
 Usage: python3 tests/test_bench_cli.py path/to/lowbit      (prints "N passed, M failed"; exit 1 on failure)
@@ -91,6 +91,21 @@ def test_gemm(backend):
     assert (r["m"], r["n"], r["k"], r["group"]) == (2, 64, 128, 128), r
     assert r["bytes"] == 64 * 128 / 2 + 2 * 64 * 1 + 2 * 2 * 128 + 2 * 2 * 64, r  # formula check end to end
     assert r["flops"] == 2 * 2 * 64 * 128, r
+
+
+def test_w4a8(backend):
+    # each shape: the f16 row, the w4a16 row, then the w4a8 row with both ratios (tiled and GEMV M)
+    res = check_schema(bench_json(backend, "w4a8", ["--shapes", "20,64,256;1,40,128"]), backend, "w4a8", True)
+    ops = [r["op"] for r in res]
+    assert ops == ["copy", "f16", "w4a16", "w4a8", "f16", "w4a16", "w4a8"], ops
+    for i in (3, 6):
+        r, w4a16 = res[i], res[i - 1]
+        assert abs(r["speedup_vs_w4a16"] - w4a16["median_ms"] / r["median_ms"]) <= 1e-9 * r["speedup_vs_w4a16"], r
+        assert r["config"] == ("gemv" if r["m"] <= 16 else "tiled"), r
+        assert r["kernel"] and r["workgroups"] >= (1 if backend != "cpu" else 0), r
+    r = res[3]
+    assert r["bytes"] == 64 * 256 / 2 + 2 * 64 * 2 + 20 * 256 + 4 * 20 + 2 * 20 * 64, r  # gemm_w4a8_work
+    assert r["flops"] == 2 * 20 * 64 * 256, r
 
 
 def test_pipeline(backend):
@@ -219,13 +234,12 @@ def test_bad_deterministic_env():
 def main():
     present = backends()
     for b in present:
-        for fn in (test_gemm, test_pipeline, test_deterministic, test_f16, test_copy, test_convert, test_attention, test_attention_kv_columns,
+        for fn in (test_gemm, test_w4a8, test_pipeline, test_deterministic, test_f16, test_copy, test_convert, test_attention, test_attention_kv_columns,
                    test_kv_append):
             check(f"{fn.__name__}[{b}]", lambda fn=fn, b=b: fn(b))
     if "opencl" in present:
         check("clblast baseline", test_clblast)
     check("bad LOWBIT_DETERMINISTIC", test_bad_deterministic_env)
-    check("w4a8 not implemented", lambda: expect_error(["--op", "w4a8", "--backend", "cpu"], "not implemented yet"))
     check("unknown op", lambda: expect_error(["--op", "gemm", "--backend", "cpu"], "unknown op"))
     check("missing op", lambda: expect_error(["--backend", "cpu"], "--op"))
     check("bad shape", lambda: expect_error(["--op", "f16", "--backend", "cpu", "--shapes", "1,2"], "bad shape"))

@@ -30,7 +30,7 @@ Command add_bench_command(CLI::App& root) {
   cmd->add_option("--warmup", a->o.warmup, "untimed runs before timing")->capture_default_str();
   cmd->add_option("--iters", a->o.iters, "timed runs (median, p20, p80 over them)")->capture_default_str();
   cmd->add_option("--json", a->json, "also write the results as JSON to this file");
-  cmd->add_option("--group", a->o.group, "w4a16: int4 group size along K")->capture_default_str();
+  cmd->add_option("--group", a->o.group, "w4a16 / w4a8: int4 group size along K")->capture_default_str();
   cmd->add_option("--pipeline", a->pipeline,
                   "w4a16: K pipeline of the measured run: pipelined (the default depth), serial (stages = 1, "
                   "same tile), or both (the row gets serial_ms and dequant_hidden_pct)")
@@ -58,7 +58,7 @@ Command add_bench_command(CLI::App& root) {
   return {cmd, [a] {
             bench::Options& o = a->o;
             o.op = a->op;
-            bench::check_op(o.op);  // unknown op / w4a8 fail before any device work
+            bench::check_op(o.op);  // an unknown op fails before any device work
             check_choice("--pipeline", a->pipeline, {"pipelined", "serial", "both"});
             o.pipeline = bench::parse_pipeline(a->pipeline);
             if (!a->shapes.empty()) o.shapes = bench::parse_shapes(a->shapes, o.op == "convert");

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "backend/kernels.hpp"
+#include "backend/w4a8_plan.hpp"
 #include "host/cache_dir.hpp"
 #include "host/log.hpp"
 
@@ -78,6 +79,8 @@ void OpenClDevice::init_device(const ContextOptions& o) {
   profile_.shared_bytes = device_value<cl_ulong>(entry_.device, CL_DEVICE_LOCAL_MEM_SIZE);
   profile_.threads = std::max(1u, std::thread::hardware_concurrency());
   profile_ = with_profile_override(profile_);
+  // what gemm_w4a8 uses: cl_khr_integer_dot_product unless $LOWBIT_NO_INT_DOT (backend/w4a8_plan.hpp)
+  info_.integer_dot_product = info_.integer_dot_product && int_dot_allowed();
   if (!messages_) messages_ = std::make_unique<DriverMessages>();  // an imported context reports to the app
   pool_->queue = queue_.get();
 

@@ -83,6 +83,7 @@ class OpenClDevice final : public Device {
   void gemm(const GemmArgs& a) override;  // cl_gemm.cpp
   void gather_columns(const GatherArgs& a) override;
   void quantize_activations_int8(const ActQuantArgs& a) override;  // cl_act_quant.cpp
+  void gemm_w4a8(const GemmW4A8Args& a) override;  // cl_gemm_w4a8.cpp
   void copy(const CopyArgs& a) override;  // clEnqueueCopyBuffer, profiled
   void kv_append(const KvAppendArgs& a) override;  // cl_kv_append.cpp
   void attention(const AttentionArgs& a) override;

@@ -9,6 +9,7 @@
 #include "backend/kernels.hpp"
 #include "backend/vulkan/vk_coopmat.hpp"
 #include "backend/vulkan/vk_settings.hpp"
+#include "backend/w4a8_plan.hpp"
 #include "host/log.hpp"
 
 namespace lowbit::detail::vk {
@@ -76,6 +77,17 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
     chain = &use_nv.pNext;
     coopmat_variants_.push_back(CoopmatVariant::Nv);
   }
+  // Integer dot products (gemm_w4a8's OpSDotKHR variants): the extension's feature struct, where the device
+  // lists the extension (every Vulkan 1.3 device does) and reports the feature.
+  VkPhysicalDeviceShaderIntegerDotProductFeatures use_dot{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES};
+  const bool dot_ext = has_device_extension(pd_, VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+  integer_dot_product_ = info_.integer_dot_product && dot_ext && int_dot_allowed();
+  info_.integer_dot_product = integer_dot_product_;
+  if (integer_dot_product_) {
+    use_dot.shaderIntegerDotProduct = VK_TRUE;
+    *chain = &use_dot;
+    chain = &use_dot.pNext;
+  }
   if (coopmat()) {
     use12.shaderFloat16 = VK_TRUE;
     use12.vulkanMemoryModel = VK_TRUE;
@@ -91,6 +103,7 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
               std::getenv("LOWBIT_VK_NO_PUSH_DESCRIPTORS") == nullptr;
   if (push) extensions.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   if (coopmat_khr_shape_) extensions.push_back(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
+  if (integer_dot_product_) extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
   if (std::find(coopmat_variants_.begin(), coopmat_variants_.end(), CoopmatVariant::Nv) != coopmat_variants_.end())
     extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
 
@@ -113,9 +126,9 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   for (CoopmatVariant v : coopmat_variants_)
     coopmat_text += std::string(coopmat_text.empty() ? "" : ", ") + coopmat_variant_name(v) +
                     (v == CoopmatVariant::Khr ? " " + coopmat_shape_name(*coopmat_khr_shape_) : " 16x8x16");
-  log().debug("vulkan: {} ({}), queue family {}, push descriptors {}, max binding range {}, coopmat {}",
+  log().debug("vulkan: {} ({}), queue family {}, push descriptors {}, max binding range {}, coopmat {}, integer dot product {}",
               info_.name, info_.driver_version, queue_family_, push_descriptor_ ? "yes" : "no", max_range_,
-              coopmat_text.empty() ? "no" : coopmat_text);
+              coopmat_text.empty() ? "no" : coopmat_text, integer_dot_product_ ? "yes" : "no");
 }
 
 std::string Gpu::describe_device(int index) {

@@ -57,6 +57,9 @@ class Gpu {
   void unlock_queue() const {
     if (queue_unlock_) queue_unlock_(queue_lock_user_);
   }
+  // shaderIntegerDotProduct enabled (VK_KHR_shader_integer_dot_product): gemm_w4a8's _dot variants run; off
+  // with $LOWBIT_NO_INT_DOT (backend/w4a8_plan.hpp). info().integer_dot_product says the same.
+  bool integer_dot_product() const { return integer_dot_product_; }
 
  private:
   std::shared_ptr<Instance> instance_;
@@ -80,6 +83,7 @@ class Gpu {
   std::string describe_device(int index);
   void set_binding_range();
   void load_push_descriptors();
+  bool integer_dot_product_ = false;
   bool coopmat_nv_supported(const VkPhysicalDeviceVulkan12Features& have12, const std::vector<CoopmatShape>& shapes) const;
   std::optional<CoopmatShape> coopmat_khr_supported(const VkPhysicalDeviceVulkan12Features& have12,
                                                     const std::vector<CoopmatShape>& shapes) const;

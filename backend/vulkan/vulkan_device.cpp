@@ -15,6 +15,7 @@
 #include "backend/vulkan/vk_convert.hpp"
 #include "backend/vulkan/vk_attention.hpp"
 #include "backend/vulkan/vk_gemm.hpp"
+#include "backend/vulkan/vk_gemm_w4a8.hpp"
 #include "backend/vulkan/vk_settings.hpp"
 #include "host/log.hpp"
 
@@ -224,6 +225,7 @@ class VulkanDevice final : public Device {
     last_launch_ = gemm_->gemm(tiled);
   }
   bool supports(GemmPath p) const override { return p != GemmPath::CoopMatrix || (gpu_->coopmat() && coopmat_state_ != 2); }
+  void gemm_w4a8(const GemmW4A8Args& a) override { last_launch_ = w4a8_->gemm(a); }
   void gather_columns(const GatherArgs& a) override { gemm_->gather(a); }
   void quantize_activations_int8(const ActQuantArgs& a) override {
     record_act_quant(*gpu_, *pipelines_, *stream_, *dummy_, a);
@@ -249,6 +251,7 @@ class VulkanDevice final : public Device {
     dummy_ = allocator_->create(16, MemoryUse::Device);
     convert_ = std::make_unique<ConvertKernels>(*gpu_, *pipelines_, *stream_, *dummy_);
     gemm_ = std::make_unique<GemmKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
+    w4a8_ = std::make_unique<W4A8Kernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
     attention_ = std::make_unique<AttentionKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
   }
 
@@ -264,7 +267,7 @@ class VulkanDevice final : public Device {
   }
   void abandon() {
     leak(std::move(instance_), std::move(gpu_), std::move(allocator_), std::move(pipelines_), std::move(stream_),
-         std::move(dummy_), std::move(convert_), std::move(gemm_), std::move(attention_));
+         std::move(dummy_), std::move(convert_), std::move(gemm_), std::move(w4a8_), std::move(attention_));
   }
 
   // The cooperative-matrix GEMM runs only after it agreed with the tiled path on this device once
@@ -353,6 +356,7 @@ class VulkanDevice final : public Device {
   std::shared_ptr<VulkanBuffer> dummy_;
   std::unique_ptr<ConvertKernels> convert_;
   std::unique_ptr<GemmKernels> gemm_;
+  std::unique_ptr<W4A8Kernels> w4a8_;
   std::unique_ptr<AttentionKernels> attention_;
 };
 

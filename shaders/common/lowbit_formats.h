@@ -484,6 +484,11 @@ LB_FN int lb_i8_lane(uint w, uint i) {
   int b = LB_I((w >> (8u * i)) & 0xFFu);
   return b >= 128 ? b - 256 : b;
 }
+/* Portable dot product of two 4x8-packed signed words (what OpSDotKHR / dot_4x8packed_ss_int compute). */
+LB_FN int lb_dot4_i8(uint a, uint b) {
+  return lb_i8_lane(a, 0u) * lb_i8_lane(b, 0u) + lb_i8_lane(a, 1u) * lb_i8_lane(b, 1u) +
+         lb_i8_lane(a, 2u) * lb_i8_lane(b, 2u) + lb_i8_lane(a, 3u) * lb_i8_lane(b, 3u);
+}
 /* The W4A8 epilogue before the bias: (float(acc) * a_scale) * s1, in this order, each product rounded to
  * fp32 (no fused multiply-add), so every backend produces the same bits from the same exact acc. */
 LB_FN float lb_w4a8_scale(int acc, float a_scale, uint s1_f16) {

@@ -17,3 +17,9 @@ lowbit_glsl(attention_prefill attention.comp PREFILL)
 lowbit_glsl(attention_merge attention.comp MERGE)
 lowbit_glsl(gemm_coopmat gemm_coopmat.comp)  # GL_NV_cooperative_matrix
 lowbit_glsl13(gemm_coopmat_khr gemm_coopmat_khr.comp)  # GL_KHR_cooperative_matrix: only with glslang 13
+# W4A8 (int8 activations x QoQ weights): GEMV / tiled / split-K reduce; _dot = integer dot-product instructions.
+lowbit_glsl(gemm_w4a8_gemv gemm_w4a8.comp GEMV)
+lowbit_glsl(gemm_w4a8_gemv_dot gemm_w4a8.comp GEMV INT_DOT)
+lowbit_glsl(gemm_w4a8_tiled gemm_w4a8.comp TILED)
+lowbit_glsl(gemm_w4a8_tiled_dot gemm_w4a8.comp TILED INT_DOT)
+lowbit_glsl(gemm_w4a8_reduce gemm_w4a8.comp REDUCE)
