@@ -15,9 +15,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "support"))
 from cli_harness import backends, expect_error, main, np, ok, read_st_arrays, test, write_st  # noqa: E402
 
-# The backends whose gemm_w4a8 `run linear` is checked here (the integrator adds "vulkan" and "opencl" once
-# their W4A8 kernels are merged). Absent ones are skipped by the harness.
-W4A8_BACKENDS = ["cpu"]
+# The backends whose gemm_w4a8 `run linear` is checked here (absent ones are skipped by the harness).
+W4A8_BACKENDS = ["cpu", "vulkan", "opencl"]
 
 
 def qoq_nibble(j):
