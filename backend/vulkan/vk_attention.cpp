@@ -58,19 +58,6 @@ std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3,
   return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8};
 }
 
-// Whether compute shaders may use subgroupShuffleXor ($LOWBIT_VK_NO_SHUFFLE turns it off, so that
-// tests reach the shared-memory reduction on any device).
-bool subgroup_shuffle(const Gpu& gpu) {
-  const char* off = std::getenv("LOWBIT_VK_NO_SHUFFLE");
-  if (off && *off && std::string(off) != "0") return false;
-  VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-  VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
-  props.pNext = &sg;
-  vkGetPhysicalDeviceProperties2(gpu.physical(), &props);
-  return (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
-         sg.subgroupSize >= 4;
-}
-
 AttnPush attn_push(const AttentionArgs& a) {
   AttnPush p{};
   p.q_heads = a.q_heads;
@@ -88,6 +75,18 @@ AttnPush attn_push(const AttentionArgs& a) {
 }
 
 }  // namespace
+
+uint32_t AttentionKernels::shuffle_lanes() const {
+  const char* off = std::getenv("LOWBIT_VK_NO_SHUFFLE");
+  if (off && *off && std::string(off) != "0") return 0;
+  VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  props.pNext = &sg;
+  vkGetPhysicalDeviceProperties2(gpu_.physical(), &props);
+  const bool ok = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                  (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sg.subgroupSize >= 4;
+  return ok ? std::min(sg.subgroupSize, 16u) : 0;
+}
 
 // The 12 bindings of attention.comp: q, K, V, scales/zeros (or the dummy), the sequence tables, then
 // `out` (binding 10) and `part` (binding 11, the split-K partials).
@@ -113,8 +112,9 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;
   const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
-  const bool shuffle = subgroup_shuffle(gpu_);
-  const uint32_t lane_cap = shuffle ? std::min(gpu_.info().subgroup_size, 16u) : 8u;
+  const uint32_t sg_lanes = shuffle_lanes();
+  const bool shuffle = sg_lanes > 0;
+  const uint32_t lane_cap = shuffle ? sg_lanes : 8u;
   attn::DecodePlan plan = attn::plan_decode(a, target, lane_cap, shuffle, gpu_.limits().maxComputeSharedMemorySize);
 
   AttnPush p = attn_push(a);
