@@ -84,7 +84,8 @@ uint32_t AttentionKernels::shuffle_lanes() const {
   props.pNext = &sg;
   vkGetPhysicalDeviceProperties2(gpu_.physical(), &props);
   const bool ok = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
-                  (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sg.subgroupSize >= 4;
+                  (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sg.subgroupSize >= 4 &&
+                  gpu_.full_subgroups_max() > 0;  // whole subgroups guaranteed
   return ok ? std::min(sg.subgroupSize, 16u) : 0;
 }
 
@@ -113,7 +114,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
   const uint32_t sg_lanes = shuffle_lanes();
-  const bool shuffle = sg_lanes > 0;
+  const bool shuffle = sg_lanes > 0 && attn::kWorkgroup % gpu_.full_subgroups_max() == 0;
   const uint32_t lane_cap = shuffle ? sg_lanes : 8u;
   attn::DecodePlan plan = attn::plan_decode(a, target, lane_cap, shuffle, gpu_.limits().maxComputeSharedMemorySize);
 
@@ -137,7 +138,8 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   auto b = bindings(a, plan.splits > 1 ? sink : whole(a.out, true, "the output"), part);
   const Pipeline& dec = pipelines_.get(shuffle ? "attention_decode_sg" : "attention_decode", 12,
                                        attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, plan.lanes_per_row,
-                                                 plan.keys_per_step, cpu ? 0u : 1u));
+                                                 plan.keys_per_step, cpu ? 0u : 1u),
+                                       shuffle);
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {
     b[10] = whole(a.out, true, "the output");

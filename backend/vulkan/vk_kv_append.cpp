@@ -51,12 +51,13 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
   stream_.begin_op();
   for (uint64_t t0 = 0; t0 < a.tokens; t0 += step) {
     const uint64_t n = std::min(step, a.tokens - t0), rows = n * kv.kv_heads;
-    // rows of one row's lanes reduced by shuffles only where they sit in one full subgroup
-    const attn::KvAppendPlan plan = attn::plan_kv_append(kv.head_dim, 2 * rows, sg ? sg : 8, target, sg);
-    const bool shuffle = sg && plan.lanes_per_row <= sg && plan.workgroup() % gpu_.info().subgroup_size == 0;
+    // a row's lanes reduced by shuffles only in whole subgroups (lanes per row <= the subgroup size)
+    const uint32_t whole = sg ? gpu_.full_subgroups_max() : 1;
+    const attn::KvAppendPlan plan = attn::plan_kv_append(kv.head_dim, 2 * rows, sg ? sg : 8, target, whole);
+    const bool shuffle = sg && plan.workgroup() % whole == 0;
     const std::vector<uint32_t> spec = {plan.workgroup(), uint32_t(kv.format), kv.head_dim, plan.rows_per_group,
                                         plan.lanes_per_row};
-    const Pipeline& pipe = pipelines_.get(shuffle ? "kv_append_sg" : "kv_append", 11, spec);
+    const Pipeline& pipe = pipelines_.get(shuffle ? "kv_append_sg" : "kv_append", 11, spec, shuffle);
     std::array<BufferUse, 11> b = {
         BufferUse{&kb, t0 * row_bytes, std::min(kb.capacity() - t0 * row_bytes, range), false},
         BufferUse{&vb, t0 * row_bytes, std::min(vb.capacity() - t0 * row_bytes, range), false},
