@@ -544,3 +544,21 @@ TEST(Formats, KvIntCodeEqualsCorrectlyRoundedDivision) {
     }
   }
 }
+
+// The attention kernels' FP8 element decode (lb_kv_code_value, exact without subnormal arithmetic)
+// gives the value of every E4M3 / E5M2 code, NaN codes NaN; int codes are the code's number.
+TEST(Formats, KvCodeValuesMatchTheGenericDecode) {
+  for (uint32_t c = 0; c < 256; ++c) {
+    const uint32_t w = c << 16;  // element 2 of a word
+    for (auto [kv_fmt, f] : {std::pair{3u, LB_FMT_E4M3}, std::pair{4u, LB_FMT_E5M2}}) {
+      const float want = flt(lb_decode(c, 0, f, LB_FMT_F32)), got = lb_kv_code_value(w, 2, kv_fmt);
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(got)) << kv_fmt << " code " << c;
+      } else {
+        EXPECT_EQ(bits(got), bits(want)) << kv_fmt << " code " << c;
+      }
+    }
+    EXPECT_EQ(lb_kv_code_value(w, 2, 1u), float(c));
+    EXPECT_EQ(lb_kv_code_value(uint32_t(c & 15) << 20, 5, 2u), float(c & 15));
+  }
+}

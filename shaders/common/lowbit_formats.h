@@ -490,6 +490,34 @@ LB_FN uint lb_kv_fp8_code(uint xh, uint s_f32, int f) {
   return lb_encode(lb_div_f32(lb_f16_to_f32(xh), s_f32), 0, f, true);
 }
 
+/* ---- KV cache elements (attention's in-register dequantization) ------------------------------- */
+/* A cache row is read as 32-bit words: word w holds 2 fp16 values (KV format 0; each language
+ * decodes those with its native half conversion), 4 int8 codes (1), 8 int4 codes (2, low nibble
+ * first), or 4 FP8 codes (3 E4M3, 4 E5M2), the lowest element in the lowest bits. */
+/* FP8 byte -> fp32 without fp16/fp32 subnormal arithmetic (exact on every device; NaN codes give NaN). */
+LB_FN float lb_kv_e4m3_value(uint b) {
+  uint mag = b & 0x7Fu, e = mag >> 3, m = mag & 7u;
+  uint bits = e == 0u ? LB_AS_U32(LB_F(m) * 0.001953125f) : (((e + 120u) << 23) | (m << 20));
+  bits |= (b & 0x80u) << 24;
+  return mag == 0x7Fu ? LB_AS_F32(0x7FC00000u) : LB_AS_F32(bits);
+}
+LB_FN float lb_kv_e5m2_value(uint b) {
+  uint mag = b & 0x7Fu, e = mag >> 2, m = mag & 3u;
+  uint bits = e == 0u ? LB_AS_U32(LB_F(m) * 0.0000152587890625f)
+                      : (e == 31u ? (0x7F800000u | (m << 21)) : (((e + 112u) << 23) | (m << 21)));
+  return LB_AS_F32(bits | ((b & 0x80u) << 24));
+}
+/* Element e of cache word w in KV format 1..4: the int code (as a float), or the FP8 value before its
+ * per-tensor / per-head scale. */
+LB_FN float lb_kv_code_value(uint w, uint e, uint kv_fmt) {
+  if (kv_fmt == 2u) return LB_F((w >> (4u * e)) & 0xFu);
+  uint b = (w >> (8u * e)) & 0xFFu;
+  if (kv_fmt == 1u) return LB_F(b);
+  return kv_fmt == 3u ? lb_kv_e4m3_value(b) : lb_kv_e5m2_value(b);
+}
+/* int8/int4 rows: value = code * scale + zero (fp16 scale and zero of the row, in fp32). */
+LB_FN float lb_kv_int_value(float code, float scale, float zero) { return code * scale + zero; }
+
 #if defined(__cplusplus)
 }  // namespace lowbit::fmt
 #endif
