@@ -2,6 +2,7 @@
 // shaders/opencl/kv_append.cl in one launch (variant per format, head dim, work-items per row and rows
 // per work-group via -D options; the plan is attn::plan_kv_append, shared with Vulkan).
 #include "backend/attention_plan.hpp"
+#include "backend/opencl/cl_kv_args.hpp"
 #include "backend/opencl/opencl_device.hpp"
 
 namespace lowbit::detail::cl {
@@ -17,19 +18,10 @@ void OpenClDevice::kv_append(const KvAppendArgs& a) {
                            std::to_string(kv.head_dim) + " -DLB_RPW=" + std::to_string(plan.rows_per_group) +
                            " -DLB_R=" + std::to_string(plan.lanes_per_row);
   cl_kernel k = kernel("kv_append.cl", opts, "lb_kv_append");
-  const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
-  cl_mem none = nullptr;
   set_arg(k, 0, mem(a.k_new));
   set_arg(k, 1, mem(a.v_new));
   set_arg(k, 2, mem(a.slots));
-  set_arg(k, 3, mem(kv.k));
-  set_arg(k, 4, mem(kv.v));
-  set_arg(k, 5, ints ? mem(kv.k_scale) : none);
-  set_arg(k, 6, ints ? mem(kv.k_zero) : none);
-  set_arg(k, 7, ints ? mem(kv.v_scale) : none);
-  set_arg(k, 8, ints ? mem(kv.v_zero) : none);
-  set_arg(k, 9, fp8 ? mem(kv.k_scale) : none);
-  set_arg(k, 10, fp8 ? mem(kv.v_scale) : none);
+  set_kv_cache_args(k, 3, kv);
   set_arg(k, 11, rows);
   set_arg(k, 12, cl_uint(kv.kv_heads));
   set_arg(k, 13, cl_uint(kv.fp8_per_head ? 1 : 0));
