@@ -29,12 +29,31 @@ inline bool kv_fp8_format(int f) { return f == 3 || f == 4; }
 // Elements per 32-bit word of a cache row: fp16 2, int8/fp8 4, int4 8.
 inline uint32_t elems_per_word(int format) { return format == 0 ? 2 : format == 2 ? 8 : 4; }
 
-// kv_append: invocations per (token, kv head) row (one per 32-bit cache word; fp16, a copy: one per 16
-// bytes) and rows per workgroup (about 64 invocations).
-inline uint32_t kv_append_words_per_row(uint32_t head_dim, int format) {
-  return format == 0 ? head_dim / 8 : head_dim / elems_per_word(format);
+// kv_append launch (shaders/glsl/kv_append.comp, shaders/opencl/kv_append.cl): lanes per (tensor,
+// token, kv head) row and rows per workgroup, one of two sizes (few
+// pipeline variants: each is compiled on first use): 256 invocations when that still leaves
+// `target_groups` workgroups (prefills, large batches), else 64 (a decode step of one sequence is one
+// or a few workgroups); at least min_workgroup invocations (Vulkan's shuffles: whole subgroups only).
+struct KvAppendPlan {
+  uint32_t lanes_per_row = 1;
+  uint32_t rows_per_group = 1;
+  uint64_t groups = 1;
+  uint32_t workgroup() const { return lanes_per_row * rows_per_group; }
+};
+// Each lane owns 16-element chunks; lanes per row = the chunk count rounded up to a power of two, at
+// most lane_cap (the subgroup size where rows are reduced by shuffles).
+inline KvAppendPlan plan_kv_append(uint32_t head_dim, uint64_t rows, uint32_t lane_cap, uint64_t target_groups,
+                                   uint32_t min_workgroup = 1) {
+  KvAppendPlan p;
+  while (p.lanes_per_row < head_dim / 16 && p.lanes_per_row * 2 <= std::max(1u, lane_cap)) p.lanes_per_row *= 2;
+  const uint64_t large = std::max<uint32_t>(1, 256 / p.lanes_per_row);
+  const uint32_t small_items = std::max<uint32_t>(64, min_workgroup);
+  p.rows_per_group = rows >= large * std::max<uint64_t>(1, target_groups)
+                         ? uint32_t(large)
+                         : std::max<uint32_t>(1, (small_items + p.lanes_per_row - 1) / p.lanes_per_row);
+  p.groups = (rows + p.rows_per_group - 1) / p.rows_per_group;
+  return p;
 }
-inline uint32_t kv_append_rows_per_group(uint32_t words_per_row) { return std::max<uint32_t>(1, 64 / words_per_row); }
 
 // Decode chunks: 16 bytes of a cache row (8 fp16, 16 int8 / fp8 values), 8 bytes for int4 (16 values),
 // so that an invocation's registers per key are the same for every format.

@@ -149,8 +149,7 @@ std::vector<uint16_t> awkward_rows(size_t rows, int D, uint32_t seed) {
 
 // The parallel kv_append writes the CPU's bytes for every format and head dim, with ragged batches
 // whose appends start mid-page and cross page boundaries (two rounds, pages scattered).
-TEST_P(AttentionGpu, KvAppendBytesMatchCpuAcrossPagesRaggedBatchesEveryHeadDim) {
-  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+void expect_kv_append_matches_cpu(Context& gpu) {
   Context cpu = Context::create({.backend = Backend::CPU});
   const std::vector<std::vector<int>> rounds = {{5, 16, 33, 1}, {12, 1, 20, 47}};
   for (KvFormat f : {KvFormat::F16, KvFormat::Int8, KvFormat::Int4, KvFormat::E4M3, KvFormat::E5M2})
@@ -191,6 +190,11 @@ TEST_P(AttentionGpu, KvAppendBytesMatchCpuAcrossPagesRaggedBatchesEveryHeadDim) 
   test::expect_clean(gpu);
 }
 
+TEST_P(AttentionGpu, KvAppendBytesMatchCpuAcrossPagesRaggedBatchesEveryHeadDim) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  expect_kv_append_matches_cpu(gpu);
+}
+
 INSTANTIATE_TEST_SUITE_P(Gpu, AttentionGpu, ::testing::ValuesIn(test::gpu_backends()), test::backend_param_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(AttentionGpu);
 
@@ -223,6 +227,14 @@ TEST(AttentionVulkan, KvAppendInputsLargerThanOneBindingAreSplitByTokens) {
     test::expect_clean(ctx);
   }
   EXPECT_EQ(got, want);
+}
+
+// kv_append reduces each row's min/max by subgroup shuffles where the device has them; the shared
+// atomics path (OpenCL's, and Vulkan's without shuffles) must write the same bytes.
+TEST(AttentionVulkan, KvAppendWithoutSubgroupShufflesMatchesCpu) {
+  test::ScopedEnv off("LOWBIT_VK_NO_SHUFFLE", "1");
+  LOWBIT_CONTEXT_OR_SKIP(gpu, Backend::Vulkan);
+  expect_kv_append_matches_cpu(gpu);
 }
 
 // Decode sums each key's partial dots by subgroup shuffles where the device has them; the

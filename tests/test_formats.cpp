@@ -491,3 +491,74 @@ TEST(Formats, RoundTripErrorWithinHalfAStep) {
     }
   }
 }
+
+// KV int8/int4 codes: lb_kv_int_code (no division) equals its definition lb_kv_int_code_by_division
+// (roundEven of the correctly rounded quotient) for every fp16 x on rows of every kind: random rows,
+// rows whose scale is an fp16 subnormal, huge, or 1.0 (empty range), rows holding ±inf or only NaNs;
+// then quotients aimed at the ties n + 0.5 and their neighbours for a third of all fp16 scales.
+TEST(Formats, KvIntCodeEqualsCorrectlyRoundedDivision) {
+  std::mt19937 rng(21);
+  auto h = [](float f) { return lb_f32_to_f16(bits(f)); };
+  std::vector<std::pair<uint32_t, uint32_t>> rows;  // (min, max) fp16 bits
+  for (int i = 0; i < 160; ++i) {
+    uint32_t a = rng() & 0xFFFFu, b = rng() & 0xFFFFu;
+    if (lb_kv_is_nan(a) || lb_kv_is_nan(b)) continue;
+    if (lb_kv_order(a) > lb_kv_order(b)) std::swap(a, b);
+    rows.push_back({a, b});
+  }
+  for (float lo : {-65504.0f, -1.0f, -0.0f, 0.0f, 5.96e-8f, 0.25f})
+    for (float hi : {6.1e-5f, 1.0f, 3.0f, 1000.0f, 65504.0f})
+      if (lo <= hi) rows.push_back({h(lo), h(hi)});
+  rows.push_back({0x0001u, 0x0003u});  // subnormal range: subnormal scale
+  rows.push_back({0x3C00u, 0x3C00u});  // empty range: scale 1
+  rows.push_back({0xFC00u, 0x3C00u});  // -inf min
+  rows.push_back({0x0000u, 0x7C00u});  // +inf max
+  rows.push_back({0xFC00u, 0x7C00u});  // inf range
+  for (uint32_t L : {255u, 15u}) {
+    for (auto [lo, hi] : rows) {
+      const uint32_t p = lb_kv_int_params(lb_kv_min_key(lo, 0), lb_kv_max_key(hi), L);
+      const uint32_t zero = lb_f16_to_f32(p & 0xFFFFu), scale = lb_f16_to_f32(p >> 16);
+      for (uint32_t x = 0; x < 0x10000u; ++x)
+        ASSERT_EQ(lb_kv_int_code(x, zero, scale, L), lb_kv_int_code_by_division(x, zero, scale, L))
+            << std::hex << "x " << x << " row " << lo << ".." << hi << " L " << std::dec << L;
+    }
+    const uint32_t nan_row = lb_kv_int_params(LB_KV_NO_MIN, 0u, L);  // a row of NaNs
+    for (uint32_t x = 0; x < 0x10000u; ++x)
+      ASSERT_EQ(lb_kv_int_code(x, lb_f16_to_f32(nan_row & 0xFFFFu), lb_f16_to_f32(nan_row >> 16), L),
+                lb_kv_int_code_by_division(x, lb_f16_to_f32(nan_row & 0xFFFFu), lb_f16_to_f32(nan_row >> 16), L));
+    // near-ties: x the fp16 values around zero + scale * (n + 0.5)
+    for (uint32_t sh = 0x0001u; sh < 0x7C00u; sh += 3) {
+      const uint32_t scale = lb_f16_to_f32(sh);
+      for (float z : {0.0f, -1.0f, flt(lb_f16_to_f32(rng() & 0x7BFFu)) * -1.0f}) {
+        const uint32_t zero = lb_f16_to_f32(h(z));
+        for (uint32_t n = 0; n < L; n += 1 + rng() % 8) {
+          const float target = flt(zero) + flt(scale) * (float(n) + 0.5f);
+          const uint32_t c = h(target);
+          for (int dx = -2; dx <= 2; ++dx) {
+            const uint32_t x = (c + uint32_t(dx)) & 0xFFFFu;
+            ASSERT_EQ(lb_kv_int_code(x, zero, scale, L), lb_kv_int_code_by_division(x, zero, scale, L))
+                << std::hex << "x " << x << " zero " << zero << " scale " << scale << " L " << std::dec << L;
+          }
+        }
+      }
+    }
+  }
+}
+
+// The attention kernels' FP8 element decode (lb_kv_code_value, exact without subnormal arithmetic)
+// gives the value of every E4M3 / E5M2 code, NaN codes NaN; int codes are the code's number.
+TEST(Formats, KvCodeValuesMatchTheGenericDecode) {
+  for (uint32_t c = 0; c < 256; ++c) {
+    const uint32_t w = c << 16;  // element 2 of a word
+    for (auto [kv_fmt, f] : {std::pair{3u, LB_FMT_E4M3}, std::pair{4u, LB_FMT_E5M2}}) {
+      const float want = flt(lb_decode(c, 0, f, LB_FMT_F32)), got = lb_kv_code_value(w, 2, kv_fmt);
+      if (std::isnan(want)) {
+        EXPECT_TRUE(std::isnan(got)) << kv_fmt << " code " << c;
+      } else {
+        EXPECT_EQ(bits(got), bits(want)) << kv_fmt << " code " << c;
+      }
+    }
+    EXPECT_EQ(lb_kv_code_value(w, 2, 1u), float(c));
+    EXPECT_EQ(lb_kv_code_value(uint32_t(c & 15) << 20, 5, 2u), float(c & 15));
+  }
+}

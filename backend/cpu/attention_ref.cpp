@@ -7,7 +7,8 @@
 //              q = clamp(roundEven(lb_div_f32(x - zero, scale)), 0, L)  (NaN quotient -> 0)
 //   fp8:       code = lb_encode(lb_div_f32(x, s), 0, E4M3|E5M2, saturate)
 // through the per-element helpers of lowbit_formats.h ("KV cache rows") the kernels use too.
-// attention dequantizes the keys/values a (sequence, kv head) can see into fp32 scratch (host memory),
+// attention dequantizes the keys/values a (sequence, kv head) can see into fp32 scratch (host memory)
+// with the per-element helpers the kernels use (lowbit_formats.h, "KV cache elements"),
 // then per query row: logits in fp32 (dot in d order, times scale, optional softcap), a two-pass
 // softmax (max, then sum of exp) and the weighted sum of V in key order. A NaN logit makes the whole
 // row NaN.
@@ -95,15 +96,15 @@ void dequantize_keys(const HostKvLayer& kv, bool is_v, const int32_t* table, uin
       case kInt4: {
         const float s = h2f(sc16[row]), z = h2f(z16[row]);
         for (uint32_t d = 0; d < D; ++d) {
-          uint32_t q = kv.format == kInt8 ? c[d] : (c[d / 2] >> (4 * (d % 2))) & 0xFu;
-          o[d] = float(q) * s + z;
+          const uint32_t word = kv.format == kInt8 ? c[d] : c[d / 2], e = kv.format == kInt8 ? 0 : d % 2;
+          o[d] = fmt::lb_kv_int_value(fmt::lb_kv_code_value(word, e, uint32_t(kv.format)), s, z);
         }
         break;
       }
       default: {
         const float s = sc32[kv.fp8_per_head ? head : 0];
         for (uint32_t d = 0; d < D; ++d)
-          o[d] = std::bit_cast<float>(fmt::lb_decode(c[d], 0, fp8_id(kv.format), LB_FMT_F32)) * s;
+          o[d] = fmt::lb_kv_code_value(c[d], 0, uint32_t(kv.format)) * s;
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "backend/attention_plan.hpp"
+#include "backend/opencl/cl_kv_args.hpp"
 #include "backend/opencl/opencl_device.hpp"
 
 namespace lowbit::detail::cl {
@@ -24,17 +25,8 @@ std::string base_options(const KvLayerArgs& kv, uint32_t wg) {
 void set_attention_args(cl_kernel k, const AttentionArgs& a, cl_mem part, uint32_t splits, uint32_t split_keys,
                         uint32_t chunks) {
   const KvLayerArgs& kv = a.kv;
-  const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
-  cl_mem none = nullptr;
   set_arg(k, 0, mem(a.q));
-  set_arg(k, 1, mem(kv.k));
-  set_arg(k, 2, mem(kv.v));
-  set_arg(k, 3, ints ? mem(kv.k_scale) : none);
-  set_arg(k, 4, ints ? mem(kv.k_zero) : none);
-  set_arg(k, 5, ints ? mem(kv.v_scale) : none);
-  set_arg(k, 6, ints ? mem(kv.v_zero) : none);
-  set_arg(k, 7, fp8 ? mem(kv.k_scale) : none);
-  set_arg(k, 8, fp8 ? mem(kv.v_scale) : none);
+  set_kv_cache_args(k, 1, kv);
   set_arg(k, 9, mem(a.q_start));
   set_arg(k, 10, mem(a.block_table));
   set_arg(k, 11, mem(a.seq_lens));

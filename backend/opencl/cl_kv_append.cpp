@@ -1,7 +1,8 @@
 // cl_kv_append.cpp — kv_append on OpenCL: quantizes the new K and V rows into their cache slots with
-// shaders/opencl/kv_append.cl (variant per format, head dim and rows per work-group via -D options),
-// one work-item per cache word, a few (token, kv head) rows per work-group.
+// shaders/opencl/kv_append.cl in one launch (variant per format, head dim, work-items per row and rows
+// per work-group via -D options; the plan is attn::plan_kv_append, shared with Vulkan).
 #include "backend/attention_plan.hpp"
+#include "backend/opencl/cl_kv_args.hpp"
 #include "backend/opencl/opencl_device.hpp"
 
 namespace lowbit::detail::cl {
@@ -10,27 +11,21 @@ void OpenClDevice::kv_append(const KvAppendArgs& a) {
   const KvLayerArgs& kv = a.kv;
   attn::check_head_dim(kv.head_dim, "opencl");
   if (!a.tokens) return;
-  const uint32_t words = attn::kv_append_words_per_row(kv.head_dim, kv.format), rpw = attn::kv_append_rows_per_group(words);
-  const std::string opts = "-cl-std=CL1.2 -DLB_FMT=" + std::to_string(kv.format) + " -DLB_D=" +
-                           std::to_string(kv.head_dim) + " -DLB_RPW=" + std::to_string(rpw);
-  cl_kernel k = kernel("kv_append.cl", opts, "lb_kv_append");
-  const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
-  cl_mem none = nullptr;
   const cl_uint rows = cl_uint(a.tokens * kv.kv_heads);
-  const size_t wg = size_t(rpw) * words, groups = (size_t(rows) + rpw - 1) / rpw;
-  for (int side = 0; side < 2; ++side) {
-    DeviceBuffer* scale = side ? kv.v_scale : kv.k_scale;
-    set_arg(k, 0, mem(side ? a.v_new : a.k_new));
-    set_arg(k, 1, mem(a.slots));
-    set_arg(k, 2, mem(side ? kv.v : kv.k));
-    set_arg(k, 3, ints ? mem(scale) : none);
-    set_arg(k, 4, ints ? mem(side ? kv.v_zero : kv.k_zero) : none);
-    set_arg(k, 5, fp8 ? mem(scale) : none);
-    set_arg(k, 6, rows);
-    set_arg(k, 7, cl_uint(kv.kv_heads));
-    set_arg(k, 8, cl_uint(kv.fp8_per_head ? 1 : 0));
-    launch(k, groups * wg, wg);
-  }
+  const attn::KvAppendPlan plan =
+      attn::plan_kv_append(kv.head_dim, 2 * uint64_t(rows), 8, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_));
+  const std::string opts = "-cl-std=CL1.2 -DLB_FMT=" + std::to_string(kv.format) + " -DLB_D=" +
+                           std::to_string(kv.head_dim) + " -DLB_RPW=" + std::to_string(plan.rows_per_group) +
+                           " -DLB_R=" + std::to_string(plan.lanes_per_row);
+  cl_kernel k = kernel("kv_append.cl", opts, "lb_kv_append");
+  set_arg(k, 0, mem(a.k_new));
+  set_arg(k, 1, mem(a.v_new));
+  set_arg(k, 2, mem(a.slots));
+  set_kv_cache_args(k, 3, kv);
+  set_arg(k, 11, rows);
+  set_arg(k, 12, cl_uint(kv.kv_heads));
+  set_arg(k, 13, cl_uint(kv.fp8_per_head ? 1 : 0));
+  launch(k, size_t(plan.groups) * plan.workgroup(), plan.workgroup());
 }
 
 }  // namespace lowbit::detail::cl

@@ -58,19 +58,6 @@ std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3,
   return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8};
 }
 
-// Whether compute shaders may use subgroupShuffleXor ($LOWBIT_VK_NO_SHUFFLE turns it off, so that
-// tests reach the shared-memory reduction on any device).
-bool subgroup_shuffle(const Gpu& gpu) {
-  const char* off = std::getenv("LOWBIT_VK_NO_SHUFFLE");
-  if (off && *off && std::string(off) != "0") return false;
-  VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-  VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
-  props.pNext = &sg;
-  vkGetPhysicalDeviceProperties2(gpu.physical(), &props);
-  return (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) && (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) &&
-         sg.subgroupSize >= 4;
-}
-
 AttnPush attn_push(const AttentionArgs& a) {
   AttnPush p{};
   p.q_heads = a.q_heads;
@@ -88,6 +75,19 @@ AttnPush attn_push(const AttentionArgs& a) {
 }
 
 }  // namespace
+
+uint32_t AttentionKernels::shuffle_lanes() const {
+  const char* off = std::getenv("LOWBIT_VK_NO_SHUFFLE");
+  if (off && *off && std::string(off) != "0") return 0;
+  VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  props.pNext = &sg;
+  vkGetPhysicalDeviceProperties2(gpu_.physical(), &props);
+  const bool ok = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                  (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sg.subgroupSize >= 4 &&
+                  gpu_.full_subgroups_max() > 0;  // whole subgroups guaranteed
+  return ok ? std::min(sg.subgroupSize, 16u) : 0;
+}
 
 // The 12 bindings of attention.comp: q, K, V, scales/zeros (or the dummy), the sequence tables, then
 // `out` (binding 10) and `part` (binding 11, the split-K partials).
@@ -113,8 +113,9 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;
   const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
-  const bool shuffle = subgroup_shuffle(gpu_);
-  const uint32_t lane_cap = shuffle ? std::min(gpu_.info().subgroup_size, 16u) : 8u;
+  const uint32_t sg_lanes = shuffle_lanes();
+  const bool shuffle = sg_lanes > 0 && attn::kWorkgroup % gpu_.full_subgroups_max() == 0;
+  const uint32_t lane_cap = shuffle ? sg_lanes : 8u;
   attn::DecodePlan plan = attn::plan_decode(a, target, lane_cap, shuffle, gpu_.limits().maxComputeSharedMemorySize);
 
   AttnPush p = attn_push(a);
@@ -137,7 +138,8 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   auto b = bindings(a, plan.splits > 1 ? sink : whole(a.out, true, "the output"), part);
   const Pipeline& dec = pipelines_.get(shuffle ? "attention_decode_sg" : "attention_decode", 12,
                                        attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, plan.lanes_per_row,
-                                                 plan.keys_per_step, cpu ? 0u : 1u));
+                                                 plan.keys_per_step, cpu ? 0u : 1u),
+                                       shuffle);
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {
     b[10] = whole(a.out, true, "the output");

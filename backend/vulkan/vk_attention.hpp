@@ -26,6 +26,11 @@ class AttentionKernels {
   // Whole-buffer binding; throws Unsupported when the buffer exceeds the device's binding range.
   BufferUse whole(const DeviceBuffer* b, bool write, const char* what) const;
   std::array<BufferUse, 12> bindings(const AttentionArgs& a, BufferUse out, BufferUse part) const;
+  // Lanes of a row that may combine values by subgroup shuffles: the subgroup size (capped at 16), or 0
+  // when shuffles are off ($LOWBIT_VK_NO_SHUFFLE), the device lacks them in compute shaders, or
+  // pipelines cannot require full subgroups (the shuffle paths then also need a workgroup that is a
+  // multiple of Gpu::full_subgroups_max()).
+  uint32_t shuffle_lanes() const;
 
   const Gpu& gpu_;
   Pipelines& pipelines_;

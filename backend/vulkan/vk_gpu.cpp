@@ -96,12 +96,36 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
     use12.vulkanMemoryModelDeviceScope = have12.vulkanMemoryModelDeviceScope;
   }
 
+  // Whole subgroups for the shaders that combine a row's lanes by shuffles (kv_append, attention decode):
+  // VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT, core in 1.3, else VK_EXT_subgroup_size_control.
+  VkPhysicalDeviceSubgroupSizeControlFeatures have_sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
+  VkPhysicalDeviceSubgroupSizeControlProperties sg_props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES};
+  VkPhysicalDeviceSubgroupSizeControlFeatures use_sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
+  const bool sg_ext = props_.apiVersion < VK_API_VERSION_1_3 &&
+                      has_device_extension(pd_, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+  if (props_.apiVersion >= VK_API_VERSION_1_3 || sg_ext) {
+    VkPhysicalDeviceFeatures2 f2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    f2.pNext = &have_sg;
+    vkGetPhysicalDeviceFeatures2(pd_, &f2);
+    VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    p2.pNext = &sg_props;
+    vkGetPhysicalDeviceProperties2(pd_, &p2);
+    if (have_sg.subgroupSizeControl && have_sg.computeFullSubgroups) {
+      use_sg.subgroupSizeControl = VK_TRUE;
+      use_sg.computeFullSubgroups = VK_TRUE;
+      *chain = &use_sg;
+      chain = &use_sg.pNext;
+      full_subgroups_max_ = std::max(1u, sg_props.maxSubgroupSize);
+    }
+  }
+
   set_binding_range();
 
   std::vector<const char*> extensions;
   bool push = has_device_extension(pd_, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME) &&
               std::getenv("LOWBIT_VK_NO_PUSH_DESCRIPTORS") == nullptr;
   if (push) extensions.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+  if (sg_ext && full_subgroups_max_) extensions.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
   if (coopmat_khr_shape_) extensions.push_back(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
   if (integer_dot_product_) extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
   if (std::find(coopmat_variants_.begin(), coopmat_variants_.end(), CoopmatVariant::Nv) != coopmat_variants_.end())

@@ -46,6 +46,10 @@ class Gpu {
   // ($LOWBIT_VK_NO_COOPMAT turns both off, $LOWBIT_VK_NO_COOPMAT_KHR / _NV one of them).
   const std::vector<CoopmatVariant>& coopmat_variants() const { return coopmat_variants_; }
   bool coopmat() const { return !coopmat_variants_.empty(); }
+  // Pipelines may require full subgroups (Pipelines::get's full_subgroups): 0 where they cannot (no
+  // subgroup size control, or an imported device), else maxSubgroupSize, which the workgroup size
+  // must then be a multiple of.
+  uint32_t full_subgroups_max() const { return full_subgroups_max_; }
   // The KHR variant's fragment shape (coopmat_shapes.hpp), set when that variant is enabled.
   const std::optional<CoopmatShape>& coopmat_khr_shape() const { return coopmat_khr_shape_; }
   // Whether the device is the application's (Context::import_vulkan).
@@ -69,6 +73,7 @@ class Gpu {
   uint32_t queue_family_ = 0;
   uint32_t timestamp_bits_ = 0;
   uint64_t max_range_ = 0;
+  uint32_t full_subgroups_max_ = 0;
   VkPhysicalDeviceProperties props_{};
   DeviceInfo info_;
   PFN_vkCmdPushDescriptorSetKHR push_descriptor_ = nullptr;

@@ -1,8 +1,10 @@
 // vk_kv_append.cpp — kv_append recording: quantizes the new K and V rows into their cache slots with
-// shaders/glsl/kv_append.comp (one invocation per cache word, a few (token, kv head) rows per
-// workgroup), binding the fp16 inputs in token windows when they exceed one binding.
+// shaders/glsl/kv_append.comp (K and V in one dispatch; lanes and rows per workgroup from
+// attn::plan_kv_append), binding the fp16 inputs in token windows when they exceed one binding.
 #include <algorithm>
 #include <array>
+#include <thread>
+#include <vector>
 
 #include "backend/attention_plan.hpp"
 #include "backend/vulkan/vk_attention.hpp"
@@ -34,37 +36,46 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
     if (step == 0)
       throw Error(ErrorCode::Unsupported, "vulkan kv_append: one token's rows exceed the storage-buffer range");
   }
-  const uint32_t words = attn::kv_append_words_per_row(kv.head_dim, kv.format), rpw = attn::kv_append_rows_per_group(words);
-  std::vector<uint32_t> spec = {rpw * words, uint32_t(kv.format), kv.head_dim, rpw};
-  const Pipeline& pipe = pipelines_.get("kv_append", 6, spec);
+  const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
+  const uint32_t sg = shuffle_lanes();
   const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
+  const BufferUse scratch{&dummy_, 0, 16, true};  // the shader may write 5..8: never read-only
+  const BufferUse none{&dummy_, 0, 16, false};
+  auto codes = [&](DeviceBuffer* b) { return whole(b, true, "the KV cache layer"); };
+  auto int_use = [&](DeviceBuffer* b, const char* what) { return ints ? whole(b, true, what) : scratch; };
+  auto fp8_use = [&](DeviceBuffer* b) { return fp8 ? whole(b, false, "the FP8 scales") : none; };
+  const VulkanBuffer& kb = vkbuf(a.k_new);
+  const VulkanBuffer& vb = vkbuf(a.v_new);
+  const VulkanBuffer& slots = vkbuf(a.slots);
   stream_.begin_op();
-  for (int side = 0; side < 2; ++side) {
-    const DeviceBuffer* src = side ? a.v_new : a.k_new;
-    DeviceBuffer* codes = side ? kv.v : kv.k;
-    DeviceBuffer* scale = side ? kv.v_scale : kv.k_scale;
-    DeviceBuffer* zero = side ? kv.v_zero : kv.k_zero;
-    const BufferUse scratch{&dummy_, 0, 16, true};  // the shader may write 3 and 4: never read-only
-    BufferUse codes_use = whole(codes, true, "the KV cache layer");
-    BufferUse scale_use = ints ? whole(scale, true, "the KV scales") : scratch;
-    BufferUse zero_use = ints ? whole(zero, true, "the KV zeros") : scratch;
-    BufferUse fp8_use = fp8 ? whole(scale, false, "the FP8 scales") : BufferUse{&dummy_, 0, 16, false};
-    for (uint64_t t0 = 0; t0 < a.tokens; t0 += step) {
-      const uint64_t n = std::min(step, a.tokens - t0);
-      const VulkanBuffer& sb = vkbuf(src);
-      const VulkanBuffer& slots = vkbuf(a.slots);
-      std::array<BufferUse, 6> b = {
-          BufferUse{&sb, t0 * row_bytes, std::min(sb.capacity() - t0 * row_bytes, range), false},
-          BufferUse{&slots, t0 * 4, std::min(slots.capacity() - t0 * 4, range), false}, codes_use, scale_use,
-          zero_use, fp8_use};
-      AppendPush p{uint32_t(n * kv.kv_heads), kv.kv_heads, kv.fp8_per_head ? 1u : 0u};
-      const uint64_t groups = (n * kv.kv_heads + rpw - 1) / rpw;
-      const uint64_t gx = std::min<uint64_t>(groups, gpu_.limits().maxComputeWorkGroupCount[0]);
-      const uint64_t gy = (groups + gx - 1) / gx;
-      if (gy > gpu_.limits().maxComputeWorkGroupCount[1])
-        throw Error(ErrorCode::Unsupported, "vulkan kv_append: too many rows for one dispatch");
-      stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
-    }
+  for (uint64_t t0 = 0; t0 < a.tokens; t0 += step) {
+    const uint64_t n = std::min(step, a.tokens - t0), rows = n * kv.kv_heads;
+    // a row's lanes reduced by shuffles only in whole subgroups (lanes per row <= the subgroup size)
+    const uint32_t whole = sg ? gpu_.full_subgroups_max() : 1;
+    const attn::KvAppendPlan plan = attn::plan_kv_append(kv.head_dim, 2 * rows, sg ? sg : 8, target, whole);
+    const bool shuffle = sg && plan.workgroup() % whole == 0;
+    const std::vector<uint32_t> spec = {plan.workgroup(), uint32_t(kv.format), kv.head_dim, plan.rows_per_group,
+                                        plan.lanes_per_row};
+    const Pipeline& pipe = pipelines_.get(shuffle ? "kv_append_sg" : "kv_append", 11, spec, shuffle);
+    std::array<BufferUse, 11> b = {
+        BufferUse{&kb, t0 * row_bytes, std::min(kb.capacity() - t0 * row_bytes, range), false},
+        BufferUse{&vb, t0 * row_bytes, std::min(vb.capacity() - t0 * row_bytes, range), false},
+        BufferUse{&slots, t0 * 4, std::min(slots.capacity() - t0 * 4, range), false},
+        codes(kv.k),
+        codes(kv.v),
+        int_use(kv.k_scale, "the KV scales"),
+        int_use(kv.k_zero, "the KV zeros"),
+        int_use(kv.v_scale, "the KV scales"),
+        int_use(kv.v_zero, "the KV zeros"),
+        fp8_use(kv.k_scale),
+        fp8_use(kv.v_scale)};
+    AppendPush p{uint32_t(rows), kv.kv_heads, kv.fp8_per_head ? 1u : 0u};
+    const uint64_t gx = std::min<uint64_t>(plan.groups, gpu_.limits().maxComputeWorkGroupCount[0]);
+    const uint64_t gy = (plan.groups + gx - 1) / gx;
+    if (gy > gpu_.limits().maxComputeWorkGroupCount[1])
+      throw Error(ErrorCode::Unsupported, "vulkan kv_append: too many rows for one dispatch");
+    stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
   }
   stream_.end_op();
 }

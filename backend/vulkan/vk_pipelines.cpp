@@ -106,8 +106,9 @@ VkShaderModule Pipelines::module(const std::string& shader) {
   return modules_.emplace(shader, ShaderModuleHandle(gpu_.device(), m)).first->second;
 }
 
-const Pipeline& Pipelines::get(const std::string& shader, uint32_t bindings, const std::vector<uint32_t>& spec) {
-  auto key = std::make_tuple(shader, bindings, spec);
+const Pipeline& Pipelines::get(const std::string& shader, uint32_t bindings, const std::vector<uint32_t>& spec,
+                               bool full_subgroups) {
+  auto key = std::make_tuple(full_subgroups ? shader + "#full_subgroups" : shader, bindings, spec);
   if (auto it = pipelines_.find(key); it != pipelines_.end()) return *it->second;
   VkDevice dev = gpu_.device();
 
@@ -144,6 +145,7 @@ const Pipeline& Pipelines::get(const std::string& shader, uint32_t bindings, con
   VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
   ci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
   ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  if (full_subgroups) ci.stage.flags = VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
   ci.stage.module = module(shader);
   ci.stage.pName = "main";
   ci.stage.pSpecializationInfo = &si;

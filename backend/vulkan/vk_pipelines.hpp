@@ -35,7 +35,9 @@ class Pipelines {
   Pipelines& operator=(const Pipelines&) = delete;
 
   // spec[i] is specialization constant i (32-bit each).
-  const Pipeline& get(const std::string& shader, uint32_t bindings, const std::vector<uint32_t>& spec);
+  // full_subgroups: created with REQUIRE_FULL_SUBGROUPS (only where Gpu::full_subgroups_max() is set).
+  const Pipeline& get(const std::string& shader, uint32_t bindings, const std::vector<uint32_t>& spec,
+                      bool full_subgroups = false);
   const std::filesystem::path& cache_file() const { return cache_file_; }
   void save_cache() const;
 

@@ -456,12 +456,37 @@ LB_FN uint lb_kv_int_params(uint min_key, uint max_key, uint L) {
   if ((sh & 0x7FFFu) == 0u) sh = 0x3C00u;
   return (sh << 16) | zh;
 }
-/* int8/int4 code of fp16 x given the row's zero and scale as fp32 bits (NaN -> 0). */
-LB_FN uint lb_kv_int_code(uint xh, uint zero_f32, uint scale_f32, uint L) {
+/* int8/int4 code of fp16 x given the row's zero and scale as fp32 bits (NaN -> 0), by its definition:
+ * clamp(roundEven(lb_div_f32(x - zero, scale)), 0, L). The kernels use lb_kv_int_code (below), which
+ * tests show equal to this for every fp16 x over rows of every kind. */
+LB_FN uint lb_kv_int_code_by_division(uint xh, uint zero_f32, uint scale_f32, uint L) {
   LB_PRECISE float diff = LB_AS_F32(lb_f16_to_f32(xh)) - LB_AS_F32(zero_f32);
   float q = LB_RINT(LB_AS_F32(lb_div_f32(LB_AS_U32(diff), scale_f32)));
   if (!(q > 0.0f)) return 0u;
   return q < LB_F(L) ? LB_U(q) : L;
+}
+/* The same code without a division. With q = diff / scale exactly and any estimate qe within 1/4 of
+ * it, the answer is n = floor(qe) or n + 1, decided by where the correctly rounded quotient fl(q)
+ * lies against b = n + 0.5 (for 0 <= n < L; outside, the clamp decides). scale * b is exact in fp32
+ * (scale is an fp16 value: 11 significant bits, b at most 9), so d = diff - scale * b is exact
+ * whenever q is near b (Sterbenz) and has the right sign and size otherwise. fl(q) == b exactly when
+ * |q - b| <= half an ulp of b (a quarter below b = 0.5, a power of two; ties go to b, whose last
+ * significand bit is 0): then roundEven picks the even one of n, n + 1. Only plain fp32 arithmetic
+ * on exact values, so every device gives the same code. */
+LB_FN uint lb_kv_int_code(uint xh, uint zero_f32, uint scale_f32, uint L) {
+  LB_PRECISE float diff = LB_AS_F32(lb_f16_to_f32(xh)) - LB_AS_F32(zero_f32);
+  float s = LB_AS_F32(scale_f32);
+  float qe = diff * (1.0f / s);
+  bool zero = !(s > 0.0f && s < LB_AS_F32(0x7F800000u)) || !(qe >= 0.0f); /* inf / NaN scale, NaN x, -inf */
+  bool top = !(qe < LB_F(L));                                             /* also diff = +inf */
+  uint n = (zero || top) ? 0u : LB_U(qe);                                 /* floor: qe >= 0 */
+  LB_PRECISE float b = LB_F(n) + 0.5f;
+  LB_PRECISE float d = diff - s * b;
+  int eb = LB_MSB(2u * n + 1u) - 1; /* floor(log2 b) */
+  LB_PRECISE float half_up = s * LB_AS_F32(LB_U(127 + eb - 24) << 23);
+  float half_down = n == 0u ? 0.5f * half_up : half_up;
+  uint up = d > half_up ? 1u : (d < -half_down ? 0u : (n & 1u));
+  return zero ? 0u : (top ? L : n + up);
 }
 /* FP8 code of fp16 x with the fp32 scale s (bits): E4M3/E5M2(x / s), RNE, saturating. */
 LB_FN uint lb_kv_fp8_code(uint xh, uint s_f32, int f) {
@@ -621,6 +646,34 @@ LB_FN uint lb_rms_factor(float sum, uint k, uint eps_bits, int e) {
 LB_FN uint lb_rms_apply(uint xb, int e, uint r_bits, uint w_bits) {
   return lb_mul_f32(lb_mul_f32(lb_ldexp_f32(xb, -e), r_bits), w_bits);
 }
+
+/* ---- KV cache elements (attention's in-register dequantization) ------------------------------- */
+/* A cache row is read as 32-bit words: word w holds 2 fp16 values (KV format 0; each language
+ * decodes those with its native half conversion), 4 int8 codes (1), 8 int4 codes (2, low nibble
+ * first), or 4 FP8 codes (3 E4M3, 4 E5M2), the lowest element in the lowest bits. */
+/* FP8 byte -> fp32 without fp16/fp32 subnormal arithmetic (exact on every device; NaN codes give NaN). */
+LB_FN float lb_kv_e4m3_value(uint b) {
+  uint mag = b & 0x7Fu, e = mag >> 3, m = mag & 7u;
+  uint bits = e == 0u ? LB_AS_U32(LB_F(m) * 0.001953125f) : (((e + 120u) << 23) | (m << 20));
+  bits |= (b & 0x80u) << 24;
+  return mag == 0x7Fu ? LB_AS_F32(0x7FC00000u) : LB_AS_F32(bits);
+}
+LB_FN float lb_kv_e5m2_value(uint b) {
+  uint mag = b & 0x7Fu, e = mag >> 2, m = mag & 3u;
+  uint bits = e == 0u ? LB_AS_U32(LB_F(m) * 0.0000152587890625f)
+                      : (e == 31u ? (0x7F800000u | (m << 21)) : (((e + 112u) << 23) | (m << 21)));
+  return LB_AS_F32(bits | ((b & 0x80u) << 24));
+}
+/* Element e of cache word w in KV format 1..4: the int code (as a float), or the FP8 value before its
+ * per-tensor / per-head scale. */
+LB_FN float lb_kv_code_value(uint w, uint e, uint kv_fmt) {
+  if (kv_fmt == 2u) return LB_F((w >> (4u * e)) & 0xFu);
+  uint b = (w >> (8u * e)) & 0xFFu;
+  if (kv_fmt == 1u) return LB_F(b);
+  return kv_fmt == 3u ? lb_kv_e4m3_value(b) : lb_kv_e5m2_value(b);
+}
+/* int8/int4 rows: value = code * scale + zero (fp16 scale and zero of the row, in fp32). */
+LB_FN float lb_kv_int_value(float code, float scale, float zero) { return code * scale + zero; }
 
 #if defined(__cplusplus)
 }  // namespace lowbit::fmt

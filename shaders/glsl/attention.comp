@@ -331,7 +331,7 @@ void load_tile(bool is_v, uint b, uint hk, int tile, int jhi) {
       if (INT_FMT) {
         float s = is_v ? H2F(v_scale16[row]) : H2F(k_scale16[row]);  // (no 16-bit select: Int16)
         float z = is_v ? H2F(v_zero16[row]) : H2F(k_zero16[row]);
-        for (uint e = 0u; e < EPW; ++e) v[e] = v[e] * s + z;
+        for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_int_value(v[e], s, z);
       }
     } else {
       for (uint e = 0u; e < EPW; ++e) v[e] = 0.0;

@@ -65,34 +65,14 @@ float q_at(uint idx) {
   return (idx & 1u) == 0u ? v.x : v.y;
 }
 
-// FP8 byte -> fp32 without fp16/fp32 subnormal arithmetic (exact on every device).
-float e4m3_value(uint b) {
-  uint mag = b & 0x7Fu, e = mag >> 3, m = mag & 7u;
-  uint bits = e == 0u ? floatBitsToUint(float(m) * 0.001953125) : (((e + 120u) << 23) | (m << 20));
-  bits |= (b & 0x80u) << 24;
-  return mag == 0x7Fu ? uintBitsToFloat(0x7FC00000u) : uintBitsToFloat(bits);
-}
-float e5m2_value(uint b) {
-  uint mag = b & 0x7Fu, e = mag >> 2, m = mag & 3u;
-  uint bits = e == 0u ? floatBitsToUint(float(m) * 0.0000152587890625)
-                      : (e == 31u ? (0x7F800000u | (m << 21)) : (((e + 112u) << 23) | (m << 21)));
-  return uintBitsToFloat(bits | ((b & 0x80u) << 24));
-}
-
-// The EPW elements of one cache word (see the top of this file).
+// The EPW elements of one cache word (see the top of this file; per-element decode: lowbit_formats.h).
 void unpack_word(uint w, out float v[EPW]) {
   if (FMT == 0u) {
     vec2 h = unpackHalf2x16(w);
     v[0] = h.x;
     v[1] = h.y;
-  } else if (FMT == 1u) {
-    for (uint e = 0u; e < EPW; ++e) v[e] = float((w >> (8u * e)) & 0xFFu);
-  } else if (FMT == 2u) {
-    for (uint e = 0u; e < EPW; ++e) v[e] = float((w >> (4u * e)) & 0xFu);
-  } else if (FMT == 3u) {
-    for (uint e = 0u; e < EPW; ++e) v[e] = e4m3_value((w >> (8u * e)) & 0xFFu);
   } else {
-    for (uint e = 0u; e < EPW; ++e) v[e] = e5m2_value((w >> (8u * e)) & 0xFFu);
+    for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_code_value(w, e, FMT);
   }
 }
 

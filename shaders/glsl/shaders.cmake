@@ -11,6 +11,7 @@ lowbit_glsl(gather gather.comp)
 lowbit_glsl(act_quant act_quant.comp)  # quantize_activations_int8 (+ fused RMSNorm)
 # Attention over the paged KV cache: KV format, head dim and tiles are specialization constants.
 lowbit_glsl(kv_append kv_append.comp)
+lowbit_glsl(kv_append_sg kv_append.comp SUBGROUP_REDUCE)  # a row's min/max reduced by subgroup shuffles
 lowbit_glsl(attention_decode attention.comp DECODE)
 lowbit_glsl(attention_decode_sg attention.comp DECODE SUBGROUP_REDUCE)  # partial dots summed by subgroup shuffles
 lowbit_glsl(attention_prefill attention.comp PREFILL)

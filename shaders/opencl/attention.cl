@@ -35,37 +35,14 @@
 #define FLAG_FP8_PER_HEAD 4u
 
 /* ---- shared helpers of the attention kernels ---------------------------------------------------- */
-/* FP8 byte -> fp32, exact (no subnormal arithmetic). */
-inline float lb_e4m3_value(uint b) {
-  uint mag = b & 0x7Fu, e = mag >> 3, m = mag & 7u;
-  uint bits = e == 0u ? as_uint((float)m * 0.001953125f) : (((e + 120u) << 23) | (m << 20));
-  bits |= (b & 0x80u) << 24;
-  return mag == 0x7Fu ? NAN : as_float(bits);
-}
-inline float lb_e5m2_value(uint b) {
-  uint mag = b & 0x7Fu, e = mag >> 2, m = mag & 3u;
-  uint bits = e == 0u ? as_uint((float)m * 0.0000152587890625f)
-                      : (e == 31u ? (0x7F800000u | (m << 21)) : (((e + 112u) << 23) | (m << 21)));
-  return as_float(bits | ((b & 0x80u) << 24));
-}
-
-/* The LB_EPW elements of one cache word: fp16 values, int codes, or FP8 values (unscaled). */
+/* The LB_EPW elements of one cache word: fp16 values, int codes, or FP8 values (unscaled); the
+ * per-element decode of the quantized formats is lowbit_formats.h's (lb_kv_code_value). */
 inline void lb_unpack_word(uint w, float* v) {
 #if LB_FMT == 0
   v[0] = vload_half(0, (const half*)&w);   /* little-endian: low half first */
   v[1] = vload_half(1, (const half*)&w);
 #else
-  for (uint e = 0; e < LB_EPW; ++e) {
-#if LB_FMT == 1
-    v[e] = (float)((w >> (8u * e)) & 0xFFu);
-#elif LB_FMT == 2
-    v[e] = (float)((w >> (4u * e)) & 0xFu);
-#elif LB_FMT == 3
-    v[e] = lb_e4m3_value((w >> (8u * e)) & 0xFFu);
-#else
-    v[e] = lb_e5m2_value((w >> (8u * e)) & 0xFFu);
-#endif
-  }
+  for (uint e = 0; e < LB_EPW; ++e) v[e] = lb_kv_code_value(w, e, LB_FMT);
 #endif
 }
 
@@ -363,7 +340,7 @@ inline void lb_load_tile(__local float* kv_s, __global const uint* words, __glob
       lb_unpack_word(words[row * LB_RW + w], v);
 #if LB_INT_FMT
       float s = lb_h2f(sc16, row), z = lb_h2f(z16, row);
-      for (uint e = 0; e < LB_EPW; ++e) v[e] = v[e] * s + z;
+      for (uint e = 0; e < LB_EPW; ++e) v[e] = lb_kv_int_value(v[e], s, z);
 #endif
     } else {
       for (uint e = 0; e < LB_EPW; ++e) v[e] = 0.0f;
