@@ -34,7 +34,10 @@ inline uint32_t elems_per_word(int format) { return format == 0 ? 2 : format == 
 inline uint32_t kv_append_words_per_row(uint32_t head_dim, int format) {
   return format == 0 ? head_dim / 8 : head_dim / elems_per_word(format);
 }
-inline uint32_t kv_append_rows_per_group(uint32_t words_per_row) { return std::max<uint32_t>(1, 64 / words_per_row); }
+// `tuned` > 0 (KernelConfig::rows) replaces the default.
+inline uint32_t kv_append_rows_per_group(uint32_t words_per_row, int tuned = 0) {
+  return tuned > 0 ? uint32_t(tuned) : std::max<uint32_t>(1, 64 / words_per_row);
+}
 
 // Decode chunks: 16 bytes of a cache row (8 fp16, 16 int8 / fp8 values), 8 bytes for int4 (16 values),
 // so that an invocation's registers per key are the same for every format.
@@ -71,7 +74,9 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
   p.heads_per_group = std::max(1u, std::min({G, kMaxHeadsPerGroup, kMaxLaneElems / lane_elems}));
   p.chunks = (G + p.heads_per_group - 1) / p.heads_per_group;
   p.keys_per_step = 1;
-  for (uint32_t k : {4u, 2u}) {
+  const uint32_t tuned = a.config.keys > 0 ? uint32_t(a.config.keys) : 0;  // tried first when it fits
+  for (uint32_t k : {tuned, 4u, 2u}) {
+    if (k == 0) continue;
     DecodePlan t = p;
     t.keys_per_step = k;
     if (P % k == 0 && decode_shared_bytes(a.kv.head_dim, t, subgroup_sum) <= shared_bytes) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lowbit/lowbit.hpp"
+#include "lowbit/tuning.hpp"
 
 namespace lowbit::detail {
 
@@ -65,6 +66,7 @@ struct GemmArgs {
   GemmPath path = GemmPath::Gemv;        // resolved (never Auto)
   int split_k = 0;                       // 0 = backend's choice
   int stages = 0;                        // Tiled / CoopMatrix: 0 = default, 1 = serial K loop
+  KernelConfig config;                   // tuned / overridden knobs (lowbit/tuning.hpp); empty = heuristic
 };
 
 // gather: out[m, j] = x[m, perm[j]] for fp16 x [m, k] (act_order activations).
@@ -102,6 +104,7 @@ struct KvAppendArgs {
   const DeviceBuffer* v_new = nullptr;
   const DeviceBuffer* slots = nullptr;  // I32 [tokens]: physical page * P + offset in page
   uint64_t tokens = 0;
+  KernelConfig config;                  // knob: rows (per workgroup)
 };
 
 // attention over the cache for a batch of sequences.
@@ -119,6 +122,7 @@ struct AttentionArgs {
   int window = 0;
   float softcap = 0.0f, scale = 1.0f;
   int split_pages = 0;   // decode split-K (0 = backend's choice)
+  KernelConfig config;   // decode knobs: keys (per step); split goes to split_pages
 };
 
 // Counters a backend keeps about its own machinery (tests check bounds with them).
@@ -130,6 +134,8 @@ struct DeviceStats {
   uint64_t command_buffers = 0;     // Vulkan: command buffers allocated by the stream (its ring)
   uint64_t full_waits = 0;          // Vulkan: times the stream waited for ALL submitted work (wait(), timing)
 };
+
+class TuningState;  // autotune/tuning_state.hpp: the tuning database's index and the last choice
 
 class Device {
  public:
@@ -167,6 +173,8 @@ class Device {
   virtual bool supports(GemmPath p) const { return p != GemmPath::CoopMatrix; }
   // Launch geometry of the last gemm() (backends fill it in gemm(); the CPU reports its own).
   virtual GemmLaunch last_gemm_launch() const { return last_launch_; }
+  // Where ops look up their launch configuration (set by Context::create; null: the planners' heuristics).
+  std::shared_ptr<TuningState> tuning;
 
  protected:
   [[noreturn]] void unsupported(const char* op) const {

@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "autotune/tuning_state.hpp"
 #include "backend/device.hpp"
 #include "host/log.hpp"
 
@@ -67,7 +68,23 @@ static bool backend_available(Backend b) {
   return false;
 }
 
+// The tuning state every op of the device consults (the database is read at the first lookup).
+static void attach_tuning(Device& d, const ContextOptions& o) {
+  d.tuning = std::make_shared<detail::TuningState>(o.tuning_db, o.cache_dir, d.info());
+}
+
 Context Context::create(const ContextOptions& opts) {
+  Context c = create_untuned(opts);
+  attach_tuning(*c.dev_, opts);
+  return c;
+}
+
+void Context::set_kernel_config(std::optional<KernelConfig> c) { dev_->tuning->set_override(c); }
+KernelChoice Context::last_kernel_choice() const { return dev_->tuning->last(); }
+std::string Context::tuning_db_path() const { return dev_->tuning->db_path().string(); }
+void Context::reload_tuning() { dev_->tuning->reload(); }
+
+Context Context::create_untuned(const ContextOptions& opts) {
   Context c;
   if (opts.backend == Backend::Auto) {
     c.dev_ = make_auto_device(opts);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <set>
 
+#include "autotune/tuning_state.hpp"
+#include "backend/attention_plan.hpp"
 #include "host/kv_cache_state.hpp"
 
 namespace lowbit {
@@ -77,6 +79,9 @@ void Context::kv_append(KvCache& c, int layer, std::span<const int> seqs, std::s
   a.v_new = v.mem().get();
   a.slots = sb.mem().get();
   a.tokens = uint64_t(total);
+  a.config = detail::choose_config(*dev_, "kv_append", std::string(to_string(s.opts.format)) + " hkv" + std::to_string(H) + " d" + std::to_string(D),
+                                   {.m = total, .n = 0, .k = 0, .words = detail::attn::kv_append_words_per_row(uint32_t(D), int(s.opts.format))})
+                 .config;
   dev_->kv_append(a);
 }
 
@@ -158,6 +163,14 @@ Buffer Context::attention(const Buffer& q, KvCache& c, int layer, std::span<cons
   a.softcap = o.softcap;
   a.scale = o.scale ? *o.scale : 1.0f / std::sqrt(float(D));
   a.split_pages = o.split_pages;
+  if (decode) {  // the tuned decode launch (keys per step, pages per split); prefill has no knob yet
+    a.config = detail::choose_config(*dev_, "attention_decode",
+                                     std::string(to_string(s.opts.format)) + " hq" + std::to_string(Hq) + " hkv" +
+                                         std::to_string(Hkv) + " d" + std::to_string(D) + " p" + std::to_string(P),
+                                     {.m = int64_t(B), .n = 0, .k = tune::m_bucket(max_kv), .page_size = uint32_t(P)})
+                   .config;
+    if (a.split_pages == 0) a.split_pages = a.config.split;
+  }
   dev_->attention(a);
   return out;
 }

@@ -10,7 +10,7 @@ void OpenClDevice::kv_append(const KvAppendArgs& a) {
   const KvLayerArgs& kv = a.kv;
   attn::check_head_dim(kv.head_dim, "opencl");
   if (!a.tokens) return;
-  const uint32_t words = attn::kv_append_words_per_row(kv.head_dim, kv.format), rpw = attn::kv_append_rows_per_group(words);
+  const uint32_t words = attn::kv_append_words_per_row(kv.head_dim, kv.format), rpw = attn::kv_append_rows_per_group(words, a.config.rows);
   const std::string opts = "-cl-std=CL1.2 -DLB_FMT=" + std::to_string(kv.format) + " -DLB_D=" +
                            std::to_string(kv.head_dim) + " -DLB_RPW=" + std::to_string(rpw);
   cl_kernel k = kernel("kv_append.cl", opts, "lb_kv_append");

@@ -34,7 +34,7 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
     if (step == 0)
       throw Error(ErrorCode::Unsupported, "vulkan kv_append: one token's rows exceed the storage-buffer range");
   }
-  const uint32_t words = attn::kv_append_words_per_row(kv.head_dim, kv.format), rpw = attn::kv_append_rows_per_group(words);
+  const uint32_t words = attn::kv_append_words_per_row(kv.head_dim, kv.format), rpw = attn::kv_append_rows_per_group(words, a.config.rows);
   std::vector<uint32_t> spec = {rpw * words, uint32_t(kv.format), kv.head_dim, rpw};
   const Pipeline& pipe = pipelines_.get("kv_append", 6, spec);
   const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
