@@ -20,6 +20,14 @@ const ShippedRow kRows[] = {
     {"vulkan", "h100", "gemv_w4", 1, 16, 0, 0, "variant=1", "H100 README table: staged faster at 16x4096x4096, 1x14336x4096, 1x4096x14336"},
     // Tiled int4 at M = 64 / 256 x 4096 x 4096: serial 0.099 / 0.303 ms against S = 3 0.146 / 0.444 ms.
     {"vulkan", "h100", "tiled_w4", 17, 1 << 30, 0, 0, "stages=1", "H100 README: tiled serial 0.099 ms vs S=3 0.146 ms at M=64"},
+    // lavapipe (Mesa 22.3.6, llvmpipe LLVM 15) and PoCL 3.1 on the 2-core AMD EPYC VM of the README,
+    // `lowbit tune --op w4a16 --budget 200` (2026-11-27; the VM was shared with other builds, so only
+    // wins that held in two tuning runs, or by more than a third, are shipped). Fewer, wider K slices
+    // than the planner's ~4 per thread:
+    {"vulkan", "llvmpipe", "gemv_w4", 1, 1, 14336, 4096, "variant=1 wg=256 cols=8 split=1", "lowbit tune, lavapipe, two runs: 104.0 vs 139.9 ms, 86.3 vs 108.2 ms"},
+    {"vulkan", "llvmpipe", "gemv_w4", 1, 1, 4096, 4096, "variant=1 wg=256 cols=8 split=2", "lowbit tune, lavapipe: 23.0 vs 35.5 ms"},
+    {"vulkan", "llvmpipe", "gemv_w4", 1, 1, 4096, 14336, "variant=1 wg=128 cols=8 split=2", "lowbit tune, lavapipe: 70.0 vs 83.8 ms"},
+    {"opencl", "pthread", "gemv_w4", 1, 1, 4096, 4096, "variant=1 wg=256 cols=8 split=1", "lowbit tune, PoCL: 12.2 vs 15.9 ms"},
 };
 // clang-format on
 

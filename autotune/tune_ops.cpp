@@ -58,40 +58,46 @@ TuneTask gemm_task(Context& ctx, const OpShape& s, bool w4) {
 
 constexpr int kHq = 32, kHkv = 8, kD = 128, kPage = 16;
 
-// A cache of `batch` sequences of `tokens` random int8 K/V tokens each.
-std::shared_ptr<KvCache> filled_cache(Context& ctx, int64_t batch, int64_t tokens, std::vector<int>& seqs) {
+// A cache of `batch` sequences of `tokens` tokens each (int8), and random fp16 K/V for all of them.
+struct KvInputs {
+  std::shared_ptr<KvCache> cache;
+  std::vector<int> seqs, counts;
+  Buffer k, v;
+};
+
+std::shared_ptr<KvInputs> kv_inputs(Context& ctx, int64_t batch, int64_t tokens) {
+  auto in = std::make_shared<KvInputs>();
   KvCacheOptions co;
   co.layers = 1, co.page_size = kPage, co.kv_heads = kHkv, co.head_dim = kD, co.format = KvFormat::Int8;
   co.num_pages = int(batch * ((tokens + kPage - 1) / kPage));
-  auto cache = std::make_shared<KvCache>(ctx.create_kv_cache(co));
-  std::vector<int> counts(static_cast<size_t>(batch), static_cast<int>(tokens));
-  for (int64_t b = 0; b < batch; ++b) seqs.push_back(cache->add_sequence());
-  cache->extend(seqs, counts);
-  return cache;
+  in->cache = std::make_shared<KvCache>(ctx.create_kv_cache(co));
+  in->counts.assign(static_cast<size_t>(batch), static_cast<int>(tokens));
+  for (int64_t b = 0; b < batch; ++b) in->seqs.push_back(in->cache->add_sequence());
+  in->cache->extend(in->seqs, in->counts);
+  auto kh = bench::random_f16(size_t(batch * tokens * kHkv * kD), 9, 1.0f);
+  auto vh = bench::random_f16(kh.size(), 10, 1.0f);
+  in->k = ctx.upload(DType::F16, {batch * tokens, kHkv, kD}, kh.data(), kh.size() * 2);
+  in->v = ctx.upload(DType::F16, {batch * tokens, kHkv, kD}, vh.data(), vh.size() * 2);
+  return in;
 }
 
 TuneTask decode_task(Context& ctx, const OpShape& s) {
   const int64_t batch = s.dims[0], context = s.dims[1];
   struct State {
-    std::shared_ptr<KvCache> cache;
-    std::vector<int> seqs, ones;
+    std::shared_ptr<KvInputs> kv;
+    std::vector<int> ones;
     Buffer q, out;
   };
   auto st = std::make_shared<State>();
-  st->cache = filled_cache(ctx, batch, context, st->seqs);
-  std::vector<int> counts(static_cast<size_t>(batch), static_cast<int>(context));
-  auto kh = bench::random_f16(size_t(batch * context * kHkv * kD), 9, 1.0f);
-  auto vh = bench::random_f16(kh.size(), 10, 1.0f);
-  Buffer k = ctx.upload(DType::F16, {batch * context, kHkv, kD}, kh.data(), kh.size() * 2);
-  Buffer v = ctx.upload(DType::F16, {batch * context, kHkv, kD}, vh.data(), vh.size() * 2);
-  ctx.kv_append(*st->cache, 0, st->seqs, counts, k, v);
+  st->kv = kv_inputs(ctx, batch, context);
+  ctx.kv_append(*st->kv->cache, 0, st->kv->seqs, st->kv->counts, st->kv->k, st->kv->v);
   auto qh = bench::random_f16(size_t(batch * kHq * kD), 11, 1.0f);
   st->q = ctx.upload(DType::F16, {batch, kHq, kD}, qh.data(), qh.size() * 2);
   st->ones.assign(size_t(batch), 1);
   TuneTask t;
   t.label = "attention " + s.str();
   t.problem = {.m = batch, .n = 0, .k = context, .page_size = kPage};
-  t.run = [&ctx, st](const KernelConfig&) { st->out = ctx.attention(st->q, *st->cache, 0, st->seqs, st->ones); };
+  t.run = [&ctx, st](const KernelConfig&) { st->out = ctx.attention(st->q, *st->kv->cache, 0, st->kv->seqs, st->ones); };
   t.output = [&ctx, st] { return download_f32(ctx, st->out); };
   t.tolerance = 1e-4;  // the split merge reorders an fp32 softmax
   return t;
@@ -99,18 +105,7 @@ TuneTask decode_task(Context& ctx, const OpShape& s) {
 
 TuneTask kv_append_task(Context& ctx, const OpShape& s) {
   const int64_t batch = s.dims[0], tokens = s.dims[1];
-  struct State {
-    std::shared_ptr<KvCache> cache;
-    std::vector<int> seqs, counts;
-    Buffer k, v;
-  };
-  auto st = std::make_shared<State>();
-  st->cache = filled_cache(ctx, batch, tokens, st->seqs);
-  st->counts.assign(size_t(batch), int(tokens));
-  auto kh = bench::random_f16(size_t(batch * tokens * kHkv * kD), 12, 1.0f);
-  auto vh = bench::random_f16(kh.size(), 13, 1.0f);
-  st->k = ctx.upload(DType::F16, {batch * tokens, kHkv, kD}, kh.data(), kh.size() * 2);
-  st->v = ctx.upload(DType::F16, {batch * tokens, kHkv, kD}, vh.data(), vh.size() * 2);
+  std::shared_ptr<KvInputs> st = kv_inputs(ctx, batch, tokens);
   TuneTask t;
   t.label = "kv_append " + s.str();
   t.problem = {.m = batch * tokens, .n = 0, .k = 0, .words = detail::attn::kv_append_words_per_row(kD, 1)};

@@ -54,5 +54,14 @@ def tunes_a_shape_and_lists_it(tmp):
     assert rows[0]["config"].startswith("gemv_w4"), rows
 
 
+@test
+def attention_and_kv_append_shapes_reach_the_database(tmp):
+    db = tmp / "t.json"
+    ok("tune", "--op", "attention", "--shapes", "2,256", "--budget", "2", "--backend", "cpu", "--db", db)
+    ok("tune", "--op", "kv_append", "--shapes", "1,16", "--budget", "2", "--backend", "cpu", "--db", db)
+    fams = sorted(e["family"] for e in json.loads(db.read_text())["entries"])
+    assert fams == ["attention_decode", "kv_append"], fams
+
+
 if __name__ == "__main__":
     sys.exit(main("lowbit_tune"))
