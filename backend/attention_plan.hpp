@@ -42,8 +42,9 @@ struct KvAppendPlan {
 };
 // Each lane owns 16-element chunks; lanes per row = the chunk count rounded up to a power of two, at
 // most lane_cap (the subgroup size where rows are reduced by shuffles).
+// `tuned_rows` > 0 (KernelConfig::rows) replaces the rows per workgroup.
 inline KvAppendPlan plan_kv_append(uint32_t head_dim, uint64_t rows, uint32_t lane_cap, uint64_t target_groups,
-                                   uint32_t min_workgroup = 1) {
+                                   uint32_t min_workgroup = 1, int tuned_rows = 0) {
   KvAppendPlan p;
   while (p.lanes_per_row < head_dim / 16 && p.lanes_per_row * 2 <= std::max(1u, lane_cap)) p.lanes_per_row *= 2;
   const uint64_t large = std::max<uint32_t>(1, 256 / p.lanes_per_row);
@@ -51,8 +52,16 @@ inline KvAppendPlan plan_kv_append(uint32_t head_dim, uint64_t rows, uint32_t la
   p.rows_per_group = rows >= large * std::max<uint64_t>(1, target_groups)
                          ? uint32_t(large)
                          : std::max<uint32_t>(1, (small_items + p.lanes_per_row - 1) / p.lanes_per_row);
+  if (tuned_rows > 0) p.rows_per_group = uint32_t(tuned_rows);
   p.groups = (rows + p.rows_per_group - 1) / p.rows_per_group;
   return p;
+}
+// The most lanes a row of head_dim elements takes (16-element chunks, a power of two; the autotuner's
+// workgroup bound for a rows-per-group candidate).
+inline uint32_t kv_append_max_lanes(uint32_t head_dim) {
+  uint32_t l = 1;
+  while (l < head_dim / 16) l *= 2;
+  return l;
 }
 
 // Decode chunks: 16 bytes of a cache row (8 fp16, 16 int8 / fp8 values), 8 bytes for int4 (16 values),
@@ -90,7 +99,9 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
   p.heads_per_group = std::max(1u, std::min({G, kMaxHeadsPerGroup, kMaxLaneElems / lane_elems}));
   p.chunks = (G + p.heads_per_group - 1) / p.heads_per_group;
   p.keys_per_step = 1;
-  for (uint32_t k : {4u, 2u}) {
+  const uint32_t tuned = a.config.keys > 0 ? uint32_t(a.config.keys) : 0;  // tried first when it fits
+  for (uint32_t k : {tuned, 4u, 2u}) {
+    if (k == 0) continue;
     DecodePlan t = p;
     t.keys_per_step = k;
     if (P % k == 0 && decode_shared_bytes(a.kv.head_dim, t, subgroup_sum) <= shared_bytes) {

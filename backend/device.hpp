@@ -14,6 +14,7 @@
 
 #include "lowbit/interop.hpp"
 #include "lowbit/lowbit.hpp"
+#include "lowbit/tuning.hpp"
 
 namespace lowbit::detail {
 
@@ -70,6 +71,7 @@ struct GemmArgs {
   // Deterministic mode: path and split_k were fixed by the host (backend/deterministic.hpp) and must be
   // launched as given (a tuner may change only what deterministic_gemm_allowed accepts).
   bool deterministic = false;
+  KernelConfig config;                   // tuned / overridden knobs (lowbit/tuning.hpp); empty = heuristic
 };
 
 // quantize_activations_int8: x [m, k] (fp16/fp32) -> int8 codes, fp32 scales, int32 row sums (lowbit.hpp ActInt8),
@@ -140,6 +142,7 @@ struct KvAppendArgs {
   const DeviceBuffer* v_new = nullptr;
   const DeviceBuffer* slots = nullptr;  // I32 [tokens]: physical page * P + offset in page
   uint64_t tokens = 0;
+  KernelConfig config;                  // knob: rows (per workgroup)
 };
 
 // attention over the cache for a batch of sequences.
@@ -157,6 +160,7 @@ struct AttentionArgs {
   int window = 0;
   float softcap = 0.0f, scale = 1.0f;
   int split_pages = 0;   // decode split-K (0 = backend's choice)
+  KernelConfig config;   // decode knobs: keys (per step); split goes to split_pages
 };
 
 // Counters a backend keeps about its own machinery (tests check bounds with them).
@@ -170,6 +174,8 @@ struct DeviceStats {
   uint64_t memory_bytes = 0;        // device memory counted against ContextOptions::device_memory_limit now
   uint64_t memory_buffers = 0;      // the allocations holding it
 };
+
+class TuningState;  // autotune/tuning_state.hpp: the tuning database's index and the last choice
 
 class Device {
  public:
@@ -235,6 +241,8 @@ class Device {
   virtual void* opencl_buffer(const DeviceBuffer& /*b*/) const { not_embeddable("opencl_buffer"); }
   virtual void opencl_wait_for(const std::vector<void*>& /*events*/) { not_embeddable("opencl_wait_for"); }
   virtual void* opencl_last_event() { not_embeddable("opencl_last_event"); }
+  // Where ops look up their launch configuration (set by Context::create; null: the planners' heuristics).
+  std::shared_ptr<TuningState> tuning;
 
  protected:
   [[noreturn]] void unsupported(const char* op) const {

@@ -1,8 +1,9 @@
 // gemm_plan.hpp — launch planning the GPU backends share for the GEMM family: a device profile (what
 // a backend knows of its device), the GEMV launch plan (columns per invocation, K partitions per
 // workgroup, split-K) and the tiled paths' split-K, all pure functions of profile and shape so that
-// they are unit-tested with the published figures of real GPUs (tests/test_gemm_plan.cpp). The
-// autotuner will replace these heuristics with measured choices per device and shape.
+// they are unit-tested with the published figures of real GPUs (tests/test_gemm_plan.cpp). A
+// KernelConfig (lowbit/tuning.hpp: the autotuner's measured choice, or an override) replaces a heuristic
+// knob by knob; a knob left 0 keeps the heuristic.
 #pragma once
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "backend/tiled_config.hpp"
+#include "lowbit/tuning.hpp"
 
 namespace lowbit::detail {
 
@@ -103,16 +105,22 @@ struct GemvPlan {
 // allows, CT column threads reading CT * 16 bytes of a word row (>= one 32-byte sector), KP = WG / CT
 // K partitions per workgroup, CT as large as still gives 2 workgroups per compute unit, then split-K
 // for the rest (each partition keeps >= 2 words per slice). `requested` > 0 forces the slice count.
-inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t n, uint64_t k, int requested) {
+// Config knobs (the search space in autotune/search_space.cpp keeps them valid): variant (1 staged, 2
+// K-partitioned), wg, cols (int4 columns per invocation), split (slices when `requested` is 0).
+inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t n, uint64_t k, int requested,
+                          const KernelConfig& c = {}) {
   GemvPlan p;
+  if (requested <= 0 && c.split > 0) requested = c.split;
   p.mt = gemv_accumulator_rows(m);
   if (!w4) {  // fp16 weights: a workgroup per 4 columns, lanes along K; split-K only on request
     p.groups_n = (n + p.cols - 1) / p.cols;
     p.k_split = gemv_k_split(k, p.groups_n, requested, 0, kGemvChunk, p.splits);
     return p;
   }
-  if (d.cpu || !d.gemv_partitions) {  // the staged plan: X chunks in shared memory, split-K across workgroups
-    p.nc = gemv_columns_per_item(true, m, n);
+  const bool partitioned = c.variant ? c.variant == 2 : !d.cpu && d.gemv_partitions;
+  if (!partitioned) {  // the staged plan: X chunks in shared memory, split-K across workgroups
+    p.nc = c.cols ? uint32_t(c.cols) : gemv_columns_per_item(true, m, n);
+    if (c.wg) p.wg = uint32_t(c.wg), p.kc = std::max(kGemvChunk, p.wg);  // KC >= WG: each invocation stages rows
     p.groups_n = (n + p.wg * p.nc - 1) / (p.wg * p.nc);
     const uint64_t target = d.cpu ? 4 * uint64_t(std::max(1u, d.threads)) : 2 * uint64_t(d.compute_units ? d.compute_units : 128);
     p.k_split = gemv_k_split(k, p.groups_n, requested, target, kGemvChunk, p.splits);
@@ -120,8 +128,8 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
   }
   p.xs = false;
   p.u = 4;
-  p.nc = n % 4 == 0 ? 4 : 1;
-  p.wg = std::min<uint32_t>(256, std::max<uint32_t>(d.max_workgroup, 32));
+  p.nc = n % 4 == 0 && c.cols != 1 ? 4 : 1;
+  p.wg = std::min<uint32_t>(c.wg ? uint32_t(c.wg) : 256, std::max<uint32_t>(d.max_workgroup, 32));
   const uint64_t target = 2 * uint64_t(d.compute_units ? d.compute_units : 128);
   const uint32_t ct_max = p.nc == 4 ? 8 : 32, ct_min = p.nc == 4 ? 2 : 8;  // 128-byte .. 32-byte row segments
   uint32_t ct = ct_max;
@@ -145,7 +153,14 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
 
 // The tiled path's tile for the device: the GPU or CPU-driver choice of tiled_config, the CPU-driver
 // one where the GPU tile would not fit the device's shared memory.
-inline TiledConfig plan_tiled(const DeviceProfile& d, uint64_t m, uint64_t n, uint64_t k, bool w4, int stages) {
+// Config knobs: bm, tile (1 GPU register tile, 2 the CPU-driver one), stages (when `stages` is 0).
+inline TiledConfig plan_tiled(const DeviceProfile& d, uint64_t m, uint64_t n, uint64_t k, bool w4, int stages,
+                              const KernelConfig& c = {}) {
+  if (stages <= 0 && c.stages > 0) stages = c.stages;
+  if (c.bm || c.tile) {
+    const int s = stages > 0 ? stages : d.cpu ? kTiledStagesCpu : kTiledStagesGpu;
+    return tiled_tile(c.bm ? uint32_t(c.bm) : tiled_config(m, n, k, w4, d.cpu, s).bm, c.tile ? c.tile == 2 : d.cpu && s == 1, s);
+  }
   TiledConfig tc = tiled_config(m, n, k, w4, d.cpu, stages);
   if (tc.shared_bytes() > d.shared_bytes) tc = tiled_config(m, n, k, w4, true, stages);
   return tc;

@@ -39,22 +39,35 @@ inline constexpr uint32_t kTiledSliceRows = 32;
 // compiles at the first dispatch), 8 x 16 takes a few seconds. The pipelined
 // variants, which unroll the step loop S-1 times, take the GPU tiles (128 columns at BM 16), so that
 // they compile in reasonable time. The tile shape does not change the summation order.
-inline TiledConfig tiled_config(uint64_t m, uint64_t /*n*/, uint64_t /*k*/, bool /*w4*/, bool cpu_device,
-                                int stages_requested) {
+// The tile of BM rows: `cpu_tile` the CPU drivers' register tile ((BM/8) x 16 accumulators, 128 columns,
+// BK 32), else the GPU one for that BM; S = `stages` (1..4).
+inline TiledConfig tiled_tile(uint32_t bm, bool cpu_tile, int stages) {
   TiledConfig c{};
-  int s = stages_requested > 0 ? stages_requested : cpu_device ? kTiledStagesCpu : kTiledStagesGpu;
-  c.stages = uint32_t(std::clamp(s, 1, 4));
-  c.bm = m <= 16 ? 16 : m <= 32 ? 32 : 64;
-  if (cpu_device && c.stages == 1) {
+  c.stages = uint32_t(std::clamp(stages, 1, 4));
+  c.bm = bm;
+  if (cpu_tile) {
     c.bn = 128, c.tm = c.bm / 8, c.tn = 16, c.bk = 32;  // 8 x 8 invocations
   } else if (c.bm == 64) {
     c.bn = 128, c.tm = 8, c.tn = 4, c.bk = 16;  // 8 x 32 = 256 invocations
   } else if (c.bm == 32) {
     c.bn = 128, c.tm = 4, c.tn = 8, c.bk = 16;  // 8 x 16 = 128 invocations
   } else {
-    c.bn = cpu_device ? 128 : 256, c.tm = 4, c.tn = 8, c.bk = 16;  // 4 x 16 / 4 x 32 invocations
+    c.bn = 256, c.tm = 4, c.tn = 8, c.bk = 16;  // 4 x 32 invocations
   }
   c.wg = (c.bm / c.tm) * (c.bn / c.tn);
+  return c;
+}
+
+inline TiledConfig tiled_config(uint64_t m, uint64_t /*n*/, uint64_t /*k*/, bool /*w4*/, bool cpu_device,
+                                int stages_requested) {
+  int s = stages_requested > 0 ? stages_requested : cpu_device ? kTiledStagesCpu : kTiledStagesGpu;
+  s = std::clamp(s, 1, 4);
+  const uint32_t bm = m <= 16 ? 16 : m <= 32 ? 32 : 64;
+  TiledConfig c = tiled_tile(bm, cpu_device && s == 1, s);
+  if (cpu_device && s > 1 && bm == 16) {  // 4 x 16 invocations: 128 columns on CPU drivers
+    c.bn = 128;
+    c.wg = (c.bm / c.tm) * (c.bn / c.tn);
+  }
   return c;
 }
 

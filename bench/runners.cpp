@@ -91,8 +91,15 @@ const Result& error_row(Session& s, Result r, const Error& e) {
 
 const Result& measure(Session& s, Result r, const std::function<void()>& fn) {
   r.backend = to_string(s.ctx.backend());
+  const uint64_t lookups = s.ctx.last_kernel_choice().serial;
   try {
     r.stats = time_op(s.ctx, fn, s.o.warmup, s.o.iters);
+    // An op that looked its launch configuration up: the row says which, and where it came from.
+    const KernelChoice ch = s.ctx.last_kernel_choice();
+    if (ch.serial != lookups) {
+      r.config = ch.family + (ch.config.empty() ? "" : " " + to_string(ch.config));
+      r.config_source = ch.source;
+    }
   } catch (const Error& e) {
     if (e.code() != ErrorCode::Unsupported && e.code() != ErrorCode::OutOfMemory) throw;
     r.error = e.what();

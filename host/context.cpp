@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "autotune/tuning_state.hpp"
 #include "backend/device.hpp"
 #include "host/context_options.hpp"
 #include "host/device_call.hpp"
@@ -70,7 +71,32 @@ static bool backend_available(Backend b) {
   return false;
 }
 
+// The tuning state every op of the device consults (the database is read at the first lookup).
+void detail::attach_tuning(Device& d, const ContextOptions& o) {
+  d.tuning = std::make_shared<detail::TuningState>(o.tuning_db, o.cache_dir, d.info());
+}
+
 Context Context::create(const ContextOptions& given) {
+  Context c = create_untuned(given);
+  detail::attach_tuning(*c.dev_, detail::with_environment(given));
+  return c;
+}
+
+void Context::set_kernel_config(std::optional<KernelConfig> c) {
+  detail::DeviceCall call(*dev_);
+  dev_->tuning->set_override(c);
+}
+KernelChoice Context::last_kernel_choice() const {
+  detail::DeviceCall call(*dev_);
+  return dev_->tuning->last();
+}
+std::string Context::tuning_db_path() const { return dev_->tuning->db_path().string(); }
+void Context::reload_tuning() {
+  detail::DeviceCall call(*dev_);
+  dev_->tuning->reload();
+}
+
+Context Context::create_untuned(const ContextOptions& given) {
   const ContextOptions opts = detail::with_environment(given);
   Context c;
   if (opts.backend == Backend::Auto) {

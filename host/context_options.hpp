@@ -9,4 +9,9 @@ namespace lowbit::detail {
 // Throws InvalidArgument naming the variable when one holds no valid value.
 ContextOptions with_environment(ContextOptions o);
 
+class Device;
+// Gives a new device the tuning state its ops consult (host/context.cpp; the database is read at the first
+// lookup). Every way of making a Context calls it.
+void attach_tuning(Device& d, const ContextOptions& o);
+
 }  // namespace lowbit::detail

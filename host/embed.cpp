@@ -20,6 +20,7 @@ Context Context::import_vulkan(const VulkanImport& app, const ContextOptions& gi
   Context c;
   c.dev_ = detail::import_vulkan_device(app, opts);
   c.dev_->set_deterministic(opts.deterministic);
+  detail::attach_tuning(*c.dev_, opts);
   return c;
 }
 
@@ -28,6 +29,7 @@ Context Context::import_opencl(const OpenClImport& app, const ContextOptions& gi
   Context c;
   c.dev_ = detail::import_opencl_device(app, opts);
   c.dev_->set_deterministic(opts.deterministic);
+  detail::attach_tuning(*c.dev_, opts);
   return c;
 }
 

@@ -8,6 +8,8 @@
 #include "backend/deterministic.hpp"
 #include "host/device_call.hpp"
 #include "host/internal_access.hpp"
+#include "autotune/tuning_state.hpp"
+#include "backend/attention_plan.hpp"
 
 namespace lowbit {
 
@@ -80,6 +82,9 @@ void Context::kv_append(KvCache& c, int layer, std::span<const int> seqs, std::s
   a.v_new = v.mem().get();
   a.slots = sb.mem().get();
   a.tokens = uint64_t(total);
+  a.config = detail::choose_config(*dev_, "kv_append", std::string(to_string(s.opts.format)) + " hkv" + std::to_string(H) + " d" + std::to_string(D),
+                                   {.m = total, .n = 0, .k = 0, .words = detail::attn::kv_append_max_lanes(uint32_t(D))})
+                 .config;
   dev_->kv_append(a);
 }
 
@@ -168,6 +173,14 @@ Buffer Context::attention(const Buffer& q, KvCache& c, int layer, std::span<cons
       bad("attention: deterministic mode splits decode every " + std::to_string(fixed) + " pages; split_pages = " +
           std::to_string(o.split_pages) + " was asked");
     a.split_pages = fixed;
+  } else if (decode) {  // the tuned decode launch (keys per step, pages per split); prefill has no knob yet
+    // (deterministic mode keeps the default keys per step: a tuned one would change the summation order)
+    a.config = detail::choose_config(*dev_, "attention_decode",
+                                     std::string(to_string(s.opts.format)) + " hq" + std::to_string(Hq) + " hkv" +
+                                         std::to_string(Hkv) + " d" + std::to_string(D) + " p" + std::to_string(P),
+                                     {.m = int64_t(B), .n = 0, .k = tune::m_bucket(max_kv), .page_size = uint32_t(P)})
+                   .config;
+    if (a.split_pages == 0) a.split_pages = a.config.split;
   }
   dev_->attention(a);
   return out;

@@ -1,6 +1,7 @@
 // ops_gemm.cpp — gemm_f16 / gemm_w4a16 / gemm_w4a8 entry points: shape and dtype checks, act_order gather,
 // path choice (GEMV for small M, tiled otherwise, cooperative matrix where the device has it).
 #include "backend/deterministic.hpp"
+#include "autotune/tuning_state.hpp"
 #include "backend/device.hpp"
 #include "lowbit_formats.h"
 #include "host/device_call.hpp"
@@ -43,6 +44,21 @@ void activation_shape(const Buffer& x, int64_t k, int64_t& m) {
 void check_options(const GemmOptions& o) {
   if (o.split_k < 0) bad("gemm: split_k must be >= 0 (0 = automatic), got " + std::to_string(o.split_k));
   if (o.stages < 0 || o.stages > 4) bad("gemm: stages must be 0 (default) or 1..4, got " + std::to_string(o.stages));
+}
+
+// The launch configuration of a resolved GEMM (tuning database -> shipped -> heuristic); explicit
+// GemmOptions split_k / stages win over the tuned ones.
+void choose_gemm_config(detail::Device& dev, detail::GemmArgs& a) {
+  const char* path = a.path == GemmPath::Gemv ? "gemv" : a.path == GemmPath::Tiled ? "tiled" : "coopmat";
+  const std::string family = std::string(path) + (a.w4 ? "_w4" : "_f16");
+  const std::string format = a.w4 ? "g" + std::to_string(a.group) : "f16";
+  a.config = detail::choose_config(dev, family, format, {.m = int64_t(a.m), .n = int64_t(a.n), .k = int64_t(a.k)}).config;
+  // Deterministic mode fixed the path and the K slices (resolve_launch); a tuned split may not change them
+  // (tile and pipeline depth may: they keep each output's K order).
+  if (a.deterministic && !detail::deterministic_gemm_allowed(a.path, a.config.split ? a.config.split : a.split_k, a.k))
+    a.config.split = 0;
+  if (a.split_k == 0) a.split_k = a.config.split;
+  if (a.stages == 0) a.stages = a.config.stages;
 }
 
 }  // namespace
@@ -113,6 +129,7 @@ Buffer Context::gemm_f16(const Buffer& x, const Buffer& w, const Buffer& bias, c
   a.out_elem = out_elem(o.out);
   a.m = uint64_t(m), a.n = uint64_t(n), a.k = uint64_t(k);
   resolve_launch(*this, *dev_, o, m, a);
+  choose_gemm_config(*dev_, a);
   Buffer y = alloc_buffer(o.out, {m, n}, true);  // the result: from the pool
   a.y = y.mem().get();
   dev_->gemm(a);
@@ -161,6 +178,7 @@ Buffer Context::gemm_w4a16(const Buffer& x, const W4Layer& w, const GemmOptions&
   a.m = uint64_t(m), a.n = uint64_t(w.n), a.k = uint64_t(w.k);
   a.group = w.group;
   resolve_launch(*this, *dev_, o, m, a);
+  choose_gemm_config(*dev_, a);
   Buffer y = alloc_buffer(o.out, {m, w.n}, true);  // the result: from the pool
   a.y = y.mem().get();
   dev_->gemm(a);

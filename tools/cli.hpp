@@ -26,6 +26,7 @@ Command add_pack_command(CLI::App& root);
 Command add_run_command(CLI::App& root);
 Command add_demo_command(CLI::App& root);
 Command add_bench_command(CLI::App& root);
+Command add_tune_command(CLI::App& root);
 // `run attention` (cmd_run_attention.cpp), registered on the `run` sub-app by add_run_command.
 Command add_run_attention_command(CLI::App& run);
 

@@ -23,6 +23,9 @@ void check_output(const std::string& path, const std::string& flag, const std::s
 }
 
 void print_run_summary(const std::string& op, const std::string& what, const Context& ctx, double device_ms) {
+  const KernelChoice ch = ctx.last_kernel_choice();  // the launch configuration of the last tuned op
+  if (ch.serial > 0)
+    log().info("run {}: {} config {} ({})", op, ch.family, to_string(ch.config), ch.source);
   std::fprintf(stderr, "run %s: %s on %s (%s): %.3f ms device time\n", op.c_str(), what.c_str(),
                to_string(ctx.backend()), ctx.device_info().name.c_str(), device_ms);
 }

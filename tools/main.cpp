@@ -44,12 +44,13 @@ int run_command_line(int argc, char** argv) {
   app.name("lowbit");
   app.set_version_flag("--version", lowbit::io::library_version());
   app.footer("Environment: LOWBIT_LOG (trace|debug|info|warn|error|off), LOWBIT_CACHE_DIR, LOWBIT_VK_VALIDATION=1 "
-             "(any validation message: exit code 3), LOWBIT_VK_TIMEOUT_MS, LOWBIT_VK_STAGING_LIMIT.");
+             "(any validation message: exit code 3), LOWBIT_VK_TIMEOUT_MS, LOWBIT_VK_STAGING_LIMIT, LOWBIT_TUNING_DB.");
   std::vector<lowbit::cli::Command> commands = {lowbit::cli::add_devices_command(app),
                                                 lowbit::cli::add_convert_command(app),
                                                 lowbit::cli::add_pack_command(app), lowbit::cli::add_run_command(app),
                                                 lowbit::cli::add_demo_command(app),
-                                                lowbit::cli::add_bench_command(app)};
+                                                lowbit::cli::add_bench_command(app),
+                                                lowbit::cli::add_tune_command(app)};
   app.require_subcommand(1);
   std::string names;  // "devices, convert, ..." for messages
   bool known = false;

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "backend/gemm_plan.hpp"
+#include "backend/kernel_params.hpp"
 #include "backend/tiled_config.hpp"
 #include "backend/opencl/opencl_device.hpp"
 #include "lowbit_formats.h"
@@ -18,9 +19,9 @@ constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 
 
 void OpenClDevice::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
-  std::string opts = "-cl-std=CL1.2 -DLB_W4=" + std::string(a.w4 ? "1" : "0") +
-                     // groups that are not a multiple of 8 rows: the straddling-word variant
-                     " -DLB_ANY_GROUP=" + std::string(a.w4 && a.group % 8 != 0 ? "1" : "0");
+  // groups that are not a multiple of 8 rows: the straddling-word variant
+  const bool any_group = a.w4 && a.group % 8 != 0;
+  std::string opts = "-cl-std=CL1.2";
   uint32_t flags = (a.bias ? kFlagBias : 0) | (a.bias && a.bias_f32 ? kFlagBiasF32 : 0) | (a.zeros ? kFlagZeros : 0) |
                    (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0);
   cl_uint M = cl_uint(a.m), N = cl_uint(a.n), K = cl_uint(a.k), group = cl_uint(a.w4 ? a.group : 0);
@@ -28,8 +29,8 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   // The launch plan (backend/gemm_plan.hpp): GEMV geometry and split-K; the tiled path splits K as the
   // caller asks (split_k), or, with no request, when its output tiles alone would leave compute units
   // idle, in slices of whole pipeline steps (plan_tiled_split).
-  const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k) : GemvPlan{};
-  const TiledConfig tc = plan_tiled(profile_, a.m, a.n, a.k, a.w4, a.stages);
+  const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k, a.config) : GemvPlan{};
+  const TiledConfig tc = plan_tiled(profile_, a.m, a.n, a.k, a.w4, a.stages, a.config);
   const uint64_t tiles = ((a.n + tc.bn - 1) / tc.bn) * ((a.m + tc.bm - 1) / tc.bm);
   uint32_t splits = 1;
   cl_uint k_split = cl_uint(a.k);
@@ -44,15 +45,10 @@ void OpenClDevice::gemm(const GemmArgs& a) {
 
   cl_kernel k;
   if (gemv) {
-    opts += " -DLB_WG=" + std::to_string(gp.wg) + " -DLB_MT=" + std::to_string(gp.mt) + " -DLB_KC=" + std::to_string(gp.kc) +
-            " -DLB_COLS=" + std::to_string(gp.cols) + " -DLB_NC=" + std::to_string(gp.nc) +
-            " -DLB_KP=" + std::to_string(gp.kp) + " -DLB_XS=" + std::string(gp.xs ? "1" : "0") +
-            " -DLB_RB=" + std::to_string(gp.rb) + " -DLB_UW=" + std::to_string(gp.u);
+    opts += " -DLB_ANY_GROUP=" + std::string(any_group ? "1" : "0") + gemv_params(gp, a.w4).cl_options();
     k = kernel("gemm.cl", opts, "lb_gemm_gemv");
   } else {
-    opts += " -DLB_WG=" + std::to_string(tc.wg) + " -DLB_BM=" + std::to_string(tc.bm) + " -DLB_BN=" + std::to_string(tc.bn) +
-            " -DLB_BK=" + std::to_string(tc.bk) + " -DLB_TM=" + std::to_string(tc.tm) + " -DLB_TN=" + std::to_string(tc.tn) +
-            " -DLB_STAGES=" + std::to_string(tc.stages);
+    opts += tiled_params(tc, a.w4, any_group).cl_options();
     k = kernel("gemm.cl", opts, "lb_gemm_tiled");
   }
   cl_uint args_splits = splits;

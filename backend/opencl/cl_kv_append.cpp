@@ -13,7 +13,8 @@ void OpenClDevice::kv_append(const KvAppendArgs& a) {
   if (!a.tokens) return;
   const cl_uint rows = cl_uint(a.tokens * kv.kv_heads);
   const attn::KvAppendPlan plan =
-      attn::plan_kv_append(kv.head_dim, 2 * uint64_t(rows), 8, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_));
+      attn::plan_kv_append(kv.head_dim, 2 * uint64_t(rows), 8, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_),
+                           1, a.config.rows);
   const std::string opts = "-cl-std=CL1.2 -DLB_FMT=" + std::to_string(kv.format) + " -DLB_D=" +
                            std::to_string(kv.head_dim) + " -DLB_RPW=" + std::to_string(plan.rows_per_group) +
                            " -DLB_R=" + std::to_string(plan.lanes_per_row);

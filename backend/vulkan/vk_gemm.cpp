@@ -7,6 +7,7 @@
 #include <string>
 
 #include "backend/gemm_plan.hpp"
+#include "backend/kernel_params.hpp"
 #include "backend/tiled_config.hpp"
 #include "lowbit_formats.h"
 
@@ -32,7 +33,7 @@ const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const Vul
 GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
   const bool coop = a.path == GemmPath::CoopMatrix;
-  const TiledConfig tc = plan_tiled(profile_, a.m, a.n, a.k, a.w4, a.stages);
+  const TiledConfig tc = plan_tiled(profile_, a.m, a.n, a.k, a.w4, a.stages, a.config);
   const uint64_t range = gpu_.max_binding_range();
   const uint64_t align = std::max<uint64_t>(gpu_.limits().minStorageBufferOffsetAlignment, 4);
   const VulkanBuffer& x = vkbuf(a.x);
@@ -62,7 +63,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
                                               " bytes, more than the device's storage-binding range");
   }
   // The launch plan (backend/gemm_plan.hpp); weights over one binding force one K slice per window.
-  const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k) : GemvPlan{};
+  const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k, a.config) : GemvPlan{};
   const uint64_t tiles = coop ? ((a.n + kCoopTile - 1) / kCoopTile) * ((a.m + kCoopTile - 1) / kCoopTile)
                               : ((a.n + tc.bn - 1) / tc.bn) * ((a.m + tc.bm - 1) / tc.bm);
   uint32_t k_split = uint32_t(a.k), splits = 1;
@@ -93,7 +94,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
                                             coopmat_variant_name(coopmat_) + "_cooperative_matrix with an fp16 x fp16 + fp32 shape");
   if (gemv) {
     shader = a.w4 && f16_dequant_ ? "gemm_gemv_f16dq" : "gemm_gemv";
-    spec = {gp.wg, gp.mt, a.w4 ? 1u : 0u, gp.kc, gp.cols, gp.nc, gp.kp, gp.xs ? 1u : 0u, gp.rb, gp.u};
+    spec = gemv_params(gp, a.w4).values;
   } else if (coop && coopmat_ == CoopmatVariant::Khr) {  // fragment shape from the device's list
     const CoopmatShape& f = *gpu_.coopmat_khr_shape();
     shader = "gemm_coopmat_khr";
@@ -103,7 +104,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group};
   } else {
     shader = "gemm_tiled";
-    spec = {tc.wg, tc.bm, tc.bn, tc.bk, tc.tm, tc.tn, a.w4 ? 1u : 0u, any_group, tc.stages};
+    spec = tiled_params(tc, a.w4, any_group).values;
   }
   const Pipeline& pipe = pipelines_.get(shader, 6, spec);
   GemmLaunch launch{.kernel = shader, .invocations_per_workgroup = spec[0], .split_k = splits};

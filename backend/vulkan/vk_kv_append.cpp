@@ -53,7 +53,7 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
     const uint64_t n = std::min(step, a.tokens - t0), rows = n * kv.kv_heads;
     // a row's lanes reduced by shuffles only in whole subgroups (lanes per row <= the subgroup size)
     const uint32_t whole = sg ? gpu_.full_subgroups_max() : 1;
-    const attn::KvAppendPlan plan = attn::plan_kv_append(kv.head_dim, 2 * rows, sg ? sg : 8, target, whole);
+    const attn::KvAppendPlan plan = attn::plan_kv_append(kv.head_dim, 2 * rows, sg ? sg : 8, target, whole, a.config.rows);
     const bool shuffle = sg && plan.workgroup() % whole == 0;
     const std::vector<uint32_t> spec = {plan.workgroup(), uint32_t(kv.format), kv.head_dim, plan.rows_per_group,
                                         plan.lanes_per_row};

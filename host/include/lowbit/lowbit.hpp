@@ -24,6 +24,7 @@
 
 #include "lowbit/attention.hpp"
 #include "lowbit/formats.hpp"
+#include "lowbit/tuning.hpp"
 #include "lowbit/w4.hpp"
 #include "lowbit/w4a8.hpp"
 
@@ -255,6 +256,8 @@ struct ContextOptions {
   // fails as VK_ERROR_DEVICE_LOST / CL_OUT_OF_RESOURCES would, so the context becomes lost. GPU backends.
   // 0 = $LOWBIT_TEST_DEVICE_LOST_AT or never.
   uint64_t test_device_lost_at = 0;
+  // Tuning database (JSON) the ops consult; empty = $LOWBIT_TUNING_DB or <cache dir>/tuning.json.
+  std::string tuning_db;
 };
 
 // One device on one backend; owns its buffers, pipelines and the default stream.
@@ -312,6 +315,15 @@ class Context {
   // Launch geometry of the last gemm_f16 / gemm_w4a16 on this context (empty kernel before the first).
   GemmLaunch last_gemm_launch() const;
 
+  // Launch configurations (lowbit/tuning.hpp). Every tuned op (GEMMs, decode attention, kv_append) looks
+  // its configuration up at dispatch: override -> tuning database -> shipped defaults -> heuristic.
+  // set_kernel_config forces one for every following op (nullopt: back to the lookup); the autotuner
+  // launches its candidates this way. last_kernel_choice: what the last tuned op used, and why.
+  void set_kernel_config(std::optional<KernelConfig> c);
+  KernelChoice last_kernel_choice() const;
+  std::string tuning_db_path() const;
+  void reload_tuning();  // re-read the tuning database at the next lookup
+
   // Paged KV cache and attention (lowbit/attention.hpp).
   KvCache create_kv_cache(const KvCacheOptions& o);
   // Writes the LAST counts[i] tokens of each sequence seqs[i] (after KvCache::extend) into `layer`:
@@ -350,6 +362,7 @@ class Context {
 
  private:
   friend struct detail::Access;
+  static Context create_untuned(const ContextOptions& opts);  // create() without the tuning state
   // alloc(), or with `pooled` from the device's pool of recycled op results (contents undefined).
   Buffer alloc_buffer(DType dtype, Shape shape, bool pooled);
   Buffer wrap(std::shared_ptr<detail::DeviceBuffer> mem, DType dtype, Shape shape);

@@ -1,0 +1,314 @@
+// test_autotune.cpp — the autotuner: pruning by device limits, verification (a deliberately wrong,
+// faster candidate never wins), the tuning database (corrupt file, concurrent writers, driver and
+// kernel changes: ignored with one warning and left untouched), the lookup order, and a tuned launch
+// giving the default's result.
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "autotune/search_space.hpp"
+#include "autotune/shipped.hpp"
+#include "autotune/tuner.hpp"
+#include "autotune/tuning_db.hpp"
+#include "autotune/tuning_state.hpp"
+#include "backend/gemm_plan.hpp"
+#include "bench/runners.hpp"
+#include "host/log.hpp"
+#include "support/backends.hpp"
+#include "support/temp_dir_test.hpp"
+
+namespace lowbit {
+namespace {
+
+using tune::DbEntry;
+
+// Counts lowbit's warnings that contain `needle` while it lives.
+class WarningCounter {
+ public:
+  WarningCounter() : sink_(std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(64)) { log().sinks().push_back(sink_); }
+  ~WarningCounter() { std::erase(log().sinks(), sink_); }
+  size_t count(const std::string& needle) const {
+    size_t n = 0;
+    for (const auto& m : sink_->last_formatted())
+      if (m.find("warn") != std::string::npos && m.find(needle) != std::string::npos) ++n;
+    return n;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
+};
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+void spit(const std::filesystem::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
+
+// A small int4 layer and activations on ctx (group 32, symmetric).
+struct SmallGemm {
+  W4Layer layer;
+  Buffer x;
+  SmallGemm(Context& ctx, int64_t m, int64_t n, int64_t k, uint32_t seed = 1) {
+    auto w = bench::random_f32(size_t(n * k), seed, 0.05f);
+    layer = ctx.upload_w4(quantize_w4_rtn(w.data(), n, k, 32, true));
+    auto xh = bench::random_f16(size_t(m * k), seed + 1, 1.0f);
+    x = ctx.upload(DType::F16, {m, k}, xh.data(), xh.size() * 2);
+  }
+  std::vector<float> run(Context& ctx) { return ctx.download<float>(ctx.gemm_w4a16(x, layer, {.out = DType::F32})); }
+};
+
+DbEntry entry_for(const Context& ctx, const std::string& family, int64_t m, int64_t n, int64_t k, const char* config) {
+  DbEntry e;
+  e.key = tune::device_key(ctx.device_info());
+  e.key.kernel_hash = tune::kernel_hash(tune::family(family), ctx.backend());
+  e.key.family = family, e.key.format = "g32", e.key.m_bucket = tune::m_bucket(m), e.key.n = n, e.key.k = k;
+  e.config = parse_kernel_config(config);
+  e.config_ms = 1, e.default_ms = 2, e.date = "2026-11-27";
+  return e;
+}
+
+Context cpu_context(const std::filesystem::path& db) {
+  return Context::create({.backend = Backend::CPU, .tuning_db = db.string()});
+}
+
+// ---- search space ---------------------------------------------------------------------------------
+TEST(SearchSpace, PruningRespectsWorkgroupSharedMemoryAndShape) {
+  const tune::Limits small{.max_workgroup = 64, .shared_bytes = 16384, .subgroup = 8, .cpu = true};
+  const tune::Problem p{.m = 16, .n = 4100, .k = 4096};  // N % 8 != 0
+  for (const char* fam : {"gemv_w4", "tiled_w4"}) {
+    auto cands = tune::candidates(tune::family(fam), small, p);
+    ASSERT_FALSE(cands.empty());
+    EXPECT_TRUE(cands[0].empty()) << "the default comes first";
+    for (const KernelConfig& c : cands) {
+      EXPECT_LE(c.wg, 64) << fam << " " << to_string(c);
+      EXPECT_NE(c.cols, 8) << "8 columns do not divide N: " << to_string(c);
+      if (c.bm || c.tile) {
+        const auto tc = detail::tiled_tile(c.bm ? c.bm : 16, c.tile ? c.tile == 2 : c.stages <= 1, c.stages ? c.stages : 1);
+        EXPECT_LE(tc.wg, 64u) << to_string(c);
+        EXPECT_LE(tc.shared_bytes(), 16384u) << to_string(c);
+      }
+    }
+  }
+  // A roomier device keeps more: the limits, not the space, removed them.
+  const tune::Limits big{.max_workgroup = 1024, .shared_bytes = 65536, .subgroup = 32, .cpu = false};
+  EXPECT_GT(tune::candidates(tune::family("gemv_w4"), big, {.m = 16, .n = 4096, .k = 4096}).size(),
+            tune::candidates(tune::family("gemv_w4"), small, p).size());
+  EXPECT_FALSE(tune::family("gemv_w4").violation({.wg = 256}, small, p).empty());
+  EXPECT_FALSE(tune::family("gemv_w4").violation({.split = 64}, big, {.m = 1, .n = 64, .k = 1024}).empty());
+}
+
+// ---- verification ---------------------------------------------------------------------------------
+class AutotuneBackends : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(AutotuneBackends, DeliberatelyWrongFasterCandidateNeverWins) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  const int64_t m = 1, n = 256, k = 1024;
+  SmallGemm right(ctx, m, n, k), quarter(ctx, m, n, k / 4);  // the wrong one skips 3/4 of K: faster
+  const KernelConfig wrong{.split = 3};
+  tune::TuneTask t;
+  t.label = "wrong-candidate test";
+  t.problem = {.m = m, .n = n, .k = k};
+  std::vector<float> y;
+  t.run = [&](const KernelConfig& c) { y = c == wrong ? quarter.run(ctx) : right.run(ctx); };
+  t.output = [&] { return y; };
+  tune::SearchOptions o;
+  o.budget_s = 20;
+  o.candidates = {KernelConfig{}, wrong, KernelConfig{.split = 2}};
+  tune::TuneResult r = tune::tune_task(ctx, t, o);
+  EXPECT_NE(r.best, wrong);
+  EXPECT_EQ(r.rejected, 1u);
+  EXPECT_EQ(r.verified, 2u);
+  bool seen = false;
+  for (const auto& mres : r.measured)
+    if (mres.config == wrong) {
+      seen = true;
+      EXPECT_FALSE(mres.verified);
+      EXPECT_NE(mres.rejected.find("max error"), std::string::npos) << mres.rejected;
+    }
+  EXPECT_TRUE(seen);
+  EXPECT_LE(r.best_ms, r.default_ms);
+  test::expect_clean(ctx);
+}
+
+// A config from the database reaches the kernel (launch geometry) and gives the default's result.
+TEST_P(AutotuneBackends, TunedConfigReachesKernelAndMatchesDefault) {
+  LOWBIT_CONTEXT_OR_SKIP(probe, GetParam());
+  if (GetParam() == Backend::CPU) GTEST_SKIP() << "the CPU reference has no launch knobs";
+  const auto dir = std::filesystem::temp_directory_path() / ("lowbit_tuned_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto db = dir / "tuning.json";
+  const int64_t m = 3, n = 512, k = 2048;
+  std::vector<float> def, tuned;
+  {
+    Context ctx = Context::create({.backend = GetParam(), .tuning_db = db.string()});
+    SmallGemm g(ctx, m, n, k);
+    def = g.run(ctx);
+    EXPECT_EQ(ctx.last_kernel_choice().source, "heuristic");
+    tune::merge_into_db(db, {entry_for(ctx, "gemv_w4", m, n, k, "variant=2 split=2")});
+  }
+  Context ctx = Context::create({.backend = GetParam(), .tuning_db = db.string()});
+  SmallGemm g(ctx, m, n, k);
+  tuned = g.run(ctx);
+  EXPECT_EQ(ctx.last_kernel_choice().source, "tuned");
+  EXPECT_EQ(ctx.last_gemm_launch().split_k, 2u);
+  EXPECT_GT(ctx.last_gemm_launch().k_partitions, 1u) << "variant=2: the K-partitioned GEMV";
+  ASSERT_EQ(def.size(), tuned.size());
+  float scale = 0;
+  for (float v : def) scale = std::max(scale, std::fabs(v));
+  for (size_t i = 0; i < def.size(); ++i) EXPECT_NEAR(tuned[i], def[i], 1e-3f * scale) << i;
+  test::expect_clean(ctx);
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, AutotuneBackends, ::testing::ValuesIn(test::all_backends()), test::backend_param_name);
+
+// ---- database -------------------------------------------------------------------------------------
+class TuningDb : public test::TempDirTest {};
+
+TEST_F(TuningDb, CorruptFileIsIgnoredWithOneWarningAndLeftUntouched) {
+  for (const char* text : {"{not json", "[1, 2]", "{\"version\": 1, \"entries\": 5}", "{\"version\": \"1\", \"entries\": []}"}) {
+    const auto db = file(std::string("db") + std::to_string(std::hash<std::string>{}(text)) + ".json");
+    spit(db, text);
+    WarningCounter w;
+    Context ctx = cpu_context(db);
+    SmallGemm g(ctx, 1, 64, 256);
+    g.run(ctx);
+    g.run(ctx);
+    EXPECT_EQ(ctx.last_kernel_choice().source, "heuristic") << text;
+    EXPECT_EQ(w.count(db.string()), 1u) << text;
+    EXPECT_THROW(tune::merge_into_db(db, {entry_for(ctx, "gemv_w4", 1, 64, 256, "split=2")}), Error) << text;
+    EXPECT_EQ(slurp(db), text) << "a corrupt database is never overwritten";
+  }
+}
+
+TEST_F(TuningDb, EntryWithWrongTypesIsSkippedAndKeptOnRewrite) {
+  const auto db = file("db.json");
+  Context ctx = cpu_context(db);
+  tune::merge_into_db(db, {entry_for(ctx, "gemv_w4", 1, 64, 256, "split=2")});
+  std::string text = slurp(db);
+  text.insert(text.find('[') + 1, "{\"family\": 7},");  // a mistyped entry
+  spit(db, text);
+  tune::DbFile f = tune::read_db(db);
+  EXPECT_EQ(f.entries.size(), 1u);
+  EXPECT_NE(f.problem.find("1 entry"), std::string::npos) << f.problem;
+  tune::merge_into_db(db, {entry_for(ctx, "gemv_w4", 2, 64, 256, "split=4")});
+  EXPECT_NE(slurp(db).find("\"family\": 7"), std::string::npos) << "the unreadable entry stays in the file";
+  EXPECT_EQ(tune::read_db(db).entries.size(), 2u);
+}
+
+TEST_F(TuningDb, ConcurrentWritersInTwoProcessesLoseNothing) {
+  const auto db = file("db.json");
+  Context ctx = cpu_context(db);
+  constexpr int kPerWriter = 25;
+  pid_t pids[2];
+  for (int w = 0; w < 2; ++w) {
+    pids[w] = ::fork();
+    ASSERT_GE(pids[w], 0);
+    if (pids[w] == 0) {
+      int rc = 0;
+      try {
+        for (int i = 0; i < kPerWriter; ++i)
+          tune::merge_into_db(db, {entry_for(ctx, "gemv_w4", 1, 64 * (1 + w), 256 + 8 * i, "split=2")});
+      } catch (...) {
+        rc = 1;
+      }
+      ::_exit(rc);
+    }
+  }
+  for (pid_t p : pids) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(p, &status, 0), p);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  tune::DbFile f = tune::read_db(db);
+  EXPECT_TRUE(f.problem.empty()) << f.problem;
+  EXPECT_EQ(f.entries.size(), 2u * kPerWriter);
+}
+
+TEST_F(TuningDb, OtherDriverAndChangedKernelsAreIgnoredWithOneWarning) {
+  const auto db = file("db.json");
+  Context writer = cpu_context(db);
+  DbEntry other_driver = entry_for(writer, "gemv_w4", 1, 64, 256, "split=2");
+  other_driver.key.driver = "0.0.1-other";
+  DbEntry old_kernels = entry_for(writer, "gemv_w4", 2, 64, 256, "split=4");
+  old_kernels.key.kernel_hash = "0123456789abcdef";
+  tune::merge_into_db(db, {other_driver, old_kernels});
+  const std::string before = slurp(db);
+  WarningCounter w;
+  Context ctx = cpu_context(db);
+  SmallGemm g(ctx, 1, 64, 256);
+  g.run(ctx);
+  EXPECT_EQ(ctx.last_kernel_choice().source, "heuristic");
+  SmallGemm g2(ctx, 2, 64, 256);
+  g2.run(ctx);
+  EXPECT_EQ(ctx.last_kernel_choice().source, "heuristic");
+  EXPECT_EQ(w.count("2 entries for this device ignored"), 1u);
+  EXPECT_EQ(slurp(db), before);
+}
+
+TEST_F(TuningDb, LookupOrderOverrideExactNearestShippedHeuristic) {
+  const auto db = file("db.json");
+  Context writer = cpu_context(db);
+  tune::merge_into_db(db, {entry_for(writer, "gemv_w4", 1, 64, 1024, "split=2"),
+                           entry_for(writer, "gemv_w4", 16, 64, 1024, "split=4"),
+                           entry_for(writer, "gemv_w4", 4, 128, 1024, "default")});
+  Context ctx = cpu_context(db);
+  auto choice = [&](int64_t m, int64_t n) {
+    SmallGemm g(ctx, m, n, 1024);
+    g.run(ctx);
+    return ctx.last_kernel_choice();
+  };
+  EXPECT_EQ(choice(1, 64).config.split, 2);  // exact bucket
+  EXPECT_EQ(choice(1, 64).source, "tuned");
+  EXPECT_EQ(choice(2, 64).config.split, 2);  // nearest bucket: 1 (one step) before 16 (three)
+  EXPECT_EQ(choice(8, 64).config.split, 4);  // nearest: 16
+  EXPECT_EQ(choice(4, 128).source, "default");  // tuned, and the default won
+  EXPECT_EQ(choice(1, 96).source, "heuristic");  // no entry, no shipped row
+  ctx.set_kernel_config(KernelConfig{.split = 8});
+  EXPECT_EQ(choice(1, 64).source, "override");
+  EXPECT_EQ(choice(1, 64).config.split, 8);
+  ctx.set_kernel_config(std::nullopt);
+  EXPECT_EQ(choice(1, 64).source, "tuned");
+
+  // Shipped rows: an H100 (as its driver reports it) without database entries.
+  DeviceInfo h100;
+  h100.backend = Backend::Vulkan, h100.name = "NVIDIA H100 80GB HBM3", h100.type = "discrete", h100.max_workgroup_size = 1024;
+  h100.shared_memory_bytes = 49152, h100.subgroup_size = 32, h100.driver_version = "580.159.4";
+  detail::TuningState state("", file("empty").string(), h100);
+  state.reload();
+  KernelChoice a = state.choose("gemv_w4", "g128", {.m = 1, .n = 4096, .k = 4096});
+  EXPECT_EQ(a.source, "shipped");
+  EXPECT_EQ(a.config.variant, 2);  // K-partitioned at 1 x 4096 x 4096
+  KernelChoice b = state.choose("gemv_w4", "g128", {.m = 1, .n = 14336, .k = 4096});
+  EXPECT_EQ(b.config.variant, 1);  // staged at 1 x 14336 x 4096
+  EXPECT_EQ(state.choose("gemv_f16", "f16", {.m = 1, .n = 4096, .k = 4096}).source, "heuristic");
+}
+
+TEST_F(TuningDb, ConfigThatCannotRunHereIsIgnoredWithAWarning) {
+  const auto db = file("db.json");
+  Context writer = cpu_context(db);
+  tune::merge_into_db(db, {entry_for(writer, "gemv_w4", 1, 60, 256, "cols=8")});  // 8 columns do not divide N = 60
+  WarningCounter w;
+  Context ctx = cpu_context(db);
+  SmallGemm g(ctx, 1, 60, 256);
+  g.run(ctx);
+  g.run(ctx);
+  EXPECT_EQ(ctx.last_kernel_choice().source, "heuristic");
+  EXPECT_EQ(w.count("cannot run here"), 1u);
+}
+
+TEST(KernelConfigText, RoundTripsAndRejectsBadKnobs) {
+  KernelConfig c{.variant = 2, .wg = 256, .split = 4};
+  EXPECT_EQ(to_string(c), "variant=2 wg=256 split=4");
+  EXPECT_EQ(parse_kernel_config(to_string(c)), c);
+  EXPECT_EQ(to_string(KernelConfig{}), "default");
+  EXPECT_TRUE(parse_kernel_config("default").empty());
+  for (const char* bad : {"colour=2", "wg=", "wg=-1", "wg=12x", "wg"}) EXPECT_THROW(parse_kernel_config(bad), Error) << bad;
+}
+
+}  // namespace
+}  // namespace lowbit
