@@ -7,7 +7,7 @@
 
 #include "backend/attention_plan.hpp"
 #include "bench/runners.hpp"
-#include "host/kv_cache_state.hpp"
+#include "host/internal_access.hpp"
 
 namespace lowbit::tune {
 
@@ -111,7 +111,7 @@ TuneTask kv_append_task(Context& ctx, const OpShape& s) {
   t.problem = {.m = batch * tokens, .n = 0, .k = 0, .words = detail::attn::kv_append_max_lanes(kD)};
   t.run = [&ctx, st](const KernelConfig&) { ctx.kv_append(*st->cache, 0, st->seqs, st->counts, st->k, st->v); };
   t.output = [&ctx, st] {  // the cache bytes written: codes, scales and zeros, exactly
-    const detail::KvLayerBuffers& l = st->cache->state().layers.at(0);
+    const detail::KvLayerBuffers& l = detail::kv_state(*st->cache).layers.at(0);
     std::vector<float> out;
     for (const Buffer* b : {&l.k, &l.v, &l.k_scale, &l.k_zero, &l.v_scale, &l.v_zero})
       if (b->valid())
