@@ -199,35 +199,21 @@ void run_w4a16(Session& s, const GemmShape& sh, const Buffer& x, const W4Layer& 
   }
 }
 
-// The QoQ layer of the shape (same (N, K) as w4): random valid codes, level-2 scale 8 and zero 8 per group (the
-// timing does not depend on the values).
+// The QoQ layer of the shape: the same random weights as the fp16 / int4 rows, packed by quantize_qoq.
 void build_qoq(Session& s, const GemmShape& sh, GemmWeights& w) {
   if (w.qoq.n == sh.n && w.qoq.k == sh.k) return;
-  QoqHost h;
-  h.n = sh.n, h.k = sh.k, h.group = s.o.group;
-  h.qweight.resize(size_t(h.k_words() * h.n));
-  std::mt19937 rng(6);
-  for (auto& word : h.qweight) word = rng();
-  h.s1.assign(size_t(h.n), 0x1C00);  // fp16 2^-8
-  h.s2.assign(size_t(h.groups() * h.n), 8);
-  h.zeros.assign(h.s2.size(), 8);
-  w.qoq = s.ctx.upload_qoq(h);
+  auto wf = random_f32(size_t(sh.n * sh.k), 1, 0.02f);
+  w.qoq = s.ctx.upload_qoq(quantize_qoq(wf.data(), sh.n, sh.k, s.o.group));
 }
 
-// The W4A8 row: the int8 GEMM alone (activations quantized beforehand, as the W4A16 row's are fp16 already),
+// The W4A8 row: the int8 GEMM alone (activations quantized on the device beforehand, as the W4A16 row's are
+// fp16 already),
 // with the fp16 and W4A16 rows of the same shape as its peers (speedup_vs_f16, speedup_vs_w4a16).
 void run_w4a8(Session& s, const GemmShape& sh, const Buffer& x, const GemmWeights& w, std::optional<double> f16_ms) {
   run_w4a16(s, sh, x, w.w4, f16_ms);
   std::optional<double> w4a16_ms;
   if (s.results.back().error.empty()) w4a16_ms = s.results.back().stats.median_ms;
-  std::vector<int8_t> codes(size_t(sh.m * sh.k));
-  std::mt19937 rng(7);
-  for (auto& c : codes) c = int8_t(int(rng() % 255) - 127);
-  std::vector<float> scales(size_t(sh.m), 0.01f);
-  std::vector<int32_t> sums(size_t(sh.m), 0);
-  ActInt8 a{s.ctx.upload(DType::I8, {sh.m, sh.k}, codes.data(), codes.size()),
-            s.ctx.upload(DType::F32, {sh.m}, scales.data(), scales.size() * 4),
-            s.ctx.upload(DType::I32, {sh.m}, sums.data(), sums.size() * 4)};
+  const ActInt8 a = s.ctx.quantize_activations_int8(x);  // per-token int8 codes of the same activations
   Result r = gemm_row(s, "w4a8", sh, gemm_w4a8_work(sh.m, sh.n, sh.k, s.o.group));
   r.config = sh.m <= 16 ? "gemv" : "tiled";
   r.f16_ms = f16_ms;
