@@ -1,8 +1,20 @@
 # cmake/sanitizers.cmake — LOWBIT_SANITIZE=address (ASan + UBSan, any UB aborts) or =thread (TSan), applied
-# to every target of the build. The GPU drivers (lavapipe, PoCL) are not instrumented: their known reports
+# to every target of the build; LOWBIT_FUZZ=ON (clang only) adds libFuzzer coverage to ASan + UBSan and
+# builds the fuzz targets of tests/fuzz. The GPU drivers (lavapipe, PoCL) are not instrumented: their known reports
 # are handled by the suppression files in tests/sanitizers/, never by hiding lowbit's own code.
 set(LOWBIT_SANITIZE "" CACHE STRING "Sanitizers for the whole build: address (ASan+UBSan), thread (TSan) or empty")
 set_property(CACHE LOWBIT_SANITIZE PROPERTY STRINGS "" address thread)
+option(LOWBIT_FUZZ "Build the libFuzzer targets of tests/fuzz (clang; implies LOWBIT_SANITIZE=address)" OFF)
+if(LOWBIT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "LOWBIT_FUZZ needs clang (libFuzzer): configure with CC=clang CXX=clang++")
+  endif()
+  if(LOWBIT_SANITIZE STREQUAL "thread")
+    message(FATAL_ERROR "LOWBIT_FUZZ runs with ASan + UBSan, not with LOWBIT_SANITIZE=thread")
+  endif()
+  set(LOWBIT_SANITIZE address CACHE STRING "" FORCE)
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 if(LOWBIT_SANITIZE STREQUAL "address")
   set(LOWBIT_SANITIZE_FLAGS -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 elseif(LOWBIT_SANITIZE STREQUAL "thread")
