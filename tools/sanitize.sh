@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # sanitize.sh — builds lowbit with LOWBIT_SANITIZE=address (ASan + UBSan) or thread (TSan) into
 # $LOWBIT_BUILD_DIR-asan / -tsan (default build-asan / build-tsan) and runs the README's subset of the
-# suite there; only the targets that subset needs are built (ccache keeps rebuilds short).
+# suite there; only the targets that subset needs are built (ccache keeps rebuilds short). The ASan build
+# uses clang with LOWBIT_FUZZ=ON where clang is installed, so that tools/fuzz.sh reuses the same objects.
 #   bash tools/sanitize.sh address|thread
 # The drivers (lavapipe, PoCL) are not instrumented: the options below and tests/sanitizers/*.supp
 # handle their known reports; lowbit's own code is never suppressed.
@@ -27,7 +28,11 @@ case "$MODE" in
     ;;
   *) echo "sanitize.sh: mode must be address or thread, not '$MODE'" >&2; exit 2 ;;
 esac
-cmake -S . -B "$BUILD" -G Ninja -DLOWBIT_SANITIZE="$MODE" -DLOWBIT_BUILD_TESTS=ON >/dev/null
+if [ "$MODE" = address ] && command -v clang++ >/dev/null; then
+  CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DLOWBIT_FUZZ=ON -DLOWBIT_BUILD_TESTS=ON >/dev/null
+else
+  cmake -S . -B "$BUILD" -G Ninja -DLOWBIT_SANITIZE="$MODE" -DLOWBIT_BUILD_TESTS=ON >/dev/null
+fi
 cmake --build "$BUILD" --target lowbit_cli "${TESTS[@]}"
 regex="^($(IFS='|'; echo "${TESTS[*]} ${SCRIPTS[*]}" | sed 's/ /|/g; s/\./\\./g'))\$"
 ctest --test-dir "$BUILD" -R "$regex" --output-on-failure

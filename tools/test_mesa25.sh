@@ -13,6 +13,12 @@ source "$BUILD/mesa25/env.sh"
 version="$(cat "$BUILD/mesa25/version")"
 "$BUILD/tools/lowbit" devices | grep -F "Mesa $version" ||
   { echo "test_mesa25.sh: lowbit devices does not list Mesa $version" >&2; exit 1; }
+# lavapipe 25 JIT-compiles a pipeline's LLVM code on its queue thread at the first dispatch (Mesa 22 does it
+# in vkCreateComputePipelines), so that compile counts against lowbit's wait for queued work: the large
+# attention and GEMM shaders exceed the default 120 s device-lost limit on a loaded 2-core machine. Its
+# caches stay apart from the system driver's (each driver would throw the other's pipeline cache away).
+export LOWBIT_VK_TIMEOUT_MS="${LOWBIT_VK_TIMEOUT_MS:-900000}"
+export LOWBIT_CACHE_DIR="$BUILD/mesa25/cache"
 tests=()
 for t in "$BUILD"/tests/test_*; do
   [ -x "$t" ] && [ -f "$t" ] && "$t" --gtest_list_tests 2>/dev/null | grep -qi vulkan && tests+=("$(basename "$t")")
