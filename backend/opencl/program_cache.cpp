@@ -77,6 +77,18 @@ Program ProgramCache::build_from_source(const std::string& label, const std::str
   return p;
 }
 
+ProgramCacheEntry parse_program_cache_entry(std::span<const unsigned char> bytes) {
+  if (bytes.size() < kHeader || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0) return {{}, "bad header"};
+  uint64_t size = 0;
+  for (int i = 0; i < 8; ++i) size |= uint64_t(bytes[sizeof kMagic + i]) << (8 * i);
+  if (size == 0 || size != bytes.size() - kHeader) return {{}, "truncated"};
+  std::span<const unsigned char> binary = bytes.subspan(kHeader, size);
+  if (hash_hex(std::string(reinterpret_cast<const char*>(binary.data()), binary.size())) !=
+      std::string(reinterpret_cast<const char*>(bytes.data() + sizeof kMagic + 8), 16))
+    return {{}, "checksum mismatch"};
+  return {binary, ""};
+}
+
 Program ProgramCache::load_binary(const fs::path& file, const std::string& options) {
   std::vector<unsigned char> bytes;
   if (!read_file(file, bytes)) return {};  // no entry yet
@@ -85,18 +97,12 @@ Program ProgramCache::load_binary(const fs::path& file, const std::string& optio
     log().warn("opencl: ignoring program cache file {} ({}); rebuilding from source", file.string(), why);
     return Program{};
   };
-  if (bytes.size() < kHeader || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
-    return reject("bad header");
-  uint64_t size = 0;
-  for (int i = 0; i < 8; ++i) size |= uint64_t(bytes[sizeof kMagic + i]) << (8 * i);
-  if (size == 0 || size != bytes.size() - kHeader) return reject("truncated");
-  std::string payload(reinterpret_cast<const char*>(bytes.data() + kHeader), size);
-  if (hash_hex(payload) != std::string(reinterpret_cast<const char*>(bytes.data() + sizeof kMagic + 8), 16))
-    return reject("checksum mismatch");
+  ProgramCacheEntry entry = parse_program_cache_entry(bytes);
+  if (!entry.problem.empty()) return reject(entry.problem);
 
   cl_int err = CL_SUCCESS, status = CL_SUCCESS;
-  const unsigned char* bin = bytes.data() + kHeader;
-  size_t len = size;
+  const unsigned char* bin = entry.binary.data();
+  size_t len = entry.binary.size();
   Program p(clCreateProgramWithBinary(ctx_, 1, &dev_, &len, &bin, &status, &err));
   if (err != CL_SUCCESS || status != CL_SUCCESS)
     return reject(std::string("clCreateProgramWithBinary: ") + error_name(err != CL_SUCCESS ? err : status));

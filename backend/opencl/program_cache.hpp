@@ -9,12 +9,21 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include "backend/opencl/cl_util.hpp"
 #include "backend/opencl/program_stats.hpp"
 
 namespace lowbit::detail::cl {
+
+// A cache file's bytes checked (magic, payload size, payload hash): the driver's binary inside them, or
+// why they are not a usable entry (`problem` non-empty, `binary` empty).
+struct ProgramCacheEntry {
+  std::span<const unsigned char> binary;
+  std::string problem;
+};
+ProgramCacheEntry parse_program_cache_entry(std::span<const unsigned char> bytes);
 
 class ProgramCache {
  public:

@@ -40,31 +40,35 @@ Pipelines::Pipelines(const Gpu& gpu, const std::string& cache_dir_option, VkPipe
   load_cache();
 }
 
-void Pipelines::load_cache() {
-  std::vector<unsigned char> data;
-  if (read_file(cache_file_, data)) {
-    std::string why = pipeline_cache_mismatch(data, gpu_.props());
+PipelineCacheHandle create_pipeline_cache(const Gpu& gpu, std::vector<unsigned char> data, const std::string& where) {
+  if (!data.empty()) {
+    std::string why = pipeline_cache_mismatch(data, gpu.props());
     if (!why.empty()) {
-      log().warn("vulkan: ignoring pipeline cache '{}': {}", cache_file_.string(), why);
+      log().warn("vulkan: ignoring pipeline cache '{}': {}", where, why);
       data.clear();
     } else {
-      log().debug("vulkan: loaded pipeline cache '{}' ({} bytes)", cache_file_.string(), data.size());
+      log().debug("vulkan: loaded pipeline cache '{}' ({} bytes)", where, data.size());
     }
   }
   VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
   ci.initialDataSize = data.size();
   ci.pInitialData = data.empty() ? nullptr : data.data();
   VkPipelineCache c = VK_NULL_HANDLE;
-  VkResult r = vkCreatePipelineCache(gpu_.device(), &ci, nullptr, &c);
+  VkResult r = vkCreatePipelineCache(gpu.device(), &ci, nullptr, &c);
   if (r != VK_SUCCESS && !data.empty()) {  // the driver refused the contents: start empty
-    log().warn("vulkan: driver rejected pipeline cache '{}' ({}); starting empty", cache_file_.string(),
-               result_name(r));
+    log().warn("vulkan: driver rejected pipeline cache '{}' ({}); starting empty", where, result_name(r));
     ci.initialDataSize = 0;
     ci.pInitialData = nullptr;
-    r = vkCreatePipelineCache(gpu_.device(), &ci, nullptr, &c);
+    r = vkCreatePipelineCache(gpu.device(), &ci, nullptr, &c);
   }
   check(r, "vkCreatePipelineCache");
-  cache_ = PipelineCacheHandle(gpu_.device(), c);
+  return PipelineCacheHandle(gpu.device(), c);
+}
+
+void Pipelines::load_cache() {
+  std::vector<unsigned char> data;
+  read_file(cache_file_, data);
+  cache_ = create_pipeline_cache(gpu_, std::move(data), cache_file_.string());
 }
 
 void Pipelines::save_cache() const {

@@ -58,5 +58,8 @@ class Pipelines {
 
 // Checks a VkPipelineCache blob's header against the device; returns "" when usable, else why not.
 std::string pipeline_cache_mismatch(const std::vector<unsigned char>& data, const VkPhysicalDeviceProperties& p);
+// A VkPipelineCache primed with `data` (a cache file's bytes, `where` names it in warnings) when its header
+// fits the device and the driver takes it, else an empty one.
+PipelineCacheHandle create_pipeline_cache(const Gpu& gpu, std::vector<unsigned char> data, const std::string& where);
 
 }  // namespace lowbit::detail::vk

@@ -93,9 +93,10 @@ class SpecEncoder {
     uint32_t signbit = f_.kind == SpecFormat::INT8 ? 0x80u : 1u << (f_.ebits + f_.mbits);
     uint32_t maxc = vals_.back().code;
     uint32_t inf_code = ((1u << f_.ebits) - 1) << f_.mbits;
+    uint32_t quiet_bit = f_.mbits ? 1u << (f_.mbits - 1) : 0u;  // INT8 has no mantissa field (mbits 0)
     uint32_t nan_code = f_.kind == SpecFormat::FNUZ ? 0x80u
                         : f_.kind == SpecFormat::FN ? ((1u << (f_.ebits + f_.mbits)) - 1)
-                                                    : (inf_code | (1u << (f_.mbits - 1)));
+                                                    : (inf_code | quiet_bit);
     bool neg = std::signbit(x);
     uint32_t s = neg ? signbit : 0u;
     if (f_.kind == SpecFormat::INT8) {
