@@ -1158,8 +1158,47 @@ static void run_errors(lowbit_context* cpu, lowbit_context* other) {
   FAILS(lowbit_gemm_f16(cpu, mine, theirs, NULL, NULL, &y), LOWBIT_ERROR_INVALID_ARGUMENT, "w belongs to another context");
   FAILS(lowbit_buffer_download(other, mine, NULL, 0), LOWBIT_ERROR_INVALID_ARGUMENT, "another context");
   CHECK(y == NULL, "no result on error");
-  OK(lowbit_buffer_destroy(mine));
-  OK(lowbit_buffer_destroy(theirs));
+
+  /* W4A8 handles of another context */
+  float x[M * K], w[N * K];
+  w4a8_inputs(x, w);
+  int64_t xs[2] = {M, K}, ks[1] = {K};
+  lowbit_buffer *xo = NULL, *rw_mine = NULL;
+  OK(lowbit_buffer_upload(other, LOWBIT_DTYPE_F32, xs, 2, x, sizeof x, &xo));
+  OK(lowbit_buffer_upload(cpu, LOWBIT_DTYPE_F32, ks, 1, x, K * sizeof(float), &rw_mine));
+  lowbit_act_int8 *act_other = NULL, *no_act = NULL;
+  OK(lowbit_quantize_activations_int8(other, xo, NULL, &act_other));
+  lowbit_act_quant_options ao;
+  OK(lowbit_act_quant_options_init(&ao));
+  ao.rms_weight = rw_mine;
+  FAILS(lowbit_quantize_activations_int8(other, xo, &ao, &no_act), LOWBIT_ERROR_INVALID_ARGUMENT,
+        "lowbit_quantize_activations_int8: rms_weight belongs to another context");
+  FAILS(lowbit_quantize_activations_int8(cpu, xo, NULL, &no_act), LOWBIT_ERROR_INVALID_ARGUMENT,
+        "x belongs to another context");
+  qoq_arrays q = make_qoq(w, 32);
+  lowbit_w4a8_layer* layer_other = NULL;
+  OK(lowbit_qoq_upload(other, &q.h, NULL, &layer_other));
+  free_qoq(&q);
+  FAILS(lowbit_gemm_w4a8(cpu, act_other, layer_other, NULL, &y), LOWBIT_ERROR_INVALID_ARGUMENT,
+        "lowbit_gemm_w4a8: act belongs to another context");
+  lowbit_act_int8* act_mine = NULL;
+  lowbit_buffer* xm = NULL;
+  OK(lowbit_buffer_upload(cpu, LOWBIT_DTYPE_F32, xs, 2, x, sizeof x, &xm));
+  OK(lowbit_quantize_activations_int8(cpu, xm, NULL, &act_mine));
+  FAILS(lowbit_gemm_w4a8(cpu, act_mine, layer_other, NULL, &y), LOWBIT_ERROR_INVALID_ARGUMENT,
+        "layer belongs to another context");
+  lowbit_vulkan_buffer_ref ref;
+  void* mem = NULL;
+  FAILS(lowbit_buffer_vulkan(cpu, xo, &ref), LOWBIT_ERROR_INVALID_ARGUMENT, "buffer belongs to another context");
+  FAILS(lowbit_buffer_opencl(cpu, xo, &mem), LOWBIT_ERROR_INVALID_ARGUMENT, "buffer belongs to another context");
+  CHECK(y == NULL && no_act == NULL, "no result on error");
+  /* handles keep their context's device: destroy the context first, then release what it made */
+  OK(lowbit_context_destroy(other));
+  OK(lowbit_act_int8_destroy(act_other));
+  OK(lowbit_w4a8_layer_destroy(layer_other));
+  OK(lowbit_act_int8_destroy(act_mine));
+  lowbit_buffer* all[] = {xo, rw_mine, xm, mine, theirs};
+  destroy_buffers(all, sizeof all / sizeof all[0]);
 }
 
 int main(void) {
@@ -1175,8 +1214,7 @@ int main(void) {
   OK(lowbit_context_create(&o, &cpu));
   OK(lowbit_context_create(&o, &cpu2));
   if (!cpu || !cpu2) return 1;
-  run_errors(cpu, cpu2);
-  OK(lowbit_context_destroy(cpu2));
+  run_errors(cpu, cpu2); /* destroys cpu2 before the handles it made */
   run_buffers(cpu);
   run_convert(cpu, &cpu_results);
   run_gemm(cpu, &cpu_results);
