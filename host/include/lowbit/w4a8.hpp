@@ -19,6 +19,7 @@
 //   int32 (all groups: level 2 is integer, so the group sums add exactly; K <= kW4A8MaxK keeps it in range).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
