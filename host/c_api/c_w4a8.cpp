@@ -114,6 +114,8 @@ lowbit_status lowbit_qoq_upload(lowbit_context* ctx, const lowbit_qoq_host* host
     const lowbit_qoq_host& src = need(host, fn, "host");
     need(out, fn, "out");
     QoqHost h = qoq_layout_of(src.n, src.k, src.per_channel ? -1 : src.group, fn);
+    if (!src.per_channel && h.per_channel)
+      invalid(fn, "group " + std::to_string(src.group) + " means per channel, but per_channel is false");
     if (src.per_channel && src.group != h.group && src.group != -1 && src.group != 0)
       invalid(fn, "per_channel layer with group " + std::to_string(src.group) + " (expected K = " +
                       std::to_string(h.k) + " or -1)");

@@ -521,6 +521,13 @@ static void run_w4a8(lowbit_context* ctx, results* r) {
   FAILS(lowbit_qoq_upload(ctx, &q.h, NULL, &no_layer), LOWBIT_ERROR_INVALID_ARGUMENT, "qoq");
   q.h.zeros = NULL;
   FAILS(lowbit_qoq_upload(ctx, &q.h, NULL, &no_layer), LOWBIT_ERROR_INVALID_ARGUMENT, "zeros is NULL");
+  lowbit_qoq_host pc_bad = pc.h;
+  pc_bad.per_channel = false;
+  pc_bad.group = -1;
+  FAILS(lowbit_qoq_upload(ctx, &pc_bad, NULL, &no_layer), LOWBIT_ERROR_INVALID_ARGUMENT, "per_channel is false");
+  pc_bad.per_channel = true;
+  pc_bad.group = 32;
+  FAILS(lowbit_qoq_upload(ctx, &pc_bad, NULL, &no_layer), LOWBIT_ERROR_INVALID_ARGUMENT, "per_channel layer with group 32");
   FAILS(lowbit_qoq_upload(ctx, NULL, NULL, &no_layer), LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_qoq_upload: host is NULL");
   FAILS(lowbit_qoq_upload(NULL, &pc.h, NULL, &no_layer), LOWBIT_ERROR_INVALID_ARGUMENT, "ctx is NULL");
   FAILS(lowbit_gemm_w4a8(ctx, NULL, layer, NULL, &none), LOWBIT_ERROR_INVALID_ARGUMENT, "lowbit_gemm_w4a8: act is NULL");
