@@ -21,6 +21,27 @@ static_assert(int(DType::I64) == LOWBIT_DTYPE_I64 && int(DType::F16) == LOWBIT_D
               int(Format::NVFP4) == LOWBIT_FORMAT_NVFP4 && int(Format::MXFP4) == LOWBIT_FORMAT_MXFP4 &&
               int(Backend::CPU) == LOWBIT_BACKEND_CPU && int(GemmPath::CoopMatrix) == LOWBIT_GEMM_PATH_COOP_MATRIX &&
               int(KvFormat::E5M2) == LOWBIT_KV_FORMAT_E5M2, "C enums mirror the C++ enums");
+static_assert(uint32_t(kVkUsageTransferSrc) == LOWBIT_VK_USAGE_TRANSFER_SRC &&
+                  uint32_t(kVkUsageTransferDst) == LOWBIT_VK_USAGE_TRANSFER_DST &&
+                  uint32_t(kVkUsageStorage) == LOWBIT_VK_USAGE_STORAGE,
+              "lowbit_vk_buffer_usage mirrors lowbit::VulkanBufferUsage");
+static_assert(sizeof(lowbit_qoq_report) == sizeof(QoqReport) &&
+                  std::is_same_v<decltype(lowbit_qoq_report::level1_clamped), decltype(QoqReport::level1_clamped)> &&
+                  std::is_same_v<decltype(lowbit_qoq_report::s1_overflow), decltype(QoqReport::s1_overflow)>,
+              "lowbit_qoq_report mirrors lowbit::QoqReport");
+static_assert(sizeof(lowbit_vulkan_buffer_ref) == sizeof(VulkanBufferRef), "lowbit_vulkan_buffer_ref mirrors VulkanBufferRef");
+// lowbit_context_options must carry every ContextOptions field: a new C++ field changes the size and fails here.
+struct ContextOptionsFields {
+  Backend backend;
+  std::string device, cache_dir;
+  uint32_t timeout_ms;
+  uint64_t staging_limit, device_memory_limit;
+  bool deterministic;
+  uint64_t test_device_lost_at;
+  std::string tuning_db;
+};
+static_assert(sizeof(ContextOptionsFields) == sizeof(ContextOptions),
+              "lowbit_context_options covers ContextOptions: update it (and context_options()) for a new field");
 
 namespace {
 
@@ -88,6 +109,34 @@ GemmPath to_gemm_path(lowbit_gemm_path p, const char* fn) {
 }
 KvFormat to_kv_format(lowbit_kv_format f, const char* fn) {
   return checked_enum<KvFormat>(f, LOWBIT_KV_FORMAT_E5M2, fn, "KV format");
+}
+
+ContextOptions context_options(const lowbit_context_options* opts, const char* fn) {
+  lowbit_context_options o{};
+  if (opts) o = *opts;
+  if (o.backend < LOWBIT_BACKEND_AUTO || o.backend > LOWBIT_BACKEND_CPU)
+    invalid(fn, "unknown backend " + std::to_string(int(o.backend)));
+  ContextOptions co;
+  co.backend = static_cast<Backend>(o.backend);
+  co.device = o.device ? o.device : "";
+  co.cache_dir = o.cache_dir ? o.cache_dir : "";
+  co.timeout_ms = o.timeout_ms;
+  co.staging_limit = o.staging_limit;
+  co.device_memory_limit = o.device_memory_limit;
+  co.deterministic = o.deterministic;
+  co.tuning_db = o.tuning_db ? o.tuning_db : "";
+  co.test_device_lost_at = o.test_device_lost_at;
+  return co;
+}
+
+GemmOptions gemm_options(const lowbit_gemm_options* o, const char* fn) {
+  GemmOptions g;
+  if (!o) return g;
+  g.path = to_gemm_path(o->path, fn);
+  g.out = to_dtype(o->out, fn);
+  g.split_k = o->split_k;
+  g.stages = o->stages;
+  return g;
 }
 
 std::span<const int> int_array(const int32_t* a, size_t n, const char* fn, const char* name) {

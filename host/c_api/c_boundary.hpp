@@ -3,12 +3,14 @@
 // enum ranges, shapes, handles of another context).
 #pragma once
 
+#include <algorithm>
 #include <new>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "lowbit/lowbit.h"
+#include "lowbit/interop.hpp"
 #include "lowbit/lowbit.hpp"
 
 // Each handle keeps a copy of its Context (a shared handle), so the device outlives every handle made
@@ -31,6 +33,18 @@ struct lowbit_w4_layer {
 struct lowbit_kv_cache {
   lowbit::Context owner;
   lowbit::KvCache cache;
+};
+struct lowbit_act_int8 {
+  lowbit::Context owner;
+  lowbit::ActInt8 act;
+};
+struct lowbit_w4a8_layer {
+  lowbit::Context owner;
+  lowbit::W4A8Layer layer;
+};
+struct lowbit_recording {
+  lowbit::Context owner;
+  lowbit::Recording rec;
 };
 
 namespace lowbit::c_api {
@@ -78,8 +92,28 @@ DType to_dtype(lowbit_dtype d, const char* fn);
 Format to_format(lowbit_format f, const char* fn);
 GemmPath to_gemm_path(lowbit_gemm_path p, const char* fn);
 KvFormat to_kv_format(lowbit_kv_format f, const char* fn);
+// The C++ options of a C options struct (NULL = the defaults); the backend is checked.
+ContextOptions context_options(const lowbit_context_options* o, const char* fn);
+GemmOptions gemm_options(const lowbit_gemm_options* o, const char* fn);
 // n int32 values of a C array (NULL only when n is 0).
 std::span<const int> int_array(const int32_t* a, size_t n, const char* fn, const char* name);
+
+// Copies count elements of a caller array into v (NULL only when count is 0).
+template <class T>
+void take(std::vector<T>& v, const T* a, size_t count, const char* fn, const char* name) {
+  if (count && !a) invalid(fn, std::string(name) + " is NULL");
+  v.assign(a, a + count);
+}
+
+// Copies v into a caller array whose length must be v.size().
+template <class T>
+void give(const std::vector<T>& v, T* a, size_t len, const char* fn, const char* name) {
+  if (len != v.size())
+    invalid(fn, std::string(name) + " holds " + std::to_string(len) + " elements, the layer needs " +
+                    std::to_string(v.size()));
+  if (len && !a) invalid(fn, std::string(name) + " is NULL");
+  std::copy(v.begin(), v.end(), a);
+}
 
 // A new C handle for a result: heap-allocated, owned by the caller from here on.
 template <class Handle, class Value>

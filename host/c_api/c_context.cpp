@@ -22,23 +22,20 @@ lowbit_status lowbit_context_options_init(lowbit_context_options* o) {
 lowbit_status lowbit_context_create(const lowbit_context_options* opts, lowbit_context** out) {
   return guarded(__func__, [&](const char* fn) {
     need(out, fn, "out");
-    lowbit_context_options o{};
-    if (opts) o = *opts;
-    if (o.backend < LOWBIT_BACKEND_AUTO || o.backend > LOWBIT_BACKEND_CPU)
-      invalid(fn, "unknown backend " + std::to_string(int(o.backend)));
-    ContextOptions co;
-    co.backend = static_cast<Backend>(o.backend);
-    co.device = o.device ? o.device : "";
-    co.cache_dir = o.cache_dir ? o.cache_dir : "";
-    co.timeout_ms = o.timeout_ms;
-    co.staging_limit = o.staging_limit;
-    auto c = std::make_unique<lowbit_context>(lowbit_context{Context::create(co)});
+    auto c = std::make_unique<lowbit_context>(lowbit_context{Context::create(context_options(opts, fn))});
     *out = c.release();
   });
 }
 
 lowbit_status lowbit_context_destroy(lowbit_context* ctx) {
   return guarded(__func__, [&](const char*) { delete ctx; });
+}
+
+lowbit_status lowbit_context_deterministic(const lowbit_context* ctx, bool* out) {
+  return guarded(__func__, [&](const char* fn) {
+    bool d = need(ctx, fn, "ctx").ctx.deterministic();
+    need(out, fn, "out") = d;
+  });
 }
 
 lowbit_status lowbit_context_device_info(const lowbit_context* ctx, lowbit_device_info* out) {

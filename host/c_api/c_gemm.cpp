@@ -10,16 +10,6 @@ using namespace lowbit::c_api;
 
 namespace {
 
-GemmOptions gemm_options(const lowbit_gemm_options* o, const char* fn) {
-  GemmOptions g;
-  if (!o) return g;
-  g.path = to_gemm_path(o->path, fn);
-  g.out = to_dtype(o->out, fn);
-  g.split_k = o->split_k;
-  g.stages = o->stages;
-  return g;
-}
-
 // The sizes of a layer's host arrays, with n and k bounded as a checkpoint's are.
 W4Host layout_of(int64_t n, int64_t k, int32_t group, bool sym, const char* fn) {
   if (n > INT32_MAX || k > INT32_MAX)
@@ -28,23 +18,6 @@ W4Host layout_of(int64_t n, int64_t k, int32_t group, bool sym, const char* fn) 
 }
 
 size_t zeros_count(const W4Host& w) { return w.sym ? 0 : size_t(w.groups() * w.n); }
-
-// Copies count elements of a caller array into v (NULL only when count is 0).
-template <class T>
-void take(std::vector<T>& v, const T* a, size_t count, const char* fn, const char* name) {
-  if (count && !a) invalid(fn, std::string(name) + " is NULL");
-  v.assign(a, a + count);
-}
-
-// Copies v into a caller array whose length must be v.size().
-template <class T>
-void give(const std::vector<T>& v, T* a, size_t len, const char* fn, const char* name) {
-  if (len != v.size())
-    invalid(fn, std::string(name) + " holds " + std::to_string(len) + " elements, the layer needs " +
-                    std::to_string(v.size()));
-  if (len && !a) invalid(fn, std::string(name) + " is NULL");
-  std::copy(v.begin(), v.end(), a);
-}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """test_c_api_ctypes.py — the C API through Python ctypes on the shared library (liblowbit.so): an fp16
-GEMM checked against numpy, a quantize / dequantize round trip (MXFP8 E4M3) and errors (a bad shape and
+GEMM checked against numpy, a W4A8 GEMM (int8 activations x QoQ weights: close to numpy, bit-identical on
+every backend), a quantize / dequantize round trip (MXFP8 E4M3) and errors (a bad shape and
 a NULL handle give a status and a message). Runs on the CPU backend and on every GPU backend present;
 a GPU backend that is absent is skipped unless $LOWBIT_REQUIRE / $CI requires it.
 
@@ -20,7 +21,13 @@ FORMAT_MXFP8_E4M3 = 4
 
 class ContextOptions(C.Structure):
     _fields_ = [("backend", C.c_int), ("device", C.c_char_p), ("cache_dir", C.c_char_p),
-                ("timeout_ms", C.c_uint32), ("staging_limit", C.c_uint64)]
+                ("timeout_ms", C.c_uint32), ("staging_limit", C.c_uint64), ("device_memory_limit", C.c_uint64),
+                ("deterministic", C.c_bool), ("tuning_db", C.c_char_p), ("test_device_lost_at", C.c_uint64)]
+
+
+class QoqHost(C.Structure):
+    _fields_ = [("n", C.c_int64), ("k", C.c_int64), ("group", C.c_int32), ("per_channel", C.c_bool),
+                ("qweight", C.c_void_p), ("s1", C.c_void_p), ("s2", C.c_void_p), ("zeros", C.c_void_p)]
 
 
 class GemmOptions(C.Structure):
@@ -45,6 +52,14 @@ def load(path):
         "lowbit_dequantize": ([P, P, C.c_int, C.POINTER(P)], C.c_int),
         "lowbit_qtensor_destroy": ([P], C.c_int),
         "lowbit_validation_message_count": ([C.POINTER(C.c_uint64)], C.c_int),
+        "lowbit_quantize_activations_int8": ([P, P, P, C.POINTER(P)], C.c_int),
+        "lowbit_act_int8_destroy": ([P], C.c_int),
+        "lowbit_qoq_sizes": ([C.c_int64, C.c_int64, C.c_int32, C.POINTER(C.c_int32), C.POINTER(C.c_bool)]
+                             + [C.POINTER(C.c_size_t)] * 4, C.c_int),
+        "lowbit_qoq_quantize": ([P, C.c_int64, C.c_int64, C.c_int32] + [P, C.c_size_t] * 4 + [P], C.c_int),
+        "lowbit_qoq_upload": ([P, C.POINTER(QoqHost), P, C.POINTER(P)], C.c_int),
+        "lowbit_w4a8_layer_destroy": ([P], C.c_int),
+        "lowbit_gemm_w4a8": ([P, P, P, C.POINTER(GemmOptions), C.POINTER(P)], C.c_int),
     }
     for name, (args, res) in sigs.items():
         f = getattr(lib, name)
@@ -74,6 +89,9 @@ class Api:
         return arr
 
 
+W4A8_RESULTS = {}  # backend -> gemm_w4a8 output: bit-identical across backends
+
+
 def required(name):
     ci = os.environ.get("CI", "")
     if ci and ci not in ("0", "false"):
@@ -98,6 +116,38 @@ def run(api, ctx, name):
     want = x.astype(np.float32) @ w.astype(np.float32).T + bias
     err = np.abs(got - want).max()
     assert err < 1e-3, f"{name}: gemm_f16 differs from numpy by {err}"
+
+    # W4A8: per-token int8 activations x QoQ weights (group 32), F32 out
+    xf = x.astype(np.float32)
+    xfb = api.upload(ctx, DTYPE_F32, xf)
+    act = C.c_void_p()
+    api.check(lib.lowbit_quantize_activations_int8(ctx, xfb, None, C.byref(act)), "quantize_activations_int8")
+    group, pc = C.c_int32(), C.c_bool()
+    sizes = [C.c_size_t() for _ in range(4)]
+    api.check(lib.lowbit_qoq_sizes(n, k, 32, C.byref(group), C.byref(pc), *[C.byref(z) for z in sizes]), "qoq_sizes")
+    wf = np.ascontiguousarray(w.astype(np.float32))
+    arrays = [np.zeros(sizes[0].value, np.uint32), np.zeros(sizes[1].value, np.uint16),
+              np.zeros(sizes[2].value, np.uint8), np.zeros(sizes[3].value, np.uint8)]
+    flat = []
+    for a in arrays:
+        flat += [a.ctypes.data, a.size]
+    api.check(lib.lowbit_qoq_quantize(wf.ctypes.data, n, k, 32, *flat, None), "qoq_quantize")
+    host = QoqHost(n, k, group.value, pc.value, *[a.ctypes.data for a in arrays])
+    layer = C.c_void_p()
+    api.check(lib.lowbit_qoq_upload(ctx, C.byref(host), None, C.byref(layer)), "qoq_upload")
+    y8 = C.c_void_p()
+    api.check(lib.lowbit_gemm_w4a8(ctx, act, layer, C.byref(opts), C.byref(y8)), "gemm_w4a8")
+    got8 = api.download(ctx, y8, np.float32, (m, n))
+    ref8 = xf @ wf.T
+    err8 = np.abs(got8 - ref8).max() / np.abs(ref8).max()
+    assert err8 < 0.2, f"{name}: gemm_w4a8 differs from numpy by {err8} of max |y|"
+    W4A8_RESULTS[name] = got8
+    if name != "cpu" and "cpu" in W4A8_RESULTS:
+        assert np.array_equal(got8.view(np.uint32), W4A8_RESULTS["cpu"].view(np.uint32)), f"{name}: W4A8 != CPU"
+    for b in (xfb, y8):
+        api.check(lib.lowbit_buffer_destroy(b), "destroy")
+    api.check(lib.lowbit_act_int8_destroy(act), "destroy act")
+    api.check(lib.lowbit_w4a8_layer_destroy(layer), "destroy layer")
 
     # quantize / dequantize round trip: MXFP8 E4M3 (3 mantissa bits; the block amax may saturate from < 512 to 448
     # scaled units) stays within amax / 8 of each value
@@ -124,7 +174,7 @@ def run(api, ctx, name):
     for b in (xb, wb, bb, y, vb, back):
         api.check(lib.lowbit_buffer_destroy(b), "destroy")
     api.check(lib.lowbit_qtensor_destroy(q), "destroy q")
-    print(f"{name}: gemm_f16 max error {err:.2e}, MXFP8 round trip and errors ok")
+    print(f"{name}: gemm_f16 max error {err:.2e}, gemm_w4a8 relative error {err8:.2e}, MXFP8 round trip and errors ok")
 
 
 def main():

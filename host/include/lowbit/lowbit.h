@@ -15,8 +15,8 @@
  * Conventions:
  * - Results come back through the last pointer argument(s) (`out`), written only on success. A handle
  *   returned by a function is owned by the caller and released with its *_destroy function; destroy
- *   functions accept NULL. Handles may be destroyed in any order: a buffer, quantized tensor, W4 layer
- *   or KV cache keeps its context's device alive until it is destroyed itself.
+ *   functions accept NULL. Handles may be destroyed in any order: a buffer, quantized tensor, W4 / W4A8
+ *   layer, int8 activations, recording or KV cache keeps its context's device alive until it is destroyed.
  * - An options pointer may be NULL for the defaults; lowbit_*_options_init fills a struct with them.
  * - A NULL handle, an out-of-range enum value, a bad shape, or a handle made by another context is
  *   LOWBIT_ERROR_INVALID_ARGUMENT with a message naming the function and the argument. No C++ exception
@@ -104,6 +104,9 @@ typedef struct lowbit_buffer lowbit_buffer;     /* device memory holding a typed
 typedef struct lowbit_qtensor lowbit_qtensor;   /* a quantized tensor: codes (+ scales, + tensor scale) */
 typedef struct lowbit_w4_layer lowbit_w4_layer; /* device-resident int4 weights of a linear layer */
 typedef struct lowbit_kv_cache lowbit_kv_cache; /* a paged, quantized KV cache */
+typedef struct lowbit_act_int8 lowbit_act_int8; /* per-token int8 activations: codes, scales, row sums */
+typedef struct lowbit_w4a8_layer lowbit_w4a8_layer; /* device-resident QoQ (W4A8) weights of a linear layer */
+typedef struct lowbit_recording lowbit_recording;   /* ops being recorded into an application's VkCommandBuffer */
 
 /* ---- contexts ----------------------------------------------------------------------------------- */
 typedef struct lowbit_context_options {
@@ -112,12 +115,24 @@ typedef struct lowbit_context_options {
   const char* cache_dir; /* pipeline / program cache; NULL or "" = $LOWBIT_CACHE_DIR or the XDG cache */
   uint32_t timeout_ms;   /* Vulkan: longest wait for queued work; 0 = $LOWBIT_VK_TIMEOUT_MS or 120000 */
   uint64_t staging_limit; /* Vulkan: staging bytes queued before a flush; 0 = default (64 MiB) */
+  /* Most bytes of device memory the context's buffers may hold at once; past it an allocation fails with
+   * LOWBIT_ERROR_OUT_OF_MEMORY and the context stays usable. 0 = $LOWBIT_DEVICE_MEMORY_LIMIT or no limit. */
+  uint64_t device_memory_limit;
+  /* Batch-invariant mode (README "Deterministic mode"); false = $LOWBIT_DETERMINISTIC=1 turns it on. */
+  bool deterministic;
+  /* Tuning database (JSON); NULL or "" = $LOWBIT_TUNING_DB or <cache dir>/tuning.json. */
+  const char* tuning_db;
+  /* TEST ONLY (fault injection): the N-th submit or wait of queued work fails as a lost device would (GPU
+   * backends); 0 = $LOWBIT_TEST_DEVICE_LOST_AT or never. Not for applications. */
+  uint64_t test_device_lost_at;
 } lowbit_context_options;
 
 LOWBIT_API lowbit_status lowbit_context_options_init(lowbit_context_options* o);
 /* opts NULL = the defaults (backend auto, first device). */
 LOWBIT_API lowbit_status lowbit_context_create(const lowbit_context_options* opts, lowbit_context** out);
 LOWBIT_API lowbit_status lowbit_context_destroy(lowbit_context* ctx);
+/* Whether the context runs in deterministic (batch-invariant) mode (the option or $LOWBIT_DETERMINISTIC). */
+LOWBIT_API lowbit_status lowbit_context_deterministic(const lowbit_context* ctx, bool* out);
 
 typedef struct lowbit_device_info {
   lowbit_backend backend;
@@ -329,6 +344,131 @@ LOWBIT_API lowbit_status lowbit_attention_options_init(lowbit_attention_options*
 LOWBIT_API lowbit_status lowbit_attention(lowbit_context* ctx, const lowbit_buffer* q, lowbit_kv_cache* cache,
                                           int32_t layer, const int32_t* seqs, const int32_t* q_counts, size_t n,
                                           const lowbit_attention_options* opts, lowbit_buffer** out);
+
+/* ---- W4A8: int8 activations x QoQ weights (lowbit/w4a8.hpp, README "W4A8") ----------------------- */
+typedef struct lowbit_act_quant_options {
+  const lowbit_buffer* rms_weight; /* F16 or F32 [K]: RMSNorm before quantization; NULL = none */
+  float eps;                       /* RMSNorm epsilon, finite and >= 0; default 1e-6 */
+} lowbit_act_quant_options;
+
+LOWBIT_API lowbit_status lowbit_act_quant_options_init(lowbit_act_quant_options* o);
+/* x: F16 or F32 [M, K] -> per-token int8 codes I8 [M, K], scales F32 [M], row sums I32 [M] (bit-identical
+ * on every backend). */
+LOWBIT_API lowbit_status lowbit_quantize_activations_int8(lowbit_context* ctx, const lowbit_buffer* x,
+                                                          const lowbit_act_quant_options* opts, lowbit_act_int8** out);
+/* New buffer handles over its parts (each may be NULL when not wanted; release with lowbit_buffer_destroy). */
+LOWBIT_API lowbit_status lowbit_act_int8_buffers(const lowbit_act_int8* a, lowbit_buffer** codes,
+                                                 lowbit_buffer** scales, lowbit_buffer** sums);
+LOWBIT_API lowbit_status lowbit_act_int8_destroy(lowbit_act_int8* a);
+
+/* Host arrays of a QoQ layer in lowbit's layout (version 1): qweight uint32 [ceil(k/8) * n] (QoQ nibble
+ * order), s1 fp16 bits [n], s2 uint8 [k/group * n] and zeros uint8 [k/group * n] (both NULL when
+ * per_channel). */
+typedef struct lowbit_qoq_host {
+  int64_t n, k;
+  int32_t group;    /* rows of K per level-2 scale (== k when per_channel) */
+  bool per_channel; /* symmetric 4-bit per output channel: s2 = 1, z = 8, not stored */
+  const uint32_t* qweight;
+  const uint16_t* s1;
+  const uint8_t* s2;
+  const uint8_t* zeros;
+} lowbit_qoq_host;
+
+typedef struct lowbit_qoq_report {
+  int64_t level1_clamped; /* weights whose level-1 code rounded past 119 and was clamped */
+  int64_t s1_overflow;    /* channels whose s1 exceeded the fp16 range (clamped to 65504) */
+} lowbit_qoq_report;
+
+/* Element counts of a QoQ layer's host arrays for n, k and group (-1 = per output channel); *group_out is the
+ * resolved group, *per_channel whether it is per channel (s2 / zeros counts 0). Any output may be NULL. */
+LOWBIT_API lowbit_status lowbit_qoq_sizes(int64_t n, int64_t k, int32_t group, int32_t* group_out, bool* per_channel,
+                                          size_t* qweight_words, size_t* s1_count, size_t* s2_count,
+                                          size_t* zeros_count);
+/* QoQ quantization of fp32 w[n, k] into caller arrays of the sizes lowbit_qoq_sizes gives (lengths passed and
+ * checked; s2 / zeros NULL, 0 when per channel); report may be NULL. */
+LOWBIT_API lowbit_status lowbit_qoq_quantize(const float* w, int64_t n, int64_t k, int32_t group, uint32_t* qweight,
+                                             size_t qweight_words, uint16_t* s1, size_t s1_count, uint8_t* s2,
+                                             size_t s2_count, uint8_t* zeros, size_t zeros_count,
+                                             lowbit_qoq_report* report);
+/* Validates and uploads a layer; bias_f16: fp16 bits [n] or NULL. */
+LOWBIT_API lowbit_status lowbit_qoq_upload(lowbit_context* ctx, const lowbit_qoq_host* host, const uint16_t* bias_f16,
+                                           lowbit_w4a8_layer** out);
+LOWBIT_API lowbit_status lowbit_w4a8_layer_destroy(lowbit_w4a8_layer* layer);
+/* Y[M, N] = (acc * a.scales[m]) * s1[n] (+ bias), acc the exact int32 dot product; opts->out F16 or F32.
+ * Bit-identical on every backend. */
+LOWBIT_API lowbit_status lowbit_gemm_w4a8(lowbit_context* ctx, const lowbit_act_int8* a, const lowbit_w4a8_layer* layer,
+                                          const lowbit_gemm_options* opts, lowbit_buffer** out);
+
+/* ---- embedding in an engine (lowbit/interop.hpp, README "Embedding lowbit in an engine") -------------
+ * No <vulkan/vulkan.h> / <CL/cl.h> here: dispatchable Vulkan handles (VkInstance, VkPhysicalDevice,
+ * VkDevice, VkQueue, VkCommandBuffer) and OpenCL objects travel as void*, non-dispatchable Vulkan handles
+ * (VkBuffer, VkPipelineCache) as uint64_t. */
+typedef struct lowbit_vulkan_import {
+  void* instance;        /* VkInstance */
+  void* physical_device; /* VkPhysicalDevice */
+  void* device;          /* VkDevice: Vulkan 1.2, storageBuffer8BitAccess and storageBuffer16BitAccess enabled */
+  uint32_t queue_family; /* must support compute */
+  void* queue;           /* VkQueue of queue_family; lowbit submits its own work here */
+  /* Bracket every vkQueueSubmit lowbit makes (both or neither). */
+  void (*queue_lock)(void* user);
+  void (*queue_unlock)(void* user);
+  void* queue_lock_user;
+  uint64_t pipeline_cache;      /* optional VkPipelineCache; 0 = none */
+  const void* enabled_features; /* the pNext chain given to vkCreateDevice (VkPhysicalDeviceFeatures2, ...) */
+  const char* const* enabled_extensions; /* e.g. "VK_KHR_push_descriptor" */
+  size_t enabled_extension_count;
+} lowbit_vulkan_import;
+
+typedef struct lowbit_opencl_import {
+  void* context; /* cl_context */
+  void* device;  /* cl_device_id of context */
+  void* queue;   /* cl_command_queue of context on device (in-order or out-of-order) */
+} lowbit_opencl_import;
+
+/* Usage bits of a VkBuffer (as VkBufferUsageFlagBits): storage is required. */
+typedef enum lowbit_vk_buffer_usage {
+  LOWBIT_VK_USAGE_TRANSFER_SRC = 0x1,
+  LOWBIT_VK_USAGE_TRANSFER_DST = 0x2,
+  LOWBIT_VK_USAGE_STORAGE = 0x20
+} lowbit_vk_buffer_usage;
+
+typedef struct lowbit_vulkan_buffer_ref {
+  uint64_t buffer; /* VkBuffer */
+  uint64_t offset; /* the tensor's first byte */
+  uint64_t range;  /* bytes it may bind */
+} lowbit_vulkan_buffer_ref;
+
+/* Zeroes the struct (no handles, no locks, no extensions). */
+LOWBIT_API lowbit_status lowbit_vulkan_import_init(lowbit_vulkan_import* v);
+/* A context on the application's own device / OpenCL context; opts: cache_dir, timeout_ms, staging_limit,
+ * device_memory_limit, deterministic, tuning_db apply (backend and device are ignored); NULL = defaults.
+ * lowbit never destroys the application's objects. */
+LOWBIT_API lowbit_status lowbit_context_import_vulkan(const lowbit_vulkan_import* app, const lowbit_context_options* opts,
+                                                      lowbit_context** out);
+LOWBIT_API lowbit_status lowbit_context_import_opencl(const lowbit_opencl_import* app, const lowbit_context_options* opts,
+                                                      lowbit_context** out);
+/* Vulkan: until the recording ends, every op of ctx only records into command_buffer (a VkCommandBuffer the
+ * application has begun and will end and submit). Destroy the recording only once the command buffer has
+ * finished executing (it keeps the memory the recorded commands use); destroying an open one ends it. */
+LOWBIT_API lowbit_status lowbit_record_into(lowbit_context* ctx, void* command_buffer, lowbit_recording** out);
+LOWBIT_API lowbit_status lowbit_recording_end(lowbit_recording* r);
+LOWBIT_API lowbit_status lowbit_recording_destroy(lowbit_recording* r);
+/* A buffer over the application's memory, used in place; lowbit never frees it. Vulkan: vk_buffer from
+ * offset, range bytes, created with usage (lowbit_vk_buffer_usage bits). OpenCL: mem (cl_mem) from offset. */
+LOWBIT_API lowbit_status lowbit_buffer_wrap_vulkan(lowbit_context* ctx, uint64_t vk_buffer, uint64_t offset,
+                                                   uint64_t range, uint32_t usage, lowbit_dtype dtype,
+                                                   const int64_t* shape, size_t rank, lowbit_buffer** out);
+LOWBIT_API lowbit_status lowbit_buffer_wrap_opencl(lowbit_context* ctx, void* mem, uint64_t offset, lowbit_dtype dtype,
+                                                   const int64_t* shape, size_t rank, lowbit_buffer** out);
+/* The API object behind any buffer of ctx (still lowbit's), for the application's own commands. */
+LOWBIT_API lowbit_status lowbit_buffer_vulkan(const lowbit_context* ctx, const lowbit_buffer* b,
+                                              lowbit_vulkan_buffer_ref* out);
+LOWBIT_API lowbit_status lowbit_buffer_opencl(const lowbit_context* ctx, const lowbit_buffer* b, void** out);
+/* OpenCL: lowbit's next command waits for events[0..n) (cl_event; the application keeps its references). */
+LOWBIT_API lowbit_status lowbit_opencl_wait_for(lowbit_context* ctx, void* const* events, size_t n);
+/* OpenCL: a new reference (release it with clReleaseEvent) to an event that completes when lowbit's last
+ * command has. */
+LOWBIT_API lowbit_status lowbit_opencl_last_event(lowbit_context* ctx, void** out);
 
 #ifdef __cplusplus
 } /* extern "C" */
