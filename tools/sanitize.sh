@@ -29,7 +29,7 @@ case "$MODE" in
   thread)
     BUILD="${LOWBIT_BUILD_DIR:-build}-tsan"
     PRELOAD=""
-    TESTS=(test_io test_formats test_w4_pack test_gemm_plan test_convert_backends)
+    TESTS=(test_io test_formats test_w4_pack test_gemm_plan test_convert_backends test_threads)
     SCRIPTS=()
     export TSAN_OPTIONS="suppressions=$SUPP/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
     ;;
