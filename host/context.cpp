@@ -71,15 +71,11 @@ static bool backend_available(Backend b) {
   return false;
 }
 
-// The tuning state every op of the device consults (the database is read at the first lookup).
-void detail::attach_tuning(Device& d, const ContextOptions& o) {
+// What every new device takes from the options beside its backend: the deterministic flag and the tuning
+// state its ops consult (the database is read at the first lookup).
+void detail::configure_device(Device& d, const ContextOptions& o) {
+  d.set_deterministic(o.deterministic);
   d.tuning = std::make_shared<detail::TuningState>(o.tuning_db, o.cache_dir, d.info());
-}
-
-Context Context::create(const ContextOptions& given) {
-  Context c = create_untuned(given);
-  detail::attach_tuning(*c.dev_, detail::with_environment(given));
-  return c;
 }
 
 void Context::set_kernel_config(std::optional<KernelConfig> c) {
@@ -96,7 +92,7 @@ void Context::reload_tuning() {
   dev_->tuning->reload();
 }
 
-Context Context::create_untuned(const ContextOptions& given) {
+Context Context::create(const ContextOptions& given) {
   const ContextOptions opts = detail::with_environment(given);
   Context c;
   if (opts.backend == Backend::Auto) {
@@ -111,7 +107,7 @@ Context Context::create_untuned(const ContextOptions& given) {
       throw;
     }
   }
-  c.dev_->set_deterministic(opts.deterministic);
+  detail::configure_device(*c.dev_, opts);
   return c;
 }
 

@@ -10,8 +10,8 @@ namespace lowbit::detail {
 ContextOptions with_environment(ContextOptions o);
 
 class Device;
-// Gives a new device the tuning state its ops consult (host/context.cpp; the database is read at the first
-// lookup). Every way of making a Context calls it.
-void attach_tuning(Device& d, const ContextOptions& o);
+// Gives a new device what it takes from the options beside its backend: the deterministic flag and the tuning
+// state its ops consult (host/context.cpp). Every way of making a Context calls it.
+void configure_device(Device& d, const ContextOptions& o);
 
 }  // namespace lowbit::detail

@@ -19,8 +19,7 @@ Context Context::import_vulkan(const VulkanImport& app, const ContextOptions& gi
   const ContextOptions opts = detail::with_environment(given);
   Context c;
   c.dev_ = detail::import_vulkan_device(app, opts);
-  c.dev_->set_deterministic(opts.deterministic);
-  detail::attach_tuning(*c.dev_, opts);
+  detail::configure_device(*c.dev_, opts);
   return c;
 }
 
@@ -28,8 +27,7 @@ Context Context::import_opencl(const OpenClImport& app, const ContextOptions& gi
   const ContextOptions opts = detail::with_environment(given);
   Context c;
   c.dev_ = detail::import_opencl_device(app, opts);
-  c.dev_->set_deterministic(opts.deterministic);
-  detail::attach_tuning(*c.dev_, opts);
+  detail::configure_device(*c.dev_, opts);
   return c;
 }
 

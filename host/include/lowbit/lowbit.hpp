@@ -362,7 +362,6 @@ class Context {
 
  private:
   friend struct detail::Access;
-  static Context create_untuned(const ContextOptions& opts);  // create() without the tuning state
   // alloc(), or with `pooled` from the device's pool of recycled op results (contents undefined).
   Buffer alloc_buffer(DType dtype, Shape shape, bool pooled);
   Buffer wrap(std::shared_ptr<detail::DeviceBuffer> mem, DType dtype, Shape shape);
