@@ -42,4 +42,16 @@ void BudgetSplit::record(const OpShape& s, double default_ms) {
   last_default_ms_ = default_ms;
 }
 
+size_t BudgetSplit::second_chance(const std::vector<OpShape>& skipped, double left_s) {
+  size_t n = 0;
+  double need = 0;
+  for (const OpShape& s : skipped) {
+    need += predicted_min_s(s).value_or(left_s + 1);
+    if (need > left_s) break;
+    ++n;
+  }
+  left_ = n;
+  return n;
+}
+
 }  // namespace lowbit::tune

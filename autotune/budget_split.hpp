@@ -2,7 +2,7 @@
 // their work, the product of the shape's dimensions), each shape's share = the time left / the shapes
 // left (what a shape leaves unused flows to the next), and a shape skipped when its default alone,
 // predicted from the nearest cheaper shape tuned so far, could not run the few times a search needs
-// in its share.
+// in its share. What the skipped shapes leave goes to those of them that fit in it, in a second pass.
 #pragma once
 
 #include <optional>
@@ -34,6 +34,9 @@ class BudgetSplit {
   std::string skip_reason(const OpShape& s, double share_s) const;
   // A tuned shape's default time (ms), for the predictions of the next ones.
   void record(const OpShape& s, double default_ms);
+  // The second chance of skipped shapes (cheapest first): how many of them, from the first, fit in
+  // `left_s` together by their predicted needs; those become the shapes left to share it.
+  size_t second_chance(const std::vector<OpShape>& skipped, double left_s);
 
  private:
   double budget_s_;

@@ -203,8 +203,14 @@ std::vector<KernelConfig> distinct_launches(const Family& f, const std::vector<K
     }
     std::vector<uint64_t> l = f.launch(c, p, *profile);
     if (std::find(seen.begin(), seen.end(), l) != seen.end()) continue;
+    KernelConfig simplest = c;  // without the knobs set to what the planner picks anyway
+    for (const Knob& k : f.knobs) {
+      KernelConfig fewer = simplest;
+      fewer.*k.member = 0;
+      if (fewer != simplest && f.launch(fewer, p, *profile) == l) simplest = fewer;
+    }
     seen.push_back(std::move(l));
-    out.push_back(c);
+    out.push_back(simplest);
   }
   return out;
 }

@@ -62,7 +62,9 @@ const Family& family(const std::string& name);
 std::vector<KernelConfig> candidates(const Family& f, const Limits& l, const Problem& p);
 
 // `cands` without the configs that launch what an earlier one does (the default first: a knob value
-// the planner picks anyway is dropped), so no launch is timed twice and no "win" equals the default.
+// the planner picks anyway is dropped), so no launch is timed twice and no "win" equals the default;
+// a kept config loses the knobs it sets to what the planner picks anyway ("variant=1 split=4" on a
+// device whose planner picks variant 1 is "split=4").
 // `profile`: the device as its planners see it (Device::launch_profile); nullopt = its kernels take
 // no knobs (the CPU reference), so only the first candidate stays.
 std::vector<KernelConfig> distinct_launches(const Family& f, const std::vector<KernelConfig>& cands, const Problem& p,

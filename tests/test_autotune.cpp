@@ -127,6 +127,14 @@ TEST(SearchSpace, CandidatesThatLaunchTheSameAreCollapsedBeforeTiming) {
       for (size_t j = 0; j < i; ++j)
         EXPECT_NE(f.launch(kept[i], p, prof), f.launch(kept[j], p, prof))
             << name << ": " << to_string(kept[i]) << " launches like " << to_string(kept[j]);
+    for (const KernelConfig& c : kept)  // and sets no knob to what the planner picks anyway
+      for (const tune::Knob& k : f.knobs) {
+        KernelConfig fewer = c;
+        fewer.*k.member = 0;
+        if (fewer != c) {
+          EXPECT_NE(f.launch(fewer, p, prof), f.launch(c, p, prof)) << name << ": " << to_string(c);
+        }
+      }
     for (const KernelConfig& c : all) {  // every dropped config launches like a kept one
       bool like_one = false;
       for (const KernelConfig& k : kept) like_one = like_one || f.launch(c, p, prof) == f.launch(k, p, prof);
@@ -167,6 +175,10 @@ TEST(BudgetSplit, CheapestFirstSharesWhatIsLeftAndSkipsWhatCannotRun) {
   EXPECT_NE(split.skip_reason(order[3], 5).find("skipped: the default alone needs about 10 s"), std::string::npos)
       << split.skip_reason(order[3], 5);
   EXPECT_DOUBLE_EQ(split.next_share(300), 0);
+  // Second pass: 12 s left; 1x4096x4096 needs 0.15 s, 16x 2.4 s, 64x 9.6 s: the first two fit together,
+  // all three do not, and the two share what is left.
+  EXPECT_EQ(split.second_chance({order[1], order[2], order[3]}, 12), 2u);
+  EXPECT_DOUBLE_EQ(split.next_share(288), 6);
 }
 
 // ---- verification ---------------------------------------------------------------------------------

@@ -92,21 +92,20 @@ Command add_tune_command(CLI::App& root) {
               std::string shape, skipped;
               tune::TuneResult r;
             };
-            std::vector<Row> rows;
-            tune::BudgetSplit split(a->budget, shapes.size());
-            for (const tune::OpShape& shape : tune::cheapest_first(shapes)) {
-              const double share = split.next_share(spent());
-              if (std::string why = split.skip_reason(shape, share); !why.empty()) {
-                rows.push_back({shape.str(), why, {}});
-                continue;
-              }
+            const std::vector<tune::OpShape> order = tune::cheapest_first(shapes);
+            std::vector<Row> rows(order.size());
+            tune::BudgetSplit split(a->budget, order.size());
+            // Tunes order[i] in `share` seconds, or says why not.
+            auto tune_shape = [&](size_t i, double share) {
+              rows[i] = {order[i].str(), split.skip_reason(order[i], share), {}};
+              if (!rows[i].skipped.empty()) return;
               const double setup_start = spent();
-              tune::TuneTask task = op.make_task(ctx, shape);
+              tune::TuneTask task = op.make_task(ctx, order[i]);
               tune::SearchOptions so;
               so.budget_s = std::max(0.5, share - (spent() - setup_start));  // the buffers' setup is part of the share
               so.progress = bar;
               tune::TuneResult r = tune::tune_task(ctx, task, so);
-              split.record(shape, r.default_ms);
+              split.record(order[i], r.default_ms);
               tune::DbEntry e;
               e.key = tune::device_key(ctx.device_info());
               e.key.kernel_hash = tune::kernel_hash(tune::family(r.key.family), ctx.backend());
@@ -114,8 +113,15 @@ Command add_tune_command(CLI::App& root) {
               e.key.m_bucket = tune::m_bucket(r.key.m), e.key.n = r.key.n, e.key.k = r.key.k;
               e.config = r.best, e.config_ms = r.best_ms, e.default_ms = r.default_ms, e.date = tune::today();
               tune::merge_into_db(db, {e});  // after each shape: an interrupted run keeps what it measured
-              rows.push_back({shape.str(), "", std::move(r)});
-            }
+              rows[i].r = std::move(r);
+            };
+            for (size_t i = 0; i < order.size(); ++i) tune_shape(i, split.next_share(spent()));
+            std::vector<size_t> skipped;  // second pass: what they left, to those of them that fit in it
+            std::vector<tune::OpShape> skipped_shapes;
+            for (size_t i = 0; i < order.size(); ++i)
+              if (!rows[i].skipped.empty()) skipped.push_back(i), skipped_shapes.push_back(order[i]);
+            const size_t again = split.second_chance(skipped_shapes, a->budget - spent());
+            for (size_t j = 0; j < again; ++j) tune_shape(skipped[j], split.next_share(spent()));
             if (bar) {
               ProgressEvent last;
               last.done = last.total = 1;
