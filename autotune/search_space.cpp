@@ -6,6 +6,7 @@
 
 #include "backend/attention_plan.hpp"
 #include "backend/gemm_plan.hpp"
+#include "backend/kernel_params.hpp"
 #include "backend/kernels.hpp"
 #include "host/cache_dir.hpp"
 
@@ -69,6 +70,59 @@ std::string kv_append_violation(const KernelConfig& c, const Limits& l, const Pr
 
 std::string no_violation(const KernelConfig&, const Limits&, const Problem&) { return ""; }
 
+// ---- launches (see LaunchFn): what the backends' planners make of a config ----
+
+std::vector<uint64_t> with_slices(std::vector<uint32_t> params, uint64_t k_split, uint64_t splits) {
+  std::vector<uint64_t> v(params.begin(), params.end());
+  v.push_back(k_split), v.push_back(splits);
+  return v;
+}
+
+// As backend/{vulkan/vk_gemm,opencl/cl_gemm}.cpp: GemmArgs::split_k = c.split, the plan from the config.
+std::vector<uint64_t> gemv_launch(bool w4, const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
+  const detail::GemvPlan g = detail::plan_gemv(d, w4, uint64_t(p.m), uint64_t(p.n), uint64_t(p.k), c.split, c);
+  std::vector<uint64_t> v = with_slices(detail::gemv_params(g, w4).values, g.k_split, g.splits);
+  v.push_back(g.groups_n);
+  return v;
+}
+std::vector<uint64_t> gemv_w4_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
+  return gemv_launch(true, c, p, d);
+}
+std::vector<uint64_t> gemv_f16_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
+  return gemv_launch(false, c, p, d);
+}
+
+// GemmArgs::stages = c.stages, split_k = c.split; the tile, then K slices for its output tiles.
+std::vector<uint64_t> tiled_launch(bool w4, const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
+  const uint64_t m = uint64_t(p.m), n = uint64_t(p.n), k = uint64_t(p.k);
+  const detail::TiledConfig tc = detail::plan_tiled(d, m, n, k, w4, c.stages, c);
+  const uint64_t tiles = ((n + tc.bn - 1) / tc.bn) * ((m + tc.bm - 1) / tc.bm);
+  uint32_t splits = 1;
+  const uint32_t k_split = detail::plan_tiled_split(d, tiles, k, c.split, splits);
+  return with_slices(detail::tiled_params(tc, w4, false).values, k_split, splits);
+}
+std::vector<uint64_t> tiled_w4_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
+  return tiled_launch(true, c, p, d);
+}
+std::vector<uint64_t> tiled_f16_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
+  return tiled_launch(false, c, p, d);
+}
+
+// The cooperative-matrix kernel pipelines unless stages = 1; a requested split in whole slices (the
+// planner's own split needs the kernel's tile, which lives in the Vulkan backend: 0 here).
+std::vector<uint64_t> coopmat_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile&) {
+  uint32_t splits = 0, k_split = 0;
+  if (c.split > 0) k_split = detail::tiled_k_split(uint64_t(p.k), c.split, splits);
+  return {c.stages == 1 ? 1u : 2u, k_split, splits};
+}
+
+// attn::plan_decode tries the tuned keys per step first, then 4, then 2: keys=4 is the default's; a
+// split of more pages than the context has is the whole context.
+std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile&) {
+  const uint64_t pages = std::max<uint64_t>(1, (uint64_t(p.k) + p.page_size - 1) / std::max<uint32_t>(1, p.page_size));
+  return {c.keys == 4 ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0};
+}
+
 }  // namespace
 
 Limits limits_of(const DeviceInfo& d) {
@@ -81,18 +135,21 @@ const std::vector<Family>& families() {
   static const std::vector<Family> f = {
       {"gemv_w4", {"gemm_gemv.spv", "gemm_gemv_f16dq.spv", "gemm_reduce.spv"}, gemm_cl,
        {{&K::variant, {1, 2}}, {&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}},
-       gemv_w4_violation},
-      {"gemv_f16", {"gemm_gemv.spv", "gemm_reduce.spv"}, gemm_cl, {{&K::split, {1, 2, 4, 8, 16}}}, gemv_f16_violation},
+       gemv_w4_violation, gemv_w4_launch},
+      {"gemv_f16", {"gemm_gemv.spv", "gemm_reduce.spv"}, gemm_cl, {{&K::split, {1, 2, 4, 8, 16}}}, gemv_f16_violation,
+       gemv_f16_launch},
       {"tiled_w4", {"gemm_tiled.spv", "gemm_reduce.spv"}, gemm_cl,
-       {{&K::bm, {16, 32, 64}}, {&K::tile, {1, 2}}, {&K::stages, {1, 2, 3}}, {&K::split, {1, 2, 4}}}, tiled_violation},
+       {{&K::bm, {16, 32, 64}}, {&K::tile, {1, 2}}, {&K::stages, {1, 2, 3}}, {&K::split, {1, 2, 4}}}, tiled_violation,
+       tiled_w4_launch},
       {"tiled_f16", {"gemm_tiled.spv", "gemm_reduce.spv"}, gemm_cl,
-       {{&K::bm, {16, 32, 64}}, {&K::tile, {1, 2}}, {&K::stages, {1, 2, 3}}, {&K::split, {1, 2, 4}}}, tiled_violation},
+       {{&K::bm, {16, 32, 64}}, {&K::tile, {1, 2}}, {&K::stages, {1, 2, 3}}, {&K::split, {1, 2, 4}}}, tiled_violation,
+       tiled_f16_launch},
       {"coopmat_w4", {"gemm_coopmat.spv", "gemm_coopmat_khr.spv", "gemm_reduce.spv"}, {},
-       {{&K::stages, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation},
+       {{&K::stages, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
       {"coopmat_f16", {"gemm_coopmat.spv", "gemm_coopmat_khr.spv", "gemm_reduce.spv"}, {},
-       {{&K::stages, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation},
+       {{&K::stages, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
       {"attention_decode", {"attention_decode.spv", "attention_decode_sg.spv", "attention_merge.spv"}, {"attention.cl"},
-       {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}}, decode_violation},
+       {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}}, decode_violation, decode_launch},
       // prefill attention and conversions: no knob in their kernels yet; a knob added to the kernel
       // plugs in here (values + constraint) and in its planner.
       {"attention_prefill", {"attention_prefill.spv"}, {"attention.cl"}, {}, no_violation},
@@ -131,6 +188,30 @@ std::vector<KernelConfig> candidates(const Family& f, const Limits& l, const Pro
     all = std::move(next);
   }
   for (const KernelConfig& c : all) add(c);
+  return out;
+}
+
+std::vector<KernelConfig> distinct_launches(const Family& f, const std::vector<KernelConfig>& cands, const Problem& p,
+                                            const std::optional<detail::DeviceProfile>& profile) {
+  if (!profile) return {cands.begin(), cands.begin() + std::min<size_t>(1, cands.size())};
+  std::vector<KernelConfig> out;
+  std::vector<std::vector<uint64_t>> seen;
+  for (const KernelConfig& c : cands) {
+    if (!f.launch) {
+      if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+      continue;
+    }
+    std::vector<uint64_t> l = f.launch(c, p, *profile);
+    if (std::find(seen.begin(), seen.end(), l) != seen.end()) continue;
+    KernelConfig simplest = c;  // without the knobs set to what the planner picks anyway
+    for (const Knob& k : f.knobs) {
+      KernelConfig fewer = simplest;
+      fewer.*k.member = 0;
+      if (fewer != simplest && f.launch(fewer, p, *profile) == l) simplest = fewer;
+    }
+    seen.push_back(std::move(l));
+    out.push_back(simplest);
+  }
   return out;
 }
 

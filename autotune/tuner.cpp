@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "bench/timing.hpp"
+#include "host/internal_access.hpp"
 
 namespace lowbit::tune {
 
@@ -59,7 +60,12 @@ TuneResult tune_task(Context& ctx, const TuneTask& t, const SearchOptions& o) {
   res.key = ctx.last_kernel_choice();
   std::vector<float> ref = t.reference.empty() ? t.output() : t.reference;
   std::vector<KernelConfig> cands = o.candidates;
-  if (cands.empty()) cands = candidates(family(res.key.family), limits_of(ctx.device_info()), t.problem);
+  if (cands.empty()) {  // the family's, without configs that launch what an earlier one (the default) does
+    const Family& f = family(res.key.family);
+    const std::vector<KernelConfig> all = candidates(f, limits_of(ctx.device_info()), t.problem);
+    cands = distinct_launches(f, all, t.problem, detail::device_of(ctx).launch_profile());
+    res.same_launch = all.size() - cands.size();
+  }
   res.candidates = cands.size();
 
   auto report = [&](size_t done, size_t total, const std::string& what) {

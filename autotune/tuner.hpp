@@ -1,9 +1,10 @@
 // tuner.hpp — the search: one tuning task (an op at one shape on one context) is tried with every
-// pruned candidate of its kernel family. Each candidate first runs once and its output is verified
-// against the reference (the default configuration's output, or the task's own); only verified ones
-// are timed. Successive halving: all survivors timed with R device-timed runs (median, spread), the
-// slower half dropped, R doubled, until one is left or the time budget is spent. The default is always
-// kept and timed in every round, so the winner is never slower than the default on the tuned shape.
+// pruned candidate of its kernel family whose launch differs from the others' (distinct_launches).
+// Each candidate first runs once and its output is verified against the reference (the default
+// configuration's output, or the task's own); only verified ones are timed. Successive halving: all
+// survivors timed with R device-timed runs (median, spread), the slower half dropped, R doubled, until
+// one is left or the time budget is spent. The default is always kept and timed in every round, so
+// the winner is never slower than the default on the tuned shape.
 #pragma once
 
 #include <functional>
@@ -38,6 +39,7 @@ struct TuneResult {
   KernelConfig best;
   double best_ms = 0, default_ms = 0;
   size_t candidates = 0, verified = 0, rejected = 0;
+  size_t same_launch = 0;  // candidates dropped before any run: they launch what another one does
   bool budget_ran_out = false;
   std::vector<Measured> measured;
 };

@@ -22,11 +22,25 @@ namespace {
 constexpr int kDbVersion = 1;
 
 json to_json(const DbEntry& e) {
-  return {{"backend", e.key.backend}, {"vendor", e.key.vendor},   {"device", e.key.device},
-          {"driver", e.key.driver},   {"kernel_hash", e.key.kernel_hash}, {"family", e.key.family},
-          {"format", e.key.format},   {"m_bucket", e.key.m_bucket}, {"n", e.key.n},
-          {"k", e.key.k},             {"config", to_string(e.config)}, {"config_ms", e.config_ms},
-          {"default_ms", e.default_ms}, {"date", e.date}};
+  json j = {{"backend", e.key.backend}, {"vendor", e.key.vendor},   {"device", e.key.device},
+            {"driver", e.key.driver},   {"kernel_hash", e.key.kernel_hash}, {"family", e.key.family},
+            {"format", e.key.format},   {"m_bucket", e.key.m_bucket}, {"n", e.key.n},
+            {"k", e.key.k},             {"config", to_string(e.config)}, {"config_ms", e.config_ms},
+            {"default_ms", e.default_ms}, {"date", e.date}};
+  if (e.key.has_ids) j["vendor_id"] = e.key.vendor_id, j["device_id"] = e.key.device_id;
+  return j;
+}
+
+// vendor_id / device_id: both absent = an entry of the previous format; one absent or not a 32-bit
+// unsigned integer throws.
+void ids_from_json(const json& j, DbKey& key) {
+  key.has_ids = j.contains("vendor_id") || j.contains("device_id");
+  if (!key.has_ids) return;
+  for (auto [name, field] : {std::pair{"vendor_id", &key.vendor_id}, {"device_id", &key.device_id}}) {
+    if (!j.at(name).is_number_unsigned() || j.at(name).get<uint64_t>() > UINT32_MAX)
+      throw Error(ErrorCode::Io, std::string(name) + " is not a 32-bit unsigned integer");
+    *field = j.at(name).get<uint32_t>();
+  }
 }
 
 // Throws (json type errors, Error) when a field is missing or of the wrong type.
@@ -39,6 +53,7 @@ DbEntry from_json(const json& j) {
   e.key.kernel_hash = j.at("kernel_hash").get<std::string>();
   e.key.family = j.at("family").get<std::string>();
   e.key.format = j.at("format").get<std::string>();
+  ids_from_json(j, e.key);
   for (auto [name, field] : {std::pair{"m_bucket", &e.key.m_bucket}, {"n", &e.key.n}, {"k", &e.key.k}}) {
     if (!j.at(name).is_number_integer()) throw Error(ErrorCode::Io, std::string(name) + " is not an integer");
     *field = j.at(name).get<int64_t>();
@@ -149,7 +164,9 @@ DbKey device_key(const DeviceInfo& d) {
   DbKey k;
   k.backend = to_string(d.backend);
   k.vendor = d.vendor;
+  k.vendor_id = d.vendor_id;
   k.device = d.name;
+  k.device_id = d.device_id;
   k.driver = d.driver_version;
   return k;
 }

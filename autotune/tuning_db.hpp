@@ -1,5 +1,5 @@
 // tuning_db.hpp — the tuning database: a JSON file (default <cache dir>/tuning.json, $LOWBIT_TUNING_DB or
-// --db) of measured best configurations, keyed by device, driver, kernel-source hash, kernel family,
+// --db) of measured best configurations, keyed by device (names and PCI ids), driver, kernel-source hash, kernel family,
 // format and shape bucket (M rounded up to a power of two, N and K exact). Reading never throws for the
 // file's content: a corrupt file or entry is reported in `problem` and skipped. Writing merges under an
 // exclusive lock (flock on <db>.lock, so concurrent tuners lose nothing) and replaces the file atomically;
@@ -17,6 +17,10 @@ namespace lowbit::tune {
 
 struct DbKey {
   std::string backend, vendor, device, driver, kernel_hash, family, format;
+  // DeviceInfo::vendor_id / device_id. has_ids false: an entry of the previous format (written before the
+  // ids were recorded): read, never matched at dispatch (one warning), and written back as it was.
+  uint32_t vendor_id = 0, device_id = 0;
+  bool has_ids = true;
   int64_t m_bucket = 1, n = 0, k = 0;
   bool operator==(const DbKey&) const = default;
 };
@@ -46,7 +50,7 @@ DbFile read_db(const std::filesystem::path& path);
 // when the existing file is not a readable tuning database (it is left untouched).
 void merge_into_db(const std::filesystem::path& path, const std::vector<DbEntry>& entries);
 
-// The key fields of this device (backend, vendor, name, driver).
+// The key fields of this device (backend, vendor and its id, device name and id, driver).
 DbKey device_key(const DeviceInfo& d);
 std::string today();
 

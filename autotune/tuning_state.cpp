@@ -31,16 +31,18 @@ void TuningState::load_locked() {
   std::string why;
   for (tune::DbEntry& e : f.entries) {
     if (e.key.backend != me.backend || e.key.vendor != me.vendor || e.key.device != me.device) continue;
+    if (e.key.has_ids && (e.key.vendor_id != me.vendor_id || e.key.device_id != me.device_id)) continue;  // another device of that name
     std::string hash;
     try {
       hash = tune::kernel_hash(tune::family(e.key.family), device_.backend);
     } catch (const Error&) {
       hash = "";  // a family this lowbit does not have
     }
-    if (e.key.driver != me.driver || e.key.kernel_hash != hash) {
+    if (!e.key.has_ids || e.key.driver != me.driver || e.key.kernel_hash != hash) {
       if (stale++ == 0)
-        why = e.key.driver != me.driver ? "driver " + e.key.driver + ", this one is " + me.driver
-                                        : "kernels changed since (" + e.key.family + ")";
+        why = !e.key.has_ids                ? "written by an older lowbit, without vendor and device ids"
+              : e.key.driver != me.driver ? "driver " + e.key.driver + ", this one is " + me.driver
+                                          : "kernels changed since (" + e.key.family + ")";
       continue;
     }
     entries_.push_back(std::move(e));

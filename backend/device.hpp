@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "backend/gemm_plan.hpp"
 #include "lowbit/interop.hpp"
 #include "lowbit/lowbit.hpp"
 #include "lowbit/tuning.hpp"
@@ -215,6 +217,9 @@ class Device {
   virtual bool supports(GemmPath p) const { return p != GemmPath::CoopMatrix; }
   // Launch geometry of the last gemm() (backends fill it in gemm(); the CPU reports its own).
   virtual GemmLaunch last_gemm_launch() const { return last_launch_; }
+  // What the launch planners (backend/gemm_plan.hpp) know of this device, for the autotuner to tell which
+  // configs launch the same kernel; nullopt: its kernels take no launch knobs (the CPU reference).
+  virtual std::optional<DeviceProfile> launch_profile() const { return std::nullopt; }
   // Why the device counts as lost (a failed or injected submit/wait, a timeout); empty while it works.
   virtual std::string lost_reason() const { return {}; }
 

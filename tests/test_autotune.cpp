@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
+#include "autotune/budget_split.hpp"
 #include "autotune/search_space.hpp"
 #include "autotune/shipped.hpp"
 #include "autotune/tuner.hpp"
@@ -101,6 +103,84 @@ TEST(SearchSpace, PruningRespectsWorkgroupSharedMemoryAndShape) {
   EXPECT_FALSE(tune::family("gemv_w4").violation({.split = 64}, big, {.m = 1, .n = 64, .k = 1024}).empty());
 }
 
+// A lavapipe / PoCL-like device (2 hardware threads) as the launch planners see it.
+detail::DeviceProfile cpu_driver_profile() {
+  detail::DeviceProfile d;
+  d.cpu = true, d.max_workgroup = 1024, d.shared_bytes = 32768, d.threads = 2;
+  return d;
+}
+
+TEST(SearchSpace, CandidatesThatLaunchTheSameAreCollapsedBeforeTiming) {
+  const tune::Limits lim{.max_workgroup = 1024, .shared_bytes = 32768, .subgroup = 8, .cpu = true};
+  const detail::DeviceProfile prof = cpu_driver_profile();
+  for (const char* name : {"gemv_w4", "gemv_f16", "tiled_w4", "attention_decode"}) {
+    const tune::Family& f = tune::family(name);
+    const tune::Problem p = std::string(name) == "tiled_w4"          ? tune::Problem{.m = 64, .n = 4096, .k = 4096}
+                            : std::string(name) == "attention_decode" ? tune::Problem{.m = 1, .n = 0, .k = 512}
+                                                                      : tune::Problem{.m = 1, .n = 4096, .k = 4096};
+    const auto all = tune::candidates(f, lim, p);
+    const auto kept = tune::distinct_launches(f, all, p, prof);
+    ASSERT_FALSE(kept.empty());
+    EXPECT_TRUE(kept[0].empty()) << name << ": the default stays first";
+    EXPECT_LT(kept.size(), all.size()) << name;
+    for (size_t i = 0; i < kept.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        EXPECT_NE(f.launch(kept[i], p, prof), f.launch(kept[j], p, prof))
+            << name << ": " << to_string(kept[i]) << " launches like " << to_string(kept[j]);
+    for (const KernelConfig& c : kept)  // and sets no knob to what the planner picks anyway
+      for (const tune::Knob& k : f.knobs) {
+        KernelConfig fewer = c;
+        fewer.*k.member = 0;
+        if (fewer != c) {
+          EXPECT_NE(f.launch(fewer, p, prof), f.launch(c, p, prof)) << name << ": " << to_string(c);
+        }
+      }
+    for (const KernelConfig& c : all) {  // every dropped config launches like a kept one
+      bool like_one = false;
+      for (const KernelConfig& k : kept) like_one = like_one || f.launch(c, p, prof) == f.launch(k, p, prof);
+      EXPECT_TRUE(like_one) << name << ": " << to_string(c);
+    }
+  }
+  // Knob values the planner picks anyway on a CPU driver are the default's launch.
+  const tune::Family& gemv = tune::family("gemv_w4");
+  const auto kept = tune::distinct_launches(gemv, tune::candidates(gemv, lim, {.m = 1, .n = 4096, .k = 4096}),
+                                            {.m = 1, .n = 4096, .k = 4096}, prof);
+  for (const KernelConfig& same : {KernelConfig{.variant = 1}, KernelConfig{.wg = 128}, KernelConfig{.cols = 8},
+                                   KernelConfig{.variant = 1, .wg = 128, .cols = 8}})
+    EXPECT_EQ(std::find(kept.begin(), kept.end(), same), kept.end()) << to_string(same);
+  const tune::Family& decode = tune::family("attention_decode");
+  EXPECT_EQ(decode.launch({.keys = 4}, {.m = 1, .k = 512}, prof), decode.launch({}, {.m = 1, .k = 512}, prof));
+  EXPECT_EQ(decode.launch({.split = 32}, {.m = 1, .k = 512}, prof), decode.launch({.split = 64}, {.m = 1, .k = 512}, prof))
+      << "both splits are the whole 32-page context";
+  // No launch knobs (the CPU reference): the default alone.
+  EXPECT_EQ(tune::distinct_launches(gemv, {KernelConfig{}, KernelConfig{.split = 2}}, {.m = 1, .n = 64, .k = 256},
+                                    std::nullopt),
+            std::vector<KernelConfig>{KernelConfig{}});
+}
+
+TEST(BudgetSplit, CheapestFirstSharesWhatIsLeftAndSkipsWhatCannotRun) {
+  auto shape = [](int64_t m, int64_t n, int64_t k) { return tune::OpShape{{m, n, k}}; };
+  const auto order = tune::cheapest_first({shape(64, 4096, 4096), shape(1, 4096, 4096), shape(16, 4096, 4096), shape(1, 512, 512)});
+  std::vector<std::string> names;
+  for (const auto& s : order) names.push_back(s.str());
+  EXPECT_EQ(names, (std::vector<std::string>{"1x512x512", "1x4096x4096", "16x4096x4096", "64x4096x4096"}));
+  tune::BudgetSplit split(300, 3);
+  EXPECT_DOUBLE_EQ(split.next_share(0), 100);
+  EXPECT_EQ(split.skip_reason(order[0], 100), "") << "nothing measured yet: the first shape runs";
+  split.record(order[1], 30);  // 30 ms at 1 x 4096 x 4096
+  EXPECT_DOUBLE_EQ(split.next_share(40), 130) << "what the first shape left flows to the others";
+  ASSERT_TRUE(split.predicted_min_s(order[3]).has_value());
+  EXPECT_NEAR(*split.predicted_min_s(order[3]), tune::kMinDefaultRuns * 0.030 * 64, 1e-9);
+  EXPECT_EQ(split.skip_reason(order[2], 130), "");  // 16x: about 2.4 s
+  EXPECT_NE(split.skip_reason(order[3], 5).find("skipped: the default alone needs about 10 s"), std::string::npos)
+      << split.skip_reason(order[3], 5);
+  EXPECT_DOUBLE_EQ(split.next_share(300), 0);
+  // Second pass: 12 s left; 1x4096x4096 needs 0.15 s, 16x 2.4 s, 64x 9.6 s: the first two fit together,
+  // all three do not, and the two share what is left.
+  EXPECT_EQ(split.second_chance({order[1], order[2], order[3]}, 12), 2u);
+  EXPECT_DOUBLE_EQ(split.next_share(288), 6);
+}
+
 // ---- verification ---------------------------------------------------------------------------------
 class AutotuneBackends : public ::testing::TestWithParam<Backend> {};
 
@@ -131,6 +211,32 @@ TEST_P(AutotuneBackends, DeliberatelyWrongFasterCandidateNeverWins) {
     }
   EXPECT_TRUE(seen);
   EXPECT_LE(r.best_ms, r.default_ms);
+  test::expect_clean(ctx);
+}
+
+// Without the test hook the tuner takes the family's candidates, less those launching the same: on the
+// CPU reference (no launch knobs) that is the default alone, on a GPU driver fewer than all.
+TEST_P(AutotuneBackends, TunerTimesEachLaunchOnce) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  const int64_t m = 1, n = 256, k = 1024;
+  SmallGemm g(ctx, m, n, k);
+  std::vector<float> y;
+  tune::TuneTask t;
+  t.label = "same-launch test";
+  t.problem = {.m = m, .n = n, .k = k};
+  t.run = [&](const KernelConfig&) { y = g.run(ctx); };
+  t.output = [&] { return y; };
+  t.tolerance = 2e-3;
+  tune::SearchOptions o;
+  o.budget_s = GetParam() == Backend::CPU ? 5 : 0.5;
+  tune::TuneResult r = tune::tune_task(ctx, t, o);
+  const size_t all = tune::candidates(tune::family("gemv_w4"), tune::limits_of(ctx.device_info()), t.problem).size();
+  EXPECT_GT(r.same_launch, 0u);
+  EXPECT_EQ(r.candidates + r.same_launch, all);
+  if (GetParam() == Backend::CPU) {
+    EXPECT_EQ(r.candidates, 1u);
+    EXPECT_TRUE(r.best.empty());
+  }
   test::expect_clean(ctx);
 }
 
@@ -248,6 +354,66 @@ TEST_F(TuningDb, OtherDriverAndChangedKernelsAreIgnoredWithOneWarning) {
   EXPECT_EQ(ctx.last_kernel_choice().source, "heuristic");
   EXPECT_EQ(w.count("2 entries for this device ignored"), 1u);
   EXPECT_EQ(slurp(db), before);
+}
+
+TEST_F(TuningDb, KeyCarriesVendorAndDeviceIds) {
+  for (Backend b : test::all_backends()) {
+    Context ctx;
+    std::string why;
+    if (!test::make_context(b, ctx, why)) continue;
+    const DeviceInfo& d = ctx.device_info();
+    const tune::DbKey k = tune::device_key(d);
+    EXPECT_EQ(k.vendor_id, d.vendor_id) << to_string(b);
+    EXPECT_EQ(k.device_id, d.device_id) << to_string(b);
+    EXPECT_TRUE(k.has_ids);
+    if (b == Backend::CPU) {
+      EXPECT_EQ(d.vendor_id, 0u);
+    } else {  // VkPhysicalDeviceProperties::vendorID / CL_DEVICE_VENDOR_ID
+      EXPECT_NE(d.vendor_id, 0u) << to_string(b);
+    }
+  }
+  // An entry for another device of the same name (other ids) is not this device's: used never, no warning.
+  const auto db = file("db.json");
+  Context writer = cpu_context(db);
+  DbEntry other = entry_for(writer, "gemv_w4", 1, 64, 256, "split=2");
+  other.key.device_id = 0x2330, other.key.vendor_id = 0x10de;
+  DbEntry mine = entry_for(writer, "gemv_w4", 1, 64, 512, "split=2");
+  tune::merge_into_db(db, {other, mine});
+  const std::string text = slurp(db);
+  EXPECT_NE(text.find("\"device_id\": 9008"), std::string::npos) << text;
+  WarningCounter w;
+  Context ctx = cpu_context(db);
+  SmallGemm(ctx, 1, 64, 256).run(ctx);
+  EXPECT_EQ(ctx.last_kernel_choice().source, "heuristic");
+  SmallGemm(ctx, 1, 64, 512).run(ctx);
+  EXPECT_EQ(ctx.last_kernel_choice().source, "tuned");
+  EXPECT_EQ(w.count(db.string()), 0u);
+}
+
+TEST_F(TuningDb, OldFormatEntryWithoutIdsIsIgnoredWithOneWarningAndKeptOnDisk) {
+  const auto db = file("db.json");
+  Context writer = cpu_context(db);
+  tune::merge_into_db(db, {entry_for(writer, "gemv_w4", 1, 64, 256, "split=2"), entry_for(writer, "gemv_w4", 2, 64, 256, "split=4")});
+  nlohmann::json j = nlohmann::json::parse(slurp(db));  // as the previous lowbit wrote it: no ids
+  for (auto& e : j["entries"]) e.erase("vendor_id"), e.erase("device_id");
+  const std::string text = j.dump(1) + "\n";
+  ASSERT_EQ(text.find("_id"), std::string::npos) << text;
+  spit(db, text);
+  {
+    WarningCounter w;
+    Context ctx = cpu_context(db);
+    SmallGemm(ctx, 1, 64, 256).run(ctx);
+    EXPECT_EQ(ctx.last_kernel_choice().source, "heuristic") << "an entry without ids is never trusted";
+    SmallGemm(ctx, 2, 64, 256).run(ctx);
+    EXPECT_EQ(ctx.last_kernel_choice().source, "heuristic");
+    EXPECT_EQ(w.count("2 entries for this device ignored (written by an older lowbit"), 1u);
+  }
+  EXPECT_EQ(slurp(db), text) << "reading leaves the file as it is";
+  tune::merge_into_db(db, {entry_for(writer, "gemv_w4", 1, 64, 512, "split=2")});
+  tune::DbFile f = tune::read_db(db);
+  EXPECT_TRUE(f.problem.empty()) << f.problem;
+  ASSERT_EQ(f.entries.size(), 3u) << "the old entries stay on disk";
+  EXPECT_EQ(std::count_if(f.entries.begin(), f.entries.end(), [](const DbEntry& e) { return !e.key.has_ids; }), 2);
 }
 
 TEST_F(TuningDb, LookupOrderOverrideExactNearestShippedHeuristic) {

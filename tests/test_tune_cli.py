@@ -1,7 +1,9 @@
 """test_tune_cli.py — `lowbit tune`: bad input exits 2 before any work (unknown op, budget <= 0, shapes
 that do not parse, a corrupt database left untouched), a small real tuning run writes a verified entry
-into the database named by --db, the final table and --show list it, and `lowbit bench` reports the
-tuned configuration (config_source "tuned" or "default") for that shape."""
+into the database named by --db, the final table and --show list it (with the device's vendor and
+device ids), and `lowbit bench` reports the tuned configuration (config_source "tuned" or "default") for
+that shape; an entry of the previous format (no ids) stays on disk; one --budget is split over the
+shapes, cheapest first, and a shape whose default cannot run in its share is skipped with a line."""
 import json
 import os
 import sys
@@ -52,6 +54,45 @@ def tunes_a_shape_and_lists_it(tmp):
     rows = [x for x in json.loads(bench.read_text())["results"] if x["op"] == "w4a16"]
     assert rows and rows[0]["config_source"] in ("tuned", "default"), rows
     assert rows[0]["config"].startswith("gemv_w4"), rows
+
+
+@test
+def ids_key_the_entries_and_old_entries_stay(tmp):
+    text = ok("devices").stdout
+    assert "      vendor 0x" in text and " device 0x" in text, text
+    for b in json.loads(ok("devices", "--json").stdout)["backends"]:
+        for d in b["devices"]:
+            assert isinstance(d["vendor_id"], int) and isinstance(d["device_id"], int), d
+    db = tmp / "t.json"
+    ok("tune", "--op", "w4a16", "--shapes", "1,64,256", "--budget", "1", "--backend", "cpu", "--db", db)
+    data = json.loads(db.read_text())
+    (e,) = data["entries"]
+    assert (e["vendor_id"], e["device_id"]) == (0, 0), e
+    old = {k: v for k, v in e.items() if k not in ("vendor_id", "device_id")}  # as the previous lowbit wrote it
+    data["entries"] = [old]
+    db.write_text(json.dumps(data))
+    show = ok("tune", "--show", "--db", db).stdout
+    assert "none (old)" in show, show
+    ok("tune", "--op", "w4a16", "--shapes", "1,64,256", "--budget", "1", "--backend", "cpu", "--db", db)
+    entries = json.loads(db.read_text())["entries"]
+    assert old in entries, "the old entry stays on disk as it was"
+    assert len(entries) == 2, entries
+    show = ok("tune", "--show", "--db", db).stdout
+    assert "0x0000:0x0000" in show and "none (old)" in show, show
+
+
+@test
+def budget_is_split_cheapest_first_and_skips_what_cannot_run(tmp):
+    db = tmp / "t.json"
+    r = ok("tune", "--op", "w4a16", "--shapes", "512,4096,4096;1,64,256", "--budget", "2", "--backend", "cpu",
+           "--db", db)
+    lines = r.stdout.splitlines()
+    small = [i for i, l in enumerate(lines) if l.startswith("1x64x256 ")]
+    big = [i for i, l in enumerate(lines) if l.startswith("512x4096x4096 ")]
+    assert small and big and small[0] < big[0], r.stdout
+    assert "skipped: the default alone needs about" in lines[big[0]], r.stdout
+    assert "over 1 shapes (1 skipped)" in r.stdout, r.stdout
+    assert [e["m_bucket"] for e in json.loads(db.read_text())["entries"]] == [1]
 
 
 @test

@@ -19,6 +19,8 @@ nlohmann::ordered_json device_json(const DeviceInfo& d) {
           {"name", d.name},
           {"type", d.type},
           {"vendor", d.vendor},
+          {"vendor_id", d.vendor_id},
+          {"device_id", d.device_id},
           {"driver_version", d.driver_version},
           {"api_version", d.api_version},
           {"subgroup_size", d.subgroup_size},
@@ -70,6 +72,8 @@ void print_text(const std::vector<BackendReport>& reports) {
       std::printf("  [%d] %s\n", d.index, d.name.c_str());
       std::printf("      type %s, vendor %s, driver %s, api %s\n", d.type.c_str(), d.vendor.c_str(),
                   d.driver_version.c_str(), d.api_version.c_str());
+      std::printf("      vendor 0x%04x device 0x%04x%s\n", d.vendor_id, d.device_id,
+                  d.device_id ? "" : " (device id unknown)");
       std::printf("      subgroup %u, shared memory %s, max workgroup %u, max storage buffer %s\n", d.subgroup_size,
                   human_bytes(d.shared_memory_bytes).c_str(), d.max_workgroup_size,
                   human_bytes(d.max_buffer_range).c_str());

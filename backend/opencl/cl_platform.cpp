@@ -1,6 +1,9 @@
 // cl_platform.cpp — device discovery, DeviceInfo queries and probe_opencl() (see cl_platform.hpp).
 #include "backend/opencl/cl_platform.hpp"
 
+#include <cstdio>
+#include <fstream>
+
 #include "backend/device.hpp"
 
 namespace lowbit::detail::cl {
@@ -45,6 +48,33 @@ static std::string type_name(cl_device_type t) {
   return "other";
 }
 
+// The PCI device id where the platform reports one: AMD's and Intel's attribute queries, else the PCI
+// address of cl_khr_pci_bus_info looked up in sysfs (Linux); 0 = unknown (e.g. PoCL's CPU device).
+static uint32_t pci_device_id(cl_device_id d, const std::string& exts) {
+  constexpr cl_device_info kPcieIdAmd = 0x4034, kDeviceIdIntel = 0x4251, kPciBusInfoKhr = 0x410F;
+  cl_uint id = 0;
+  if (has_extension(exts, "cl_amd_device_attribute_query") &&
+      clGetDeviceInfo(d, kPcieIdAmd, sizeof id, &id, nullptr) == CL_SUCCESS && id)
+    return id;
+  if (has_extension(exts, "cl_intel_device_attribute_query") &&
+      clGetDeviceInfo(d, kDeviceIdIntel, sizeof id, &id, nullptr) == CL_SUCCESS && id)
+    return id;
+  cl_uint bus[4] = {};  // cl_device_pci_bus_info_khr: domain, bus, device, function
+  if (!has_extension(exts, "cl_khr_pci_bus_info") ||
+      clGetDeviceInfo(d, kPciBusInfoKhr, sizeof bus, bus, nullptr) != CL_SUCCESS)
+    return 0;
+  char path[96];
+  std::snprintf(path, sizeof path, "/sys/bus/pci/devices/%04x:%02x:%02x.%x/device", bus[0], bus[1], bus[2], bus[3]);
+  std::ifstream f(path);
+  std::string text;
+  if (!(f >> text)) return 0;
+  try {
+    return uint32_t(std::stoul(text, nullptr, 16));
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 DeviceInfo query_device_info(const DeviceEntry& e, int index) {
   DeviceInfo i;
   i.backend = Backend::OpenCL;
@@ -52,6 +82,7 @@ DeviceInfo query_device_info(const DeviceEntry& e, int index) {
   i.name = e.name;
   i.type = type_name(device_value<cl_device_type>(e.device, CL_DEVICE_TYPE));
   i.vendor = device_string(e.device, CL_DEVICE_VENDOR);
+  i.vendor_id = device_value<cl_uint>(e.device, CL_DEVICE_VENDOR_ID);
   i.driver_version = device_string(e.device, CL_DRIVER_VERSION) + " (" +
                      platform_string(e.platform, CL_PLATFORM_VERSION) + ")";
   i.api_version = device_string(e.device, CL_DEVICE_VERSION);
@@ -64,6 +95,7 @@ DeviceInfo query_device_info(const DeviceEntry& e, int index) {
   i.int8 = true;  // char/uchar arithmetic and byte-addressable stores are core OpenCL C
   i.integer_dot_product = has_extension(exts, "cl_khr_integer_dot_product");
   i.cooperative_matrix = false;
+  i.device_id = pci_device_id(e.device, exts);
   return i;
 }
 

@@ -65,6 +65,7 @@ class OpenClDevice final : public Device {
   OpenClDevice(const OpenClImport& app, const ContextOptions& o);
 
   const DeviceInfo& info() const override { return info_; }
+  std::optional<DeviceProfile> launch_profile() const override { return profile_; }
   ~OpenClDevice() override;
   std::shared_ptr<DeviceBuffer> alloc(size_t bytes) override;
   std::shared_ptr<DeviceBuffer> alloc_pooled(size_t bytes) override;

@@ -246,6 +246,8 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, int index) {
   d.name = p.deviceName;
   d.type = type_name(p.deviceType);
   d.vendor = vendor_name(p.vendorID);
+  d.vendor_id = p.vendorID;
+  d.device_id = p.deviceID;
   d.driver_version = std::string(driver.driverName) + (driver.driverInfo[0] ? " " : "") + driver.driverInfo;
   if (d.driver_version.empty()) d.driver_version = std::to_string(p.driverVersion);
   d.api_version = version_string(p.apiVersion);

@@ -224,6 +224,7 @@ class VulkanDevice final : public Device {
     tiled.path = GemmPath::Tiled;
     last_launch_ = gemm_->gemm(tiled);
   }
+  std::optional<DeviceProfile> launch_profile() const override { return device_profile(*gpu_); }
   bool supports(GemmPath p) const override { return p != GemmPath::CoopMatrix || (gpu_->coopmat() && coopmat_state_ != 2); }
   void gemm_w4a8(const GemmW4A8Args& a) override { last_launch_ = w4a8_->gemm(a); }
   void gather_columns(const GatherArgs& a) override { gemm_->gather(a); }

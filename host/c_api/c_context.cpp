@@ -57,6 +57,8 @@ lowbit_status lowbit_context_device_info(const lowbit_context* ctx, lowbit_devic
     i.int8 = d.int8;
     i.integer_dot_product = d.integer_dot_product;
     i.cooperative_matrix = d.cooperative_matrix;
+    i.vendor_id = d.vendor_id;
+    i.device_id = d.device_id;
     need(out, fn, "out") = i;
   });
 }

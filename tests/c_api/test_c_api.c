@@ -1248,6 +1248,7 @@ int main(void) {
     lowbit_device_info info;
     OK(lowbit_context_device_info(ctx, &info));
     CHECK(info.backend == gpus[i].backend && info.name && *info.name, "device info of %s", gpus[i].name);
+    CHECK(info.vendor_id != 0, "vendor id of %s (VkPhysicalDeviceProperties::vendorID / CL_DEVICE_VENDOR_ID)", gpus[i].name);
     printf("%s: %s (subgroup %u, fp16 %d)\n", gpus[i].name, info.name, info.subgroup_size, (int)info.fp16);
     memset(&gpu_results, 0, sizeof gpu_results);
     run_buffers(ctx);

@@ -151,6 +151,9 @@ typedef struct lowbit_device_info {
   bool int8;
   bool integer_dot_product;
   bool cooperative_matrix;
+  /* PCI-style vendor / device id (DeviceInfo::vendor_id / device_id; 0 = unknown). */
+  uint32_t vendor_id;
+  uint32_t device_id;
 } lowbit_device_info;
 
 LOWBIT_API lowbit_status lowbit_context_device_info(const lowbit_context* ctx, lowbit_device_info* out);

@@ -66,6 +66,9 @@ struct DeviceInfo {
   Backend backend = Backend::CPU;
   int index = 0;
   std::string name, type, vendor, driver_version, api_version;
+  // PCI-style ids: Vulkan vendorID / deviceID; OpenCL CL_DEVICE_VENDOR_ID and, where the platform reports
+  // one (AMD / Intel attribute queries, cl_khr_pci_bus_info), the PCI device id; 0 = unknown (and the CPU backend).
+  uint32_t vendor_id = 0, device_id = 0;
   uint32_t subgroup_size = 1;
   uint64_t shared_memory_bytes = 0;
   uint32_t max_workgroup_size = 1;
