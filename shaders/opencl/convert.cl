@@ -33,6 +33,12 @@
 #ifndef LB_BLOCKS
 #define LB_BLOCKS 1
 #endif
+/* Copies the LB_GROUP bytes of one plain-format work-item (16-byte vectors where they divide it). */
+#if LB_GROUP % 16 == 0
+#define LB_COPY_GROUP(dst, src) for (int k_ = 0; k_ < LB_GROUP; k_ += 16) vstore16(vload16(0, (src) + k_), 0, (dst) + k_)
+#else
+#define LB_COPY_GROUP(dst, src) for (int k_ = 0; k_ < LB_GROUP; ++k_) (dst)[k_] = (src)[k_]
+#endif
 
 #if LB_FLOAT == LB_FMT_F32
 typedef uint lb_float_t;
@@ -118,11 +124,7 @@ __kernel void lb_quantize(__global const lb_float_t* src, __global uchar* codes,
   if (i0 + LB_GROUP <= n) {
     uchar c[LB_GROUP];
     for (int k = 0; k < LB_GROUP; ++k) c[k] = (uchar)lb_encode(lb_load_x(src, i0 + k), 0, LB_ELEM, LB_SATURATE != 0);
-#if LB_GROUP % 16 == 0
-    for (int k = 0; k < LB_GROUP; k += 16) vstore16(vload16(0, c + k), 0, codes + i0 + k);
-#else
-    for (int k = 0; k < LB_GROUP; ++k) codes[i0 + k] = c[k];
-#endif
+    LB_COPY_GROUP(codes + i0, c);
   } else {
     for (ulong i = i0; i < n; ++i) codes[i] = (uchar)lb_encode(lb_load_x(src, i), 0, LB_ELEM, LB_SATURATE != 0);
   }
@@ -190,11 +192,7 @@ __kernel void lb_dequantize(__global const uchar* codes, __global const uchar* s
   if (i0 >= n) return;
   if (i0 + LB_GROUP <= n) {
     uchar cb[LB_GROUP];
-#if LB_GROUP % 16 == 0
-    for (int k = 0; k < LB_GROUP; k += 16) vstore16(vload16(0, codes + i0 + k), 0, cb + k);
-#else
-    for (int k = 0; k < LB_GROUP; ++k) cb[k] = codes[i0 + k];
-#endif
+    LB_COPY_GROUP(cb, codes + i0);
     for (int k = 0; k < LB_GROUP; ++k) dst[i0 + k] = (lb_float_t)lb_decode(cb[k], 0, LB_ELEM, LB_FLOAT);
   } else {
     for (ulong i = i0; i < n; ++i) dst[i] = (lb_float_t)lb_decode(codes[i], 0, LB_ELEM, LB_FLOAT);
