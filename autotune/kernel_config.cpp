@@ -11,6 +11,7 @@ std::span<const KernelKnob> kernel_knobs() {
       {"variant", &KernelConfig::variant}, {"wg", &KernelConfig::wg},         {"cols", &KernelConfig::cols},
       {"split", &KernelConfig::split},     {"bm", &KernelConfig::bm},         {"tile", &KernelConfig::tile},
       {"stages", &KernelConfig::stages},   {"keys", &KernelConfig::keys},     {"rows", &KernelConfig::rows},
+      {"elems", &KernelConfig::elems},
   };
   return knobs;
 }
@@ -40,10 +41,12 @@ KernelConfig parse_kernel_config(const std::string& s) {
     } catch (const std::exception&) {
       used = 0;
     }
-    if (!knob || eq == std::string::npos || used == 0 || used != item.size() - eq - 1 || value < 0)
+    if (!knob || eq == std::string::npos || used == 0 || used != item.size() - eq - 1 || value < 0) {
+      std::string names;
+      for (const KernelKnob& k : kernel_knobs()) names += (names.empty() ? "" : ", ") + std::string(k.name);
       throw Error(ErrorCode::InvalidArgument, "kernel config '" + s + "': bad knob '" + item +
-                                                  "' (expected NAME=N with N >= 0 and NAME one of variant, wg, "
-                                                  "cols, split, bm, tile, stages, keys, rows)");
+                                                  "' (expected NAME=N with N >= 0 and NAME one of " + names + ")");
+    }
     c.*knob->member = value;
   }
   return c;

@@ -5,8 +5,10 @@
 #include <algorithm>
 
 #include "backend/attention_plan.hpp"
+#include "backend/convert_plan.hpp"
 #include "backend/gemm_plan.hpp"
 #include "backend/kernel_params.hpp"
+#include "backend/w4a8_plan.hpp"
 #include "backend/kernels.hpp"
 #include "host/cache_dir.hpp"
 
@@ -68,7 +70,45 @@ std::string kv_append_violation(const KernelConfig& c, const Limits& l, const Pr
   return "";
 }
 
-std::string no_violation(const KernelConfig&, const Limits&, const Problem&) { return ""; }
+// W4A8 (backend/w4a8_plan.hpp): the launch the planner builds from the knobs must fit the device.
+std::string w4a8_plan_violation(bool gemv, const KernelConfig& c, const Limits& l, const Problem& p) {
+  detail::DeviceProfile d;
+  d.cpu = l.cpu, d.max_workgroup = l.max_workgroup, d.shared_bytes = l.shared_bytes;
+  const detail::W4A8Plan plan = detail::plan_w4a8(d, gemv, uint64_t(p.m), uint64_t(p.n), uint64_t(p.k), 128, 0, c);
+  if (plan.wg() > l.max_workgroup) return too_big("workgroup", plan.wg(), l.max_workgroup);
+  if (plan.shared_bytes() > l.shared_bytes) return too_big("shared memory", plan.shared_bytes(), l.shared_bytes);
+  return "";
+}
+
+// W4A8 GEMV: NC columns per invocation (vector loads: N % NC == 0), K slices of >= 256 rows.
+std::string gemv_w4a8_violation(const KernelConfig& c, const Limits& l, const Problem& p) {
+  if (c.cols && p.n % c.cols) return "cols " + std::to_string(c.cols) + " does not divide N";
+  const std::string v = w4a8_plan_violation(true, c, l, p);
+  return v.empty() ? split_violation(c.split, p.k, detail::kGemvChunk) : v;
+}
+
+std::string tiled_w4a8_violation(const KernelConfig& c, const Limits& l, const Problem& p) {
+  if (c.bm && c.bm > 16 && c.bm / 2 >= p.m) return "tile rows " + std::to_string(c.bm) + " far exceed M";
+  const std::string v = w4a8_plan_violation(false, c, l, p);
+  return v.empty() ? split_violation(c.split, p.k, 8 * detail::kTiledSliceRows) : v;
+}
+
+// Prefill: the query / key tile the planner would launch (a knob left 0 keeps the heuristic's).
+std::string prefill_violation(const KernelConfig& c, const Limits& l, const Problem& p) {
+  detail::attn::PrefillTile t{16, 8};
+  try {
+    t = detail::attn::prefill_tile(p.head_dim, l.shared_bytes);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  if (c.rows) t.rows = uint32_t(c.rows);
+  if (c.keys) t.keys = uint32_t(c.keys);
+  return detail::attn::prefill_tile_violation(p.head_dim, t, l.shared_bytes);
+}
+
+std::string convert_violation(const KernelConfig& c, const Limits& l, const Problem& p) {
+  return detail::convert_violation(c, p.block, l.max_workgroup);
+}
 
 // ---- launches (see LaunchFn): what the backends' planners make of a config ----
 
@@ -132,6 +172,7 @@ Limits limits_of(const DeviceInfo& d) {
 const std::vector<Family>& families() {
   using K = KernelConfig;
   static const std::vector<std::string> gemm_cl = {"gemm.cl", "lowbit_formats.h"};
+  static const std::vector<std::string> w4a8_cl = {"gemm_w4a8.cl", "lowbit_formats.h"};
   static const std::vector<Family> f = {
       {"gemv_w4", {"gemm_gemv.spv", "gemm_gemv_f16dq.spv", "gemm_reduce.spv"}, gemm_cl,
        {{&K::variant, {1, 2}}, {&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}},
@@ -150,11 +191,17 @@ const std::vector<Family>& families() {
        {{&K::stages, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
       {"attention_decode", {"attention_decode.spv", "attention_decode_sg.spv", "attention_merge.spv"}, {"attention.cl"},
        {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}}, decode_violation, decode_launch},
-      // prefill attention and conversions: no knob in their kernels yet; a knob added to the kernel
-      // plugs in here (values + constraint) and in its planner.
-      {"attention_prefill", {"attention_prefill.spv"}, {"attention.cl"}, {}, no_violation},
+      {"gemv_w4a8", {"gemm_w4a8_gemv.spv", "gemm_w4a8_gemv_dot.spv", "gemm_w4a8_reduce.spv"}, w4a8_cl,
+       {{&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}}, gemv_w4a8_violation},
+      {"tiled_w4a8", {"gemm_w4a8_tiled.spv", "gemm_w4a8_tiled_dot.spv", "gemm_w4a8_reduce.spv"}, w4a8_cl,
+       {{&K::bm, {16, 32, 64}}, {&K::tile, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, tiled_w4a8_violation},
+      // prefill: rows = query tile BQ, keys = key tile BK
+      {"attention_prefill", {"attention_prefill.spv"}, {"attention.cl"},
+       {{&K::rows, {8, 16, 32, 64}}, {&K::keys, {8, 16, 32, 64}}}, prefill_violation},
       {"kv_append", {"kv_append.spv"}, {"kv_append.cl"}, {{&K::rows, {1, 2, 4, 8, 16}}}, kv_append_violation},
-      {"convert", {"convert_quantize.spv", "convert_dequantize.spv"}, {"convert.cl"}, {}, no_violation},
+      // quantize / dequantize: workgroup size, elements per invocation (whole blocks for MX / NVFP4)
+      {"convert", {"convert_quantize.spv", "convert_dequantize.spv"}, {"convert.cl", "lowbit_formats.h"},
+       {{&K::wg, {32, 64, 128, 256}}, {&K::elems, {4, 8, 16, 32, 64, 128}}}, convert_violation},
   };
   return f;
 }

@@ -26,10 +26,13 @@ struct Limits {
 Limits limits_of(const DeviceInfo& d);
 
 // The problem a configuration runs: GEMM M x N x K; attention decode m = batch, k = context,
-// page_size; kv_append m = tokens, words = the most lanes of a cache row (attn::kv_append_max_lanes).
+// page_size; prefill m = queries, k = context, head_dim; kv_append m = tokens, words = the most lanes of
+// a cache row (attn::kv_append_max_lanes); quantize / dequantize m = rows, n = columns, block = elements
+// per block scale (0: plain FP8).
 struct Problem {
   int64_t m = 1, n = 1, k = 1;
   uint32_t page_size = 16, words = 16;
+  uint32_t head_dim = 128, block = 0;
 };
 
 struct Knob {

@@ -130,18 +130,44 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
 }
 
 // Prefill tile: rows ((query, query head) pairs of one kv head) x keys per workgroup, the first of
-// 32 x 32, 32 x 16, 16 x 32, 16 x 16, 16 x 8 whose shared tiles fit in `shared_bytes`.
+// 32 x 32, 32 x 16, 16 x 32, 16 x 16, 16 x 8 whose shared tiles fit in `shared_bytes`; a tuned tile
+// (KernelConfig rows = BQ, keys = BK; either may be 0: the heuristic's) where it can run, within
+// `tuned_shared_bytes` (the device's shared memory: a backend may cap its heuristic tiles lower).
 struct PrefillTile {
   uint32_t rows = 16, keys = 32;
 };
-inline PrefillTile prefill_tile(uint32_t d, uint64_t shared_bytes) {
+// Shared bytes of attention.comp's PREFILL for head dim d: q [BQ][D], K/V [BK][D + 1], scores [BQ][BK],
+// max / sum / correction [BQ], all fp32.
+inline uint64_t prefill_shared_bytes(uint32_t d, PrefillTile t) {
+  return 4ull * (uint64_t(t.rows) * d + uint64_t(t.keys) * (d + 1) + uint64_t(t.rows) * t.keys + 3ull * t.rows);
+}
+// Why tile `t` cannot run with head dim d ("" when it can): BQ rows share the kWorkgroup invocations
+// (kWorkgroup / BQ per row, dividing D), BK >= 1 keys, and the shared tiles fit.
+inline std::string prefill_tile_violation(uint32_t d, PrefillTile t, uint64_t shared_bytes) {
+  if (t.rows == 0 || t.rows > kWorkgroup || kWorkgroup % t.rows || d % (kWorkgroup / t.rows))
+    return "query tile " + std::to_string(t.rows) + " does not split " + std::to_string(kWorkgroup) +
+           " invocations evenly over head dim " + std::to_string(d);
+  if (t.keys == 0 || t.keys > 256) return "key tile " + std::to_string(t.keys) + " is not in 1..256";
+  if (prefill_shared_bytes(d, t) > shared_bytes)
+    return "shared memory " + std::to_string(prefill_shared_bytes(d, t)) + " exceeds the device's " +
+           std::to_string(shared_bytes);
+  return "";
+}
+inline PrefillTile prefill_tile(uint32_t d, uint64_t shared_bytes, const KernelConfig& c = {},
+                                uint64_t tuned_shared_bytes = 0) {
+  PrefillTile pick{};
+  bool found = false;
   for (PrefillTile t : {PrefillTile{32, 32}, PrefillTile{32, 16}, PrefillTile{16, 32}, PrefillTile{16, 16},
-                        PrefillTile{16, 8}}) {
-    uint64_t bytes = 4ull * (t.rows * d + t.keys * (d + 1) + t.rows * t.keys + 3 * t.rows);
-    if (bytes <= shared_bytes) return t;
+                        PrefillTile{16, 8}})
+    if (!found && prefill_shared_bytes(d, t) <= shared_bytes) pick = t, found = true;
+  if (c.rows > 0 || c.keys > 0) {
+    const PrefillTile tuned{c.rows > 0 ? uint32_t(c.rows) : pick.rows, c.keys > 0 ? uint32_t(c.keys) : pick.keys};
+    if (prefill_tile_violation(d, tuned, std::max(shared_bytes, tuned_shared_bytes)).empty()) return tuned;
   }
-  throw Error(ErrorCode::Unsupported, "attention: head dim " + std::to_string(d) + " needs more than the device's " +
-                                          std::to_string(shared_bytes) + " bytes of shared memory");
+  if (!found)
+    throw Error(ErrorCode::Unsupported, "attention: head dim " + std::to_string(d) + " needs more than the device's " +
+                                            std::to_string(shared_bytes) + " bytes of shared memory");
+  return pick;
 }
 
 }  // namespace lowbit::detail::attn

@@ -40,6 +40,7 @@ struct QuantizeArgs {
   bool packed = false;
   bool tensor_scale_given = false;  // NVFP4: use tensor_scale_bits instead of amax / 2688
   uint32_t tensor_scale_bits = 0;
+  KernelConfig config;  // tuned / overridden knobs (family convert: wg, elems; backend/convert_plan.hpp)
 };
 
 // dequantize: codes (+ scales, + tensor scale) -> dst [rows, cols] (fp32/fp16/bf16).
@@ -52,6 +53,7 @@ struct DequantizeArgs {
   DeviceBuffer* dst = nullptr;
   uint64_t rows = 0, cols = 0;
   bool packed = false;
+  KernelConfig config;  // tuned / overridden knobs (family convert: wg, elems; backend/convert_plan.hpp)
 };
 
 // gemm: y[M,N] = x[M,K] · W[N,K]ᵀ (+ bias), weights fp16 or int4 (lowbit/w4.hpp layout).
@@ -107,6 +109,7 @@ struct GemmW4A8Args {
   int group = 0;
   GemmPath path = GemmPath::Gemv;         // resolved (never Auto)
   int split_k = 0;                        // 0 = backend's choice
+  KernelConfig config;                    // tuned / overridden knobs (families gemv_w4a8, tiled_w4a8)
 };
 
 // gather: out[m, j] = x[m, perm[j]] for fp16 x [m, k] (act_order activations).
@@ -162,7 +165,7 @@ struct AttentionArgs {
   int window = 0;
   float softcap = 0.0f, scale = 1.0f;
   int split_pages = 0;   // decode split-K (0 = backend's choice)
-  KernelConfig config;   // decode knobs: keys (per step); split goes to split_pages
+  KernelConfig config;   // decode knobs: keys (per step); split goes to split_pages; prefill: rows (BQ), keys (BK)
 };
 
 // Counters a backend keeps about its own machinery (tests check bounds with them).

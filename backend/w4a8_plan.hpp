@@ -33,25 +33,32 @@ struct W4A8Plan {
 // The plan for M x N x K (level-2 groups of `group` rows) on the GEMV or tiled path; split_k > 0 forces
 // the slice count. GEMV always takes the staged form (X chunks in shared memory): W4A8 activations are
 // 4x smaller than fp16 ones, so the staging costs less than the K-partitioned form's reduction.
-inline W4A8Plan plan_w4a8(DeviceProfile d, bool gemv, uint64_t m, uint64_t n, uint64_t k, int group, int split_k) {
+// Config knobs (autotune/search_space.cpp families gemv_w4a8 / tiled_w4a8 keep them valid): GEMV wg,
+// cols (NC), split; tiled bm, tile (1 the GPU register tile, 2 the CPU-driver (BM/8) x 8 one), split.
+inline W4A8Plan plan_w4a8(DeviceProfile d, bool gemv, uint64_t m, uint64_t n, uint64_t k, int group, int split_k,
+                          const KernelConfig& c = {}) {
   W4A8Plan p;
   p.gemv = gemv;
   p.any_group = group % 8 != 0 && uint64_t(group) != k;
+  if (split_k <= 0 && c.split > 0) split_k = c.split;
   if (gemv) {
     d.gemv_partitions = false;
-    p.g = plan_gemv(d, true, m, n, k, split_k);
+    KernelConfig staged = c;
+    staged.variant = 0;  // the staged form only (see above)
+    p.g = plan_gemv(d, true, m, n, k, split_k, staged);
     p.k_split = p.g.k_split, p.splits = p.g.splits;
     p.groups_x = p.g.groups_n, p.groups_y = p.splits;
     return p;
   }
-  p.t = tiled_config(m, n, k, true, d.cpu, 1);
+  const bool cpu_tile = c.tile ? c.tile == 2 : d.cpu;
+  p.t = c.bm ? tiled_tile(uint32_t(c.bm), false, 1) : tiled_config(m, n, k, true, false, 1);
   p.t.bk = kW4A8TiledBk;
   p.t.stages = 1;
-  if (d.cpu) {  // CPU drivers: (BM/8) x 8 int32 accumulators, 128 invocations (lavapipe compiles the W4A16 x 16
-                // register tile of portable 4-lane dot products for minutes at the first dispatch)
-    p.t.tn = 8;
-    p.t.wg = (p.t.bm / p.t.tm) * (p.t.bn / p.t.tn);
+  if (cpu_tile) {  // CPU drivers: (BM/8) x 8 int32 accumulators, 128 invocations (lavapipe compiles the W4A16 x 16
+                   // register tile of portable 4-lane dot products for minutes at the first dispatch)
+    p.t.bn = 128, p.t.tm = p.t.bm / 8, p.t.tn = 8;
   }
+  p.t.wg = (p.t.bm / p.t.tm) * (p.t.bn / p.t.tn);
   p.groups_x = (n + p.t.bn - 1) / p.t.bn;
   p.groups_y = (m + p.t.bm - 1) / p.t.bm;
   p.k_split = plan_tiled_split(d, p.groups_x * p.groups_y, k, split_k, p.splits);

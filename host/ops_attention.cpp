@@ -173,14 +173,21 @@ Buffer Context::attention(const Buffer& q, KvCache& c, int layer, std::span<cons
       bad("attention: deterministic mode splits decode every " + std::to_string(fixed) + " pages; split_pages = " +
           std::to_string(o.split_pages) + " was asked");
     a.split_pages = fixed;
-  } else if (decode) {  // the tuned decode launch (keys per step, pages per split); prefill has no knob yet
-    // (deterministic mode keeps the default keys per step: a tuned one would change the summation order)
-    a.config = detail::choose_config(*dev_, "attention_decode",
-                                     std::string(to_string(s.opts.format)) + " hq" + std::to_string(Hq) + " hkv" +
-                                         std::to_string(Hkv) + " d" + std::to_string(D) + " p" + std::to_string(P),
-                                     {.m = int64_t(B), .n = 0, .k = tune::m_bucket(max_kv), .page_size = uint32_t(P)})
-                   .config;
-    if (a.split_pages == 0) a.split_pages = a.config.split;
+  } else {  // the tuned launch: decode keys per step and pages per split, prefill query / key tiles
+    // (deterministic mode keeps the defaults: a tuned one would change the summation order)
+    const std::string format = std::string(to_string(s.opts.format)) + " hq" + std::to_string(Hq) + " hkv" +
+                               std::to_string(Hkv) + " d" + std::to_string(D) + " p" + std::to_string(P);
+    if (decode) {
+      a.config = detail::choose_config(*dev_, "attention_decode", format,
+                                       {.m = int64_t(B), .n = 0, .k = tune::m_bucket(max_kv), .page_size = uint32_t(P)})
+                     .config;
+      if (a.split_pages == 0) a.split_pages = a.config.split;
+    } else {
+      a.config = detail::choose_config(*dev_, "attention_prefill", format,
+                                       {.m = total, .n = 0, .k = tune::m_bucket(max_kv), .page_size = uint32_t(P),
+                                        .head_dim = uint32_t(D)})
+                     .config;
+    }
   }
   dev_->attention(a);
   return out;

@@ -1,6 +1,7 @@
 // ops_convert.cpp — quantize / dequantize entry points: argument checks, output allocation, dispatch.
 #include <cstring>
 
+#include "autotune/tuning_state.hpp"
 #include "backend/device.hpp"
 #include "lowbit_formats.h"
 #include "host/device_call.hpp"
@@ -27,6 +28,17 @@ static void split_rows(const Shape& s, uint64_t& rows, uint64_t& cols) {
   cols = uint64_t(s.back());
   rows = cols ? uint64_t(numel(s)) / cols : 0;
   if (!cols) rows = uint64_t(numel(Shape(s.begin(), s.end() - 1)));
+}
+
+// The tuned launch of a conversion (family convert: workgroup size, elements per invocation), keyed by
+// format, direction, float type and packing; rows x cols is the lookup's M x N.
+static KernelConfig convert_config(detail::Device& dev, const FormatInfo& f, bool quantize, DType floats, bool packed,
+                                   uint64_t rows, uint64_t cols) {
+  const std::string format = std::string(f.name) + (quantize ? " quantize " : " dequantize ") + to_string(floats) +
+                             (packed && f.bits != 8 ? " packed" : "");
+  return detail::choose_config(dev, "convert", format,
+                               {.m = int64_t(rows), .n = int64_t(cols), .k = 0, .block = uint32_t(f.block)})
+      .config;
 }
 
 static Shape with_last(const Shape& s, int64_t last) {
@@ -99,6 +111,7 @@ void Context::quantize_into(const Buffer& x, QTensor& q, const QuantizeOptions& 
     std::memcpy(&a.tensor_scale_bits, &ts, 4);
   }
   if (a.rows * a.cols == 0) return;
+  a.config = convert_config(*dev_, fi, true, x.dtype(), q.packed, a.rows, a.cols);
   dev_->quantize(a);
 }
 
@@ -124,6 +137,7 @@ void Context::dequantize_into(const QTensor& q, Buffer& out) {
   split_rows(q.shape, a.rows, a.cols);
   a.packed = q.packed;
   if (a.rows * a.cols == 0) return;
+  a.config = convert_config(*dev_, *a.fmt, false, out.dtype(), q.packed, a.rows, a.cols);
   dev_->dequantize(a);
 }
 

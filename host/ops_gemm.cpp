@@ -238,6 +238,10 @@ Buffer Context::gemm_w4a8(const ActInt8& act, const W4A8Layer& w, const GemmOpti
   if (o.path == GemmPath::CoopMatrix) throw Error(ErrorCode::Unsupported, "gemm_w4a8 has no cooperative-matrix path");
   a.path = o.path == GemmPath::Auto ? (m <= 16 ? GemmPath::Gemv : GemmPath::Tiled) : resolve(*this, *dev_, o.path, m);
   a.split_k = o.split_k;
+  // The tuned launch (exact int32 sums: any configuration gives the same bits, deterministic mode included).
+  a.config = detail::choose_config(*dev_, a.path == GemmPath::Gemv ? "gemv_w4a8" : "tiled_w4a8", "g" + std::to_string(w.group),
+                                   {.m = m, .n = w.n, .k = w.k})
+                 .config;
   Buffer y = alloc_buffer(o.out, {m, w.n}, true);  // the result: from the pool
   a.y = y.mem().get();
   dev_->gemm_w4a8(a);

@@ -101,7 +101,9 @@ def test_w4a8(backend):
     for i in (3, 6):
         r, w4a16 = res[i], res[i - 1]
         assert abs(r["speedup_vs_w4a16"] - w4a16["median_ms"] / r["median_ms"]) <= 1e-9 * r["speedup_vs_w4a16"], r
-        assert r["config"] == ("gemv" if r["m"] <= 16 else "tiled"), r
+        # the W4A8 family the launch looked up (gemv_w4a8 / tiled_w4a8) and where its configuration came from
+        assert r["config"] == ("gemv_w4a8" if r["m"] <= 16 else "tiled_w4a8"), r
+        assert r["config_source"] == "heuristic", r
         assert r["kernel"] and r["workgroups"] >= (1 if backend != "cpu" else 0), r
     r = res[3]
     assert r["bytes"] == 64 * 256 / 2 + 2 * 64 * 2 + 20 * 256 + 4 * 20 + 2 * 20 * 64, r  # gemm_w4a8_work

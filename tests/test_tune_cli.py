@@ -3,7 +3,8 @@ that do not parse, a corrupt database left untouched), a small real tuning run w
 into the database named by --db, the final table and --show list it (with the device's vendor and
 device ids), and `lowbit bench` reports the tuned configuration (config_source "tuned" or "default") for
 that shape; an entry of the previous format (no ids) stays on disk; one --budget is split over the
-shapes, cheapest first, and a shape whose default cannot run in its share is skipped with a line."""
+shapes, cheapest first, and a shape whose default cannot run in its share is skipped with a line; W4A8
+(GEMV and tiled), prefill attention, quantize and dequantize tune the same way."""
 import json
 import os
 import sys
@@ -22,6 +23,10 @@ def bad_input_exits_2(tmp):
     for shapes in ("1,2", "a,b,c", "1,0,4", "1,2,3,4"):
         expect_error(["tune", "--op", "w4a16", "--shapes", shapes, "--db", db], needle="bad shape")
     expect_error(["tune", "--op", "attention", "--shapes", "1,2,3", "--db", db], needle="BATCH,CONTEXT")
+    expect_error(["tune", "--op", "attention_prefill", "--shapes", "1", "--db", db], needle="BATCH,TOKENS")
+    for shapes in ("64,256", "nope,64,256", "mxfp4,64", "mxfp4,0,256"):
+        expect_error(["tune", "--op", "quantize", "--shapes", shapes, "--db", db], needle="FORMAT one of")
+    expect_error(["tune", "--op", "w4a8", "--shapes", "1,64", "--db", db], needle="bad shape")
     assert not db.exists(), "nothing written on bad input"
 
 
@@ -102,6 +107,31 @@ def attention_and_kv_append_shapes_reach_the_database(tmp):
     ok("tune", "--op", "kv_append", "--shapes", "1,16", "--budget", "2", "--backend", "cpu", "--db", db)
     fams = sorted(e["family"] for e in json.loads(db.read_text())["entries"])
     assert fams == ["attention_decode", "kv_append"], fams
+
+
+@test
+def w4a8_prefill_and_conversions_tune_and_list(tmp):
+    db = tmp / "t.json"
+    backend = ([b for b in backends() if b != "cpu"] or ["cpu"])[0]
+    for op, shape in (("w4a8", "1,256,1024"), ("w4a8", "40,128,512"), ("attention_prefill", "1,48"),
+                      ("quantize", "mxfp4,16,256"), ("dequantize", "e4m3,16,256")):
+        r = ok("tune", "--op", op, "--shapes", shape, "--budget", "3", "--backend", backend, "--db", db)
+        assert "geomean speed-up" in r.stdout, r.stdout
+    entries = json.loads(db.read_text())["entries"]
+    got = sorted((e["family"], e["format"]) for e in entries)
+    assert got == [("attention_prefill", "int8 hq32 hkv8 d128 p16"), ("convert", "e4m3 dequantize float32"),
+                   ("convert", "mxfp4 quantize float32 packed"), ("gemv_w4a8", "g128"), ("tiled_w4a8", "g128")], got
+    for e in entries:
+        assert e["config_ms"] <= e["default_ms"] and e["backend"] == backend, e
+    show = ok("tune", "--show", "--db", db).stdout
+    for fam in ("gemv_w4a8", "tiled_w4a8", "attention_prefill", "convert"):
+        assert fam in show, show
+    bench = tmp / "b.json"
+    ok("bench", "--op", "w4a8", "--shapes", "1,256,1024", "--warmup", "0", "--iters", "1", "--peak-shape", "0",
+       "--copy-mib", "1", "--group", "128", "--backend", backend, "--json", bench, env={"LOWBIT_TUNING_DB": str(db)})
+    rows = [x for x in json.loads(bench.read_text())["results"] if x["op"] == "w4a8"]
+    assert rows and rows[0]["config"].startswith("gemv_w4a8"), rows
+    assert rows[0]["config_source"] in ("tuned", "default"), rows
 
 
 if __name__ == "__main__":

@@ -63,8 +63,8 @@ Command add_tune_command(CLI::App& root) {
   for (const auto& op : tune::tune_ops()) ops += (ops.empty() ? "" : "|") + op.name;
   cmd->add_option("--op", a->op, ops);
   cmd->add_option("--shapes", a->shapes,
-                  "GEMM: M,N,K[;...]; attention: BATCH,CONTEXT[;...]; kv_append: BATCH,TOKENS[;...] (default: a "
-                  "representative set)");
+                  "GEMM: M,N,K[;...]; attention: BATCH,CONTEXT[;...]; attention_prefill, kv_append: BATCH,TOKENS[;...]; "
+                  "quantize, dequantize: FORMAT,ROWS,COLS[;...] (default: a representative set)");
   add_device_flags(*cmd, a->dev);
   cmd->add_option("--budget", a->budget, "seconds of tuning in all, shared by the shapes")->capture_default_str();
   cmd->add_option("--db", a->db, "tuning database (default $LOWBIT_TUNING_DB or <cache dir>/tuning.json)");

@@ -55,7 +55,8 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   if (!a.total_q) return;
   if (!a.decode) {
     const attn::PrefillTile tile =
-        attn::prefill_tile(kv.head_dim, std::min<uint64_t>(info_.shared_memory_bytes, kPrefillLocalBytes));
+        attn::prefill_tile(kv.head_dim, std::min<uint64_t>(info_.shared_memory_bytes, kPrefillLocalBytes), a.config,
+                           info_.shared_memory_bytes);
     std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_BQ=" + std::to_string(tile.rows) +
                        " -DLB_BK=" + std::to_string(tile.keys);
     cl_kernel k = kernel("attention.cl", opts, "lb_attention_prefill");

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "backend/opencl/opencl_device.hpp"
-#include "backend/w4a8_plan.hpp"
+#include "backend/kernel_params.hpp"
 #include "lowbit_formats.h"
 
 namespace lowbit::detail::cl {
@@ -14,21 +14,10 @@ constexpr uint32_t kFlagBias = 1, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 }  // namespace
 
 void OpenClDevice::gemm_w4a8(const GemmW4A8Args& a) {
-  const W4A8Plan plan = plan_w4a8(profile_, a.path == GemmPath::Gemv, a.m, a.n, a.k, a.group, a.split_k);
+  const W4A8Plan plan = plan_w4a8(profile_, a.path == GemmPath::Gemv, a.m, a.n, a.k, a.group, a.split_k, a.config);
   const bool dot = info_.integer_dot_product;  // cl_khr_integer_dot_product, unless $LOWBIT_NO_INT_DOT
-  std::string opts = "-cl-std=CL1.2 -DLB_INT_DOT=" + std::string(dot ? "1" : "0") +
-                     " -DLB_ANY_GROUP=" + std::string(plan.any_group ? "1" : "0") + " -DLB_WG=" + std::to_string(plan.wg());
-  const char* name;
-  if (plan.gemv) {
-    opts += " -DLB_MT=" + std::to_string(plan.g.mt) + " -DLB_NC=" + std::to_string(plan.g.nc) +
-            " -DLB_KC=" + std::to_string(plan.g.kc);
-    name = "lb_w4a8_gemv";
-  } else {
-    opts += " -DLB_BM=" + std::to_string(plan.t.bm) + " -DLB_BN=" + std::to_string(plan.t.bn) +
-            " -DLB_BK=" + std::to_string(plan.t.bk) + " -DLB_TM=" + std::to_string(plan.t.tm) +
-            " -DLB_TN=" + std::to_string(plan.t.tn);
-    name = "lb_w4a8_tiled";
-  }
+  const std::string opts = "-cl-std=CL1.2 -DLB_INT_DOT=" + std::string(dot ? "1" : "0") + w4a8_params(plan).cl_options();
+  const char* name = plan.gemv ? "lb_w4a8_gemv" : "lb_w4a8_tiled";
   std::shared_ptr<DeviceBuffer> partials;
   if (plan.splits > 1) partials = alloc_pooled(size_t(plan.splits) * a.m * a.n * 4);
   const cl_uint M = cl_uint(a.m), N = cl_uint(a.n), flags = cl_uint(

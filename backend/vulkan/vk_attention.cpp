@@ -151,7 +151,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
 
 void AttentionKernels::prefill(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;
-  const attn::PrefillTile tile = attn::prefill_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize);
+  const attn::PrefillTile tile = attn::prefill_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize, a.config);
   const uint64_t rows = uint64_t(a.max_q) * (a.q_heads / kv.kv_heads);  // (query, query head) pairs per kv head
   const uint64_t gx = (rows + tile.rows - 1) / tile.rows;
   const uint64_t gy = uint64_t(a.batch) * kv.kv_heads;

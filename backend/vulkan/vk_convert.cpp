@@ -4,14 +4,12 @@
 #include <algorithm>
 #include <array>
 
+#include "backend/convert_plan.hpp"
 #include "lowbit_formats.h"
 
 namespace lowbit::detail::vk {
 
 namespace {
-
-constexpr uint32_t kWorkgroup = 64;  // invocations per workgroup
-constexpr uint32_t kGroup = 16;      // elements per invocation for formats without block scales
 
 // Must match `Params` in convert.comp.
 struct Push {
@@ -19,7 +17,7 @@ struct Push {
 };
 
 // Spec constant ids of convert.comp.
-enum Spec { kWg, kElem, kBlock, kScaleKind, kIoElem, kSaturate, kPacked, kMode, kGroupSize, kSpecCount };
+enum Spec { kWg, kElem, kBlock, kScaleKind, kIoElem, kSaturate, kPacked, kMode, kGroupSize, kBlocks, kSpecCount };
 enum Mode : uint32_t { kEncode = 0, kAmax = 1, kTensorScale = 2 };
 
 const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const VulkanBuffer*>(b); }
@@ -70,8 +68,8 @@ class ChunkPlanner {
 };
 
 void dispatch_items(Stream& stream, const Gpu& gpu, const Pipeline& p, const std::array<BufferUse, 4>& b,
-                    const Push& push) {
-  uint64_t groups = (uint64_t(push.items) + kWorkgroup - 1) / kWorkgroup;
+                    const Push& push, uint32_t wg) {
+  uint64_t groups = (uint64_t(push.items) + wg - 1) / wg;
   if (!groups) return;
   uint64_t gx = std::min<uint64_t>(groups, gpu.limits().maxComputeWorkGroupCount[0]);
   uint64_t gy = (groups + gx - 1) / gx;
@@ -93,21 +91,27 @@ struct CodeLayout {
 
 // Specialization constants of convert.comp for a format, float side, saturation and packing (mode:
 // encode; the NVFP4 quantize passes change kMode).
-std::vector<uint32_t> variant_spec(const FormatInfo& f, int io_elem, bool saturate, bool sub_byte_packed) {
+std::vector<uint32_t> variant_spec(const FormatInfo& f, int io_elem, bool saturate, bool sub_byte_packed,
+                                   const ConvertPlan& plan) {
   std::vector<uint32_t> spec(kSpecCount);
-  spec[kWg] = kWorkgroup;
+  spec[kWg] = plan.wg;
   spec[kElem] = uint32_t(f.elem);
   spec[kBlock] = uint32_t(f.block);
   spec[kScaleKind] = f.scale == ScaleKind::E8M0 ? 1 : f.scale == ScaleKind::E4M3 ? 2 : 0;
   spec[kIoElem] = uint32_t(io_elem);
   spec[kSaturate] = saturate;
   spec[kPacked] = sub_byte_packed;
-  spec[kGroupSize] = kGroup;
+  spec[kGroupSize] = plan.group;
+  spec[kBlocks] = plan.blocks;
   spec[kMode] = kEncode;
   return spec;
 }
 
 }  // namespace
+
+uint32_t ConvertKernels::max_workgroup() const {
+  return std::min(gpu_.limits().maxComputeWorkGroupSize[0], gpu_.limits().maxComputeWorkGroupInvocations);
+}
 
 void ConvertKernels::quantize(const QuantizeArgs& a) {
   const FormatInfo& f = *a.fmt;
@@ -127,7 +131,8 @@ void ConvertKernels::quantize(const QuantizeArgs& a) {
   if (plan.rows_per_chunk() * std::max<uint64_t>(a.cols, 1) > 0xFFFFFFFFull)
     throw Error(ErrorCode::Unsupported, "quantize: chunk too large");  // unreachable with ranges <= 4 GiB
 
-  std::vector<uint32_t> spec = variant_spec(f, a.src_elem, blocked || a.saturate, sub_byte_packed);
+  const ConvertPlan cp = plan_convert(f, a.config, max_workgroup());
+  std::vector<uint32_t> spec = variant_spec(f, a.src_elem, blocked || a.saturate, sub_byte_packed, cp);
   const Pipeline& encode = pipelines_.get("convert_quantize", 4, spec);
   const Pipeline* amax = nullptr;
   const Pipeline* finish = nullptr;
@@ -163,13 +168,13 @@ void ConvertKernels::quantize(const QuantizeArgs& a) {
         uint64_t r1 = std::min(a.rows, r0 + step);
         auto b = plan.bindings(r0, base);
         Push p = chunk_push(r0, r1, base);
-        p.items = uint32_t(((r1 - r0) * a.cols + kGroup - 1) / kGroup);
-        dispatch_items(stream_, gpu_, *amax, b, p);
+        p.items = uint32_t(cp.items(r1 - r0, a.cols, nblk, false));
+        dispatch_items(stream_, gpu_, *amax, b, p, cp.wg);
       }
       auto b = plan.bindings(0, base);
       Push p = chunk_push(0, std::min(a.rows, step), base);
       p.items = 1;
-      dispatch_items(stream_, gpu_, *finish, b, p);
+      dispatch_items(stream_, gpu_, *finish, b, p, cp.wg);
     }
   }
   std::array<uint64_t, 4> base{};
@@ -177,8 +182,8 @@ void ConvertKernels::quantize(const QuantizeArgs& a) {
     uint64_t r1 = std::min(a.rows, r0 + step);
     auto b = plan.bindings(r0, base);
     Push p = chunk_push(r0, r1, base);
-    p.items = uint32_t(blocked ? (r1 - r0) * nblk : ((r1 - r0) * a.cols + kGroup - 1) / kGroup);
-    dispatch_items(stream_, gpu_, encode, b, p);
+    p.items = uint32_t(cp.items(r1 - r0, a.cols, nblk, blocked));
+    dispatch_items(stream_, gpu_, encode, b, p, cp.wg);
   }
   stream_.end_op();
 }
@@ -199,7 +204,8 @@ void ConvertKernels::dequantize(const DequantizeArgs& a) {
                      {&ts, 0, false}},
                     a.rows, "dequantize");
 
-  std::vector<uint32_t> spec = variant_spec(f, a.out_elem, true, sub_byte_packed);
+  const ConvertPlan cp = plan_convert(f, a.config, max_workgroup());
+  std::vector<uint32_t> spec = variant_spec(f, a.out_elem, true, sub_byte_packed, cp);
   const Pipeline& pipe = pipelines_.get("convert_dequantize", 4, spec);
 
   const uint64_t step = plan.rows_per_chunk();
@@ -216,8 +222,8 @@ void ConvertKernels::dequantize(const DequantizeArgs& a) {
     p.elem_base = uint32_t(base[0] / elem_bytes(a.out_elem));
     p.codes_base = uint32_t(base[1]);
     p.scales_base = uint32_t(base[2]);
-    p.items = uint32_t(blocked ? (r1 - r0) * nblk : ((r1 - r0) * a.cols + kGroup - 1) / kGroup);
-    dispatch_items(stream_, gpu_, pipe, b, p);
+    p.items = uint32_t(cp.items(r1 - r0, a.cols, nblk, blocked));
+    dispatch_items(stream_, gpu_, pipe, b, p, cp.wg);
   }
   stream_.end_op();
 }

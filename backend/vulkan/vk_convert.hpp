@@ -17,6 +17,7 @@ class ConvertKernels {
   void dequantize(const DequantizeArgs& a);
 
  private:
+  uint32_t max_workgroup() const;  // invocations per workgroup the device allows
   const Gpu& gpu_;
   Pipelines& pipelines_;
   Stream& stream_;

@@ -5,7 +5,7 @@
 #include <array>
 #include <string>
 
-#include "backend/w4a8_plan.hpp"
+#include "backend/kernel_params.hpp"
 #include "lowbit_formats.h"
 
 namespace lowbit::detail::vk {
@@ -26,7 +26,7 @@ const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const Vul
 }  // namespace
 
 GemmLaunch W4A8Kernels::gemm(const GemmW4A8Args& a) {
-  const W4A8Plan plan = plan_w4a8(profile_, a.path == GemmPath::Gemv, a.m, a.n, a.k, a.group, a.split_k);
+  const W4A8Plan plan = plan_w4a8(profile_, a.path == GemmPath::Gemv, a.m, a.n, a.k, a.group, a.split_k, a.config);
   const uint64_t range = gpu_.max_binding_range();
   const VulkanBuffer &act = vkbuf(a.a), &w = vkbuf(a.qweight), &s2 = vkbuf(a.s2), &zeros = vkbuf(a.zeros),
                      &a_scale = vkbuf(a.a_scale), &s1 = vkbuf(a.s1), &y = vkbuf(a.y);
@@ -45,12 +45,7 @@ GemmLaunch W4A8Kernels::gemm(const GemmW4A8Args& a) {
 
   const bool dot = gpu_.integer_dot_product();
   std::string shader = std::string(plan.gemv ? "gemm_w4a8_gemv" : "gemm_w4a8_tiled") + (dot ? "_dot" : "");
-  std::vector<uint32_t> spec;
-  if (plan.gemv)
-    spec = {plan.g.wg, plan.g.mt, plan.g.nc, plan.g.kc, plan.any_group ? 1u : 0u};
-  else
-    spec = {plan.t.wg, plan.t.bm, plan.t.bn, plan.t.bk, plan.t.tm, plan.t.tn, plan.any_group ? 1u : 0u};
-  const Pipeline& pipe = pipelines_.get(shader, kBindings, spec);
+  const Pipeline& pipe = pipelines_.get(shader, kBindings, w4a8_params(plan).values);
 
   Push p{uint32_t(a.m), uint32_t(a.n), uint32_t(a.k), uint32_t(a.group), plan.k_split, plan.splits,
          (a.bias ? kFlagBias : 0) | (a.bias && a.bias_f32 ? kFlagBiasF32 : 0) | (a.out_elem == LB_FMT_F32 ? kFlagOutF32 : 0)};

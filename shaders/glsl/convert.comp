@@ -3,8 +3,9 @@
 // Build-time entry kinds (they declare different buffers): QUANTIZE or DEQUANTIZE.
 // Everything else is a specialization constant (see the constant_id list below). All number-format
 // math comes from lowbit_formats.h, the same header the CPU reference runs, so results match it bit for
-// bit. The host (backend/vulkan/vk_convert.cpp) dispatches row chunks; each invocation owns one block
-// of one row (MX / NVFP4) or GROUP consecutive elements (plain FP8) and writes only its own bytes.
+// bit. The host (backend/vulkan/vk_convert.cpp) dispatches row chunks; each invocation owns BLOCKS
+// consecutive blocks (MX / NVFP4; a block is one row segment) or GROUP consecutive elements (plain FP8)
+// and writes only its own bytes. WG, GROUP and BLOCKS come from backend/convert_plan.hpp (tunable).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_8bit_storage : require
@@ -23,6 +24,7 @@ layout(constant_id = 5) const bool SATURATE = true;    // plain FP8 only
 layout(constant_id = 6) const bool PACKED_CODES = false;
 layout(constant_id = 7) const uint MODE = 0;           // quantize: 0 encode, 1 amax pass, 2 tensor scale
 layout(constant_id = 8) const uint GROUP = 16;         // elements per invocation without block scales
+layout(constant_id = 9) const uint BLOCKS = 1;         // blocks per invocation with block scales
 
 const uint MODE_ENCODE = 0u;
 const uint MODE_AMAX = 1u;
@@ -39,7 +41,7 @@ layout(push_constant) uniform Params {
   uint elem_base;    // index of the chunk's first element in the float binding
   uint codes_base;   // byte offset of the chunk's first code row in the codes binding
   uint scales_base;  // byte offset of the chunk's first scale in the scales binding
-  uint items;        // invocations with work
+  uint items;        // invocations with work (ConvertPlan::items)
 } pc;
 
 // Bindings: 0 the float tensor (source or output), 1 codes, 2 block scales,
@@ -165,7 +167,7 @@ void main() {
   } else if (BLOCK == 0u) {
     quantize_plain(it);
   } else {
-    quantize_block(it);
+    for (uint j = 0u; j < BLOCKS && it * BLOCKS + j < pc.rows * pc.nblk; ++j) quantize_block(it * BLOCKS + j);
   }
 }
 
@@ -216,7 +218,7 @@ void main() {
   if (BLOCK == 0u) {
     dequantize_plain(it);
   } else {
-    dequantize_block(it);
+    for (uint j = 0u; j < BLOCKS && it * BLOCKS + j < pc.rows * pc.nblk; ++j) dequantize_block(it * BLOCKS + j);
   }
 }
 #endif

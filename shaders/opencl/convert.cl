@@ -12,9 +12,13 @@
  *                bit order), rows padded with zero codes to whole bytes; 0: one code per byte
  *   LB_SATURATE  plain FP8 overflow: 1 clamps to ±max, 0 gives NaN / inf
  *
+ *   LB_GROUP     plain formats: elements per work-item (default 16; backend/convert_plan.hpp, tunable)
+ *   LB_BLOCKS    block formats: blocks per work-item (default 1; tunable)
+ *
  * Work split: plain formats take LB_GROUP consecutive elements of the flattened tensor per work-item;
- * block formats take one block (one row segment of LB_BLOCK elements, the last one possibly short) per
- * work-item, so every work-item owns whole output bytes and no atomics are needed. The NVFP4 tensor
+ * block formats take LB_BLOCKS consecutive blocks (a block: one row segment of LB_BLOCK elements, the
+ * last one possibly short) per work-item, so every work-item owns whole output bytes and no atomics are
+ * needed. The NVFP4 tensor
  * scale, when not given, comes from lb_amax (max finite |x| bits, work-group reduction + atomic_max)
  * followed by lb_nvfp4_finalize (one work-item: amax bits -> lb_nvfp4_tensor_scale).
  */
@@ -23,7 +27,18 @@
 #error "convert.cl needs -DLB_ELEM -DLB_FLOAT -DLB_BLOCK -DLB_SCALE -DLB_BITS -DLB_PACKED -DLB_SATURATE"
 #endif
 
+#ifndef LB_GROUP
 #define LB_GROUP 16
+#endif
+#ifndef LB_BLOCKS
+#define LB_BLOCKS 1
+#endif
+/* Copies the LB_GROUP bytes of one plain-format work-item (16-byte vectors where they divide it). */
+#if LB_GROUP % 16 == 0
+#define LB_COPY_GROUP(dst, src) for (int k_ = 0; k_ < LB_GROUP; k_ += 16) vstore16(vload16(0, (src) + k_), 0, (dst) + k_)
+#else
+#define LB_COPY_GROUP(dst, src) for (int k_ = 0; k_ < LB_GROUP; ++k_) (dst)[k_] = (src)[k_]
+#endif
 
 #if LB_FLOAT == LB_FMT_F32
 typedef uint lb_float_t;
@@ -35,23 +50,12 @@ typedef ushort lb_float_t;
 inline uint lb_load_x(__global const lb_float_t* p, ulong i) { return lb_to_f32((uint)p[i], LB_FLOAT); }
 
 /* ---- quantize --------------------------------------------------------------------------------- */
-__kernel void lb_quantize(__global const lb_float_t* src, __global uchar* codes, __global uchar* scales,
-                          __global const uint* tensor_scale, ulong rows, ulong cols) {
-  ulong gid = get_global_id(0);
-#if LB_BLOCK == 0
-  ulong n = rows * cols;
-  ulong i0 = gid * LB_GROUP;
-  if (i0 >= n) return;
-  if (i0 + LB_GROUP <= n) {
-    uchar c[LB_GROUP];
-    for (int k = 0; k < LB_GROUP; ++k) c[k] = (uchar)lb_encode(lb_load_x(src, i0 + k), 0, LB_ELEM, LB_SATURATE != 0);
-    vstore16(vload16(0, c), 0, codes + i0);
-  } else {
-    for (ulong i = i0; i < n; ++i) codes[i] = (uchar)lb_encode(lb_load_x(src, i), 0, LB_ELEM, LB_SATURATE != 0);
-  }
-#else
+#if LB_BLOCK != 0
+/* Quantizes block `gid` (row-major over rows x nblk) of the tensor. */
+inline void lb_quantize_block(__global const lb_float_t* src, __global uchar* codes, __global uchar* scales,
+                              __global const uint* tensor_scale, ulong rows, ulong cols, ulong gid) {
   ulong nblk = (cols + LB_BLOCK - 1) / LB_BLOCK;
-  if (gid >= rows * nblk) return;
+  if (gid >= rows * nblk) return;  /* past the last block */
   ulong r = gid / nblk, b = gid - r * nblk;
   ulong j0 = b * LB_BLOCK;
   uint cnt = (uint)min((ulong)LB_BLOCK, cols - j0);
@@ -107,27 +111,34 @@ __kernel void lb_quantize(__global const lb_float_t* src, __global uchar* codes,
   }
 #endif
 #undef LB_ENC
-#endif /* LB_BLOCK */
 }
+#endif
 
-/* ---- dequantize ------------------------------------------------------------------------------- */
-__kernel void lb_dequantize(__global const uchar* codes, __global const uchar* scales,
-                            __global const uint* tensor_scale, __global lb_float_t* dst, ulong rows,
-                            ulong cols) {
+__kernel void lb_quantize(__global const lb_float_t* src, __global uchar* codes, __global uchar* scales,
+                          __global const uint* tensor_scale, ulong rows, ulong cols) {
   ulong gid = get_global_id(0);
 #if LB_BLOCK == 0
   ulong n = rows * cols;
   ulong i0 = gid * LB_GROUP;
   if (i0 >= n) return;
   if (i0 + LB_GROUP <= n) {
-    uchar16 c = vload16(0, codes + i0);
-    uchar cb[LB_GROUP];
-    vstore16(c, 0, cb);
-    for (int k = 0; k < LB_GROUP; ++k) dst[i0 + k] = (lb_float_t)lb_decode(cb[k], 0, LB_ELEM, LB_FLOAT);
+    uchar c[LB_GROUP];
+    for (int k = 0; k < LB_GROUP; ++k) c[k] = (uchar)lb_encode(lb_load_x(src, i0 + k), 0, LB_ELEM, LB_SATURATE != 0);
+    LB_COPY_GROUP(codes + i0, c);
   } else {
-    for (ulong i = i0; i < n; ++i) dst[i] = (lb_float_t)lb_decode(codes[i], 0, LB_ELEM, LB_FLOAT);
+    for (ulong i = i0; i < n; ++i) codes[i] = (uchar)lb_encode(lb_load_x(src, i), 0, LB_ELEM, LB_SATURATE != 0);
   }
 #else
+  for (ulong j = 0; j < LB_BLOCKS; ++j) lb_quantize_block(src, codes, scales, tensor_scale, rows, cols, gid * LB_BLOCKS + j);
+#endif /* LB_BLOCK */
+}
+
+/* ---- dequantize ------------------------------------------------------------------------------- */
+#if LB_BLOCK != 0
+/* Dequantizes block `gid` (row-major over rows x nblk) of the tensor. */
+inline void lb_dequantize_block(__global const uchar* codes, __global const uchar* scales,
+                                __global const uint* tensor_scale, __global lb_float_t* dst, ulong rows, ulong cols,
+                                ulong gid) {
   ulong nblk = (cols + LB_BLOCK - 1) / LB_BLOCK;
   if (gid >= rows * nblk) return;
   ulong r = gid / nblk, b = gid - r * nblk;
@@ -168,6 +179,26 @@ __kernel void lb_dequantize(__global const uchar* codes, __global const uchar* s
     for (uint k = 0; k < cnt; ++k) out[k] = (lb_float_t)LB_DEC(c[k]);
   }
 #undef LB_DEC
+}
+#endif
+
+__kernel void lb_dequantize(__global const uchar* codes, __global const uchar* scales,
+                            __global const uint* tensor_scale, __global lb_float_t* dst, ulong rows,
+                            ulong cols) {
+  ulong gid = get_global_id(0);
+#if LB_BLOCK == 0
+  ulong n = rows * cols;
+  ulong i0 = gid * LB_GROUP;
+  if (i0 >= n) return;
+  if (i0 + LB_GROUP <= n) {
+    uchar cb[LB_GROUP];
+    LB_COPY_GROUP(cb, codes + i0);
+    for (int k = 0; k < LB_GROUP; ++k) dst[i0 + k] = (lb_float_t)lb_decode(cb[k], 0, LB_ELEM, LB_FLOAT);
+  } else {
+    for (ulong i = i0; i < n; ++i) dst[i] = (lb_float_t)lb_decode(codes[i], 0, LB_ELEM, LB_FLOAT);
+  }
+#else
+  for (ulong j = 0; j < LB_BLOCKS; ++j) lb_dequantize_block(codes, scales, tensor_scale, dst, rows, cols, gid * LB_BLOCKS + j);
 #endif /* LB_BLOCK */
 }
 

@@ -1,0 +1,223 @@
+// test_tune_families.cpp — the tuned kernel families of W4A8 GEMM (gemv_w4a8, tiled_w4a8), prefill
+// attention and quantize / dequantize (convert): their candidates respect the device's limits, and on
+// Vulkan and OpenCL every configuration tried gives the default's result — the same bytes as the CPU
+// reference for W4A8 and conversions, the default's output within fp32 rounding for prefill.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "autotune/search_space.hpp"
+#include "backend/attention_plan.hpp"
+#include "backend/convert_plan.hpp"
+#include "backend/w4a8_plan.hpp"
+#include "bench/runners.hpp"
+#include "support/backends.hpp"
+
+namespace lowbit {
+namespace {
+
+const tune::Limits kSmall{.max_workgroup = 64, .shared_bytes = 16384, .subgroup = 8, .cpu = true};
+const tune::Limits kBig{.max_workgroup = 1024, .shared_bytes = 65536, .subgroup = 32, .cpu = false};
+
+std::vector<KernelConfig> candidates(const char* family, const tune::Limits& l, const tune::Problem& p) {
+  auto c = tune::candidates(tune::family(family), l, p);
+  EXPECT_FALSE(c.empty());
+  if (!c.empty()) {
+    EXPECT_TRUE(c[0].empty()) << "the default comes first";
+  }
+  return c;
+}
+
+detail::DeviceProfile profile_of(const tune::Limits& l) {
+  detail::DeviceProfile d;
+  d.cpu = l.cpu, d.max_workgroup = l.max_workgroup, d.shared_bytes = l.shared_bytes;
+  return d;
+}
+
+TEST(TuneFamilies, W4A8CandidatesFitWorkgroupSharedMemoryAndShape) {
+  const tune::Problem gemv{.m = 16, .n = 4100, .k = 4096};  // N % 8 != 0
+  for (const KernelConfig& c : candidates("gemv_w4a8", kSmall, gemv)) {
+    if (c.empty()) continue;
+    const detail::W4A8Plan p = detail::plan_w4a8(profile_of(kSmall), true, 16, 4100, 4096, 128, 0, c);
+    EXPECT_LE(p.wg(), 64u) << to_string(c);
+    EXPECT_LE(p.shared_bytes(), 16384u) << to_string(c);
+    EXPECT_EQ(4100 % p.g.nc, 0) << to_string(c);
+  }
+  const tune::Problem tiled{.m = 256, .n = 4096, .k = 4096};
+  const tune::Limits narrow{.max_workgroup = 128, .shared_bytes = 4096, .subgroup = 8, .cpu = false};
+  for (const KernelConfig& c : candidates("tiled_w4a8", narrow, tiled)) {
+    if (c.empty()) continue;
+    const detail::W4A8Plan p = detail::plan_w4a8(profile_of(narrow), false, 256, 4096, 4096, 128, 0, c);
+    EXPECT_LE(p.wg(), 128u) << to_string(c);
+    EXPECT_LE(p.shared_bytes(), 4096u) << to_string(c);
+  }
+  EXPECT_GT(tune::candidates(tune::family("tiled_w4a8"), kBig, tiled).size(),
+            tune::candidates(tune::family("tiled_w4a8"), narrow, tiled).size());
+  EXPECT_FALSE(tune::family("gemv_w4a8").violation({.wg = 256}, kSmall, gemv).empty());
+  EXPECT_FALSE(tune::family("gemv_w4a8").violation({.cols = 8}, kBig, gemv).empty());
+  EXPECT_FALSE(tune::family("gemv_w4a8").violation({.split = 32}, kBig, {.m = 1, .n = 64, .k = 1024}).empty());
+  EXPECT_FALSE(tune::family("tiled_w4a8").violation({.bm = 64}, narrow, tiled).empty()) << "256 invocations";
+}
+
+TEST(TuneFamilies, PrefillTilesFitSharedMemoryAndSplitTheWorkgroup) {
+  for (uint32_t d : {64u, 80u, 128u, 256u}) {
+    const tune::Problem p{.m = 512, .n = 0, .k = 512, .head_dim = d};
+    for (const tune::Limits& l : {kSmall, kBig}) {
+      for (const KernelConfig& c : candidates("attention_prefill", l, p)) {
+        if (c.empty()) continue;  // the heuristic's tile (D 256 has none in 16 KiB: the op reports it)
+        const detail::attn::PrefillTile t = detail::attn::prefill_tile(d, l.shared_bytes, c);
+        EXPECT_LE(detail::attn::prefill_shared_bytes(d, t), l.shared_bytes) << d << " " << to_string(c);
+        EXPECT_EQ(d % (detail::attn::kWorkgroup / t.rows), 0u) << d << " " << to_string(c);
+        if (c.rows) {
+          EXPECT_EQ(t.rows, uint32_t(c.rows)) << "the tuned tile is the one launched";
+        }
+        if (c.keys) {
+          EXPECT_EQ(t.keys, uint32_t(c.keys));
+        }
+      }
+    }
+    EXPECT_GT(candidates("attention_prefill", kBig, p).size(), candidates("attention_prefill", kSmall, p).size()) << d;
+  }
+  const tune::Problem p128{.m = 512, .n = 0, .k = 512, .head_dim = 128};
+  EXPECT_NE(tune::family("attention_prefill").violation({.keys = 64, .rows = 64}, kSmall, p128).find("shared memory"),
+            std::string::npos);
+  EXPECT_FALSE(tune::family("attention_prefill").violation({.rows = 256}, kBig, p128).empty());
+  // A tile that cannot run is never launched: the planner keeps its own.
+  const detail::attn::PrefillTile fallback = detail::attn::prefill_tile(128, 16384, {.keys = 64, .rows = 64});
+  EXPECT_LE(detail::attn::prefill_shared_bytes(128, fallback), 16384u);
+}
+
+TEST(TuneFamilies, ConvertCandidatesFitWorkgroupAndWholeBlocks) {
+  for (uint32_t block : {0u, 16u, 32u}) {
+    const tune::Problem p{.m = 4096, .n = 4096, .k = 0, .block = block};
+    for (const KernelConfig& c : candidates("convert", kSmall, p)) {
+      EXPECT_LE(c.wg, 64) << to_string(c);
+      if (block) {
+        EXPECT_EQ(uint32_t(c.elems) % block, 0u) << to_string(c);
+      }
+    }
+    EXPECT_GT(candidates("convert", kBig, p).size(), candidates("convert", kSmall, p).size()) << block;
+  }
+  EXPECT_FALSE(tune::family("convert").violation({.elems = 16}, kBig, {.m = 1, .n = 64, .k = 0, .block = 32}).empty());
+  EXPECT_FALSE(tune::family("convert").violation({.wg = 96}, kBig, {.m = 1, .n = 64, .k = 0}).empty());
+  const detail::ConvertPlan mx = detail::plan_convert(format_info(Format::MXFP4), {.wg = 128, .elems = 128}, 1024);
+  EXPECT_EQ(mx.blocks, 4u);
+  EXPECT_EQ(mx.wg, 128u);
+  EXPECT_EQ(detail::plan_convert(format_info(Format::E4M3), {.elems = 8}, 1024).group, 8u);
+}
+
+// ---- every configuration gives the default's result on the GPU backends ----------------------------
+class TuneFamiliesGpu : public ::testing::TestWithParam<Backend> {};
+
+std::vector<uint8_t> bytes_of(Context& ctx, const Buffer& b) {
+  return b.valid() ? ctx.download<uint8_t>(b) : std::vector<uint8_t>{};
+}
+
+// The result of `run` on `ctx` with `c` forced (as the tuner launches a candidate), and that the op
+// looked up `family`.
+template <class F>
+auto forced(Context& ctx, const KernelConfig& c, const char* family, F run) {
+  ctx.set_kernel_config(c);
+  auto out = run();
+  ctx.set_kernel_config(std::nullopt);
+  EXPECT_EQ(ctx.last_kernel_choice().family, family) << to_string(c);
+  EXPECT_EQ(ctx.last_kernel_choice().source, "override");
+  return out;
+}
+
+TEST_P(TuneFamiliesGpu, W4A8ConfigsGiveTheCpuReferenceBits) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  for (auto [m, n, k, group] : {std::tuple<int64_t, int64_t, int64_t, int>{3, 512, 1024, 128}, {40, 136, 512, 32}}) {
+    auto w = bench::random_f32(size_t(n * k), 7, 0.05f);
+    const QoqHost h = quantize_qoq(w.data(), n, k, group);
+    auto xh = bench::random_f16(size_t(m * k), 8, 1.0f);
+    auto run = [&](Context& c) {
+      const ActInt8 a = c.quantize_activations_int8(c.upload(DType::F16, {m, k}, xh.data(), xh.size() * 2));
+      return bytes_of(c, c.gemm_w4a8(a, c.upload_qoq(h), {.out = DType::F32}));
+    };
+    const std::vector<uint8_t> ref = run(cpu);
+    const bool gemv = m <= 16;
+    const std::vector<KernelConfig> configs =
+        gemv ? std::vector<KernelConfig>{{.wg = 64, .cols = 1, .split = 4}, {.wg = 256, .cols = 8}, {.cols = 4, .split = 2}}
+             : std::vector<KernelConfig>{{.split = 2, .bm = 16, .tile = 1}, {.bm = 64, .tile = 2}, {.bm = 32, .tile = 1}};
+    EXPECT_EQ(run(ctx), ref) << "default " << m << "x" << n << "x" << k;
+    for (const KernelConfig& c : configs) {
+      EXPECT_EQ(forced(ctx, c, gemv ? "gemv_w4a8" : "tiled_w4a8", [&] { return run(ctx); }), ref) << to_string(c);
+      const GemmLaunch l = ctx.last_gemm_launch();
+      if (c.split) {
+        EXPECT_EQ(l.split_k, uint32_t(c.split)) << to_string(c);
+      }
+      if (c.wg) {
+        EXPECT_EQ(l.invocations_per_workgroup, uint32_t(c.wg)) << to_string(c);
+      }
+    }
+  }
+  test::expect_clean(ctx);
+}
+
+TEST_P(TuneFamiliesGpu, ConvertConfigsGiveTheCpuReferenceBytes) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  const int64_t rows = 7, cols = 100;  // short tail blocks and a partial last group
+  auto xf = bench::random_f32(size_t(rows * cols), 3, 2.0f);
+  xf[5] = 1e30f, xf[17] = -0.0f, xf[40] = 3e-9f;  // saturation, signed zero, subnormal codes
+  const std::vector<KernelConfig> configs = {{.wg = 32, .elems = 4}, {.wg = 256, .elems = 128}, {.elems = 64}};
+  for (Format f : {Format::E4M3, Format::MXFP4, Format::MXFP6_E3M2, Format::NVFP4}) {
+    const char* name = format_info(f).name;
+    // quantize: codes, scales, tensor scale; dequantize: the floats
+    auto quantize = [&](Context& c) {
+      QTensor q = c.quantize(c.upload(DType::F32, {rows, cols}, xf.data(), xf.size() * 4), f, {.packed = true});
+      std::vector<uint8_t> b = bytes_of(c, q.codes);
+      for (const Buffer* s : {&q.scales, &q.tensor_scale}) {
+        auto more = bytes_of(c, *s);
+        b.insert(b.end(), more.begin(), more.end());
+      }
+      return b;
+    };
+    QTensor qc = cpu.quantize(cpu.upload(DType::F32, {rows, cols}, xf.data(), xf.size() * 4), f, {.packed = true});
+    const std::vector<uint8_t> ref_q = quantize(cpu), ref_dq = bytes_of(cpu, cpu.dequantize(qc));
+    QTensor qg = ctx.quantize(ctx.upload(DType::F32, {rows, cols}, xf.data(), xf.size() * 4), f, {.packed = true});
+    auto dequantize = [&] { return bytes_of(ctx, ctx.dequantize(qg)); };
+    EXPECT_EQ(quantize(ctx), ref_q) << name << " default";
+    for (const KernelConfig& c : configs) {
+      EXPECT_EQ(forced(ctx, c, "convert", [&] { return quantize(ctx); }), ref_q) << name << " " << to_string(c);
+      EXPECT_EQ(forced(ctx, c, "convert", dequantize), ref_dq) << name << " " << to_string(c);
+    }
+  }
+  test::expect_clean(ctx);
+}
+
+TEST_P(TuneFamiliesGpu, PrefillTilesGiveTheDefaultResult) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  const int hq = 8, hkv = 2, d = 64, tokens = 40;
+  KvCacheOptions co;
+  co.layers = 1, co.page_size = 16, co.kv_heads = hkv, co.head_dim = d, co.format = KvFormat::Int8, co.num_pages = 8;
+  KvCache cache = ctx.create_kv_cache(co);
+  std::vector<int> seqs = {cache.add_sequence(), cache.add_sequence()}, counts = {tokens, tokens - 7};
+  cache.extend(seqs, counts);
+  const int64_t total = 2 * tokens - 7;
+  auto kh = bench::random_f16(size_t(total * hkv * d), 4, 1.0f), vh = bench::random_f16(kh.size(), 5, 1.0f);
+  auto qh = bench::random_f16(size_t(total * hq * d), 6, 1.0f);
+  ctx.kv_append(cache, 0, seqs, counts, ctx.upload(DType::F16, {total, hkv, d}, kh.data(), kh.size() * 2),
+                ctx.upload(DType::F16, {total, hkv, d}, vh.data(), vh.size() * 2));
+  const Buffer q = ctx.upload(DType::F16, {total, hq, d}, qh.data(), qh.size() * 2);
+  auto run = [&] { return ctx.download<float>(ctx.attention(q, cache, 0, seqs, counts)); };
+  const std::vector<float> ref = run();
+  EXPECT_EQ(ctx.last_kernel_choice().family, "attention_prefill");
+  float scale = 0;
+  for (float v : ref) scale = std::max(scale, std::fabs(v));
+  ASSERT_GT(scale, 0.0f);
+  for (const KernelConfig& c : {KernelConfig{.keys = 8, .rows = 8}, KernelConfig{.keys = 16, .rows = 32},
+                                KernelConfig{.keys = 8, .rows = 64}, KernelConfig{.keys = 64}}) {
+    const std::vector<float> y = forced(ctx, c, "attention_prefill", run);
+    ASSERT_EQ(y.size(), ref.size());
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-5f * scale) << to_string(c) << " at " << i;
+  }
+  test::expect_clean(ctx);
+}
+
+INSTANTIATE_TEST_SUITE_P(Gpu, TuneFamiliesGpu, ::testing::ValuesIn(test::gpu_backends()), test::backend_param_name);
+
+}  // namespace
+}  // namespace lowbit
