@@ -7,6 +7,7 @@
 #include "backend/attention_plan.hpp"
 #include "backend/gemm_plan.hpp"
 #include "backend/kernels.hpp"
+#include "backend/vulkan/coopmat_shapes.hpp"
 #include "host/cache_dir.hpp"
 
 namespace lowbit::tune {
@@ -51,7 +52,10 @@ std::string tiled_violation(const KernelConfig& c, const Limits& l, const Proble
   return split_violation(c.split, p.k, 8 * detail::kTiledSliceRows);
 }
 
-std::string coopmat_violation(const KernelConfig& c, const Limits&, const Problem& p) {
+std::string coopmat_violation(const KernelConfig& c, const Limits& l, const Problem& p) {
+  // (the default depth adapts to the device: detail::coopmat_khr_stages)
+  const uint32_t shared = c.stages ? detail::coopmat_khr_shared_bytes(uint32_t(c.stages)) : 0;
+  if (shared > l.shared_bytes) return too_big("shared memory", shared, l.shared_bytes);
   return split_violation(c.split, p.k, 8 * detail::kTiledSliceRows);
 }
 
@@ -88,9 +92,9 @@ const std::vector<Family>& families() {
       {"tiled_f16", {"gemm_tiled.spv", "gemm_reduce.spv"}, gemm_cl,
        {{&K::bm, {16, 32, 64}}, {&K::tile, {1, 2}}, {&K::stages, {1, 2, 3}}, {&K::split, {1, 2, 4}}}, tiled_violation},
       {"coopmat_w4", {"gemm_coopmat.spv", "gemm_coopmat_khr.spv", "gemm_reduce.spv"}, {},
-       {{&K::stages, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation},
+       {{&K::stages, {1, 2, 3, 4}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation},
       {"coopmat_f16", {"gemm_coopmat.spv", "gemm_coopmat_khr.spv", "gemm_reduce.spv"}, {},
-       {{&K::stages, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation},
+       {{&K::stages, {1, 2, 3, 4}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation},
       {"attention_decode", {"attention_decode.spv", "attention_decode_sg.spv", "attention_merge.spv"}, {"attention.cl"},
        {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}}, decode_violation},
       // prefill attention and conversions: no knob in their kernels yet; a knob added to the kernel

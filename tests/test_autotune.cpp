@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 
 #include "autotune/search_space.hpp"
 #include "autotune/shipped.hpp"
@@ -99,6 +100,18 @@ TEST(SearchSpace, PruningRespectsWorkgroupSharedMemoryAndShape) {
             tune::candidates(tune::family("gemv_w4"), small, p).size());
   EXPECT_FALSE(tune::family("gemv_w4").violation({.wg = 256}, small, p).empty());
   EXPECT_FALSE(tune::family("gemv_w4").violation({.split = 64}, big, {.m = 1, .n = 64, .k = 1024}).empty());
+}
+
+TEST(SearchSpace, CoopmatStagesArePrunedByTheKhrKernelsSharedMemory) {
+  const tune::Problem p{.m = 256, .n = 4096, .k = 4096};
+  auto stages_of = [&](uint64_t shared) {
+    std::set<int> s;
+    for (const char* fam : {"coopmat_w4", "coopmat_f16"})
+      for (const KernelConfig& c : tune::candidates(tune::family(fam), {.shared_bytes = shared}, p)) s.insert(c.stages);
+    return s;
+  };
+  EXPECT_EQ(stages_of(49152), (std::set<int>{0, 1, 2, 3, 4}));  // 0: the default depth
+  EXPECT_EQ(stages_of(16384), (std::set<int>{0, 1}));            // two 10 KiB buffers + staging do not fit
 }
 
 // ---- verification ---------------------------------------------------------------------------------

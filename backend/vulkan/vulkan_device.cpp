@@ -310,7 +310,7 @@ class VulkanDevice final : public Device {
     auto up = [&](const void* p, size_t b) { auto buf = alloc(b); write(*buf, 0, p, b); return buf; };
     auto xb = up(x.data(), x.size() * 2), wb = up(wf.data(), wf.size() * 2), qb = up(qw.data(), qw.size() * 4),
          sb = up(sc.data(), sc.size() * 2);
-    // Each weight type, pipelined and serial K loop (separate pipelines), against the tiled path.
+    // Each weight type and K-pipeline depth (separate pipelines: 1 serial .. 4), against the tiled path.
     for (bool w4 : {true, false}) {
       GemmArgs g;
       g.w4 = w4, g.x = xb.get(), g.w = w4 ? qb.get() : wb.get(), g.scales = w4 ? sb.get() : nullptr;
@@ -324,7 +324,7 @@ class VulkanDevice final : public Device {
         return out;
       };
       const std::vector<float> tiled = run(GemmPath::Tiled, 0);
-      for (int stages : {0, 1}) {
+      for (int stages : {1, 2, 3, 4}) {
         const std::vector<float> coop = run(GemmPath::CoopMatrix, stages);
         float peak = 0, diff = 0;
         for (size_t i = 0; i < tiled.size(); ++i) {
@@ -332,9 +332,9 @@ class VulkanDevice final : public Device {
           diff = std::max(diff, std::fabs(coop[i] - tiled[i]));
         }
         if (!(diff <= 1e-2f * peak + 1e-3f)) {
-          log().warn("vulkan: the {} cooperative-matrix GEMM ({}, {}) disagrees with the tiled path on {} (max diff "
-                     "{} of {}); not using it", coopmat_variant_name(variant), w4 ? "int4" : "fp16",
-                     stages == 1 ? "serial" : "pipelined", gpu_->info().name, diff, peak);
+          log().warn("vulkan: the {} cooperative-matrix GEMM ({}, stages {}) disagrees with the tiled path on {} (max "
+                     "diff {} of {}); not using it", coopmat_variant_name(variant), w4 ? "int4" : "fp16", stages,
+                     gpu_->info().name, diff, peak);
           return false;
         }
       }
