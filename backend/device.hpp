@@ -215,6 +215,8 @@ class Device {
   virtual bool supports(GemmPath p) const { return p != GemmPath::CoopMatrix; }
   // Launch geometry of the last gemm() (backends fill it in gemm(); the CPU reports its own).
   virtual GemmLaunch last_gemm_launch() const { return last_launch_; }
+  // The kernel the last attention() ran (empty where the backend does not name it).
+  std::string last_attention_kernel() const { return last_attention_kernel_; }
   // Why the device counts as lost (a failed or injected submit/wait, a timeout); empty while it works.
   virtual std::string lost_reason() const { return {}; }
 
@@ -253,6 +255,7 @@ class Device {
                                             " backend");
   }
   GemmLaunch last_launch_;  // set by gemm()
+  std::string last_attention_kernel_;  // set by attention()
 
  private:
   std::recursive_mutex call_mutex_;

@@ -1,9 +1,11 @@
 // test_prefill_coopmat_plan.cpp — the KHR cooperative-matrix prefill's plan (backend/vulkan/prefill_coopmat_plan.hpp):
 // which head dims a fragment shape serves, the key tile that fits the shared memory of real GPUs, and when
-// there is no plan (the scalar prefill runs). The shader itself only runs on GPUs with matrix units.
+// there is no plan (the scalar prefill runs), and the per-call first-use decision. The shader itself only runs on
+// GPUs with matrix units.
 #include <gtest/gtest.h>
 
 #include "backend/vulkan/prefill_coopmat_plan.hpp"
+#include "backend/vulkan/vk_first_use.hpp"
 
 namespace lowbit::detail {
 namespace {
@@ -53,6 +55,19 @@ TEST(PrefillCoopmatPlan, UnusableShapesAndSmallDevicesGetNoPlan) {
   EXPECT_EQ(keys(64, f16_shape(16, 16, 16), 16384), 0u);                     // 16 KiB: nothing fits
   EXPECT_FALSE(plan_prefill_coopmat(64, f16_shape(16, 16, 16), 64, k48K, 128));  // 4 subgroups of 64 > 128
   EXPECT_FALSE(plan_prefill_coopmat(64, f16_shape(16, 16, 16), 0, k48K, 1024));
+}
+
+// The device's decision per call (vulkan_device.cpp): check an unchecked path, except while recording into the
+// application's command buffer (no downloads there: the scalar kernel until a later call checks); use a path that
+// passed; never retry one that failed.
+TEST(PrefillCoopmatFirstUse, CheckOnceOutsideRecordModeAndFallBackOtherwise) {
+  using vk::FirstUse, vk::FirstUseStep, vk::first_use_step;
+  EXPECT_EQ(first_use_step(FirstUse::Unchecked, false), FirstUseStep::Check);
+  EXPECT_EQ(first_use_step(FirstUse::Unchecked, true), FirstUseStep::Fallback);
+  EXPECT_EQ(first_use_step(FirstUse::Passed, false), FirstUseStep::Use);
+  EXPECT_EQ(first_use_step(FirstUse::Passed, true), FirstUseStep::Use);
+  EXPECT_EQ(first_use_step(FirstUse::Failed, false), FirstUseStep::Fallback);
+  EXPECT_EQ(first_use_step(FirstUse::Failed, true), FirstUseStep::Fallback);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // vk_coopmat.cpp — queries VK_NV_cooperative_matrix / VK_KHR_cooperative_matrix support and shapes.
 #include "backend/vulkan/vk_coopmat.hpp"
 
+#include <cstdlib>
+
 #include "backend/vulkan/vk_instance.hpp"
 
 namespace lowbit::detail::vk {
@@ -46,6 +48,10 @@ CoopmatShape khr_shape(const VkCooperativeMatrixPropertiesKHR& e) {
 }
 
 }  // namespace
+
+bool coopmat_khr_allowed_by_env() {
+  return std::getenv("LOWBIT_VK_NO_COOPMAT") == nullptr && std::getenv("LOWBIT_VK_NO_COOPMAT_KHR") == nullptr;
+}
 
 CoopmatSupport query_coopmat(VkInstance instance, VkPhysicalDevice pd) {
   CoopmatSupport s;

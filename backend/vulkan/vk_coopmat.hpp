@@ -43,4 +43,8 @@ struct CoopmatSupport {
 // query leaves that extension unsupported.
 CoopmatSupport query_coopmat(VkInstance instance, VkPhysicalDevice pd);
 
+// Whether the environment leaves the KHR cooperative-matrix kernels on ($LOWBIT_VK_NO_COOPMAT and
+// $LOWBIT_VK_NO_COOPMAT_KHR unset).
+bool coopmat_khr_allowed_by_env();
+
 }  // namespace lowbit::detail::vk

@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
+#include "backend/kernels.hpp"
 #include "backend/vulkan/vk_coopmat.hpp"
 #include "host/log.hpp"
 #include "host/validation_log.hpp"
@@ -262,6 +264,13 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, int index) {
   for (const auto& s : cm.nv_shapes) d.coopmat_nv_shapes.push_back(coopmat_shape_name(s));
   for (const auto& s : cm.khr_shapes) d.coopmat_khr_shapes.push_back(coopmat_shape_name(s));
   d.cooperative_matrix = cm.nv || cm.khr;
+  // The prefill kernel (backend/vulkan/vk_attention.cpp): the KHR cooperative-matrix one needs a usable shape,
+  // Vulkan 1.3 with fp16 and the memory model, and its shader in this build; it runs once it passed its check.
+  const std::optional<CoopmatShape> shape = choose_coopmat_shape(cm.khr_shapes);
+  const bool khr_prefill = cm.khr && shape && core13 && f12.shaderFloat16 && f12.vulkanMemoryModel &&
+                           coopmat_khr_allowed_by_env() && has_embedded_file("attention_prefill_coopmat_khr.spv");
+  d.prefill_attention =
+      khr_prefill ? "cooperative matrix (KHR " + coopmat_shape_name(*shape) + ", checked on first use)" : "scalar";
   return d;
 }
 
