@@ -64,6 +64,7 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   void** chain = &use12.pNext;
   if (cm.khr && coopmat_khr_allowed_by_env())
     coopmat_khr_shape_ = coopmat_khr_supported(have12, cm.khr_shapes);
+  info_.prefill_attention = prefill_attention_text(coopmat_khr_shape_);
   if (coopmat_khr_shape_) {
     use_khr.cooperativeMatrix = VK_TRUE;
     *chain = &use_khr;
