@@ -88,7 +88,8 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   // common groups pay nothing for it).
   const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
   const char* shader;
-  const uint32_t khr_stages = coopmat_khr_stages(a.stages, gpu_.limits().maxComputeSharedMemorySize);
+  const uint32_t khr_stages =
+      std::min(coopmat_khr_stages(a.stages, gpu_.limits().maxComputeSharedMemorySize), coopmat_stages_cap_);
   const auto& variants = gpu_.coopmat_variants();
   if (coop && std::find(variants.begin(), variants.end(), coopmat_) == variants.end())
     throw Error(ErrorCode::Unsupported, std::string("gemm: the cooperative-matrix path needs VK_") +

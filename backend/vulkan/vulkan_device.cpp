@@ -305,7 +305,9 @@ class VulkanDevice final : public Device {
     for (auto& v : sc) v = uint16_t(0x2000 + bits(rng) % 0x400);
     auto xb = upload(*this, x.data(), x.size() * 2), wb = upload(*this, wf.data(), wf.size() * 2),
          qb = upload(*this, qw.data(), qw.size() * 4), sb = upload(*this, sc.data(), sc.size() * 2);
-    // Each weight type and K-pipeline depth (separate pipelines: 1 serial .. 4), against the tiled path.
+    // Each weight type and K-pipeline depth (separate pipelines: 1 serial .. 4), against the tiled path. Depths
+    // 1 and 2 decide the variant; a deeper one that fails (or cannot be created) only caps the depth at 2.
+    gemm_->cap_coopmat_stages(4);
     for (bool w4 : {true, false}) {
       GemmArgs g;
       g.w4 = w4, g.x = xb.get(), g.w = w4 ? qb.get() : wb.get(), g.scales = w4 ? sb.get() : nullptr;
@@ -318,6 +320,19 @@ class VulkanDevice final : public Device {
       };
       const std::vector<float> tiled = run(GemmPath::Tiled, 0);
       for (int stages : {1, 2, 3, 4}) {
+        if (stages > 2) {
+          if (variant != CoopmatVariant::Khr || gemm_->coopmat_stages_cap() < 3) continue;  // NV: no deeper pipeline
+          const std::string what = std::string("KHR cooperative-matrix GEMM with stages ") + std::to_string(stages);
+          if (!check_or_log(what, gpu_->info().name, [&] {
+                float d = 0, p = 0;
+                return agrees(run(GemmPath::CoopMatrix, stages), tiled, d, p);
+              })) {
+            log().warn("vulkan: the KHR cooperative-matrix GEMM's K pipeline deeper than 2 stages failed on {} ({}); "
+                       "it keeps stages <= 2", gpu_->info().name, w4 ? "int4" : "fp16");
+            gemm_->cap_coopmat_stages(2);
+          }
+          continue;
+        }
         const std::vector<float> coop = run(GemmPath::CoopMatrix, stages);
         float diff = 0, peak = 0;
         if (!agrees(coop, tiled, diff, peak)) {
