@@ -10,6 +10,7 @@
 #include "backend/kernel_params.hpp"
 #include "backend/w4a8_plan.hpp"
 #include "backend/kernels.hpp"
+#include "backend/vulkan/coopmat_shapes.hpp"
 #include "host/cache_dir.hpp"
 
 namespace lowbit::tune {
@@ -54,7 +55,10 @@ std::string tiled_violation(const KernelConfig& c, const Limits& l, const Proble
   return split_violation(c.split, p.k, 8 * detail::kTiledSliceRows);
 }
 
-std::string coopmat_violation(const KernelConfig& c, const Limits&, const Problem& p) {
+std::string coopmat_violation(const KernelConfig& c, const Limits& l, const Problem& p) {
+  // (the default depth adapts to the device: detail::coopmat_khr_stages)
+  const uint32_t shared = c.stages ? detail::coopmat_khr_shared_bytes(uint32_t(c.stages)) : 0;
+  if (shared > l.shared_bytes) return too_big("shared memory", shared, l.shared_bytes);
   return split_violation(c.split, p.k, 8 * detail::kTiledSliceRows);
 }
 
@@ -148,12 +152,12 @@ std::vector<uint64_t> tiled_f16_launch(const KernelConfig& c, const Problem& p, 
   return tiled_launch(false, c, p, d);
 }
 
-// The cooperative-matrix kernel pipelines unless stages = 1; a requested split in whole slices (the
+// The cooperative-matrix kernel's depth (the default is 2, the double buffer); a requested split in whole slices (the
 // planner's own split needs the kernel's tile, which lives in the Vulkan backend: 0 here).
 std::vector<uint64_t> coopmat_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile&) {
   uint32_t splits = 0, k_split = 0;
   if (c.split > 0) k_split = detail::tiled_k_split(uint64_t(p.k), c.split, splits);
-  return {c.stages == 1 ? 1u : 2u, k_split, splits};
+  return {c.stages > 0 ? uint64_t(c.stages) : 2u, k_split, splits};
 }
 
 // attn::plan_decode tries the tuned keys per step first, then 4, then 2: keys=4 is the default's; a
@@ -186,9 +190,9 @@ const std::vector<Family>& families() {
        {{&K::bm, {16, 32, 64}}, {&K::tile, {1, 2}}, {&K::stages, {1, 2, 3}}, {&K::split, {1, 2, 4}}}, tiled_violation,
        tiled_f16_launch},
       {"coopmat_w4", {"gemm_coopmat.spv", "gemm_coopmat_khr.spv", "gemm_reduce.spv"}, {},
-       {{&K::stages, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
+       {{&K::stages, {1, 2, 3, 4}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
       {"coopmat_f16", {"gemm_coopmat.spv", "gemm_coopmat_khr.spv", "gemm_reduce.spv"}, {},
-       {{&K::stages, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
+       {{&K::stages, {1, 2, 3, 4}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
       {"attention_decode", {"attention_decode.spv", "attention_decode_sg.spv", "attention_merge.spv"}, {"attention.cl"},
        {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}}, decode_violation, decode_launch},
       {"gemv_w4a8", {"gemm_w4a8_gemv.spv", "gemm_w4a8_gemv_dot.spv", "gemm_w4a8_reduce.spv"}, w4a8_cl,

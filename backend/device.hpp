@@ -223,6 +223,8 @@ class Device {
   // What the launch planners (backend/gemm_plan.hpp) know of this device, for the autotuner to tell which
   // configs launch the same kernel; nullopt: its kernels take no launch knobs (the CPU reference).
   virtual std::optional<DeviceProfile> launch_profile() const { return std::nullopt; }
+  // The kernel the last attention() ran (empty where the backend does not name it).
+  std::string last_attention_kernel() const { return last_attention_kernel_; }
   // Why the device counts as lost (a failed or injected submit/wait, a timeout); empty while it works.
   virtual std::string lost_reason() const { return {}; }
 
@@ -261,6 +263,7 @@ class Device {
                                             " backend");
   }
   GemmLaunch last_launch_;  // set by gemm()
+  std::string last_attention_kernel_;  // set by attention()
 
  private:
   std::recursive_mutex call_mutex_;

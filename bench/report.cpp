@@ -28,6 +28,7 @@ bool gemm_op(const std::string& op) { return op == "f16" || op == "w4a16" || op 
 // GEMM rows: the launch geometry of the measured run (null where unknown: an error row, a peer library),
 // then, with --pipeline both, the serial run's median and the share of it the pipeline hides.
 void add_launch(ojson& j, const Result& r) {
+  if (r.op == "attention") j["kernel"] = r.kernel.empty() ? ojson(nullptr) : ojson(r.kernel);
   if (!gemm_op(r.op)) return;
   const std::optional<GemmLaunch>& l = r.launch;
   j["kernel"] = l ? ojson(l->kernel) : ojson(nullptr);

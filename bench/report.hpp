@@ -31,6 +31,7 @@ struct Result {
   std::optional<GemmLaunch> launch;  // GEMM rows: how the measured run was launched (geometry columns)
   bool has_serial = false;           // --pipeline both: serial_ms / dequant_hidden_pct columns (null on GEMV)
   std::optional<double> serial_ms;   // median of the serial (stages = 1) run of the same tile
+  std::string kernel;                // attention rows: the kernel that ran (Context::last_attention_kernel)
 };
 
 // Roofline of the device, measured in the same run. peak_gbps: the copy op's GB/s; peak_tflops: the

@@ -94,6 +94,7 @@ const Result& measure(Session& s, Result r, const std::function<void()>& fn) {
   const uint64_t lookups = s.ctx.last_kernel_choice().serial;
   try {
     r.stats = time_op(s.ctx, fn, s.o.warmup, s.o.iters);
+    if (r.op == "attention") r.kernel = s.ctx.last_attention_kernel();
     // An op that looked its launch configuration up: the row says which, and where it came from.
     const KernelChoice ch = s.ctx.last_kernel_choice();
     if (ch.serial != lookups) {

@@ -193,4 +193,9 @@ Buffer Context::attention(const Buffer& q, KvCache& c, int layer, std::span<cons
   return out;
 }
 
+std::string Context::last_attention_kernel() const {
+  detail::DeviceCall call(*dev_);
+  return dev_->last_attention_kernel();
+}
+
 }  // namespace lowbit

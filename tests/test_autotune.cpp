@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "autotune/budget_split.hpp"
 #include "autotune/search_space.hpp"
@@ -179,6 +180,18 @@ TEST(BudgetSplit, CheapestFirstSharesWhatIsLeftAndSkipsWhatCannotRun) {
   // all three do not, and the two share what is left.
   EXPECT_EQ(split.second_chance({order[1], order[2], order[3]}, 12), 2u);
   EXPECT_DOUBLE_EQ(split.next_share(288), 6);
+}
+
+TEST(SearchSpace, CoopmatStagesArePrunedByTheKhrKernelsSharedMemory) {
+  const tune::Problem p{.m = 256, .n = 4096, .k = 4096};
+  auto stages_of = [&](uint64_t shared) {
+    std::set<int> s;
+    for (const char* fam : {"coopmat_w4", "coopmat_f16"})
+      for (const KernelConfig& c : tune::candidates(tune::family(fam), {.shared_bytes = shared}, p)) s.insert(c.stages);
+    return s;
+  };
+  EXPECT_EQ(stages_of(49152), (std::set<int>{0, 1, 2, 3, 4}));  // 0: the default depth
+  EXPECT_EQ(stages_of(16384), (std::set<int>{0, 1}));            // two 10 KiB buffers + staging do not fit
 }
 
 // ---- verification ---------------------------------------------------------------------------------

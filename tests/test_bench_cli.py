@@ -173,6 +173,14 @@ def test_attention(backend):
                                                         "--kv-format", "int8"]), backend, "attention", True)
     att = [r for r in res if r["op"] == "attention"]
     assert [(r["kv_format"], r["q_len"]) for r in att] == [("fp16", 1), ("int8", 1), ("fp16", 4), ("int8", 4)], att
+    # the kernel that ran: Vulkan names it (the cooperative-matrix prefill only where the device has matrix units)
+    for r in att:
+        if backend != "vulkan" or "error" in r:
+            assert r["kernel"] is None, r
+        elif r["q_len"] == 1:
+            assert r["kernel"] in ("attention_decode", "attention_decode_sg"), r
+        else:
+            assert r["kernel"] in ("attention_prefill", "attention_prefill_coopmat_khr"), r
 
 
 def test_attention_kv_columns(backend):

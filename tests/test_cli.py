@@ -98,6 +98,9 @@ def devices_lists_every_backend(tmp):
                       "cooperative_matrix", "coopmat_nv", "coopmat_nv_shapes", "coopmat_khr", "coopmat_khr_shapes"):
                 assert k in d, (k, d)
             assert d["cooperative_matrix"] == (d["coopmat_nv"] or d["coopmat_khr"]), d
+            assert d["prefill_attention"] == "scalar" or d["prefill_attention"].startswith("cooperative matrix (KHR "), d
+            if not d["coopmat_khr"]:
+                assert d["prefill_attention"] == "scalar", d
     text = ok("devices").stdout
     for name in ("vulkan", "opencl", "cpu"):
         assert name in text

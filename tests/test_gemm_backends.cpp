@@ -497,7 +497,7 @@ TEST(GemmVulkanCoopMatrix, EachVariantMatchesCpu) {
       continue;
     }
     ran += std::string(" ") + variant;
-    for (int stages : {0, 1})
+    for (int stages : {0, 1, 3, 4})
       for (auto [k, group] : {std::pair<int64_t, int>{256, 32}, {384, 128}, {240, 12}, {100, -1}})
         for (bool sym : {true, false}) {
           int64_t n = 72 + 64 * (k % 3);
@@ -506,11 +506,11 @@ TEST(GemmVulkanCoopMatrix, EachVariantMatchesCpu) {
           W4Host h = quantize_w4_rtn(wt.data(), n, k, group, sym);
           run_w4(gpu, cpu, h, sym ? random_f16(size_t(n), 3) : std::vector<uint16_t>{},
                  std::string(variant) + " w4 K=" + std::to_string(k) + " g" + std::to_string(group) +
-                     (sym ? " sym" : " asym") + (stages == 1 ? " serial" : ""),
+                     (sym ? " sym" : " asym") + " stages " + std::to_string(stages),
                  {.path = GemmPath::CoopMatrix, .out = sym ? DType::F16 : DType::F32, .stages = stages});
         }
     for (auto [n, k] : {std::pair<int64_t, int64_t>{75, 37}, {130, 264}})
-      for (int stages : {0, 1}) {
+      for (int stages : {0, 1, 3, 4}) {
         auto w = random_f16(size_t(n * k), uint32_t(n + k), 0.1f);
         std::vector<float> wf(w.size());
         for (size_t i = 0; i < w.size(); ++i) wf[i] = h2f(w[i]);
@@ -525,7 +525,7 @@ TEST(GemmVulkanCoopMatrix, EachVariantMatchesCpu) {
           auto e = test::exact_gemm(x, m, k, n, [&](int64_t j, float* row) { std::copy_n(&wf[size_t(j * k)], k, row); });
           expect_both_within_bound(gpu, got, cpu, ref, e, o, m, false, k, 0,
                                    std::string(variant) + " f16 N=" + std::to_string(n) + " K=" + std::to_string(k) +
-                                       " M=" + std::to_string(m) + (stages == 1 ? " serial" : ""));
+                                       " M=" + std::to_string(m) + " stages " + std::to_string(stages));
         }
       }
     EXPECT_EQ(gpu.choose_gemm_path(64), GemmPath::CoopMatrix)
@@ -535,4 +535,32 @@ TEST(GemmVulkanCoopMatrix, EachVariantMatchesCpu) {
   if (ran.empty()) GTEST_SKIP() << "no cooperative-matrix variant on this device:" << why_not;
   std::printf("[lowbit tests] cooperative-matrix variants checked:%s%s\n", ran.c_str(),
               why_not.empty() ? "" : (" (" + why_not + ")").c_str());
+}
+
+// The KHR kernel's K-pipeline depths (1 serial .. 4) multiply the same fragments in the same order: bit-identical
+// results, and the launch reports the depth that ran. GPUs with VK_KHR_cooperative_matrix only (skipped here).
+TEST(GemmVulkanCoopMatrix, KhrPipelineDepthsAreBitIdentical) {
+  Context gpu;
+  std::string why;
+  if (!vulkan_context_with(gpu, why, "LOWBIT_VK_NO_COOPMAT_NV", "1")) GTEST_SKIP() << why;
+  if (gpu.choose_gemm_path(64) != GemmPath::CoopMatrix)
+    GTEST_SKIP() << "no KHR cooperative matrix on " << gpu.device_info().name;
+  std::mt19937 rng(13);
+  std::normal_distribution<float> nd(0.0f, 0.05f);
+  const int64_t m = 130, n = 200, k = 1000;  // 32 K steps, a partial last one; 3 x 4 tiles
+  std::vector<float> wt(size_t(n * k));
+  for (auto& v : wt) v = nd(rng);
+  W4Layer l = gpu.upload_w4(quantize_w4_rtn(wt.data(), n, k, 40, false), {});
+  auto x = random_f16(size_t(m * k), 21);
+  Buffer xg = gpu.upload(DType::F16, {m, k}, x.data(), x.size() * 2);
+  GemmOptions o{.path = GemmPath::CoopMatrix, .out = DType::F32, .split_k = 1, .stages = 1};
+  const auto serial = gpu.download<uint32_t>(gpu.gemm_w4a16(xg, l, o));
+  ASSERT_EQ(gpu.last_gemm_launch().stages, 1u);
+  for (int stages : {2, 3, 4}) {
+    o.stages = stages;
+    EXPECT_EQ(gpu.download<uint32_t>(gpu.gemm_w4a16(xg, l, o)), serial) << "stages " << stages;
+    EXPECT_EQ(gpu.last_gemm_launch().stages, uint32_t(stages));
+    EXPECT_EQ(std::string(gpu.last_gemm_launch().kernel), "gemm_coopmat_khr");
+  }
+  lowbit::test::expect_clean(gpu);
 }

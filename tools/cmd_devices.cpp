@@ -13,6 +13,8 @@ namespace {
 
 // How gemm_w4a8 multiplies on the device: packed 4x8-bit integer dot products, or the portable path.
 const char* w4a8_path(const DeviceInfo& d) { return d.integer_dot_product ? "integer dot product" : "portable"; }
+// Which prefill attention kernel the device runs (the backend's word; other backends: scalar).
+std::string prefill_kernel(const DeviceInfo& d) { return d.prefill_attention.empty() ? "scalar" : d.prefill_attention; }
 
 nlohmann::ordered_json device_json(const DeviceInfo& d) {
   return {{"index", d.index},
@@ -35,7 +37,8 @@ nlohmann::ordered_json device_json(const DeviceInfo& d) {
           {"coopmat_nv_shapes", d.coopmat_nv_shapes},
           {"coopmat_khr", d.coopmat_khr},
           {"coopmat_khr_shapes", d.coopmat_khr_shapes},
-          {"w4a8", w4a8_path(d)}};
+          {"w4a8", w4a8_path(d)},
+          {"prefill_attention", prefill_kernel(d)}};
 }
 
 std::string human_bytes(uint64_t b) {
@@ -80,6 +83,7 @@ void print_text(const std::vector<BackendReport>& reports) {
       std::printf("      fp16 %s, int8 %s, integer dot product %s, cooperative matrix %s\n", yn(d.fp16), yn(d.int8),
                   yn(d.integer_dot_product), yn(d.cooperative_matrix));
       std::printf("      w4a8: %s\n", w4a8_path(d));
+      std::printf("      prefill attention: %s\n", prefill_kernel(d).c_str());
       print_coopmat("VK_NV_cooperative_matrix", d.coopmat_nv, d.coopmat_nv_shapes);
       print_coopmat("VK_KHR_cooperative_matrix", d.coopmat_khr, d.coopmat_khr_shapes);
     }

@@ -1,8 +1,10 @@
 // coopmat_shapes.hpp — the cooperative-matrix shapes a device reports (VK_KHR / VK_NV_cooperative_matrix
 // property lists, as plain values) and the choice of the fragment shape FM x FN x FK for the KHR GEMM
-// (shaders/glsl/gemm_coopmat_khr.comp). Pure functions of the list: unit-tested with real GPUs' lists.
+// (shaders/glsl/gemm_coopmat_khr.comp), and that shader's K-pipeline depth and shared memory. Pure functions
+// of the list / limits: unit-tested with real GPUs' lists.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -62,6 +64,21 @@ inline std::optional<CoopmatShape> choose_coopmat_shape(std::span<const CoopmatS
   for (const CoopmatShape& s : shapes)
     if (coopmat_shape_usable(s) && (!best || rank(s) > rank(*best))) best = s;
   return best;
+}
+
+// Shared memory of gemm_coopmat_khr.comp at K-pipeline depth `stages`: one (S = 1) or two buffers of the
+// padded fp16 A and B step tiles (64 + 64 rows of 32 + 8 halves), plus four 16 x 16 fp32 staging tiles.
+inline uint32_t coopmat_khr_shared_bytes(uint32_t stages) {
+  return (stages == 1 ? 1u : 2u) * (64u + 64u) * (32u + 8u) * 2u + 4u * 16u * 16u * 4u;
+}
+
+// The KHR GEMM's pipeline depth for GemmArgs::stages (0 = the default, 2: next step's loads in flight; else
+// 1..4), lowered while its shared memory exceeds the device's `shared_limit` bytes.
+inline constexpr int kCoopmatKhrStagesDefault = 2;
+inline uint32_t coopmat_khr_stages(int requested, uint64_t shared_limit) {
+  uint32_t s = uint32_t(std::clamp(requested > 0 ? requested : kCoopmatKhrStagesDefault, 1, 4));
+  while (s > 1 && coopmat_khr_shared_bytes(s) > shared_limit) --s;
+  return s;
 }
 
 }  // namespace lowbit::detail

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "backend/attention_plan.hpp"
+#include "backend/kernels.hpp"
 
 namespace lowbit::detail::vk {
 
@@ -136,7 +137,8 @@ void AttentionKernels::decode(const AttentionArgs& a) {
     part = {partials_.get(), 0, partials_->capacity(), true};
   }
   auto b = bindings(a, plan.splits > 1 ? sink : whole(a.out, true, "the output"), part);
-  const Pipeline& dec = pipelines_.get(shuffle ? "attention_decode_sg" : "attention_decode", 12,
+  last_kernel_ = shuffle ? "attention_decode_sg" : "attention_decode";
+  const Pipeline& dec = pipelines_.get(last_kernel_, 12,
                                        attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, plan.lanes_per_row,
                                                  plan.keys_per_step, cpu ? 0u : 1u),
                                        shuffle);
@@ -149,19 +151,37 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   }
 }
 
+std::optional<PrefillCoopmatPlan> AttentionKernels::prefill_coopmat_plan(uint32_t head_dim) const {
+  const std::optional<CoopmatShape>& shape = gpu_.coopmat_khr_shape();
+  if (!shape || !has_embedded_file("attention_prefill_coopmat_khr.spv")) return std::nullopt;
+  return plan_prefill_coopmat(head_dim, *shape, gpu_.info().subgroup_size, gpu_.limits().maxComputeSharedMemorySize,
+                              gpu_.limits().maxComputeWorkGroupInvocations);
+}
+
 void AttentionKernels::prefill(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;
-  const attn::PrefillTile tile = attn::prefill_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize, a.config);
+  // The cooperative-matrix kernel where it is on and has a plan for this head dim, else the scalar one.
+  const std::optional<PrefillCoopmatPlan> cm = prefill_coopmat_ ? prefill_coopmat_plan(kv.head_dim) : std::nullopt;
+  uint32_t tile_rows = 0;
+  std::vector<uint32_t> spec;
+  if (cm) {
+    tile_rows = cm->rows();
+    spec = attn_spec(cm->workgroup, kv, cm->fm, cm->fn, cm->fk, cm->keys);
+  } else {
+    const attn::PrefillTile tile = attn::prefill_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize, a.config);
+    tile_rows = tile.rows;
+    spec = attn_spec(attn::kWorkgroup, kv, tile.rows, tile.keys);
+  }
   const uint64_t rows = uint64_t(a.max_q) * (a.q_heads / kv.kv_heads);  // (query, query head) pairs per kv head
-  const uint64_t gx = (rows + tile.rows - 1) / tile.rows;
+  const uint64_t gx = (rows + tile_rows - 1) / tile_rows;
   const uint64_t gy = uint64_t(a.batch) * kv.kv_heads;
   if (gx > gpu_.limits().maxComputeWorkGroupCount[0] || gy > gpu_.limits().maxComputeWorkGroupCount[1])
     throw Error(ErrorCode::Unsupported, "vulkan attention: prefill grid exceeds the device's workgroup count limits");
   const BufferUse sink{&dummy_, 0, 16, true};
   auto b = bindings(a, whole(a.out, true, "the output"), sink);
   AttnPush p = attn_push(a);
-  const Pipeline& pipe =
-      pipelines_.get("attention_prefill", 12, attn_spec(attn::kWorkgroup, kv, tile.rows, tile.keys));
+  last_kernel_ = cm ? "attention_prefill_coopmat_khr" : "attention_prefill";
+  const Pipeline& pipe = pipelines_.get(last_kernel_, 12, spec);
   stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
 }
 

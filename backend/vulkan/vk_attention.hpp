@@ -1,12 +1,16 @@
 // vk_attention.hpp — records kv_append (shaders/glsl/kv_append.comp) and attention over the paged,
-// quantized KV cache (shaders/glsl/attention.comp: decode with split-K + merge, prefill) into the stream.
+// quantized KV cache (shaders/glsl/attention.comp: decode with split-K + merge, prefill; prefill on KHR
+// cooperative matrices: attention_prefill_coopmat_khr.comp, where the device allows it) into the stream.
 #pragma once
 
 #include <array>
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "backend/device.hpp"
+#include "backend/vulkan/prefill_coopmat_plan.hpp"
 #include "backend/vulkan/vk_stream.hpp"
 
 namespace lowbit::detail::vk {
@@ -19,6 +23,14 @@ class AttentionKernels {
 
   void kv_append(const KvAppendArgs& a);
   void attention(const AttentionArgs& a);
+  // The cooperative-matrix prefill's plan for head dim d: none without a usable KHR shape (Gpu), without its
+  // shader in this build (glslang 13), or where no tile fits (prefill_coopmat_plan.hpp).
+  std::optional<PrefillCoopmatPlan> prefill_coopmat_plan(uint32_t head_dim) const;
+  // Whether prefills run the cooperative-matrix kernel (where it has a plan); off = the scalar kernel. The
+  // device turns it on only after the kernel passed its first-use check (vk_prefill_check.hpp).
+  void use_prefill_coopmat(bool on) { prefill_coopmat_ = on; }
+  // The shader the last attention() ran ("attention_prefill", "attention_prefill_coopmat_khr", "attention_decode", ...).
+  const std::string& last_kernel() const { return last_kernel_; }
 
  private:
   void decode(const AttentionArgs& a);
@@ -38,6 +50,8 @@ class AttentionKernels {
   Allocator& allocator_;
   const VulkanBuffer& dummy_;                // bound where a format has no scales / zeros
   std::shared_ptr<VulkanBuffer> partials_;   // decode split-K scratch, grown on demand
+  bool prefill_coopmat_ = false;
+  std::string last_kernel_;
 };
 
 }  // namespace lowbit::detail::vk

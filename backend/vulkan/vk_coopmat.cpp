@@ -1,6 +1,9 @@
 // vk_coopmat.cpp — queries VK_NV_cooperative_matrix / VK_KHR_cooperative_matrix support and shapes.
 #include "backend/vulkan/vk_coopmat.hpp"
 
+#include <cstdlib>
+
+#include "backend/kernels.hpp"
 #include "backend/vulkan/vk_instance.hpp"
 
 namespace lowbit::detail::vk {
@@ -46,6 +49,15 @@ CoopmatShape khr_shape(const VkCooperativeMatrixPropertiesKHR& e) {
 }
 
 }  // namespace
+
+bool coopmat_khr_allowed_by_env() {
+  return std::getenv("LOWBIT_VK_NO_COOPMAT") == nullptr && std::getenv("LOWBIT_VK_NO_COOPMAT_KHR") == nullptr;
+}
+
+std::string prefill_attention_text(const std::optional<CoopmatShape>& khr_shape) {
+  if (!khr_shape || !has_embedded_file("attention_prefill_coopmat_khr.spv")) return "scalar";
+  return "cooperative matrix (KHR " + coopmat_shape_name(*khr_shape) + ", checked on first use)";
+}
 
 CoopmatSupport query_coopmat(VkInstance instance, VkPhysicalDevice pd) {
   CoopmatSupport s;

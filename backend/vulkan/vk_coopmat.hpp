@@ -5,6 +5,8 @@
 
 #include <vulkan/vulkan.h>
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "backend/vulkan/coopmat_shapes.hpp"
@@ -42,5 +44,13 @@ struct CoopmatSupport {
 // Queries both extensions (needs the instance for the property functions). Never throws: a failing
 // query leaves that extension unsupported.
 CoopmatSupport query_coopmat(VkInstance instance, VkPhysicalDevice pd);
+
+// Whether the environment leaves the KHR cooperative-matrix kernels on ($LOWBIT_VK_NO_COOPMAT and
+// $LOWBIT_VK_NO_COOPMAT_KHR unset).
+bool coopmat_khr_allowed_by_env();
+
+// DeviceInfo::prefill_attention: "cooperative matrix (KHR <shape>, checked on first use)" with the KHR fragment
+// shape the device may use, where this build has the shader; otherwise "scalar".
+std::string prefill_attention_text(const std::optional<CoopmatShape>& khr_shape);
 
 }  // namespace lowbit::detail::vk

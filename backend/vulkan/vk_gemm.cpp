@@ -9,6 +9,7 @@
 #include "backend/gemm_plan.hpp"
 #include "backend/kernel_params.hpp"
 #include "backend/tiled_config.hpp"
+#include "backend/vulkan/coopmat_shapes.hpp"
 #include "lowbit_formats.h"
 
 namespace lowbit::detail::vk {
@@ -17,7 +18,6 @@ namespace {
 
 constexpr uint32_t kCoopTile = 64;  // the cooperative-matrix path's output tiles are 64 x 64
 constexpr uint32_t kCoopBk = 32;    // gemm_coopmat.comp's BK
-constexpr uint32_t kCoopKhrShared = 24576;  // gemm_coopmat_khr.comp: padded fp16 A/B stages + epilogue tile
 constexpr uint32_t kReduceWg = 256;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 
@@ -88,6 +88,8 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   // common groups pay nothing for it).
   const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
   const char* shader;
+  const uint32_t khr_stages =
+      std::min(coopmat_khr_stages(a.stages, gpu_.limits().maxComputeSharedMemorySize), coopmat_stages_cap_);
   const auto& variants = gpu_.coopmat_variants();
   if (coop && std::find(variants.begin(), variants.end(), coopmat_) == variants.end())
     throw Error(ErrorCode::Unsupported, std::string("gemm: the cooperative-matrix path needs VK_") +
@@ -98,7 +100,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   } else if (coop && coopmat_ == CoopmatVariant::Khr) {  // fragment shape from the device's list
     const CoopmatShape& f = *gpu_.coopmat_khr_shape();
     shader = "gemm_coopmat_khr";
-    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group, f.m, f.n, f.k, a.stages == 1 ? 1u : 2u};
+    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group, f.m, f.n, f.k, khr_stages};
   } else if (coop) {
     shader = "gemm_coopmat";
     spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group};
@@ -111,8 +113,9 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   if (gemv) launch.shared_bytes = gp.shared_bytes(), launch.stages = 1, launch.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
   if (!gemv && !coop) launch.shared_bytes = tc.shared_bytes(), launch.stages = tc.stages;
   if (coop) {
-    launch.shared_bytes = coopmat_ == CoopmatVariant::Khr ? kCoopKhrShared : 2 * kCoopBk * (2 * kCoopTile) * 2 + kCoopTile * kCoopTile * 4;
-    launch.stages = a.stages == 1 ? 1 : 2;
+    const bool khr = coopmat_ == CoopmatVariant::Khr;
+    launch.shared_bytes = khr ? coopmat_khr_shared_bytes(khr_stages) : 2 * kCoopBk * (2 * kCoopTile) * 2 + kCoopTile * kCoopTile * 4;
+    launch.stages = khr ? khr_stages : 2;  // gemm_coopmat.comp (NV) always double-buffers
   }
 
   Push p{};

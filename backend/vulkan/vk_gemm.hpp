@@ -24,6 +24,9 @@ class GemmKernels {
   // Which cooperative-matrix shader the CoopMatrix path runs (one of gpu.coopmat_variants()).
   void use_coopmat(CoopmatVariant v) { coopmat_ = v; }
   CoopmatVariant coopmat() const { return coopmat_; }
+  // The deepest K pipeline the KHR cooperative-matrix GEMM may run (2 after a deeper one failed its check).
+  void cap_coopmat_stages(uint32_t s) { coopmat_stages_cap_ = s; }
+  uint32_t coopmat_stages_cap() const { return coopmat_stages_cap_; }
 
  private:
   const Gpu& gpu_;
@@ -36,6 +39,7 @@ class GemmKernels {
   const bool f16_dequant_;
   const DeviceProfile profile_;  // what the launch planner knows of the device
   CoopmatVariant coopmat_ = CoopmatVariant::Khr;
+  uint32_t coopmat_stages_cap_ = 4;
 };
 
 }  // namespace lowbit::detail::vk

@@ -62,8 +62,9 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   const CoopmatSupport cm = query_coopmat(instance_->get(), pd_);
   const bool coopmat_off = std::getenv("LOWBIT_VK_NO_COOPMAT") != nullptr;
   void** chain = &use12.pNext;
-  if (!coopmat_off && cm.khr && std::getenv("LOWBIT_VK_NO_COOPMAT_KHR") == nullptr)
+  if (cm.khr && coopmat_khr_allowed_by_env())
     coopmat_khr_shape_ = coopmat_khr_supported(have12, cm.khr_shapes);
+  info_.prefill_attention = prefill_attention_text(coopmat_khr_shape_);
   if (coopmat_khr_shape_) {
     use_khr.cooperativeMatrix = VK_TRUE;
     *chain = &use_khr;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/vulkan/vk_coopmat.hpp"
 #include "backend/vulkan/vk_gpu.hpp"
 #include "host/log.hpp"
 
@@ -102,6 +103,7 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, const VulkanImport& app) : instance
   // matrices are not used on an imported device.
   if (!f.float16) info_.fp16 = false;
   info_.cooperative_matrix = info_.coopmat_nv = info_.coopmat_khr = false;
+  info_.prefill_attention = prefill_attention_text(std::nullopt);
   // Nor integer dot products (whether the application enabled shaderIntegerDotProduct is not read yet):
   // gemm_w4a8 runs its portable variant.
   info_.integer_dot_product = integer_dot_product_ = false;

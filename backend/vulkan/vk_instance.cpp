@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "backend/vulkan/vk_coopmat.hpp"
 #include "host/log.hpp"
@@ -264,6 +265,11 @@ DeviceInfo describe(VkInstance instance, VkPhysicalDevice pd, int index) {
   for (const auto& s : cm.nv_shapes) d.coopmat_nv_shapes.push_back(coopmat_shape_name(s));
   for (const auto& s : cm.khr_shapes) d.coopmat_khr_shapes.push_back(coopmat_shape_name(s));
   d.cooperative_matrix = cm.nv || cm.khr;
+  // The prefill kernel (backend/vulkan/vk_attention.cpp): the KHR cooperative-matrix one needs a usable shape,
+  // Vulkan 1.3 with fp16 and the memory model; it runs once it passed its check. (A device lowbit opens
+  // refines this with what it enables: Gpu.)
+  const bool khr_ok = cm.khr && core13 && f12.shaderFloat16 && f12.vulkanMemoryModel && coopmat_khr_allowed_by_env();
+  d.prefill_attention = prefill_attention_text(khr_ok ? choose_coopmat_shape(cm.khr_shapes) : std::nullopt);
   return d;
 }
 

@@ -2,6 +2,7 @@
 // pipelines, stream and kernels together; plus the factory and probe_vulkan().
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -13,6 +14,8 @@
 #include "backend/memory_budget.hpp"
 #include "backend/vulkan/vk_act_quant.hpp"
 #include "backend/vulkan/vk_convert.hpp"
+#include "backend/vulkan/vk_first_use.hpp"
+#include "backend/vulkan/vk_prefill_check.hpp"
 #include "backend/vulkan/vk_attention.hpp"
 #include "backend/vulkan/vk_gemm.hpp"
 #include "backend/vulkan/vk_gemm_w4a8.hpp"
@@ -215,7 +218,7 @@ class VulkanDevice final : public Device {
   }
   void gemm(const GemmArgs& a) override {
     // The first cooperative-matrix GEMM is verified by downloads, which record mode cannot do: tiled until then.
-    const bool unverified = stream_->external() && coopmat_state_ == 0;
+    const bool unverified = stream_->external() && coopmat_state_ == FirstUse::Unchecked;
     if (a.path != GemmPath::CoopMatrix || (!unverified && coopmat_usable())) {
       last_launch_ = gemm_->gemm(a);
       return;
@@ -225,14 +228,18 @@ class VulkanDevice final : public Device {
     last_launch_ = gemm_->gemm(tiled);
   }
   std::optional<DeviceProfile> launch_profile() const override { return device_profile(*gpu_); }
-  bool supports(GemmPath p) const override { return p != GemmPath::CoopMatrix || (gpu_->coopmat() && coopmat_state_ != 2); }
+  bool supports(GemmPath p) const override { return p != GemmPath::CoopMatrix || (gpu_->coopmat() && coopmat_state_ != FirstUse::Failed); }
   void gemm_w4a8(const GemmW4A8Args& a) override { last_launch_ = w4a8_->gemm(a); }
   void gather_columns(const GatherArgs& a) override { gemm_->gather(a); }
   void quantize_activations_int8(const ActQuantArgs& a) override {
     record_act_quant(*gpu_, *pipelines_, *stream_, *dummy_, a);
   }
   void kv_append(const KvAppendArgs& a) override { attention_->kv_append(a); }
-  void attention(const AttentionArgs& a) override { attention_->attention(a); }
+  void attention(const AttentionArgs& a) override {
+    attention_->use_prefill_coopmat(!a.decode && prefill_coopmat_usable(a.kv.format, a.kv.head_dim));
+    attention_->attention(a);
+    last_attention_kernel_ = attention_->last_kernel();
+  }
 
  private:
   // Alignment padding a staging buffer may add to its bytes (buffer and memory-type alignment).
@@ -275,43 +282,33 @@ class VulkanDevice final : public Device {
   // (it cannot be tested on the CI's lavapipe, which has no cooperative matrices). Variants are tried
   // in the device's order (KHR, then NV); the first that agrees is used, none = the tiled path.
   bool coopmat_usable() {
-    if (coopmat_state_ == 0) {
-      coopmat_state_ = 2;
+    if (coopmat_state_ == FirstUse::Unchecked) {
+      coopmat_state_ = FirstUse::Failed;
       for (CoopmatVariant v : gpu_->coopmat_variants()) {
         gemm_->use_coopmat(v);
-        if (verify_coopmat_or_log(v)) {
-          coopmat_state_ = 1;
+        if (check_or_log(std::string(coopmat_variant_name(v)) + " cooperative-matrix GEMM", gpu_->info().name,
+                         [&] { return verify_coopmat(v); })) {
+          coopmat_state_ = FirstUse::Passed;
           break;
         }
       }
     }
-    return coopmat_state_ == 1;
-  }
-  // A variant whose pipeline cannot be created (the driver rejects the shader or its specialization)
-  // is unusable like one that computes wrong results: logged once, not thrown.
-  bool verify_coopmat_or_log(CoopmatVariant v) {
-    try {
-      return verify_coopmat(v);
-    } catch (const std::exception& e) {
-      log().warn("vulkan: the {} cooperative-matrix GEMM cannot run on {} ({}); not using it", coopmat_variant_name(v),
-                 gpu_->info().name, e.what());
-      return false;
-    }
+    return coopmat_state_ == FirstUse::Passed;
   }
   bool verify_coopmat(CoopmatVariant variant) {
     std::mt19937 rng(7);
     std::uniform_int_distribution<uint32_t> bits;
     const uint64_t m = 80, n = 72, k = 256;
-    std::vector<uint16_t> x(m * k), wf(n * k), sc(2 * n);
+    const std::vector<uint16_t> x = random_halves(rng, m * k, 0x3000), wf = random_halves(rng, n * k, 0x2000);
+    std::vector<uint16_t> sc(2 * n);
     std::vector<uint32_t> qw(k / 8 * n);
-    for (auto& v : x) v = uint16_t(0x3000 + bits(rng) % 0x0C00) ^ uint16_t((bits(rng) & 1) << 15);  // +-[0.125, 1)
-    for (auto& v : wf) v = uint16_t(0x2000 + bits(rng) % 0x0C00) ^ uint16_t((bits(rng) & 1) << 15);
     for (auto& v : qw) v = bits(rng);
     for (auto& v : sc) v = uint16_t(0x2000 + bits(rng) % 0x400);
-    auto up = [&](const void* p, size_t b) { auto buf = alloc(b); write(*buf, 0, p, b); return buf; };
-    auto xb = up(x.data(), x.size() * 2), wb = up(wf.data(), wf.size() * 2), qb = up(qw.data(), qw.size() * 4),
-         sb = up(sc.data(), sc.size() * 2);
-    // Each weight type, pipelined and serial K loop (separate pipelines), against the tiled path.
+    auto xb = upload(*this, x.data(), x.size() * 2), wb = upload(*this, wf.data(), wf.size() * 2),
+         qb = upload(*this, qw.data(), qw.size() * 4), sb = upload(*this, sc.data(), sc.size() * 2);
+    // Each weight type and K-pipeline depth (separate pipelines: 1 serial .. 4), against the tiled path. Depths
+    // 1 and 2 decide the variant; a deeper one that fails (or cannot be created) only caps the depth at 2.
+    gemm_->cap_coopmat_stages(4);
     for (bool w4 : {true, false}) {
       GemmArgs g;
       g.w4 = w4, g.x = xb.get(), g.w = w4 ? qb.get() : wb.get(), g.scales = w4 ? sb.get() : nullptr;
@@ -320,22 +317,29 @@ class VulkanDevice final : public Device {
         auto y = alloc(m * n * 4);
         g.y = y.get(), g.path = path, g.stages = stages;
         gemm_->gemm(g);
-        std::vector<float> out(m * n);
-        read(*y, 0, out.data(), m * n * 4);
-        return out;
+        return download_f32(*this, *y, m * n);
       };
       const std::vector<float> tiled = run(GemmPath::Tiled, 0);
-      for (int stages : {0, 1}) {
-        const std::vector<float> coop = run(GemmPath::CoopMatrix, stages);
-        float peak = 0, diff = 0;
-        for (size_t i = 0; i < tiled.size(); ++i) {
-          peak = std::max(peak, std::fabs(tiled[i]));
-          diff = std::max(diff, std::fabs(coop[i] - tiled[i]));
+      for (int stages : {1, 2, 3, 4}) {
+        if (stages > 2) {
+          if (variant != CoopmatVariant::Khr || gemm_->coopmat_stages_cap() < 3) continue;  // NV: no deeper pipeline
+          const std::string what = std::string("KHR cooperative-matrix GEMM with stages ") + std::to_string(stages);
+          if (!check_or_log(what, gpu_->info().name, [&] {
+                float d = 0, p = 0;
+                return agrees(run(GemmPath::CoopMatrix, stages), tiled, d, p);
+              })) {
+            log().warn("vulkan: the KHR cooperative-matrix GEMM's K pipeline deeper than 2 stages failed on {} ({}); "
+                       "it keeps stages <= 2", gpu_->info().name, w4 ? "int4" : "fp16");
+            gemm_->cap_coopmat_stages(2);
+          }
+          continue;
         }
-        if (!(diff <= 1e-2f * peak + 1e-3f)) {
-          log().warn("vulkan: the {} cooperative-matrix GEMM ({}, {}) disagrees with the tiled path on {} (max diff "
-                     "{} of {}); not using it", coopmat_variant_name(variant), w4 ? "int4" : "fp16",
-                     stages == 1 ? "serial" : "pipelined", gpu_->info().name, diff, peak);
+        const std::vector<float> coop = run(GemmPath::CoopMatrix, stages);
+        float diff = 0, peak = 0;
+        if (!agrees(coop, tiled, diff, peak)) {
+          log().warn("vulkan: the {} cooperative-matrix GEMM ({}, stages {}) disagrees with the tiled path on {} (max "
+                     "diff {} of {}); not using it", coopmat_variant_name(variant), w4 ? "int4" : "fp16", stages,
+                     gpu_->info().name, diff, peak);
           return false;
         }
       }
@@ -343,7 +347,22 @@ class VulkanDevice final : public Device {
     log().info("vulkan: {} cooperative-matrix GEMM verified on {}", coopmat_variant_name(variant), gpu_->info().name);
     return true;
   }
-  int coopmat_state_ = 0;  // 0 unchecked, 1 verified, 2 failed
+  FirstUse coopmat_state_ = FirstUse::Unchecked;
+
+  // The cooperative-matrix prefill runs for a (KV format, head dim) only after it agreed with the scalar
+  // prefill on this device once (vk_prefill_check.hpp); until then, and after a failure, the scalar one runs.
+  bool prefill_coopmat_usable(int format, uint32_t head_dim) {
+    if (!attention_->prefill_coopmat_plan(head_dim)) return false;
+    FirstUse& state = prefill_checks_[{format, head_dim}];
+    const FirstUseStep step = first_use_step(state, stream_->external());
+    if (step == FirstUseStep::Check)
+      state = check_or_log("KHR cooperative-matrix prefill", gpu_->info().name,
+                           [&] { return prefill_coopmat_agrees(*this, *attention_, format, head_dim); })
+                  ? FirstUse::Passed
+                  : FirstUse::Failed;
+    return state == FirstUse::Passed;
+  }
+  std::map<std::pair<int, uint32_t>, FirstUse> prefill_checks_;
   uint64_t recordings_ = 0;  // ids handed out by begin_recording
 
   Settings settings_;

@@ -93,10 +93,26 @@ float apply_softcap(float s) {
 // Running max that keeps a NaN once seen (GLSL max() may drop NaN).
 float nan_max(float a, float b) { return (isnan(a) || b > a || isnan(b)) ? (isnan(a) ? a : b) : a; }
 
+// Online-softmax steps of one row: the factor that rescales the old sum / accumulators when the running max
+// goes from m_old to mx, and a logit's probability under the new max (masked logits are -inf: 0).
+float softmax_corr(float m_old, float mx) { return mx == NEG_INF ? 1.0 : exp(m_old - mx); }
+float softmax_p(float s, float mx) { return s == NEG_INF ? 0.0 : exp(s - mx); }
+
 void store_out(uint idx, float v) {
   if ((pc.flags & FLAG_OUT_F32) != 0u) {
     out32[idx] = v;
   } else {
     out16[idx] = uint16_t(lb_f32_to_f16(floatBitsToUint(v)));
+  }
+}
+
+// The EPW dequantized values of word w of K (is_v false) or V cache row `row`: int formats with the row's
+// scale and zero applied (lb_kv_int_value); FP8 as code values (the per-head scale is the caller's).
+void kv_word_values(bool is_v, uint row, uint w, out float v[EPW]) {
+  unpack_word(is_v ? v_words[row * RW + w] : k_words[row * RW + w], v);
+  if (INT_FMT) {
+    float s = is_v ? H2F(v_scale16[row]) : H2F(k_scale16[row]);  // (no 16-bit select: Int16)
+    float z = is_v ? H2F(v_zero16[row]) : H2F(k_zero16[row]);
+    for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_int_value(v[e], s, z);
   }
 }

@@ -5,9 +5,16 @@
 //
 // Same structure as gemm_coopmat.comp (the NV variant): a 64 x 64 output tile per workgroup; subgroups 0..3
 // each own a 32 x 32 warp tile of (32/FM) x (32/FN) fp32 accumulators (further subgroups, where the device
-// runs smaller ones than it reports, only load); K in steps of BK = 32 through shared memory. STAGES = 2:
-// double-buffered shared memory, the next step's global loads (16-byte vectors where K % 8 == 0) issued
-// before this step's matrix multiplies; STAGES = 1: the serial variant (load, barrier, multiply, barrier).
+// runs smaller ones than it reports, only load); K in steps of BK = 32 through shared memory, a STAGES-deep
+// software pipeline (asynchronous dequantization, as gemm_tiled.comp):
+//   STAGES = 1  serial: load step t, dequantize it into the one shared buffer, barrier, multiply, barrier.
+//   STAGES = 2  double buffer: step t+1's global loads (16-byte vectors where K % 8 == 0) issued before
+//               step t's matrix multiplies, then dequantized into the other shared buffer.
+//   STAGES >= 3 the loads of step t+S-1 go into one of S-1 register slots, then step t+1 (loaded S-2
+//               steps ago) is dequantized into the other shared buffer, then step t is multiplied:
+//               S-1 steps of global loads in flight, one barrier per step. The step loop is unrolled
+//               S-1 times so that every slot index is a constant (no scratch memory).
+// Every depth multiplies the same fragments in the same order, so the results are bit-identical.
 // int4 weights are dequantized in registers on their way to shared memory: (q - zero) * scale in fp32
 // (exact), then to fp16, as the NV variant does. Shared rows are padded by 8 halves (16 bytes): A is
 // [m][k] and B is [n][k] (loaded column-major), so the 8 rows of 16 bytes a fragment load reads at a time
@@ -20,6 +27,7 @@
 #extension GL_KHR_memory_scope_semantics : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_EXT_control_flow_attributes : require
 #include "gemm_common.glsl"
 
 layout(constant_id = 0) const uint WG = 128;  // 4 subgroups of the device's reported size
@@ -29,23 +37,25 @@ layout(constant_id = 2) const bool ANY_GROUP = false;  // group % 8 != 0: a weig
 layout(constant_id = 3) const uint FM = 16;  // fragment shape: A is FM x FK, B is FK x FN, C is FM x FN
 layout(constant_id = 4) const uint FN = 16;
 layout(constant_id = 5) const uint FK = 16;
-layout(constant_id = 6) const uint STAGES = 2;  // 1 = serial K loop, 2 = next step's loads in flight
+layout(constant_id = 6) const uint STAGES = 2;  // K pipeline depth (1..4): 1 serial, >= 2 loads in flight (above)
 
 const uint BM = 64, BN = 64, BK = 32, WM = 32, WN = 32;
 const uint ROW2 = (BK + 8u) / 2u;  // padded shared row in f16vec2 units (80 bytes)
 const uint CHUNKS = BM * BK / 8u;  // 8-half chunks of an X (or fp16 W) step tile; == BN * BK / 8 int4 words
 const uint PER = (CHUNKS + WG - 1u) / WG;  // chunks (or words) per invocation per step
 const uint TILES_M = WM / FM, TILES_N = WN / FN;
+const uint NBUF = STAGES == 1u ? 1u : 2u;           // shared buffers (backend: coopmat_khr_shared_bytes)
+const uint SLOTS = STAGES > 2u ? STAGES - 1u : 1u;  // register slots of global loads
 
-shared f16vec2 As[2u * BM * ROW2];  // [buf][m][k]
-shared f16vec2 Bs[2u * BN * ROW2];  // [buf][n][k]
-shared float Cs[4u * 16u * 16u];    // one FM x FN staging tile per matrix subgroup
+shared f16vec2 As[NBUF * BM * ROW2];  // [buf][m][k]
+shared f16vec2 Bs[NBUF * BN * ROW2];  // [buf][n][k]
+shared float Cs[4u * 16u * 16u];      // one FM x FN staging tile per matrix subgroup
 
-uvec4 rx[PER];  // X chunks (8 fp16) for the next step
-uvec4 rw[PER];  // fp16 W chunks
-uint rq[PER];   // int4 words, with their group's scale and zero
-float rs[PER];
-float rz[PER];
+uvec4 rx[SLOTS][PER];  // X chunks (8 fp16) of the steps in flight
+uvec4 rw[SLOTS][PER];  // fp16 W chunks
+uint rq[SLOTS][PER];   // int4 words, with their group's scale and zero
+float rs[SLOTS][PER];
+float rz[SLOTS][PER];
 uint k_end;
 
 uint half_bits(uint word, uint idx) { return (word >> ((idx & 1u) * 16u)) & 0xFFFFu; }
@@ -69,13 +79,14 @@ uvec4 w_chunk(uint idx, uint valid) {
 // Rows of a chunk at k that lie before k_end (0..8).
 uint valid_rows(uint k) { return k < k_end ? min(8u, k_end - k) : 0u; }
 
-void load_global(uint k0) {
+// Global loads of the step at K row k0 into register slot `slot`.
+void load_global(uint slot, uint k0) {
   uint lid = gl_LocalInvocationID.x;
   uint m0 = gl_WorkGroupID.y * BM, n0 = pc.n_base + gl_WorkGroupID.x * BN;
   uint n_end = pc.n_base + pc.n_count;
   for (uint i = 0u; i < PER; ++i) {
     uint c = lid + i * WG, r = c / (BK / 8u), k = k0 + (c % (BK / 8u)) * 8u;
-    rx[i] = c < CHUNKS && m0 + r < pc.M ? x_chunk((m0 + r) * pc.K + k, valid_rows(k)) : uvec4(0u);
+    rx[slot][i] = c < CHUNKS && m0 + r < pc.M ? x_chunk((m0 + r) * pc.K + k, valid_rows(k)) : uvec4(0u);
   }
   if (W4) {
     uint groups = pc.K / pc.group;
@@ -83,29 +94,30 @@ void load_global(uint k0) {
       uint n, krow;
       bool ok = w4_tile_word(lid + i * WG, k0, BN, BK, k_end, n, krow);
       uint g = min(krow / pc.group, groups - 1u);
-      rq[i] = ok ? w_words[((krow >> 3) - pc.kw_base) * pc.N + n] : 0u;
-      rs[i] = ok ? scale_at(g * pc.N + n) : 0.0;
-      rz[i] = ok && (pc.flags & FLAG_ZEROS) != 0u ? float(uint(zeros[g * pc.N + n])) : 8.0;
+      rq[slot][i] = ok ? w_words[((krow >> 3) - pc.kw_base) * pc.N + n] : 0u;
+      rs[slot][i] = ok ? scale_at(g * pc.N + n) : 0.0;
+      rz[slot][i] = ok && (pc.flags & FLAG_ZEROS) != 0u ? float(uint(zeros[g * pc.N + n])) : 8.0;
     }
   } else {
     for (uint i = 0u; i < PER; ++i) {
       uint c = lid + i * WG, col = c / (BK / 8u), k = k0 + (c % (BK / 8u)) * 8u;
       uint n = n0 + col;
-      rw[i] = c < CHUNKS && n < n_end ? w_chunk((n - pc.n_base) * pc.K + k, valid_rows(k)) : uvec4(0u);
+      rw[slot][i] = c < CHUNKS && n < n_end ? w_chunk((n - pc.n_base) * pc.K + k, valid_rows(k)) : uvec4(0u);
     }
   }
 }
 
-void store_shared(uint buf, uint k0) {
+// Register slot `slot` (the step at K row k0), dequantized into shared buffer `buf`.
+void store_shared(uint buf, uint slot, uint k0) {
   uint lid = gl_LocalInvocationID.x;
   for (uint i = 0u; i < PER; ++i) {
     uint c = lid + i * WG;
     if (c >= CHUNKS) continue;
     uint base = buf * BM * ROW2 + (c / (BK / 8u)) * ROW2 + (c % (BK / 8u)) * 4u;
-    As[base] = unpackFloat2x16(rx[i].x);  // 8 halves: row c / 4, K rows 8 * (c % 4)...
-    As[base + 1u] = unpackFloat2x16(rx[i].y);
-    As[base + 2u] = unpackFloat2x16(rx[i].z);
-    As[base + 3u] = unpackFloat2x16(rx[i].w);
+    As[base] = unpackFloat2x16(rx[slot][i].x);  // 8 halves: row c / 4, K rows 8 * (c % 4)...
+    As[base + 1u] = unpackFloat2x16(rx[slot][i].y);
+    As[base + 2u] = unpackFloat2x16(rx[slot][i].z);
+    As[base + 3u] = unpackFloat2x16(rx[slot][i].w);
   }
   if (W4) {
     for (uint i = 0u; i < PER; ++i) {
@@ -114,9 +126,9 @@ void store_shared(uint buf, uint k0) {
       float w[8];
       uint n, krow;
       if (ANY_GROUP && w4_tile_word(e, k0, BN, BK, k_end, n, krow))
-        dequant8_rows(rq[i], krow, n, w);  // the word may straddle groups: a scale per row
+        dequant8_rows(rq[slot][i], krow, n, w);  // the word may straddle groups: a scale per row
       else
-        dequant8(rq[i], rz[i], rs[i], w);
+        dequant8(rq[slot][i], rz[slot][i], rs[slot][i], w);
       uint base = buf * BN * ROW2 + (e % BN) * ROW2 + (e / BN) * 4u;  // column e % BN, rows 8 * (e / BN)...
       for (uint j = 0u; j < 4u; ++j) Bs[base + j] = f16vec2(float16_t(w[2u * j]), float16_t(w[2u * j + 1u]));
     }
@@ -125,10 +137,10 @@ void store_shared(uint buf, uint k0) {
       uint c = lid + i * WG;
       if (c >= CHUNKS) continue;
       uint base = buf * BN * ROW2 + (c / (BK / 8u)) * ROW2 + (c % (BK / 8u)) * 4u;
-      Bs[base] = unpackFloat2x16(rw[i].x);
-      Bs[base + 1u] = unpackFloat2x16(rw[i].y);
-      Bs[base + 2u] = unpackFloat2x16(rw[i].z);
-      Bs[base + 3u] = unpackFloat2x16(rw[i].w);
+      Bs[base] = unpackFloat2x16(rw[slot][i].x);
+      Bs[base + 1u] = unpackFloat2x16(rw[slot][i].y);
+      Bs[base + 2u] = unpackFloat2x16(rw[slot][i].z);
+      Bs[base + 3u] = unpackFloat2x16(rw[slot][i].w);
     }
   }
 }
@@ -144,38 +156,46 @@ void main() {
   uint k_begin = split * pc.k_split;
   k_end = min(pc.K, k_begin + pc.k_split);
   uint steps = (k_end - k_begin + BK - 1u) / BK;
-  load_global(k_begin);
-  store_shared(0u, k_begin);
+  // prologue: steps 0 .. SLOTS-1 in flight, step 0 in shared buffer 0
+  [[unroll]] for (uint s = 0u; s < SLOTS; ++s)
+    if (s < steps) load_global(s, k_begin + s * BK);
+  if (steps > 0u) store_shared(0u, 0u, k_begin);
   barrier();
-  for (uint t = 0u; t < steps; ++t) {
-    uint buf = STAGES > 1u ? t & 1u : 0u;
-    bool more = t + 1u < steps;
-    uint next = k_begin + (t + 1u) * BK;
-    if (STAGES > 1u && more) load_global(next);
-    if (mma) {  // this step's multiplies on the subgroup's warp tile (sm, sn)
-      for (uint kk = 0u; kk < BK; kk += FK) {
-        coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a[TILES_M];
-        coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> b[TILES_N];
-        for (uint i = 0u; i < TILES_M; ++i)
-          coopMatLoad(a[i], As, buf * BM * ROW2 + (sm + i * FM) * ROW2 + kk / 2u, ROW2,
-                      gl_CooperativeMatrixLayoutRowMajor);
-        for (uint j = 0u; j < TILES_N; ++j)
-          coopMatLoad(b[j], Bs, buf * BN * ROW2 + (sn + j * FN) * ROW2 + kk / 2u, ROW2,
-                      gl_CooperativeMatrixLayoutColumnMajor);
-        for (uint i = 0u; i < TILES_M; ++i)
-          for (uint j = 0u; j < TILES_N; ++j) acc[i * TILES_N + j] = coopMatMulAdd(a[i], b[j], acc[i * TILES_N + j]);
+  for (uint t0 = 0u; t0 < steps; t0 += SLOTS) {
+    [[unroll]] for (uint s = 0u; s < SLOTS; ++s) {
+      uint t = t0 + s;  // step t sits in shared buffer `buf`; register slot s held it
+      if (t < steps) {
+        uint buf = NBUF > 1u ? t & 1u : 0u;
+        bool more = t + 1u < steps;
+        uint next = k_begin + (t + 1u) * BK;
+        if (STAGES == 2u && more) load_global(0u, next);  // in flight during the multiplies
+        if (STAGES > 2u) {
+          if (t + SLOTS < steps) load_global(s, k_begin + (t + SLOTS) * BK);  // slot s is free again
+          if (more) store_shared(buf ^ 1u, (s + 1u) % SLOTS, next);  // step t+1, loaded SLOTS-1 steps ago
+        }
+        if (mma) {  // this step's multiplies on the subgroup's warp tile (sm, sn)
+          for (uint kk = 0u; kk < BK; kk += FK) {
+            coopmat<float16_t, gl_ScopeSubgroup, FM, FK, gl_MatrixUseA> a[TILES_M];
+            coopmat<float16_t, gl_ScopeSubgroup, FK, FN, gl_MatrixUseB> b[TILES_N];
+            for (uint i = 0u; i < TILES_M; ++i)
+              coopMatLoad(a[i], As, buf * BM * ROW2 + (sm + i * FM) * ROW2 + kk / 2u, ROW2,
+                          gl_CooperativeMatrixLayoutRowMajor);
+            for (uint j = 0u; j < TILES_N; ++j)
+              coopMatLoad(b[j], Bs, buf * BN * ROW2 + (sn + j * FN) * ROW2 + kk / 2u, ROW2,
+                          gl_CooperativeMatrixLayoutColumnMajor);
+            for (uint i = 0u; i < TILES_M; ++i)
+              for (uint j = 0u; j < TILES_N; ++j) acc[i * TILES_N + j] = coopMatMulAdd(a[i], b[j], acc[i * TILES_N + j]);
+          }
+        }
+        if (more && STAGES == 2u) store_shared(buf ^ 1u, 0u, next);
+        if (more && STAGES == 1u) {
+          barrier();  // every subgroup is done reading the single buffer
+          load_global(0u, next);
+          store_shared(0u, 0u, next);
+        }
+        barrier();
       }
     }
-    if (more) {
-      if (STAGES > 1u) {
-        store_shared(buf ^ 1u, next);
-      } else {
-        barrier();  // every subgroup is done reading the single buffer
-        load_global(next);
-        store_shared(0u, next);
-      }
-    }
-    barrier();
   }
   if (!mma) return;
   // The accumulators through the subgroup's staging tile to Y (or the split-K partials).

@@ -2,7 +2,7 @@
 # spirv-val for the shaders that Debian 12's glslang 12 cannot compile (GL_KHR_cooperative_matrix).
 # -DLOWBIT_GLSLANG13=<path to glslangValidator> picks one; otherwise the venv of install_glslang13.sh
 # is searched. Sets LOWBIT_GLSLANG13_FOUND, LOWBIT_GLSLANG13_EXE, LOWBIT_SPIRV_VAL13 / _OPT13, and says once per
-# build folder (and whenever the answer changes) whether the KHR cooperative-matrix GEMM is built.
+# build folder (and whenever the answer changes) whether the KHR cooperative-matrix GEMM and prefill are built.
 set(LOWBIT_GLSLANG13 "" CACHE FILEPATH "glslangValidator 13 or newer (GL_KHR_cooperative_matrix shaders)")
 set(_glslang13_venvs $ENV{LOWBIT_GLSLANG13_VENV} $ENV{XDG_CACHE_HOME}/lowbit/glslang13 $ENV{HOME}/.cache/lowbit/glslang13)
 set(_glslang13 "${LOWBIT_GLSLANG13}")
@@ -40,9 +40,9 @@ else()
 endif()
 if(NOT "${_glslang13_state}" STREQUAL "$CACHE{LOWBIT_GLSLANG13_LOGGED}")
   if(LOWBIT_GLSLANG13_FOUND)
-    message(STATUS "lowbit: ${_glslang13_match} (${_glslang13}): building the KHR cooperative-matrix GEMM")
+    message(STATUS "lowbit: ${_glslang13_match} (${_glslang13}): building the KHR cooperative-matrix GEMM and prefill")
   else()
-    message(STATUS "lowbit: ${_glslang13_why}; the KHR cooperative-matrix GEMM is left out")
+    message(STATUS "lowbit: ${_glslang13_why}; the KHR cooperative-matrix GEMM and prefill are left out")
   endif()
   set(LOWBIT_GLSLANG13_LOGGED "${_glslang13_state}" CACHE INTERNAL "what glslang13.cmake last reported")
 endif()

@@ -89,6 +89,7 @@ struct CacheBytes {
 struct Result {
   std::vector<float> out;  // [sum sq, Hq, D]
   CacheBytes bytes;
+  std::string kernel;      // Context::last_attention_kernel() of the attention call
 };
 
 inline KvCacheOptions cache_options(const Case& c, int spare_pages) {
@@ -162,6 +163,7 @@ inline Result run_case(Context& ctx, const Case& c, const Inputs& in, uint32_t s
   Buffer qb = ctx.upload(DType::F16, {nq, c.hq, c.D}, in.q.data(), in.q.size() * 2);
   Buffer ob = ctx.attention(qb, cache, 0, seqs, qs, c.opt);
   Result r;
+  r.kernel = ctx.last_attention_kernel();
   if (ob.dtype() == DType::F32) {
     r.out = ctx.download<float>(ob);
   } else {

@@ -81,6 +81,9 @@ struct DeviceInfo {
   bool coopmat_khr = false;         // VK_KHR_cooperative_matrix (NVIDIA, AMD RDNA3, Intel Arc)
   // Shapes each extension reports, e.g. "16x8x16 f16*f16+f32" (MxNxK A*B+C; "->R" when the result type differs)
   std::vector<std::string> coopmat_nv_shapes, coopmat_khr_shapes;
+  // Vulkan: the prefill attention kernel where the head dim allows it, "cooperative matrix (KHR <shape>,
+  // checked on first use)" or "scalar" (empty on other backends: their prefill is scalar)
+  std::string prefill_attention;
 };
 
 struct BackendReport {
@@ -317,6 +320,9 @@ class Context {
   GemmPath choose_gemm_path(int64_t m) const;
   // Launch geometry of the last gemm_f16 / gemm_w4a16 on this context (empty kernel before the first).
   GemmLaunch last_gemm_launch() const;
+  // The kernel the last attention on this context ran (Vulkan: "attention_prefill", "attention_prefill_coopmat_khr",
+  // "attention_decode", "attention_decode_sg"; empty before the first and on backends that do not name theirs).
+  std::string last_attention_kernel() const;
 
   // Launch configurations (lowbit/tuning.hpp). Every tuned op (GEMMs, decode attention, kv_append) looks
   // its configuration up at dispatch: override -> tuning database -> shipped defaults -> heuristic.
