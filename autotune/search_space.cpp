@@ -152,6 +152,20 @@ std::vector<uint64_t> tiled_f16_launch(const KernelConfig& c, const Problem& p, 
   return tiled_launch(false, c, p, d);
 }
 
+// W4A8: the GEMV or tiled plan's kernel parameters, K slices and grid (group 128, as the tuner runs it).
+std::vector<uint64_t> w4a8_launch(bool gemv, const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
+  const detail::W4A8Plan plan = detail::plan_w4a8(d, gemv, uint64_t(p.m), uint64_t(p.n), uint64_t(p.k), 128, 0, c);
+  std::vector<uint64_t> v = with_slices(detail::w4a8_params(plan).values, plan.k_split, plan.splits);
+  v.push_back(plan.workgroups());
+  return v;
+}
+std::vector<uint64_t> gemv_w4a8_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
+  return w4a8_launch(true, c, p, d);
+}
+std::vector<uint64_t> tiled_w4a8_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
+  return w4a8_launch(false, c, p, d);
+}
+
 // The cooperative-matrix kernel's depth (the default is 2, the double buffer); a requested split in whole slices (the
 // planner's own split needs the kernel's tile, which lives in the Vulkan backend: 0 here).
 std::vector<uint64_t> coopmat_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile&) {
@@ -196,9 +210,11 @@ const std::vector<Family>& families() {
       {"attention_decode", {"attention_decode.spv", "attention_decode_sg.spv", "attention_merge.spv"}, {"attention.cl"},
        {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}}, decode_violation, decode_launch},
       {"gemv_w4a8", {"gemm_w4a8_gemv.spv", "gemm_w4a8_gemv_dot.spv", "gemm_w4a8_reduce.spv"}, w4a8_cl,
-       {{&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}}, gemv_w4a8_violation},
+       {{&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}}, gemv_w4a8_violation,
+       gemv_w4a8_launch},
       {"tiled_w4a8", {"gemm_w4a8_tiled.spv", "gemm_w4a8_tiled_dot.spv", "gemm_w4a8_reduce.spv"}, w4a8_cl,
-       {{&K::bm, {16, 32, 64}}, {&K::tile, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, tiled_w4a8_violation},
+       {{&K::bm, {16, 32, 64}}, {&K::tile, {1, 2}}, {&K::split, {1, 2, 4, 8}}}, tiled_w4a8_violation,
+       tiled_w4a8_launch},
       // prefill: rows = query tile BQ, keys = key tile BK
       {"attention_prefill", {"attention_prefill.spv"}, {"attention.cl"},
        {{&K::rows, {8, 16, 32, 64}}, {&K::keys, {8, 16, 32, 64}}}, prefill_violation},

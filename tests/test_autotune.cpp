@@ -114,9 +114,10 @@ detail::DeviceProfile cpu_driver_profile() {
 TEST(SearchSpace, CandidatesThatLaunchTheSameAreCollapsedBeforeTiming) {
   const tune::Limits lim{.max_workgroup = 1024, .shared_bytes = 32768, .subgroup = 8, .cpu = true};
   const detail::DeviceProfile prof = cpu_driver_profile();
-  for (const char* name : {"gemv_w4", "gemv_f16", "tiled_w4", "attention_decode"}) {
+  for (const char* name : {"gemv_w4", "gemv_f16", "tiled_w4", "attention_decode", "gemv_w4a8", "tiled_w4a8"}) {
     const tune::Family& f = tune::family(name);
-    const tune::Problem p = std::string(name) == "tiled_w4"          ? tune::Problem{.m = 64, .n = 4096, .k = 4096}
+    const bool tiled = std::string(name).rfind("tiled", 0) == 0;
+    const tune::Problem p = tiled                                      ? tune::Problem{.m = 64, .n = 4096, .k = 4096}
                             : std::string(name) == "attention_decode" ? tune::Problem{.m = 1, .n = 0, .k = 512}
                                                                       : tune::Problem{.m = 1, .n = 4096, .k = 4096};
     const auto all = tune::candidates(f, lim, p);
