@@ -15,6 +15,7 @@
 #include "lowbit/lowbit.hpp"
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
+#include "support/kv_fp8_scales.hpp"
 #include "support/scoped_env.hpp"
 
 using namespace lowbit;
@@ -193,6 +194,51 @@ void expect_kv_append_matches_cpu(Context& gpu) {
 TEST_P(AttentionGpu, KvAppendBytesMatchCpuAcrossPagesRaggedBatchesEveryHeadDim) {
   LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
   expect_kv_append_matches_cpu(gpu);
+}
+
+// kv_append's FP8 codes (division-free: lb_kv_fp8_code) equal the correctly rounded division
+// lb_kv_fp8_code_by_division for every fp16 x (each kv head of 512 tokens x D 128 holds all 65536) under
+// every class of scale (per-head scales, 8 for K and 8 for V per append) and scales that put x / s near
+// FP8 midpoints, whatever the device's reciprocal precision.
+TEST_P(AttentionGpu, KvAppendFp8CodesEqualTheDivisionForEveryFp16AndScaleClass) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  constexpr int H = 8, D = 128, T = 512;
+  std::vector<uint16_t> x(size_t(T) * H * D);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = uint16_t((i / (H * D)) * D + i % D);  // token t, dim d: t * 128 + d
+  for (KvFormat kf : {KvFormat::E4M3, KvFormat::E5M2}) {
+    const int f = kf == KvFormat::E4M3 ? LB_FMT_E4M3 : LB_FMT_E5M2;
+    std::vector<float> scales = test::kv_fp8_scale_classes();
+    const auto mids = test::kv_fp8_midpoint_cases(f, 1, 0, 9);
+    for (size_t i = 0; i < mids.size(); i += mids.size() / 24) scales.push_back(mids[i].s);
+    while (scales.size() % (2 * H)) scales.push_back(1.0f);
+    for (size_t g = 0; g < scales.size(); g += 2 * H) {
+      KvCacheOptions o;
+      o.kv_heads = H;
+      o.head_dim = D;
+      o.format = kf;
+      o.num_pages = T / o.page_size;
+      o.k_scale.assign(scales.begin() + long(g), scales.begin() + long(g + H));
+      o.v_scale.assign(scales.begin() + long(g + H), scales.begin() + long(g + 2 * H));
+      KvCache cache = gpu.create_kv_cache(o);
+      std::vector<int> seqs{cache.add_sequence()}, n{T};
+      cache.extend(seqs, n);
+      Buffer in = gpu.upload(DType::F16, {T, H, D}, x.data(), x.size() * 2);
+      gpu.kv_append(cache, 0, seqs, n, in, in);
+      const WrittenRows w = written_rows(gpu, cache, seqs);
+      size_t bad = 0;
+      for (size_t i = 0; i < x.size(); ++i)
+        for (bool v : {false, true}) {
+          const float s = scales[g + (v ? H : 0) + (i / D) % H];
+          const uint32_t want = fmt::lb_kv_fp8_code_by_division(x[i], std::bit_cast<uint32_t>(s), f);
+          const uint32_t got = (v ? w.v : w.k)[i];
+          if (got != want && ++bad <= 3)
+            ADD_FAILURE() << to_string(kf) << (v ? " V" : " K") << " x " << std::hex << x[i] << " scale "
+                          << std::bit_cast<uint32_t>(s) << ": code " << got << ", division " << want;
+        }
+      EXPECT_EQ(bad, 0u) << to_string(kf) << " scales " << g << ".." << g + 2 * H;
+    }
+  }
+  test::expect_clean(gpu);
 }
 
 INSTANTIATE_TEST_SUITE_P(Gpu, AttentionGpu, ::testing::ValuesIn(test::gpu_backends()), test::backend_param_name);
