@@ -82,6 +82,43 @@ TEST_P(AttentionGpu, SplitKDecodeMatchesOneSplitWithManyQueryHeadsPerKvHead) {
   test::expect_clean(ctx);
 }
 
+// Decode dequantizes FP8 K/V in registers (OpenCL CPU devices: 16 codes at once, lb_kv_fp8_values16): with
+// one key per sequence the output row is its V row's values exactly, for every finite E4M3 / E5M2 code.
+TEST_P(AttentionGpu, DecodeOfOneKeyReturnsEveryFiniteFp8ValueExactly) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  constexpr int D = 128, S = 2;  // 256 codes: two sequences of one token
+  for (auto [kf, f] : {std::pair{KvFormat::E4M3, LB_FMT_E4M3}, std::pair{KvFormat::E5M2, LB_FMT_E5M2}}) {
+    std::vector<uint16_t> v(S * D), k(S * D, 0x3C00), q(S * D, 0x3C00);
+    std::vector<float> want(S * D);
+    for (uint32_t c = 0; c < S * D; ++c) {
+      const uint32_t b = fmt::lb_decode(c, 0, f, LB_FMT_F32);
+      want[c] = (b & 0x7FFFFFFFu) >= 0x7F800000u ? 0.0f : std::bit_cast<float>(b);  // inf / NaN codes: 0
+      v[c] = uint16_t(fmt::lb_f32_to_f16(std::bit_cast<uint32_t>(want[c])));
+    }
+    KvCacheOptions o;
+    o.kv_heads = 1;
+    o.head_dim = D;
+    o.format = kf;
+    o.num_pages = 4;
+    o.k_scale = {1.0f};
+    o.v_scale = {1.0f};
+    KvCache cache = ctx.create_kv_cache(o);
+    std::vector<int> seqs{cache.add_sequence(), cache.add_sequence()}, ones{1, 1};
+    cache.extend(seqs, ones);
+    Shape sh{S, 1, D};
+    ctx.kv_append(cache, 0, seqs, ones, ctx.upload(DType::F16, sh, k.data(), k.size() * 2),
+                  ctx.upload(DType::F16, sh, v.data(), v.size() * 2));
+    auto got = ctx.download<float>(ctx.attention(ctx.upload(DType::F16, sh, q.data(), q.size() * 2), cache, 0, seqs, ones));
+    ASSERT_EQ(got.size(), want.size());
+    size_t bad = 0;
+    for (size_t i = 0; i < want.size(); ++i)
+      if (!(got[i] == want[i]) && ++bad <= 3)
+        ADD_FAILURE() << to_string(kf) << " code " << std::hex << i << ": " << got[i] << ", want " << want[i];
+    EXPECT_EQ(bad, 0u) << to_string(kf);
+  }
+  test::expect_clean(ctx);
+}
+
 // Cache bytes of the rows a test wrote: codes of K and V, then (int8/int4) their fp16 scales/zeros.
 struct WrittenRows {
   std::vector<uint8_t> k, v;

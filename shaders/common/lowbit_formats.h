@@ -665,6 +665,23 @@ LB_FN float lb_kv_e5m2_value(uint b) {
                       : (e == 31u ? (0x7F800000u | (m << 21)) : (((e + 112u) << 23) | (m << 21)));
   return LB_AS_F32(bits | ((b & 0x80u) << 24));
 }
+#if defined(__OPENCL_VERSION__)
+/* lb_kv_e4m3_value (kv_fmt 3) / lb_kv_e5m2_value (4) of 16 bytes at once, lane i from byte i: the same
+ * formulas in OpenCL vector types, so that CPU devices decode a chunk with SIMD instructions. */
+LB_FN float16 lb_kv_fp8_values16(uint16 b, uint kv_fmt) {
+  uint16 mag = b & 0x7Fu, sign = (b & 0x80u) << 24;
+  if (kv_fmt == 3u) {
+    uint16 e = mag >> 3, m = mag & 7u;
+    uint16 sub = as_uint16(convert_float16(m) * 0.001953125f);
+    uint16 bits = select(((e + 120u) << 23) | (m << 20), sub, e == 0u) | sign;
+    return as_float16(select(bits, (uint16)(0x7FC00000u), mag == 0x7Fu));
+  }
+  uint16 e = mag >> 2, m = mag & 3u;
+  uint16 sub = as_uint16(convert_float16(m) * 0.0000152587890625f);
+  uint16 bits = select(select(((e + 112u) << 23) | (m << 21), 0x7F800000u | (m << 21), e == 31u), sub, e == 0u);
+  return as_float16(bits | sign);
+}
+#endif
 /* Element e of cache word w in KV format 1..4: the int code (as a float), or the FP8 value before its
  * per-tensor / per-head scale. */
 LB_FN float lb_kv_code_value(uint w, uint e, uint kv_fmt) {

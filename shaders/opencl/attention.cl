@@ -168,8 +168,8 @@ inline void lb_unpack_chunk(uint4 w, float* x) {
 
 /* A chunk as one float vector (LB_CE lanes), so that dequantization, dots and p·V compile to SIMD
  * instructions on CPU devices too (PoCL vectorizes little across work-items here). The int codes'
- * numbers are lb_kv_code_value's (low nibble / byte first) in vector form; fp16 and FP8 go through
- * lb_unpack_chunk. */
+ * numbers are lb_kv_code_value's (low nibble / byte first) in vector form, FP8 values
+ * lb_kv_fp8_values16's; fp16 goes through lb_unpack_chunk. */
 #if LB_CE == 16
 #define LB_VF float16
 #define LB_VLOAD vload16
@@ -185,6 +185,8 @@ inline LB_VF lb_chunk_vec(uint4 w) {
 #elif LB_FMT == 2
   const uint16 sh = (uint16)(0u, 4u, 8u, 12u, 16u, 20u, 24u, 28u, 0u, 4u, 8u, 12u, 16u, 20u, 24u, 28u);
   return convert_float16((w.s0000000011111111 >> sh) & (uint16)(0xFu));
+#elif LB_FMT >= 3
+  return lb_kv_fp8_values16(convert_uint16(as_uchar16(w)), LB_FMT);
 #else
   float x[LB_CE];
   lb_unpack_chunk(w, x);
@@ -213,7 +215,7 @@ inline __attribute__((always_inline)) void lb_consume(uint sl, uint t, uint grp,
     for (uint c = 0; c < LB_CPL; ++c) x[c] = lb_chunk_vec(kb[sl * LB_NK + i * LB_CPL + c]);
     for (uint g = 0; g < LB_GC; ++g) {
       LB_VF dv = qr[g * LB_CPL] * x[0];
-      for (uint c = 1; c < LB_CPL; ++c) dv = mad(qr[g * LB_CPL + c], x[c], dv);
+      for (uint c = 1; c < LB_CPL; ++c) dv += qr[g * LB_CPL + c] * x[c];
       float d = lb_hsum(dv);
       sr[i * LB_GC + g] = LB_INT_FMT ? ksb[sl * LB_KPS + i] * d + kzb[sl * LB_KPS + i] * qs[g] : d;
     }
@@ -255,7 +257,7 @@ inline __attribute__((always_inline)) void lb_consume(uint sl, uint t, uint grp,
       float p = sr[i * LB_GC + g];
       float ps = p * vsb[sl * LB_KPS + i];
       if (LB_INT_FMT) zacc[g] += p * vzb[sl * LB_KPS + i];
-      for (uint c = 0; c < LB_CPL; ++c) acc[g * LB_CPL + c] = mad((LB_VF)(ps), x[c], acc[g * LB_CPL + c]);
+      for (uint c = 0; c < LB_CPL; ++c) acc[g * LB_CPL + c] += ps * x[c];
     }
   }
 }
