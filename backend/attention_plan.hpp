@@ -15,6 +15,7 @@ inline constexpr uint32_t kWorkgroup = 128;   // decode / prefill invocations pe
 inline constexpr uint32_t kMergeWorkgroup = 64;
 inline constexpr uint32_t kMaxHeadsPerGroup = 8;  // decode: query heads sharing one workgroup
 inline constexpr uint32_t kMaxLaneElems = 128;    // decode: q (and acc) elements one invocation holds
+inline constexpr uint32_t kCpuMaxLaneElems = 1024;  // the same on CPU devices (one lane per key row)
 
 inline void check_head_dim(uint32_t d, const char* backend) {
   if (d == 64 || d == 80 || d == 96 || d == 128 || d == 256) return;
@@ -87,16 +88,17 @@ inline uint64_t decode_shared_bytes(uint32_t d, const DecodePlan& p, bool subgro
 }
 
 // target_groups: workgroups that keep the device busy (a few per compute unit). lane_cap: most lanes
-// per key row (the subgroup size when partial dots are summed by shuffles).
+// per key row (the subgroup size when partial dots are summed by shuffles). max_lane_elems: most q (and
+// acc) elements per invocation and query head group (CPU devices: whole rows, lane_cap 1).
 inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, uint32_t lane_cap, bool subgroup_sum,
-                              uint64_t shared_bytes) {
+                              uint64_t shared_bytes, uint32_t max_lane_elems = kMaxLaneElems) {
   DecodePlan p;
   const uint32_t G = a.q_heads / a.kv.kv_heads, P = a.kv.page_size;
   const uint32_t ce = decode_chunk_elems(a.kv.format), nch = a.kv.head_dim / ce;
   p.lanes_per_row = 1;
   while (p.lanes_per_row * 2 <= std::min(nch, std::max(1u, lane_cap))) p.lanes_per_row *= 2;
   const uint32_t lane_elems = (nch + p.lanes_per_row - 1) / p.lanes_per_row * ce;
-  p.heads_per_group = std::max(1u, std::min({G, kMaxHeadsPerGroup, kMaxLaneElems / lane_elems}));
+  p.heads_per_group = std::max(1u, std::min({G, kMaxHeadsPerGroup, max_lane_elems / lane_elems}));
   p.chunks = (G + p.heads_per_group - 1) / p.heads_per_group;
   p.keys_per_step = 1;
   const uint32_t tuned = a.config.keys > 0 ? uint32_t(a.config.keys) : 0;  // tried first when it fits

@@ -15,6 +15,7 @@
 #include "lowbit/lowbit.hpp"
 #include "lowbit_formats.h"
 #include "support/backends.hpp"
+#include "support/kv_fp8_scales.hpp"
 #include "support/scoped_env.hpp"
 
 using namespace lowbit;
@@ -77,6 +78,43 @@ TEST_P(AttentionGpu, SplitKDecodeMatchesOneSplitWithManyQueryHeadsPerKvHead) {
       if (!(std::fabs(a[i] - b[i]) <= 1e-5f + 1e-5f * std::fabs(a[i])) && ++bad <= 3)
         ADD_FAILURE() << to_string(f) << " element " << i << ": one split " << a[i] << ", split per page " << b[i];
     EXPECT_EQ(bad, 0u) << to_string(f);
+  }
+  test::expect_clean(ctx);
+}
+
+// Decode dequantizes FP8 K/V in registers (OpenCL CPU devices: 16 codes at once, lb_kv_fp8_values16): with
+// one key per sequence the output row is its V row's values exactly, for every finite E4M3 / E5M2 code.
+TEST_P(AttentionGpu, DecodeOfOneKeyReturnsEveryFiniteFp8ValueExactly) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  constexpr int D = 128, S = 2;  // 256 codes: two sequences of one token
+  for (auto [kf, f] : {std::pair{KvFormat::E4M3, LB_FMT_E4M3}, std::pair{KvFormat::E5M2, LB_FMT_E5M2}}) {
+    std::vector<uint16_t> v(S * D), k(S * D, 0x3C00), q(S * D, 0x3C00);
+    std::vector<float> want(S * D);
+    for (uint32_t c = 0; c < S * D; ++c) {
+      const uint32_t b = fmt::lb_decode(c, 0, f, LB_FMT_F32);
+      want[c] = (b & 0x7FFFFFFFu) >= 0x7F800000u ? 0.0f : std::bit_cast<float>(b);  // inf / NaN codes: 0
+      v[c] = uint16_t(fmt::lb_f32_to_f16(std::bit_cast<uint32_t>(want[c])));
+    }
+    KvCacheOptions o;
+    o.kv_heads = 1;
+    o.head_dim = D;
+    o.format = kf;
+    o.num_pages = 4;
+    o.k_scale = {1.0f};
+    o.v_scale = {1.0f};
+    KvCache cache = ctx.create_kv_cache(o);
+    std::vector<int> seqs{cache.add_sequence(), cache.add_sequence()}, ones{1, 1};
+    cache.extend(seqs, ones);
+    Shape sh{S, 1, D};
+    ctx.kv_append(cache, 0, seqs, ones, ctx.upload(DType::F16, sh, k.data(), k.size() * 2),
+                  ctx.upload(DType::F16, sh, v.data(), v.size() * 2));
+    auto got = ctx.download<float>(ctx.attention(ctx.upload(DType::F16, sh, q.data(), q.size() * 2), cache, 0, seqs, ones));
+    ASSERT_EQ(got.size(), want.size());
+    size_t bad = 0;
+    for (size_t i = 0; i < want.size(); ++i)
+      if (!(got[i] == want[i]) && ++bad <= 3)
+        ADD_FAILURE() << to_string(kf) << " code " << std::hex << i << ": " << got[i] << ", want " << want[i];
+    EXPECT_EQ(bad, 0u) << to_string(kf);
   }
   test::expect_clean(ctx);
 }
@@ -193,6 +231,51 @@ void expect_kv_append_matches_cpu(Context& gpu) {
 TEST_P(AttentionGpu, KvAppendBytesMatchCpuAcrossPagesRaggedBatchesEveryHeadDim) {
   LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
   expect_kv_append_matches_cpu(gpu);
+}
+
+// kv_append's FP8 codes (division-free: lb_kv_fp8_code) equal the correctly rounded division
+// lb_kv_fp8_code_by_division for every fp16 x (each kv head of 512 tokens x D 128 holds all 65536) under
+// every class of scale (per-head scales, 8 for K and 8 for V per append) and scales that put x / s near
+// FP8 midpoints, whatever the device's reciprocal precision.
+TEST_P(AttentionGpu, KvAppendFp8CodesEqualTheDivisionForEveryFp16AndScaleClass) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  constexpr int H = 8, D = 128, T = 512;
+  std::vector<uint16_t> x(size_t(T) * H * D);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = uint16_t((i / (H * D)) * D + i % D);  // token t, dim d: t * 128 + d
+  for (KvFormat kf : {KvFormat::E4M3, KvFormat::E5M2}) {
+    const int f = kf == KvFormat::E4M3 ? LB_FMT_E4M3 : LB_FMT_E5M2;
+    std::vector<float> scales = test::kv_fp8_scale_classes();
+    const auto mids = test::kv_fp8_midpoint_cases(f, 1, 0, 9);
+    for (size_t i = 0; i < mids.size(); i += mids.size() / 24) scales.push_back(mids[i].s);
+    while (scales.size() % (2 * H)) scales.push_back(1.0f);
+    for (size_t g = 0; g < scales.size(); g += 2 * H) {
+      KvCacheOptions o;
+      o.kv_heads = H;
+      o.head_dim = D;
+      o.format = kf;
+      o.num_pages = T / o.page_size;
+      o.k_scale.assign(scales.begin() + long(g), scales.begin() + long(g + H));
+      o.v_scale.assign(scales.begin() + long(g + H), scales.begin() + long(g + 2 * H));
+      KvCache cache = gpu.create_kv_cache(o);
+      std::vector<int> seqs{cache.add_sequence()}, n{T};
+      cache.extend(seqs, n);
+      Buffer in = gpu.upload(DType::F16, {T, H, D}, x.data(), x.size() * 2);
+      gpu.kv_append(cache, 0, seqs, n, in, in);
+      const WrittenRows w = written_rows(gpu, cache, seqs);
+      size_t bad = 0;
+      for (size_t i = 0; i < x.size(); ++i)
+        for (bool v : {false, true}) {
+          const float s = scales[g + (v ? H : 0) + (i / D) % H];
+          const uint32_t want = fmt::lb_kv_fp8_code_by_division(x[i], std::bit_cast<uint32_t>(s), f);
+          const uint32_t got = (v ? w.v : w.k)[i];
+          if (got != want && ++bad <= 3)
+            ADD_FAILURE() << to_string(kf) << (v ? " V" : " K") << " x " << std::hex << x[i] << " scale "
+                          << std::bit_cast<uint32_t>(s) << ": code " << got << ", division " << want;
+        }
+      EXPECT_EQ(bad, 0u) << to_string(kf) << " scales " << g << ".." << g + 2 * H;
+    }
+  }
+  test::expect_clean(gpu);
 }
 
 INSTANTIATE_TEST_SUITE_P(Gpu, AttentionGpu, ::testing::ValuesIn(test::gpu_backends()), test::backend_param_name);

@@ -10,6 +10,7 @@
 
 #include "backend/cpu/convert_ref.hpp"
 #include "lowbit_formats.h"
+#include "support/kv_fp8_scales.hpp"
 #include "support/oracle.hpp"
 
 using namespace lowbit;
@@ -542,6 +543,34 @@ TEST(Formats, KvIntCodeEqualsCorrectlyRoundedDivision) {
         }
       }
     }
+  }
+}
+
+// KV FP8 codes: lb_kv_fp8_code (no division: an estimate of 1/s, then an exact test against the FP8
+// midpoint) equals its definition lb_kv_fp8_code_by_division (RNE of the correctly rounded quotient) for
+// every fp16 x and every class of scale, with the exact reciprocal and estimates 2^-12 off; then for x / s
+// within 3 ulps of every FP8 midpoint, where fl(x / s) lands on the midpoint without x / s being it.
+TEST(Formats, KvFp8CodeEqualsCorrectlyRoundedDivision) {
+  for (int f : {LB_FMT_E4M3, LB_FMT_E5M2}) {
+    for (float s : test::kv_fp8_scale_classes()) {
+      const uint32_t sb = bits(s);
+      for (float r : {1.0f / s, 1.0f / s * (1.0f + 1.0f / 4096), 1.0f / s * (1.0f - 1.0f / 4096)})
+        for (uint32_t x = 0; x < 0x10000u; ++x)
+          ASSERT_EQ(lb_kv_fp8_code(x, sb, r, f), lb_kv_fp8_code_by_division(x, sb, f))
+              << std::hex << "x " << x << " scale " << sb << " recip " << bits(r) << " fmt " << f;
+    }
+    int double_rounded = 0;
+    for (auto [xh, s] : test::kv_fp8_midpoint_cases(f, 24, 3, 5))
+      for (uint32_t x : {xh - 1, xh, xh + 1, xh | 0x8000u}) {
+        ASSERT_EQ(lb_kv_fp8_code(x, bits(s), 1.0f / s, f), lb_kv_fp8_code_by_division(x, bits(s), f))
+            << std::hex << "x " << x << " scale " << bits(s) << " fmt " << f;
+        // fl(x / s) on the midpoint of its two codes, x / s not (double holds x / s to 2^-53)
+        const float q = flt(lb_div_f32(lb_f16_to_f32(x & 0x7FFFu), bits(s)));
+        const uint32_t c = lb_kv_fp8_floor_code(q, f), kvf = f == LB_FMT_E4M3 ? 3u : 4u;
+        const float m = 0.5f * (lb_kv_code_value(c, 0, kvf) + lb_kv_code_value(c + 1, 0, kvf));
+        if (q == m && double(flt(lb_f16_to_f32(x & 0x7FFFu))) / double(s) != double(m)) ++double_rounded;
+      }
+    EXPECT_GT(double_rounded, 0) << "the midpoint cases must include double-rounding ties (fmt " << f << ")";
   }
 }
 

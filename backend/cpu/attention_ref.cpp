@@ -43,8 +43,9 @@ void quantize_row(const HostKvLayer& kv, const uint16_t* x, uint8_t* codes, uint
     return;
   }
   if (kv.format == kE4M3 || kv.format == kE5M2) {
-    const uint32_t s = bits(fp8_scale[kv.fp8_per_head ? head : 0]);
-    for (uint32_t d = 0; d < D; ++d) codes[d] = uint8_t(fmt::lb_kv_fp8_code(x[d], s, fp8_id(kv.format)));
+    const float s = fp8_scale[kv.fp8_per_head ? head : 0];
+    const float recip = 1.0f / s;  // once per row: the codes need no division
+    for (uint32_t d = 0; d < D; ++d) codes[d] = uint8_t(fmt::lb_kv_fp8_code(x[d], bits(s), recip, fp8_id(kv.format)));
     return;
   }
   // min / max as the keys the GPU kernels reduce (NaN ignored; the first of equal values wins)

@@ -66,8 +66,12 @@ void OpenClDevice::attention(const AttentionArgs& a) {
     launch2(k, gx * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads, attn::kWorkgroup);
     return;
   }
-  attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_), kDecodeLanes,
-                                            false, info_.shared_memory_bytes);
+  // CPU devices: one lane per key row (whole dots in a work-item: no barrier per step, vector code per
+  // work-item), all the GQA group's heads in it; GPUs: kDecodeLanes lanes summed in local memory
+  const bool cpu = info_.type == "cpu";
+  attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_),
+                                            cpu ? 1 : kDecodeLanes, false, info_.shared_memory_bytes,
+                                            cpu ? attn::kCpuMaxLaneElems : attn::kMaxLaneElems);
   cl_mem part = nullptr;
   if (plan.splits > 1) {
     const size_t bytes = size_t(a.batch) * a.q_heads * plan.splits * (kv.head_dim + 2) * 4;
@@ -77,7 +81,7 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_GC=" + std::to_string(plan.heads_per_group) +
                      " -DLB_LPR=" + std::to_string(plan.lanes_per_row) +
                      " -DLB_KPS=" + std::to_string(plan.keys_per_step) +
-                     " -DLB_PREFETCH=" + (info_.type == "cpu" ? "0" : "1");  // CPU devices: loads are synchronous
+                     " -DLB_PREFETCH=" + (cpu ? "0" : "1");  // CPU devices: loads are synchronous
   cl_kernel k = kernel("attention.cl", opts, "lb_attention_decode");
   set_attention_args(k, a, part, plan.splits, plan.split_keys, plan.chunks);
   launch2(k, size_t(plan.splits) * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads * plan.chunks, attn::kWorkgroup);

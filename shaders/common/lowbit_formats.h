@@ -488,8 +488,9 @@ LB_FN uint lb_kv_int_code(uint xh, uint zero_f32, uint scale_f32, uint L) {
   uint up = d > half_up ? 1u : (d < -half_down ? 0u : (n & 1u));
   return zero ? 0u : (top ? L : n + up);
 }
-/* FP8 code of fp16 x with the fp32 scale s (bits): E4M3/E5M2(x / s), RNE, saturating. */
-LB_FN uint lb_kv_fp8_code(uint xh, uint s_f32, int f) {
+/* FP8 code of fp16 x with the fp32 scale s (bits) by its definition: E4M3/E5M2(lb_div_f32(x, s)), RNE,
+ * saturating. The kernels use lb_kv_fp8_code (end of this file), which tests show equal to this. */
+LB_FN uint lb_kv_fp8_code_by_division(uint xh, uint s_f32, int f) {
   return lb_encode(lb_div_f32(lb_f16_to_f32(xh), s_f32), 0, f, true);
 }
 
@@ -664,6 +665,23 @@ LB_FN float lb_kv_e5m2_value(uint b) {
                       : (e == 31u ? (0x7F800000u | (m << 21)) : (((e + 112u) << 23) | (m << 21)));
   return LB_AS_F32(bits | ((b & 0x80u) << 24));
 }
+#if defined(__OPENCL_VERSION__)
+/* lb_kv_e4m3_value (kv_fmt 3) / lb_kv_e5m2_value (4) of 16 bytes at once, lane i from byte i: the same
+ * formulas in OpenCL vector types, so that CPU devices decode a chunk with SIMD instructions. */
+LB_FN float16 lb_kv_fp8_values16(uint16 b, uint kv_fmt) {
+  uint16 mag = b & 0x7Fu, sign = (b & 0x80u) << 24;
+  if (kv_fmt == 3u) {
+    uint16 e = mag >> 3, m = mag & 7u;
+    uint16 sub = as_uint16(convert_float16(m) * 0.001953125f);
+    uint16 bits = select(((e + 120u) << 23) | (m << 20), sub, e == 0u) | sign;
+    return as_float16(select(bits, (uint16)(0x7FC00000u), mag == 0x7Fu));
+  }
+  uint16 e = mag >> 2, m = mag & 3u;
+  uint16 sub = as_uint16(convert_float16(m) * 0.0000152587890625f);
+  uint16 bits = select(select(((e + 112u) << 23) | (m << 21), 0x7F800000u | (m << 21), e == 31u), sub, e == 0u);
+  return as_float16(bits | sign);
+}
+#endif
 /* Element e of cache word w in KV format 1..4: the int code (as a float), or the FP8 value before its
  * per-tensor / per-head scale. */
 LB_FN float lb_kv_code_value(uint w, uint e, uint kv_fmt) {
@@ -674,6 +692,45 @@ LB_FN float lb_kv_code_value(uint w, uint e, uint kv_fmt) {
 }
 /* int8/int4 rows: value = code * scale + zero (fp16 scale and zero of the row, in fp32). */
 LB_FN float lb_kv_int_value(float code, float scale, float zero) { return code * scale + zero; }
+
+/* ---- FP8 KV codes without a division (kv_append) ------------------------------------------------ */
+/* FP8 (E4M3 / E5M2) magnitude code of q >= 0 rounded toward zero, capped at the largest finite code
+ * (inf and NaN bits count as huge): the lower of the two codes around q. */
+LB_FN uint lb_kv_fp8_floor_code(float q, int f) {
+  uint b = LB_AS_U32(q), e = b >> 23;
+  uint mb = LB_U(lb_fmt_mbits(f)), bias = LB_U(lb_fmt_bias(f));
+  uint c = e >= 128u - bias ? ((e - (127u - bias)) << mb) | ((b & 0x7FFFFFu) >> (23u - mb))
+                            : LB_U(q * LB_AS_F32((126u + bias + mb) << 23)); /* subnormals: q / min step */
+  uint maxc = lb_fmt_maxcode(f);
+  return c < maxc ? c : maxc;
+}
+/* lb_kv_fp8_code_by_division without a division: s_recip is any estimate of 1 / s within 2^-10 (the
+ * caller computes it once per row; s > 0 finite, as KV caches require). The estimate x / s ~ |x| * s_recip
+ * picks the lower code c of the two around the quotient q; what remains is where the correctly rounded
+ * quotient fl(q) lies against the midpoint m of c and c + 1 (m has at most 5 significant bits).
+ * fl(q) == m exactly when |q - m| <= half an fp32 ulp h of m (ties go to m: its last bit is 0; below a
+ * power of two the ulp halves), and RNE then picks the even code. So everything hangs on the sign of
+ * d = |x| - s * m against s * h: s is split into s_hi (its top 12 bits) + s_lo, whose products with m
+ * are exact, and |x| - s_hi * m is exact when q is near m (Sterbenz), so d is exact wherever the
+ * comparison is close and has the right sign and size elsewhere; s * h is a power-of-two scaling.
+ * Plain fp32 arithmetic on exact values (an FMA changes nothing), so every device gives the same code. */
+LB_FN uint lb_kv_fp8_code(uint xh, uint s_f32, float s_recip, int f) {
+  uint xb = lb_f16_to_f32(xh), ab = xb & 0x7FFFFFFFu;
+  if (ab > 0x7F800000u) return lb_fmt_nan(f, 0u); /* NaN x (the division's NaN is positive) */
+  float ax = LB_AS_F32(ab), s = LB_AS_F32(s_f32);
+  uint c = ab == 0u ? 0u : lb_kv_fp8_floor_code(ax * s_recip, f);
+  uint kvf = f == LB_FMT_E4M3 ? 3u : 4u;
+  LB_PRECISE float m = 0.5f * (lb_kv_code_value(c, 0u, kvf) + lb_kv_code_value(c + 1u, 0u, kvf));
+  float s_hi = LB_AS_F32(s_f32 & 0xFFFFF000u);
+  LB_PRECISE float s_lo = s - s_hi;
+  LB_PRECISE float d = (ax - s_hi * m) - s_lo * m;
+  uint mbits = LB_AS_U32(m);
+  LB_PRECISE float t_up = s * LB_AS_F32(((mbits >> 23) - 24u) << 23);   /* s * h */
+  LB_PRECISE float t_down = (mbits & 0x7FFFFFu) == 0u ? 0.5f * t_up : t_up; /* m a power of two */
+  uint up = d > t_up ? 1u : (d < -t_down ? 0u : (c & 1u));
+  uint mag = c + up, maxc = lb_fmt_maxcode(f); /* past the largest finite code: saturate */
+  return ((xb >> 24) & 0x80u) | (mag < maxc ? mag : maxc);
+}
 
 #if defined(__cplusplus)
 }  // namespace lowbit::fmt

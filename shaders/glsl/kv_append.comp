@@ -118,6 +118,7 @@ void main() {
   }
 
   uint zero = 0u, scale = 0u, fp8s = 0u;
+  float fp8r = 0.0;
   const uint L = FMT == 1u ? 255u : 15u;
   if (INT_FMT) {
     uint lo = LB_KV_NO_MIN, hi = 0u;
@@ -164,6 +165,7 @@ void main() {
     if (!live) return;
     uint hs = pc.per_head != 0u ? h : 0u;
     fp8s = floatBitsToUint(v ? fp8_v[hs] : fp8_k[hs]);
+    fp8r = 1.0 / uintBitsToFloat(fp8s);  // once per row: the codes need no division
   }
 
   const int f8 = FMT == 3u ? LB_FMT_E4M3 : LB_FMT_E5M2;
@@ -173,7 +175,7 @@ void main() {
     uvec4 w = uvec4(0u);
     for (uint e = 0u; e < 16u; ++e) {
       uint x = xh[c * 16u + e];
-      uint code = INT_FMT ? lb_kv_int_code(x, zero, scale, L) : lb_kv_fp8_code(x, fp8s, f8);
+      uint code = INT_FMT ? lb_kv_int_code(x, zero, scale, L) : lb_kv_fp8_code(x, fp8s, fp8r, f8);
       w[e / EPW] |= code << (BITS * (e % EPW));
     }
     store_chunk(v, cache_row, ch, w);

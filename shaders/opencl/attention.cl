@@ -99,7 +99,9 @@ inline void lb_store(__global float* out32, __global half* out16, uint flags, ui
  * owns chunks lane, lane + LB_LPR, ... of a row (16 bytes; 8 for int4) and keeps its slice of q, the
  * online-softmax state and its slice of the accumulators in registers. The next step's K/V chunks and
  * scales are loaded before the current step's math; partial dots are summed through local memory
- * (double buffered: one barrier per step); the groups' states are merged (log-sum-exp) at the end. */
+ * (double buffered: one barrier per step); the groups' states are merged (log-sum-exp) at the end.
+ * CPU devices take LB_LPR 1: a work-item holds whole rows (q and acc of the GQA group's heads as float
+ * vectors, one per chunk), so the key loop has no barrier and runs over the lane's own pages only. */
 #ifdef LB_GC
 #define LB_CE (LB_FMT == 0 ? 8 : 16)                 /* elements per chunk */
 #define LB_VW (LB_CE / LB_EPW)                       /* words per chunk: 4 or 2 */
@@ -115,7 +117,7 @@ inline void lb_store(__global float* out32, __global half* out16, uint flags, ui
 #define LB_RED (LB_NW * LB_D > 2 * LB_WG * LB_NS ? LB_NW * LB_D : 2 * LB_WG * LB_NS)
 
 /* One step's loads: slot sl of the double buffers. */
-inline void lb_fetch(uint sl, uint n, uint grp, uint lane, uint b, uint hk, uint pa, uint pb, int k0, int s1,
+inline __attribute__((always_inline)) void lb_fetch(uint sl, uint n, uint grp, uint lane, uint b, uint hk, uint pa, uint pb, int k0, int s1,
                      __global const uint* kw, __global const uint* vw, __global const ushort* ks16,
                      __global const ushort* kz16, __global const ushort* vs16, __global const ushort* vz16,
                      __global const int* block_table, uint max_blocks, uint P, uint kv_heads, uint4* kb, uint4* vb,
@@ -164,19 +166,61 @@ inline void lb_unpack_chunk(uint4 w, float* x) {
   for (uint i = 0; i < LB_VW; ++i) lb_unpack_word(ws[i], x + i * LB_EPW);
 }
 
-/* Step sl: logits, the partial dots summed over the group, online softmax, p·V. */
-inline void lb_consume(uint sl, uint t, uint grp, uint ng, uint* buf, float softcap, const float* qr, const float* qs,
-                       float* m, float* l, float* zacc, float* acc, const uint4* kb, const uint4* vb, const float* ksb,
+/* A chunk as one float vector (LB_CE lanes), so that dequantization, dots and p·V compile to SIMD
+ * instructions on CPU devices too (PoCL vectorizes little across work-items here). The int codes'
+ * numbers are lb_kv_code_value's (low nibble / byte first) in vector form, FP8 values
+ * lb_kv_fp8_values16's; fp16 goes through lb_unpack_chunk. */
+#if LB_CE == 16
+#define LB_VF float16
+#define LB_VLOAD vload16
+#define LB_VSTORE vstore16
+#else
+#define LB_VF float8
+#define LB_VLOAD vload8
+#define LB_VSTORE vstore8
+#endif
+inline LB_VF lb_chunk_vec(uint4 w) {
+#if LB_FMT == 1
+  return convert_float16(as_uchar16(w));
+#elif LB_FMT == 2
+  const uint16 sh = (uint16)(0u, 4u, 8u, 12u, 16u, 20u, 24u, 28u, 0u, 4u, 8u, 12u, 16u, 20u, 24u, 28u);
+  return convert_float16((w.s0000000011111111 >> sh) & (uint16)(0xFu));
+#elif LB_FMT >= 3
+  return lb_kv_fp8_values16(convert_uint16(as_uchar16(w)), LB_FMT);
+#else
+  float x[LB_CE];
+  lb_unpack_chunk(w, x);
+  return LB_VLOAD(0, x);
+#endif
+}
+inline float lb_hsum8(float8 v) {
+  float4 a = v.lo + v.hi;
+  float2 b = a.lo + a.hi;
+  return b.x + b.y;
+}
+#if LB_CE == 16
+inline float lb_hsum(float16 v) { return lb_hsum8(v.lo + v.hi); }
+#else
+inline float lb_hsum(float8 v) { return lb_hsum8(v); }
+#endif
+
+/* Step sl: logits, the partial dots summed over the group, online softmax, p·V. qr and acc hold one
+ * LB_VF per (query head, chunk). */
+inline __attribute__((always_inline)) void lb_consume(uint sl, uint t, uint grp, uint ng, uint* buf, float softcap, const LB_VF* qr, const float* qs,
+                       float* m, float* l, float* zacc, LB_VF* acc, const uint4* kb, const uint4* vb, const float* ksb,
                        const float* kzb, const float* vsb, const float* vzb, const uint* validb, __local float* red_s) {
-  float sr[LB_NS], x[LB_E];
+  float sr[LB_NS];
+  LB_VF x[LB_CPL];
   for (uint i = 0; i < LB_KPS; ++i) {
-    for (uint c = 0; c < LB_CPL; ++c) lb_unpack_chunk(kb[sl * LB_NK + i * LB_CPL + c], x + c * LB_CE);
+    for (uint c = 0; c < LB_CPL; ++c) x[c] = lb_chunk_vec(kb[sl * LB_NK + i * LB_CPL + c]);
     for (uint g = 0; g < LB_GC; ++g) {
-      float d = 0.0f;
-      for (uint e = 0; e < LB_E; ++e) d += qr[g * LB_E + e] * x[e];
+      LB_VF dv = qr[g * LB_CPL] * x[0];
+      for (uint c = 1; c < LB_CPL; ++c) dv += qr[g * LB_CPL + c] * x[c];
+      float d = lb_hsum(dv);
       sr[i * LB_GC + g] = LB_INT_FMT ? ksb[sl * LB_KPS + i] * d + kzb[sl * LB_KPS + i] * qs[g] : d;
     }
   }
+#if LB_LPR > 1 /* one lane per row (CPU devices) holds whole dots: no barrier in the key loop */
   __local float* red = red_s + *buf * LB_WG * LB_NS;
   for (uint i = 0; i < LB_NS; ++i) red[t * LB_NS + i] = sr[i];
   barrier(CLK_LOCAL_MEM_FENCE);
@@ -186,6 +230,7 @@ inline void lb_consume(uint sl, uint t, uint grp, uint ng, uint* buf, float soft
     sr[i] = s;
   }
   *buf ^= 1u; /* the next step writes the other half */
+#endif
   for (uint g = 0; g < LB_GC; ++g) {
     float mx = m[g];
     for (uint i = 0; i < LB_KPS; ++i) {
@@ -204,15 +249,15 @@ inline void lb_consume(uint sl, uint t, uint grp, uint ng, uint* buf, float soft
     l[g] = l[g] * corr + sum;
     m[g] = mx;
     zacc[g] *= corr;
-    for (uint e = 0; e < LB_E; ++e) acc[g * LB_E + e] *= corr;
+    for (uint c = 0; c < LB_CPL; ++c) acc[g * LB_CPL + c] *= corr;
   }
   for (uint i = 0; i < LB_KPS; ++i) {
-    for (uint c = 0; c < LB_CPL; ++c) lb_unpack_chunk(vb[sl * LB_NK + i * LB_CPL + c], x + c * LB_CE);
+    for (uint c = 0; c < LB_CPL; ++c) x[c] = lb_chunk_vec(vb[sl * LB_NK + i * LB_CPL + c]);
     for (uint g = 0; g < LB_GC; ++g) {
       float p = sr[i * LB_GC + g];
       float ps = p * vsb[sl * LB_KPS + i];
       if (LB_INT_FMT) zacc[g] += p * vzb[sl * LB_KPS + i];
-      for (uint e = 0; e < LB_E; ++e) acc[g * LB_E + e] += ps * x[e];
+      for (uint c = 0; c < LB_CPL; ++c) acc[g * LB_CPL + c] += ps * x[c];
     }
   }
 }
@@ -238,7 +283,8 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
   uint fp8_head = (flags & FLAG_FP8_PER_HEAD) ? hk : 0u;
   uint grp = t / LB_LPR, lane = t % LB_LPR;
 
-  float qr[LB_GC * LB_E], qs[LB_GC];
+  float qe[LB_CE], qs[LB_GC];
+  LB_VF qr[LB_GC * LB_CPL];
   float qscale = scale * (LB_FP8_FMT ? ks32[fp8_head] : 1.0f);
   for (uint g = 0; g < LB_GC; ++g) {
     qs[g] = 0.0f;
@@ -247,18 +293,24 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
       for (uint e = 0; e < LB_CE; ++e) {
         float x = 0.0f;
         if (g < ng && ch < LB_NCH) x = vload_half((qi * q_heads + hk * G + g0 + g) * LB_D + ch * LB_CE + e, q) * qscale;
-        qr[g * LB_E + cc * LB_CE + e] = x;
+        qe[e] = x;
         qs[g] += x;
       }
+      qr[g * LB_CPL + cc] = LB_VLOAD(0, qe);
     }
   }
-  float m[LB_GC], l[LB_GC], zacc[LB_GC], acc[LB_GC * LB_E];
+  float m[LB_GC], l[LB_GC], zacc[LB_GC];
+  LB_VF acc[LB_GC * LB_CPL];
   for (uint g = 0; g < LB_GC; ++g) m[g] = -INFINITY, l[g] = 0.0f, zacc[g] = 0.0f;
-  for (uint i = 0; i < LB_GC * LB_E; ++i) acc[i] = 0.0f;
+  for (uint i = 0; i < LB_GC * LB_CPL; ++i) acc[i] = (LB_VF)(0.0f);
 
   uint pa = (uint)k0 / page_size;
   uint pb = s1 > k0 ? ((uint)s1 + page_size - 1u) / page_size : pa;
+#if LB_LPR > 1
   uint steps = (pb - pa + LB_NW - 1u) / LB_NW * (page_size / LB_KPS); /* uniform over the work-group */
+#else /* no barrier in the key loop: each lane runs over its own pages only */
+  uint steps = (pb > pa + grp ? (pb - pa - grp + LB_NW - 1u) / LB_NW : 0u) * (page_size / LB_KPS);
+#endif
   uint buf = 0u;
   uint4 kb[2 * LB_NK], vb[2 * LB_NK];
   float ksb[2 * LB_KPS], kzb[2 * LB_KPS], vsb[2 * LB_KPS], vzb[2 * LB_KPS];
@@ -296,8 +348,7 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
     }
     for (uint cc = 0; cc < LB_CPL; ++cc) {
       uint ch = lane + LB_LPR * cc;
-      if (ch < LB_NCH)
-        for (uint e = 0; e < LB_CE; ++e) red_s[grp * LB_D + ch * LB_CE + e] = acc[g * LB_E + cc * LB_CE + e] + zacc[g];
+      if (ch < LB_NCH) LB_VSTORE(acc[g * LB_CPL + cc] + (LB_VF)(zacc[g]), 0, red_s + grp * LB_D + ch * LB_CE);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (g < ng) {

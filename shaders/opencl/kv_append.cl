@@ -88,6 +88,7 @@ __kernel void lb_kv_append(__global const uint4* src_k, __global const uint4* sr
 #else
   if (!live) return;
   const uint fp8s = as_uint((v ? fp8_v : fp8_k)[per_head ? h : 0u]);
+  const float fp8r = 1.0f / as_float(fp8s); /* once per row: the codes need no division */
 #endif
   for (uint c = 0; c < LB_CPL; ++c) {
     uint ch = lane + LB_R * c;
@@ -97,7 +98,7 @@ __kernel void lb_kv_append(__global const uint4* src_k, __global const uint4* sr
 #if LB_FMT == 1 || LB_FMT == 2
       q[e] = lb_kv_int_code(xh[c * 16u + e], zero, scale, L);
 #else
-      q[e] = lb_kv_fp8_code(xh[c * 16u + e], fp8s, LB_FMT == 3 ? LB_FMT_E4M3 : LB_FMT_E5M2);
+      q[e] = lb_kv_fp8_code(xh[c * 16u + e], fp8s, fp8r, LB_FMT == 3 ? LB_FMT_E4M3 : LB_FMT_E5M2);
 #endif
     uint w[4] = {0u, 0u, 0u, 0u};
     for (uint e = 0; e < 16u; ++e) w[e / LB_EPW] |= q[e] << (LB_BITS * (e % LB_EPW));
