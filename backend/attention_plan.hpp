@@ -134,10 +134,16 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
 struct PrefillTile {
   uint32_t rows = 16, keys = 32;
 };
+// Shared bytes of the prefill kernels: q and K/V tiles as vec4 rows of an odd vec4 stride, the
+// probabilities in rows of keys + 1 floats, running max / sum / rescale per row.
+inline uint64_t prefill_shared_bytes(uint32_t d, PrefillTile t) {
+  const uint64_t row_vec4 = (d / 4) | 1;
+  return 16 * (uint64_t(t.rows) + t.keys) * row_vec4 + 4ull * (t.rows * (t.keys + 1) + 3 * t.rows);
+}
 inline PrefillTile prefill_tile(uint32_t d, uint64_t shared_bytes) {
   for (PrefillTile t : {PrefillTile{32, 32}, PrefillTile{32, 16}, PrefillTile{16, 32}, PrefillTile{16, 16},
                         PrefillTile{16, 8}}) {
-    uint64_t bytes = 4ull * (t.rows * d + t.keys * (d + 1) + t.rows * t.keys + 3 * t.rows);
+    uint64_t bytes = prefill_shared_bytes(d, t);
     if (bytes <= shared_bytes) return t;
   }
   throw Error(ErrorCode::Unsupported, "attention: head dim " + std::to_string(d) + " needs more than the device's " +
