@@ -11,8 +11,9 @@
 
 namespace lowbit::detail::attn {
 
-inline constexpr uint32_t kWorkgroup = 128;   // decode / prefill invocations per workgroup
+inline constexpr uint32_t kWorkgroup = 128;   // decode invocations per workgroup
 inline constexpr uint32_t kMergeWorkgroup = 64;
+inline constexpr uint32_t kPrefillWorkgroup = 64;  // prefill (64: 8 logits per invocation at 32 x 16 tiles; faster than 128 on lavapipe)
 inline constexpr uint32_t kMaxHeadsPerGroup = 8;  // decode: query heads sharing one workgroup
 inline constexpr uint32_t kMaxLaneElems = 128;    // decode: q (and acc) elements one invocation holds
 

@@ -56,13 +56,13 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   if (!a.decode) {
     const attn::PrefillTile tile =
         attn::prefill_tile(kv.head_dim, std::min<uint64_t>(info_.shared_memory_bytes, kPrefillLocalBytes));
-    std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_BQ=" + std::to_string(tile.rows) +
+    std::string opts = base_options(kv, attn::kPrefillWorkgroup) + " -DLB_BQ=" + std::to_string(tile.rows) +
                        " -DLB_BK=" + std::to_string(tile.keys);
     cl_kernel k = kernel("attention.cl", opts, "lb_attention_prefill");
     set_attention_args(k, a, nullptr, 1, 0, 1);
     const size_t rows = size_t(a.max_q) * (a.q_heads / kv.kv_heads);  // (query, query head) pairs per kv head
     const size_t gx = (rows + tile.rows - 1) / tile.rows;
-    launch2(k, gx * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads, attn::kWorkgroup);
+    launch2(k, gx * attn::kPrefillWorkgroup, size_t(a.batch) * kv.kv_heads, attn::kPrefillWorkgroup);
     return;
   }
   attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_), kDecodeLanes,

@@ -161,7 +161,7 @@ void AttentionKernels::prefill(const AttentionArgs& a) {
   auto b = bindings(a, whole(a.out, true, "the output"), sink);
   AttnPush p = attn_push(a);
   const Pipeline& pipe =
-      pipelines_.get("attention_prefill", 12, attn_spec(attn::kWorkgroup, kv, tile.rows, tile.keys));
+      pipelines_.get("attention_prefill", 12, attn_spec(attn::kPrefillWorkgroup, kv, tile.rows, tile.keys));
   stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
 }
 
