@@ -87,6 +87,15 @@ void expect_pinned_quantization(const Case& c, const Inputs& in, const CacheByte
   EXPECT_EQ(bad, 0u) << c.name();
 }
 
+// A GPU backend's attention output against the fp64 reference (fp32 tolerance) and the CPU's (twice that).
+void expect_gpu_output_matches(const Case& c, const Inputs& in, const Result& cpu, const Result& gpu) {
+  Expected e = reference(c, in, cpu);
+  EXPECT_EQ(count_mismatches(gpu.out, e.out, e.tol, c.name() + " vs fp64", c.D), 0u);
+  for (auto& t : e.tol) t *= 2;
+  std::vector<double> cpu_out(cpu.out.begin(), cpu.out.end());
+  EXPECT_EQ(count_mismatches(gpu.out, cpu_out, e.tol, c.name() + " vs cpu", c.D), 0u);
+}
+
 Context cpu_context() {
   ContextOptions o;
   o.backend = Backend::CPU;
@@ -240,11 +249,7 @@ TEST_P(AttentionBackends, KvAppendBytesAndAttentionMatchCpu) {
                               << " differs from the CPU's";
             }
         EXPECT_EQ(bad, 0u) << c.name() << ": kv_append bytes";
-        Expected e = reference(c, in, want);
-        EXPECT_EQ(count_mismatches(got.out, e.out, e.tol, c.name() + " vs fp64", c.D), 0u);
-        for (auto& t : e.tol) t *= 2;
-        std::vector<double> cpu_out(want.out.begin(), want.out.end());
-        EXPECT_EQ(count_mismatches(got.out, cpu_out, e.tol, c.name() + " vs cpu", c.D), 0u);
+        expect_gpu_output_matches(c, in, want, got);
       }
       ++k;
     }
@@ -275,11 +280,7 @@ TEST_P(AttentionBackends, PrefillMatchesFp64AndCpuForEveryFormatHeadDimGqaAndMas
       Inputs in = make_inputs(c, uint32_t(1300 + k));
       Result want = run_case(cpu, c, in);
       Result got = run_case(gpu, c, in);
-      Expected e = reference(c, in, want);
-      EXPECT_EQ(count_mismatches(got.out, e.out, e.tol, c.name() + " vs fp64", c.D), 0u);
-      for (auto& t : e.tol) t *= 2;
-      std::vector<double> cpu_out(want.out.begin(), want.out.end());
-      EXPECT_EQ(count_mismatches(got.out, cpu_out, e.tol, c.name() + " vs cpu", c.D), 0u);
+      expect_gpu_output_matches(c, in, want, got);
       ++k;
     }
   test::expect_clean(gpu);
