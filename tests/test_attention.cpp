@@ -6,7 +6,8 @@
 //  (b) an fp16 cache matches unquantized attention to fp16 rounding;
 //  (c) every GPU backend: kv_append bytes (codes, scales, zeros) equal the CPU's bit for bit, and its
 //      attention matches the fp64 reference within the fp32 tolerance (attention_harness.hpp) and the
-//      CPU within twice that;
+//      CPU within twice that; prefill over every format x head dim with GQA 1/4/8, causal / windowed,
+//      chunked ragged sequences;
 //  (d) bad input gives typed errors; NaN in Q gives NaN rows (and only those);
 //  (e) pages are really scattered, and freed pages are reused.
 #include <gtest/gtest.h>
@@ -90,6 +91,15 @@ void expect_pinned_quantization(const Case& c, const Inputs& in, const CacheByte
     base += size_t(c.kv[s]);
   }
   EXPECT_EQ(bad, 0u) << c.name();
+}
+
+// A GPU backend's attention output against the fp64 reference (fp32 tolerance) and the CPU's (twice that).
+void expect_gpu_output_matches(const Case& c, const Inputs& in, const Result& cpu, const Result& gpu) {
+  Expected e = reference(c, in, cpu, 0.0, fp16_operands(gpu));
+  EXPECT_EQ(count_mismatches(gpu.out, e.out, e.tol, c.name() + " vs fp64 (" + gpu.kernel + ")", c.D), 0u);
+  for (auto& t : e.tol) t *= 2;
+  std::vector<double> cpu_out(cpu.out.begin(), cpu.out.end());
+  EXPECT_EQ(count_mismatches(gpu.out, cpu_out, e.tol, c.name() + " vs cpu", c.D), 0u);
 }
 
 Context cpu_context() {
@@ -245,12 +255,38 @@ TEST_P(AttentionBackends, KvAppendBytesAndAttentionMatchCpu) {
                               << " differs from the CPU's";
             }
         EXPECT_EQ(bad, 0u) << c.name() << ": kv_append bytes";
-        Expected e = reference(c, in, want, 0.0, fp16_operands(got));
-        EXPECT_EQ(count_mismatches(got.out, e.out, e.tol, c.name() + " vs fp64 (" + got.kernel + ")", c.D), 0u);
-        for (auto& t : e.tol) t *= 2;
-        std::vector<double> cpu_out(want.out.begin(), want.out.end());
-        EXPECT_EQ(count_mismatches(got.out, cpu_out, e.tol, c.name() + " vs cpu", c.D), 0u);
+        expect_gpu_output_matches(c, in, want, got);
       }
+      ++k;
+    }
+  test::expect_clean(gpu);
+}
+
+// Prefill tiles of every shape the kernels choose: every format x head dim, GQA 1 / 4 / 8 and causal /
+// windowed rotated over them; ragged sequences whose queries continue a cache (chunked prefill: the
+// first query sits at kv - sq), so row tiles end inside a query's heads and key tiles run past the
+// causal / window range on both sides.
+TEST_P(AttentionBackends, PrefillMatchesFp64AndCpuForEveryFormatHeadDimGqaAndMask) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  Context cpu = cpu_context();
+  static const int ratios[] = {1, 4, 8};
+  int k = 0;
+  for (KvFormat f : kFormats)
+    for (int D : kHeadDims) {
+      Case c;
+      c.fmt = f, c.D = D;
+      c.hkv = k % 2 ? 1 : 2;
+      c.hq = c.hkv * ratios[k % 3];
+      c.P = k % 2 ? 16 : 8;
+      c.kv = {45, 70, 3, 33};
+      c.sq = {45, 29, 3, 1};
+      c.opt.causal = true;
+      if ((k / 3) % 2) c.opt.window = 13 + k % 7;
+      if (k % 4 == 3) c.opt.out_f32 = false;
+      Inputs in = make_inputs(c, uint32_t(1300 + k));
+      Result want = run_case(cpu, c, in);
+      Result got = run_case(gpu, c, in);
+      expect_gpu_output_matches(c, in, want, got);
       ++k;
     }
   test::expect_clean(gpu);

@@ -57,13 +57,13 @@ void OpenClDevice::attention(const AttentionArgs& a) {
     const attn::PrefillTile tile =
         attn::prefill_tile(kv.head_dim, std::min<uint64_t>(info_.shared_memory_bytes, kPrefillLocalBytes), a.config,
                            info_.shared_memory_bytes);
-    std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_BQ=" + std::to_string(tile.rows) +
+    std::string opts = base_options(kv, attn::kPrefillWorkgroup) + " -DLB_BQ=" + std::to_string(tile.rows) +
                        " -DLB_BK=" + std::to_string(tile.keys);
     cl_kernel k = kernel("attention.cl", opts, "lb_attention_prefill");
     set_attention_args(k, a, nullptr, 1, 0, 1);
     const size_t rows = size_t(a.max_q) * (a.q_heads / kv.kv_heads);  // (query, query head) pairs per kv head
     const size_t gx = (rows + tile.rows - 1) / tile.rows;
-    launch2(k, gx * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads, attn::kWorkgroup);
+    launch2(k, gx * attn::kPrefillWorkgroup, size_t(a.batch) * kv.kv_heads, attn::kPrefillWorkgroup);
     return;
   }
   // CPU devices: one lane per key row (whole dots in a work-item: no barrier per step, vector code per

@@ -170,7 +170,7 @@ void AttentionKernels::prefill(const AttentionArgs& a) {
   } else {
     const attn::PrefillTile tile = attn::prefill_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize, a.config);
     tile_rows = tile.rows;
-    spec = attn_spec(attn::kWorkgroup, kv, tile.rows, tile.keys);
+    spec = attn_spec(attn::kPrefillWorkgroup, kv, tile.rows, tile.keys);
   }
   const uint64_t rows = uint64_t(a.max_q) * (a.q_heads / kv.kv_heads);  // (query, query head) pairs per kv head
   const uint64_t gx = (rows + tile_rows - 1) / tile_rows;

@@ -12,9 +12,23 @@
 // With several splits the unnormalised (acc, max, sum) go to the partials and MERGE combines them
 // (log-sum-exp) in a second dispatch, so workgroups never wait on each other.
 // PREFILL: workgroup (tile of BQ rows, (seq, kv head)); a row is a (query, query head) pair, the G query
-// heads of the kv head side by side, so each K/V tile serves the whole GQA group. K and V tiles of BK
-// keys are dequantized into shared memory (rows padded to D + 1 floats: no bank conflicts in the QK
-// phase) one after the other; key tiles outside the causal / window range are skipped.
+// heads of the kv head side by side, so each K/V tile serves the whole GQA group. Key tiles outside the
+// causal / window range are skipped. Per tile of BK keys: K is dequantized into shared memory (16-byte
+// loads of codes, neighbouring invocations on neighbouring loads of a row), S = QKᵀ is computed as an
+// RQ x RK register tile per invocation (vec4 fma into vec4 accumulators, summed once at the end), V is
+// dequantized while BQ invocations run the online softmax (fp32), and O += PV as an RP x DV register tile
+// (DV vec4 columns) per invocation.
+// Bank analysis (32 banks of 4 bytes; a 16-byte access is served per 8 lanes, each lane a 4-bank group;
+// slot = vec4 index, its bank group = slot mod 8). q_s / kv_s rows are RS = (D/4 | 1) vec4 apart: odd.
+//  * QKᵀ: lane kg (consecutive) reads kv_s[(kg + NKG·j)·RS + d4]: 8 consecutive key rows at one d4 are
+//    8 slots RS apart, RS odd -> 8 different bank groups. q_s[(rg + NRG·i)·RS + d4]: lanes of one rg read
+//    one address (broadcast); with NKG = 4 two rows RS apart -> two groups, each broadcast.
+//  * PV: lanes dg (consecutive) read kv_s[k·RS + dg + NDG·c]: consecutive slots of one row (NDG = 4: each
+//    slot read by 2 lanes, broadcast); s_s[(pg + NRP·i)·SS + k], SS = BK + 1 floats: one row per 8 lanes
+//    (broadcast) or two rows SS apart (odd: different banks). The softmax lanes t read s_s[t·SS + k]:
+//    t·SS mod 32 differ for 32 consecutive t.
+//  * The stores that fill a tile (once per tile, against BQ/RQ reads of each K vec4) are the only ones
+//    that may conflict: lane ch writes the CE4 vec4 of its load at ch·CE4 + c, 2-way (fp16) to 8-way (int4).
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "attention_common.glsl"
@@ -307,36 +321,73 @@ void main() {
 }
 
 #elif defined(PREFILL)
+#extension GL_EXT_control_flow_attributes : require
 layout(constant_id = 3) const uint BQ = 16;  // rows per workgroup: (query, query head of the kv head) pairs
 layout(constant_id = 4) const uint BK = 32;  // keys per tile
-const uint TPR = WG / BQ;                    // invocations per row in the PV phase
-const uint DPT = D / TPR;                    // output elements per invocation (host: D % TPR == 0)
-const uint KS = D + 1u;                      // kv_s row stride: padded, so that the QK phase's lanes (one key
-                                             // each, same d) hit different banks
+// Shared tiles hold vec4 rows: q_s[BQ][RS], kv_s[BK][RS] (RS = D / 4 rounded up to odd), s_s[BQ][SS].
+const uint D4 = D / 4u;                      // vec4 per head row (every supported D is a multiple of 4)
+const uint RS = D4 | 1u;                     // row stride in vec4, odd: see the bank analysis at the top
+const uint SS = BK + 1u;                     // s_s row stride in floats
+// K/V tile loads: 16 bytes (4 words) per load where the row's word count allows it, else 8.
+const uint LW = RW % 4u == 0u ? 4u : 2u;     // words per load (every supported D gives RW even)
+const uint NCH = RW / LW;                    // loads per cache row
+const uint CE4 = LW * EPW / 4u;              // vec4 per load once dequantized (1 .. 8)
+// QKᵀ register tile: RQ rows x RK keys per invocation; keys kg + NKG·j, rows rg + NRG·i.
+const uint RK = BK % 2u == 0u ? 2u : 1u;
+const uint NKG = BK / RK;
+const uint RQW = BQ * NKG / WG;              // rows per invocation that keep every invocation busy
+const uint RQ2 = RQW >= 2u ? 2u : 1u;        // (one ternary per constant: glslang 12 drops nested ones)
+const uint RQ = RQW >= 4u ? 4u : RQ2;
+const uint NRG = (BQ + RQ - 1u) / RQ;
+const uint NQK = NRG * NKG;                  // register tiles per key tile
+const bool QK_FULL = NRG * RQ == BQ;         // no row past the tile
+// PV register tile: RP rows x DV vec4 columns per invocation; columns dg + NDG·c, rows pg + NRP·i.
+const uint D4P2 = D4 & (0u - D4);            // largest power of two dividing D4
+const uint NDG0 = D4P2 == D4 ? D4 / 2u : D4P2;
+const uint NDG1 = NDG0 * BQ >= WG ? NDG0 : WG / BQ;  // no more row groups than rows
+const uint NDG2 = NDG1 < 1u ? 1u : NDG1;
+const uint NDG = NDG2 > WG ? WG : NDG2;
+const uint DV = (D4 + NDG - 1u) / NDG;
+const uint NRP = WG / NDG;
+const uint RP = (BQ + NRP - 1u) / NRP;
+const bool PV_FULL = (NDG * DV - D4) + (NRP * RP - BQ) == 0u;  // no column / row past the tile
 
-shared float q_s[BQ * D];
-shared float kv_s[BK * KS];
-shared float s_s[BQ * BK];
+layout(set = 0, binding = 1, std430) readonly buffer K4 { uvec4 k4[]; };
+layout(set = 0, binding = 1, std430) readonly buffer K2 { uvec2 k2[]; };
+layout(set = 0, binding = 2, std430) readonly buffer V4 { uvec4 v4[]; };
+layout(set = 0, binding = 2, std430) readonly buffer V2 { uvec2 v2[]; };
+
+shared vec4 q_s[BQ * RS];
+shared vec4 kv_s[BK * RS];
+shared float s_s[BQ * SS];
 shared float m_s[BQ], l_s[BQ], corr_s[BQ];
 
-// Dequantizes keys [tile, tile + BK) of K (is_v false) or V into kv_s (zeros past jhi).
+// Dequantizes keys [tile, tile + BK) of K (is_v false) or V into kv_s (zeros past jhi): one 16-byte
+// (int4 at D 80: 8-byte) load per invocation and step, neighbouring invocations on neighbouring loads.
 void load_tile(bool is_v, uint b, uint hk, int tile, int jhi) {
-  for (uint i = gl_LocalInvocationID.x; i < BK * RW; i += WG) {
-    uint k = i / RW, w = i % RW;
+  for (uint i = gl_LocalInvocationID.x; i < BK * NCH; i += WG) {
+    uint k = i / NCH, ch = i % NCH;
     int j = tile + int(k);
-    float v[EPW];
+    uvec4 w = uvec4(0u);
+    float s = 1.0, z = 0.0;
     if (j < jhi) {
       uint row = kv_row(b, uint(j), hk);
-      unpack_word(is_v ? v_words[row * RW + w] : k_words[row * RW + w], v);
+      uint at = row * RW + ch * LW;
+      if (LW == 4u) w = is_v ? v4[at >> 2] : k4[at >> 2];
+      else w.xy = is_v ? v2[at >> 1] : k2[at >> 1];
       if (INT_FMT) {
-        float s = is_v ? H2F(v_scale16[row]) : H2F(k_scale16[row]);  // (no 16-bit select: Int16)
-        float z = is_v ? H2F(v_zero16[row]) : H2F(k_zero16[row]);
-        for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_int_value(v[e], s, z);
+        s = is_v ? H2F(v_scale16[row]) : H2F(k_scale16[row]);  // (no 16-bit select: Int16)
+        z = is_v ? H2F(v_zero16[row]) : H2F(k_zero16[row]);
       }
-    } else {
-      for (uint e = 0u; e < EPW; ++e) v[e] = 0.0;
     }
-    for (uint e = 0u; e < EPW; ++e) kv_s[k * KS + w * EPW + e] = v[e];
+    float x[LW * EPW];
+    [[unroll]] for (uint c = 0u; c < LW; ++c) {
+      float v[EPW];
+      unpack_word(w[c], v);
+      [[unroll]] for (uint e = 0u; e < EPW; ++e) x[c * EPW + e] = INT_FMT ? lb_kv_int_value(v[e], s, z) : v[e];
+    }
+    [[unroll]] for (uint c = 0u; c < CE4; ++c)
+      kv_s[k * RS + ch * CE4 + c] = vec4(x[4u * c], x[4u * c + 1u], x[4u * c + 2u], x[4u * c + 3u]);
   }
 }
 
@@ -355,46 +406,65 @@ void main() {
   int jhi = causal ? clamp((r0 + nrows - 1) / G + off + 1, 0, L) : L;
 
   float qscale = pc.scale * (FP8_FMT ? fp8_scale_k(hk) : 1.0);
-  for (uint i = t; i < BQ * D; i += WG) {
-    uint r = i / D, d = i % D;
+  for (uint i = t; i < BQ * D4; i += WG) {
+    uint r = i / D4, d4 = i % D4;
     int rr = r0 + int(r);
-    q_s[i] = int(r) < nrows ? q_at((uint(q0 + rr / G) * pc.q_heads + hk * uint(G) + uint(rr % G)) * D + d) * qscale : 0.0;
+    vec4 x = vec4(0.0);
+    if (int(r) < nrows) {
+      uint at = ((uint(q0 + rr / G) * pc.q_heads + hk * uint(G) + uint(rr % G)) * D + 4u * d4) >> 1;
+      x = vec4(unpackHalf2x16(q_words[at]), unpackHalf2x16(q_words[at + 1u])) * qscale;
+    }
+    q_s[r * RS + d4] = x;
   }
   if (t < BQ) {
     m_s[t] = NEG_INF;
     l_s[t] = 0.0;
   }
-  uint r = t / TPR, dl = t % TPR;
-  float o[DPT];
-  for (uint i = 0u; i < DPT; ++i) o[i] = 0.0;
+  uint dg = t % NDG, pg = t / NDG;
+  vec4 o[RP * DV];
+  [[unroll]] for (uint i = 0u; i < RP * DV; ++i) o[i] = vec4(0.0);
 
   for (int tile = jlo; tile < jhi; tile += int(BK)) {
     load_tile(false, b, hk, tile, jhi);
     barrier();
-    for (uint i = t; i < BQ * BK; i += WG) {
-      uint rr = i / BK, k = i % BK;
-      int j = tile + int(k);
-      int pos = (r0 + int(rr)) / G + off;
-      bool visible = int(rr) < nrows && j < jhi && (!causal || j <= pos) && (pc.window <= 0 || j > pos - pc.window);
-      float s = NEG_INF;
-      if (visible) {
-        float dot = 0.0;
-        for (uint d = 0u; d < D; ++d) dot += q_s[rr * D + d] * kv_s[k * KS + d];
-        s = apply_softcap(dot);
+    // S = Q Kᵀ: vec4 products into RQ x RK vec4 accumulators, summed across lanes once at the end
+    for (uint tt = t; tt < NQK; tt += WG) {
+      uint kg = tt % NKG, rg = tt / NKG;
+      vec4 acc[RQ * RK];
+      [[unroll]] for (uint a = 0u; a < RQ * RK; ++a) acc[a] = vec4(0.0);
+      for (uint d4 = 0u; d4 < D4; ++d4) {
+        vec4 kk[RK];
+        [[unroll]] for (uint j = 0u; j < RK; ++j) kk[j] = kv_s[(kg + NKG * j) * RS + d4];
+        [[unroll]] for (uint i = 0u; i < RQ; ++i) {
+          uint r = rg + NRG * i;
+          vec4 qq = QK_FULL || r < BQ ? q_s[r * RS + d4] : vec4(0.0);
+          [[unroll]] for (uint j = 0u; j < RK; ++j) acc[i * RK + j] = fma(qq, kk[j], acc[i * RK + j]);
+        }
       }
-      s_s[i] = s;
+      [[unroll]] for (uint i = 0u; i < RQ; ++i) {
+        uint r = rg + NRG * i;
+        if (!QK_FULL && r >= BQ) continue;
+        int pos = (r0 + int(r)) / G + off;
+        [[unroll]] for (uint j = 0u; j < RK; ++j) {
+          uint k = kg + NKG * j;
+          int key = tile + int(k);
+          bool visible = int(r) < nrows && key < jhi && (!causal || key <= pos) && (pc.window <= 0 || key > pos - pc.window);
+          vec4 a = acc[i * RK + j];
+          s_s[r * SS + k] = visible ? apply_softcap((a.x + a.y) + (a.z + a.w)) : NEG_INF;
+        }
+      }
     }
     barrier();
     load_tile(true, b, hk, tile, jhi);
     if (t < BQ) {
       float m_old = m_s[t], mx = m_old;
-      for (uint k = 0u; k < BK; ++k) mx = nan_max(mx, s_s[t * BK + k]);
+      for (uint k = 0u; k < BK; ++k) mx = nan_max(mx, s_s[t * SS + k]);
       float corr = mx == NEG_INF ? 1.0 : exp(m_old - mx);
       float sum = 0.0;
       for (uint k = 0u; k < BK; ++k) {
-        float s = s_s[t * BK + k];
+        float s = s_s[t * SS + k];
         float p = s == NEG_INF ? 0.0 : exp(s - mx);
-        s_s[t * BK + k] = p;
+        s_s[t * SS + k] = p;
         sum += p;
       }
       l_s[t] = l_s[t] * corr + sum;
@@ -402,20 +472,39 @@ void main() {
       corr_s[t] = corr;
     }
     barrier();
-    float cr = corr_s[r];
-    for (uint i = 0u; i < DPT; ++i) o[i] *= cr;
+    // O = diag(corr) O + P V: RP probabilities and DV vec4 of V per key
+    [[unroll]] for (uint i = 0u; i < RP; ++i) {
+      uint r = pg + NRP * i;
+      float cr = PV_FULL || r < BQ ? corr_s[r] : 1.0;
+      [[unroll]] for (uint c = 0u; c < DV; ++c) o[i * DV + c] *= cr;
+    }
     for (uint k = 0u; k < BK; ++k) {
-      float p = s_s[r * BK + k];
-      for (uint i = 0u; i < DPT; ++i) o[i] += p * kv_s[k * KS + dl + TPR * i];
+      vec4 vv[DV];
+      [[unroll]] for (uint c = 0u; c < DV; ++c) {
+        uint d4 = dg + NDG * c;
+        vv[c] = PV_FULL || d4 < D4 ? kv_s[k * RS + d4] : vec4(0.0);
+      }
+      [[unroll]] for (uint i = 0u; i < RP; ++i) {
+        uint r = pg + NRP * i;
+        float p = PV_FULL || r < BQ ? s_s[r * SS + k] : 0.0;
+        [[unroll]] for (uint c = 0u; c < DV; ++c) o[i * DV + c] = fma(vec4(p), vv[c], o[i * DV + c]);
+      }
     }
     barrier();
   }
-  if (int(r) < nrows) {
+  float vscale = FP8_FMT ? fp8_scale_v(hk) : 1.0;
+  [[unroll]] for (uint i = 0u; i < RP; ++i) {
+    uint r = pg + NRP * i;
+    if (int(r) >= nrows) continue;
     float l = l_s[r];
-    float vscale = FP8_FMT ? fp8_scale_v(hk) : 1.0;
     int rr = r0 + int(r);
     uint ob = (uint(q0 + rr / G) * pc.q_heads + hk * uint(G) + uint(rr % G)) * D;
-    for (uint i = 0u; i < DPT; ++i) store_out(ob + dl + TPR * i, l == 0.0 ? 0.0 : o[i] * vscale / l);
+    [[unroll]] for (uint c = 0u; c < DV; ++c) {
+      uint d4 = dg + NDG * c;
+      if (!PV_FULL && d4 >= D4) continue;
+      vec4 y = l == 0.0 ? vec4(0.0) : o[i * DV + c] * vscale / l;
+      [[unroll]] for (uint e = 0u; e < 4u; ++e) store_out(ob + 4u * d4 + e, y[e]);
+    }
   }
 }
 

@@ -373,37 +373,74 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
 }
 #endif /* LB_GC */
 
-/* ---- prefill -------------------------------------------------------------------------------------- */
+/* ---- prefill ---------------------------------------------------------------------------------------
+ * Same tiles, layouts and register tiles as attention.comp's PREFILL (see its header for the bank
+ * analysis): vec4 rows with an odd stride in float4 (LB_RS), QKᵀ as LB_RQ x LB_RK float4 accumulators per
+ * work-item, PV as LB_RP rows x LB_DV float4 columns per work-item. */
 #ifdef LB_BQ
-#define LB_TPR (LB_WG / LB_BQ)
-#define LB_DPT (LB_D / LB_TPR)
-#define LB_KS (LB_D + 1) /* kv_s row stride, padded: no bank conflicts in the QK phase */
+#define LB_D4 (LB_D / 4)
+#define LB_RS (LB_D4 | 1)                         /* row stride of q_s / kv_s in float4, odd */
+#define LB_SS (LB_BK + 1)                         /* s_s row stride in floats */
+#define LB_LW (LB_RW % 4 == 0 ? 4 : 2)            /* words per K/V load (16 or 8 bytes) */
+#define LB_NCH (LB_RW / LB_LW)                    /* loads per cache row */
+#define LB_CE4 (LB_LW * LB_EPW / 4)               /* float4 per load once dequantized */
+#define LB_RK (LB_BK % 2 == 0 ? 2 : 1)            /* QKᵀ: keys kg + LB_NKG·j, rows rg + LB_NRG·i */
+#define LB_NKG (LB_BK / LB_RK)
+#define LB_RQW (LB_BQ * LB_NKG / LB_WG)
+#define LB_RQ (LB_RQW >= 4 ? 4 : LB_RQW >= 2 ? 2 : 1)
+#define LB_NRG ((LB_BQ + LB_RQ - 1) / LB_RQ)
+#define LB_NQK (LB_NRG * LB_NKG)
+#define LB_QK_FULL (LB_NRG * LB_RQ == LB_BQ)
+#define LB_D4P2 (LB_D4 & -LB_D4)                  /* PV: columns dg + LB_NDG·c, rows pg + LB_NRP·i */
+#define LB_NDG0 (LB_D4P2 == LB_D4 ? LB_D4 / 2 : LB_D4P2)
+#define LB_NDG1 (LB_NDG0 * LB_BQ >= LB_WG ? LB_NDG0 : LB_WG / LB_BQ)
+#define LB_NDG (LB_NDG1 > LB_WG ? LB_WG : LB_NDG1 < 1 ? 1 : LB_NDG1)
+#define LB_DV ((LB_D4 + LB_NDG - 1) / LB_NDG)
+#define LB_NRP (LB_WG / LB_NDG)
+#define LB_RP ((LB_BQ + LB_NRP - 1) / LB_NRP)
+#define LB_PV_FULL (LB_NDG * LB_DV == LB_D4 && LB_NRP * LB_RP == LB_BQ)
 
-inline void lb_load_tile(__local float* kv_s, __global const uint* words, __global const ushort* sc16,
+/* Keys [tile, tile + LB_BK) of one tensor dequantized into kv_s (zeros past jhi): 16-byte loads
+ * (8 for int4 at D 80), neighbouring work-items on neighbouring loads of a row. */
+inline void lb_load_tile(__local float4* kv_s, __global const uint* words, __global const ushort* sc16,
                          __global const ushort* z16, __global const int* block_table, uint max_blocks,
                          uint page_size, uint kv_heads, uint b, uint hk, int tile, int jhi) {
-  for (uint i = get_local_id(0); i < LB_BK * LB_RW; i += LB_WG) {
-    uint k = i / LB_RW, w = i % LB_RW;
+  for (uint i = get_local_id(0); i < LB_BK * LB_NCH; i += LB_WG) {
+    uint k = i / LB_NCH, ch = i % LB_NCH;
     int j = tile + (int)k;
-    float v[LB_EPW];
+    uint4 w = (uint4)(0u);
+    float s = 1.0f, z = 0.0f;
     if (j < jhi) {
       uint row = lb_kv_row(block_table, max_blocks, page_size, kv_heads, b, (uint)j, hk);
-      lb_unpack_word(words[row * LB_RW + w], v);
-#if LB_INT_FMT
-      float s = lb_h2f(sc16, row), z = lb_h2f(z16, row);
-      for (uint e = 0; e < LB_EPW; ++e) v[e] = lb_kv_int_value(v[e], s, z);
+      uint at = row * LB_RW + ch * LB_LW;
+#if LB_LW == 4
+      w = vload4(0, words + at);
+#else
+      w.xy = vload2(0, words + at);
 #endif
-    } else {
-      for (uint e = 0; e < LB_EPW; ++e) v[e] = 0.0f;
+#if LB_INT_FMT
+      s = lb_h2f(sc16, row), z = lb_h2f(z16, row);
+#endif
     }
-    for (uint e = 0; e < LB_EPW; ++e) kv_s[k * LB_KS + w * LB_EPW + e] = v[e];
+    uint ws[4] = {w.x, w.y, w.z, w.w};
+    float x[LB_LW * LB_EPW];
+#pragma unroll
+    for (uint c = 0; c < LB_LW; ++c) {
+      lb_unpack_word(ws[c], x + c * LB_EPW);
+#if LB_INT_FMT
+#pragma unroll
+      for (uint e = 0; e < LB_EPW; ++e) x[c * LB_EPW + e] = lb_kv_int_value(x[c * LB_EPW + e], s, z);
+#endif
+    }
+#pragma unroll
+    for (uint c = 0; c < LB_CE4; ++c) kv_s[k * LB_RS + ch * LB_CE4 + c] = vload4(c, x);
   }
 }
 
 __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_prefill(LB_ATTN_ARGS) {
-  __local float q_s[LB_BQ * LB_D];
-  __local float kv_s[LB_BK * LB_KS];
-  __local float s_s[LB_BQ * LB_BK];
+  __local float4 q_s[LB_BQ * LB_RS];
+  __local float4 kv_s[LB_BK * LB_RS];
+  __local float s_s[LB_BQ * LB_SS];
   __local float m_s[LB_BQ], l_s[LB_BQ], corr_s[LB_BQ];
 
   uint t = get_local_id(0);
@@ -421,54 +458,101 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_pr
   uint fp8_head = (flags & FLAG_FP8_PER_HEAD) ? hk : 0u;
 
   float qscale = scale * (LB_FP8_FMT ? ks32[fp8_head] : 1.0f);
-  for (uint i = t; i < LB_BQ * LB_D; i += LB_WG) {
-    uint r = i / LB_D, d = i % LB_D;
+  for (uint i = t; i < LB_BQ * LB_D4; i += LB_WG) {
+    uint r = i / LB_D4, d4 = i % LB_D4;
     int rr = r0 + (int)r;
-    q_s[i] = (int)r < nrows ? vload_half(((uint)(q0 + rr / G) * q_heads + hk * (uint)G + (uint)(rr % G)) * LB_D + d, q) * qscale : 0.0f;
+    float4 x = (float4)(0.0f);
+    if ((int)r < nrows)
+      x = vload_half4(0, q + ((uint)(q0 + rr / G) * q_heads + hk * (uint)G + (uint)(rr % G)) * LB_D + 4u * d4) * qscale;
+    q_s[r * LB_RS + d4] = x;
   }
   if (t < LB_BQ) {
     m_s[t] = -INFINITY;
     l_s[t] = 0.0f;
   }
-  uint r = t / LB_TPR, dl = t % LB_TPR;
-  float o[LB_DPT];
-  for (uint i = 0; i < LB_DPT; ++i) o[i] = 0.0f;
+  uint dg = t % LB_NDG, pg = t / LB_NDG;
+  float4 o[LB_RP * LB_DV];
+  for (uint i = 0; i < LB_RP * LB_DV; ++i) o[i] = (float4)(0.0f);
 
   for (int tile = jlo; tile < jhi; tile += LB_BK) {
     lb_load_tile(kv_s, kw, ks16, kz16, block_table, max_blocks, page_size, kv_heads, b, hk, tile, jhi);
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint i = t; i < LB_BQ * LB_BK; i += LB_WG) {
-      uint rr = i / LB_BK, k = i % LB_BK;
-      int j = tile + (int)k;
-      int pos = (r0 + (int)rr) / G + off;
-      bool visible = (int)rr < nrows && j < jhi && (!causal || j <= pos) && (window <= 0 || j > pos - window);
-      float s = -INFINITY;
-      if (visible) {
-        float dot = 0.0f;
-        for (uint d = 0; d < LB_D; ++d) dot += q_s[rr * LB_D + d] * kv_s[k * LB_KS + d];
-        s = lb_softcap(dot, softcap);
+    for (uint tt = t; tt < LB_NQK; tt += LB_WG) { /* S = Q Kᵀ in float4 accumulators */
+      uint kg = tt % LB_NKG, rg = tt / LB_NKG;
+      float4 acc[LB_RQ * LB_RK];
+#pragma unroll
+      for (uint a = 0; a < LB_RQ * LB_RK; ++a) acc[a] = (float4)(0.0f);
+      for (uint d4 = 0; d4 < LB_D4; ++d4) {
+        float4 kk[LB_RK];
+#pragma unroll
+        for (uint j = 0; j < LB_RK; ++j) kk[j] = kv_s[(kg + LB_NKG * j) * LB_RS + d4];
+#pragma unroll
+        for (uint i = 0; i < LB_RQ; ++i) {
+          uint r = rg + LB_NRG * i;
+          float4 qq = LB_QK_FULL || r < LB_BQ ? q_s[r * LB_RS + d4] : (float4)(0.0f);
+#pragma unroll
+          for (uint j = 0; j < LB_RK; ++j) acc[i * LB_RK + j] = fma(qq, kk[j], acc[i * LB_RK + j]);
+        }
       }
-      s_s[i] = s;
+#pragma unroll
+      for (uint i = 0; i < LB_RQ; ++i) {
+        uint r = rg + LB_NRG * i;
+        if (!LB_QK_FULL && r >= LB_BQ) continue;
+        int pos = (r0 + (int)r) / G + off;
+#pragma unroll
+        for (uint j = 0; j < LB_RK; ++j) {
+          uint k = kg + LB_NKG * j;
+          int key = tile + (int)k;
+          bool visible = (int)r < nrows && key < jhi && (!causal || key <= pos) && (window <= 0 || key > pos - window);
+          float4 a = acc[i * LB_RK + j];
+          s_s[r * LB_SS + k] = visible ? lb_softcap((a.x + a.y) + (a.z + a.w), softcap) : -INFINITY;
+        }
+      }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     lb_load_tile(kv_s, vw, vs16, vz16, block_table, max_blocks, page_size, kv_heads, b, hk, tile, jhi);
-    if (t < LB_BQ) corr_s[t] = lb_online_softmax(s_s + t * LB_BK, LB_BK, m_s + t, l_s + t);
+    if (t < LB_BQ) corr_s[t] = lb_online_softmax(s_s + t * LB_SS, LB_BK, m_s + t, l_s + t);
     barrier(CLK_LOCAL_MEM_FENCE);
-    float cr = corr_s[r];
-    for (uint i = 0; i < LB_DPT; ++i) o[i] *= cr;
+#pragma unroll
+    for (uint i = 0; i < LB_RP; ++i) { /* O = diag(corr) O + P V */
+      uint r = pg + LB_NRP * i;
+      float cr = LB_PV_FULL || r < LB_BQ ? corr_s[r] : 1.0f;
+#pragma unroll
+      for (uint c = 0; c < LB_DV; ++c) o[i * LB_DV + c] *= cr;
+    }
     for (uint k = 0; k < LB_BK; ++k) {
-      float p = s_s[r * LB_BK + k];
-      for (uint i = 0; i < LB_DPT; ++i) o[i] += p * kv_s[k * LB_KS + dl + LB_TPR * i];
+      float4 vv[LB_DV];
+#pragma unroll
+      for (uint c = 0; c < LB_DV; ++c) {
+        uint d4 = dg + LB_NDG * c;
+        vv[c] = LB_PV_FULL || d4 < LB_D4 ? kv_s[k * LB_RS + d4] : (float4)(0.0f);
+      }
+#pragma unroll
+      for (uint i = 0; i < LB_RP; ++i) {
+        uint r = pg + LB_NRP * i;
+        float p = LB_PV_FULL || r < LB_BQ ? s_s[r * LB_SS + k] : 0.0f;
+#pragma unroll
+        for (uint c = 0; c < LB_DV; ++c) o[i * LB_DV + c] = fma((float4)(p), vv[c], o[i * LB_DV + c]);
+      }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
   }
-  if ((int)r < nrows) {
+  float vscale = LB_FP8_FMT ? vs32[fp8_head] : 1.0f;
+#pragma unroll
+  for (uint i = 0; i < LB_RP; ++i) {
+    uint r = pg + LB_NRP * i;
+    if ((int)r >= nrows) continue;
     float l = l_s[r];
-    float vscale = LB_FP8_FMT ? vs32[fp8_head] : 1.0f;
     int rr = r0 + (int)r;
     uint ob = ((uint)(q0 + rr / G) * q_heads + hk * (uint)G + (uint)(rr % G)) * LB_D;
-    for (uint i = 0; i < LB_DPT; ++i)
-      lb_store(out32, out16, flags, ob + dl + LB_TPR * i, l == 0.0f ? 0.0f : o[i] * vscale / l);
+#pragma unroll
+    for (uint c = 0; c < LB_DV; ++c) {
+      uint d4 = dg + LB_NDG * c;
+      if (!LB_PV_FULL && d4 >= LB_D4) continue;
+      float4 y = l == 0.0f ? (float4)(0.0f) : o[i * LB_DV + c] * vscale / l;
+      float ys[4] = {y.x, y.y, y.z, y.w};
+      for (uint e = 0; e < 4u; ++e) lb_store(out32, out16, flags, ob + 4u * d4 + e, ys[e]);
+    }
   }
 }
 #endif /* LB_BQ */
