@@ -38,8 +38,9 @@ inline W4A8Plan plan_w4a8(DeviceProfile d, bool gemv, uint64_t m, uint64_t n, ui
   p.gemv = gemv;
   p.any_group = group % 8 != 0 && uint64_t(group) != k;
   if (gemv) {
-    d.gemv_partitions = false;
-    p.g = plan_gemv(d, true, m, n, k, split_k);
+    KernelConfig staged;
+    staged.variant = 1;
+    p.g = plan_gemv(d, true, m, n, k, split_k, staged);
     p.k_split = p.g.k_split, p.splits = p.g.splits;
     p.groups_x = p.g.groups_n, p.groups_y = p.splits;
     return p;
