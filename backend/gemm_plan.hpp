@@ -101,6 +101,26 @@ struct GemvPlan {
   uint32_t variant() const { return lr ? 3 : xs ? 1 : 2; }  // KernelConfig::variant of this plan
 };
 
+// The geometry both K-partitioned plans share: 16-byte loads (4 columns) where N allows, the loads
+// of 4 word rows issued together, WG invocations (256 or the knob, within the device), CT column threads reading
+// CT * NC * 4 bytes of a word row: 128 bytes, halved while the columns give fewer than `target`
+// workgroups, down to `min_segment` bytes; KP = WG / CT partitions, fewer where K has under two words
+// for each. Sets xs, u, nc, wg and kp of `p`; returns CT.
+inline uint32_t gemv_partition_geometry(const DeviceProfile& d, uint64_t n, uint64_t k, const KernelConfig& c,
+                                        uint64_t target, uint32_t min_segment, GemvPlan& p) {
+  p.xs = false, p.u = 4;
+  p.nc = n % 4 == 0 && c.cols != 1 ? 4 : 1;
+  p.wg = std::min<uint32_t>(c.wg ? uint32_t(c.wg) : 256, std::max<uint32_t>(d.max_workgroup, 32));
+  const uint32_t ct_max = 128 / (4 * p.nc), ct_min = min_segment / (4 * p.nc);
+  uint32_t ct = ct_max;
+  while (ct > ct_min && (n + ct * p.nc - 1) / (ct * p.nc) < target) ct /= 2;
+  ct = std::min(ct, p.wg);
+  const uint64_t words = (k + 7) / 8;
+  p.kp = p.wg / ct;
+  while (p.kp > 1 && words < 2 * uint64_t(p.kp)) p.kp /= 2;
+  return ct;
+}
+
 // The lane-reduced plan (variant 3): 16-byte loads (4 columns) where N allows, U = 4 of them issued
 // together; CT column threads read CT * NC * 4 bytes of a word row: 128 bytes, halved while the
 // columns give fewer than 2 workgroups per compute unit, down to 32 bytes (M <= 4) or 64 (M > 4: each
@@ -112,18 +132,10 @@ inline GemvPlan plan_gemv_lanes(const DeviceProfile& d, uint64_t m, uint64_t n, 
                                 const KernelConfig& c) {
   GemvPlan p;
   p.mt = gemv_accumulator_rows(m);
-  p.xs = false, p.lr = true, p.u = 4;
-  p.nc = n % 4 == 0 && c.cols != 1 ? 4 : 1;
-  p.wg = std::min<uint32_t>(c.wg ? uint32_t(c.wg) : 256, std::max<uint32_t>(d.max_workgroup, 32));
+  p.lr = true;
   const uint64_t target = 2 * uint64_t(d.compute_units ? d.compute_units : 128);
-  const uint32_t ct_max = 128 / (4 * p.nc), ct_min = (p.mt > 4 ? 64 : 32) / (4 * p.nc);
-  uint32_t ct = ct_max;
-  while (ct > ct_min && (n + ct * p.nc - 1) / (ct * p.nc) < target) ct /= 2;
-  ct = std::min(ct, p.wg);
-  const uint64_t words = (k + 7) / 8;
-  uint32_t kp = p.wg / ct;
-  while (kp > 1 && words < 2 * uint64_t(kp)) kp /= 2;
-  p.kp = kp, p.wg = ct * kp;
+  const uint32_t ct = gemv_partition_geometry(d, n, k, c, target, p.mt > 4 ? 64 : 32, p);
+  p.wg = ct * p.kp;
   p.groups_n = (n + ct * p.nc - 1) / (ct * p.nc);
   p.k_split = gemv_k_split(k, p.groups_n, requested, target, 16 * uint64_t(p.kp), p.splits);
   p.sg = d.shuffle_lanes > ct && p.wg % d.shuffle_lanes == 0 ? d.shuffle_lanes : 0;
@@ -175,21 +187,10 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
     p.k_split = gemv_k_split(k, p.groups_n, requested, target, kGemvChunk, p.splits);
     return p;
   }
-  p.xs = false;
-  p.u = 4;
-  p.nc = n % 4 == 0 && c.cols != 1 ? 4 : 1;
-  p.wg = std::min<uint32_t>(c.wg ? uint32_t(c.wg) : 256, std::max<uint32_t>(d.max_workgroup, 32));
   const uint64_t target = 2 * uint64_t(d.compute_units ? d.compute_units : 128);
-  const uint32_t ct_max = p.nc == 4 ? 8 : 32, ct_min = p.nc == 4 ? 2 : 8;  // 128-byte .. 32-byte row segments
-  uint32_t ct = ct_max;
-  while (ct > ct_min && (n + ct * p.nc - 1) / (ct * p.nc) < target) ct /= 2;
-  ct = std::min(ct, p.wg);
-  // K partitions: WG / CT, fewer when K has too few words to give each partition two
-  const uint64_t words = (k + 7) / 8;
-  uint32_t kp = p.wg / ct;
-  while (kp > 1 && words < 2 * uint64_t(kp)) kp /= 2;
-  if (kp < p.nc) kp = 1;  // the reduction gives each output of a pass an invocation: CT * NC <= WG
-  p.kp = std::min(kp, kGemvMaxPartitions);
+  const uint32_t ct = gemv_partition_geometry(d, n, k, c, target, 32, p);  // 128-byte .. 32-byte row segments
+  if (p.kp < p.nc) p.kp = 1;  // the reduction gives each output of a pass an invocation: CT * NC <= WG
+  p.kp = std::min(p.kp, kGemvMaxPartitions);
   p.wg = ct * p.kp;
   p.groups_n = (n + ct * p.nc - 1) / (ct * p.nc);
   p.k_split = gemv_k_split(k, p.groups_n, requested, target, 16 * uint64_t(p.kp), p.splits);

@@ -126,8 +126,12 @@ TEST(GemmPlan, LanesSplitOnlyWhereTheColumnsFallShort) {
         GemvPlan p = plan_gemv(lanes(g.d), true, m, n, 4096, 0);
         SCOPED_TRACE(std::string(g.name) + " M=" + std::to_string(m) + " N=" + std::to_string(n));
         EXPECT_GE(p.workgroups(), 2 * cu);
-        if (p.groups_n >= 2 * cu) EXPECT_EQ(p.splits, 1u);
-        if (m > 4) EXPECT_GE((p.wg / p.kp) * p.nc * 4, 64u) << "at least 64-byte row segments";
+        if (p.groups_n >= 2 * cu) {
+          EXPECT_EQ(p.splits, 1u);
+        }
+        if (m > 4) {
+          EXPECT_GE((p.wg / p.kp) * p.nc * 4, 64u) << "at least 64-byte row segments";
+        }
       }
   }
   EXPECT_EQ(plan_gemv(lanes(kGpus[0].d), true, 16, 4096, 4096, 0).splits, 2u) << "256 column sets on 132 SMs";
