@@ -357,7 +357,7 @@ void scaled_word(uint slot, uint row, uint n0, uint n_end) {
   if (row >= gnext) {
     uint g = row / pc.group;
     bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
-    [[unroll]] for (uint c = 0u; c < NC; ++c) {
+    for (uint c = 0u; c < NC; ++c) {
       uint n = min(n0 + c, n_end - 1u);
       gs[c] = scale_at(g * pc.N + n);
       gz[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
@@ -365,7 +365,7 @@ void scaled_word(uint slot, uint row, uint n0, uint n_end) {
     gnext = (g + 1u) * pc.group;
   }
   bool straddles = row + 8u > gnext && gnext < pc.K;
-  [[unroll]] for (uint c = 0u; c < NC; ++c) {
+  for (uint c = 0u; c < NC; ++c) {
     uint word = wbuf[slot * NC + c];
     if (straddles) {
       float w8[8];
@@ -383,16 +383,16 @@ void scaled_word(uint slot, uint row, uint n0, uint n_end) {
 void accumulate_scaled(uint w0, uint w1, uint n0, uint n_end) {
   gnext = 0u;
   for (uint w = w0; w < w1; w += U) {
-    [[unroll]] for (uint u = 0u; u < U; ++u)
+    for (uint u = 0u; u < U; ++u)
       if (w + u < w1) load_words(w + u, n0, u);
-    [[unroll]] for (uint u = 0u; u < U; ++u) {
+    for (uint u = 0u; u < U; ++u) {
       if (w + u < w1) {
         uint row = (w + u) * 8u;
         scaled_word(u, row, n0, n_end);
-        [[unroll]] for (uint m = 0u; m < MT; ++m) {
+        for (uint m = 0u; m < MT; ++m) {
           vec4 xa, xb;
           x8(m, row, xa, xb);
-          [[unroll]] for (uint c = 0u; c < NC; ++c) acc[m * NC + c] += dot(xa, wlo[c]) + dot(xb, whi[c]);
+          for (uint c = 0u; c < NC; ++c) acc[m * NC + c] += dot(xa, wlo[c]) + dot(xb, whi[c]);
         }
       }
     }
