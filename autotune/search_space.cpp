@@ -29,9 +29,9 @@ std::string split_violation(int split, int64_t k, int64_t min_rows) {
 }
 
 std::string gemv_w4_violation(const KernelConfig& c, const Limits& l, const Problem& p) {
-  const bool kp = c.variant == 2;
+  const bool kp = c.variant == 2 || c.variant == 3;  // K-partitioned / lane-reduced: partitions inside workgroups
   if (c.cols && p.n % c.cols) return "cols " + std::to_string(c.cols) + " does not divide N";
-  if (kp && c.cols == 8) return "the K-partitioned GEMV takes 1 or 4 columns per invocation";
+  if (kp && c.cols == 8) return "the K-partitioned and lane-reduced GEMVs take 1 or 4 columns per invocation";
   if (c.wg && uint32_t(c.wg) > l.max_workgroup) return too_big("workgroup", uint32_t(c.wg), l.max_workgroup);
   if (!kp && c.wg) {
     const uint64_t shared = uint64_t(detail::gemv_accumulator_rows(uint64_t(p.m))) * std::max<uint64_t>(256, c.wg) * 4;
@@ -192,8 +192,9 @@ const std::vector<Family>& families() {
   static const std::vector<std::string> gemm_cl = {"gemm.cl", "lowbit_formats.h"};
   static const std::vector<std::string> w4a8_cl = {"gemm_w4a8.cl", "lowbit_formats.h"};
   static const std::vector<Family> f = {
-      {"gemv_w4", {"gemm_gemv.spv", "gemm_gemv_f16dq.spv", "gemm_reduce.spv"}, gemm_cl,
-       {{&K::variant, {1, 2}}, {&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}},
+      {"gemv_w4", {"gemm_gemv.spv", "gemm_gemv_f16dq.spv", "gemm_gemv_sg.spv", "gemm_gemv_f16dq_sg.spv", "gemm_reduce.spv"},
+       gemm_cl,
+       {{&K::variant, {1, 2, 3}}, {&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}},
        gemv_w4_violation, gemv_w4_launch},
       {"gemv_f16", {"gemm_gemv.spv", "gemm_reduce.spv"}, gemm_cl, {{&K::split, {1, 2, 4, 8, 16}}}, gemv_f16_violation,
        gemv_f16_launch},

@@ -24,11 +24,13 @@ struct DeviceProfile {
   uint64_t shared_bytes = 32768; // per workgroup
   uint32_t threads = 1;          // CPU: hardware threads
   bool gemv_partitions = false;  // GEMV: K partitions inside workgroups (measured slower on an H100: opt-in)
+  uint32_t shuffle_lanes = 0;    // subgroup size where full subgroups may shuffle in compute shaders, else 0
+  bool gemv_lanes = false;       // GEMV: the lane-reduced form at every M (tests; GPUs pick it by shape)
 };
 
-// $LOWBIT_DEVICE_PROFILE=gpu:<compute units>[:kp] plans a CPU driver's launches as for a GPU with that
-// many compute units, with ":kp" the K-partitioned GEMV (tests run the GPU variants of the kernels on
-// lavapipe / PoCL this way); anything else there is ignored.
+// $LOWBIT_DEVICE_PROFILE=gpu:<compute units>[:kp|:lanes] plans a CPU driver's launches as for a GPU with
+// that many compute units, with ":kp" the K-partitioned GEMV and ":lanes" the lane-reduced one (tests run
+// the GPU variants of the kernels on lavapipe / PoCL this way); anything else there is ignored.
 inline DeviceProfile with_profile_override(DeviceProfile d) {
   const char* env = std::getenv("LOWBIT_DEVICE_PROFILE");
   if (!env) return d;
@@ -36,11 +38,12 @@ inline DeviceProfile with_profile_override(DeviceProfile d) {
   if (v.rfind("gpu:", 0) != 0) return d;
   char* end = nullptr;
   unsigned long cu = std::strtoul(v.c_str() + 4, &end, 10);
-  bool kp = std::string(end) == ":kp";
-  if ((*end != 0 && !kp) || cu == 0 || cu > 4096) return d;
+  bool kp = std::string(end) == ":kp", lanes = std::string(end) == ":lanes";
+  if ((*end != 0 && !kp && !lanes) || cu == 0 || cu > 4096) return d;
   d.cpu = false;
   d.compute_units = uint32_t(cu);
   d.gemv_partitions = kp;
+  d.gemv_lanes = lanes;
   return d;
 }
 
@@ -86,14 +89,63 @@ struct GemvPlan {
   uint32_t kp = 1;        // int4: K partitions per workgroup (wg / kp column threads)
   uint32_t kc = kGemvChunk;  // X chunk staged per step (xs), else sizes the partition reduction
   bool xs = true;         // int4: X staged in shared memory (CPU drivers), else read from global memory
-  uint32_t rb = 1;        // int4, kp > 1: accumulator rows whose partition sums are added per pass
+  bool lr = false;        // int4: the lane-reduced form (variant 3)
+  uint32_t sg = 0;        // lr: subgroup lanes the partition sums are shuffled over first (0: shared-memory tree only)
+  uint32_t rb = 1;        // int4, kp > 1 or lr: accumulator rows whose partition sums are added per pass
   uint32_t u = 1;         // int4: word rows whose loads are issued together (GPUs: 4; CPU drivers keep registers)
   uint32_t cols = 4;      // fp16 weights: columns per workgroup
   uint32_t k_split = 0, splits = 1;
   uint64_t groups_n = 0;  // workgroups across N
   uint64_t workgroups() const { return groups_n * splits; }
   uint32_t shared_bytes() const { return mt * kc * 4; }
+  uint32_t variant() const { return lr ? 3 : xs ? 1 : 2; }  // KernelConfig::variant of this plan
 };
+
+// The geometry both K-partitioned plans share: 16-byte loads (4 columns) where N allows, the loads
+// of 4 word rows issued together, WG invocations (256 or the knob, within the device), CT column threads reading
+// CT * NC * 4 bytes of a word row: 128 bytes, halved while the columns give fewer than `target`
+// workgroups, down to `min_segment` bytes; KP = WG / CT partitions, fewer where K has under two words
+// for each. Sets xs, u, nc, wg and kp of `p`; returns CT.
+inline uint32_t gemv_partition_geometry(const DeviceProfile& d, uint64_t n, uint64_t k, const KernelConfig& c,
+                                        uint64_t target, uint32_t min_segment, GemvPlan& p) {
+  p.xs = false, p.u = 4;
+  p.nc = n % 4 == 0 && c.cols != 1 ? 4 : 1;
+  p.wg = std::min<uint32_t>(c.wg ? uint32_t(c.wg) : 256, std::max<uint32_t>(d.max_workgroup, 32));
+  const uint32_t ct_max = 128 / (4 * p.nc), ct_min = min_segment / (4 * p.nc);
+  uint32_t ct = ct_max;
+  while (ct > ct_min && (n + ct * p.nc - 1) / (ct * p.nc) < target) ct /= 2;
+  ct = std::min(ct, p.wg);
+  const uint64_t words = (k + 7) / 8;
+  p.kp = p.wg / ct;
+  while (p.kp > 1 && words < 2 * uint64_t(p.kp)) p.kp /= 2;
+  return ct;
+}
+
+// The lane-reduced plan (variant 3): 16-byte loads (4 columns) where N allows, U = 4 of them issued
+// together; CT column threads read CT * NC * 4 bytes of a word row: 128 bytes, halved while the
+// columns give fewer than 2 workgroups per compute unit, down to 32 bytes (M <= 4) or 64 (M > 4: each
+// column set re-reads X, so X traffic shrinks with wider sets); KP = WG / CT partitions (fewer where K
+// has under two words each); split-K only where the columns alone leave compute units idle. The
+// partition sums: subgroup shuffles where the device has them with full subgroups (sg lanes), then
+// a shared-memory tree over the `slots` left per output, RB accumulator rows per pass in at most 16 KB.
+inline GemvPlan plan_gemv_lanes(const DeviceProfile& d, uint64_t m, uint64_t n, uint64_t k, int requested,
+                                const KernelConfig& c) {
+  GemvPlan p;
+  p.mt = gemv_accumulator_rows(m);
+  p.lr = true;
+  const uint64_t target = 2 * uint64_t(d.compute_units ? d.compute_units : 128);
+  const uint32_t ct = gemv_partition_geometry(d, n, k, c, target, p.mt > 4 ? 64 : 32, p);
+  p.wg = ct * p.kp;
+  p.groups_n = (n + ct * p.nc - 1) / (ct * p.nc);
+  p.k_split = gemv_k_split(k, p.groups_n, requested, target, 16 * uint64_t(p.kp), p.splits);
+  p.sg = d.shuffle_lanes > ct && p.wg % d.shuffle_lanes == 0 ? d.shuffle_lanes : 0;
+  const uint32_t slots = p.kp / (p.sg ? std::min(p.sg / ct, p.mt * p.nc) : 1), stride = slots > 1 ? slots + 1 : 1;
+  p.rb = p.mt;
+  while (p.rb > 1 && p.rb * p.nc * ct * stride > 4096) p.rb /= 2;
+  p.kc = (p.rb * p.nc * ct * stride + p.mt - 1) / p.mt;
+  p.kc = std::max<uint32_t>(4, (p.kc + 3) / 4 * 4);
+  return p;
+}
 
 // The GEMV plan for M x N x K on a device. The staged plan (CPU drivers, and GPUs by default): 128
 // invocations of NC columns each, X staged in KC-row chunks, split-K to about 4 workgroups per thread
@@ -106,7 +158,8 @@ struct GemvPlan {
 // K partitions per workgroup, CT as large as still gives 2 workgroups per compute unit, then split-K
 // for the rest (each partition keeps >= 2 words per slice). `requested` > 0 forces the slice count.
 // Config knobs (the search space in autotune/search_space.cpp keeps them valid): variant (1 staged, 2
-// K-partitioned), wg, cols (int4 columns per invocation), split (slices when `requested` is 0).
+// K-partitioned, 3 lane-reduced: plan_gemv_lanes), wg, cols (int4 columns per invocation), split (slices
+// when `requested` is 0).
 inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t n, uint64_t k, int requested,
                           const KernelConfig& c = {}) {
   GemvPlan p;
@@ -117,6 +170,14 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
     p.k_split = gemv_k_split(k, p.groups_n, requested, 0, kGemvChunk, p.splits);
     return p;
   }
+  if (c.variant == 3 || (!c.variant && !d.cpu && d.gemv_lanes)) return plan_gemv_lanes(d, m, n, k, requested, c);
+  if (!c.variant && !d.cpu && !d.gemv_partitions && m == 1) {
+    // GPUs at M = 1: the lane-reduced plan where it needs no split and each partition issues its loads
+    // in at most two batches of U words; that is where the partitioned form already won on an H100
+    // (1x4096x4096: 0.017 against 0.024 ms staged), and this one only drops its serial reduction.
+    GemvPlan l = plan_gemv_lanes(d, m, n, k, requested, c);
+    if (l.splits == 1 && (l.k_split / 8 + l.kp - 1) / l.kp <= 2 * l.u) return l;
+  }
   const bool partitioned = c.variant ? c.variant == 2 : !d.cpu && d.gemv_partitions;
   if (!partitioned) {  // the staged plan: X chunks in shared memory, split-K across workgroups
     p.nc = c.cols ? uint32_t(c.cols) : gemv_columns_per_item(true, m, n);
@@ -126,21 +187,10 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
     p.k_split = gemv_k_split(k, p.groups_n, requested, target, kGemvChunk, p.splits);
     return p;
   }
-  p.xs = false;
-  p.u = 4;
-  p.nc = n % 4 == 0 && c.cols != 1 ? 4 : 1;
-  p.wg = std::min<uint32_t>(c.wg ? uint32_t(c.wg) : 256, std::max<uint32_t>(d.max_workgroup, 32));
   const uint64_t target = 2 * uint64_t(d.compute_units ? d.compute_units : 128);
-  const uint32_t ct_max = p.nc == 4 ? 8 : 32, ct_min = p.nc == 4 ? 2 : 8;  // 128-byte .. 32-byte row segments
-  uint32_t ct = ct_max;
-  while (ct > ct_min && (n + ct * p.nc - 1) / (ct * p.nc) < target) ct /= 2;
-  ct = std::min(ct, p.wg);
-  // K partitions: WG / CT, fewer when K has too few words to give each partition two
-  const uint64_t words = (k + 7) / 8;
-  uint32_t kp = p.wg / ct;
-  while (kp > 1 && words < 2 * uint64_t(kp)) kp /= 2;
-  if (kp < p.nc) kp = 1;  // the reduction gives each output of a pass an invocation: CT * NC <= WG
-  p.kp = std::min(kp, kGemvMaxPartitions);
+  const uint32_t ct = gemv_partition_geometry(d, n, k, c, target, 32, p);  // 128-byte .. 32-byte row segments
+  if (p.kp < p.nc) p.kp = 1;  // the reduction gives each output of a pass an invocation: CT * NC <= WG
+  p.kp = std::min(p.kp, kGemvMaxPartitions);
   p.wg = ct * p.kp;
   p.groups_n = (n + ct * p.nc - 1) / (ct * p.nc);
   p.k_split = gemv_k_split(k, p.groups_n, requested, target, 16 * uint64_t(p.kp), p.splits);
@@ -205,7 +255,18 @@ namespace lowbit::detail {
 // The q - zero values are exact (fp16 or fp32 integers), and w = (q - zero) * scale is exact in fp32,
 // so an fp64 sum of x_k * w_k is the exact result this bounds the distance to. The chain grows with
 // K / group, not with K: a lost K row (|x_k w_k| ~ sum / K) stands out.
-inline uint64_t w4_gemv_rounding_depth(uint64_t group, uint64_t k_split, uint64_t splits, uint64_t kp) {
+// The lane-reduced form (`lanes`) scales each weight before its product and has one accumulator:
+//   1 + 3 + 1  the word's dot products as above;  1  (q - zero) * scale (exact; counted anyway)
+//   R  acc += ... over the partition's run of R = ceil(ceil(k_split / 8) / kp) words
+//   L  the kp partition sums: log2(kp) pairwise levels (subgroup shuffles, then the shared-memory tree)
+//   S, 1  slices and bias as above. The chain grows with K / kp.
+inline uint64_t w4_gemv_rounding_depth(uint64_t group, uint64_t k_split, uint64_t splits, uint64_t kp,
+                                       bool lanes = false) {
+  if (lanes) {  // the lane-reduced chain above
+    uint64_t run = ((k_split + 7) / 8 + kp - 1) / std::max<uint64_t>(kp, 1), levels = 0;
+    while ((uint64_t(1) << levels) < kp) ++levels;
+    return 1 + 3 + 1 + 1 + run + levels + (splits > 1 ? splits : 0) + 1;
+  }
   uint64_t seg = std::min<uint64_t>(group, k_split);
   uint64_t words = (seg + 7) / 8 + 1;
   uint64_t segments = (k_split + kGemvChunk - 1) / kGemvChunk + (k_split + group - 1) / group + 1;

@@ -26,12 +26,13 @@ struct KernelParams {
 };
 
 inline constexpr const char* kGemvDefines[] = {"LB_WG", "LB_MT", "LB_W4", "LB_KC", "LB_COLS",
-                                               "LB_NC", "LB_KP", "LB_XS", "LB_RB", "LB_UW"};
+                                               "LB_NC", "LB_KP", "LB_XS", "LB_RB", "LB_UW", "LB_LR"};
 inline constexpr const char* kTiledDefines[] = {"LB_WG", "LB_BM", "LB_BN",        "LB_BK",    "LB_TM",
                                                 "LB_TN", "LB_W4", "LB_ANY_GROUP", "LB_STAGES"};
 
 inline KernelParams gemv_params(const GemvPlan& p, bool w4) {
-  return {kGemvDefines, {p.wg, p.mt, w4 ? 1u : 0u, p.kc, p.cols, p.nc, p.kp, p.xs ? 1u : 0u, p.rb, p.u}};
+  return {kGemvDefines, {p.wg, p.mt, w4 ? 1u : 0u, p.kc, p.cols, p.nc, p.kp, p.xs ? 1u : 0u, p.rb, p.u,
+                          p.lr ? 1u : 0u}};
 }
 
 // any_group: int4 groups that are not a multiple of 8 rows (a word may straddle two groups).

@@ -42,9 +42,8 @@ inline W4A8Plan plan_w4a8(DeviceProfile d, bool gemv, uint64_t m, uint64_t n, ui
   p.any_group = group % 8 != 0 && uint64_t(group) != k;
   if (split_k <= 0 && c.split > 0) split_k = c.split;
   if (gemv) {
-    d.gemv_partitions = false;
     KernelConfig staged = c;
-    staged.variant = 0;  // the staged form only (see above)
+    staged.variant = 1;  // the staged form only (see above)
     p.g = plan_gemv(d, true, m, n, k, split_k, staged);
     p.k_split = p.g.k_split, p.splits = p.g.splits;
     p.groups_x = p.g.groups_n, p.groups_y = p.splits;

@@ -93,6 +93,13 @@ def test_gemm(backend):
     assert r["flops"] == 2 * 2 * 64 * 128, r
 
 
+def test_forced_config(backend):
+    """--config forces the kernel config of every op: the lane-reduced int4 GEMV (variant=3)."""
+    res = bench_json(backend, "w4a16", ["--shapes", "1,64,256", "--config", "variant=3"])["results"]
+    w4 = [r for r in res if r["op"] == "w4a16"]
+    assert w4 and w4[0]["config"] == "gemv_w4 variant=3" and w4[0]["config_source"] == "override", w4
+
+
 def test_w4a8(backend):
     # each shape: the f16 row, the w4a16 row, then the w4a8 row with both ratios (tiled and GEMV M)
     res = check_schema(bench_json(backend, "w4a8", ["--shapes", "20,64,256;1,40,128"]), backend, "w4a8", True)
@@ -248,6 +255,8 @@ def main():
         for fn in (test_gemm, test_w4a8, test_pipeline, test_deterministic, test_f16, test_copy, test_convert, test_attention, test_attention_kv_columns,
                    test_kv_append):
             check(f"{fn.__name__}[{b}]", lambda fn=fn, b=b: fn(b))
+    for b in [b for b in present if b != "cpu"]:
+        check(f"test_forced_config[{b}]", lambda b=b: test_forced_config(b))
     if "opencl" in present:
         check("clblast baseline", test_clblast)
     check("bad LOWBIT_DETERMINISTIC", test_bad_deterministic_env)
@@ -261,6 +270,8 @@ def main():
     check("bad kv heads", lambda: expect_error(["--op", "kv_append", "--backend", "cpu", "--kv-heads", "8,0"],
                                                "--kv-heads"))
     check("bad format", lambda: expect_error(["--op", "convert", "--backend", "cpu", "--formats", "fp7"], "fp7"))
+    check("bad config", lambda: expect_error(["--op", "w4a16", "--backend", "cpu", "--config", "variant=x"],
+                                             "bad knob 'variant=x'"))
     check("bad baseline", lambda: expect_error(["--op", "f16", "--backend", "cpu", "--baseline", "cublas"], "cublas"))
     check("clblast needs opencl",
           lambda: expect_error(["--op", "f16", "--backend", "cpu", "--baseline", "clblast"], "opencl"))

@@ -144,6 +144,38 @@ TEST_P(GemmBackends, W4ForcedPathsSplitKAndF32Output) {
   lowbit::test::expect_clean(gpu);
 }
 
+// The lane-reduced GEMV (variant 3) forced through the kernel config on the device's own profile
+// (lavapipe: partition sums shuffled in 8-lane subgroups where one holds several partitions, else the
+// shared-memory tree; PoCL: the tree): N odd (one-word loads) and N % 4 == 0, groups 12 (words straddle
+// groups), 128 and per channel with K % 8 != 0, sym and asym, a forced split; every M of the GEMV path
+// within its rounding bound, and the same bits on a second run.
+TEST_P(GemmBackends, W4LaneReducedGemvMatchesCpuAndRepeatsBitForBit) {
+  LOWBIT_CONTEXT_OR_SKIP(gpu, GetParam());
+  Context cpu = Context::create({.backend = Backend::CPU});
+  KernelConfig lanes;
+  lanes.variant = 3;
+  gpu.set_kernel_config(lanes);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd(0.0f, 0.05f);
+  struct Case { int64_t n, k; int group; bool sym; int split; };
+  for (Case c : {Case{72, 1200, 12, false, 0}, {75, 512, 128, true, 0}, {136, 1024, 128, false, 3}, {40, 100, -1, false, 0}}) {
+    std::vector<float> wt(size_t(c.n * c.k));
+    for (auto& v : wt) v = nd(rng);
+    W4Host h = quantize_w4_rtn(wt.data(), c.n, c.k, c.group, c.sym);
+    const std::string what = "lanes N=" + std::to_string(c.n) + " K=" + std::to_string(c.k) + " g" +
+                             std::to_string(c.group) + (c.sym ? " sym" : " asym") + " split " + std::to_string(c.split);
+    run_w4(gpu, cpu, h, random_f16(size_t(c.n), 9), what, {.path = GemmPath::Gemv, .split_k = c.split});
+    EXPECT_EQ(gpu.last_gemm_launch().gemv_variant, 3u) << what;
+    W4Layer l = gpu.upload_w4(h);
+    auto x = random_f16(size_t(16 * c.k), 3);
+    Buffer xb = gpu.upload(DType::F16, {16, c.k}, x.data(), x.size() * 2);
+    const GemmOptions o{.path = GemmPath::Gemv, .out = DType::F32, .split_k = c.split};
+    auto first = gpu.download<float>(gpu.gemm_w4a16(xb, l, o)), second = gpu.download<float>(gpu.gemm_w4a16(xb, l, o));
+    EXPECT_EQ(first, second) << what << ": not the same bits run to run";
+  }
+  lowbit::test::expect_clean(gpu);
+}
+
 // Explicit split-K on the tiled path: 2 and 3 K slices (whole BK steps each, a reduce pass after),
 // int4 (a group of 128 and one of 12, whose words straddle groups) and fp16 weights, against the CPU
 // reference; the launch must report the slices it ran.
@@ -473,6 +505,11 @@ TEST(GemmVulkanPortableDequant, MatchesCpuWithoutFp16Arithmetic) {
     run_w4(gpu, cpu, h, random_f16(size_t(n), 6), "portable dequant N=" + std::to_string(n), {.path = GemmPath::Gemv});
     h = quantize_w4_rtn(wt.data(), n, 240, 12, true);  // words straddling two groups
     run_w4(gpu, cpu, h, {}, "portable dequant g12 N=" + std::to_string(n), {.path = GemmPath::Gemv});
+    KernelConfig lanes;  // the lane-reduced form's portable build (gemm_gemv_sg where shuffles are)
+    lanes.variant = 3;
+    gpu.set_kernel_config(lanes);
+    run_w4(gpu, cpu, h, {}, "portable dequant lanes g12 N=" + std::to_string(n), {.path = GemmPath::Gemv});
+    gpu.set_kernel_config(std::nullopt);
   }
   lowbit::test::expect_clean(gpu);
 }

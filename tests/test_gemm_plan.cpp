@@ -19,16 +19,21 @@ struct NamedProfile {
 };
 
 // compute units, max invocations, shared bytes per workgroup (Vulkan limits as drivers report).
-// With the K-partitioned GEMV (DeviceProfile::gemv_partitions); GpuDefault() below turns it off.
+// With the K-partitioned GEMV (DeviceProfile::gemv_partitions); GpuDefault() below turns it off, lanes()
+// asks for the lane-reduced one. Last: the subgroup size where full subgroups may shuffle.
 const NamedProfile kGpus[] = {
-    {"H100 SXM (132 SMs)", {false, 132, 1024, 49152, 1, true}},
-    {"RX 7900 XTX (96 CUs, wave64)", {false, 96, 1024, 65536, 1, true}},
-    {"Arc A770 (32 Xe-cores)", {false, 32, 1024, 65536, 1, true}},
-    {"Adreno 750 (6 SPs, wave64)", {false, 6, 1024, 32768, 1, true}},
-    {"unknown GPU (no count)", {false, 0, 256, 32768, 1, true}},
+    {"H100 SXM (132 SMs)", {false, 132, 1024, 49152, 1, true, 32}},
+    {"RX 7900 XTX (96 CUs, wave64)", {false, 96, 1024, 65536, 1, true, 64}},
+    {"Arc A770 (32 Xe-cores)", {false, 32, 1024, 65536, 1, true, 32}},
+    {"Adreno 750 (6 SPs, wave64)", {false, 6, 1024, 32768, 1, true, 64}},
+    {"unknown GPU (no count)", {false, 0, 256, 32768, 1, true, 0}},
 };
 DeviceProfile gpu_default(DeviceProfile d) {
   d.gemv_partitions = false;
+  return d;
+}
+DeviceProfile lanes(DeviceProfile d) {
+  d.gemv_partitions = false, d.gemv_lanes = true;
   return d;
 }
 const DeviceProfile kCpu{true, 0, 1024, 65536, 2};  // lavapipe / PoCL on 2 threads
@@ -51,7 +56,20 @@ void expect_well_formed(const GemvPlan& p, const DeviceProfile& d, const Shape& 
   EXPECT_EQ(p.wg % p.kp, 0u);
   EXPECT_LE(p.wg, std::max<uint32_t>(d.max_workgroup, 32));
   EXPECT_EQ(p.kc % 4, 0u);
-  if (p.kp > 1) {
+  if (p.lr) {
+    EXPECT_FALSE(p.xs);
+    uint64_t ct = p.wg / p.kp, slots = p.kp / (p.sg ? std::min<uint64_t>(p.sg / ct, p.mt * p.nc) : 1), stride = slots > 1 ? slots + 1 : 1;
+    EXPECT_EQ(p.kp & (p.kp - 1), 0u) << "a pairwise tree over the partitions";
+    EXPECT_EQ(ct & (ct - 1), 0u) << "partition lanes of a subgroup at lane bits CT, 2CT, ...";
+    EXPECT_EQ(p.mt % p.rb, 0u);
+    EXPECT_GE(uint64_t(p.mt) * p.kc, uint64_t(p.rb) * p.nc * ct * stride) << "a pass's slots fit the shared array";
+    EXPECT_LE(p.shared_bytes(), 16384u + 64u);
+    if (p.sg) {
+      EXPECT_EQ(p.wg % p.sg, 0u) << "full subgroups";
+      EXPECT_GT(p.sg, ct) << "shuffles only where a subgroup holds several partitions";
+      EXPECT_EQ(p.sg, d.shuffle_lanes);
+    }
+  } else if (p.kp > 1) {
     EXPECT_FALSE(p.xs);
     EXPECT_GE(uint64_t(p.mt) * p.kc, uint64_t(p.rb) * p.wg * p.nc) << "the partition sums must fit the shared array";
     EXPECT_LE(p.rb * (p.wg / p.kp) * p.nc, p.wg) << "an invocation per output of a reduction pass";
@@ -71,14 +89,73 @@ TEST(GemmPlan, GemvPlansAreWellFormedOnEveryProfileAndShape) {
                          std::string(g.name) + " " + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k));
   for (const auto& s : kShapes) expect_well_formed(plan_gemv(kCpu, true, s.m, s.n, s.k, 0), kCpu, s, "cpu");
   for (const auto& g : kGpus)
-    for (const auto& s : kShapes) expect_well_formed(plan_gemv(gpu_default(g.d), true, s.m, s.n, s.k, 0), g.d, s, "staged");
+    for (const auto& s : kShapes) expect_well_formed(plan_gemv(gpu_default(g.d), true, s.m, s.n, s.k, 0), g.d, s, "default");
+  for (const auto& g : kGpus)
+    for (const auto& s : kShapes) {
+      GemvPlan p = plan_gemv(lanes(g.d), true, s.m, s.n, s.k, 0);
+      EXPECT_TRUE(p.lr);
+      expect_well_formed(p, g.d, s, std::string("lanes ") + g.name + " " + std::to_string(s.m) + "x" +
+                                        std::to_string(s.n) + "x" + std::to_string(s.k));
+    }
+}
+
+// The lane-reduced plan on an H100 at M = 1: the columns alone give >= 2 workgroups per SM, so no
+// split (no reduce dispatch); 16-byte loads, 4 in flight (64 bytes) per invocation; the partition sums
+// shuffled over 32-lane subgroups, the shared-memory stage holding one slot per subgroup.
+TEST(GemmPlan, LanesOnH100AtM1NeedNoReduceDispatch) {
+  const DeviceProfile h100 = lanes(kGpus[0].d);
+  for (Shape s : {Shape{1, 4096, 4096}, Shape{1, 14336, 4096}, Shape{1, 4096, 14336}}) {
+    SCOPED_TRACE(std::to_string(s.n) + "x" + std::to_string(s.k));
+    GemvPlan p = plan_gemv(h100, true, s.m, s.n, s.k, 0);
+    EXPECT_EQ(p.splits, 1u) << "no second dispatch";
+    EXPECT_GE(p.groups_n, 2u * 132u) << "the columns alone cover every SM twice";
+    EXPECT_EQ(p.nc, 4u);
+    EXPECT_GE(p.u * p.nc * 4, 64u) << "bytes of weight loads in flight per invocation";
+    EXPECT_EQ(p.sg, 32u);
+    EXPECT_EQ(p.variant(), 3u);
+  }
+}
+
+// At M = 8..16 the lane-reduced plan reads wider column sets (X is re-read per set) and splits K only
+// as far as the columns fall short of two workgroups per compute unit.
+TEST(GemmPlan, LanesSplitOnlyWhereTheColumnsFallShort) {
+  for (const auto& g : kGpus) {
+    uint64_t cu = g.d.compute_units ? g.d.compute_units : 128;
+    for (uint64_t m : {1u, 4u, 8u, 16u})
+      for (uint64_t n : {4096u, 14336u}) {
+        GemvPlan p = plan_gemv(lanes(g.d), true, m, n, 4096, 0);
+        SCOPED_TRACE(std::string(g.name) + " M=" + std::to_string(m) + " N=" + std::to_string(n));
+        EXPECT_GE(p.workgroups(), 2 * cu);
+        if (p.groups_n >= 2 * cu) {
+          EXPECT_EQ(p.splits, 1u);
+        }
+        if (m > 4) {
+          EXPECT_GE((p.wg / p.kp) * p.nc * 4, 64u) << "at least 64-byte row segments";
+        }
+      }
+  }
+  EXPECT_EQ(plan_gemv(lanes(kGpus[0].d), true, 16, 4096, 4096, 0).splits, 2u) << "256 column sets on 132 SMs";
+}
+
+// GPUs pick the lane-reduced plan by default only at M = 1 where it needs no split and each partition
+// issues its loads in at most two batches (1x4096x4096 on an H100); the staged plan elsewhere.
+TEST(GemmPlan, GpusPickLanesAtM1WhereThePartitionedFormWon) {
+  const DeviceProfile h100 = gpu_default(kGpus[0].d);
+  EXPECT_EQ(plan_gemv(h100, true, 1, 4096, 4096, 0).variant(), 3u);
+  EXPECT_EQ(plan_gemv(h100, true, 1, 14336, 4096, 0).variant(), 1u);
+  EXPECT_EQ(plan_gemv(h100, true, 1, 4096, 14336, 0).variant(), 1u);
+  EXPECT_EQ(plan_gemv(h100, true, 16, 4096, 4096, 0).variant(), 1u);
+  EXPECT_EQ(plan_gemv(kCpu, true, 1, 4096, 4096, 0).variant(), 1u) << "CPU drivers keep the staged plan";
+  lowbit::KernelConfig c;
+  c.variant = 1;
+  EXPECT_EQ(plan_gemv(h100, true, 1, 4096, 4096, 0, c).variant(), 1u) << "the variant knob overrides";
 }
 
 // By default a GPU runs the staged plan (measured faster on an H100), split to about two workgroups per
 // compute unit where K allows slices of at least one X chunk.
 TEST(GemmPlan, GpusDefaultToTheStagedPlanSplitForTheDevice) {
   const DeviceProfile h100 = gpu_default(kGpus[0].d);
-  GemvPlan p = plan_gemv(h100, true, 1, 4096, 4096, 0);
+  GemvPlan p = plan_gemv(h100, true, 2, 4096, 4096, 0);
   EXPECT_TRUE(p.xs);
   EXPECT_EQ(p.kp, 1u);
   EXPECT_EQ(p.splits, 16u) << "4 column groups; K / 256 slices at most";
@@ -146,6 +223,22 @@ TEST(GemmPlan, TiledSplitKCoversTheGpuAndLeavesCpuDriversAlone) {
   EXPECT_EQ(splits, 1u);
   plan_tiled_split(kCpu, 64, 4096, 4, splits);
   EXPECT_EQ(splits, 4u) << "a request is honoured everywhere";
+}
+
+}  // namespace
+
+namespace {
+
+// The lane-reduced form's rounding chain: 6 roundings of one word's products and its scale, one per word
+// of a partition's run, one per pairwise level over the partitions, the slices, the bias.
+TEST(GemmPlan, LaneReducedRoundingDepthFollowsItsChain) {
+  using lowbit::detail::w4_gemv_rounding_depth;
+  EXPECT_EQ(w4_gemv_rounding_depth(128, 4096, 1, 32, true), 6u + 16u + 5u + 1u);  // 512 words / 32 partitions
+  EXPECT_EQ(w4_gemv_rounding_depth(128, 8192, 1, 32, true), 6u + 32u + 5u + 1u) << "grows with K / kp";
+  EXPECT_EQ(w4_gemv_rounding_depth(12, 100, 3, 1, true), 6u + 13u + 0u + 3u + 1u) << "one partition, 3 slices";
+  EXPECT_EQ(w4_gemv_rounding_depth(128, 4096, 1, 128, true), 6u + 4u + 7u + 1u);
+  EXPECT_LT(w4_gemv_rounding_depth(128, 4096, 1, 32, true), w4_gemv_rounding_depth(128, 4096, 1, 32))
+      << "no serial sum of the partitions";
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ Command add_bench_command(CLI::App& root) {
   auto* cmd = root.add_subcommand("bench", "Benchmark an op on a device (median, p20, p80; GB/s, TFLOP/s, roofline)");
   struct Args {
     std::string op, shapes, json, baseline, formats, batch, context, q_len, kv_heads, kv_formats, peak_shape,
-        convert_dtype = "f32", pipeline = "pipelined";
+        convert_dtype = "f32", pipeline = "pipelined", config;
     double copy_mib = 256;
     bench::Options o;
     DeviceFlags dev;
@@ -54,6 +54,9 @@ Command add_bench_command(CLI::App& root) {
   cmd->add_option("--kv-format", a->kv_formats, "attention: KV formats (fp16 is always measured; default fp16,int8,int4,e4m3)");
   cmd->add_option("--copy-mib", a->copy_mib, "size of the copy that measures peak bandwidth (capped by the device)")
       ->capture_default_str();
+  cmd->add_option("--config", a->config,
+                  "kernel config forced on every op of the run (autotuner knobs, e.g. \"variant=3\" for the "
+                  "lane-reduced int4 GEMV; default: the tuning lookup)");
   cmd->add_option("--peak-shape", a->peak_shape, "M,N,K of the calibration fp16 GEMM for the compute peak, or 0 for none (default 256,1024,1024)");
   return {cmd, [a] {
             bench::Options& o = a->o;
@@ -81,7 +84,9 @@ Command add_bench_command(CLI::App& root) {
             else if (!a->peak_shape.empty())
               o.peak_shape = bench::parse_shapes(a->peak_shape).at(0);
             if (!a->json.empty()) check_output(a->json, "--json");
+            const KernelConfig forced = parse_kernel_config(a->config.empty() ? "default" : a->config);
             Context ctx = make_context(a->dev);
+            if (!a->config.empty()) ctx.set_kernel_config(forced);
             // A progress bar on stderr when it is a terminal; the number of rows is known only at the end.
             ProgressFn bar = make_progress_bar("bench " + o.op, "rows");
             size_t rows = 0;

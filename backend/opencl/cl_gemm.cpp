@@ -76,6 +76,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
     l.shared_bytes = gp.shared_bytes();
     l.stages = 1;
     l.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
+    l.gemv_variant = a.w4 ? gp.variant() : 0;
   } else {
     const size_t groups_x = (a.n + tc.bn - 1) / tc.bn, groups_y = (a.m + tc.bm - 1) / tc.bm;
     launch3(k, groups_x * tc.wg, groups_y, splits, tc.wg);

@@ -27,6 +27,18 @@ uint32_t compute_units(VkPhysicalDevice pd) {
   return 0;
 }
 
+// The subgroup size where compute shaders may shuffle in full subgroups of exactly that size
+// (REQUIRE_FULL_SUBGROUPS, no size variation: maxSubgroupSize == subgroupSize), else 0.
+uint32_t shuffle_lanes(const Gpu& gpu) {
+  VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+  VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  p2.pNext = &sg;
+  vkGetPhysicalDeviceProperties2(gpu.physical(), &p2);
+  const bool ok = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                  (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && gpu.full_subgroups_max() == sg.subgroupSize;
+  return ok ? sg.subgroupSize : 0;
+}
+
 }  // namespace
 
 DeviceProfile device_profile(const Gpu& gpu) {
@@ -36,6 +48,7 @@ DeviceProfile device_profile(const Gpu& gpu) {
   d.max_workgroup = gpu.limits().maxComputeWorkGroupInvocations;
   d.shared_bytes = gpu.limits().maxComputeSharedMemorySize;
   d.threads = std::max(1u, std::thread::hardware_concurrency());
+  d.shuffle_lanes = shuffle_lanes(gpu);
   return with_profile_override(d);
 }
 

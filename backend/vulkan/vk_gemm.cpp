@@ -95,7 +95,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     throw Error(ErrorCode::Unsupported, std::string("gemm: the cooperative-matrix path needs VK_") +
                                             coopmat_variant_name(coopmat_) + "_cooperative_matrix with an fp16 x fp16 + fp32 shape");
   if (gemv) {
-    shader = a.w4 && f16_dequant_ ? "gemm_gemv_f16dq" : "gemm_gemv";
+    shader = !a.w4 ? "gemm_gemv" : f16_dequant_ ? (gp.sg ? "gemm_gemv_f16dq_sg" : "gemm_gemv_f16dq") : gp.sg ? "gemm_gemv_sg" : "gemm_gemv";
     spec = gemv_params(gp, a.w4).values;
   } else if (coop && coopmat_ == CoopmatVariant::Khr) {  // fragment shape from the device's list
     const CoopmatShape& f = *gpu_.coopmat_khr_shape();
@@ -108,9 +108,10 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
     shader = "gemm_tiled";
     spec = tiled_params(tc, a.w4, any_group).values;
   }
-  const Pipeline& pipe = pipelines_.get(shader, 6, spec);
+  const Pipeline& pipe = pipelines_.get(shader, 6, spec, gemv && a.w4 && gp.sg);  // shuffles need full subgroups
   GemmLaunch launch{.kernel = shader, .invocations_per_workgroup = spec[0], .split_k = splits};
   if (gemv) launch.shared_bytes = gp.shared_bytes(), launch.stages = 1, launch.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
+  if (gemv && a.w4) launch.gemv_variant = gp.variant();
   if (!gemv && !coop) launch.shared_bytes = tc.shared_bytes(), launch.stages = tc.stages;
   if (coop) {
     const bool khr = coopmat_ == CoopmatVariant::Khr;

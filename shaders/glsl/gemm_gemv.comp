@@ -9,6 +9,13 @@
 //   segments of several word rows); each partition takes one contiguous run of the slice's word rows,
 //   X comes from global memory (no staging barrier before the first weight load), U words' loads are
 //   issued before their math, and the KP sums are added in shared memory at the end in a fixed order.
+// - lane-reduced (LR, KP >= 1, variant 3): the K-partitioned geometry with nothing serial after the loads:
+//   each word's 8 rows become (q - zero) * scale (exact in fp32) so that one accumulator per output
+//   takes x · w directly (no per-group sum beside it), scales/zeros load once per group change, U 16-byte
+//   loads go out before their math, and the KP partition sums are added by subgroup shuffles between
+//   the partition lanes of one subgroup (SUBGROUP_REDUCE build, full subgroups: a reduce-scatter, so each
+//   lane ends with MT * NC / lanes sums) and a shared-memory tree across subgroups that every invocation
+//   takes part in (the only stage without subgroup arithmetic). Fixed order: the same bits every run.
 // Each word's 8 rows become exact q - zero values (fp32 2^23 trick, or with F16_DEQUANT the fp16
 // exponent trick), each group's scale is applied once to its sum, and M x NC fp32 sums accumulate.
 // fp16 weights: LANES invocations share one column (16-byte loads along K) and reduce in shared
@@ -20,6 +27,11 @@
 #ifdef F16_DEQUANT  // build-time variant for devices with fp16 arithmetic (shaderFloat16)
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #endif
+#ifdef SUBGROUP_REDUCE  // build-time variant: LR partition sums reduced by shuffles (full subgroups only)
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#endif
+#extension GL_EXT_control_flow_attributes : require
 #include "gemm_common.glsl"
 
 layout(constant_id = 0) const uint WG = 128;   // invocations per workgroup
@@ -33,6 +45,7 @@ layout(constant_id = 6) const uint KP = 1;     // int4: K partitions per workgro
 layout(constant_id = 7) const bool XS = true;  // int4: X staged in shared memory (KP == 1 only), else read from global
 layout(constant_id = 8) const uint RB = 1;     // int4, KP > 1: accumulator rows reduced per pass (RB * WG * NC <= MT * KC)
 layout(constant_id = 9) const uint U = 4;      // int4: words whose loads are issued together, before their math (1 on CPU drivers: registers)
+layout(constant_id = 10) const bool LR = false; // int4, !XS: the lane-reduced form (RB rows per shared-memory pass)
 
 const uint CT = WG / KP;  // column threads per workgroup
 
@@ -331,9 +344,135 @@ void gemv_f16() {
   }
 }
 
+// LR: scales and 2^23 + zeros of the group cached for the NC columns, the first row past that group,
+// and one word's scaled weights (rows 0..3 / 4..7 of each column).
+float gs[NC], gz[NC];
+uint gnext;
+vec4 wlo[NC], whi[NC];
+
+// LR: (q - zero) * scale of the word in wbuf slot `slot` (absolute first row `row`) into wlo / whi, exact;
+// the group's scales and zeros load once, when `row` passes the cached group. A word that straddles
+// group edges (groups that are no multiple of 8 rows) takes each row's own group.
+void scaled_word(uint slot, uint row, uint n0, uint n_end) {
+  if (row >= gnext) {
+    uint g = row / pc.group;
+    bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
+    for (uint c = 0u; c < NC; ++c) {
+      uint n = min(n0 + c, n_end - 1u);
+      gs[c] = scale_at(g * pc.N + n);
+      gz[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
+    }
+    gnext = (g + 1u) * pc.group;
+  }
+  bool straddles = row + 8u > gnext && gnext < pc.K;
+  for (uint c = 0u; c < NC; ++c) {
+    uint word = wbuf[slot * NC + c];
+    if (straddles) {
+      float w8[8];
+      dequant8_rows(word, row, min(n0 + c, n_end - 1u), w8);
+      wlo[c] = vec4(w8[0], w8[1], w8[2], w8[3]), whi[c] = vec4(w8[4], w8[5], w8[6], w8[7]);
+    } else {
+      dequant_word(word, gz[c], wlo[c], whi[c]);
+      wlo[c] *= gs[c], whi[c] *= gs[c];
+    }
+  }
+}
+
+// LR: adds word rows [w0, w1) into acc: U words' loads issued first, then per word one scaled
+// dequant and one dot per row of X into the output's only accumulator.
+void accumulate_scaled(uint w0, uint w1, uint n0, uint n_end) {
+  gnext = 0u;
+  for (uint w = w0; w < w1; w += U) {
+    for (uint u = 0u; u < U; ++u)
+      if (w + u < w1) load_words(w + u, n0, u);
+    for (uint u = 0u; u < U; ++u) {
+      if (w + u < w1) {
+        uint row = (w + u) * 8u;
+        scaled_word(u, row, n0, n_end);
+        for (uint m = 0u; m < MT; ++m) {
+          vec4 xa, xb;
+          x8(m, row, xa, xb);
+          for (uint c = 0u; c < NC; ++c) acc[m * NC + c] += dot(xa, wlo[c]) + dot(xb, whi[c]);
+        }
+      }
+    }
+  }
+}
+
+// LR: the KP partition sums of each of the workgroup's outputs, added in a fixed order, and stored.
+// v: the invocation's place (subgroup-major), ct its column thread, kp its partition.
+// 1. (SUBGROUP_REDUCE) a reduce-scatter over the partition lanes of one subgroup (lane bits CT, 2CT, ...):
+//    each step a lane keeps half of its sums plus the partner's copy of that half and sends the other
+//    half, for L = min(partition lanes, MT * NC) lanes; each group of L lanes then holds one slot.
+// 2. the slots of each output in shared memory ([output][slot], odd stride), added by a pairwise tree
+//    whose pairs every invocation shares; RB accumulator rows (RB * NC sums per column thread) per pass.
+void reduce_lanes_and_finish(uint v, uint ct, uint kp, uint colbase, uint n_end, uint split) {
+  const uint A = MT * NC;
+  uint held = A, base = 0u, slot = kp, slots = KP;
+#ifdef SUBGROUP_REDUCE
+  uint sg = gl_SubgroupSize;
+  [[unroll]] for (uint s = 0u; s < 8u; ++s) {
+    uint o = CT << s;
+    const uint h = A >> (s + 1u);
+    if (o >= sg || h == 0u) break;
+    bool upper = (v & o) != 0u;
+    [[unroll]] for (uint i = 0u; i < h; ++i) {
+      float keep = upper ? acc[i + h] : acc[i], send = upper ? acc[i] : acc[i + h];
+      acc[i] = keep + subgroupShuffleXor(send, o);
+    }
+    if (upper) base += h;
+    held = h;
+  }
+  uint lanes = min(sg > CT ? sg / CT : 1u, A);  // L: partition lanes reduced together
+  slot = kp / lanes, slots = KP / lanes;
+#endif
+  const uint JB = RB * NC;
+  uint sp = slots > 1u ? slots + 1u : 1u;
+  uint lid = gl_LocalInvocationID.x;
+  for (uint jb = 0u; jb < A; jb += JB) {
+    barrier();
+    [[unroll]] for (uint i = 0u; i < A; ++i)
+      if (i < held && base + i >= jb && base + i < jb + JB) red_set(((base + i - jb) * CT + ct) * sp + slot, acc[i]);
+    barrier();
+    for (uint h = slots / 2u; h > 0u; h >>= 1u) {
+      for (uint t = lid; t < JB * CT * h; t += WG) {
+        uint o = t / h, j = t % h;
+        red_set(o * sp + j, red_get(o * sp + j) + red_get(o * sp + j + h));
+      }
+      barrier();
+    }
+    for (uint t = lid; t < JB * CT; t += WG) {  // output (sum jb + t / CT, column thread t % CT)
+      uint j = jb + t / CT, m = j / NC, n = colbase + (t % CT) * NC + j % NC;
+      if (m < pc.M && n < n_end) finish_value(m, n, split, red_get(t * sp));
+    }
+  }
+}
+
+// LR: the lane-reduced form (see the top of this file); no barrier before the first weight loads.
+void gemv_w4_lanes() {
+#ifdef SUBGROUP_REDUCE
+  uint v = gl_SubgroupID * gl_SubgroupSize + gl_SubgroupInvocationID;
+#else
+  uint v = gl_LocalInvocationID.x;
+#endif
+  uint ct = v % CT, kp = v / CT;
+  uint colbase = pc.n_base + gl_WorkGroupID.x * CT * NC, n0 = colbase + ct * NC;
+  uint n_end = pc.n_base + pc.n_count;
+  uint split = pc.split_base + gl_WorkGroupID.y;
+  uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
+  [[unroll]] for (uint i = 0u; i < MT * NC; ++i) acc[i] = 0.0;
+  // this partition's run of the slice's word rows
+  uint wbeg = k0 >> 3, wend = (k1 + 7u) >> 3, run = (wend - wbeg + KP - 1u) / KP;
+  uint w0 = min(wend, wbeg + kp * run), w1 = min(wend, w0 + run);
+  if (n0 < n_end) accumulate_scaled(w0, w1, n0, n_end);
+  reduce_lanes_and_finish(v, ct, kp, colbase, n_end, split);
+}
+
 void main() {
   if (W4 && XS) {
     gemv_w4_staged();
+  } else if (W4 && LR) {
+    gemv_w4_lanes();
   } else if (W4) {
     gemv_w4();
   } else {

@@ -5,6 +5,8 @@ lowbit_glsl(convert_dequantize convert.comp DEQUANTIZE)
 # GEMM family (Y = X · Wᵀ): weight type, tile shapes and M rows are specialization constants.
 lowbit_glsl(gemm_gemv gemm_gemv.comp)
 lowbit_glsl(gemm_gemv_f16dq gemm_gemv.comp F16_DEQUANT)  # fp16 exponent-trick dequant (shaderFloat16)
+lowbit_glsl(gemm_gemv_sg gemm_gemv.comp SUBGROUP_REDUCE)  # lane-reduced GEMV: partition sums by subgroup shuffles
+lowbit_glsl(gemm_gemv_f16dq_sg gemm_gemv.comp F16_DEQUANT SUBGROUP_REDUCE)
 lowbit_glsl(gemm_tiled gemm_tiled.comp)
 lowbit_glsl(gemm_reduce gemm_reduce.comp)
 lowbit_glsl(gather gather.comp)

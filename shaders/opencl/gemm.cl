@@ -7,7 +7,9 @@
  *   LB_W4   1 int4 weights, 0 fp16 weights
  *   LB_WG   work-group size
  *   GEMV (small M): LB_MT accumulator rows (>= M), LB_KC K chunk staged in local memory (>= LB_WG),
- *                   LB_COLS fp16 columns per work-group, LB_NC int4 columns per work-item (1, 4 or 8)
+ *                   LB_COLS fp16 columns per work-group, LB_NC int4 columns per work-item (1, 4 or 8);
+ *                   int4 forms: LB_XS staged, LB_KP > 1 K-partitioned, LB_LR lane-reduced (its
+ *                   partition sums by a local-memory tree: OpenCL C 1.2 has no subgroup shuffles)
  *   tiled:          LB_BM, LB_BN, LB_BK (multiple of 8), LB_TM, LB_TN (multiple of 4);
  *                   LB_WG = (BM/TM)*(BN/TN); LB_STAGES K-pipeline depth (backend/tiled_config.hpp)
  * Split-K: work-group row 1 (GEMV) or z (tiled) indexes the K slice; with splits > 1 the fp32 partials
@@ -73,12 +75,16 @@ inline float4 lb_rows_in_group(uint r0, uint gbegin, uint glen) {
 #define LB_NC 1
 #endif
 
+/* Where a finished Y[m, n] goes: the split-K partials, or Y with the bias. */
+inline void lb_finish_value(__global float* y32, __global half* y16, __global const half* bias, uint M, uint N,
+                            uint splits, uint flags, uint m, uint n, uint split, float v) {
+  if (splits > 1u) y32[(split * M + m) * N + n] = v;
+  else lb_store_y(y32, y16, flags, m * N + n, v + lb_bias(bias, flags, n));
+}
+
 inline void lb_finish(__global float* y32, __global half* y16, __global const half* bias, uint M, uint N, uint splits,
                       uint flags, uint n, uint split, const float* acc) {
-  for (uint m = 0; m < LB_MT && m < M; ++m) {
-    if (splits > 1u) y32[(split * M + m) * N + n] = acc[m];
-    else lb_store_y(y32, y16, flags, m * N + n, acc[m] + lb_bias(bias, flags, n));
-  }
+  for (uint m = 0; m < LB_MT && m < M; ++m) lb_finish_value(y32, y16, bias, M, N, splits, flags, m, n, split, acc[m]);
 }
 
 #if LB_W4
@@ -90,6 +96,9 @@ inline void lb_finish(__global float* y32, __global half* y16, __global const ha
 #endif
 #ifndef LB_XS
 #define LB_XS 1 /* X staged in local memory in LB_KC chunks (LB_KP == 1), else read from global memory */
+#endif
+#ifndef LB_LR
+#define LB_LR 0 /* 1: the lane-reduced form (LB_XS 0) */
 #endif
 #define LB_CT (LB_WG / LB_KP)
 #ifndef LB_UW
@@ -130,6 +139,59 @@ inline void lb_load_words(__global const uint* w, uint N, uint row, uint n0, uin
 #endif
 }
 
+/* q - zero of rows 0..3 (lo) and 4..7 (hi) of one word, exact; zb = 2^23 + zero: nibble | 0x4B000000 is
+ * the float 2^23 + q, so one OR and one subtract give q - zero. */
+inline void lb_word_q(uint word, float zb, float4* lo, float4* hi) {
+  *lo = as_float4(((uint4)(word, word >> 16, word >> 4, word >> 20) & 0xFu) | 0x4B000000u) - zb;
+  *hi = as_float4(((uint4)(word >> 8, word >> 24, word >> 12, word >> 28) & 0xFu) | 0x4B000000u) - zb;
+}
+
+#if LB_LR
+/* LR: adds word rows [w0, w1) into accn with each word's rows scaled before their products, so that an
+ * output has one accumulator: LB_UW words' loads first, the group's scales and zeros loaded when a row
+ * passes the cached group, a word straddling group edges with each row's own group. */
+inline void lb_accumulate_scaled(__global const half* x, __local const float* smem, __global const uint* w,
+                                 __global const half* scales, __global const uchar* zeros, uint M, uint N, uint K,
+                                 uint group, uint flags, uint w0, uint w1, uint n0, float* accn) {
+  float gs[LB_NC], gz[LB_NC];
+  uint gnext = 0u;
+  for (uint wr = w0; wr < w1; wr += LB_UW) {
+    uint wv[LB_UW * LB_NC];
+    for (uint u = 0; u < LB_UW; ++u)
+      if (wr + u < w1) lb_load_words(w, N, wr + u, n0, wv + u * LB_NC);
+    for (uint u = 0; u < LB_UW && wr + u < w1; ++u) {
+      uint row = (wr + u) * 8u;
+      if (row >= gnext) {
+        uint g = row / group;
+        for (uint c = 0; c < LB_NC; ++c) {
+          uint n = min(n0 + c, N - 1u);
+          gs[c] = vload_half(g * N + n, scales);
+          gz[c] = 8388608.0f + ((flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f);
+        }
+        gnext = (g + 1u) * group;
+      }
+      bool straddles = row + 8u > gnext && gnext < K;
+      for (uint c = 0; c < LB_NC; ++c) {
+        float4 lo, hi;
+        if (straddles) {
+          float w8[8];
+          lb_dequant8_rows(wv[u * LB_NC + c], row, min(n0 + c, N - 1u), N, K, group, flags, scales, zeros, w8);
+          lo = vload4(0, w8), hi = vload4(1, w8);
+        } else {
+          lb_word_q(wv[u * LB_NC + c], gz[c], &lo, &hi);
+          lo *= gs[c], hi *= gs[c];
+        }
+        for (uint m = 0; m < LB_MT; ++m) {
+          float4 xa, xb;
+          lb_x8(x, smem, M, K, m, row, 0u, &xa, &xb);
+          accn[m * LB_NC + c] += dot(xa, lo) + dot(xb, hi);
+        }
+      }
+    }
+  }
+}
+#endif
+
 /* Adds rows [r0, r1) of K into accn, group by group: scales and zeros once per group, sum (q - zero) * x,
  * then scale the group's sums. A group need not be a multiple of 8 rows: a word straddling two groups
  * is visited once per group, its rows outside the current group masked to 0. kc: first row of the
@@ -166,10 +228,9 @@ inline void lb_accumulate(__global const half* x, __local const float* smem, __g
 #define LB_IN_GROUP(v, mask) (v) /* every word lies inside one group */
 #endif
         for (uint c = 0; c < LB_NC; ++c) {
-          uint word = wv[u * LB_NC + c];
-          /* nibble | 0x4B000000 is the float 2^23 + q: one OR and one subtract give q - zero exactly */
-          float4 lo = LB_IN_GROUP(as_float4(((uint4)(word, word >> 16, word >> 4, word >> 20) & 0xFu) | 0x4B000000u) - zb[c], in_lo);
-          float4 hi = LB_IN_GROUP(as_float4(((uint4)(word >> 8, word >> 24, word >> 12, word >> 28) & 0xFu) | 0x4B000000u) - zb[c], in_hi);
+          float4 lo, hi;
+          lb_word_q(wv[u * LB_NC + c], zb[c], &lo, &hi);
+          lo = LB_IN_GROUP(lo, in_lo), hi = LB_IN_GROUP(hi, in_hi);
           for (uint m = 0; m < LB_MT; ++m) {
             float4 xa, xb;
             lb_x8(x, smem, M, K, m, kk, kc, &xa, &xb);
@@ -214,6 +275,12 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
     barrier(CLK_LOCAL_MEM_FENCE);
     if (n0 < N) lb_accumulate(x, smem, w, scales, zeros, M, N, K, group, flags, kc, kc + kn, kc, n0, accn);
   }
+#elif LB_LR
+  { /* this partition's run of the slice's word rows */
+    uint wbeg = k0 >> 3, wend = (k1 + 7u) >> 3, run = (wend - wbeg + LB_KP - 1u) / LB_KP;
+    uint w0 = min(wend, wbeg + kp * run), w1 = min(wend, w0 + run);
+    if (n0 < N) lb_accumulate_scaled(x, smem, w, scales, zeros, M, N, K, group, flags, w0, w1, n0, accn);
+  }
 #else
   { /* this partition's run of whole word rows of the slice */
     uint words = (k1 - k0 + 7u) >> 3, run = (words + LB_KP - 1u) / LB_KP;
@@ -221,7 +288,30 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
     if (n0 < N) lb_accumulate(x, smem, w, scales, zeros, M, N, K, group, flags, r0, r1, 0u, n0, accn);
   }
 #endif
-#if LB_KP > 1
+#if LB_LR
+  /* LR: the LB_KP partition sums of each output ([output][partition] in local memory, odd stride) added by
+   * a pairwise tree whose pairs every work-item shares, LB_RB accumulator rows per pass, then stored. */
+  {
+    const uint JB = LB_RB * LB_NC, SP = LB_KP > 1 ? LB_KP + 1 : 1;
+    uint colbase = get_group_id(0) * LB_CT * LB_NC;
+    for (uint jb = 0; jb < LB_MT * LB_NC; jb += JB) {
+      barrier(CLK_LOCAL_MEM_FENCE);
+      for (uint i = 0; i < JB; ++i) smem[(i * LB_CT + ct) * SP + kp] = accn[jb + i];
+      barrier(CLK_LOCAL_MEM_FENCE);
+      for (uint h = LB_KP / 2u; h > 0u; h >>= 1) {
+        for (uint t = lid; t < JB * LB_CT * h; t += LB_WG) {
+          uint o = t / h, j = t % h;
+          smem[o * SP + j] += smem[o * SP + j + h];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+      }
+      for (uint t = lid; t < JB * LB_CT; t += LB_WG) { /* sum jb + t / CT of column work-item t % CT */
+        uint j = jb + t / LB_CT, m = j / LB_NC, n = colbase + (t % LB_CT) * LB_NC + j % LB_NC;
+        if (m < M && n < N) lb_finish_value(y32, y16, bias, M, N, splits, flags, m, n, split, smem[t * SP]);
+      }
+    }
+  }
+#elif LB_KP > 1
   /* the partitions' sums of each output, added in a fixed order: LB_RB accumulator rows per pass; every
    * work-item parks its sums ([row][partition][column work-item][column]), T work-items per output each
    * add LB_KP / T consecutive partitions, and the output's owner (partition 0) adds those T partials. */
@@ -251,7 +341,7 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
   }
   barrier(CLK_LOCAL_MEM_FENCE); /* a plain region for the stores below (PoCL 3.1 asserts without it) */
 #endif
-  for (uint c = 0; kp == 0u && c < LB_NC && n0 + c < N; ++c) { /* the outputs' owners (partition 0) finish */
+  for (uint c = 0; !LB_LR && kp == 0u && c < LB_NC && n0 + c < N; ++c) { /* the outputs' owners (partition 0) finish */
     float col[LB_MT];
     for (uint m = 0; m < LB_MT; ++m) col[m] = accn[m * LB_NC + c];
     lb_finish(y32, y16, bias, M, N, splits, flags, n0 + c, split, col);

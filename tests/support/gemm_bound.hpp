@@ -88,7 +88,8 @@ inline uint64_t gemm_rounding_depth(const Context& ctx, const GemmOptions& o, in
   // the cooperative-matrix path rounds each dequantized weight to fp16 (2^-11 = 2^13 u) before the sum
   if (p == GemmPath::CoopMatrix) return gemm_rounding_depth_any_order(K, splits) + (uint64_t(1) << 13);
   if (ctx.backend() == Backend::CPU || !w4 || p != GemmPath::Gemv) return gemm_rounding_depth_any_order(K, splits);
-  return w4_gemv_rounding_depth(uint64_t(group), K, splits, std::max<uint64_t>(1, launch.k_partitions));
+  return w4_gemv_rounding_depth(uint64_t(group), K, splits, std::max<uint64_t>(1, launch.k_partitions),
+                                launch.gemv_variant == 3);
 }
 
 // Elements of `got` outside the bound for depth d; reports the first few as failures when `report`.

@@ -2,7 +2,8 @@
 # tools/gpu/gemm_check.sh — the GEMM / attention check of one GPU run, ON the GPU machine, over what
 # tools/gpu/stage.sh staged: the GPU suites (validation on), the cooperative-matrix variants without
 # validation (Debian's layer predates VK_KHR_cooperative_matrix), then `lowbit bench` of the current and
-# the base CLI side by side, the matrix variants one by one, and the serial/pipelined pair. One archive
+# the base CLI side by side, the matrix variants one by one, the serial/pipelined pair, and the int4 GEMV
+# forms one by one (gemv_forms.sh). One archive
 # comes back: $OUT/gpu.tgz. Sized for ~5 minutes.
 set -uo pipefail
 final=${OUT:-/tmp}
@@ -20,6 +21,7 @@ for v in "KHR:" "NV:LOWBIT_VK_NO_COOPMAT_KHR=1" "TILED:LOWBIT_VK_NO_COOPMAT=1"; 
     --json "$o/bench_matrix_$name.json" >"$o/bench_matrix_$name.log" 2>&1
   echo "bench matrix $name exit $?"; grep -E '^ *(w4a16|f16)' "$o/bench_matrix_$name.log"
 done
+bash .gpu/gemv_forms.sh "$o"  # the int4 GEMV forms forced one by one at M = 1, 8, 16 (two rounds)
 timeout 60 .gpu/bin/lowbit bench --op attention --backend vulkan --json "$o/bench_attention_vulkan.json" >"$o/bench_attention_vulkan.log" 2>&1
 echo "bench attention exit $?"; grep -E '^ *(attention|decode|prefill)' "$o/bench_attention_vulkan.log" | head -20
 cp /tmp/gpu-run.log "$o/"

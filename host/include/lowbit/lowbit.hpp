@@ -207,6 +207,7 @@ struct GemmLaunch {
   uint32_t stages = 0;                     // K-pipeline depth (1 = serial)
   uint32_t split_k = 1;                    // K slices (> 1: a reduce pass follows)
   uint32_t k_partitions = 1;               // GEMV: invocations of a workgroup that share columns and split K
+  uint32_t gemv_variant = 0;               // int4 GEMV: 1 staged, 2 K-partitioned, 3 lane-reduced (KernelConfig::variant)
 };
 
 // Time of the work measured on the device (GPU timestamps / profiling events / wall clock on CPU).
