@@ -16,6 +16,7 @@ struct Session {
   const Options& o;
   std::vector<Result>& results;
   std::function<void(const Result&)> progress;
+  std::function<void()> flush;  // the cache flush ahead of each timed iteration (empty: none)
 };
 
 // Times fn (o.warmup untimed runs, then o.iters timed ones) and appends the row. An Unsupported or

@@ -6,11 +6,13 @@
 
 namespace lowbit::bench {
 
-Stats time_op(Context& ctx, const std::function<void()>& op, int warmup, int iters) {
+Stats time_op(Context& ctx, const std::function<void()>& op, int warmup, int iters,
+              const std::function<void()>& before_each) {
   for (int i = 0; i < warmup; ++i) op();
   ctx.wait();
   std::vector<double> t;
   for (int i = 0; i < iters; ++i) {
+    if (before_each) before_each();  // reset_timing below waits for it and drops its time
     ctx.reset_timing();
     op();
     t.push_back(ctx.timing().device_ms);

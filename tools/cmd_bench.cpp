@@ -16,6 +16,7 @@ Command add_bench_command(CLI::App& root) {
     std::string op, shapes, json, baseline, formats, batch, context, q_len, kv_heads, kv_formats, peak_shape,
         convert_dtype = "f32", pipeline = "pipelined", config;
     double copy_mib = 256;
+    double flush_mib = 0;
     bench::Options o;
     DeviceFlags dev;
   };
@@ -54,6 +55,10 @@ Command add_bench_command(CLI::App& root) {
   cmd->add_option("--kv-format", a->kv_formats, "attention: KV formats (fp16 is always measured; default fp16,int8,int4,e4m3)");
   cmd->add_option("--copy-mib", a->copy_mib, "size of the copy that measures peak bandwidth (capped by the device)")
       ->capture_default_str();
+  cmd->add_option("--flush-mib", a->flush_mib,
+                  "a device copy of this many MiB ahead of every timed iteration, so that a GPU's L2 holds no weights "
+                  "of the last one (0 = none; e.g. 256 on an H100, whose 50 MB L2 holds an int4 4096x14336 layer)")
+      ->capture_default_str();
   cmd->add_option("--config", a->config,
                   "kernel config forced on every op of the run (autotuner knobs, e.g. \"variant=3\" for the "
                   "lane-reduced int4 GEMV; default: the tuning lookup)");
@@ -79,6 +84,8 @@ Command add_bench_command(CLI::App& root) {
               throw Error(ErrorCode::InvalidArgument, "--q-heads, --head-dim, --page-size and --group must be > 0");
             if (!(a->copy_mib > 0)) throw Error(ErrorCode::InvalidArgument, "--copy-mib must be > 0");
             o.copy_bytes = uint64_t(a->copy_mib * 1048576.0);
+            if (!(a->flush_mib >= 0)) throw Error(ErrorCode::InvalidArgument, "--flush-mib must be >= 0");
+            o.flush_bytes = uint64_t(a->flush_mib * 1048576.0);
             if (a->peak_shape == "0")
               o.peak_shape = {};
             else if (!a->peak_shape.empty())

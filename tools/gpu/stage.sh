@@ -10,5 +10,5 @@ bash ../shared/gpu/stage.sh "$@"
 (cd .gpu/debs && apt-get download -q libclblast1 libglvnd0 libglx0 libgl1 libegl1 libopengl0 2>&1 |
   grep -v 'Download is performed unsandboxed' || true)
 cp tools/gpu/run.sh .gpu/run.sh_inner && cp tools/gpu/run.sh .gpu/run.sh && cp tools/gpu/gemm_check.sh .gpu/gemm_check.sh
-cp tools/gpu/gemv_forms.sh .gpu/gemv_forms.sh
+cp tools/gpu/gemv_forms.sh tools/gpu/full_check.sh .gpu/
 du -sh .gpu
