@@ -33,6 +33,7 @@ step() {
   grep -E '^(roofline:|copy |w4a16 |f16 |attention |kv_append |tune |shape |[0-9]+,[0-9]|geomean|took)' "$o/$name.log" | cut -c1-230
 }
 
+[[ -f .gpu/bin.tar.xz ]] && tar xJf .gpu/bin.tar.xz -C .gpu  # the binaries travel compressed (64 MiB a call)
 for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
 ldconfig
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
@@ -95,6 +96,7 @@ A="--q-heads 32 --kv-heads 8 --context 1024,4096,8192"
 step 70 attn_vk_flush $L bench --op attention --backend vulkan $A --batch 1,16 --flush-mib 256 --json "$o/attn_vk_flush.json"
 step 30 attn_vk_new $L bench --op attention --backend vulkan $A --json "$o/attn_vk_new.json"
 step 30 attn_vk_base $B bench --op attention --backend vulkan $A
+step 30 attn_vk_noshuffle env LOWBIT_VK_NO_SHUFFLE=1 $L bench --op attention --backend vulkan --context 1024,8192 --kv-format int4,e4m3
 step 40 attn_vk_gqa1_flush $L bench --op attention --backend vulkan --q-heads 8 --kv-heads 8 --context 4096,8192 --flush-mib 256
 step 40 attn_vk_gqa1_base $B bench --op attention --backend vulkan --q-heads 8 --kv-heads 8 --context 4096,8192
 step 40 attn_vk_32k $L bench --op attention --backend vulkan --context 32768 --flush-mib 256 --kv-format int4,int8
