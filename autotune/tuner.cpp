@@ -102,12 +102,17 @@ TuneResult tune_task(Context& ctx, const TuneTask& t, const SearchOptions& o) {
     report(i + 1, cands.size(), "verified " + std::to_string(res.verified) + "/" + std::to_string(i + 1));
   }
 
-  // Successive halving; alive[0] is the default and always stays.
+  // Successive halving; alive[0] is the default and always stays. A GPU first runs the default back to
+  // back until its clocks are up (bench::default_warmup_ms), then every measurement keeps them there with
+  // a short busy warm-up of its own: otherwise the first candidates of a round (the default first of all)
+  // are timed at idle clocks and lose to whatever runs after them.
+  const double warm_ms = bench::default_warmup_ms(ctx.device_info());
+  if (warm_ms > 0) bench::time_op(ctx, [&] { t.run(KernelConfig{}); }, 0, 1, {}, 2 * warm_ms);
   int runs = std::max(1, o.first_runs);
   for (int round = 0;; ++round, runs *= 2) {
     for (Measured& m : alive) {
       ctx.set_kernel_config(m.config);
-      bench::Stats s = bench::time_op(ctx, [&] { t.run(m.config); }, 0, runs);
+      bench::Stats s = bench::time_op(ctx, [&] { t.run(m.config); }, 0, runs, {}, warm_ms / 10);
       ctx.set_kernel_config(std::nullopt);
       m.median_ms = s.median_ms, m.p20_ms = s.p20_ms, m.p80_ms = s.p80_ms, m.runs = runs;
     }

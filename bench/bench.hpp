@@ -31,6 +31,7 @@ struct Options {
   std::string op;                  // f16 | w4a16 | w4a8 | attention | kv_append | convert | copy
   std::vector<GemmShape> shapes;   // empty: the op's defaults
   int warmup = 3, iters = 10;
+  double warmup_ms = -1;            // busy warm-up before each row's timing; < 0: default_warmup_ms(device)
   int group = 128;                 // int4 group size along K (w4a16; w4a8's level-2 group)
   Pipeline pipeline = Pipeline::Pipelined;  // w4a16: K-pipeline depth of the measured run(s)
   std::vector<std::string> baselines;  // "clblast"

@@ -83,7 +83,8 @@ Row run_one(Context& ctx, KvFormat f, int batch, int context, const Config& c) {
     Buffer q = ctx.upload(DType::F16, {batch, c.hq, c.d}, qh.data(), qh.size() * 2);
     std::vector<int> ones(size_t(batch), 1);
     Buffer out;
-    r.st = bench::time_op(ctx, [&] { out = ctx.attention(q, cache, 0, seqs, ones); }, c.warmup, c.iters);
+    r.st = bench::time_op(ctx, [&] { out = ctx.attention(q, cache, 0, seqs, ones); }, c.warmup, c.iters, {},
+                          bench::default_warmup_ms(ctx.device_info()));
     auto o32 = ctx.download<float>(out);
     for (float x : o32)
       if (!std::isfinite(x)) throw Error(ErrorCode::Internal, "non-finite attention output");

@@ -125,7 +125,7 @@ ojson result_json(const Result& r, const Roofline& roof) {
 ojson report_json(const Report& r) {
   const Roofline& f = r.roofline;
   ojson j = {{"device", device_json(r.device)},
-             {"settings", {{"warmup", r.warmup}, {"iters", r.iters}, {"pipeline", r.pipeline}, {"flush_bytes", r.flush_bytes}}},
+             {"settings", {{"warmup", r.warmup}, {"iters", r.iters}, {"pipeline", r.pipeline}, {"warmup_ms", r.warmup_ms}, {"flush_bytes", r.flush_bytes}}},
              {"roofline",
               {{"peak_gbps", f.peak_gbps},
                {"peak_gbps_source", f.gbps_source},

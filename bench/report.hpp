@@ -48,6 +48,7 @@ struct Report {
   Roofline roofline;
   int warmup = 0, iters = 0;
   std::string pipeline = "pipelined";  // --pipeline of the run
+  double warmup_ms = 0;                // busy warm-up before each row's timing
   uint64_t flush_bytes = 0;            // --flush-mib of the run (0: no cache flush between iterations)
   std::vector<Result> results;
 };

@@ -93,7 +93,7 @@ const Result& measure(Session& s, Result r, const std::function<void()>& fn) {
   r.backend = to_string(s.ctx.backend());
   const uint64_t lookups = s.ctx.last_kernel_choice().serial;
   try {
-    r.stats = time_op(s.ctx, fn, s.o.warmup, s.o.iters, s.flush);
+    r.stats = time_op(s.ctx, fn, s.o.warmup, s.o.iters, s.flush, s.warmup_ms);
     if (r.op == "attention") r.kernel = s.ctx.last_attention_kernel();
     // An op that looked its launch configuration up: the row says which, and where it came from.
     const KernelChoice ch = s.ctx.last_kernel_choice();
@@ -194,7 +194,7 @@ void run_w4a16(Session& s, const GemmShape& sh, const Buffer& x, const W4Layer& 
   GemmOptions serial;
   serial.stages = 1;
   try {
-    s.results.back().serial_ms = time_op(s.ctx, [&] { s.ctx.gemm_w4a16(x, w, serial); }, s.o.warmup, s.o.iters, s.flush).median_ms;
+    s.results.back().serial_ms = time_op(s.ctx, [&] { s.ctx.gemm_w4a16(x, w, serial); }, s.o.warmup, s.o.iters, s.flush, s.warmup_ms).median_ms;
   } catch (const Error& e) {
     if (e.code() != ErrorCode::Unsupported && e.code() != ErrorCode::OutOfMemory) throw;  // no pair: nulls
   }
@@ -399,6 +399,8 @@ Report run_bench(Context& ctx, const Options& o, const std::function<void(const 
   rep.warmup = o.warmup, rep.iters = o.iters;
   rep.pipeline = to_string(o.pipeline);
   Session s{ctx, o, rep.results, progress};
+  s.warmup_ms = o.warmup_ms >= 0 ? o.warmup_ms : default_warmup_ms(ctx.device_info());
+  rep.warmup_ms = s.warmup_ms;
   // The flush buffers live for the whole run; the copy row itself is timed without them.
   Buffer flush_src, flush_dst;
   if (o.flush_bytes > 0) {

@@ -17,6 +17,7 @@ struct Session {
   std::vector<Result>& results;
   std::function<void(const Result&)> progress;
   std::function<void()> flush;  // the cache flush ahead of each timed iteration (empty: none)
+  double warmup_ms = 0;         // resolved busy warm-up per row (Options::warmup_ms or the device default)
 };
 
 // Times fn (o.warmup untimed runs, then o.iters timed ones) and appends the row. An Unsupported or

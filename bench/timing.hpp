@@ -14,9 +14,17 @@ struct Stats {
   int iters = 0;
 };
 
-// before_each (may be empty) runs ahead of every timed iteration, outside the timed window: the bench's
-// cache flush (--flush-mib), so that weights re-read across iterations come from DRAM, not a warm L2.
+// Times `iters` runs of op after `warmup` untimed ones. warmup_ms > 0 keeps the device busy with op, back
+// to back, for at least that long before timing: a GPU idles at low clocks (an H100's SMs sit near
+// 345 MHz) and raises them only under sustained load, so a few runs of a 10-µs kernel after seconds of
+// host-side setup time the idle clocks, not the kernel. before_each (may be empty) runs ahead of every
+// timed iteration, outside the timed window: the bench's cache flush (--flush-mib), so that weights
+// re-read across iterations come from DRAM, not a warm L2.
 Stats time_op(Context& ctx, const std::function<void()>& op, int warmup, int iters,
-              const std::function<void()>& before_each = {});
+              const std::function<void()>& before_each = {}, double warmup_ms = 0);
+
+// The busy warm-up a device needs before timing: 100 ms on GPUs (clocks ramp under load), 0 on CPU
+// devices (lavapipe, PoCL, the reference), whose clocks need no ramp and whose runs are long.
+double default_warmup_ms(const DeviceInfo& d);
 
 }  // namespace lowbit::bench

@@ -55,6 +55,9 @@ Command add_bench_command(CLI::App& root) {
   cmd->add_option("--kv-format", a->kv_formats, "attention: KV formats (fp16 is always measured; default fp16,int8,int4,e4m3)");
   cmd->add_option("--copy-mib", a->copy_mib, "size of the copy that measures peak bandwidth (capped by the device)")
       ->capture_default_str();
+  cmd->add_option("--warmup-ms", a->o.warmup_ms,
+                  "busy warm-up before each row's timing, in ms (GPU clocks ramp under load; default 100 on GPUs, 0 "
+                  "on CPU devices)");
   cmd->add_option("--flush-mib", a->flush_mib,
                   "a device copy of this many MiB ahead of every timed iteration, so that a GPU's L2 holds no weights "
                   "of the last one (0 = none; e.g. 256 on an H100, whose 50 MB L2 holds an int4 4096x14336 layer)")
@@ -84,6 +87,7 @@ Command add_bench_command(CLI::App& root) {
               throw Error(ErrorCode::InvalidArgument, "--q-heads, --head-dim, --page-size and --group must be > 0");
             if (!(a->copy_mib > 0)) throw Error(ErrorCode::InvalidArgument, "--copy-mib must be > 0");
             o.copy_bytes = uint64_t(a->copy_mib * 1048576.0);
+            if (!(a->o.warmup_ms >= 0) && a->o.warmup_ms != -1) throw Error(ErrorCode::InvalidArgument, "--warmup-ms must be >= 0");
             if (!(a->flush_mib >= 0)) throw Error(ErrorCode::InvalidArgument, "--flush-mib must be >= 0");
             o.flush_bytes = uint64_t(a->flush_mib * 1048576.0);
             if (a->peak_shape == "0")

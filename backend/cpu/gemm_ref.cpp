@@ -65,7 +65,7 @@ void gemm_w4a8_columns(const HostGemmW4A8& a, uint64_t n0, uint64_t n1) {
       const int8_t* ar = a.a + m * a.k;
       int32_t acc = 0;
       for (uint64_t k = 0; k < a.k; ++k) acc += int32_t(ar[k]) * wrow[k];
-      store_output(a.y, a.out_elem, m * a.n + n, fmt::lb_w4a8_scale(acc, a.a_scale[m], a.s1[n]) + b);
+      store_output(a.y, a.out_elem, m * a.n + n, fmt::lb_w4a8_epilogue(acc, a.a_scale[m], a.s1[n], b));
     }
   }
 }

@@ -23,7 +23,7 @@ struct HostGemm {
 void gemm_columns(const HostGemm& a, uint64_t n0, uint64_t n1);
 
 // W4A8 (lowbit/w4a8.hpp): exact int32 dot products of int8 activations with (u - z) * s2, then the shared
-// epilogue lb_w4a8_scale (+ bias in fp32).
+// epilogue lb_w4a8_epilogue (scale, + bias in fp32, one NaN bit pattern).
 struct HostGemmW4A8 {
   const int8_t* a;          // [m, k]
   const float* a_scale;     // [m]

@@ -522,6 +522,13 @@ LB_FN float lb_w4a8_scale(int acc, float a_scale, uint s1_f16) {
   LB_PRECISE float o = r * LB_AS_F32(lb_f16_to_f32(s1_f16));
   return o;
 }
+/* The whole W4A8 epilogue: lb_w4a8_scale plus the bias (0 without), each rounded to fp32; a NaN leaves as
+ * the quiet NaN 0x7FC00000 (GPUs make other payloads: an H100 gave 0x7FFFFFFF), so that every backend
+ * writes the same bits (a bit test, which no fast-math setting folds away). */
+LB_FN float lb_w4a8_epilogue(int acc, float a_scale, uint s1_f16, float bias) {
+  LB_PRECISE float v = lb_w4a8_scale(acc, a_scale, s1_f16) + bias;
+  return (LB_AS_U32(v) & 0x7FFFFFFFu) > 0x7F800000u ? LB_AS_F32(0x7FC00000u) : v;
+}
 
 
 /* ---- W4A8 activations: per-token int8 with an optional fused RMSNorm ---------------------------- */

@@ -61,11 +61,11 @@ int dot4(uint a, uint b) { return lb_sdot_packed(a, b, 0); }  // 0 = PackedVecto
 int dot4(uint a, uint b) { return lb_dot4_i8(a, b); }
 #endif
 
-// The epilogue of Y[m, n]: lb_w4a8_scale, then the bias (0 without), each rounded to fp32 (no contraction).
+// The epilogue of Y[m, n]: lb_w4a8_epilogue (scale, then the bias, each rounded to fp32; one NaN bit pattern).
 void store_out(uint m, uint n, int acc) {
   float b = 0.0;
   if ((pc.flags & FLAG_BIAS) != 0u) b = (pc.flags & FLAG_BIAS_F32) != 0u ? bias32[n] : unpackHalf2x16(uint(bias[n])).x;
-  precise float v = lb_w4a8_scale(acc, a_scale[m], uint(s1[n])) + b;
+  float v = lb_w4a8_epilogue(acc, a_scale[m], uint(s1[n]), b);
   uint idx = m * pc.N + n;
   if ((pc.flags & FLAG_OUT_F32) != 0u) {
     y32[idx] = v;

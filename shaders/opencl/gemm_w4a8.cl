@@ -27,13 +27,13 @@
 #define LB_ANY_GROUP 0
 #endif
 
-/* The epilogue of Y[m, n]: lb_w4a8_scale, then the bias (0 without), each rounded to fp32. */
+/* The epilogue of Y[m, n]: lb_w4a8_epilogue (scale, then the bias, each rounded to fp32; one NaN bit pattern). */
 inline void lb_w4a8_store(__global const float* a_scale, __global const ushort* s1, __global const uchar* bias,
                           __global uchar* y, uint N, uint flags, uint m, uint n, int acc) {
   float b = 0.0f;
   if (flags & LB_FLAG_BIAS)
     b = (flags & LB_FLAG_BIAS_F32) ? ((__global const float*)bias)[n] : vload_half(n, (__global const half*)bias);
-  float v = lb_w4a8_scale(acc, a_scale[m], s1[n]) + b;
+  float v = lb_w4a8_epilogue(acc, a_scale[m], s1[n], b);
   if (flags & LB_FLAG_OUT_F32) ((__global float*)y)[m * N + n] = v;
   else ((__global ushort*)y)[m * N + n] = (ushort)lb_f32_to_f16(as_uint(v));
 }
