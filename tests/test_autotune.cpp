@@ -466,8 +466,29 @@ TEST_F(TuningDb, LookupOrderOverrideExactNearestShippedHeuristic) {
   EXPECT_EQ(a.source, "shipped");
   EXPECT_EQ(a.config.variant, 2);  // K-partitioned at 1 x 4096 x 4096
   KernelChoice b = state.choose("gemv_w4", "g128", {.m = 1, .n = 14336, .k = 4096});
-  EXPECT_EQ(b.config.variant, 1);  // staged at 1 x 14336 x 4096
+  EXPECT_EQ(b.config.cols, 4);  // the tuned row of 1 x 14336 x 4096 (exact rows come before the catch-all)
+  EXPECT_EQ(b.config.wg, 256);
+  KernelChoice c = state.choose("gemv_w4", "g128", {.m = 9, .n = 14336, .k = 4096});
+  EXPECT_EQ(c.config.split, 8);  // M 5..16 at 14336 x 4096
+  KernelChoice d = state.choose("gemv_w4", "g128", {.m = 1, .n = 4096, .k = 11008});
+  EXPECT_EQ(d.config.variant, 1);  // a shape without its own row: the staged catch-all
   EXPECT_EQ(state.choose("gemv_f16", "f16", {.m = 1, .n = 4096, .k = 4096}).source, "heuristic");
+}
+
+// Every shipped row names a real family, parses, and can run on its own shape on its device class (a row
+// that cannot would be skipped at lookup: a dead row).
+TEST(ShippedRows, EveryRowParsesAndRunsOnItsShape) {
+  for (const tune::ShippedRow& r : tune::shipped_rows()) {
+    SCOPED_TRACE(std::string(r.device) + " " + r.family + " " + r.config);
+    const tune::Family& f = tune::family(r.family);
+    const KernelConfig c = parse_kernel_config(r.config);
+    const bool cpu = std::string(r.device) == "llvmpipe" || std::string(r.device) == "pthread";
+    const tune::Limits l{.max_workgroup = cpu ? 4096u : 1024u, .shared_bytes = cpu ? 65536u : 49152u,
+                         .subgroup = cpu ? 8u : 32u, .cpu = cpu};
+    const tune::Problem p{.m = r.m_min, .n = r.n ? r.n : 4096, .k = r.k ? r.k : 4096};
+    EXPECT_EQ(f.violation(c, l, p), "");
+    EXPECT_LE(r.m_min, r.m_max);
+  }
 }
 
 TEST_F(TuningDb, ConfigThatCannotRunHereIsIgnoredWithAWarning) {
