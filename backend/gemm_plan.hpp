@@ -59,10 +59,14 @@ inline uint32_t gemv_accumulator_rows(uint64_t m) {
   return mt;
 }
 
-// int4 GEMV on a CPU driver: adjacent columns each invocation takes (one 16- or 32-byte load of words
-// per K step; more columns reuse each staged X value more often, fewer keep registers low for larger M).
-inline uint32_t gemv_columns_per_item(bool w4, uint64_t m, uint64_t n) {
+// int4 GEMV, staged plan: adjacent columns each invocation takes. CPU drivers: one 16- or 32-byte load of
+// words per K step; more columns reuse each staged X value more often, fewer keep registers low for larger
+// M. GPUs: 4 at M = 1 and 1 above (MT x NC accumulators and partial sums in registers; more invocations in
+// flight): `lowbit tune` on an H100 picked cols=4 at M = 1 on all five large layers it tried and cols=1 at
+// M = 4 and 16 on most shapes, 2-5x faster than 8 (README, Benchmarks).
+inline uint32_t gemv_columns_per_item(bool w4, uint64_t m, uint64_t n, bool gpu = false) {
   if (!w4) return 1;
+  if (gpu) return m == 1 && n % 4 == 0 ? 4 : 1;
   if (m <= 4 && n % 8 == 0) return 8;
   return n % 4 == 0 ? 4 : 1;
 }
@@ -180,7 +184,7 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
   }
   const bool partitioned = c.variant ? c.variant == 2 : !d.cpu && d.gemv_partitions;
   if (!partitioned) {  // the staged plan: X chunks in shared memory, split-K across workgroups
-    p.nc = c.cols ? uint32_t(c.cols) : gemv_columns_per_item(true, m, n);
+    p.nc = c.cols ? uint32_t(c.cols) : gemv_columns_per_item(true, m, n, !d.cpu);
     if (c.wg) p.wg = uint32_t(c.wg), p.kc = std::max(kGemvChunk, p.wg);  // KC >= WG: each invocation stages rows
     p.groups_n = (n + p.wg * p.nc - 1) / (p.wg * p.nc);
     const uint64_t target = d.cpu ? 4 * uint64_t(std::max(1u, d.threads)) : 2 * uint64_t(d.compute_units ? d.compute_units : 128);

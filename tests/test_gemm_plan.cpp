@@ -152,13 +152,20 @@ TEST(GemmPlan, GpusPickLanesAtM1WhereThePartitionedFormWon) {
 }
 
 // By default a GPU runs the staged plan (measured faster on an H100), split to about two workgroups per
-// compute unit where K allows slices of at least one X chunk.
+// compute unit where K allows slices of at least one X chunk; one column per invocation above M = 1 and
+// four at M = 1 (what `lowbit tune` picked on an H100), not the CPU drivers' eight.
 TEST(GemmPlan, GpusDefaultToTheStagedPlanSplitForTheDevice) {
   const DeviceProfile h100 = gpu_default(kGpus[0].d);
   GemvPlan p = plan_gemv(h100, true, 2, 4096, 4096, 0);
   EXPECT_TRUE(p.xs);
   EXPECT_EQ(p.kp, 1u);
-  EXPECT_EQ(p.splits, 16u) << "4 column groups; K / 256 slices at most";
+  EXPECT_EQ(p.nc, 1u);
+  EXPECT_EQ(p.groups_n, 32u) << "4096 columns, 128 per workgroup";
+  EXPECT_EQ(p.splits, 9u) << "about 2 x 132 workgroups";
+  lowbit::KernelConfig staged;
+  staged.variant = 1;
+  EXPECT_EQ(plan_gemv(h100, true, 1, 14336, 4096, 0, staged).nc, 4u);
+  EXPECT_EQ(plan_gemv(kCpu, true, 2, 4096, 4096, 0).nc, 8u) << "CPU drivers keep 8 columns";
   GemvPlan q = plan_gemv(h100, true, 1, 4096, 65536, 0);
   EXPECT_GE(q.workgroups(), 2u * 132u);
 }

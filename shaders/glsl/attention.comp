@@ -240,11 +240,11 @@ void main() {
 
   // this lane's slice of q (scaled), and its sum for the int formats' zero term
   float qscale = pc.scale * (FP8_FMT ? fp8_scale_k(hk) : 1.0);
-  for (uint g = 0u; g < GC; ++g) {
+  [[unroll]] for (uint g = 0u; g < GC; ++g) {
     qs[g] = 0.0;
-    for (uint cc = 0u; cc < CPL; ++cc) {
+    [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) {
       uint ch = lane + LPR * cc;
-      for (uint e = 0u; e < CE; ++e) {
+      [[unroll]] for (uint e = 0u; e < CE; ++e) {
         float x = 0.0;
         if (g < ng && ch < NCH) x = q_at((qi * pc.q_heads + hk * G + g0 + g) * D + ch * CE + e) * qscale;
         qr[g * E + cc * CE + e] = x;
@@ -253,8 +253,8 @@ void main() {
     }
   }
 
-  for (uint g = 0u; g < GC; ++g) m[g] = NEG_INF, l[g] = 0.0, zacc[g] = 0.0;
-  for (uint i = 0u; i < GC * E; ++i) acc[i] = 0.0;
+  [[unroll]] for (uint g = 0u; g < GC; ++g) m[g] = NEG_INF, l[g] = 0.0, zacc[g] = 0.0;
+  [[unroll]] for (uint i = 0u; i < GC * E; ++i) acc[i] = 0.0;
 
   // pages [pa, pb) of this split hold keys [k0, s1); the groups take them round robin
   uint pa = uint(k0) / pc.page_size;
@@ -283,16 +283,16 @@ void main() {
 
   // merge the groups' (max, sum, acc) per query head, then normalise (one split) or write the partials
   float vscale = FP8_FMT ? fp8_scale_v(hk) : 1.0;
-  for (uint g = 0u; g < GC; ++g) {
+  [[unroll]] for (uint g = 0u; g < GC; ++g) {
     barrier();
     if (lane == 0u) {
       ml_s[grp] = m[g];
       ml_s[NW + grp] = l[g];
     }
-    for (uint cc = 0u; cc < CPL; ++cc) {
+    [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) {
       uint ch = lane + LPR * cc;
       if (ch < NCH)
-        for (uint e = 0u; e < CE; ++e) red_s[grp * D + ch * CE + e] = acc[g * E + cc * CE + e] + zacc[g];
+        [[unroll]] for (uint e = 0u; e < CE; ++e) red_s[grp * D + ch * CE + e] = acc[g * E + cc * CE + e] + zacc[g];
     }
     barrier();
     if (g < ng) {

@@ -8,6 +8,7 @@
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_EXT_shader_explicit_arithmetic_types_int16 : require
+#extension GL_EXT_control_flow_attributes : require
 
 #include "lowbit_formats.h"
 
@@ -72,7 +73,7 @@ void unpack_word(uint w, out float v[EPW]) {
     v[0] = h.x;
     v[1] = h.y;
   } else {
-    for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_code_value(w, e, FMT);
+    [[unroll]] for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_code_value(w, e, FMT);
   }
 }
 
@@ -113,6 +114,6 @@ void kv_word_values(bool is_v, uint row, uint w, out float v[EPW]) {
   if (INT_FMT) {
     float s = is_v ? H2F(v_scale16[row]) : H2F(k_scale16[row]);  // (no 16-bit select: Int16)
     float z = is_v ? H2F(v_zero16[row]) : H2F(k_zero16[row]);
-    for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_int_value(v[e], s, z);
+    [[unroll]] for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_int_value(v[e], s, z);
   }
 }

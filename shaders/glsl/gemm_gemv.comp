@@ -66,7 +66,7 @@ void x8(uint m, uint row, out vec4 xa, out vec4 xb) {
     xa = vec4(unpackHalf2x16(v.x), unpackHalf2x16(v.y));
     xb = vec4(unpackHalf2x16(v.z), unpackHalf2x16(v.w));
   } else {
-    for (uint c = 0; c < 4u; ++c) {
+    [[unroll]] for (uint c = 0; c < 4u; ++c) {
       xa[c] = row + c < pc.K ? half_at(m * pc.K + row + c) : 0.0;
       xb[c] = row + 4u + c < pc.K ? half_at(m * pc.K + row + 4u + c) : 0.0;
     }
@@ -98,7 +98,7 @@ void load_words(uint row, uint n0, uint u) {
   if (NC == 1u) {
     wbuf[u] = w_words[r * pc.N + n0];
   } else {
-    for (uint v = 0; v < NC / 4u; ++v) {
+    [[unroll]] for (uint v = 0; v < NC / 4u; ++v) {
       uvec4 q = w_vec[((r * pc.N + n0) >> 2) + v];
       uint b = u * NC + 4u * v;
       wbuf[b] = q.x, wbuf[b + 1u] = q.y, wbuf[b + 2u] = q.z, wbuf[b + 3u] = q.w;
@@ -118,38 +118,38 @@ void accumulate(uint r0, uint r1, uint n0, uint n_end) {
     uint gbegin = g * pc.group, glen = pc.group;  // absolute rows [gbegin, gbegin + glen)
     uint gend = min(r1, gbegin + glen);
     float s[NC], zb[NC];
-    for (uint c = 0; c < NC; ++c) {
+    [[unroll]] for (uint c = 0; c < NC; ++c) {
       uint n = min(n0 + c, n_end - 1u);
       s[c] = scale_at(g * pc.N + n);
       zb[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
     }
     float part[MT * NC];
-    for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
+    [[unroll]] for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
     for (uint k = r & ~7u; k < gend; k += 8u * U) {
-      for (uint u = 0; u < U; ++u)  // the loads of U words first, so they are in flight together
+      [[unroll]] for (uint u = 0; u < U; ++u)  // the loads of U words first, so they are in flight together
         if (k + 8u * u < gend) load_words((k >> 3) + u, n0, u);
-      for (uint u = 0; u < U; ++u) {
+      [[unroll]] for (uint u = 0; u < U; ++u) {
         uint kk = k + 8u * u;
         if (kk >= gend) break;
         vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
-        for (uint c = 0; c < NC; ++c) {
+        [[unroll]] for (uint c = 0; c < NC; ++c) {
           dequant_word(wbuf[u * NC + c], zb[c], lo[c], hi[c]);
         }
         if (kk < gbegin || kk + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
           bvec4 in_lo, in_hi;
           word_rows_in_group(kk, gbegin, glen, in_lo, in_hi);
-          for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
+          [[unroll]] for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
         }
-        for (uint m = 0; m < MT; ++m) {
+        [[unroll]] for (uint m = 0; m < MT; ++m) {
           vec4 xa, xb;
           x8(m, kk, xa, xb);
-          for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
+          [[unroll]] for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
         }
       }
     }
     r = gend;  // the next group may begin inside the last word
-    for (uint m = 0; m < MT; ++m)
-      for (uint c = 0; c < NC; ++c) acc[m * NC + c] += part[m * NC + c] * s[c];
+    [[unroll]] for (uint m = 0; m < MT; ++m)
+      [[unroll]] for (uint c = 0; c < NC; ++c) acc[m * NC + c] += part[m * NC + c] * s[c];
   }
 }
 
@@ -163,8 +163,8 @@ void reduce_partitions(uint kp, uint ct) {
   uint lid = gl_LocalInvocationID.x;
   for (uint mb = 0; mb < MT; mb += RB) {
     barrier();
-    for (uint r = 0; r < RB; ++r)
-      for (uint c = 0; c < NC; ++c) red_set(((r * KP + kp) * CT + ct) * NC + c, acc[(mb + r) * NC + c]);
+    [[unroll]] for (uint r = 0; r < RB; ++r)
+      [[unroll]] for (uint c = 0; c < NC; ++c) red_set(((r * KP + kp) * CT + ct) * NC + c, acc[(mb + r) * NC + c]);
     barrier();
     uint o = lid / T, t = lid % T;  // output o = (row r, column thread, column), share t
     uint r = o / (CT * NC), cc = o % (CT * NC);
@@ -174,11 +174,11 @@ void reduce_partitions(uint kp, uint ct) {
     red_set(lid, partial);  // = o * T + t
     barrier();
     if (kp == 0u)
-      for (uint rr = 0; rr < RB; ++rr)
-        for (uint c = 0; c < NC; ++c) {
+      [[unroll]] for (uint rr = 0; rr < RB; ++rr)
+        [[unroll]] for (uint c = 0; c < NC; ++c) {
           uint oo = (rr * CT + ct) * NC + c;
           float v = 0.0;
-          for (uint j = 0; j < T; ++j) v += red_get(oo * T + j);
+          [[unroll]] for (uint j = 0; j < T; ++j) v += red_get(oo * T + j);
           acc[(mb + rr) * NC + c] = v;
         }
   }
@@ -195,7 +195,7 @@ void gemv_w4_staged() {
   uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
   bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
   float accs[MT * NC];
-  for (uint i = 0; i < MT * NC; ++i) accs[i] = 0.0;
+  [[unroll]] for (uint i = 0; i < MT * NC; ++i) accs[i] = 0.0;
   for (uint kc = k0; kc < k1; kc += KC) {
     uint kn = min(KC, k1 - kc);
     barrier();
@@ -203,7 +203,7 @@ void gemv_w4_staged() {
       uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
       vec4 v = vec4(0.0);
       if (m < pc.M)
-        for (uint c = 0; c < 4u; ++c)
+        [[unroll]] for (uint c = 0; c < 4u; ++c)
           if (kq + c < kn) v[c] = half_at(m * pc.K + kc + kq + c);
       smem4[i] = v;
     }
@@ -218,48 +218,48 @@ void gemv_w4_staged() {
         uint gbegin = g * pc.group, glen = pc.group;  // absolute rows [gbegin, gbegin + glen)
         uint gend = min(kn, gbegin + glen - kc);
         float s[NC], zb[NC];
-        for (uint c = 0; c < NC; ++c) {
+        [[unroll]] for (uint c = 0; c < NC; ++c) {
           uint n = min(n0 + c, n_end - 1u);
           s[c] = scale_at(g * pc.N + n);
           zb[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
         }
         float part[MT * NC];
-        for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
+        [[unroll]] for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
         for (kk &= ~7u; kk < gend; kk += 8u) {
           uint row = ((kc + kk) >> 3) - pc.kw_base;
           uint words[NC];
           if (NC == 1u) {
             words[0] = w_words[row * pc.N + n0];
           } else {
-            for (uint v = 0; v < NC / 4u; ++v) {
+            [[unroll]] for (uint v = 0; v < NC / 4u; ++v) {
               uvec4 q = w_vec[((row * pc.N + n0) >> 2) + v];
               words[4u * v] = q.x, words[4u * v + 1u] = q.y, words[4u * v + 2u] = q.z, words[4u * v + 3u] = q.w;
             }
           }
           vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
-          for (uint c = 0; c < NC; ++c) {
+          [[unroll]] for (uint c = 0; c < NC; ++c) {
             dequant_word(words[c], zb[c], lo[c], hi[c]);
           }
           if (kc + kk < gbegin || kc + kk + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
             bvec4 in_lo, in_hi;
             word_rows_in_group(kc + kk, gbegin, glen, in_lo, in_hi);
-            for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
+            [[unroll]] for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
           }
-          for (uint m = 0; m < MT; ++m) {
+          [[unroll]] for (uint m = 0; m < MT; ++m) {
             vec4 xa = smem4[(m * KC + kk) >> 2], xb = smem4[((m * KC + kk) >> 2) + 1u];
-            for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
+            [[unroll]] for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
           }
         }
         kk = gend;  // the next group may begin inside the last word
-        for (uint m = 0; m < MT; ++m)
-          for (uint c = 0; c < NC; ++c) accs[m * NC + c] += part[m * NC + c] * s[c];
+        [[unroll]] for (uint m = 0; m < MT; ++m)
+          [[unroll]] for (uint c = 0; c < NC; ++c) accs[m * NC + c] += part[m * NC + c] * s[c];
       }
     }
   }
-  for (uint c = 0; c < NC; ++c) {
+  [[unroll]] for (uint c = 0; c < NC; ++c) {
     uint n = n0 + c;
     if (n >= n_end) break;
-    for (uint m = 0; m < MT; ++m) {
+    [[unroll]] for (uint m = 0; m < MT; ++m) {
       if (m >= pc.M) break;
       finish_value(m, n, split, accs[m * NC + c]);
     }
@@ -273,7 +273,7 @@ void gemv_w4() {
   uint n_end = pc.n_base + pc.n_count;
   uint split = pc.split_base + gl_WorkGroupID.y;
   uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
-  for (uint i = 0; i < MT * NC; ++i) acc[i] = 0.0;
+  [[unroll]] for (uint i = 0; i < MT * NC; ++i) acc[i] = 0.0;
   // this partition's run of whole word rows of the slice
   uint words = (k1 - k0 + 7u) >> 3, run = (words + KP - 1u) / KP;
   uint r0 = min(k1, k0 + kp * run * 8u), r1 = min(k1, r0 + run * 8u);
@@ -282,10 +282,10 @@ void gemv_w4() {
     reduce_partitions(kp, ct);
     if (kp != 0u) return;
   }
-  for (uint c = 0; c < NC; ++c) {
+  [[unroll]] for (uint c = 0; c < NC; ++c) {
     uint n = n0 + c;
     if (n >= n_end) break;
-    for (uint m = 0; m < MT; ++m) {
+    [[unroll]] for (uint m = 0; m < MT; ++m) {
       if (m >= pc.M) break;
       finish_value(m, n, split, acc[m * NC + c]);
     }
@@ -302,13 +302,13 @@ void gemv_f16() {
   uint split = pc.split_base + gl_WorkGroupID.y;
   uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
   float acc[MT];
-  for (uint m = 0; m < MT; ++m) acc[m] = 0.0;
+  [[unroll]] for (uint m = 0; m < MT; ++m) acc[m] = 0.0;
   if (n < n_end) {
     if ((pc.K & 7u) == 0u) {
       for (uint k = k0 + lane * 8u; k < k1; k += LANES * 8u) {
         uvec4 wv = w_vec[(nl * pc.K + k) >> 3];
         vec2 w0 = unpackHalf2x16(wv.x), w1 = unpackHalf2x16(wv.y), w2 = unpackHalf2x16(wv.z), w3 = unpackHalf2x16(wv.w);
-        for (uint m = 0; m < MT; ++m) {
+        [[unroll]] for (uint m = 0; m < MT; ++m) {
           if (m >= pc.M) break;
           uvec4 xv = x_vec[(m * pc.K + k) >> 3];
           acc[m] += dot(unpackHalf2x16(xv.x), w0) + dot(unpackHalf2x16(xv.y), w1) +
@@ -320,7 +320,7 @@ void gemv_f16() {
         uint wi = nl * pc.K + k;
         vec2 wp = unpackHalf2x16(w_words[wi >> 1]);
         float w = (wi & 1u) == 0u ? wp.x : wp.y;
-        for (uint m = 0; m < MT; ++m) {
+        [[unroll]] for (uint m = 0; m < MT; ++m) {
           if (m >= pc.M) break;
           acc[m] += half_at(m * pc.K + k) * w;
         }

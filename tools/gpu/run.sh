@@ -8,6 +8,7 @@ set -uo pipefail
 final=${OUT:-/tmp}
 out=/tmp/gpu-out
 rm -rf "$out" && mkdir -p "$out"
+[[ -f .gpu/bin.tar.xz && ! -d .gpu/bin ]] && tar xJf .gpu/bin.tar.xz -C .gpu  # stage.sh's compressed binaries
 for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
 ldconfig
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}

@@ -22,7 +22,7 @@ step() {
   grep -E '^(roofline:|copy |w4a16 |f16 |attention |kv_append |tune |shape |[0-9]+,[0-9]|geomean|took)' "$o/$name.log" | cut -c1-230
 }
 
-[[ -f .gpu/bin.tar.xz ]] && tar xJf .gpu/bin.tar.xz -C .gpu  # the binaries travel compressed (64 MiB a call)
+[[ -f .gpu/bin.tar.xz && ! -d .gpu/bin ]] && tar xJf .gpu/bin.tar.xz -C .gpu  # the binaries travel compressed (64 MiB a call)
 for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
 ldconfig
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
