@@ -178,7 +178,10 @@ std::vector<uint64_t> coopmat_launch(const KernelConfig& c, const Problem& p, co
 // split of more pages than the context has is the whole context.
 std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile&) {
   const uint64_t pages = std::max<uint64_t>(1, (uint64_t(p.k) + p.page_size - 1) / std::max<uint32_t>(1, p.page_size));
-  return {c.keys == 4 ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0};
+  // rows (query heads per workgroup) only lowers the planner's count, which the problem does not carry
+  // (it is min(G, 8) at head dim 128): each value is its own launch
+  return {c.keys == 4 ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0,
+          uint64_t(c.rows)};
 }
 
 }  // namespace
@@ -209,7 +212,7 @@ const std::vector<Family>& families() {
       {"coopmat_f16", {"gemm_coopmat.spv", "gemm_coopmat_khr.spv", "gemm_reduce.spv"}, {},
        {{&K::stages, {1, 2, 3, 4}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
       {"attention_decode", {"attention_decode.spv", "attention_decode_sg.spv", "attention_merge.spv"}, {"attention.cl"},
-       {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}}, decode_violation, decode_launch},
+       {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}, {&K::rows, {1, 2, 4}}}, decode_violation, decode_launch},
       {"gemv_w4a8", {"gemm_w4a8_gemv.spv", "gemm_w4a8_gemv_dot.spv", "gemm_w4a8_reduce.spv"}, w4a8_cl,
        {{&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}}, gemv_w4a8_violation,
        gemv_w4a8_launch},

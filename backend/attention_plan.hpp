@@ -73,7 +73,7 @@ inline uint32_t decode_chunk_elems(int format) { return format == 0 ? 8 : 16; }
 struct DecodePlan {
   uint32_t lanes_per_row = 8;    // LPR: invocations sharing one key row, a power of two
   uint32_t keys_per_step = 4;    // KPS: keys a lane group handles per step (divides the page size)
-  uint32_t heads_per_group = 1;  // GC
+  uint32_t heads_per_group = 1;  // GC (KernelConfig::rows lowers it)
   uint32_t chunks = 1;           // workgroups along the query heads of one kv head
   uint32_t split_keys = 0;       // keys per split (multiple of the page size)
   uint32_t splits = 1;
@@ -100,6 +100,9 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
   while (p.lanes_per_row * 2 <= std::min(nch, std::max(1u, lane_cap))) p.lanes_per_row *= 2;
   const uint32_t lane_elems = (nch + p.lanes_per_row - 1) / p.lanes_per_row * ce;
   p.heads_per_group = std::max(1u, std::min({G, kMaxHeadsPerGroup, max_lane_elems / lane_elems}));
+  // a tuned head count (KernelConfig::rows) only lowers it: fewer accumulators and q slices per invocation
+  // (registers) for K/V read once per chunk of heads instead of once per kv head
+  if (a.config.rows > 0) p.heads_per_group = std::min(p.heads_per_group, uint32_t(a.config.rows));
   p.chunks = (G + p.heads_per_group - 1) / p.heads_per_group;
   p.keys_per_step = 1;
   const uint32_t tuned = a.config.keys > 0 ? uint32_t(a.config.keys) : 0;  // tried first when it fits

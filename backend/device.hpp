@@ -165,7 +165,8 @@ struct AttentionArgs {
   int window = 0;
   float softcap = 0.0f, scale = 1.0f;
   int split_pages = 0;   // decode split-K (0 = backend's choice)
-  KernelConfig config;   // decode knobs: keys (per step); split goes to split_pages; prefill: rows (BQ), keys (BK)
+  KernelConfig config;   // decode knobs: keys (per step), rows (query heads per workgroup, at most); split goes to
+                         // split_pages; prefill: rows (BQ), keys (BK)
 };
 
 // Counters a backend keeps about its own machinery (tests check bounds with them).

@@ -217,6 +217,52 @@ TEST_P(TuneFamiliesGpu, PrefillTilesGiveTheDefaultResult) {
   test::expect_clean(ctx);
 }
 
+// Decode: `rows` caps the query heads a workgroup serves (the planner's count otherwise: the whole GQA
+// group here), so K/V are read once per chunk of heads; every value gives the default's result.
+TEST(TuneFamilies, DecodeHeadsPerWorkgroupOnlyLowerThePlannersCount) {
+  detail::AttentionArgs a;
+  a.q_heads = 8, a.batch = 1, a.max_kv = 256;
+  a.kv.kv_heads = 2, a.kv.head_dim = 128, a.kv.page_size = 16, a.kv.format = 1;
+  const detail::attn::DecodePlan def = detail::attn::plan_decode(a, 64, 32, true, 49152);
+  EXPECT_EQ(def.heads_per_group, 4u) << "the whole group of 4 query heads";
+  EXPECT_EQ(def.chunks, 1u);
+  a.config.rows = 2;
+  const detail::attn::DecodePlan two = detail::attn::plan_decode(a, 64, 32, true, 49152);
+  EXPECT_EQ(two.heads_per_group, 2u);
+  EXPECT_EQ(two.chunks, 2u);
+  a.config.rows = 8;
+  EXPECT_EQ(detail::attn::plan_decode(a, 64, 32, true, 49152).heads_per_group, 4u) << "never above the planner's";
+}
+
+TEST_P(TuneFamiliesGpu, DecodeHeadsPerWorkgroupGiveTheDefaultResult) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  const int hq = 8, hkv = 2, d = 64;
+  KvCacheOptions co;
+  co.layers = 1, co.page_size = 16, co.kv_heads = hkv, co.head_dim = d, co.format = KvFormat::Int4, co.num_pages = 8;
+  KvCache cache = ctx.create_kv_cache(co);
+  std::vector<int> seqs = {cache.add_sequence(), cache.add_sequence()}, counts = {45, 30}, ones = {1, 1};
+  cache.extend(seqs, counts);
+  const int64_t total = 75;
+  auto kh = bench::random_f16(size_t(total * hkv * d), 7, 1.0f), vh = bench::random_f16(kh.size(), 8, 1.0f);
+  auto qh = bench::random_f16(size_t(2 * hq * d), 9, 1.0f);
+  ctx.kv_append(cache, 0, seqs, counts, ctx.upload(DType::F16, {total, hkv, d}, kh.data(), kh.size() * 2),
+                ctx.upload(DType::F16, {total, hkv, d}, vh.data(), vh.size() * 2));
+  const Buffer q = ctx.upload(DType::F16, {2, hq, d}, qh.data(), qh.size() * 2);
+  auto run = [&] { return ctx.download<float>(ctx.attention(q, cache, 0, seqs, ones)); };
+  const std::vector<float> ref = run();
+  EXPECT_EQ(ctx.last_kernel_choice().family, "attention_decode");
+  float scale = 0;
+  for (float v : ref) scale = std::max(scale, std::fabs(v));
+  ASSERT_GT(scale, 0.0f);
+  for (const KernelConfig& c : {KernelConfig{.rows = 1}, KernelConfig{.rows = 2}, KernelConfig{.keys = 2, .rows = 1},
+                                KernelConfig{.split = 1, .rows = 2}}) {
+    const std::vector<float> y = forced(ctx, c, "attention_decode", run);
+    ASSERT_EQ(y.size(), ref.size());
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-5f * scale) << to_string(c) << " at " << i;
+  }
+  test::expect_clean(ctx);
+}
+
 INSTANTIATE_TEST_SUITE_P(Gpu, TuneFamiliesGpu, ::testing::ValuesIn(test::gpu_backends()), test::backend_param_name);
 
 }  // namespace

@@ -20,7 +20,8 @@ struct KernelConfig {
   int tile = 0;     // tiled GEMM register tile: 1 = 8x4 / 4x8 with BK 16 (GPU), 2 = (BM/8)x16 with BK 32
   int stages = 0;   // tiled / cooperative-matrix GEMM: K pipeline depth (1 = serial)
   int keys = 0;     // decode attention: keys per lane-group step (divides the page size); prefill: keys per tile
-  int rows = 0;     // kv_append: (token, kv head) rows per workgroup; prefill attention: query rows per tile
+  int rows = 0;     // kv_append: (token, kv head) rows per workgroup; prefill attention: query rows per tile;
+                    // decode attention: query heads per workgroup (at most: lowers the planner's count)
   int elems = 0;    // quantize / dequantize: elements per invocation (block formats: a multiple of the block)
   bool empty() const { return *this == KernelConfig{}; }
   bool operator==(const KernelConfig&) const = default;
