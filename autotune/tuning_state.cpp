@@ -2,6 +2,8 @@
 #include "autotune/tuning_state.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "autotune/shipped.hpp"
 #include "host/log.hpp"
@@ -82,7 +84,11 @@ KernelChoice TuningState::choose(const std::string& family, const std::string& f
                      "tuning database " + db_path().string() + ": " + family + " config '" + to_string(best->config) +
                          "' cannot run here (" + v + "): ignored, left in the file");
   }
-  if (const tune::ShippedRow* r = tune::find_shipped(device_, family, p.m, p.n, p.k)) {
+  // LOWBIT_NO_SHIPPED=1: the heuristic where no database entry applies (what the planners alone would
+  // launch; `lowbit tune` then measures tuned against that)
+  const char* env = std::getenv("LOWBIT_NO_SHIPPED");
+  const bool no_shipped = env && *env && std::string(env) != "0";
+  if (const tune::ShippedRow* r = no_shipped ? nullptr : tune::find_shipped(device_, family, p.m, p.n, p.k)) {
     c.config = parse_kernel_config(r->config), c.source = "shipped";
     if (tune::family(family).violation(c.config, limits_, p).empty()) return last_ = c;
   }

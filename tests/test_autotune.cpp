@@ -473,6 +473,13 @@ TEST_F(TuningDb, LookupOrderOverrideExactNearestShippedHeuristic) {
   KernelChoice d = state.choose("gemv_w4", "g128", {.m = 1, .n = 4096, .k = 11008});
   EXPECT_EQ(d.config.variant, 1);  // a shape without its own row: the staged catch-all
   EXPECT_EQ(state.choose("gemv_f16", "f16", {.m = 1, .n = 4096, .k = 4096}).source, "heuristic");
+  // LOWBIT_NO_SHIPPED: the heuristic alone (the baseline `lowbit tune` then measures against)
+  ::setenv("LOWBIT_NO_SHIPPED", "1", 1);
+  KernelChoice h = state.choose("gemv_w4", "g128", {.m = 1, .n = 4096, .k = 4096});
+  ::unsetenv("LOWBIT_NO_SHIPPED");
+  EXPECT_EQ(h.source, "heuristic");
+  EXPECT_TRUE(h.config.empty());
+  EXPECT_EQ(state.choose("gemv_w4", "g128", {.m = 1, .n = 4096, .k = 4096}).source, "shipped");
 }
 
 // Every shipped row names a real family, parses, and can run on its own shape on its device class (a row
