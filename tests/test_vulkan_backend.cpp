@@ -245,6 +245,24 @@ TEST_F(VulkanBackend, DeviceSelectionByIndexAndNameSubstring) {
 
 // ---- conversions, bit for bit against the CPU ------------------------------------------------------------
 
+// Context::copy: the copy kernel (GPUs' default; LOWBIT_VK_COPY=kernel forces it here) and the transfer
+// command give the same bytes, whole 16-byte words or not (the kernel then falls back to the transfer).
+TEST_F(VulkanBackend, CopyKernelAndTransferCommandGiveTheSameBytes) {
+  SHARED_VULKAN_OR_SKIP(ctx);
+  for (const char* form : {"kernel", "transfer"}) {
+    ScopedEnv env("LOWBIT_VK_COPY", form);
+    for (size_t n : {size_t(16), size_t(48), size_t(4112), size_t(1 << 20) + 32, size_t(100003), size_t(7)}) {
+      std::vector<uint8_t> h(n);
+      for (size_t i = 0; i < n; ++i) h[i] = uint8_t(i * 131 + n);
+      Buffer src = ctx.upload(DType::U8, {int64_t(n)}, h.data(), n);
+      Buffer dst = ctx.alloc(DType::U8, {int64_t(n)});
+      ctx.copy(src, dst);
+      EXPECT_EQ(ctx.download<uint8_t>(dst), h) << form << " " << n << " bytes";
+    }
+  }
+  test::expect_clean(ctx);
+}
+
 TEST_F(VulkanBackend, QuantizeAndDequantizeMatchCpuForEveryFormatDtypeLayoutAndOddShape) {
   SHARED_VULKAN_OR_SKIP(vk);
   Context cpu = cpu_context();

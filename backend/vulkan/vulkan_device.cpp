@@ -14,6 +14,7 @@
 #include "backend/memory_budget.hpp"
 #include "backend/vulkan/vk_act_quant.hpp"
 #include "backend/vulkan/vk_convert.hpp"
+#include "backend/vulkan/vk_copy.hpp"
 #include "backend/vulkan/vk_first_use.hpp"
 #include "backend/vulkan/vk_prefill_check.hpp"
 #include "backend/vulkan/vk_attention.hpp"
@@ -209,12 +210,7 @@ class VulkanDevice final : public Device {
   void dequantize(const DequantizeArgs& a) override { convert_->dequantize(a); }
   void copy(const CopyArgs& a) override {
     if (!a.bytes) return;
-    auto& src = static_cast<const VulkanBuffer&>(*a.src);
-    auto& dst = static_cast<VulkanBuffer&>(*a.dst);
-    Stream::check_copy(src, dst);  // before begin_op: a refused copy leaves no timestamp behind
-    stream_->begin_op();           // timed like a kernel
-    stream_->copy(src, 0, dst, 0, a.bytes);
-    stream_->end_op();
+    copy_->copy(static_cast<const VulkanBuffer&>(*a.src), static_cast<VulkanBuffer&>(*a.dst), a.bytes);
   }
   void gemm(const GemmArgs& a) override {
     // The first cooperative-matrix GEMM is verified by downloads, which record mode cannot do: tiled until then.
@@ -258,6 +254,7 @@ class VulkanDevice final : public Device {
     stream_ = std::make_unique<Stream>(*gpu_, *allocator_, settings_.timeout_ms, o.test_device_lost_at);
     dummy_ = allocator_->create(16, MemoryUse::Device);
     convert_ = std::make_unique<ConvertKernels>(*gpu_, *pipelines_, *stream_, *dummy_);
+    copy_ = std::make_unique<CopyKernel>(*gpu_, *pipelines_, *stream_);
     gemm_ = std::make_unique<GemmKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
     w4a8_ = std::make_unique<W4A8Kernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
     attention_ = std::make_unique<AttentionKernels>(*gpu_, *pipelines_, *stream_, *allocator_, *dummy_);
@@ -275,7 +272,7 @@ class VulkanDevice final : public Device {
   }
   void abandon() {
     leak(std::move(instance_), std::move(gpu_), std::move(allocator_), std::move(pipelines_), std::move(stream_),
-         std::move(dummy_), std::move(convert_), std::move(gemm_), std::move(w4a8_), std::move(attention_));
+         std::move(dummy_), std::move(convert_), std::move(copy_), std::move(gemm_), std::move(w4a8_), std::move(attention_));
   }
 
   // The cooperative-matrix GEMM runs only after it agreed with the tiled path on this device once
@@ -375,6 +372,7 @@ class VulkanDevice final : public Device {
   std::unique_ptr<Stream> stream_;
   std::shared_ptr<VulkanBuffer> dummy_;
   std::unique_ptr<ConvertKernels> convert_;
+  std::unique_ptr<CopyKernel> copy_;
   std::unique_ptr<GemmKernels> gemm_;
   std::unique_ptr<W4A8Kernels> w4a8_;
   std::unique_ptr<AttentionKernels> attention_;

@@ -10,6 +10,7 @@ lowbit_glsl(gemm_gemv_f16dq_sg gemm_gemv.comp F16_DEQUANT SUBGROUP_REDUCE)
 lowbit_glsl(gemm_tiled gemm_tiled.comp)
 lowbit_glsl(gemm_reduce gemm_reduce.comp)
 lowbit_glsl(gather gather.comp)
+lowbit_glsl(copy copy.comp)  # Context::copy on GPUs (backend/vulkan/vk_copy.hpp)
 lowbit_glsl(act_quant act_quant.comp)  # quantize_activations_int8 (+ fused RMSNorm)
 # Attention over the paged KV cache: KV format, head dim and tiles are specialization constants.
 lowbit_glsl(kv_append kv_append.comp)
