@@ -188,21 +188,34 @@ TEST_P(TuneFamiliesGpu, ConvertConfigsGiveTheCpuReferenceBytes) {
   test::expect_clean(ctx);
 }
 
+// Two sequences of `counts` tokens in a paged cache (Hq 8, Hkv 2, D 64, pages of 16) filled with random
+// K/V, and `queries` random query rows.
+struct KvSetup {
+  static constexpr int kHq = 8, kHkv = 2, kD = 64;
+  KvCache cache;
+  std::vector<int> seqs, counts;
+  Buffer q;
+  KvSetup(Context& ctx, KvFormat format, std::vector<int> tokens, int64_t queries) : counts(std::move(tokens)) {
+    KvCacheOptions co;
+    co.layers = 1, co.page_size = 16, co.kv_heads = kHkv, co.head_dim = kD, co.format = format, co.num_pages = 8;
+    cache = ctx.create_kv_cache(co);
+    for (size_t i = 0; i < counts.size(); ++i) seqs.push_back(cache.add_sequence());
+    cache.extend(seqs, counts);
+    int64_t total = 0;
+    for (int c : counts) total += c;
+    auto kh = bench::random_f16(size_t(total * kHkv * kD), 4, 1.0f), vh = bench::random_f16(kh.size(), 5, 1.0f);
+    auto qh = bench::random_f16(size_t(queries * kHq * kD), 6, 1.0f);
+    ctx.kv_append(cache, 0, seqs, counts, ctx.upload(DType::F16, {total, kHkv, kD}, kh.data(), kh.size() * 2),
+                  ctx.upload(DType::F16, {total, kHkv, kD}, vh.data(), vh.size() * 2));
+    q = ctx.upload(DType::F16, {queries, kHq, kD}, qh.data(), qh.size() * 2);
+  }
+};
+
 TEST_P(TuneFamiliesGpu, PrefillTilesGiveTheDefaultResult) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
-  const int hq = 8, hkv = 2, d = 64, tokens = 40;
-  KvCacheOptions co;
-  co.layers = 1, co.page_size = 16, co.kv_heads = hkv, co.head_dim = d, co.format = KvFormat::Int8, co.num_pages = 8;
-  KvCache cache = ctx.create_kv_cache(co);
-  std::vector<int> seqs = {cache.add_sequence(), cache.add_sequence()}, counts = {tokens, tokens - 7};
-  cache.extend(seqs, counts);
-  const int64_t total = 2 * tokens - 7;
-  auto kh = bench::random_f16(size_t(total * hkv * d), 4, 1.0f), vh = bench::random_f16(kh.size(), 5, 1.0f);
-  auto qh = bench::random_f16(size_t(total * hq * d), 6, 1.0f);
-  ctx.kv_append(cache, 0, seqs, counts, ctx.upload(DType::F16, {total, hkv, d}, kh.data(), kh.size() * 2),
-                ctx.upload(DType::F16, {total, hkv, d}, vh.data(), vh.size() * 2));
-  const Buffer q = ctx.upload(DType::F16, {total, hq, d}, qh.data(), qh.size() * 2);
-  auto run = [&] { return ctx.download<float>(ctx.attention(q, cache, 0, seqs, counts)); };
+  const int tokens = 40;
+  KvSetup kv(ctx, KvFormat::Int8, {tokens, tokens - 7}, 2 * tokens - 7);  // prefill: every token a query
+  auto run = [&] { return ctx.download<float>(ctx.attention(kv.q, kv.cache, 0, kv.seqs, kv.counts)); };
   const std::vector<float> ref = run();
   EXPECT_EQ(ctx.last_kernel_choice().family, "attention_prefill");
   float scale = 0;
@@ -236,19 +249,9 @@ TEST(TuneFamilies, DecodeHeadsPerWorkgroupOnlyLowerThePlannersCount) {
 
 TEST_P(TuneFamiliesGpu, DecodeHeadsPerWorkgroupGiveTheDefaultResult) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
-  const int hq = 8, hkv = 2, d = 64;
-  KvCacheOptions co;
-  co.layers = 1, co.page_size = 16, co.kv_heads = hkv, co.head_dim = d, co.format = KvFormat::Int4, co.num_pages = 8;
-  KvCache cache = ctx.create_kv_cache(co);
-  std::vector<int> seqs = {cache.add_sequence(), cache.add_sequence()}, counts = {45, 30}, ones = {1, 1};
-  cache.extend(seqs, counts);
-  const int64_t total = 75;
-  auto kh = bench::random_f16(size_t(total * hkv * d), 7, 1.0f), vh = bench::random_f16(kh.size(), 8, 1.0f);
-  auto qh = bench::random_f16(size_t(2 * hq * d), 9, 1.0f);
-  ctx.kv_append(cache, 0, seqs, counts, ctx.upload(DType::F16, {total, hkv, d}, kh.data(), kh.size() * 2),
-                ctx.upload(DType::F16, {total, hkv, d}, vh.data(), vh.size() * 2));
-  const Buffer q = ctx.upload(DType::F16, {2, hq, d}, qh.data(), qh.size() * 2);
-  auto run = [&] { return ctx.download<float>(ctx.attention(q, cache, 0, seqs, ones)); };
+  KvSetup kv(ctx, KvFormat::Int4, {45, 30}, 2);  // decode: one query per sequence
+  const std::vector<int> ones = {1, 1};
+  auto run = [&] { return ctx.download<float>(ctx.attention(kv.q, kv.cache, 0, kv.seqs, ones)); };
   const std::vector<float> ref = run();
   EXPECT_EQ(ctx.last_kernel_choice().family, "attention_decode");
   float scale = 0;

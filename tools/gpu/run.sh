@@ -8,20 +8,10 @@ set -uo pipefail
 final=${OUT:-/tmp}
 out=/tmp/gpu-out
 rm -rf "$out" && mkdir -p "$out"
-[[ -f .gpu/bin.tar.xz && ! -d .gpu/bin ]] && tar xJf .gpu/bin.tar.xz -C .gpu  # stage.sh's compressed binaries
-for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
-mkdir -p /etc/OpenCL/vendors /etc/OpenCL/aside
-if ldconfig -p | grep -q libnvidia-opencl.so.1; then
-  echo libnvidia-opencl.so.1 >/etc/OpenCL/vendors/nvidia.icd
-  [[ ${KEEP_POCL:-0} == 1 ]] || mv /etc/OpenCL/vendors/pocl.icd /etc/OpenCL/aside/ 2>/dev/null
-fi
+source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder
 # without NVIDIA's OpenCL the machine's PoCL runs the OpenCL tests; the benchmarks then skip it (slow, a CPU)
 ldconfig -p | grep -q libnvidia-opencl.so.1 || BACKENDS=${BACKENDS:-vulkan}
 { ls -l /etc/OpenCL/vendors "$VK_DRIVER_FILES"; cat "$VK_DRIVER_FILES"; ldconfig -p | grep -E 'nvidia|GLdispatch|vulkan|OpenCL'; } >"$out/icds.txt" 2>&1
-mkdir -p "$(cat .gpu/test_data_dir)"
-export LOWBIT_CACHE_DIR=/tmp/lowbit-cache
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 .gpu/bin/lowbit devices >"$out/devices.txt" 2>&1
 cat "$out/devices.txt"

@@ -7,32 +7,8 @@ set -uo pipefail
 final=${OUT:-/tmp}
 o=/tmp/gpu-out
 rm -rf "$o" && mkdir -p "$o"
-T0=$(date +%s)
 DEADLINE=${DEADLINE:-290}
-el() { echo "[t=$(($(date +%s) - T0))s] $*"; }
-left() { echo $((DEADLINE - ($(date +%s) - T0))); }
-# step NEED_S NAME CMD...: runs CMD (its output into $o/NAME.log, the table rows to stdout) when NEED_S seconds remain
-step() {
-  local need=$1 name=$2
-  shift 2
-  if (($(left) < need)); then el "skip $name (deadline)"; return; fi
-  el "$name"
-  timeout $((need + 30)) "$@" >"$o/$name.log" 2>&1
-  echo "  exit $?"
-  grep -E '^(roofline:|copy |w4a16 |f16 |attention |kv_append |tune |shape |[0-9]+,[0-9]|geomean|took)' "$o/$name.log" | cut -c1-230
-}
-
-[[ -f .gpu/bin.tar.xz && ! -d .gpu/bin ]] && tar xJf .gpu/bin.tar.xz -C .gpu  # the binaries travel compressed (64 MiB a call)
-for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
-ldconfig
-export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
-mkdir -p /etc/OpenCL/vendors /etc/OpenCL/aside
-if ldconfig -p | grep -q libnvidia-opencl.so.1; then
-  echo libnvidia-opencl.so.1 >/etc/OpenCL/vendors/nvidia.icd
-  mv /etc/OpenCL/vendors/pocl.icd /etc/OpenCL/aside/ 2>/dev/null
-fi
-mkdir -p "$(cat .gpu/test_data_dir)"
-export LOWBIT_CACHE_DIR=/tmp/lowbit-cache
+source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step
 nvidia-smi >"$o/nvidia-smi.txt" 2>&1
 L=.gpu/bin/lowbit B=.gpu/base/lowbit
 $L devices >"$o/devices.txt" 2>&1
