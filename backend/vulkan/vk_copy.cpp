@@ -42,7 +42,8 @@ void CopyKernel::copy(const VulkanBuffer& src, const VulkanBuffer& dst, uint64_t
   const std::array<BufferUse, 2> b = {BufferUse{&src, 0, bytes, false}, BufferUse{&dst, 0, bytes, true}};
   const uint32_t words = uint32_t(bytes / 16);
   // 4 words per invocation and trip; up to 8 workgroups of 256 per compute unit, fewer for small copies
-  const uint64_t cu = std::max<uint32_t>(1, device_profile(gpu_).compute_units ? device_profile(gpu_).compute_units : 128);
+  const uint32_t units = device_profile(gpu_).compute_units;
+  const uint64_t cu = units ? units : 128;  // unknown: assume a big GPU
   const uint64_t groups = std::clamp<uint64_t>((uint64_t(words) + 1023) / 1024, 1, 8 * cu);
   stream_.begin_op();
   stream_.dispatch(pipe, b, &words, sizeof words, uint32_t(groups), 1, 1);
