@@ -8,10 +8,19 @@ for f in .gpu/debs/*.deb; do dpkg -x "$f" /; done
 ldconfig
 export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
 mkdir -p /etc/OpenCL/vendors /etc/OpenCL/aside
-if ldconfig -p | grep -q libnvidia-opencl.so.1; then
-  echo libnvidia-opencl.so.1 >/etc/OpenCL/vendors/nvidia.icd
-  [[ ${KEEP_POCL:-0} == 1 ]] || mv /etc/OpenCL/vendors/pocl.icd /etc/OpenCL/aside/ 2>/dev/null
+# NVIDIA's OpenCL: an ICD the image ships, or one for the library where the loader can find it. The first
+# GPU session's image listed NVIDIA's OpenCL device beside PoCL's without libnvidia-opencl in ldconfig's
+# cache, so PoCL (device 0) ran the OpenCL benchmarks: every ICD naming PoCL goes aside when NVIDIA's is there.
+nv_icd=$(grep -il nvidia /etc/OpenCL/vendors/*.icd 2>/dev/null | head -1)
+if [[ -z $nv_icd ]] && { ldconfig -p | grep -q libnvidia-opencl.so.1 || ls /usr/local/nvidia/lib*/libnvidia-opencl.so.1 >/dev/null 2>&1; }; then
+  nv_lib=$(ls /usr/local/nvidia/lib*/libnvidia-opencl.so.1 2>/dev/null | head -1)
+  echo "${nv_lib:-libnvidia-opencl.so.1}" >/etc/OpenCL/vendors/nvidia.icd
+  nv_icd=/etc/OpenCL/vendors/nvidia.icd
 fi
+if [[ -n $nv_icd && ${KEEP_POCL:-0} != 1 ]]; then
+  for f in $(grep -il pocl /etc/OpenCL/vendors/*.icd 2>/dev/null); do mv "$f" /etc/OpenCL/aside/; done
+fi
+export LOWBIT_GPU_OPENCL=$([[ -n $nv_icd ]] && echo 1 || echo 0)  # 1: "opencl" means the GPU
 mkdir -p "$(cat .gpu/test_data_dir)"
 export LOWBIT_CACHE_DIR=/tmp/lowbit-cache
 

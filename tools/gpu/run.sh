@@ -10,7 +10,7 @@ out=/tmp/gpu-out
 rm -rf "$out" && mkdir -p "$out"
 source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder
 # without NVIDIA's OpenCL the machine's PoCL runs the OpenCL tests; the benchmarks then skip it (slow, a CPU)
-ldconfig -p | grep -q libnvidia-opencl.so.1 || BACKENDS=${BACKENDS:-vulkan}
+[[ $LOWBIT_GPU_OPENCL == 1 ]] || BACKENDS=${BACKENDS:-vulkan}
 { ls -l /etc/OpenCL/vendors "$VK_DRIVER_FILES"; cat "$VK_DRIVER_FILES"; ldconfig -p | grep -E 'nvidia|GLdispatch|vulkan|OpenCL'; } >"$out/icds.txt" 2>&1
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 .gpu/bin/lowbit devices >"$out/devices.txt" 2>&1

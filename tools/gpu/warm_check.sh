@@ -31,6 +31,10 @@ step 70 attn_vk_flush $L bench --op attention --backend vulkan $A --batch 1,16 -
 step 25 attn_vk_gqa1_flush $L bench --op attention --backend vulkan --q-heads 8 --kv-heads 8 --context 4096,8192 --flush-mib 256
 step 25 attn_vk_new $L bench --op attention --backend vulkan $A --warmup 300 --warmup-ms 0
 step 25 attn_vk_base $B bench --op attention --backend vulkan $A --warmup 300
+# decode's register trade-off: fewer query heads per workgroup (rows), fewer keys per step (keys)
+for c in rows=1 rows=2 keys=2; do
+  step 25 "decode_${c/=/}" $L bench --op attention --backend vulkan --context 8192 --batch 16 --kv-format int4 --flush-mib 256 --config "$c"
+done
 export LOWBIT_TUNING_DB=$o/tuning.json
 step ${TUNE_W4A16_S:-60} tune_w4a16_vk $L tune --op w4a16 --backend vulkan --budget ${TUNE_W4A16_S:-60}
 step ${TUNE_ATTN_S:-15} tune_attention_vk $L tune --op attention --backend vulkan --budget ${TUNE_ATTN_S:-15}
