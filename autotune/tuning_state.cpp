@@ -12,7 +12,10 @@ namespace lowbit::detail {
 
 TuningState::TuningState(std::string db_option, std::string cache_dir_option, DeviceInfo device)
     : db_option_(std::move(db_option)), cache_dir_option_(std::move(cache_dir_option)), device_(std::move(device)),
-      limits_(tune::limits_of(device_)) {}
+      limits_(tune::limits_of(device_)), no_shipped_([] {
+        const char* e = std::getenv("LOWBIT_NO_SHIPPED");
+        return e && *e && std::string(e) != "0";
+      }()) {}
 
 std::filesystem::path TuningState::db_path() const { return tune::db_path(db_option_, cache_dir_option_); }
 
@@ -86,9 +89,7 @@ KernelChoice TuningState::choose(const std::string& family, const std::string& f
   }
   // LOWBIT_NO_SHIPPED=1: the heuristic where no database entry applies (what the planners alone would
   // launch; `lowbit tune` then measures tuned against that)
-  const char* env = std::getenv("LOWBIT_NO_SHIPPED");
-  const bool no_shipped = env && *env && std::string(env) != "0";
-  if (const tune::ShippedRow* r = no_shipped ? nullptr : tune::find_shipped(device_, family, p.m, p.n, p.k)) {
+  if (const tune::ShippedRow* r = no_shipped_ ? nullptr : tune::find_shipped(device_, family, p.m, p.n, p.k)) {
     c.config = parse_kernel_config(r->config), c.source = "shipped";
     if (tune::family(family).violation(c.config, limits_, p).empty()) return last_ = c;
   }

@@ -38,6 +38,7 @@ class TuningState {
   std::string db_option_, cache_dir_option_;
   DeviceInfo device_;
   tune::Limits limits_;
+  bool no_shipped_;  // LOWBIT_NO_SHIPPED set when the state was made: the shipped rows are skipped
   bool loaded_ = false;
   std::vector<tune::DbEntry> entries_;  // this device, driver and kernel hashes only
   std::set<std::string> warned_;

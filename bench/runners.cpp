@@ -89,11 +89,15 @@ const Result& error_row(Session& s, Result r, const Error& e) {
   return s.results.back();
 }
 
+Stats time_in(Session& s, const std::function<void()>& fn) {
+  return time_op(s.ctx, fn, s.o.warmup, s.o.iters, s.flush, s.warmup_ms);
+}
+
 const Result& measure(Session& s, Result r, const std::function<void()>& fn) {
   r.backend = to_string(s.ctx.backend());
   const uint64_t lookups = s.ctx.last_kernel_choice().serial;
   try {
-    r.stats = time_op(s.ctx, fn, s.o.warmup, s.o.iters, s.flush, s.warmup_ms);
+    r.stats = time_in(s, fn);
     if (r.op == "attention") r.kernel = s.ctx.last_attention_kernel();
     // An op that looked its launch configuration up: the row says which, and where it came from.
     const KernelChoice ch = s.ctx.last_kernel_choice();
@@ -194,7 +198,7 @@ void run_w4a16(Session& s, const GemmShape& sh, const Buffer& x, const W4Layer& 
   GemmOptions serial;
   serial.stages = 1;
   try {
-    s.results.back().serial_ms = time_op(s.ctx, [&] { s.ctx.gemm_w4a16(x, w, serial); }, s.o.warmup, s.o.iters, s.flush, s.warmup_ms).median_ms;
+    s.results.back().serial_ms = time_in(s, [&] { s.ctx.gemm_w4a16(x, w, serial); }).median_ms;
   } catch (const Error& e) {
     if (e.code() != ErrorCode::Unsupported && e.code() != ErrorCode::OutOfMemory) throw;  // no pair: nulls
   }

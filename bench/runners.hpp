@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bench/bench.hpp"
+#include "bench/timing.hpp"
 
 namespace lowbit::bench {
 
@@ -19,6 +20,9 @@ struct Session {
   std::function<void()> flush;  // the cache flush ahead of each timed iteration (empty: none)
   double warmup_ms = 0;         // resolved busy warm-up per row (Options::warmup_ms or the device default)
 };
+
+// Times fn with the session's settings (o.warmup, the busy warm-up, o.iters timed runs, the cache flush).
+Stats time_in(Session& s, const std::function<void()>& fn);
 
 // Times fn (o.warmup untimed runs, then o.iters timed ones) and appends the row. An Unsupported or
 // OutOfMemory error becomes an error row instead of ending the run. Returns the appended row.

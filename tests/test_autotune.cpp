@@ -21,6 +21,7 @@
 #include "bench/runners.hpp"
 #include "host/log.hpp"
 #include "support/backends.hpp"
+#include "support/scoped_env.hpp"
 #include "support/temp_dir_test.hpp"
 
 namespace lowbit {
@@ -474,9 +475,13 @@ TEST_F(TuningDb, LookupOrderOverrideExactNearestShippedHeuristic) {
   EXPECT_EQ(d.config.variant, 1);  // a shape without its own row: the staged catch-all
   EXPECT_EQ(state.choose("gemv_f16", "f16", {.m = 1, .n = 4096, .k = 4096}).source, "heuristic");
   // LOWBIT_NO_SHIPPED: the heuristic alone (the baseline `lowbit tune` then measures against)
-  ::setenv("LOWBIT_NO_SHIPPED", "1", 1);
-  KernelChoice h = state.choose("gemv_w4", "g128", {.m = 1, .n = 4096, .k = 4096});
-  ::unsetenv("LOWBIT_NO_SHIPPED");
+  KernelChoice h;
+  {
+    test::ScopedEnv no_shipped("LOWBIT_NO_SHIPPED", "1");  // read when a context's tuning state is made
+    detail::TuningState bare("", file("empty").string(), h100);
+    bare.reload();
+    h = bare.choose("gemv_w4", "g128", {.m = 1, .n = 4096, .k = 4096});
+  }
   EXPECT_EQ(h.source, "heuristic");
   EXPECT_TRUE(h.config.empty());
   EXPECT_EQ(state.choose("gemv_w4", "g128", {.m = 1, .n = 4096, .k = 4096}).source, "shipped");
