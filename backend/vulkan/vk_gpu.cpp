@@ -8,6 +8,7 @@
 
 #include "backend/kernels.hpp"
 #include "backend/vulkan/vk_coopmat.hpp"
+#include "backend/vulkan/vk_pipeline_stats.hpp"
 #include "backend/vulkan/vk_settings.hpp"
 #include "backend/w4a8_plan.hpp"
 #include "host/log.hpp"
@@ -120,6 +121,20 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
     }
   }
 
+  // The driver's pipeline statistics, only when asked for (capturing them may bypass the pipeline cache).
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR use_exe{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+  if (pipeline_stats_requested()) {
+    if (has_device_extension(pd_, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+      use_exe.pipelineExecutableInfo = VK_TRUE;
+      *chain = &use_exe;
+      chain = &use_exe.pNext;
+      pipeline_stats_ = true;
+    } else {
+      log().warn("vulkan: LOWBIT_VK_PIPELINE_STATS: {} does not offer VK_KHR_pipeline_executable_properties", info_.name);
+    }
+  }
+
   set_binding_range();
 
   std::vector<const char*> extensions;
@@ -129,6 +144,7 @@ Gpu::Gpu(std::shared_ptr<Instance> instance, VkPhysicalDevice pd, int index)
   if (sg_ext && full_subgroups_max_) extensions.push_back(VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
   if (coopmat_khr_shape_) extensions.push_back(VK_KHR_COOPERATIVE_MATRIX_EXTENSION_NAME);
   if (integer_dot_product_) extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+  if (pipeline_stats_) extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
   if (std::find(coopmat_variants_.begin(), coopmat_variants_.end(), CoopmatVariant::Nv) != coopmat_variants_.end())
     extensions.push_back(VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
 

@@ -64,6 +64,9 @@ class Gpu {
   // shaderIntegerDotProduct enabled (VK_KHR_shader_integer_dot_product): gemm_w4a8's _dot variants run; off
   // with $LOWBIT_NO_INT_DOT (backend/w4a8_plan.hpp). info().integer_dot_product says the same.
   bool integer_dot_product() const { return integer_dot_product_; }
+  // VK_KHR_pipeline_executable_properties enabled because $LOWBIT_VK_PIPELINE_STATS asked for it
+  // (vk_pipeline_stats.hpp): pipelines capture the driver's statistics and log them.
+  bool pipeline_stats() const { return pipeline_stats_; }
 
  private:
   std::shared_ptr<Instance> instance_;
@@ -89,6 +92,7 @@ class Gpu {
   void set_binding_range();
   void load_push_descriptors();
   bool integer_dot_product_ = false;
+  bool pipeline_stats_ = false;
   bool coopmat_nv_supported(const VkPhysicalDeviceVulkan12Features& have12, const std::vector<CoopmatShape>& shapes) const;
   std::optional<CoopmatShape> coopmat_khr_supported(const VkPhysicalDeviceVulkan12Features& have12,
                                                     const std::vector<CoopmatShape>& shapes) const;

@@ -5,6 +5,7 @@
 
 #include "backend/kernels.hpp"
 #include "backend/vulkan/spirv_bindings.hpp"
+#include "backend/vulkan/vk_pipeline_stats.hpp"
 #include "host/cache_dir.hpp"
 #include "host/log.hpp"
 
@@ -154,8 +155,14 @@ const Pipeline& Pipelines::get(const std::string& shader, uint32_t bindings, con
   ci.stage.pName = "main";
   ci.stage.pSpecializationInfo = &si;
   ci.layout = pipeline_layouts_.at(bindings);
+  if (gpu_.pipeline_stats()) ci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   VkPipeline p = VK_NULL_HANDLE;
   check(vkCreateComputePipelines(dev, app_cache_ ? app_cache_ : cache_.get(), 1, &ci, nullptr, &p), "vkCreateComputePipelines");
+  if (gpu_.pipeline_stats()) {
+    std::string values;
+    for (uint32_t v : spec) values += (values.empty() ? "" : ",") + std::to_string(v);
+    log().info("vulkan: pipeline {} [{}]: {}", shader, values, pipeline_statistics_text(dev, p));
+  }
 
   auto pipe = std::make_unique<Pipeline>();
   pipe->pipeline = PipelineHandle(dev, p);

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# tools/gpu/probe.sh — a short diagnostic pass ON the GPU machine over tools/gpu/stage.sh's .gpu/ (no base CLI
+# needed), for kernel work between two full checks: the driver's statistics of the GEMV and decode pipelines
+# ($LOWBIT_VK_PIPELINE_STATS: registers, local memory), the copy roofline of the copy kernel against
+# vkCmdCopyBuffer, every int4 GEMV form at M = 1..16 with each K-split count from DRAM (--flush-mib), and
+# decode attention with each of its tuner knobs. ~4 minutes; results in $OUT/probe.tgz.
+set -uo pipefail
+final=${OUT:-/tmp}
+o=/tmp/gpu-out
+rm -rf "$o" && mkdir -p "$o"
+DEADLINE=${DEADLINE:-280}
+source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step
+nvidia-smi >"$o/nvidia-smi.txt" 2>&1
+L=.gpu/bin/lowbit
+$L devices >"$o/devices.txt" 2>&1
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw --format=csv -lms 500 >"$o/clocks.csv" 2>&1 &
+
+el "pipeline statistics"
+GV="1,4096,4096;4,4096,4096;16,4096,4096;1,14336,4096;1,4096,14336"
+for f in variant=1 variant=2 variant=3; do
+  LOWBIT_LOG=info LOWBIT_VK_PIPELINE_STATS=1 timeout 60 $L bench --op w4a16 --backend vulkan --shapes "$GV" --peak-shape 0 \
+    --iters 3 --config "$f" >"$o/stats_gemv_${f/=/}.log" 2>&1
+done
+LOWBIT_LOG=info LOWBIT_VK_PIPELINE_STATS=1 timeout 60 $L bench --op attention --backend vulkan --context 8192 \
+  --kv-format int4,int8,e4m3 --iters 3 >"$o/stats_attn.log" 2>&1
+grep -h "pipeline " "$o"/stats_*.log | sed 's/.*vulkan: pipeline //' | sort -u | cut -c1-300
+
+step 20 copy_kernel $L bench --op copy --backend vulkan
+step 20 copy_transfer env LOWBIT_VK_COPY=transfer $L bench --op copy --backend vulkan
+
+# every GEMV form x K split from DRAM; the default (the tuning lookup: shipped H100 rows) first
+GS="1,4096,4096;4,4096,4096;16,4096,4096;1,14336,4096;16,14336,4096;1,4096,14336"
+step 20 gemv_default $L bench --op w4a16 --backend vulkan --shapes "$GS" --peak-shape 0 --flush-mib 256 --json "$o/gemv_default.json"
+for v in 1 2 3; do
+  for s in 4 16 32 64 128; do
+    step 12 "gemv_v${v}_s$s" $L bench --op w4a16 --backend vulkan --shapes "$GS" --peak-shape 0 --flush-mib 256 \
+      --config "variant=$v split=$s" --json "$o/gemv_v${v}_s$s.json"
+  done
+done
+for c in "variant=1 cols=8 split=32" "variant=1 cols=1 split=32" "variant=1 wg=256 split=32" "variant=1 wg=64 split=64"; do
+  n=$(echo "$c" | tr -d ' =')
+  step 12 "gemv_$n" $L bench --op w4a16 --backend vulkan --shapes "$GS" --peak-shape 0 --flush-mib 256 --config "$c" --json "$o/gemv_$n.json"
+done
+
+# decode at 8k context from DRAM, batch 1: the planner's launch, then each knob
+A="--context 8192 --kv-format int4 --flush-mib 256"
+step 20 dec_default $L bench --op attention --backend vulkan $A --json "$o/dec_default.json"
+for c in keys=1 keys=2 keys=8 rows=1 rows=2 split=4 split=8 split=64 "keys=1 rows=1"; do
+  n=$(echo "$c" | tr -d ' =')
+  step 15 "dec_$n" $L bench --op attention --backend vulkan $A --config "$c" --json "$o/dec_$n.json"
+done
+step 40 dec_b16 $L bench --op attention --backend vulkan $A --batch 16 --json "$o/dec_b16.json"
+step 40 dec_b16_rows1 $L bench --op attention --backend vulkan $A --batch 16 --config rows=1 --json "$o/dec_b16_rows1.json"
+step 30 dec_gqa1 $L bench --op attention --backend vulkan --q-heads 8 --kv-heads 8 $A --json "$o/dec_gqa1.json"
+el "done"
+kill %1 2>/dev/null
+tar czf "$final/probe.tgz" -C /tmp gpu-out
