@@ -33,6 +33,7 @@ std::string gemv_w4_violation(const KernelConfig& c, const Limits& l, const Prob
   if (c.cols && p.n % c.cols) return "cols " + std::to_string(c.cols) + " does not divide N";
   if (kp && c.cols == 8) return "the K-partitioned and lane-reduced GEMVs take 1 or 4 columns per invocation";
   if (c.wg && uint32_t(c.wg) > l.max_workgroup) return too_big("workgroup", uint32_t(c.wg), l.max_workgroup);
+  if (c.u && c.u != 1 && c.u != 2 && c.u != 4 && c.u != 8) return "u " + std::to_string(c.u) + " is not 1, 2, 4 or 8";
   if (!kp && c.wg) {
     const uint64_t shared = uint64_t(detail::gemv_accumulator_rows(uint64_t(p.m))) * std::max<uint64_t>(256, c.wg) * 4;
     if (shared > l.shared_bytes) return too_big("shared memory", shared, l.shared_bytes);

@@ -49,6 +49,10 @@ inline DeviceProfile with_profile_override(DeviceProfile d) {
 
 // GEMV: K rows of X staged in shared memory per step on CPU drivers, and the floor of a K slice there.
 inline constexpr uint32_t kGemvChunk = 256;
+// int4 GEMV on GPUs: word rows whose loads each invocation issues together before their math (every
+// form; KernelConfig::u overrides): the bytes in flight that cover DRAM latency. CPU drivers' staged plan
+// takes 1 (their loads are synchronous; registers).
+inline constexpr uint32_t kGemvLoadsGpu = 4;
 // The most K partitions a GPU GEMV plan puts in one workgroup (bounds the rounding depth of their sum).
 inline constexpr uint32_t kGemvMaxPartitions = 128;
 
@@ -96,7 +100,7 @@ struct GemvPlan {
   bool lr = false;        // int4: the lane-reduced form (variant 3)
   uint32_t sg = 0;        // lr: subgroup lanes the partition sums are shuffled over first (0: shared-memory tree only)
   uint32_t rb = 1;        // int4, kp > 1 or lr: accumulator rows whose partition sums are added per pass
-  uint32_t u = 1;         // int4: word rows whose loads are issued together (GPUs: 4; CPU drivers keep registers)
+  uint32_t u = 1;         // int4: word rows whose loads are issued together (GPUs: kGemvLoadsGpu; CPU drivers keep registers)
   uint32_t cols = 4;      // fp16 weights: columns per workgroup
   uint32_t k_split = 0, splits = 1;
   uint64_t groups_n = 0;  // workgroups across N
@@ -112,7 +116,7 @@ struct GemvPlan {
 // for each. Sets xs, u, nc, wg and kp of `p`; returns CT.
 inline uint32_t gemv_partition_geometry(const DeviceProfile& d, uint64_t n, uint64_t k, const KernelConfig& c,
                                         uint64_t target, uint32_t min_segment, GemvPlan& p) {
-  p.xs = false, p.u = 4;
+  p.xs = false, p.u = c.u ? uint32_t(c.u) : kGemvLoadsGpu;
   p.nc = n % 4 == 0 && c.cols != 1 ? 4 : 1;
   p.wg = std::min<uint32_t>(c.wg ? uint32_t(c.wg) : 256, std::max<uint32_t>(d.max_workgroup, 32));
   const uint32_t ct_max = 128 / (4 * p.nc), ct_min = min_segment / (4 * p.nc);
@@ -185,6 +189,7 @@ inline GemvPlan plan_gemv(const DeviceProfile& d, bool w4, uint64_t m, uint64_t 
   const bool partitioned = c.variant ? c.variant == 2 : !d.cpu && d.gemv_partitions;
   if (!partitioned) {  // the staged plan: X chunks in shared memory, split-K across workgroups
     p.nc = c.cols ? uint32_t(c.cols) : gemv_columns_per_item(true, m, n, !d.cpu);
+    p.u = c.u ? uint32_t(c.u) : d.cpu ? 1 : kGemvLoadsGpu;
     if (c.wg) p.wg = uint32_t(c.wg), p.kc = std::max(kGemvChunk, p.wg);  // KC >= WG: each invocation stages rows
     p.groups_n = (n + p.wg * p.nc - 1) / (p.wg * p.nc);
     const uint64_t target = d.cpu ? 4 * uint64_t(std::max(1u, d.threads)) : 2 * uint64_t(d.compute_units ? d.compute_units : 128);

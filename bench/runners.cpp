@@ -402,7 +402,7 @@ Report run_bench(Context& ctx, const Options& o, const std::function<void(const 
   rep.device = ctx.device_info();
   rep.warmup = o.warmup, rep.iters = o.iters;
   rep.pipeline = to_string(o.pipeline);
-  Session s{ctx, o, rep.results, progress};
+  Session s{ctx, o, rep.results, progress, {}, 0};
   s.warmup_ms = o.warmup_ms >= 0 ? o.warmup_ms : default_warmup_ms(ctx.device_info());
   rep.warmup_ms = s.warmup_ms;
   // The flush buffers live for the whole run; the copy row itself is timed without them.

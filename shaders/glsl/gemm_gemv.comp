@@ -44,7 +44,7 @@ layout(constant_id = 5) const uint NC = 1;     // int4: adjacent columns per inv
 layout(constant_id = 6) const uint KP = 1;     // int4: K partitions per workgroup (WG % KP == 0; MT * KC >= WG * NC when > 1)
 layout(constant_id = 7) const bool XS = true;  // int4: X staged in shared memory (KP == 1 only), else read from global
 layout(constant_id = 8) const uint RB = 1;     // int4, KP > 1: accumulator rows reduced per pass (RB * WG * NC <= MT * KC)
-layout(constant_id = 9) const uint U = 4;      // int4: words whose loads are issued together, before their math (1 on CPU drivers: registers)
+layout(constant_id = 9) const uint U = 4;      // int4: word rows whose loads are issued together, before their math (1 on CPU drivers: registers)
 layout(constant_id = 10) const bool LR = false; // int4, !XS: the lane-reduced form (RB rows per shared-memory pass)
 
 const uint CT = WG / KP;  // column threads per workgroup
@@ -184,9 +184,10 @@ void reduce_partitions(uint kp, uint ct) {
   }
 }
 
-// CPU drivers (XS, KP = 1): the workgroup stages a KC-row chunk of X in shared memory (broadcast reads)
-// and each invocation walks the chunk's words group by group, like accumulate() but inline, words in
-// registers (lavapipe keeps this form in registers at every M; the partitioned form spills at M = 3..4).
+// The staged form (XS, KP = 1): the workgroup stages a KC-row chunk of X in shared memory (broadcast reads)
+// and each invocation walks the chunk's words group by group, like accumulate() but inline, the loads of
+// U word rows issued before their math (U = 1 on CPU drivers: lavapipe keeps this form in registers at
+// every M; the partitioned form spills at M = 3..4).
 void gemv_w4_staged() {
   uint lid = gl_LocalInvocationID.x;
   uint n0 = pc.n_base + (gl_WorkGroupID.x * WG + lid) * NC;
@@ -225,29 +226,25 @@ void gemv_w4_staged() {
         }
         float part[MT * NC];
         [[unroll]] for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
-        for (kk &= ~7u; kk < gend; kk += 8u) {
-          uint row = ((kc + kk) >> 3) - pc.kw_base;
-          uint words[NC];
-          if (NC == 1u) {
-            words[0] = w_words[row * pc.N + n0];
-          } else {
-            [[unroll]] for (uint v = 0; v < NC / 4u; ++v) {
-              uvec4 q = w_vec[((row * pc.N + n0) >> 2) + v];
-              words[4u * v] = q.x, words[4u * v + 1u] = q.y, words[4u * v + 2u] = q.z, words[4u * v + 3u] = q.w;
+        for (kk &= ~7u; kk < gend; kk += 8u * U) {
+          [[unroll]] for (uint u = 0; u < U; ++u)  // the loads of U word rows first, so they are in flight together
+            if (kk + 8u * u < gend) load_words(((kc + kk) >> 3) + u, n0, u);
+          [[unroll]] for (uint u = 0; u < U; ++u) {
+            uint kq = kk + 8u * u;
+            if (kq >= gend) break;
+            vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
+            [[unroll]] for (uint c = 0; c < NC; ++c) {
+              dequant_word(wbuf[u * NC + c], zb[c], lo[c], hi[c]);
             }
-          }
-          vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
-          [[unroll]] for (uint c = 0; c < NC; ++c) {
-            dequant_word(words[c], zb[c], lo[c], hi[c]);
-          }
-          if (kc + kk < gbegin || kc + kk + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
-            bvec4 in_lo, in_hi;
-            word_rows_in_group(kc + kk, gbegin, glen, in_lo, in_hi);
-            [[unroll]] for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
-          }
-          [[unroll]] for (uint m = 0; m < MT; ++m) {
-            vec4 xa = smem4[(m * KC + kk) >> 2], xb = smem4[((m * KC + kk) >> 2) + 1u];
-            [[unroll]] for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
+            if (kc + kq < gbegin || kc + kq + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
+              bvec4 in_lo, in_hi;
+              word_rows_in_group(kc + kq, gbegin, glen, in_lo, in_hi);
+              [[unroll]] for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
+            }
+            [[unroll]] for (uint m = 0; m < MT; ++m) {
+              vec4 xa = smem4[(m * KC + kq) >> 2], xb = smem4[((m * KC + kq) >> 2) + 1u];
+              [[unroll]] for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
+            }
           }
         }
         kk = gend;  // the next group may begin inside the last word

@@ -31,13 +31,10 @@ step 20 copy_transfer env LOWBIT_VK_COPY=transfer $L bench --op copy --backend v
 # every GEMV form x K split from DRAM; the default (the tuning lookup: shipped H100 rows) first
 GS="1,4096,4096;4,4096,4096;16,4096,4096;1,14336,4096;16,14336,4096;1,4096,14336"
 step 20 gemv_default $L bench --op w4a16 --backend vulkan --shapes "$GS" --peak-shape 0 --flush-mib 256 --json "$o/gemv_default.json"
-for v in 1 2 3; do
-  for s in 4 16 32 64 128; do
-    step 12 "gemv_v${v}_s$s" $L bench --op w4a16 --backend vulkan --shapes "$GS" --peak-shape 0 --flush-mib 256 \
-      --config "variant=$v split=$s" --json "$o/gemv_v${v}_s$s.json"
-  done
-done
-for c in "variant=1 cols=8 split=32" "variant=1 cols=1 split=32" "variant=1 wg=256 split=32" "variant=1 wg=64 split=64"; do
+for c in "variant=1 split=16" "variant=1 split=32" "variant=1 split=64" "variant=1 split=128" "variant=1 split=32 u=1" \
+  "variant=1 split=32 u=8" "variant=1 split=64 u=8" "variant=1 cols=8 split=32" "variant=1 cols=1 split=32" \
+  "variant=1 wg=256 split=32" "variant=2 split=4" "variant=2 split=16" "variant=2 split=64" "variant=3 split=4" \
+  "variant=3 split=16" "variant=3 split=64"; do
   n=$(echo "$c" | tr -d ' =')
   step 12 "gemv_$n" $L bench --op w4a16 --backend vulkan --shapes "$GS" --peak-shape 0 --flush-mib 256 --config "$c" --json "$o/gemv_$n.json"
 done
