@@ -65,6 +65,7 @@ std::string coopmat_violation(const KernelConfig& c, const Limits& l, const Prob
 
 std::string decode_violation(const KernelConfig& c, const Limits&, const Problem& p) {
   if (c.keys && p.page_size % uint32_t(c.keys)) return "keys per step " + std::to_string(c.keys) + " do not divide the page";
+  if (c.variant > 3) return "decode variant " + std::to_string(c.variant) + " is not 1 (no prefetch), 2 (prefetch) or 3 (no shuffles)";
   if (c.split && int64_t(c.split) * p.page_size >= 2 * p.k) return "a split of more pages than the context";
   return "";
 }

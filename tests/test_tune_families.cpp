@@ -247,7 +247,7 @@ TEST(TuneFamilies, DecodeHeadsPerWorkgroupOnlyLowerThePlannersCount) {
   EXPECT_EQ(detail::attn::plan_decode(a, 64, 32, true, 49152).heads_per_group, 4u) << "never above the planner's";
 }
 
-TEST_P(TuneFamiliesGpu, DecodeHeadsPerWorkgroupGiveTheDefaultResult) {
+TEST_P(TuneFamiliesGpu, DecodeKnobsGiveTheDefaultResult) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
   KvSetup kv(ctx, KvFormat::Int4, {45, 30}, 2);  // decode: one query per sequence
   const std::vector<int> ones = {1, 1};
@@ -257,8 +257,12 @@ TEST_P(TuneFamiliesGpu, DecodeHeadsPerWorkgroupGiveTheDefaultResult) {
   float scale = 0;
   for (float v : ref) scale = std::max(scale, std::fabs(v));
   ASSERT_GT(scale, 0.0f);
+  // variant: 1 loads and math in turn, 2 the next step's loads in flight (the GPUs' default, here on CPU
+  // drivers), 3 partial dots through shared memory instead of subgroup shuffles
   for (const KernelConfig& c : {KernelConfig{.rows = 1}, KernelConfig{.rows = 2}, KernelConfig{.keys = 2, .rows = 1},
-                                KernelConfig{.split = 1, .rows = 2}}) {
+                                KernelConfig{.split = 1, .rows = 2}, KernelConfig{.variant = 1},
+                                KernelConfig{.variant = 2}, KernelConfig{.variant = 2, .keys = 2},
+                                KernelConfig{.variant = 3}, KernelConfig{.variant = 3, .rows = 1}}) {
     const std::vector<float> y = forced(ctx, c, "attention_decode", run);
     ASSERT_EQ(y.size(), ref.size());
     for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-5f * scale) << to_string(c) << " at " << i;

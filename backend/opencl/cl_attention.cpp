@@ -81,7 +81,7 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_GC=" + std::to_string(plan.heads_per_group) +
                      " -DLB_LPR=" + std::to_string(plan.lanes_per_row) +
                      " -DLB_KPS=" + std::to_string(plan.keys_per_step) +
-                     " -DLB_PREFETCH=" + (cpu ? "0" : "1");  // CPU devices: loads are synchronous
+                     " -DLB_PREFETCH=" + (attn::decode_prefetch(a.config, cpu) ? "1" : "0");
   cl_kernel k = kernel("attention.cl", opts, "lb_attention_decode");
   set_attention_args(k, a, part, plan.splits, plan.split_keys, plan.chunks);
   launch2(k, size_t(plan.splits) * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads * plan.chunks, attn::kWorkgroup);

@@ -115,7 +115,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
   const uint32_t sg_lanes = shuffle_lanes();
-  const bool shuffle = sg_lanes > 0 && attn::kWorkgroup % gpu_.full_subgroups_max() == 0;
+  const bool shuffle = sg_lanes > 0 && attn::kWorkgroup % gpu_.full_subgroups_max() == 0 && attn::decode_shuffles_allowed(a.config);
   const uint32_t lane_cap = shuffle ? sg_lanes : 8u;
   attn::DecodePlan plan = attn::plan_decode(a, target, lane_cap, shuffle, gpu_.limits().maxComputeSharedMemorySize);
 
@@ -140,7 +140,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   last_kernel_ = shuffle ? "attention_decode_sg" : "attention_decode";
   const Pipeline& dec = pipelines_.get(last_kernel_, 12,
                                        attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, plan.lanes_per_row,
-                                                 plan.keys_per_step, cpu ? 0u : 1u),
+                                                 plan.keys_per_step, attn::decode_prefetch(a.config, cpu) ? 1u : 0u),
                                        shuffle);
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {

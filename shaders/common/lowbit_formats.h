@@ -692,9 +692,10 @@ LB_FN float16 lb_kv_fp8_values16(uint16 b, uint kv_fmt) {
 /* Element e of cache word w in KV format 1..4: the int code (as a float), or the FP8 value before its
  * per-tensor / per-head scale. */
 LB_FN float lb_kv_code_value(uint w, uint e, uint kv_fmt) {
-  if (kv_fmt == 2u) return LB_F((w >> (4u * e)) & 0xFu);
+  /* codes < 2^8 convert through int: one signed conversion (SIMD CPUs lack a single unsigned one), same value */
+  if (kv_fmt == 2u) return LB_F(LB_I((w >> (4u * e)) & 0xFu));
   uint b = (w >> (8u * e)) & 0xFFu;
-  if (kv_fmt == 1u) return LB_F(b);
+  if (kv_fmt == 1u) return LB_F(LB_I(b));
   return kv_fmt == 3u ? lb_kv_e4m3_value(b) : lb_kv_e5m2_value(b);
 }
 /* int8/int4 rows: value = code * scale + zero (fp16 scale and zero of the row, in fp32). */

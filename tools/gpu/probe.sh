@@ -3,7 +3,7 @@
 # needed), for kernel work between two full checks: the driver's statistics of the GEMV and decode pipelines
 # ($LOWBIT_VK_PIPELINE_STATS: registers, local memory), the copy roofline of the copy kernel against
 # vkCmdCopyBuffer, every int4 GEMV form at M = 1..16 with each K-split count from DRAM (--flush-mib), and
-# decode attention with each of its tuner knobs. ~4 minutes; results in $OUT/probe.tgz.
+# decode attention with each of its knobs (variant: prefetch off / shared-memory sums). ~4 minutes; results in $OUT/probe.tgz.
 set -uo pipefail
 final=${OUT:-/tmp}
 o=/tmp/gpu-out
@@ -42,7 +42,7 @@ done
 # decode at 8k context from DRAM, batch 1: the planner's launch, then each knob
 A="--context 8192 --kv-format int4 --flush-mib 256"
 step 20 dec_default $L bench --op attention --backend vulkan $A --json "$o/dec_default.json"
-for c in keys=1 keys=2 keys=8 rows=1 rows=2 split=4 split=8 split=64 "keys=1 rows=1"; do
+for c in variant=1 variant=3 keys=1 keys=2 keys=8 rows=1 rows=2 split=4 split=8 split=64 "keys=1 rows=1"; do
   n=$(echo "$c" | tr -d ' =')
   step 15 "dec_$n" $L bench --op attention --backend vulkan $A --config "$c" --json "$o/dec_$n.json"
 done

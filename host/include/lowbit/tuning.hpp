@@ -12,7 +12,8 @@ namespace lowbit {
 // One launch configuration. Each kernel family reads the knobs it has (autotune/search_space.cpp
 // declares which, with their values and constraints) and ignores the others; 0 leaves a knob to the planner.
 struct KernelConfig {
-  int variant = 0;  // GEMV int4: 1 staged (X chunks in shared memory), 2 K-partitioned, 3 lane-reduced
+  int variant = 0;  // GEMV int4: 1 staged (X chunks in shared memory), 2 K-partitioned, 3 lane-reduced;
+                    // decode attention: 1 no prefetch, 2 prefetch, 3 partial dots through shared memory
   int wg = 0;       // GEMV: invocations per workgroup (staged), their cap (K-partitioned)
   int cols = 0;     // GEMV int4: adjacent columns per invocation (1, 4, 8)
   int split = 0;    // GEMM: K slices (reduced in a second pass); decode attention: pages per split
