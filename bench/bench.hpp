@@ -47,7 +47,8 @@ struct Options {
   // roofline
   uint64_t copy_bytes = uint64_t(256) << 20;  // capped by the device's max buffer range
   GemmShape peak_shape = {256, 1024, 1024};  // calibration fp16 GEMM for the compute peak (m = 0: none)
-  // Cache flush: a device copy of this many bytes ahead of every timed iteration (0: none). On a GPU whose L2
+  // Cache flush: a device read of this many bytes (an fp16 GEMV, M = 1: clean L2 lines, nothing dirty to
+  // write back) ahead of every timed iteration (0: none). On a GPU whose L2
   // holds a layer's weights (an H100's 50 MB holds a 4096x14336 int4 layer), repeated runs otherwise read
   // them from L2 and the "% of DRAM bandwidth" is not one.
   uint64_t flush_bytes = 0;

@@ -212,4 +212,22 @@ TEST_P(BenchBackends, GemmRowsCarryTheirLaunchGeometryAndThePipelinePair) {
   test::expect_clean(ctx);
 }
 
+// --flush-mib: a read of that many bytes (an fp16 GEMV over 4096-wide rows) ahead of each timed run; the
+// rows are still the timed op's (results, launch geometry), and the JSON records the bytes read.
+TEST_P(BenchBackends, FlushedRunReportsTheTimedOpsOwnRows) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  Options o = tiny_w4a16_run({{1, 64, 256}}, 0, 2);
+  o.flush_bytes = (1 << 20) + 100;  // whole 8 KiB rows: 128 of them
+  ojson j = report_json(run_bench(ctx, o));
+  EXPECT_EQ(j["settings"]["flush_bytes"].get<uint64_t>(), uint64_t(1) << 20);
+  ASSERT_EQ(j["results"].size(), 3u);  // copy, f16, w4a16
+  for (const auto& r : j["results"]) ASSERT_FALSE(r.contains("error")) << r.dump();
+  const auto& w4 = j["results"][2];
+  EXPECT_EQ(w4["op"], "w4a16");
+  EXPECT_EQ(w4["n"].get<int64_t>(), 64);
+  EXPECT_EQ(w4["config"].get<std::string>().rfind("gemv_w4", 0), 0u) << "the flush's fp16 GEMV is not the row's: " << w4.dump();
+  EXPECT_EQ(ctx.last_kernel_choice().family, "gemv_w4") << "the timed op ran last";
+  test::expect_clean(ctx);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, BenchBackends, ::testing::ValuesIn(test::all_backends()), test::backend_param_name);

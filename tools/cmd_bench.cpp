@@ -59,7 +59,7 @@ Command add_bench_command(CLI::App& root) {
                   "busy warm-up before each row's timing, in ms (GPU clocks ramp under load; default 100 on GPUs, 0 "
                   "on CPU devices)");
   cmd->add_option("--flush-mib", a->flush_mib,
-                  "a device copy of this many MiB ahead of every timed iteration, so that a GPU's L2 holds no weights "
+                  "a device read of this many MiB (an fp16 GEMV: L2 left clean) ahead of every timed iteration, so that a GPU's L2 holds no weights "
                   "of the last one (0 = none; e.g. 256 on an H100, whose 50 MB L2 holds an int4 4096x14336 layer)")
       ->capture_default_str();
   cmd->add_option("--config", a->config,
