@@ -186,8 +186,8 @@ void reduce_partitions(uint kp, uint ct) {
 
 // The staged form (XS, KP = 1): the workgroup stages a KC-row chunk of X in shared memory (broadcast reads)
 // and each invocation walks the chunk's words group by group, like accumulate() but inline, the loads of
-// U word rows issued before their math (U = 1 on CPU drivers: lavapipe keeps this form in registers at
-// every M; the partitioned form spills at M = 3..4).
+// U word rows issued before their math, the chunk's first U before the staging barriers (U = 1 on CPU
+// drivers: lavapipe keeps this form in registers at every M; the partitioned form spills at M = 3..4).
 void gemv_w4_staged() {
   uint lid = gl_LocalInvocationID.x;
   uint n0 = pc.n_base + (gl_WorkGroupID.x * WG + lid) * NC;
@@ -199,6 +199,10 @@ void gemv_w4_staged() {
   [[unroll]] for (uint i = 0; i < MT * NC; ++i) accs[i] = 0.0;
   for (uint kc = k0; kc < k1; kc += KC) {
     uint kn = min(KC, k1 - kc);
+    // the chunk's first U word rows: their loads go out before the staging barriers (they need no X)
+    if (n0 < n_end)
+      [[unroll]] for (uint u = 0; u < U; ++u)
+        if (8u * u < kn) load_words((kc >> 3) + u, n0, u);
     barrier();
     for (uint i = lid; i < MT * KC / 4u; i += WG) {
       uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
@@ -227,8 +231,11 @@ void gemv_w4_staged() {
         float part[MT * NC];
         [[unroll]] for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
         for (kk &= ~7u; kk < gend; kk += 8u * U) {
-          [[unroll]] for (uint u = 0; u < U; ++u)  // the loads of U word rows first, so they are in flight together
-            if (kk + 8u * u < gend) load_words(((kc + kk) >> 3) + u, n0, u);
+          // the loads of U word rows first, so they are in flight together; those of the batch at the chunk's
+          // start went out before the barriers (wbuf still holds them when a short group comes back to it)
+          if (kk != 0u)
+            [[unroll]] for (uint u = 0; u < U; ++u)
+              if (kk + 8u * u < gend) load_words(((kc + kk) >> 3) + u, n0, u);
           [[unroll]] for (uint u = 0; u < U; ++u) {
             uint kq = kk + 8u * u;
             if (kq >= gend) break;

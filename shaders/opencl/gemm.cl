@@ -198,7 +198,8 @@ inline void lb_accumulate_scaled(__global const half* x, __local const float* sm
  * staged X chunk (LB_XS). */
 inline void lb_accumulate(__global const half* x, __local const float* smem, __global const uint* w,
                           __global const half* scales, __global const uchar* zeros, uint M, uint N, uint K,
-                          uint group, uint flags, uint r0, uint r1, uint kc, uint n0, float* accn) {
+                          uint group, uint flags, uint r0, uint r1, uint kc, uint n0, float* accn, uint* wv,
+                          bool primed) {
   uint r = r0;
   while (r < r1) {
     uint g = r / group;
@@ -213,9 +214,11 @@ inline void lb_accumulate(__global const half* x, __local const float* smem, __g
     float part[LB_MT * LB_NC];
     for (uint i = 0; i < LB_MT * LB_NC; ++i) part[i] = 0.0f;
     for (uint k = r & ~7u; k < gend; k += 8u * LB_UW) {
-      uint wv[LB_UW * LB_NC];
-      for (uint u = 0; u < LB_UW; ++u) /* the loads of LB_UW words first, so they are in flight together */
-        if (k + 8u * u < gend) lb_load_words(w, N, (k >> 3) + u, n0, wv + u * LB_NC);
+      /* the loads of LB_UW words first, so they are in flight together; `primed`: wv already holds the
+       * words at r0 (the staged form loads them before its barriers) */
+      if (!primed || k != r0)
+        for (uint u = 0; u < LB_UW; ++u)
+          if (k + 8u * u < gend) lb_load_words(w, N, (k >> 3) + u, n0, wv + u * LB_NC);
       for (uint u = 0; u < LB_UW; ++u) {
         uint kk = k + 8u * u;
         if (kk >= gend) break;
@@ -264,16 +267,21 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
   uint n0 = (get_group_id(0) * LB_CT + ct) * LB_NC;
   float accn[LB_MT * LB_NC];
   for (uint i = 0; i < LB_MT * LB_NC; ++i) accn[i] = 0.0f;
+  uint wv[LB_UW * LB_NC]; /* the words of LB_UW word rows, loaded before their math */
 #if LB_XS
   for (uint kc = k0; kc < k1; kc += LB_KC) {
     uint kn = min((uint)LB_KC, k1 - kc);
+    /* the chunk's first LB_UW word rows: their loads go out before the staging barriers (they need no X) */
+    if (n0 < N)
+      for (uint u = 0; u < LB_UW; ++u)
+        if (8u * u < kn) lb_load_words(w, N, (kc >> 3) + u, n0, wv + u * LB_NC);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint i = lid; i < LB_MT * LB_KC; i += LB_WG) {
       uint m = i / LB_KC, kk = i % LB_KC;
       smem[i] = (m < M && kk < kn) ? vload_half(m * K + kc + kk, x) : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (n0 < N) lb_accumulate(x, smem, w, scales, zeros, M, N, K, group, flags, kc, kc + kn, kc, n0, accn);
+    if (n0 < N) lb_accumulate(x, smem, w, scales, zeros, M, N, K, group, flags, kc, kc + kn, kc, n0, accn, wv, true);
   }
 #elif LB_LR
   { /* this partition's run of the slice's word rows */
@@ -285,7 +293,7 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
   { /* this partition's run of whole word rows of the slice */
     uint words = (k1 - k0 + 7u) >> 3, run = (words + LB_KP - 1u) / LB_KP;
     uint r0 = min(k1, k0 + kp * run * 8u), r1 = min(k1, r0 + run * 8u);
-    if (n0 < N) lb_accumulate(x, smem, w, scales, zeros, M, N, K, group, flags, r0, r1, 0u, n0, accn);
+    if (n0 < N) lb_accumulate(x, smem, w, scales, zeros, M, N, K, group, flags, r0, r1, 0u, n0, accn, wv, false);
   }
 #endif
 #if LB_LR
