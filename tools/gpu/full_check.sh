@@ -15,14 +15,8 @@
 # Everything lands in $OUT/gpu.tgz; the tables also go to stdout. DEADLINE (seconds, default 450) skips the
 # steps that would not finish in time.
 set -uo pipefail
-final=${OUT:-/tmp}
-o=/tmp/gpu-out
-rm -rf "$o" && mkdir -p "$o"
-DEADLINE=${DEADLINE:-450}
-source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step
-nvidia-smi >"$o/nvidia-smi.txt" 2>&1
-L=.gpu/bin/lowbit B=.gpu/base/lowbit
-$L devices >"$o/devices.txt" 2>&1
+source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step, begin_check
+begin_check 450
 head -12 "$o/devices.txt"
 
 el "roofline (PyTorch)"

@@ -37,3 +37,15 @@ step() {
   echo "  exit $?"
   grep -E '^(roofline:|copy |w4a16 |f16 |attention |kv_append |tune |shape |[0-9]+,[0-9]|geomean|took)' "$o/$name.log" | cut -c1-230
 }
+# begin_check DEFAULT_DEADLINE: the common start of a check script: results folder $o (packed into $final at
+# the end), DEADLINE (the caller's, else the default), nvidia-smi and `lowbit devices` into $o, L / B the
+# current and base CLIs.
+begin_check() {
+  final=${OUT:-/tmp}
+  o=/tmp/gpu-out
+  rm -rf "$o" && mkdir -p "$o"
+  DEADLINE=${DEADLINE:-$1}
+  nvidia-smi >"$o/nvidia-smi.txt" 2>&1
+  L=.gpu/bin/lowbit B=.gpu/base/lowbit
+  $L devices >"$o/devices.txt" 2>&1
+}

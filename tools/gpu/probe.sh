@@ -5,14 +5,8 @@
 # vkCmdCopyBuffer, every int4 GEMV form at M = 1..16 with each K-split count from DRAM (--flush-mib), and
 # decode attention with each of its knobs (variant: prefetch off / shared-memory sums). ~4 minutes; results in $OUT/probe.tgz.
 set -uo pipefail
-final=${OUT:-/tmp}
-o=/tmp/gpu-out
-rm -rf "$o" && mkdir -p "$o"
-DEADLINE=${DEADLINE:-280}
-source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step
-nvidia-smi >"$o/nvidia-smi.txt" 2>&1
-L=.gpu/bin/lowbit
-$L devices >"$o/devices.txt" 2>&1
+source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step, begin_check
+begin_check 280
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw --format=csv -lms 500 >"$o/clocks.csv" 2>&1 &
 
 el "pipeline statistics"

@@ -4,14 +4,8 @@
 # --warmup-ms; the base CLI, which has none, gets --warmup 300 and so does the current one beside it), the
 # GEMV forms, decode attention, and `lowbit tune` (whose timings warm up the same way). ~5 minutes.
 set -uo pipefail
-final=${OUT:-/tmp}
-o=/tmp/gpu-out
-rm -rf "$o" && mkdir -p "$o"
-DEADLINE=${DEADLINE:-290}
-source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step
-nvidia-smi >"$o/nvidia-smi.txt" 2>&1
-L=.gpu/bin/lowbit B=.gpu/base/lowbit
-$L devices >"$o/devices.txt" 2>&1
+source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step, begin_check
+begin_check 290
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw --format=csv -lms 500 >"$o/clocks.csv" 2>&1 &
 
 el "tests fixed after the first pass"
