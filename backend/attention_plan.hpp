@@ -79,10 +79,10 @@ struct DecodePlan {
   uint32_t splits = 1;
 };
 
-// Decode's loads (KernelConfig::variant of attention_decode): 1 loads and math of a step in turn, 2 the next
-// step's loads in flight during this step's math (double buffering through registers); default: 2 on
-// GPUs, 1 on CPU devices (their loads are synchronous: registers spared). 3 is 0 with the partial dots
-// summed through shared memory where the backend would use subgroup shuffles (Vulkan).
+// Decode's variants (KernelConfig::variant of attention_decode): 1 a step's loads and math in turn, 2 the
+// next step's loads in flight during this step's math (double buffering through registers), 3 the
+// default's loads with the partial dots summed through shared memory where the backend would use subgroup
+// shuffles (Vulkan). Default: the loads of 2 on GPUs, of 1 on CPU devices (synchronous loads: registers spared).
 inline bool decode_prefetch(const KernelConfig& c, bool cpu) { return c.variant == 1 ? false : c.variant == 2 ? true : !cpu; }
 inline bool decode_shuffles_allowed(const KernelConfig& c) { return c.variant != 3; }
 

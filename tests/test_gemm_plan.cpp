@@ -168,6 +168,15 @@ TEST(GemmPlan, GpusDefaultToTheStagedPlanSplitForTheDevice) {
   EXPECT_EQ(plan_gemv(kCpu, true, 2, 4096, 4096, 0).nc, 8u) << "CPU drivers keep 8 columns";
   GemvPlan q = plan_gemv(h100, true, 1, 4096, 65536, 0);
   EXPECT_GE(q.workgroups(), 2u * 132u);
+  // the loads of several word rows in flight on GPUs (one on CPU drivers), the knob `u` for every form
+  EXPECT_EQ(p.u, lowbit::detail::kGemvLoadsGpu);
+  EXPECT_EQ(plan_gemv(kCpu, true, 2, 4096, 4096, 0).u, 1u);
+  for (int variant : {1, 2, 3}) {
+    lowbit::KernelConfig c;
+    c.variant = variant, c.u = 8;
+    EXPECT_EQ(plan_gemv(h100, true, 4, 4096, 4096, 0, c).u, 8u) << "variant " << variant;
+    EXPECT_EQ(plan_gemv(kCpu, true, 4, 4096, 4096, 0, c).u, 8u) << "variant " << variant;
+  }
 }
 
 TEST(GemmPlan, H100GemvAtM1PutsTwoWorkgroupsOnEverySm) {
