@@ -117,6 +117,7 @@ ojson result_json(const Result& r, const Roofline& roof) {
   j["bound"] = (roof.ridge() > 0 && intensity >= roof.ridge()) ? "compute" : "memory";
   j["speedup_vs_f16"] = r.f16_ms ? ojson(*r.f16_ms / r.stats.median_ms) : ojson(nullptr);
   if (kv_peer) j["speedup_vs_fp16_kv"] = j["speedup_vs_f16"];
+  if (r.f16_ms) j["f16_paired"] = r.f16_paired;
   if (w4a16_peer) j["speedup_vs_w4a16"] = r.w4a16_ms ? ojson(*r.w4a16_ms / r.stats.median_ms) : ojson(nullptr);
   add_launch(j, r);
   return j;

@@ -93,11 +93,14 @@ Stats time_in(Session& s, const std::function<void()>& fn) {
   return time_op(s.ctx, fn, s.o.warmup, s.o.iters, s.flush, s.warmup_ms);
 }
 
-const Result& measure(Session& s, Result r, const std::function<void()>& fn) {
+namespace {
+
+// measure / measure_paired: `time` runs the op (fn last) and fills r's stats.
+const Result& measure_with(Session& s, Result r, const std::function<void(Result&)>& time) {
   r.backend = to_string(s.ctx.backend());
   const uint64_t lookups = s.ctx.last_kernel_choice().serial;
   try {
-    r.stats = time_in(s, fn);
+    time(r);
     if (r.op == "attention") r.kernel = s.ctx.last_attention_kernel();
     // An op that looked its launch configuration up: the row says which, and where it came from.
     const KernelChoice ch = s.ctx.last_kernel_choice();
@@ -112,6 +115,21 @@ const Result& measure(Session& s, Result r, const std::function<void()>& fn) {
   s.results.push_back(std::move(r));
   if (s.progress) s.progress(s.results.back());
   return s.results.back();
+}
+
+}  // namespace
+
+const Result& measure(Session& s, Result r, const std::function<void()>& fn) {
+  return measure_with(s, std::move(r), [&](Result& row) { row.stats = time_in(s, fn); });
+}
+
+const Result& measure_paired(Session& s, Result r, const std::function<void()>& base, const std::function<void()>& fn) {
+  return measure_with(s, std::move(r), [&](Result& row) {
+    const std::vector<Stats> st = time_interleaved(s.ctx, {base, fn}, s.o.warmup, s.o.iters, s.flush, s.warmup_ms);
+    row.f16_ms = st[0].median_ms;
+    row.f16_paired = true;
+    row.stats = st[1];  // fn ran last: the kernel choice read above is fn's
+  });
 }
 
 // ---- copy ---------------------------------------------------------------------------------------
@@ -322,14 +340,18 @@ KvCache bench_kv_cache(Session& s, KvFormat f, const AttentionShape& a) {
   return s.ctx.create_kv_cache(co);
 }
 
-void for_each_kv_format(Session& s, const std::function<const Result&(KvFormat, std::optional<double>)>& row) {
+std::vector<KvFormat> kv_formats(const Options& o) {
   std::vector<KvFormat> formats = {KvFormat::F16};
-  for (const auto& name : s.o.kv_formats) {
+  for (const auto& name : o.kv_formats) {
     KvFormat f = parse_kv_format(name);
     if (f != KvFormat::F16) formats.push_back(f);
   }
+  return formats;
+}
+
+void for_each_kv_format(Session& s, const std::function<const Result&(KvFormat, std::optional<double>)>& row) {
   std::optional<double> f16_ms;
-  for (KvFormat f : formats) {
+  for (KvFormat f : kv_formats(s.o)) {
     const Result& r = row(f, f16_ms);
     if (f == KvFormat::F16 && r.error.empty()) {
       f16_ms = r.stats.median_ms;

@@ -27,6 +27,9 @@ Stats time_in(Session& s, const std::function<void()>& fn);
 // Times fn (o.warmup untimed runs, then o.iters timed ones) and appends the row. An Unsupported or
 // OutOfMemory error becomes an error row instead of ending the run. Returns the appended row.
 const Result& measure(Session& s, Result r, const std::function<void()>& fn);
+// The same with `base` (the row's fp16 counterpart) timed in turn with fn, run by run: r.f16_ms is base's
+// median over those runs (r.f16_paired), so the speed-up compares the two under the same conditions.
+const Result& measure_paired(Session& s, Result r, const std::function<void()>& base, const std::function<void()>& fn);
 
 // Appends r as an error row for an Unsupported or OutOfMemory error (rethrows any other); returns it.
 const Result& error_row(Session& s, Result r, const Error& e);
@@ -45,6 +48,8 @@ void run_kv_append(Session& s);                       // run_kv_append.cpp
 KvCache bench_kv_cache(Session& s, KvFormat f, const AttentionShape& a);
 // Calls row(format, fp16 median) for fp16 (fp16 median empty) and then every other format of
 // o.kv_formats, passing fp16's median (speedup_vs_f16) once its row succeeded.
+// fp16 first, then the other --kv-format formats (parsed; repeats of fp16 dropped).
+std::vector<KvFormat> kv_formats(const Options& o);
 void for_each_kv_format(Session& s, const std::function<const Result&(KvFormat, std::optional<double>)>& row);
 // A calibration fp16 GEMM (tiled) for the compute peak; returns its TFLOP/s (0 if it cannot run).
 double calibrate_compute_peak(Session& s, const GemmShape& shape);

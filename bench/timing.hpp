@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <vector>
 
 #include "lowbit/lowbit.hpp"
 
@@ -22,6 +23,11 @@ struct Stats {
 // re-read across iterations come from DRAM, not a warm L2.
 Stats time_op(Context& ctx, const std::function<void()>& op, int warmup, int iters,
               const std::function<void()>& before_each = {}, double warmup_ms = 0);
+// The same for several ops timed in turn, iteration by iteration (a, b, a, b, ...), so that whatever
+// drifts during the run (clocks, another tenant of a shared CPU) falls on each op alike: a ratio of their
+// medians compares them under the same conditions. One Stats per op, in order.
+std::vector<Stats> time_interleaved(Context& ctx, const std::vector<std::function<void()>>& ops, int warmup, int iters,
+                                    const std::function<void()>& before_each = {}, double warmup_ms = 0);
 
 // The busy warm-up a device needs before timing: 100 ms on GPUs (clocks ramp under load), 0 on CPU
 // devices (lavapipe, PoCL, the reference), whose clocks need no ramp and whose runs are long.

@@ -230,4 +230,31 @@ TEST_P(BenchBackends, FlushedRunReportsTheTimedOpsOwnRows) {
   test::expect_clean(ctx);
 }
 
+// Attention: fp16 is timed alone (its row), then again in turn with each other format's runs; those rows'
+// speed-ups come from the paired runs (f16_paired), the fp16 row's from itself.
+TEST_P(BenchBackends, AttentionRowsPairEachFormatWithFp16) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  Options o;
+  o.op = "attention";
+  o.context = {48};
+  o.q_heads = 4, o.kv_heads = {2}, o.head_dim = 64;
+  o.kv_formats = {"int8", "fp16", "int4"};
+  o.warmup = 0, o.iters = 2;
+  o.copy_bytes = 1 << 20;
+  o.peak_shape = {};
+  ojson j = report_json(run_bench(ctx, o));
+  ASSERT_EQ(j["results"].size(), 4u);  // copy, fp16, int8, int4
+  std::vector<std::string> order;
+  for (size_t i = 1; i < 4; ++i) {
+    const auto& r = j["results"][i];
+    ASSERT_FALSE(r.contains("error")) << r.dump();
+    order.push_back(r["kv_format"]);
+    EXPECT_EQ(r["f16_paired"].get<bool>(), i > 1) << r.dump();
+    EXPECT_GT(r["speedup_vs_fp16_kv"].get<double>(), 0.0) << r.dump();
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"fp16", "int8", "int4"}));
+  EXPECT_DOUBLE_EQ(j["results"][1]["speedup_vs_fp16_kv"].get<double>(), 1.0);
+  test::expect_clean(ctx);
+}
+
 INSTANTIATE_TEST_SUITE_P(All, BenchBackends, ::testing::ValuesIn(test::all_backends()), test::backend_param_name);
