@@ -202,13 +202,19 @@ void record_launch(Session& s) {
 }
 
 // The W4A16 row for --pipeline: the default K pipeline, the serial variant (stages = 1), or the default with the
-// serial run's median beside it (not on the GEMV path, which has no K pipeline).
-void run_w4a16(Session& s, const GemmShape& sh, const Buffer& x, const W4Layer& w, std::optional<double> f16_ms) {
+// serial run's median beside it (not on the GEMV path, which has no K pipeline). With the fp16 row run
+// (`f16`: its GEMM), the two alternate run by run and the row's speed-up compares those runs (f16_paired).
+void run_w4a16(Session& s, const GemmShape& sh, const Buffer& x, const W4Layer& w, std::optional<double> f16_ms,
+               const std::function<void()>& f16) {
   Result r = gemm_row(s, "w4a16", sh, gemm_w4a16_work(sh.m, sh.n, sh.k, s.o.group, true));
   r.f16_ms = f16_ms;
   GemmOptions opts;
   opts.stages = s.o.pipeline == Pipeline::Serial ? 1 : 0;
-  measure(s, r, [&] { s.ctx.gemm_w4a16(x, w, opts); });
+  const auto run = [&] { s.ctx.gemm_w4a16(x, w, opts); };
+  if (f16_ms && f16)
+    measure_paired(s, r, f16, run);
+  else
+    measure(s, r, run);
   record_launch(s);
   if (s.o.pipeline != Pipeline::Both) return;
   s.results.back().has_serial = true;
@@ -232,8 +238,9 @@ void build_qoq(Session& s, const GemmShape& sh, GemmWeights& w) {
 // The W4A8 row: the int8 GEMM alone (activations quantized on the device beforehand, as the W4A16 row's are
 // fp16 already),
 // with the fp16 and W4A16 rows of the same shape as its peers (speedup_vs_f16, speedup_vs_w4a16).
-void run_w4a8(Session& s, const GemmShape& sh, const Buffer& x, const GemmWeights& w, std::optional<double> f16_ms) {
-  run_w4a16(s, sh, x, w.w4, f16_ms);
+void run_w4a8(Session& s, const GemmShape& sh, const Buffer& x, const GemmWeights& w, std::optional<double> f16_ms,
+              const std::function<void()>& f16) {
+  run_w4a16(s, sh, x, w.w4, f16_ms, f16);
   std::optional<double> w4a16_ms;
   if (s.results.back().error.empty()) w4a16_ms = s.results.back().stats.median_ms;
   const ActInt8 a = s.ctx.quantize_activations_int8(x);  // per-token int8 codes of the same activations
@@ -263,13 +270,14 @@ void run_gemm(Session& s, const std::string& op) {
     auto xh = to_f16(xf);
     Buffer x = s.ctx.upload(DType::F16, {sh.m, sh.k}, xh.data(), xh.size() * 2);
     // Our fp16 GEMM: the op itself for --op f16, else the same-run baseline of every other row.
-    const Result& f16 = measure(s, gemm_row(s, "f16", sh, gemm_f16_work(sh.m, sh.n, sh.k)), [&] { s.ctx.gemm_f16(x, w.f16); });
+    const auto f16_gemm = [&] { s.ctx.gemm_f16(x, w.f16); };
+    const Result& f16 = measure(s, gemm_row(s, "f16", sh, gemm_f16_work(sh.m, sh.n, sh.k)), f16_gemm);
     std::optional<double> f16_ms;
     if (f16.error.empty()) f16_ms = f16.stats.median_ms;
     s.results.back().f16_ms = f16_ms;
     record_launch(s);
-    if (op == "w4a16") run_w4a16(s, sh, x, w.w4, f16_ms);
-    if (op == "w4a8") run_w4a8(s, sh, x, w, f16_ms);
+    if (op == "w4a16") run_w4a16(s, sh, x, w.w4, f16_ms, f16_gemm);
+    if (op == "w4a8") run_w4a8(s, sh, x, w, f16_ms, f16_gemm);
     for (const auto& b : s.o.baselines)
       if (b == "clblast") run_clblast(s, sh, w.f32, xf, f16_ms.value_or(0));
   }

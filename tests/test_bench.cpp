@@ -155,6 +155,10 @@ TEST_P(BenchBackends, TinyRunHasTheSchema) {
   EXPECT_DOUBLE_EQ(j["results"][1]["bytes"].get<double>(), gemm_f16_work(2, 64, 128).bytes);
   EXPECT_DOUBLE_EQ(j["results"][2]["bytes"].get<double>(), gemm_w4a16_work(2, 64, 128, 128, true).bytes);
   EXPECT_DOUBLE_EQ(j["results"][1]["speedup_vs_f16"].get<double>(), 1.0);
+  // each w4a16 row's speed-up comes from runs alternated with its fp16 GEMM; the fp16 row is its own
+  EXPECT_FALSE(j["results"][1]["f16_paired"].get<bool>());
+  EXPECT_TRUE(j["results"][2]["f16_paired"].get<bool>());
+  EXPECT_TRUE(j["results"][4]["f16_paired"].get<bool>());
   EXPECT_NEAR(j["results"][0]["pct_of_peak_bw"].get<double>(), 100.0, 1e-9);
   test::expect_clean(ctx);
 }
