@@ -25,7 +25,7 @@ struct Result {
   Stats stats;
   Work work;
   std::optional<double> f16_ms;  // the fp16 counterpart's median in this run (speedup_vs_f16)
-  bool f16_paired = false;       // f16_ms was timed in turn with this row's runs (attention), not alone before it
+  bool f16_paired = false;       // f16_ms was timed in turn with this row's runs (attention, w4a16), not alone before it
   std::optional<double> w4a16_ms;  // w4a8 rows: the W4A16 row's median on the same shape (speedup_vs_w4a16)
   std::optional<double> kv_bytes;  // attention: bytes of K/V (codes + scales) read
   std::string error;             // non-empty: the op could not run here (e.g. Unsupported)
