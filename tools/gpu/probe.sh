@@ -36,12 +36,14 @@ done
 # decode at 8k context from DRAM, batch 1: the planner's launch, then each knob
 A="--context 8192 --kv-format int4 --flush-mib 256"
 step 20 dec_default $L bench --op attention --backend vulkan $A --json "$o/dec_default.json"
-for c in variant=1 variant=3 keys=1 keys=2 keys=8 rows=1 rows=2 split=4 split=8 split=64 "keys=1 rows=1"; do
+for c in variant=1 variant=3 keys=1 keys=2 keys=8 rows=1 rows=2 split=4 split=8 split=64 "keys=1 rows=1" \
+  "keys=1 rows=1 variant=1" "keys=2 rows=2 variant=1"; do
   n=$(echo "$c" | tr -d ' =')
   step 15 "dec_$n" $L bench --op attention --backend vulkan $A --config "$c" --json "$o/dec_$n.json"
 done
 step 40 dec_b16 $L bench --op attention --backend vulkan $A --batch 16 --json "$o/dec_b16.json"
 step 40 dec_b16_rows1 $L bench --op attention --backend vulkan $A --batch 16 --config rows=1 --json "$o/dec_b16_rows1.json"
+step 40 dec_b16_lean $L bench --op attention --backend vulkan $A --batch 16 --config "keys=1 rows=1 variant=1" --json "$o/dec_b16_lean.json"
 step 30 dec_gqa1 $L bench --op attention --backend vulkan --q-heads 8 --kv-heads 8 $A --json "$o/dec_gqa1.json"
 el "done"
 kill %1 2>/dev/null
