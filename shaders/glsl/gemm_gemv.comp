@@ -56,10 +56,12 @@ uint wbuf[U * NC];   // int4: the words of U word rows, loaded before their math
 void red_set(uint i, float v) { smem4[i >> 2][i & 3u] = v; }
 float red_get(uint i) { return smem4[i >> 2][i & 3u]; }
 
-// The 8 X values of rows row..row+7 of row m (0 past M or K) from global memory (one 16-byte load
-// when rows are 16-byte aligned).
-void x8(uint m, uint row, out vec4 xa, out vec4 xb) {
-  if (m >= pc.M) {
+// The 8 X values of rows row..row+7 of row m (0 past M or K): from the staged chunk starting at row kc
+// (XS), or from global memory (one 16-byte load when rows are 16-byte aligned).
+void x8(uint m, uint row, uint kc, out vec4 xa, out vec4 xb) {
+  if (XS) {
+    xa = smem4[(m * KC + row - kc) >> 2], xb = smem4[((m * KC + row - kc) >> 2) + 1u];
+  } else if (m >= pc.M) {
     xa = vec4(0.0), xb = vec4(0.0);
   } else if ((pc.K & 7u) == 0u) {
     uvec4 v = x_vec[(m * pc.K + row) >> 3];
@@ -109,8 +111,10 @@ void load_words(uint row, uint n0, uint u) {
 // Adds rows [r0, r1) of the K dimension (r0 a multiple of 8 or a group start) into acc, group by group:
 // scales and zeros once per group, sum (q - zero) * x, then scale the group's sums. A group need not be
 // a multiple of 8 rows: a word that straddles two groups is visited once per group, its rows outside
-// the current group masked to 0.
-void accumulate(uint r0, uint r1, uint n0, uint n_end) {
+// the current group masked to 0. kc: first row of the staged X chunk (XS). primed: wbuf already holds
+// the U word rows at r0 (the staged form loads them before its barriers; a short group that comes back
+// to them finds them there).
+void accumulate(uint r0, uint r1, uint kc, uint n0, uint n_end, bool primed) {
   bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
   uint r = r0;
   while (r < r1) {
@@ -126,8 +130,9 @@ void accumulate(uint r0, uint r1, uint n0, uint n_end) {
     float part[MT * NC];
     [[unroll]] for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
     for (uint k = r & ~7u; k < gend; k += 8u * U) {
-      [[unroll]] for (uint u = 0; u < U; ++u)  // the loads of U words first, so they are in flight together
-        if (k + 8u * u < gend) load_words((k >> 3) + u, n0, u);
+      if (!primed || k != r0)
+        [[unroll]] for (uint u = 0; u < U; ++u)  // the loads of U words first, so they are in flight together
+          if (k + 8u * u < gend) load_words((k >> 3) + u, n0, u);
       [[unroll]] for (uint u = 0; u < U; ++u) {
         uint kk = k + 8u * u;
         if (kk >= gend) break;
@@ -142,7 +147,7 @@ void accumulate(uint r0, uint r1, uint n0, uint n_end) {
         }
         [[unroll]] for (uint m = 0; m < MT; ++m) {
           vec4 xa, xb;
-          x8(m, kk, xa, xb);
+          x8(m, kk, kc, xa, xb);
           [[unroll]] for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
         }
       }
@@ -184,92 +189,10 @@ void reduce_partitions(uint kp, uint ct) {
   }
 }
 
-// The staged form (XS, KP = 1): the workgroup stages a KC-row chunk of X in shared memory (broadcast reads)
-// and each invocation walks the chunk's words group by group, like accumulate() but inline, the loads of
-// U word rows issued before their math, the chunk's first U before the staging barriers (U = 1 on CPU
-// drivers: lavapipe keeps this form in registers at every M; the partitioned form spills at M = 3..4).
-void gemv_w4_staged() {
-  uint lid = gl_LocalInvocationID.x;
-  uint n0 = pc.n_base + (gl_WorkGroupID.x * WG + lid) * NC;
-  uint n_end = pc.n_base + pc.n_count;
-  uint split = pc.split_base + gl_WorkGroupID.y;
-  uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
-  bool has_zeros = (pc.flags & FLAG_ZEROS) != 0u;
-  float accs[MT * NC];
-  [[unroll]] for (uint i = 0; i < MT * NC; ++i) accs[i] = 0.0;
-  for (uint kc = k0; kc < k1; kc += KC) {
-    uint kn = min(KC, k1 - kc);
-    // the chunk's first U word rows: their loads go out before the staging barriers (they need no X)
-    if (n0 < n_end)
-      [[unroll]] for (uint u = 0; u < U; ++u)
-        if (8u * u < kn) load_words((kc >> 3) + u, n0, u);
-    barrier();
-    for (uint i = lid; i < MT * KC / 4u; i += WG) {
-      uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
-      vec4 v = vec4(0.0);
-      if (m < pc.M)
-        [[unroll]] for (uint c = 0; c < 4u; ++c)
-          if (kq + c < kn) v[c] = half_at(m * pc.K + kc + kq + c);
-      smem4[i] = v;
-    }
-    barrier();
-    if (n0 < n_end) {
-      // one group at a time: scales and zeros once, sum (q - zero) * x, then scale the group's sums.
-      // A group need not be a multiple of 8 rows: a word that straddles two groups is visited once
-      // per group, its rows outside the current group masked to 0.
-      uint kk = 0u;
-      while (kk < kn) {
-        uint g = (kc + kk) / pc.group;
-        uint gbegin = g * pc.group, glen = pc.group;  // absolute rows [gbegin, gbegin + glen)
-        uint gend = min(kn, gbegin + glen - kc);
-        float s[NC], zb[NC];
-        [[unroll]] for (uint c = 0; c < NC; ++c) {
-          uint n = min(n0 + c, n_end - 1u);
-          s[c] = scale_at(g * pc.N + n);
-          zb[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
-        }
-        float part[MT * NC];
-        [[unroll]] for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
-        for (kk &= ~7u; kk < gend; kk += 8u * U) {
-          // the loads of U word rows first, so they are in flight together; those of the batch at the chunk's
-          // start went out before the barriers (wbuf still holds them when a short group comes back to it)
-          if (kk != 0u)
-            [[unroll]] for (uint u = 0; u < U; ++u)
-              if (kk + 8u * u < gend) load_words(((kc + kk) >> 3) + u, n0, u);
-          [[unroll]] for (uint u = 0; u < U; ++u) {
-            uint kq = kk + 8u * u;
-            if (kq >= gend) break;
-            vec4 lo[NC], hi[NC];  // q - zero of rows 0..3 and 4..7, exact
-            [[unroll]] for (uint c = 0; c < NC; ++c) {
-              dequant_word(wbuf[u * NC + c], zb[c], lo[c], hi[c]);
-            }
-            if (kc + kq < gbegin || kc + kq + 8u > gbegin + glen) {  // word straddles a group edge (uniform)
-              bvec4 in_lo, in_hi;
-              word_rows_in_group(kc + kq, gbegin, glen, in_lo, in_hi);
-              [[unroll]] for (uint c = 0; c < NC; ++c) lo[c] = mix(vec4(0.0), lo[c], in_lo), hi[c] = mix(vec4(0.0), hi[c], in_hi);
-            }
-            [[unroll]] for (uint m = 0; m < MT; ++m) {
-              vec4 xa = smem4[(m * KC + kq) >> 2], xb = smem4[((m * KC + kq) >> 2) + 1u];
-              [[unroll]] for (uint c = 0; c < NC; ++c) part[m * NC + c] += dot(xa, lo[c]) + dot(xb, hi[c]);
-            }
-          }
-        }
-        kk = gend;  // the next group may begin inside the last word
-        [[unroll]] for (uint m = 0; m < MT; ++m)
-          [[unroll]] for (uint c = 0; c < NC; ++c) accs[m * NC + c] += part[m * NC + c] * s[c];
-      }
-    }
-  }
-  [[unroll]] for (uint c = 0; c < NC; ++c) {
-    uint n = n0 + c;
-    if (n >= n_end) break;
-    [[unroll]] for (uint m = 0; m < MT; ++m) {
-      if (m >= pc.M) break;
-      finish_value(m, n, split, accs[m * NC + c]);
-    }
-  }
-}
-
+// int4, staged (XS, KP = 1) or K-partitioned (KP >= 1, X from global memory). Staged: the workgroup
+// stages a KC-row chunk of X in shared memory (broadcast reads), each chunk's first U word rows loaded
+// before the staging barriers (they need no X); U = 1 on CPU drivers. Partitioned: each of the KP
+// partitions takes one contiguous run of the slice's word rows, and their sums are added at the end.
 void gemv_w4() {
   uint lid = gl_LocalInvocationID.x;
   uint ct = lid % CT, kp = lid / CT;
@@ -278,10 +201,30 @@ void gemv_w4() {
   uint split = pc.split_base + gl_WorkGroupID.y;
   uint k0 = split * pc.k_split, k1 = min(pc.K, k0 + pc.k_split);
   [[unroll]] for (uint i = 0; i < MT * NC; ++i) acc[i] = 0.0;
-  // this partition's run of whole word rows of the slice
-  uint words = (k1 - k0 + 7u) >> 3, run = (words + KP - 1u) / KP;
-  uint r0 = min(k1, k0 + kp * run * 8u), r1 = min(k1, r0 + run * 8u);
-  if (n0 < n_end) accumulate(r0, r1, n0, n_end);
+  if (XS) {
+    for (uint kc = k0; kc < k1; kc += KC) {
+      uint kn = min(KC, k1 - kc);
+      if (n0 < n_end)
+        [[unroll]] for (uint u = 0; u < U; ++u)
+          if (8u * u < kn) load_words((kc >> 3) + u, n0, u);
+      barrier();
+      for (uint i = lid; i < MT * KC / 4u; i += WG) {
+        uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
+        vec4 v = vec4(0.0);
+        if (m < pc.M)
+          [[unroll]] for (uint c = 0; c < 4u; ++c)
+            if (kq + c < kn) v[c] = half_at(m * pc.K + kc + kq + c);
+        smem4[i] = v;
+      }
+      barrier();
+      if (n0 < n_end) accumulate(kc, kc + kn, kc, n0, n_end, true);
+    }
+  } else {
+    // this partition's run of whole word rows of the slice
+    uint words = (k1 - k0 + 7u) >> 3, run = (words + KP - 1u) / KP;
+    uint r0 = min(k1, k0 + kp * run * 8u), r1 = min(k1, r0 + run * 8u);
+    if (n0 < n_end) accumulate(r0, r1, 0u, n0, n_end, false);
+  }
   if (KP > 1u) {
     reduce_partitions(kp, ct);
     if (kp != 0u) return;
@@ -395,7 +338,7 @@ void accumulate_scaled(uint w0, uint w1, uint n0, uint n_end) {
         scaled_word(u, row, n0, n_end);
         for (uint m = 0u; m < MT; ++m) {
           vec4 xa, xb;
-          x8(m, row, xa, xb);
+          x8(m, row, 0u, xa, xb);
           for (uint c = 0u; c < NC; ++c) acc[m * NC + c] += dot(xa, wlo[c]) + dot(xb, whi[c]);
         }
       }
@@ -473,9 +416,7 @@ void gemv_w4_lanes() {
 }
 
 void main() {
-  if (W4 && XS) {
-    gemv_w4_staged();
-  } else if (W4 && LR) {
+  if (W4 && LR) {
     gemv_w4_lanes();
   } else if (W4) {
     gemv_w4();
