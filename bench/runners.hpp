@@ -46,10 +46,10 @@ void run_attention(Session& s);                       // run_attention.cpp
 void run_kv_append(Session& s);                       // run_kv_append.cpp
 // A one-layer cache of a.batch * ceil(a.context / page) pages.
 KvCache bench_kv_cache(Session& s, KvFormat f, const AttentionShape& a);
-// Calls row(format, fp16 median) for fp16 (fp16 median empty) and then every other format of
-// o.kv_formats, passing fp16's median (speedup_vs_f16) once its row succeeded.
 // fp16 first, then the other --kv-format formats (parsed; repeats of fp16 dropped).
 std::vector<KvFormat> kv_formats(const Options& o);
+// Calls row(format, fp16 median) for fp16 (fp16 median empty) and then every other format of
+// o.kv_formats, passing fp16's median (speedup_vs_f16) once its row succeeded.
 void for_each_kv_format(Session& s, const std::function<const Result&(KvFormat, std::optional<double>)>& row);
 // A calibration fp16 GEMM (tiled) for the compute peak; returns its TFLOP/s (0 if it cannot run).
 double calibrate_compute_peak(Session& s, const GemmShape& shape);

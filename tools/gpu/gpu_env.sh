@@ -1,5 +1,5 @@
-# tools/gpu/gpu_env.sh — sourced ON the GPU machine (from the repo root) by run.sh, full_check.sh and
-# warm_check.sh: unpacks what stage.sh staged in .gpu/ (the xz-compressed binaries, the runtime .debs),
+# tools/gpu/gpu_env.sh — sourced ON the GPU machine (from the repo root) by run.sh, full_check.sh,
+# warm_check.sh and probe.sh: unpacks what stage.sh staged in .gpu/ (the xz-compressed binaries, the runtime .debs),
 # points Vulkan at NVIDIA's ICD and OpenCL at NVIDIA's driver (the machine's PoCL set aside, unless
 # KEEP_POCL=1), makes the test binaries' scratch folder, and sets LOWBIT_CACHE_DIR. Also defines the
 # helpers of a timed check: el (a line with the elapsed seconds), left (seconds to DEADLINE) and step.

@@ -5,15 +5,12 @@
 # layer on; TESTS = space-separated binaries, default all) and the benchmarks in BENCH with the current and the
 # base CLI in the same run. Everything lands in one archive, $OUT/gpu.tgz (a run returns at most 8 files).
 set -uo pipefail
-final=${OUT:-/tmp}
-out=/tmp/gpu-out
-rm -rf "$out" && mkdir -p "$out"
-source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder
+source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, begin_check
+begin_check 600  # results folder, nvidia-smi, devices (no step here heeds the deadline)
+out=$o
 # without NVIDIA's OpenCL the machine's PoCL runs the OpenCL tests; the benchmarks then skip it (slow, a CPU)
 [[ $LOWBIT_GPU_OPENCL == 1 ]] || BACKENDS=${BACKENDS:-vulkan}
 { ls -l /etc/OpenCL/vendors "$VK_DRIVER_FILES"; cat "$VK_DRIVER_FILES"; ldconfig -p | grep -E 'nvidia|GLdispatch|vulkan|OpenCL'; } >"$out/icds.txt" 2>&1
-nvidia-smi >"$out/nvidia-smi.txt" 2>&1
-.gpu/bin/lowbit devices >"$out/devices.txt" 2>&1
 cat "$out/devices.txt"
 for name in ${TESTS:-$(cd .gpu/bin && ls test_*)}; do
   LOWBIT_VK_VALIDATION=1 timeout ${TEST_TIMEOUT:-120} ".gpu/bin/$name" --gtest_filter="${GTEST_FILTER:-*}" >"$out/$name.log" 2>&1
