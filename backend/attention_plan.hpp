@@ -15,8 +15,13 @@ inline constexpr uint32_t kWorkgroup = 128;   // decode invocations per workgrou
 inline constexpr uint32_t kMergeWorkgroup = 64;
 inline constexpr uint32_t kPrefillWorkgroup = 64;  // prefill (64: 8 logits per invocation at 32 x 16 tiles; faster than 128 on lavapipe)
 inline constexpr uint32_t kMaxHeadsPerGroup = 8;  // decode: query heads sharing one workgroup
-inline constexpr uint32_t kMaxLaneElems = 128;    // decode: q (and acc) elements one invocation holds
-inline constexpr uint32_t kCpuMaxLaneElems = 1024;  // the same on CPU devices (one lane per key row)
+// Decode: q (and acc) elements one invocation holds for its query heads (heads per group x elements per lane),
+// a register budget: CPU drivers with lanes (lavapipe) 128; GPUs 32 (NVIDIA H100, driver statistics:
+// 4 heads x 16 elements of int8 KV ran at the 255-register cap with spills to local memory, 4 x 8 of fp16
+// at 232); CPU devices with one lane per key row (PoCL) 1024.
+inline constexpr uint32_t kMaxLaneElems = 128;
+inline constexpr uint32_t kGpuMaxLaneElems = 32;
+inline constexpr uint32_t kCpuMaxLaneElems = 1024;
 
 inline void check_head_dim(uint32_t d, const char* backend) {
   if (d == 64 || d == 80 || d == 96 || d == 128 || d == 256) return;
@@ -66,11 +71,13 @@ inline uint32_t kv_append_max_lanes(uint32_t head_dim) {
   return l;
 }
 
-// Decode chunks: 16 bytes of a cache row (8 fp16, 16 int8 / fp8 values), 8 bytes for int4 (16 values),
-// so that an invocation's registers per key are the same for every format.
-inline uint32_t decode_chunk_elems(int format) { return format == 0 ? 8 : 16; }
+// Decode chunks: the elements of a cache row a lane loads at once — fp16 8 (16 bytes); int8 / fp8 16
+// (16 bytes) or 8 (8 bytes); int4 16 (8 bytes) or 8 (4 bytes). The 16-element chunk loads twice the
+// bytes per instruction; the 8-element one halves a lane's q and acc slices (KernelConfig::elems picks).
+inline bool decode_chunk_ok(int format, uint32_t elems) { return elems == 8 || (elems == 16 && format != 0); }
 
 struct DecodePlan {
+  uint32_t chunk_elems = 8;      // CE: elements per chunk (decode_chunk_ok)
   uint32_t lanes_per_row = 8;    // LPR: invocations sharing one key row, a power of two
   uint32_t keys_per_step = 4;    // KPS: keys a lane group handles per step (divides the page size)
   uint32_t heads_per_group = 1;  // GC (KernelConfig::rows lowers it)
@@ -98,15 +105,28 @@ inline uint64_t decode_shared_bytes(uint32_t d, const DecodePlan& p, bool subgro
 // target_groups: workgroups that keep the device busy (a few per compute unit). lane_cap: most lanes
 // per key row (the subgroup size when partial dots are summed by shuffles). max_lane_elems: most q (and
 // acc) elements per invocation and query head group (CPU devices: whole rows, lane_cap 1).
+// The chunk: a tuned one (KernelConfig::elems) where the format has it; else, of 16 and 8 elements, the
+// one that fits more query heads per workgroup in max_lane_elems (K/V read by fewer workgroups), 16 on a tie.
 inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, uint32_t lane_cap, bool subgroup_sum,
                               uint64_t shared_bytes, uint32_t max_lane_elems = kMaxLaneElems) {
-  DecodePlan p;
   const uint32_t G = a.q_heads / a.kv.kv_heads, P = a.kv.page_size;
-  const uint32_t ce = decode_chunk_elems(a.kv.format), nch = a.kv.head_dim / ce;
-  p.lanes_per_row = 1;
-  while (p.lanes_per_row * 2 <= std::min(nch, std::max(1u, lane_cap))) p.lanes_per_row *= 2;
-  const uint32_t lane_elems = (nch + p.lanes_per_row - 1) / p.lanes_per_row * ce;
-  p.heads_per_group = std::max(1u, std::min({G, kMaxHeadsPerGroup, max_lane_elems / lane_elems}));
+  auto lanes = [&](uint32_t ce) {  // the chunk's lanes per row and query heads per workgroup
+    DecodePlan t;
+    const uint32_t nch = a.kv.head_dim / ce;
+    t.chunk_elems = ce;
+    t.lanes_per_row = 1;
+    while (t.lanes_per_row * 2 <= std::min(nch, std::max(1u, lane_cap))) t.lanes_per_row *= 2;
+    const uint32_t lane_elems = (nch + t.lanes_per_row - 1) / t.lanes_per_row * ce;
+    t.heads_per_group = std::max(1u, std::min({G, kMaxHeadsPerGroup, max_lane_elems / lane_elems}));
+    return t;
+  };
+  DecodePlan p;
+  if (a.config.elems > 0 && decode_chunk_ok(a.kv.format, uint32_t(a.config.elems))) {
+    p = lanes(uint32_t(a.config.elems));
+  } else {
+    p = lanes(a.kv.format == 0 ? 8 : 16);
+    if (a.kv.format != 0 && lanes(8).heads_per_group > p.heads_per_group) p = lanes(8);
+  }
   // a tuned head count (KernelConfig::rows) only lowers it: fewer accumulators and q slices per invocation
   // (registers) for K/V read once per chunk of heads instead of once per kv head
   if (a.config.rows > 0) p.heads_per_group = std::min(p.heads_per_group, uint32_t(a.config.rows));

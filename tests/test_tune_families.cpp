@@ -247,25 +247,67 @@ TEST(TuneFamilies, DecodeHeadsPerWorkgroupOnlyLowerThePlannersCount) {
   EXPECT_EQ(detail::attn::plan_decode(a, 64, 32, true, 49152).heads_per_group, 4u) << "never above the planner's";
 }
 
+// The chunk (elements of a cache row a lane loads at once): on GPUs the one that keeps a lane's q and acc
+// slices within the register budget — 8 elements for the 1-byte formats and int4 at head dim 128 with 4
+// query heads per kv head (16 would leave room for 2 heads only); on CPU drivers 16 (wider loads, the
+// same head count); a tuned chunk as asked where the format has it (fp16: 8 only).
+TEST(TuneFamilies, DecodeChunkKeepsTheLaneWithinTheRegisterBudget) {
+  namespace attn = detail::attn;
+  detail::AttentionArgs a;
+  a.q_heads = 32, a.batch = 1, a.max_kv = 8192;
+  a.kv.kv_heads = 8, a.kv.head_dim = 128, a.kv.page_size = 16;
+  auto plan = [&](int format, uint32_t budget, uint32_t lane_cap = 16) {
+    a.kv.format = format;
+    return attn::plan_decode(a, 512, lane_cap, true, 49152, budget);
+  };
+  for (int f : {0, 1, 2, 3, 4}) {
+    const attn::DecodePlan gpu = plan(f, attn::kGpuMaxLaneElems);
+    EXPECT_EQ(gpu.chunk_elems, 8u) << "format " << f;
+    EXPECT_EQ(gpu.lanes_per_row, 16u) << "format " << f;
+    EXPECT_EQ(gpu.heads_per_group, 4u) << "format " << f;
+    EXPECT_EQ(gpu.chunks, 1u) << "format " << f;
+    const attn::DecodePlan cpu = plan(f, attn::kMaxLaneElems, 8);
+    EXPECT_EQ(cpu.chunk_elems, f == 0 ? 8u : 16u) << "format " << f;
+    EXPECT_EQ(cpu.heads_per_group, 4u) << "format " << f;
+  }
+  a.config.elems = 16;
+  const attn::DecodePlan wide = plan(1, attn::kGpuMaxLaneElems);
+  EXPECT_EQ(wide.chunk_elems, 16u);
+  EXPECT_EQ(wide.lanes_per_row, 8u);
+  EXPECT_EQ(wide.heads_per_group, 2u) << "16 elements x 2 heads fill the budget";
+  EXPECT_EQ(wide.chunks, 2u);
+  EXPECT_EQ(plan(0, attn::kGpuMaxLaneElems).chunk_elems, 8u) << "fp16 has 8-element chunks only";
+  a.config = {};
+  a.q_heads = 64;  // 8 query heads per kv head: 8 x 8 elements would pass the budget, so 4 per workgroup
+  const attn::DecodePlan g8 = plan(0, attn::kGpuMaxLaneElems);
+  EXPECT_EQ(g8.heads_per_group, 4u);
+  EXPECT_EQ(g8.chunks, 2u);
+}
+
 TEST_P(TuneFamiliesGpu, DecodeKnobsGiveTheDefaultResult) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
-  KvSetup kv(ctx, KvFormat::Int4, {45, 30}, 2);  // decode: one query per sequence
-  const std::vector<int> ones = {1, 1};
-  auto run = [&] { return ctx.download<float>(ctx.attention(kv.q, kv.cache, 0, kv.seqs, ones)); };
-  const std::vector<float> ref = run();
-  EXPECT_EQ(ctx.last_kernel_choice().family, "attention_decode");
-  float scale = 0;
-  for (float v : ref) scale = std::max(scale, std::fabs(v));
-  ASSERT_GT(scale, 0.0f);
-  // variant: 1 loads and math in turn, 2 the next step's loads in flight (the GPUs' default, here on CPU
-  // drivers), 3 partial dots through shared memory instead of subgroup shuffles
-  for (const KernelConfig& c : {KernelConfig{.rows = 1}, KernelConfig{.rows = 2}, KernelConfig{.keys = 2, .rows = 1},
-                                KernelConfig{.split = 1, .rows = 2}, KernelConfig{.variant = 1},
-                                KernelConfig{.variant = 2}, KernelConfig{.variant = 2, .keys = 2},
-                                KernelConfig{.variant = 3}, KernelConfig{.variant = 3, .rows = 1}}) {
-    const std::vector<float> y = forced(ctx, c, "attention_decode", run);
-    ASSERT_EQ(y.size(), ref.size());
-    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-5f * scale) << to_string(c) << " at " << i;
+  for (KvFormat f : {KvFormat::Int4, KvFormat::Int8, KvFormat::E4M3}) {
+    KvSetup kv(ctx, f, {45, 30}, 2);  // decode: one query per sequence
+    const std::vector<int> ones = {1, 1};
+    auto run = [&] { return ctx.download<float>(ctx.attention(kv.q, kv.cache, 0, kv.seqs, ones)); };
+    const std::vector<float> ref = run();
+    EXPECT_EQ(ctx.last_kernel_choice().family, "attention_decode");
+    float scale = 0;
+    for (float v : ref) scale = std::max(scale, std::fabs(v));
+    ASSERT_GT(scale, 0.0f);
+    // variant: 1 loads and math in turn, 2 the next step's loads in flight (the GPUs' default, here on CPU
+    // drivers), 3 partial dots through shared memory instead of subgroup shuffles; elems: 8- or 16-element chunks
+    for (const KernelConfig& c :
+         {KernelConfig{.rows = 1}, KernelConfig{.rows = 2}, KernelConfig{.keys = 2, .rows = 1},
+          KernelConfig{.split = 1, .rows = 2}, KernelConfig{.variant = 1}, KernelConfig{.variant = 2},
+          KernelConfig{.variant = 2, .keys = 2}, KernelConfig{.variant = 3}, KernelConfig{.variant = 3, .rows = 1},
+          KernelConfig{.elems = 8}, KernelConfig{.elems = 16}, KernelConfig{.variant = 2, .elems = 8},
+          KernelConfig{.variant = 3, .elems = 8}}) {
+      const std::vector<float> y = forced(ctx, c, "attention_decode", run);
+      ASSERT_EQ(y.size(), ref.size());
+      for (size_t i = 0; i < y.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], 1e-5f * scale) << to_string(c) << " format " << int(f) << " at " << i;
+    }
   }
   test::expect_clean(ctx);
 }

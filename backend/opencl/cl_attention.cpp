@@ -71,7 +71,7 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   const bool cpu = info_.type == "cpu";
   attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_),
                                             cpu ? 1 : kDecodeLanes, false, info_.shared_memory_bytes,
-                                            cpu ? attn::kCpuMaxLaneElems : attn::kMaxLaneElems);
+                                            cpu ? attn::kCpuMaxLaneElems : attn::kGpuMaxLaneElems);
   cl_mem part = nullptr;
   if (plan.splits > 1) {
     const size_t bytes = size_t(a.batch) * a.q_heads * plan.splits * (kv.head_dim + 2) * 4;
@@ -80,7 +80,7 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   }
   std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_GC=" + std::to_string(plan.heads_per_group) +
                      " -DLB_LPR=" + std::to_string(plan.lanes_per_row) +
-                     " -DLB_KPS=" + std::to_string(plan.keys_per_step) +
+                     " -DLB_KPS=" + std::to_string(plan.keys_per_step) + " -DLB_CE=" + std::to_string(plan.chunk_elems) +
                      " -DLB_PREFETCH=" + (attn::decode_prefetch(a.config, cpu) ? "1" : "0");
   cl_kernel k = kernel("attention.cl", opts, "lb_attention_decode");
   set_attention_args(k, a, part, plan.splits, plan.split_keys, plan.chunks);

@@ -52,11 +52,11 @@ void AttentionKernels::attention(const AttentionArgs& a) {
 
 namespace {
 
-// Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4, 7 per kind), EPW, RW.
+// Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4, 7, 8, 9 per kind), EPW, RW.
 std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3, uint32_t c4, uint32_t c7 = 1,
-                                uint32_t c8 = 1) {
+                                uint32_t c8 = 1, uint32_t c9 = 8) {
   const uint32_t epw = attn::elems_per_word(kv.format);
-  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8};
+  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8, c9};
 }
 
 AttnPush attn_push(const AttentionArgs& a) {
@@ -117,7 +117,8 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   const uint32_t sg_lanes = shuffle_lanes();
   const bool shuffle = sg_lanes > 0 && attn::kWorkgroup % gpu_.full_subgroups_max() == 0 && attn::decode_shuffles_allowed(a.config);
   const uint32_t lane_cap = shuffle ? sg_lanes : 8u;
-  attn::DecodePlan plan = attn::plan_decode(a, target, lane_cap, shuffle, gpu_.limits().maxComputeSharedMemorySize);
+  attn::DecodePlan plan = attn::plan_decode(a, target, lane_cap, shuffle, gpu_.limits().maxComputeSharedMemorySize,
+                                            cpu ? attn::kMaxLaneElems : attn::kGpuMaxLaneElems);
 
   AttnPush p = attn_push(a);
   p.splits = plan.splits;
@@ -140,7 +141,8 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   last_kernel_ = shuffle ? "attention_decode_sg" : "attention_decode";
   const Pipeline& dec = pipelines_.get(last_kernel_, 12,
                                        attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, plan.lanes_per_row,
-                                                 plan.keys_per_step, attn::decode_prefetch(a.config, cpu) ? 1u : 0u),
+                                                 plan.keys_per_step, attn::decode_prefetch(a.config, cpu) ? 1u : 0u,
+                                                 plan.chunk_elems),
                                        shuffle);
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {

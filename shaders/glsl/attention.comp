@@ -43,8 +43,9 @@ layout(constant_id = 3) const uint GC = 1;   // query heads per workgroup
 layout(constant_id = 4) const uint LPR = 8;  // lanes per key row: a power of two (<= subgroup size with SUBGROUP_REDUCE)
 layout(constant_id = 7) const uint KPS = 4;  // keys per step of a lane group (divides the page size)
 layout(constant_id = 8) const bool PREFETCH = true;  // the next step's loads in flight during this step's math
-const uint CE = FMT == 0u ? 8u : 16u;        // elements per chunk: 16 bytes (fp16, int8, fp8) or 8 (int4)
-const uint VW = CE / EPW;                    // words per chunk: 4 or 2
+layout(constant_id = 9) const uint CE = 8;   // elements per chunk (attn::decode_chunk_elems): fp16 8 (16 bytes); int8 /
+                                             // fp8 16 (16 bytes) or 8 (8 bytes); int4 16 (8 bytes) or 8 (4 bytes)
+const uint VW = CE / EPW;                    // words per chunk: 4, 2 or 1
 const uint NCH = D / CE;                     // chunks per cache row
 const uint CPL = (NCH + LPR - 1u) / LPR;     // chunks per lane (lane l owns chunks l, l + LPR, ...)
 const uint E = CPL * CE;                     // elements per lane
@@ -69,10 +70,14 @@ shared float ml_s[2u * NW];
 // Per-invocation state, module-scope (arrays sized by specialization constants cannot be passed to
 // functions): a lane's loads of one step live in slot n & 1 of kb..validb (double buffering through
 // registers; slots are constants after inlining): the chunks of KPS keys of K and V, their per-row
-// scale / zero, a bit per key that exists. Then this lane's q slice, its online-softmax state and accumulators.
+// fp16 scale and zero packed in one word (int formats; 1 and 0 otherwise), a bit per key that exists.
+// Then this lane's q slice, its online-softmax state and accumulators. Every index into these arrays
+// is a compile-time constant after unrolling: an array indexed by a lane-dependent value would live in
+// memory, not registers, on GPUs (local memory on NVIDIA), and so would everything it touches.
 const uint NK2 = 2u * NK, KPS2 = 2u * KPS, GE = GC * E;
+const uint SZ_ONE = 0x3C00u;                 // packHalf2x16(vec2(1.0, 0.0)): scale 1, zero 0
 uvec4 kb[NK2], vb[NK2];
-float ksb[KPS2], kzb[KPS2], vsb[KPS2], vzb[KPS2];
+uint ksz[KPS2], vsz[KPS2];
 uint validb[2];
 float xr[E];   // one dequantized key / value slice
 float sr[NS];  // the step's logits, then probabilities
@@ -101,17 +106,13 @@ void fetch(uint n, const uint sl, uint grp, uint lane, uint b, uint hk, uint pa,
     int j = int(pidx * pc.page_size + off + i);
     bool ok = pidx < pb && j >= k0 && j < s1;
     uint row = ((page * pc.page_size + off + i) * pc.kv_heads + hk);
-    ksb[sk + i] = 1.0;
-    kzb[sk + i] = 0.0;
-    vsb[sk + i] = 1.0;
-    vzb[sk + i] = 0.0;
+    ksz[sk + i] = SZ_ONE;
+    vsz[sk + i] = SZ_ONE;
     if (ok) {
       valid |= 1u << i;
       if (INT_FMT) {
-        ksb[sk + i] = H2F(k_scale16[row]);
-        kzb[sk + i] = H2F(k_zero16[row]);
-        vsb[sk + i] = H2F(v_scale16[row]);
-        vzb[sk + i] = H2F(v_zero16[row]);
+        ksz[sk + i] = uint(k_scale16[row]) | (uint(k_zero16[row]) << 16);
+        vsz[sk + i] = uint(v_scale16[row]) | (uint(v_zero16[row]) << 16);
       }
     }
     [[unroll]] for (uint c = 0u; c < CPL; ++c) {
@@ -122,9 +123,12 @@ void fetch(uint n, const uint sl, uint grp, uint lane, uint b, uint hk, uint pa,
         if (VW == 4u) {
           kw = k4[w >> 2];
           vw = v4[w >> 2];
-        } else {
+        } else if (VW == 2u) {
           kw = uvec4(k2[w >> 1], 0u, 0u);
           vw = uvec4(v2[w >> 1], 0u, 0u);
+        } else {
+          kw = uvec4(k_words[w], 0u, 0u, 0u);
+          vw = uvec4(v_words[w], 0u, 0u, 0u);
         }
       }
       kb[sc + i * CPL + c] = kw;
@@ -158,10 +162,11 @@ void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint 
 
   [[unroll]] for (uint i = 0u; i < KPS; ++i) {
     [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) unpack_chunk(kb[sc + i * CPL + cc], cc * CE);
+    vec2 sz = unpackHalf2x16(ksz[sk + i]);  // the row's scale and zero
     [[unroll]] for (uint g = 0u; g < GC; ++g) {
       float d = 0.0;
       [[unroll]] for (uint e = 0u; e < E; ++e) d += qr[g * E + e] * xr[e];
-      sr[i * GC + g] = INT_FMT ? ksb[sk + i] * d + kzb[sk + i] * qs[g] : d;
+      sr[i * GC + g] = INT_FMT ? sz.x * d + sz.y * qs[g] : d;
     }
   }
   group_sum(t, grp, buf);
@@ -177,20 +182,19 @@ void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint 
     }
   }
 #if defined(SUBGROUP_REDUCE)
-  // the NS probabilities and GC rescale factors are spread over the group's lanes, then shared by shuffles
+  // the NS probabilities and GC rescale factors are spread over the group's lanes, then shared by
+  // shuffles; a lane picks its logit (or old max) and max by selects, not by indexing with lane_id
   uint base = gl_SubgroupInvocationID & ~(LPR - 1u);
   float ex[NER];
   [[unroll]] for (uint r = 0u; r < NER; ++r) {
     uint idx = lane_id + LPR * r;
-    float v = 0.0;
-    if (idx < NS) {
-      float sv = sr[idx];
-      float mg = mx[idx % GC];
-      v = sv == NEG_INF ? 0.0 : exp(sv - mg);
-    } else if (idx < NS + GC) {
-      uint g = idx - NS;
-      v = mx[g] == NEG_INF ? 1.0 : exp(m[g] - mx[g]);
-    }
+    float sv = NEG_INF, mg = NEG_INF;
+    [[unroll]] for (uint j = 0u; j < NS; ++j)
+      if (idx == j) sv = sr[j], mg = mx[j % GC];
+    [[unroll]] for (uint g = 0u; g < GC; ++g)
+      if (idx == NS + g) sv = m[g], mg = mx[g];
+    // a probability (idx < NS) or a rescale factor: exp(old max - new max), 1 while the max is -inf
+    float v = idx < NS ? softmax_p(sv, mg) : idx < NS + GC ? softmax_corr(sv, mg) : 0.0;
     ex[r] = v;
   }
   [[unroll]] for (uint idx = 0u; idx < NS + GC; ++idx) {
@@ -199,8 +203,8 @@ void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint 
     else corr[idx - NS] = v;
   }
 #else
-  [[unroll]] for (uint g = 0u; g < GC; ++g) corr[g] = mx[g] == NEG_INF ? 1.0 : exp(m[g] - mx[g]);
-  [[unroll]] for (uint i = 0u; i < NS; ++i) sr[i] = sr[i] == NEG_INF ? 0.0 : exp(sr[i] - mx[i % GC]);
+  [[unroll]] for (uint g = 0u; g < GC; ++g) corr[g] = softmax_corr(m[g], mx[g]);
+  [[unroll]] for (uint i = 0u; i < NS; ++i) sr[i] = softmax_p(sr[i], mx[i % GC]);
 #endif
   [[unroll]] for (uint g = 0u; g < GC; ++g) {
     float sum = 0.0;
@@ -212,10 +216,11 @@ void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint 
   }
   [[unroll]] for (uint i = 0u; i < KPS; ++i) {
     [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) unpack_chunk(vb[sc + i * CPL + cc], cc * CE);
+    vec2 sz = unpackHalf2x16(vsz[sk + i]);
     [[unroll]] for (uint g = 0u; g < GC; ++g) {
       float p = sr[i * GC + g];
-      float ps = p * vsb[sk + i];
-      if (INT_FMT) zacc[g] += p * vzb[sk + i];
+      float ps = INT_FMT ? p * sz.x : p;
+      if (INT_FMT) zacc[g] += p * sz.y;
       [[unroll]] for (uint e = 0u; e < E; ++e) acc[g * E + e] += ps * xr[e];
     }
   }

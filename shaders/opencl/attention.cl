@@ -11,7 +11,8 @@
  *   LB_FMT  0 F16, 1 Int8, 2 Int4, 3 E4M3, 4 E5M2      LB_D    head dim
  *   LB_WG   work-group size                             LB_EPW  elements per 32-bit cache word
  *   decode: LB_GC query heads per group, LB_LPR lanes per key row, LB_KPS keys per step,
- *           LB_PREFETCH 1: the next step's loads in flight during this step's math
+ *           LB_PREFETCH 1: the next step's loads in flight during this step's math,
+ *           LB_CE elements per chunk (attn::decode_chunk_ok: fp16 8; the others 8 or 16)
  *   prefill: LB_BQ rows, LB_BK keys per tile
  */
 #ifndef LB_FMT
@@ -96,15 +97,18 @@ inline void lb_store(__global float* out32, __global half* out16, uint flags, ui
 
 /* ---- decode ---------------------------------------------------------------------------------------
  * Lane groups of LB_LPR work-items stream their own pages (round robin), LB_KPS keys per step; a lane
- * owns chunks lane, lane + LB_LPR, ... of a row (16 bytes; 8 for int4) and keeps its slice of q, the
+ * owns chunks lane, lane + LB_LPR, ... of a row (LB_CE elements) and keeps its slice of q, the
  * online-softmax state and its slice of the accumulators in registers. The next step's K/V chunks and
  * scales are loaded before the current step's math; partial dots are summed through local memory
  * (double buffered: one barrier per step); the groups' states are merged (log-sum-exp) at the end.
  * CPU devices take LB_LPR 1: a work-item holds whole rows (q and acc of the GQA group's heads as float
  * vectors, one per chunk), so the key loop has no barrier and runs over the lane's own pages only. */
 #ifdef LB_GC
+#ifndef LB_CE
 #define LB_CE (LB_FMT == 0 ? 8 : 16)                 /* elements per chunk */
-#define LB_VW (LB_CE / LB_EPW)                       /* words per chunk: 4 or 2 */
+#endif
+#define LB_VW (LB_CE / LB_EPW)                       /* words per chunk: 4, 2 or 1 */
+#define LB_SZ_ONE 0x3C00u                            /* a packed fp16 (scale, zero) of (1, 0) */
 #define LB_NCH (LB_D / LB_CE)                        /* chunks per row */
 #define LB_CPL ((LB_NCH + LB_LPR - 1) / LB_LPR)      /* chunks per lane */
 #define LB_E (LB_CPL * LB_CE)                        /* elements per lane */
@@ -121,7 +125,7 @@ inline __attribute__((always_inline)) void lb_fetch(uint sl, uint n, uint grp, u
                      __global const uint* kw, __global const uint* vw, __global const ushort* ks16,
                      __global const ushort* kz16, __global const ushort* vs16, __global const ushort* vz16,
                      __global const int* block_table, uint max_blocks, uint P, uint kv_heads, uint4* kb, uint4* vb,
-                     float* ksb, float* kzb, float* vsb, float* vzb, uint* validb) {
+                     uint* ksz, uint* vsz, uint* validb) {
   uint spp = P / LB_KPS;
   uint pidx = pa + grp + LB_NW * (n / spp);
   uint off = (n % spp) * LB_KPS;
@@ -132,12 +136,12 @@ inline __attribute__((always_inline)) void lb_fetch(uint sl, uint n, uint grp, u
     bool ok = pidx < pb && j >= k0 && j < s1;
     uint row = (page * P + off + i) * kv_heads + hk;
     uint si = sl * LB_KPS + i;
-    ksb[si] = 1.0f, kzb[si] = 0.0f, vsb[si] = 1.0f, vzb[si] = 0.0f;
+    ksz[si] = LB_SZ_ONE, vsz[si] = LB_SZ_ONE; /* the row's fp16 scale and zero in one word */
     if (ok) {
       valid |= 1u << i;
 #if LB_INT_FMT
-      ksb[si] = lb_h2f(ks16, row), kzb[si] = lb_h2f(kz16, row);
-      vsb[si] = lb_h2f(vs16, row), vzb[si] = lb_h2f(vz16, row);
+      ksz[si] = (uint)ks16[row] | ((uint)kz16[row] << 16);
+      vsz[si] = (uint)vs16[row] | ((uint)vz16[row] << 16);
 #endif
     }
     for (uint c = 0; c < LB_CPL; ++c) {
@@ -148,9 +152,12 @@ inline __attribute__((always_inline)) void lb_fetch(uint sl, uint n, uint grp, u
 #if LB_VW == 4
         kx = vload4(0, kw + w);
         vx = vload4(0, vw + w);
-#else
+#elif LB_VW == 2
         kx.xy = vload2(0, kw + w);
         vx.xy = vload2(0, vw + w);
+#else
+        kx.x = kw[w];
+        vx.x = vw[w];
 #endif
       }
       kb[sl * LB_NK + i * LB_CPL + c] = kx;
@@ -180,13 +187,20 @@ inline void lb_unpack_chunk(uint4 w, float* x) {
 #define LB_VSTORE vstore8
 #endif
 inline LB_VF lb_chunk_vec(uint4 w) {
-#if LB_FMT == 1
+#if LB_FMT == 1 && LB_CE == 16
   return convert_float16(as_uchar16(w));
-#elif LB_FMT == 2
+#elif LB_FMT == 1
+  return convert_float8(as_uchar8(w.xy));
+#elif LB_FMT == 2 && LB_CE == 16
   const uint16 sh = (uint16)(0u, 4u, 8u, 12u, 16u, 20u, 24u, 28u, 0u, 4u, 8u, 12u, 16u, 20u, 24u, 28u);
   return convert_float16((w.s0000000011111111 >> sh) & (uint16)(0xFu));
-#elif LB_FMT >= 3
+#elif LB_FMT == 2
+  const uint8 sh = (uint8)(0u, 4u, 8u, 12u, 16u, 20u, 24u, 28u);
+  return convert_float8((w.s00000000 >> sh) & (uint8)(0xFu));
+#elif LB_FMT >= 3 && LB_CE == 16
   return lb_kv_fp8_values16(convert_uint16(as_uchar16(w)), LB_FMT);
+#elif LB_FMT >= 3
+  return lb_kv_fp8_values16(convert_uint16(as_uchar16(w)), LB_FMT).lo; /* the chunk's 8 bytes are w.xy */
 #else
   float x[LB_CE];
   lb_unpack_chunk(w, x);
@@ -207,17 +221,19 @@ inline float lb_hsum(float8 v) { return lb_hsum8(v); }
 /* Step sl: logits, the partial dots summed over the group, online softmax, p·V. qr and acc hold one
  * LB_VF per (query head, chunk). */
 inline __attribute__((always_inline)) void lb_consume(uint sl, uint t, uint grp, uint ng, uint* buf, float softcap, const LB_VF* qr, const float* qs,
-                       float* m, float* l, float* zacc, LB_VF* acc, const uint4* kb, const uint4* vb, const float* ksb,
-                       const float* kzb, const float* vsb, const float* vzb, const uint* validb, __local float* red_s) {
+                       float* m, float* l, float* zacc, LB_VF* acc, const uint4* kb, const uint4* vb, const uint* ksz,
+                       const uint* vsz, const uint* validb, __local float* red_s) {
   float sr[LB_NS];
   LB_VF x[LB_CPL];
   for (uint i = 0; i < LB_KPS; ++i) {
     for (uint c = 0; c < LB_CPL; ++c) x[c] = lb_chunk_vec(kb[sl * LB_NK + i * LB_CPL + c]);
+    uint sz = ksz[sl * LB_KPS + i];
+    float ks = vload_half(0, (const half*)&sz), kz = vload_half(1, (const half*)&sz); /* the row's scale, zero */
     for (uint g = 0; g < LB_GC; ++g) {
       LB_VF dv = qr[g * LB_CPL] * x[0];
       for (uint c = 1; c < LB_CPL; ++c) dv += qr[g * LB_CPL + c] * x[c];
       float d = lb_hsum(dv);
-      sr[i * LB_GC + g] = LB_INT_FMT ? ksb[sl * LB_KPS + i] * d + kzb[sl * LB_KPS + i] * qs[g] : d;
+      sr[i * LB_GC + g] = LB_INT_FMT ? ks * d + kz * qs[g] : d;
     }
   }
 #if LB_LPR > 1 /* one lane per row (CPU devices) holds whole dots: no barrier in the key loop */
@@ -253,10 +269,12 @@ inline __attribute__((always_inline)) void lb_consume(uint sl, uint t, uint grp,
   }
   for (uint i = 0; i < LB_KPS; ++i) {
     for (uint c = 0; c < LB_CPL; ++c) x[c] = lb_chunk_vec(vb[sl * LB_NK + i * LB_CPL + c]);
+    uint sz = vsz[sl * LB_KPS + i];
+    float vs = vload_half(0, (const half*)&sz), vz = vload_half(1, (const half*)&sz);
     for (uint g = 0; g < LB_GC; ++g) {
       float p = sr[i * LB_GC + g];
-      float ps = p * vsb[sl * LB_KPS + i];
-      if (LB_INT_FMT) zacc[g] += p * vzb[sl * LB_KPS + i];
+      float ps = LB_INT_FMT ? p * vs : p;
+      if (LB_INT_FMT) zacc[g] += p * vz;
       for (uint c = 0; c < LB_CPL; ++c) acc[g * LB_CPL + c] += ps * x[c];
     }
   }
@@ -313,13 +331,13 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
 #endif
   uint buf = 0u;
   uint4 kb[2 * LB_NK], vb[2 * LB_NK];
-  float ksb[2 * LB_KPS], kzb[2 * LB_KPS], vsb[2 * LB_KPS], vzb[2 * LB_KPS];
+  uint ksz[2 * LB_KPS], vsz[2 * LB_KPS];
   uint validb[2];
 #define LB_FETCH(sl, n)                                                                                             \
   lb_fetch(sl, n, grp, lane, b, hk, pa, pb, k0, s1, kw, vw, ks16, kz16, vs16, vz16, block_table, max_blocks,      \
-           page_size, kv_heads, kb, vb, ksb, kzb, vsb, vzb, validb)
+           page_size, kv_heads, kb, vb, ksz, vsz, validb)
 #define LB_CONSUME(sl)                                                                                              \
-  lb_consume(sl, t, grp, ng, &buf, softcap, qr, qs, m, l, zacc, acc, kb, vb, ksb, kzb, vsb, vzb, validb, red_s)
+  lb_consume(sl, t, grp, ng, &buf, softcap, qr, qs, m, l, zacc, acc, kb, vb, ksz, vsz, validb, red_s)
 #if !LB_PREFETCH /* CPU devices: loads are synchronous, spare the registers */
   for (uint n = 0; n < steps; ++n) {
     LB_FETCH(0u, n);

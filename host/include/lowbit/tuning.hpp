@@ -23,7 +23,8 @@ struct KernelConfig {
   int keys = 0;     // decode attention: keys per lane-group step (divides the page size); prefill: keys per tile
   int rows = 0;     // kv_append: (token, kv head) rows per workgroup; prefill attention: query rows per tile;
                     // decode attention: query heads per workgroup (at most: lowers the planner's count)
-  int elems = 0;    // quantize / dequantize: elements per invocation (block formats: a multiple of the block)
+  int elems = 0;    // quantize / dequantize: elements per invocation (block formats: a multiple of the block);
+                    // decode attention: elements of a cache row a lane loads at once (8, or 16 but for fp16 KV)
   int u = 0;        // GEMV int4: word rows whose loads are issued together, before their math (1, 2, 4, 8)
   bool empty() const { return *this == KernelConfig{}; }
   bool operator==(const KernelConfig&) const = default;
