@@ -82,6 +82,29 @@ TEST_P(AttentionGpu, SplitKDecodeMatchesOneSplitWithManyQueryHeadsPerKvHead) {
   test::expect_clean(ctx);
 }
 
+// The merge pass takes the splits' weights 256 at a time through shared memory and their partials 8 at a time:
+// 2100 keys in pages of 8 with a split per page are 263 partials (a second chunk of 7: a remainder past the
+// groups of 8), against one split.
+TEST_P(AttentionGpu, MergeOfMoreSplitsThanOneSharedChunkMatchesOneSplit) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  KvCacheOptions o;
+  o.kv_heads = 1, o.head_dim = 64, o.page_size = 8, o.format = KvFormat::Int8;
+  std::vector<int> lens = {2100, 70};
+  Filled c = fill(ctx, o, lens, 5);
+  const int Hq = 2;
+  auto q = random_f16(lens.size() * Hq * o.head_dim, 13, 1.0f);
+  Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
+  std::vector<int> ones(lens.size(), 1);
+  AttentionOptions one, many;
+  one.split_pages = 1000;
+  many.split_pages = 1;
+  auto a = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, one));
+  auto b = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, many));
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5f + 1e-5f * std::fabs(a[i])) << "element " << i;
+  test::expect_clean(ctx);
+}
+
 // Decode dequantizes FP8 K/V in registers (OpenCL CPU devices: 16 codes at once, lb_kv_fp8_values16): with
 // one key per sequence the output row is its V row's values exactly, for every finite E4M3 / E5M2 code.
 TEST_P(AttentionGpu, DecodeOfOneKeyReturnsEveryFiniteFp8ValueExactly) {

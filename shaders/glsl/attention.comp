@@ -515,22 +515,56 @@ void main() {
 
 #elif defined(MERGE)
 // Workgroup (q head, seq); invocations over D. out = Σ_s e^(m_s - M) acc_s / Σ_s e^(m_s - M) l_s.
+// The splits' maxima are read a split per invocation (M by a shared-memory tree), their weights e^(m_s - M)
+// and weighted sums computed once per split into shared memory, MCH splits at a time; each invocation then
+// sums its elements of acc_s over the chunk with MU loads in flight, adding them in split order.
+const uint MCH = 256u, MU = 8u;
+const uint DPT = (D + WG - 1u) / WG;  // elements of the head row per invocation
+shared float w_s[MCH], l_s[MCH], m_s[WG];
+
 void main() {
-  uint hq = gl_WorkGroupID.x, b = gl_WorkGroupID.y;
+  uint hq = gl_WorkGroupID.x, b = gl_WorkGroupID.y, t = gl_LocalInvocationID.x;
   uint qi = uint(q_start[b]);
   uint base = (b * pc.q_heads + hq) * pc.splits * (D + 2u);
   float M = NEG_INF;
-  for (uint s = 0u; s < pc.splits; ++s) M = nan_max(M, part[base + s * (D + 2u) + D]);
-  for (uint d = gl_LocalInvocationID.x; d < D; d += WG) {
-    float acc = 0.0, l = 0.0;
-    for (uint s = 0u; s < pc.splits; ++s) {
-      uint pb = base + s * (D + 2u);
-      float m = part[pb + D];
-      float w = m == NEG_INF ? 0.0 : exp(m - M);
-      acc += w * part[pb + d];
-      l += w * part[pb + D + 1u];
+  for (uint s = t; s < pc.splits; s += WG) M = nan_max(M, part[base + s * (D + 2u) + D]);
+  m_s[t] = M;
+  barrier();
+  for (uint h = WG / 2u; h > 0u; h >>= 1u) {  // WG is a power of two
+    if (t < h) m_s[t] = nan_max(m_s[t], m_s[t + h]);
+    barrier();
+  }
+  M = m_s[0];
+  float acc[DPT];
+  [[unroll]] for (uint i = 0u; i < DPT; ++i) acc[i] = 0.0;
+  float l = 0.0;
+  for (uint c0 = 0u; c0 < pc.splits; c0 += MCH) {
+    uint n = min(MCH, pc.splits - c0);
+    barrier();  // the previous chunk's weights are read
+    for (uint s = t; s < n; s += WG) {
+      uint pb = base + (c0 + s) * (D + 2u);
+      float w = softmax_p(part[pb + D], M);
+      w_s[s] = w;
+      l_s[s] = w * part[pb + D + 1u];
     }
-    store_out((qi * pc.q_heads + hq) * D + d, l == 0.0 ? 0.0 : acc / l);
+    barrier();
+    for (uint s = 0u; s < n; ++s) l += l_s[s];
+    [[unroll]] for (uint i = 0u; i < DPT; ++i) {
+      uint d = t + i * WG;
+      if (d < D) {
+        uint s = 0u;
+        for (; s + MU <= n; s += MU) {
+          float v[MU];
+          [[unroll]] for (uint j = 0u; j < MU; ++j) v[j] = part[base + (c0 + s + j) * (D + 2u) + d];
+          [[unroll]] for (uint j = 0u; j < MU; ++j) acc[i] += w_s[s + j] * v[j];
+        }
+        for (; s < n; ++s) acc[i] += w_s[s] * part[base + (c0 + s) * (D + 2u) + d];
+      }
+    }
+  }
+  [[unroll]] for (uint i = 0u; i < DPT; ++i) {
+    uint d = t + i * WG;
+    if (d < D) store_out((qi * pc.q_heads + hq) * D + d, l == 0.0 ? 0.0 : acc[i] / l);
   }
 }
 #else

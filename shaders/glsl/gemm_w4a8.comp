@@ -247,8 +247,14 @@ layout(local_size_x = 256) in;
 void main() {
   uint i = gl_GlobalInvocationID.x;
   if (i >= pc.M * pc.N) return;
+  uint mn = pc.M * pc.N, s = 0u;
   int acc = 0;
-  for (uint s = 0u; s < pc.splits; ++s) acc += part[s * pc.M * pc.N + i];
+  for (; s + 8u <= pc.splits; s += 8u) {  // 8 slices' loads in flight (one memory wait per group on a GPU)
+    int v[8];
+    [[unroll]] for (uint j = 0u; j < 8u; ++j) v[j] = part[(s + j) * mn + i];
+    [[unroll]] for (uint j = 0u; j < 8u; ++j) acc += v[j];
+  }
+  for (; s < pc.splits; ++s) acc += part[s * mn + i];
   store_out(i / pc.N, i % pc.N, acc);
 }
 #endif

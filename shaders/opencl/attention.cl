@@ -575,23 +575,59 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_pr
 }
 #endif /* LB_BQ */
 
-/* ---- split-K merge: work-group (q head, seq), work-items over D ------------------------------------ */
-__kernel void lb_attention_merge(__global const float* part, __global const int* q_start, __global float* out32,
-                                 __global half* out16, uint q_heads, uint splits, uint flags) {
-  uint hq = get_group_id(0), b = get_group_id(1);
+/* ---- split-K merge: work-group (q head, seq), work-items over D ------------------------------------
+ * As attention.comp's MERGE: the splits' maxima read a split per work-item (M by a local-memory tree), the
+ * weights e^(m_s - M) and weighted sums once per split into local memory, LB_MCH splits at a time; each
+ * work-item sums its elements over the chunk with LB_MU loads in flight, in split order. */
+#define LB_MCH 256u
+#define LB_MU 8u
+#define LB_DPT ((LB_D + LB_WG - 1) / LB_WG)
+__kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_merge(
+    __global const float* part, __global const int* q_start, __global float* out32, __global half* out16, uint q_heads,
+    uint splits, uint flags) {
+  __local float w_s[LB_MCH], l_s[LB_MCH], m_s[LB_WG];
+  uint hq = get_group_id(0), b = get_group_id(1), t = get_local_id(0);
   uint qi = (uint)q_start[b];
   uint base = (b * q_heads + hq) * splits * (LB_D + 2u);
   float M = -INFINITY;
-  for (uint s = 0; s < splits; ++s) M = lb_nan_max(M, part[base + s * (LB_D + 2u) + LB_D]);
-  for (uint d = get_local_id(0); d < LB_D; d += get_local_size(0)) {
-    float acc = 0.0f, l = 0.0f;
-    for (uint s = 0; s < splits; ++s) {
-      uint pb = base + s * (LB_D + 2u);
+  for (uint s = t; s < splits; s += LB_WG) M = lb_nan_max(M, part[base + s * (LB_D + 2u) + LB_D]);
+  m_s[t] = M;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint h = LB_WG / 2; h > 0u; h >>= 1) { /* LB_WG is a power of two */
+    if (t < h) m_s[t] = lb_nan_max(m_s[t], m_s[t + h]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  M = m_s[0];
+  float acc[LB_DPT];
+  for (uint i = 0; i < LB_DPT; ++i) acc[i] = 0.0f;
+  float l = 0.0f;
+  for (uint c0 = 0; c0 < splits; c0 += LB_MCH) {
+    uint n = min(LB_MCH, splits - c0);
+    barrier(CLK_LOCAL_MEM_FENCE); /* the previous chunk's weights are read */
+    for (uint s = t; s < n; s += LB_WG) {
+      uint pb = base + (c0 + s) * (LB_D + 2u);
       float m = part[pb + LB_D];
       float w = m == -INFINITY ? 0.0f : exp(m - M);
-      acc += w * part[pb + d];
-      l += w * part[pb + LB_D + 1u];
+      w_s[s] = w;
+      l_s[s] = w * part[pb + LB_D + 1u];
     }
-    lb_store(out32, out16, flags, (qi * q_heads + hq) * LB_D + d, l == 0.0f ? 0.0f : acc / l);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint s = 0; s < n; ++s) l += l_s[s];
+    for (uint i = 0; i < LB_DPT; ++i) {
+      uint d = t + i * LB_WG;
+      if (d < LB_D) {
+        uint s = 0;
+        for (; s + LB_MU <= n; s += LB_MU) {
+          float v[LB_MU];
+          for (uint j = 0; j < LB_MU; ++j) v[j] = part[base + (c0 + s + j) * (LB_D + 2u) + d];
+          for (uint j = 0; j < LB_MU; ++j) acc[i] += w_s[s + j] * v[j];
+        }
+        for (; s < n; ++s) acc[i] += w_s[s] * part[base + (c0 + s) * (LB_D + 2u) + d];
+      }
+    }
+  }
+  for (uint i = 0; i < LB_DPT; ++i) {
+    uint d = t + i * LB_WG;
+    if (d < LB_D) lb_store(out32, out16, flags, (qi * q_heads + hq) * LB_D + d, l == 0.0f ? 0.0f : acc[i] / l);
   }
 }

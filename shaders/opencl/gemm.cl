@@ -598,13 +598,20 @@ void lb_gemm_tiled(__global const half* x, __global const uint* w, __global cons
 }
 #endif /* LB_BM */
 
-/* split-K second pass: y = sum of partials [splits, M, N] + bias */
+/* split-K second pass: y = sum of partials [splits, M, N] + bias; the slices' loads go out 8 at a time
+ * (one memory wait per group on a GPU), added in slice order */
 __kernel void lb_gemm_reduce(__global const float* part, __global const half* bias, __global float* y32,
                              __global half* y16, uint M, uint N, uint splits, uint flags) {
   uint i = get_global_id(0);
   if (i >= M * N) return;
+  uint mn = M * N, s = 0;
   float acc = 0.0f;
-  for (uint s = 0; s < splits; ++s) acc += part[s * M * N + i];
+  for (; s + 8u <= splits; s += 8u) {
+    float v[8];
+    for (uint j = 0; j < 8u; ++j) v[j] = part[(s + j) * mn + i];
+    for (uint j = 0; j < 8u; ++j) acc += v[j];
+  }
+  for (; s < splits; ++s) acc += part[s * mn + i];
   lb_store_y(y32, y16, flags, i, acc + lb_bias(bias, flags, i % N));
 }
 

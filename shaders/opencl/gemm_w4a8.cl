@@ -191,7 +191,13 @@ __kernel void lb_w4a8_reduce(__global const int* part, __global const float* a_s
                              __global const uchar* bias, __global uchar* y, uint M, uint N, uint splits, uint flags) {
   uint i = get_global_id(0);
   if (i >= M * N) return;
+  uint mn = M * N, s = 0u;
   int acc = 0;
-  for (uint s = 0u; s < splits; ++s) acc += part[s * M * N + i];
+  for (; s + 8u <= splits; s += 8u) { /* 8 slices' loads in flight (one memory wait per group on a GPU) */
+    int v[8];
+    for (uint j = 0u; j < 8u; ++j) v[j] = part[(s + j) * mn + i];
+    for (uint j = 0u; j < 8u; ++j) acc += v[j];
+  }
+  for (; s < splits; ++s) acc += part[s * mn + i];
   lb_w4a8_store(a_scale, s1, bias, y, N, flags, i / N, i % N, acc);
 }

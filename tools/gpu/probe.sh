@@ -2,8 +2,9 @@
 # tools/gpu/probe.sh — a short diagnostic pass ON the GPU machine over tools/gpu/stage.sh's .gpu/ (no base CLI
 # needed), for kernel work between two full checks: the driver's statistics of the GEMV and decode pipelines
 # ($LOWBIT_VK_PIPELINE_STATS: registers, local memory), the copy roofline of the copy kernel against
-# vkCmdCopyBuffer, every int4 GEMV form at M = 1..16 with each K-split count from DRAM (--flush-mib), and
-# decode attention with each of its knobs (variant: prefetch off / shared-memory sums). ~4 minutes; results in $OUT/probe.tgz.
+# vkCmdCopyBuffer, decode attention at 8k / 32k context, batch 1 / 16, GQA 4 / 1, every KV format, the base CLI's
+# beside it where stage.sh built one (--base), then each decode knob, then every int4 GEMV form at M = 1..16 with
+# each K-split count from DRAM (--flush-mib). ~5 minutes; results in $OUT/probe.tgz.
 set -uo pipefail
 source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step, begin_check
 begin_check 280
@@ -15,26 +16,30 @@ for f in variant=1 variant=2 variant=3; do
   LOWBIT_LOG=info LOWBIT_VK_PIPELINE_STATS=1 timeout 60 $L bench --op w4a16 --backend vulkan --shapes "$GV" --peak-shape 0 \
     --iters 3 --config "$f" >"$o/stats_gemv_${f/=/}.log" 2>&1
 done
-LOWBIT_LOG=info LOWBIT_VK_PIPELINE_STATS=1 timeout 60 $L bench --op attention --backend vulkan --context 8192 \
-  --kv-format int4,int8,e4m3 --iters 3 >"$o/stats_attn.log" 2>&1
+# decode: the planner's chunk (8 elements for the quantized formats on GPUs), the old 16-element one, no prefetch
+for c in default elems=16 variant=1 "elems=16 rows=2"; do
+  cfg=()
+  [[ $c != default ]] && cfg=(--config "$c")
+  LOWBIT_LOG=info LOWBIT_VK_PIPELINE_STATS=1 timeout 60 $L bench --op attention --backend vulkan --context 8192 \
+    --kv-format int4,int8,e4m3 --iters 3 "${cfg[@]}" >"$o/stats_attn_$(echo "$c" | tr -d ' =').log" 2>&1
+done
 grep -h "pipeline " "$o"/stats_*.log | sed 's/.*vulkan: pipeline //' | sort -u | cut -c1-300
 
 step 20 copy_kernel $L bench --op copy --backend vulkan
-step 20 copy_transfer env LOWBIT_VK_COPY=transfer $L bench --op copy --backend vulkan
 
-# decode at 8k context from DRAM, batch 1: the planner's launch, then each knob
-A="--context 8192 --kv-format int4 --flush-mib 256"
-step 20 dec_default $L bench --op attention --backend vulkan $A --json "$o/dec_default.json"
-# (2026-11-28 ran variant=1/3 and keys=1/2/8; the register-lean ones first now)
-for c in rows=1 rows=2 "keys=1 rows=1" "keys=1 rows=1 variant=1" "keys=2 rows=2 variant=1" split=4 split=8 split=64 \
-  variant=1 variant=3 keys=1 keys=2; do
+# decode at 8k context from DRAM, batch 1, every format (each paired with fp16 KV): the base CLI (before the
+# register-budget chunk), the planner's launch, then each knob
+A="--context 8192 --kv-format int4,int8,e4m3 --flush-mib 256"
+[[ -x $B ]] && step 30 dec_base $B bench --op attention --backend vulkan $A --json "$o/dec_base.json"
+step 30 dec_default $L bench --op attention --backend vulkan $A --json "$o/dec_default.json"
+for c in elems=16 variant=1 rows=2 keys=2 "variant=1 keys=2" "rows=2 elems=16" split=8 split=64 variant=3; do
   n=$(echo "$c" | tr -d ' =')
-  step 15 "dec_$n" $L bench --op attention --backend vulkan $A --config "$c" --json "$o/dec_$n.json"
+  step 20 "dec_$n" $L bench --op attention --backend vulkan $A --config "$c" --json "$o/dec_$n.json"
 done
+[[ -x $B ]] && step 40 dec_base_b16 $B bench --op attention --backend vulkan $A --batch 16 --json "$o/dec_base_b16.json"
 step 40 dec_b16 $L bench --op attention --backend vulkan $A --batch 16 --json "$o/dec_b16.json"
-step 40 dec_b16_rows1 $L bench --op attention --backend vulkan $A --batch 16 --config rows=1 --json "$o/dec_b16_rows1.json"
-step 40 dec_b16_lean $L bench --op attention --backend vulkan $A --batch 16 --config "keys=1 rows=1 variant=1" --json "$o/dec_b16_lean.json"
 step 30 dec_gqa1 $L bench --op attention --backend vulkan --q-heads 8 --kv-heads 8 $A --json "$o/dec_gqa1.json"
+step 40 dec_32k $L bench --op attention --backend vulkan --context 32768 --kv-format int4,int8 --flush-mib 256 --json "$o/dec_32k.json"
 
 # every GEMV form x K split from DRAM; the default (the tuning lookup: shipped H100 rows) first
 GS="1,4096,4096;4,4096,4096;16,4096,4096;1,14336,4096;16,14336,4096;1,4096,14336"
