@@ -111,8 +111,8 @@ void fetch(uint n, const uint sl, uint grp, uint lane, uint b, uint hk, uint pa,
     if (ok) {
       valid |= 1u << i;
       if (INT_FMT) {
-        ksz[sk + i] = uint(k_scale16[row]) | (uint(k_zero16[row]) << 16);
-        vsz[sk + i] = uint(v_scale16[row]) | (uint(v_zero16[row]) << 16);
+        ksz[sk + i] = k_scale_zero(row);
+        vsz[sk + i] = v_scale_zero(row);
       }
     }
     [[unroll]] for (uint c = 0u; c < CPL; ++c) {
@@ -187,15 +187,17 @@ void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint 
   uint base = gl_SubgroupInvocationID & ~(LPR - 1u);
   float ex[NER];
   [[unroll]] for (uint r = 0u; r < NER; ++r) {
-    uint idx = lane_id + LPR * r;
     float sv = NEG_INF, mg = NEG_INF;
-    [[unroll]] for (uint j = 0u; j < NS; ++j)
-      if (idx == j) sv = sr[j], mg = mx[j % GC];
-    [[unroll]] for (uint g = 0u; g < GC; ++g)
-      if (idx == NS + g) sv = m[g], mg = mx[g];
+    [[unroll]] for (uint o = 0u; o < LPR; ++o) {
+      const uint j = LPR * r + o;  // the entry of lane o in round r: a constant index
+      if (lane_id == o) {
+        if (j < NS) sv = sr[j], mg = mx[j % GC];
+        else if (j < NS + GC) sv = m[j - NS], mg = mx[j - NS];
+      }
+    }
     // a probability (idx < NS) or a rescale factor: exp(old max - new max), 1 while the max is -inf
-    float v = idx < NS ? softmax_p(sv, mg) : idx < NS + GC ? softmax_corr(sv, mg) : 0.0;
-    ex[r] = v;
+    uint idx = lane_id + LPR * r;
+    ex[r] = idx < NS ? softmax_p(sv, mg) : idx < NS + GC ? softmax_corr(sv, mg) : 0.0;
   }
   [[unroll]] for (uint idx = 0u; idx < NS + GC; ++idx) {
     float v = subgroupShuffle(ex[idx / LPR], base + idx % LPR);

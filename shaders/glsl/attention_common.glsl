@@ -47,10 +47,14 @@ layout(set = 0, binding = 1, std430) readonly buffer K { uint k_words[]; };
 layout(set = 0, binding = 2, std430) readonly buffer V { uint v_words[]; };
 layout(set = 0, binding = 3, std430) readonly buffer KS16 { uint16_t k_scale16[]; };
 layout(set = 0, binding = 3, std430) readonly buffer KS32 { float k_scale32[]; };
+layout(set = 0, binding = 3, std430) readonly buffer KSW { uint k_scale_w[]; };  // the fp16 scales as words
 layout(set = 0, binding = 4, std430) readonly buffer KZ { uint16_t k_zero16[]; };
+layout(set = 0, binding = 4, std430) readonly buffer KZW { uint k_zero_w[]; };
 layout(set = 0, binding = 5, std430) readonly buffer VS16 { uint16_t v_scale16[]; };
 layout(set = 0, binding = 5, std430) readonly buffer VS32 { float v_scale32[]; };
+layout(set = 0, binding = 5, std430) readonly buffer VSW { uint v_scale_w[]; };
 layout(set = 0, binding = 6, std430) readonly buffer VZ { uint16_t v_zero16[]; };
+layout(set = 0, binding = 6, std430) readonly buffer VZW { uint v_zero_w[]; };
 layout(set = 0, binding = 7, std430) readonly buffer QStart { int q_start[]; };
 layout(set = 0, binding = 8, std430) readonly buffer Blocks { int block_table[]; };
 layout(set = 0, binding = 9, std430) readonly buffer SeqLens { int seq_lens[]; };
@@ -60,6 +64,17 @@ layout(set = 0, binding = 11, std430) buffer Partials { float part[]; };
 
 // fp16 element of a 16-bit buffer (a macro: a uint16_t function parameter would need the Int16 capability)
 #define H2F(h) unpackHalf2x16(uint(h)).x
+// The fp16 scale (low half) and zero (high half) of cache row `row`, read as 32-bit words (a buffer's
+// capacity is a multiple of 16 bytes, so the word of the last row is inside it): CPU drivers gather
+// 32-bit words across invocations but load 16-bit values one invocation at a time.
+uint k_scale_zero(uint row) {
+  uint sh = (row & 1u) * 16u;
+  return ((k_scale_w[row >> 1] >> sh) & 0xFFFFu) | (((k_zero_w[row >> 1] >> sh) & 0xFFFFu) << 16);
+}
+uint v_scale_zero(uint row) {
+  uint sh = (row & 1u) * 16u;
+  return ((v_scale_w[row >> 1] >> sh) & 0xFFFFu) | (((v_zero_w[row >> 1] >> sh) & 0xFFFFu) << 16);
+}
 
 float q_at(uint idx) {
   vec2 v = unpackHalf2x16(q_words[idx >> 1]);
