@@ -111,8 +111,8 @@ void fetch(uint n, const uint sl, uint grp, uint lane, uint b, uint hk, uint pa,
     if (ok) {
       valid |= 1u << i;
       if (INT_FMT) {
-        ksz[sk + i] = k_scale_zero(row);
-        vsz[sk + i] = v_scale_zero(row);
+        ksz[sk + i] = scale_zero(false, row);
+        vsz[sk + i] = scale_zero(true, row);
       }
     }
     [[unroll]] for (uint c = 0u; c < CPL; ++c) {

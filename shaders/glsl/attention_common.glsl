@@ -67,13 +67,10 @@ layout(set = 0, binding = 11, std430) buffer Partials { float part[]; };
 // The fp16 scale (low half) and zero (high half) of cache row `row`, read as 32-bit words (a buffer's
 // capacity is a multiple of 16 bytes, so the word of the last row is inside it): CPU drivers gather
 // 32-bit words across invocations but load 16-bit values one invocation at a time.
-uint k_scale_zero(uint row) {
-  uint sh = (row & 1u) * 16u;
-  return ((k_scale_w[row >> 1] >> sh) & 0xFFFFu) | (((k_zero_w[row >> 1] >> sh) & 0xFFFFu) << 16);
-}
-uint v_scale_zero(uint row) {
-  uint sh = (row & 1u) * 16u;
-  return ((v_scale_w[row >> 1] >> sh) & 0xFFFFu) | (((v_zero_w[row >> 1] >> sh) & 0xFFFFu) << 16);
+uint scale_zero(bool is_v, uint row) {
+  uint sh = (row & 1u) * 16u, w = row >> 1;
+  uint s = is_v ? v_scale_w[w] : k_scale_w[w], z = is_v ? v_zero_w[w] : k_zero_w[w];
+  return ((s >> sh) & 0xFFFFu) | (((z >> sh) & 0xFFFFu) << 16);
 }
 
 float q_at(uint idx) {
