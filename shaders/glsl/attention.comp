@@ -43,7 +43,7 @@ layout(constant_id = 3) const uint GC = 1;   // query heads per workgroup
 layout(constant_id = 4) const uint LPR = 8;  // lanes per key row: a power of two (<= subgroup size with SUBGROUP_REDUCE)
 layout(constant_id = 7) const uint KPS = 4;  // keys per step of a lane group (divides the page size)
 layout(constant_id = 8) const bool PREFETCH = true;  // the next step's loads in flight during this step's math
-layout(constant_id = 9) const uint CE = 8;   // elements per chunk (attn::decode_chunk_elems): fp16 8 (16 bytes); int8 /
+layout(constant_id = 9) const uint CE = 8;   // elements per chunk (attn::plan_decode): fp16 8 (16 bytes); int8 /
                                              // fp8 16 (16 bytes) or 8 (8 bytes); int4 16 (8 bytes) or 8 (4 bytes)
 const uint VW = CE / EPW;                    // words per chunk: 4, 2 or 1
 const uint NCH = D / CE;                     // chunks per cache row
