@@ -76,8 +76,16 @@ shared float ml_s[2u * NW];
 // memory, not registers, on GPUs (local memory on NVIDIA), and so would everything it touches.
 const uint NK2 = 2u * NK, KPS2 = 2u * KPS, GE = GC * E;
 const uint SZ_ONE = 0x3C00u;                 // packHalf2x16(vec2(1.0, 0.0)): scale 1, zero 0
+#if defined(SUBGROUP_REDUCE)
+// Int formats with shuffles: lane l of a group loads the scale / zero words of key l % KPS only and the
+// group shares them by shuffles (a slot holds 2 words instead of 2 KPS; 2 gathers per step, not 2 KPS)
+const bool SZ_SHARED = INT_FMT && LPR >= KPS;
+#else
+const bool SZ_SHARED = false;
+#endif
+const uint SZN = SZ_SHARED ? 2u : KPS2;      // scale / zero words per tensor: one per slot, or one per (slot, key)
 uvec4 kb[NK2], vb[NK2];
-uint ksz[KPS2], vsz[KPS2];
+uint ksz[SZN], vsz[SZN];
 uint validb[2];
 float xr[E];   // one dequantized key / value slice
 float sr[NS];  // the step's logits, then probabilities
@@ -100,20 +108,19 @@ void fetch(uint n, const uint sl, uint grp, uint lane, uint b, uint hk, uint pa,
   const uint spp = pc.page_size / KPS;
   uint pidx = pa + grp + NW * (n / spp);
   uint off = (n % spp) * KPS;
-  uint valid = 0u;
+  uint valid = 0u, myrow = 0u;
+  bool myok = false;
   uint page = pidx < pb ? uint(block_table[b * pc.max_blocks + pidx]) : 0u;  // one table entry per step
   [[unroll]] for (uint i = 0u; i < KPS; ++i) {
     int j = int(pidx * pc.page_size + off + i);
     bool ok = pidx < pb && j >= k0 && j < s1;
     uint row = ((page * pc.page_size + off + i) * pc.kv_heads + hk);
-    ksz[sk + i] = SZ_ONE;
-    vsz[sk + i] = SZ_ONE;
-    if (ok) {
-      valid |= 1u << i;
-      if (INT_FMT) {
-        ksz[sk + i] = scale_zero(false, row);
-        vsz[sk + i] = scale_zero(true, row);
-      }
+    if (ok) valid |= 1u << i;
+    if (SZ_SHARED) {
+      if (lane % KPS == i) myrow = row, myok = ok;  // a select: i is a constant
+    } else {
+      ksz[sk + i] = ok && INT_FMT ? scale_zero(false, row) : SZ_ONE;
+      vsz[sk + i] = ok && INT_FMT ? scale_zero(true, row) : SZ_ONE;
     }
     [[unroll]] for (uint c = 0u; c < CPL; ++c) {
       uint ch = lane + LPR * c;
@@ -136,6 +143,21 @@ void fetch(uint n, const uint sl, uint grp, uint lane, uint b, uint hk, uint pa,
     }
   }
   validb[sl] = valid;
+  if (SZ_SHARED) {
+    ksz[sl] = myok ? scale_zero(false, myrow) : SZ_ONE;
+    vsz[sl] = myok ? scale_zero(true, myrow) : SZ_ONE;
+  }
+}
+
+// The scale (x) and zero (y) of key i of slot sl (all invocations must call it: shuffles when shared).
+vec2 key_scale_zero(bool is_v, const uint sl, uint i) {
+#if defined(SUBGROUP_REDUCE)
+  if (SZ_SHARED) {
+    uint src = (gl_SubgroupInvocationID & ~(LPR - 1u)) + i;
+    return unpackHalf2x16(subgroupShuffle(is_v ? vsz[sl] : ksz[sl], src));
+  }
+#endif
+  return unpackHalf2x16(is_v ? vsz[sl * KPS + i] : ksz[sl * KPS + i]);
 }
 
 // Sums sr over the LPR lanes of each group (all invocations must call it: the shared variant has a barrier).
@@ -162,7 +184,7 @@ void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint 
 
   [[unroll]] for (uint i = 0u; i < KPS; ++i) {
     [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) unpack_chunk(kb[sc + i * CPL + cc], cc * CE);
-    vec2 sz = unpackHalf2x16(ksz[sk + i]);  // the row's scale and zero
+    vec2 sz = key_scale_zero(false, sl, i);  // the row's scale and zero
     [[unroll]] for (uint g = 0u; g < GC; ++g) {
       float d = 0.0;
       [[unroll]] for (uint e = 0u; e < E; ++e) d += qr[g * E + e] * xr[e];
@@ -218,7 +240,7 @@ void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint 
   }
   [[unroll]] for (uint i = 0u; i < KPS; ++i) {
     [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) unpack_chunk(vb[sc + i * CPL + cc], cc * CE);
-    vec2 sz = unpackHalf2x16(vsz[sk + i]);
+    vec2 sz = key_scale_zero(true, sl, i);
     [[unroll]] for (uint g = 0u; g < GC; ++g) {
       float p = sr[i * GC + g];
       float ps = INT_FMT ? p * sz.x : p;
