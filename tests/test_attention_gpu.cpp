@@ -105,6 +105,40 @@ TEST_P(AttentionGpu, MergeOfMoreSplitsThanOneSharedChunkMatchesOneSplit) {
   test::expect_clean(ctx);
 }
 
+// Decode's chunk (KernelConfig::elems): 8 elements (GPUs' default for the quantized formats: single-word
+// int4 loads, 8-byte int8 / fp8 loads) and 16 give the same rows for every head dim, with and without the
+// next step's loads in flight (variant 2: the GPUs' default).
+TEST_P(AttentionGpu, DecodeChunksOf8And16AgreeForEveryHeadDim) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  const std::pair<KvFormat, int> cases[] = {
+      {KvFormat::Int8, 80}, {KvFormat::Int4, 96}, {KvFormat::E4M3, 128}, {KvFormat::E5M2, 256}};  // (D 64: test_tune_families)
+  for (auto [f, d] : cases) {
+    KvCacheOptions o;
+    o.kv_heads = 2, o.head_dim = d, o.format = f;
+    const int Hq = 8;
+    std::vector<int> lens = {1, 17, 300};
+    Filled c = fill(ctx, o, lens, 3);
+    auto q = random_f16(lens.size() * Hq * o.head_dim, 17, 1.0f);
+    Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
+    std::vector<int> ones(lens.size(), 1);
+    auto run = [&](KernelConfig k) {
+      ctx.set_kernel_config(k);
+      auto out = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones));
+      ctx.set_kernel_config(std::nullopt);
+      return out;
+    };
+    const std::vector<float> wide = run({.elems = 16});
+    for (const KernelConfig& k : {KernelConfig{.elems = 8}, KernelConfig{.variant = 2, .elems = 8}}) {
+      const std::vector<float> narrow = run(k);
+      ASSERT_EQ(narrow.size(), wide.size());
+      for (size_t i = 0; i < wide.size(); ++i)
+        ASSERT_NEAR(narrow[i], wide[i], 1e-5f + 1e-5f * std::fabs(wide[i]))
+            << to_string(f) << " D" << d << " " << to_string(k) << " element " << i;
+    }
+  }
+  test::expect_clean(ctx);
+}
+
 // Decode dequantizes FP8 K/V in registers (OpenCL CPU devices: 16 codes at once, lb_kv_fp8_values16): with
 // one key per sequence the output row is its V row's values exactly, for every finite E4M3 / E5M2 code.
 TEST_P(AttentionGpu, DecodeOfOneKeyReturnsEveryFiniteFp8ValueExactly) {
