@@ -160,11 +160,37 @@ vec2 key_scale_zero(bool is_v, const uint sl, uint i) {
   return unpackHalf2x16(is_v ? vsz[sl * KPS + i] : ksz[sl * KPS + i]);
 }
 
+#if defined(SUBGROUP_REDUCE)
+const uint NSP = NS <= 2u ? NS : NS <= 4u ? 4u : NS <= 8u ? 8u : NS <= 16u ? 16u : NS <= 32u ? 32u : 64u;  // NS to a power of two
+const uint NF = NSP > LPR ? NSP / LPR : 1u;       // sums a lane holds after the transposed butterfly
+const uint NSTRIDE = NSP < LPR ? LPR / NSP : 1u;  // neighbouring lanes holding the same one
+#endif
+
 // Sums sr over the LPR lanes of each group (all invocations must call it: the shared variant has a barrier).
+// With shuffles, a transposed butterfly: at each level a lane keeps half of its values (by its lane bit)
+// and adds the partner's matching half, so NS sums over LPR lanes take NSP - 1 shuffles when NSP <= LPR
+// (16 logits over 16 lanes: 15, not 16 x 4); the NS sums are then gathered back, one shuffle each.
 void group_sum(uint t, uint grp, inout uint buf) {
 #if defined(SUBGROUP_REDUCE)
-  [[unroll]] for (uint i = 0u; i < KPS * GC; ++i)
-    [[unroll]] for (uint o = LPR / 2u; o > 0u; o >>= 1u) sr[i] += subgroupShuffleXor(sr[i], o);
+  float v[NSP];
+  [[unroll]] for (uint i = 0u; i < NSP; ++i) v[i] = i < NS ? sr[i] : 0.0;
+  uint lane = t % LPR;
+  [[unroll]] for (uint o = LPR / 2u; o > 0u; o >>= 1u) {
+    uint nb = max(1u, NSP * 2u * o / LPR);  // values per lane before this level (a constant once unrolled)
+    if (nb >= 2u) {
+      bool upper = (lane & o) != 0u;
+      [[unroll]] for (uint j = 0u; j < nb / 2u; ++j) {
+        float send = upper ? v[j] : v[j + nb / 2u];
+        float keep = upper ? v[j + nb / 2u] : v[j];
+        v[j] = keep + subgroupShuffleXor(send, o);
+      }
+    } else {
+      v[0] += subgroupShuffleXor(v[0], o);
+    }
+  }
+  // lane l of the group now holds the sums of entries l / NSTRIDE * NF .. + NF - 1
+  uint base = gl_SubgroupInvocationID & ~(LPR - 1u);
+  [[unroll]] for (uint i = 0u; i < NS; ++i) sr[i] = subgroupShuffle(v[i % NF], base + (i / NF) * NSTRIDE);
 #else
   uint base = buf * WG * KPS * GC;
   [[unroll]] for (uint i = 0u; i < KPS * GC; ++i) red_s[base + t * KPS * GC + i] = sr[i];
