@@ -78,7 +78,7 @@ const uint NK2 = 2u * NK, KPS2 = 2u * KPS, GE = GC * E;
 const uint SZ_ONE = 0x3C00u;                 // packHalf2x16(vec2(1.0, 0.0)): scale 1, zero 0
 #if defined(SUBGROUP_REDUCE)
 // Int formats with shuffles: lane l of a group loads the scale / zero words of key l % KPS only and the
-// group shares them by shuffles (a slot holds 2 words instead of 2 KPS; 2 gathers per step, not 2 KPS)
+// group shares them by shuffles (a slot holds 2 words instead of 2 KPS; 4 word loads per step, not 4 KPS)
 const bool SZ_SHARED = INT_FMT && LPR >= KPS;
 #else
 const bool SZ_SHARED = false;
