@@ -125,7 +125,10 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
     p = lanes(uint32_t(a.config.elems));
   } else {
     p = lanes(a.kv.format == 0 ? 8 : 16);
-    if (a.kv.format != 0 && lanes(8).heads_per_group > p.heads_per_group) p = lanes(8);
+    if (a.kv.format != 0) {
+      const DecodePlan narrow = lanes(8);
+      if (narrow.heads_per_group > p.heads_per_group) p = narrow;
+    }
   }
   // a tuned head count (KernelConfig::rows) only lowers it: fewer accumulators and q slices per invocation
   // (registers) for K/V read once per chunk of heads instead of once per kv head

@@ -206,7 +206,7 @@ void group_sum(uint t, uint grp, inout uint buf) {
 
 // Step `sl` (loaded): logits of its keys, the online softmax update, then p·V.
 void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint buf) {
-  const uint sk = sl * KPS, sc = sl * NK;
+  const uint sc = sl * NK;
 
   [[unroll]] for (uint i = 0u; i < KPS; ++i) {
     [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) unpack_chunk(kb[sc + i * CPL + cc], cc * CE);
