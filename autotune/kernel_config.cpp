@@ -11,7 +11,7 @@ std::span<const KernelKnob> kernel_knobs() {
       {"variant", &KernelConfig::variant}, {"wg", &KernelConfig::wg},         {"cols", &KernelConfig::cols},
       {"split", &KernelConfig::split},     {"bm", &KernelConfig::bm},         {"tile", &KernelConfig::tile},
       {"stages", &KernelConfig::stages},   {"keys", &KernelConfig::keys},     {"rows", &KernelConfig::rows},
-      {"elems", &KernelConfig::elems},     {"u", &KernelConfig::u},
+      {"elems", &KernelConfig::elems},     {"u", &KernelConfig::u},           {"lanes", &KernelConfig::lanes},
   };
   return knobs;
 }

@@ -68,6 +68,8 @@ std::string decode_violation(const KernelConfig& c, const Limits&, const Problem
   if (c.variant > 3) return "decode variant " + std::to_string(c.variant) + " is not 1 (no prefetch), 2 (prefetch) or 3 (no shuffles)";
   if (c.split && int64_t(c.split) * p.page_size >= 2 * p.k) return "a split of more pages than the context";
   if (c.elems && c.elems != 8 && c.elems != 16) return "decode chunk of " + std::to_string(c.elems) + " elements is not 8 or 16";
+  if (c.lanes && (c.lanes > 64 || (c.lanes & (c.lanes - 1))))
+    return "decode lanes per row " + std::to_string(c.lanes) + " is not a power of two in 1..64";
   return "";
 }
 
@@ -183,9 +185,10 @@ std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, con
   const uint64_t pages = std::max<uint64_t>(1, (uint64_t(p.k) + p.page_size - 1) / std::max<uint32_t>(1, p.page_size));
   // rows (query heads per workgroup) only lowers the planner's count, which the problem does not carry
   // (it is min(G, 8) at head dim 128): each value is its own launch; so is each chunk (elems), whose
-  // default depends on the backend's lanes per row and register budget
+  // default depends on the backend's lanes per row and register budget, and each lanes per row (the
+  // default is the device type's)
   return {c.keys == 4 ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0,
-          uint64_t(c.rows), uint64_t(c.elems)};
+          uint64_t(c.rows), uint64_t(c.elems), uint64_t(c.lanes)};
 }
 
 }  // namespace
@@ -216,7 +219,8 @@ const std::vector<Family>& families() {
       {"coopmat_f16", {"gemm_coopmat.spv", "gemm_coopmat_khr.spv", "gemm_reduce.spv"}, {},
        {{&K::stages, {1, 2, 3, 4}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
       {"attention_decode", {"attention_decode.spv", "attention_decode_sg.spv", "attention_merge.spv"}, {"attention.cl"},
-       {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}, {&K::rows, {1, 2, 4}}, {&K::elems, {8, 16}}},
+       {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}, {&K::rows, {1, 2, 4}}, {&K::elems, {8, 16}},
+        {&K::lanes, {1, 4, 16}}},
        decode_violation, decode_launch},
       {"gemv_w4a8", {"gemm_w4a8_gemv.spv", "gemm_w4a8_gemv_dot.spv", "gemm_w4a8_reduce.spv"}, w4a8_cl,
        {{&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}}, gemv_w4a8_violation,

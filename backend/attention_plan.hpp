@@ -12,6 +12,7 @@
 namespace lowbit::detail::attn {
 
 inline constexpr uint32_t kWorkgroup = 128;   // decode invocations per workgroup
+inline constexpr uint32_t kCpuDecodeWorkgroup = 32;  // ... on Vulkan CPU drivers (a lane per key row)
 inline constexpr uint32_t kMergeWorkgroup = 64;
 inline constexpr uint32_t kPrefillWorkgroup = 64;  // prefill (64: 8 logits per invocation at 32 x 16 tiles; faster than 128 on lavapipe)
 inline constexpr uint32_t kMaxHeadsPerGroup = 8;  // decode: query heads sharing one workgroup
@@ -22,6 +23,9 @@ inline constexpr uint32_t kMaxHeadsPerGroup = 8;  // decode: query heads sharing
 inline constexpr uint32_t kMaxLaneElems = 128;
 inline constexpr uint32_t kGpuMaxLaneElems = 32;
 inline constexpr uint32_t kCpuMaxLaneElems = 1024;
+// Vulkan CPU drivers with whole rows per invocation (lavapipe): one query head per workgroup (measured:
+// 2 heads of head dim 64 run 1.5-2.3x slower than 1, 4 heads of 128 5x slower; K/V re-reads are cheap there).
+inline constexpr uint32_t kCpuWholeRowLaneElems = 1;
 
 inline void check_head_dim(uint32_t d, const char* backend) {
   if (d == 64 || d == 80 || d == 96 || d == 128 || d == 256) return;
@@ -84,6 +88,9 @@ struct DecodePlan {
   uint32_t chunks = 1;           // workgroups along the query heads of one kv head
   uint32_t split_keys = 0;       // keys per split (multiple of the page size)
   uint32_t splits = 1;
+  uint32_t workgroup = kWorkgroup;  // invocations per workgroup: workgroup / lanes_per_row lane groups
+  uint32_t merge_slice = 0;         // head-dim elements the final cross-group merge sums at once (0: the
+                                    // whole head dim; less where groups x head dim floats exceed shared memory)
 };
 
 // Decode's variants (KernelConfig::variant of attention_decode): 1 a step's loads and math in turn, 2 the
@@ -93,22 +100,27 @@ struct DecodePlan {
 inline bool decode_prefetch(const KernelConfig& c, bool cpu) { return c.variant == 1 ? false : c.variant == 2 ? true : !cpu; }
 inline bool decode_shuffles_allowed(const KernelConfig& c) { return c.variant != 3; }
 
-// Shared bytes of attention.comp's decode (subgroup_sum: partial dots summed by subgroup shuffles,
-// else through shared memory, double buffered).
+// Shared bytes of attention.comp's decode: the final merge's lane-group slices (groups x merge slice
+// floats) and maxima / sums; with lanes per row > 1 and no subgroup_sum (partial dots summed by subgroup
+// shuffles), also the partial dots of a step, double buffered.
 inline uint64_t decode_shared_bytes(uint32_t d, const DecodePlan& p, bool subgroup_sum) {
-  const uint64_t groups = kWorkgroup / p.lanes_per_row;
-  uint64_t red = groups * d;
-  if (!subgroup_sum) red = std::max<uint64_t>(red, 2ull * kWorkgroup * p.keys_per_step * p.heads_per_group);
+  const uint64_t groups = p.workgroup / p.lanes_per_row;
+  uint64_t red = groups * (p.merge_slice ? p.merge_slice : d);
+  if (!subgroup_sum && p.lanes_per_row > 1)
+    red = std::max<uint64_t>(red, 2ull * p.workgroup * p.keys_per_step * p.heads_per_group);
   return 4 * (red + 2 * groups);
 }
 
 // target_groups: workgroups that keep the device busy (a few per compute unit). lane_cap: most lanes
-// per key row (the subgroup size when partial dots are summed by shuffles). max_lane_elems: most q (and
-// acc) elements per invocation and query head group (CPU devices: whole rows, lane_cap 1).
+// per key row (the subgroup size when partial dots are summed by shuffles; CPU devices 1: whole rows,
+// no cross-lane sums). max_lane_elems: most q (and acc) elements per invocation and query head group.
+// workgroup: invocations per workgroup; where its lane groups' merge of whole head dims would not fit
+// in shared memory, the merge goes over the head dim in slices (halves, quarters, ...).
 // The chunk: a tuned one (KernelConfig::elems) where the format has it; else, of 16 and 8 elements, the
 // one that fits more query heads per workgroup in max_lane_elems (K/V read by fewer workgroups), 16 on a tie.
 inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, uint32_t lane_cap, bool subgroup_sum,
-                              uint64_t shared_bytes, uint32_t max_lane_elems = kMaxLaneElems) {
+                              uint64_t shared_bytes, uint32_t max_lane_elems = kMaxLaneElems,
+                              uint32_t workgroup = kWorkgroup) {
   const uint32_t G = a.q_heads / a.kv.kv_heads, P = a.kv.page_size;
   auto lanes = [&](uint32_t ce) {  // the chunk's lanes per row and query heads per workgroup
     DecodePlan t;
@@ -134,14 +146,23 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
   // (registers) for K/V read once per chunk of heads instead of once per kv head
   if (a.config.rows > 0) p.heads_per_group = std::min(p.heads_per_group, uint32_t(a.config.rows));
   p.chunks = (G + p.heads_per_group - 1) / p.heads_per_group;
+  p.workgroup = workgroup;
   p.keys_per_step = 1;
   const uint32_t tuned = a.config.keys > 0 ? uint32_t(a.config.keys) : 0;  // tried first when it fits
+  auto slice_to_fit = [&](DecodePlan& t) {  // halve the merge slice until the shared memory fits
+    t.merge_slice = a.kv.head_dim;
+    while (decode_shared_bytes(a.kv.head_dim, t, subgroup_sum) > shared_bytes && t.merge_slice % 2 == 0 &&
+           t.merge_slice > 8)
+      t.merge_slice /= 2;
+    return decode_shared_bytes(a.kv.head_dim, t, subgroup_sum) <= shared_bytes;
+  };
+  slice_to_fit(p);
   for (uint32_t k : {tuned, 4u, 2u}) {
     if (k == 0) continue;
     DecodePlan t = p;
     t.keys_per_step = k;
-    if (P % k == 0 && decode_shared_bytes(a.kv.head_dim, t, subgroup_sum) <= shared_bytes) {
-      p.keys_per_step = k;
+    if (P % k == 0 && slice_to_fit(t)) {
+      p = t;
       break;
     }
   }

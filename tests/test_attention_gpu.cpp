@@ -105,6 +105,48 @@ TEST_P(AttentionGpu, MergeOfMoreSplitsThanOneSharedChunkMatchesOneSplit) {
   test::expect_clean(ctx);
 }
 
+// Decode with whole key rows per invocation (KernelConfig::lanes 1: the CPU drivers' default; no
+// cross-lane sums, the final merge in head-dim slices where 32 lane groups x D floats exceed shared
+// memory) and with 4 / 16 lanes per row (the GPUs' layout, partial dots summed by shuffles or in shared
+// memory) give the same rows for every format and head dim, GQA 3 and 4, ragged lengths, with and
+// without a sliding window and several splits.
+TEST_P(AttentionGpu, DecodeWholeRowsAgreeWithLanesPerRow) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  const std::pair<KvFormat, int> cases[] = {{KvFormat::F16, 64},   {KvFormat::Int8, 80}, {KvFormat::Int4, 96},
+                                            {KvFormat::E4M3, 128}, {KvFormat::Int4, 256}, {KvFormat::E5M2, 256}};
+  for (auto [f, d] : cases) {
+    KvCacheOptions o;
+    o.kv_heads = 2, o.head_dim = d, o.format = f, o.page_size = 16;
+    const int Hq = d == 80 || d == 256 ? 6 : 8;
+    std::vector<int> lens = {1, 17, 40, 300};
+    Filled c = fill(ctx, o, lens, 11);
+    auto q = random_f16(lens.size() * Hq * o.head_dim, 19, 1.0f);
+    Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
+    std::vector<int> ones(lens.size(), 1);
+    AttentionOptions opt;
+    opt.window = d == 96 ? 33 : 0;
+    opt.split_pages = d == 128 ? 2 : 0;
+    auto run = [&](KernelConfig k) {
+      ctx.set_kernel_config(k);
+      auto out = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, opt));
+      ctx.set_kernel_config(std::nullopt);
+      return out;
+    };
+    const std::vector<float> whole = run({.lanes = 1});
+    for (const KernelConfig& k : {KernelConfig{.lanes = 4}, KernelConfig{.lanes = 16}}) {
+      const std::vector<float> lanes = run(k);
+      ASSERT_EQ(lanes.size(), whole.size());
+      size_t bad = 0;
+      for (size_t i = 0; i < whole.size(); ++i)
+        if (!(std::fabs(lanes[i] - whole[i]) <= 1e-5f + 1e-5f * std::fabs(whole[i])) && ++bad <= 3)
+          ADD_FAILURE() << to_string(f) << " D" << d << " " << to_string(k) << " element " << i << ": " << lanes[i]
+                        << ", whole rows " << whole[i];
+      EXPECT_EQ(bad, 0u) << to_string(f) << " D" << d << " " << to_string(k);
+    }
+  }
+  test::expect_clean(ctx);
+}
+
 // Decode's chunk (KernelConfig::elems): 8 elements (GPUs' default for the quantized formats: single-word
 // int4 loads, 8-byte int8 / fp8 loads) and 16 give the same rows for every head dim, with and without the
 // next step's loads in flight (variant 2: the GPUs' default).
@@ -381,6 +423,7 @@ TEST(AttentionVulkan, KvAppendWithoutSubgroupShufflesMatchesCpu) {
 // shared-memory reduction (OpenCL's, and Vulkan's without shuffles) must give the same output.
 TEST(AttentionVulkan, DecodeWithoutSubgroupShufflesMatchesShuffles) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, Backend::Vulkan);
+  ctx.set_kernel_config(KernelConfig{.lanes = 16});  // the GPUs' layout (CPU drivers hold whole rows: no sums)
   const std::pair<KvFormat, int> cases[] = {
       {KvFormat::F16, 64}, {KvFormat::Int8, 80}, {KvFormat::Int4, 96}, {KvFormat::E4M3, 128}, {KvFormat::E5M2, 256}};
   for (auto [f, d] : cases) {
@@ -410,6 +453,7 @@ TEST(AttentionVulkan, DecodeWithoutSubgroupShufflesMatchesShuffles) {
         ADD_FAILURE() << to_string(f) << " D" << d << " element " << i << ": shuffles " << a[i] << ", shared " << b[i];
     EXPECT_EQ(bad, 0u) << to_string(f) << " D" << d;
   }
+  ctx.set_kernel_config(std::nullopt);
   test::expect_clean(ctx);
 }
 

@@ -247,6 +247,33 @@ TEST(TuneFamilies, DecodeHeadsPerWorkgroupOnlyLowerThePlannersCount) {
   EXPECT_EQ(detail::attn::plan_decode(a, 64, 32, true, 49152).heads_per_group, 4u) << "never above the planner's";
 }
 
+// CPU drivers' decode (lavapipe): an invocation holds whole key rows (lanes per row 1) and the workgroup
+// is 32 invocations; the final merge of its 32 lane groups takes 32 x head dim floats of shared memory,
+// so at head dim 256 in 32 KiB it goes over the head dim in halves; at 128, and with the GPUs' lanes and
+// workgroup, in one piece. One query head per workgroup (kCpuWholeRowLaneElems).
+TEST(TuneFamilies, DecodeWholeRowsMergeTheHeadDimInSlicesWhereSharedMemoryIsShort) {
+  namespace attn = detail::attn;
+  detail::AttentionArgs a;
+  a.q_heads = 32, a.batch = 1, a.max_kv = 4096;
+  a.kv.kv_heads = 8, a.kv.page_size = 16, a.kv.format = 2;
+  for (uint32_t d : {64u, 128u, 256u}) {
+    a.kv.head_dim = d;
+    const attn::DecodePlan p =
+        attn::plan_decode(a, 4, 1, false, 32768, attn::kCpuWholeRowLaneElems, attn::kCpuDecodeWorkgroup);
+    EXPECT_EQ(p.lanes_per_row, 1u) << "D " << d;
+    EXPECT_EQ(p.workgroup, attn::kCpuDecodeWorkgroup) << "D " << d;
+    EXPECT_EQ(p.merge_slice, d == 256 ? 128u : d) << "D " << d;
+    EXPECT_LE(attn::decode_shared_bytes(d, p, false), 32768u) << "D " << d;
+    EXPECT_EQ(p.heads_per_group, 1u) << "D " << d << ": one query head per workgroup";
+    EXPECT_EQ(p.chunks, 4u) << "D " << d;
+    const attn::DecodePlan gpu = attn::plan_decode(a, 512, 16, true, 49152, attn::kGpuMaxLaneElems);
+    EXPECT_EQ(gpu.workgroup, attn::kWorkgroup);
+    EXPECT_EQ(gpu.merge_slice, d) << "D " << d;
+  }
+  a.kv.head_dim = 256;  // a workgroup that cannot fit even 8-element slices is an error, not an overflow
+  EXPECT_THROW(attn::plan_decode(a, 4, 1, false, 1024, attn::kCpuWholeRowLaneElems, attn::kCpuDecodeWorkgroup), Error);
+}
+
 // The chunk (elements of a cache row a lane loads at once): on GPUs the one that keeps a lane's q and acc
 // slices within the register budget — 8 elements for the 1-byte formats and int4 at head dim 128 with 4
 // query heads per kv head (16 would leave room for 2 heads only); on CPU drivers 16 (wider loads, the
@@ -296,13 +323,16 @@ TEST_P(TuneFamiliesGpu, DecodeKnobsGiveTheDefaultResult) {
     for (float v : ref) scale = std::max(scale, std::fabs(v));
     ASSERT_GT(scale, 0.0f);
     // variant: 1 loads and math in turn, 2 the next step's loads in flight (the GPUs' default, here on CPU
-    // drivers), 3 partial dots through shared memory instead of subgroup shuffles; elems: 8- or 16-element chunks
+    // drivers), 3 partial dots through shared memory instead of subgroup shuffles; elems: 8- or 16-element chunks;
+    // lanes: invocations per key row (1: whole rows, the CPU drivers' default; more: the GPUs' layout)
     for (const KernelConfig& c :
          {KernelConfig{.rows = 1}, KernelConfig{.rows = 2}, KernelConfig{.keys = 2, .rows = 1},
           KernelConfig{.split = 1, .rows = 2}, KernelConfig{.variant = 1}, KernelConfig{.variant = 2},
           KernelConfig{.variant = 2, .keys = 2}, KernelConfig{.variant = 3}, KernelConfig{.variant = 3, .rows = 1},
           KernelConfig{.elems = 8}, KernelConfig{.elems = 16}, KernelConfig{.variant = 2, .elems = 8},
-          KernelConfig{.variant = 3, .elems = 8}}) {
+          KernelConfig{.variant = 3, .elems = 8}, KernelConfig{.lanes = 1}, KernelConfig{.lanes = 4},
+          KernelConfig{.lanes = 16}, KernelConfig{.rows = 1, .lanes = 8}, KernelConfig{.variant = 3, .lanes = 8},
+          KernelConfig{.variant = 2, .elems = 8, .lanes = 16}, KernelConfig{.keys = 2, .rows = 2, .lanes = 1}}) {
       const std::vector<float> y = forced(ctx, c, "attention_decode", run);
       ASSERT_EQ(y.size(), ref.size());
       for (size_t i = 0; i < y.size(); ++i)

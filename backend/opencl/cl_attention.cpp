@@ -69,9 +69,15 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   // CPU devices: one lane per key row (whole dots in a work-item: no barrier per step, vector code per
   // work-item), all the GQA group's heads in it; GPUs: kDecodeLanes lanes summed in local memory
   const bool cpu = info_.type == "cpu";
-  attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_),
-                                            cpu ? 1 : kDecodeLanes, false, info_.shared_memory_bytes,
+  const uint32_t lane_cap = a.config.lanes > 0 ? uint32_t(a.config.lanes) : cpu ? 1 : kDecodeLanes;
+  attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_), lane_cap,
+                                            false, info_.shared_memory_bytes,
                                             cpu ? attn::kCpuMaxLaneElems : attn::kGpuMaxLaneElems);
+  if (plan.merge_slice != kv.head_dim)  // (attention.cl merges whole head dims)
+    throw Error(ErrorCode::Unsupported, "opencl attention: decode with " + std::to_string(plan.lanes_per_row) +
+                                            " lanes per row and head dim " + std::to_string(kv.head_dim) +
+                                            " needs more than the device's " +
+                                            std::to_string(info_.shared_memory_bytes) + " bytes of local memory");
   cl_mem part = nullptr;
   if (plan.splits > 1) {
     const size_t bytes = size_t(a.batch) * a.q_heads * plan.splits * (kv.head_dim + 2) * 4;

@@ -54,9 +54,9 @@ namespace {
 
 // Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4, 7, 8, 9 per kind), EPW, RW.
 std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3, uint32_t c4, uint32_t c7 = 1,
-                                uint32_t c8 = 1, uint32_t c9 = 8) {
+                                uint32_t c8 = 1, uint32_t c9 = 8, uint32_t c10 = 0) {
   const uint32_t epw = attn::elems_per_word(kv.format);
-  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8, c9};
+  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8, c9, c10 ? c10 : kv.head_dim};
 }
 
 AttnPush attn_push(const AttentionArgs& a) {
@@ -115,10 +115,20 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
   const uint32_t sg_lanes = shuffle_lanes();
-  const bool shuffle = sg_lanes > 0 && attn::kWorkgroup % gpu_.full_subgroups_max() == 0 && attn::decode_shuffles_allowed(a.config);
-  const uint32_t lane_cap = shuffle ? sg_lanes : 8u;
+  // CPU drivers (lavapipe): an invocation holds whole key rows (lanes 1): no cross-lane sums, whose
+  // shuffles and barriers cost more there than the dots, and a smaller workgroup. GPUs: lanes per row up
+  // to the subgroup size, partial dots summed by shuffles (KernelConfig::lanes caps either).
+  const uint32_t want_lanes = a.config.lanes > 0 ? uint32_t(a.config.lanes) : cpu ? 1u : 0u;  // 0: the subgroup's
+  const uint32_t wg = cpu && want_lanes == 1 ? attn::kCpuDecodeWorkgroup : attn::kWorkgroup;
+  const bool shuffle = want_lanes != 1 && sg_lanes > 0 && wg % gpu_.full_subgroups_max() == 0 &&
+                       attn::decode_shuffles_allowed(a.config);
+  const uint32_t lane_cap = want_lanes == 1 ? 1u : shuffle ? std::min(want_lanes ? want_lanes : sg_lanes, sg_lanes)
+                                                           : (want_lanes ? want_lanes : 8u);
   attn::DecodePlan plan = attn::plan_decode(a, target, lane_cap, shuffle, gpu_.limits().maxComputeSharedMemorySize,
-                                            cpu ? attn::kMaxLaneElems : attn::kGpuMaxLaneElems);
+                                            !cpu ? attn::kGpuMaxLaneElems
+                                            : lane_cap == 1 ? attn::kCpuWholeRowLaneElems
+                                                            : attn::kMaxLaneElems,
+                                            wg);
 
   AttnPush p = attn_push(a);
   p.splits = plan.splits;
@@ -140,9 +150,9 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   auto b = bindings(a, plan.splits > 1 ? sink : whole(a.out, true, "the output"), part);
   last_kernel_ = shuffle ? "attention_decode_sg" : "attention_decode";
   const Pipeline& dec = pipelines_.get(last_kernel_, 12,
-                                       attn_spec(attn::kWorkgroup, kv, plan.heads_per_group, plan.lanes_per_row,
+                                       attn_spec(plan.workgroup, kv, plan.heads_per_group, plan.lanes_per_row,
                                                  plan.keys_per_step, attn::decode_prefetch(a.config, cpu) ? 1u : 0u,
-                                                 plan.chunk_elems),
+                                                 plan.chunk_elems, plan.merge_slice),
                                        shuffle);
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {

@@ -9,6 +9,9 @@
 // every K/V row read. Per tile of KT keys: LPR lanes per key row read neighbouring words and dot them
 // with q (shared memory), the partial dots are reduced in shared memory, GC leaders update the running
 // max / sum, then each invocation accumulates p·V for one word column over a subset of the keys.
+// With LPR 1 (CPU drivers: an invocation holds whole rows) there is nothing to reduce across lanes: each
+// invocation runs its own online softmax over its keys. The lane groups' states are merged at the end
+// through shared memory, DM elements of the head dim at a time (DM < D where NW x D floats do not fit).
 // With several splits the unnormalised (acc, max, sum) go to the partials and MERGE combines them
 // (log-sum-exp) in a second dispatch, so workgroups never wait on each other.
 // PREFILL: workgroup (tile of BQ rows, (seq, kv head)); a row is a (query, query head) pair, the G query
@@ -45,6 +48,7 @@ layout(constant_id = 7) const uint KPS = 4;  // keys per step of a lane group (d
 layout(constant_id = 8) const bool PREFETCH = true;  // the next step's loads in flight during this step's math
 layout(constant_id = 9) const uint CE = 8;   // elements per chunk (attn::plan_decode): fp16 8 (16 bytes); int8 /
                                              // fp8 16 (16 bytes) or 8 (8 bytes); int4 16 (8 bytes) or 8 (4 bytes)
+layout(constant_id = 10) const uint DM = D;  // head-dim elements the final merge of the lane groups sums at once
 const uint VW = CE / EPW;                    // words per chunk: 4, 2 or 1
 const uint NCH = D / CE;                     // chunks per cache row
 const uint CPL = (NCH + LPR - 1u) / LPR;     // chunks per lane (lane l owns chunks l, l + LPR, ...)
@@ -60,9 +64,10 @@ layout(set = 0, binding = 2, std430) readonly buffer V4 { uvec4 v4[]; };
 layout(set = 0, binding = 2, std430) readonly buffer V2 { uvec2 v2[]; };
 
 #if defined(SUBGROUP_REDUCE)
-shared float red_s[NW * D];
+shared float red_s[NW * DM];
 #else
-const uint RED = NW * D > 2u * WG * KPS * GC ? NW * D : 2u * WG * KPS * GC;  // final merge, or the per-step partial dots (double buffered)
+const uint RED_STEP = LPR > 1u ? 2u * WG * KPS * GC : 0u;  // the per-step partial dots (double buffered)
+const uint RED = NW * DM > RED_STEP ? NW * DM : RED_STEP;   // or the final merge
 shared float red_s[RED];
 #endif
 shared float ml_s[2u * NW];
@@ -171,6 +176,7 @@ const uint NSTRIDE = NSP < LPR ? LPR / NSP : 1u;  // neighbouring lanes holding 
 // and adds the partner's matching half, so NS sums over LPR lanes take NSP - 1 shuffles when NSP <= LPR
 // (16 logits over 16 lanes: 15, not 16 x 4); the NS sums are then gathered back, one shuffle each.
 void group_sum(uint t, uint grp, inout uint buf) {
+  if (LPR == 1u) return;  // a lane holds whole rows: its dots are the sums
 #if defined(SUBGROUP_REDUCE)
   float v[NSP];
   [[unroll]] for (uint i = 0u; i < NSP; ++i) v[i] = i < NS ? sr[i] : 0.0;
@@ -230,32 +236,35 @@ void consume(const uint sl, uint t, uint grp, uint lane_id, uint ng, inout uint 
     }
   }
 #if defined(SUBGROUP_REDUCE)
-  // the NS probabilities and GC rescale factors are spread over the group's lanes, then shared by
-  // shuffles; a lane picks its logit (or old max) and max by selects, not by indexing with lane_id
-  uint base = gl_SubgroupInvocationID & ~(LPR - 1u);
-  float ex[NER];
-  [[unroll]] for (uint r = 0u; r < NER; ++r) {
-    float sv = NEG_INF, mg = NEG_INF;
-    [[unroll]] for (uint o = 0u; o < LPR; ++o) {
-      const uint j = LPR * r + o;  // the entry of lane o in round r: a constant index
-      if (lane_id == o) {
-        if (j < NS) sv = sr[j], mg = mx[j % GC];
-        else if (j < NS + GC) sv = m[j - NS], mg = mx[j - NS];
+  if (LPR > 1u) {
+    // the NS probabilities and GC rescale factors are spread over the group's lanes, then shared by
+    // shuffles; a lane picks its logit (or old max) and max by selects, not by indexing with lane_id
+    uint base = gl_SubgroupInvocationID & ~(LPR - 1u);
+    float ex[NER];
+    [[unroll]] for (uint r = 0u; r < NER; ++r) {
+      float sv = NEG_INF, mg = NEG_INF;
+      [[unroll]] for (uint o = 0u; o < LPR; ++o) {
+        const uint j = LPR * r + o;  // the entry of lane o in round r: a constant index
+        if (lane_id == o) {
+          if (j < NS) sv = sr[j], mg = mx[j % GC];
+          else if (j < NS + GC) sv = m[j - NS], mg = mx[j - NS];
+        }
       }
+      // a probability (idx < NS) or a rescale factor: exp(old max - new max), 1 while the max is -inf
+      uint idx = lane_id + LPR * r;
+      ex[r] = idx < NS ? softmax_p(sv, mg) : idx < NS + GC ? softmax_corr(sv, mg) : 0.0;
     }
-    // a probability (idx < NS) or a rescale factor: exp(old max - new max), 1 while the max is -inf
-    uint idx = lane_id + LPR * r;
-    ex[r] = idx < NS ? softmax_p(sv, mg) : idx < NS + GC ? softmax_corr(sv, mg) : 0.0;
-  }
-  [[unroll]] for (uint idx = 0u; idx < NS + GC; ++idx) {
-    float v = subgroupShuffle(ex[idx / LPR], base + idx % LPR);
-    if (idx < NS) sr[idx] = v;
-    else corr[idx - NS] = v;
-  }
-#else
-  [[unroll]] for (uint g = 0u; g < GC; ++g) corr[g] = softmax_corr(m[g], mx[g]);
-  [[unroll]] for (uint i = 0u; i < NS; ++i) sr[i] = softmax_p(sr[i], mx[i % GC]);
+    [[unroll]] for (uint idx = 0u; idx < NS + GC; ++idx) {
+      float v = subgroupShuffle(ex[idx / LPR], base + idx % LPR);
+      if (idx < NS) sr[idx] = v;
+      else corr[idx - NS] = v;
+    }
+  } else
 #endif
+  {  // one lane per row (it holds every logit and max), or no shuffles (every lane of a group holds them)
+    [[unroll]] for (uint g = 0u; g < GC; ++g) corr[g] = softmax_corr(m[g], mx[g]);
+    [[unroll]] for (uint i = 0u; i < NS; ++i) sr[i] = softmax_p(sr[i], mx[i % GC]);
+  }
   [[unroll]] for (uint g = 0u; g < GC; ++g) {
     float sum = 0.0;
     [[unroll]] for (uint i = 0u; i < KPS; ++i) sum += sr[i * GC + g];
@@ -336,29 +345,34 @@ void main() {
   }
   }
 
-  // merge the groups' (max, sum, acc) per query head, then normalise (one split) or write the partials
+  // merge the groups' (max, sum, acc) per query head, then normalise (one split) or write the partials;
+  // the accumulators go through shared memory DM elements of the head dim at a time
   float vscale = FP8_FMT ? fp8_scale_v(hk) : 1.0;
-  [[unroll]] for (uint g = 0u; g < GC; ++g) {
-    barrier();
-    if (lane == 0u) {
-      ml_s[grp] = m[g];
-      ml_s[NW + grp] = l[g];
-    }
-    [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) {
-      uint ch = lane + LPR * cc;
-      if (ch < NCH)
-        [[unroll]] for (uint e = 0u; e < CE; ++e) red_s[grp * D + ch * CE + e] = acc[g * E + cc * CE + e] + zacc[g];
-    }
-    barrier();
-    if (g < ng) {
-      uint hq = hk * G + g0 + g;
-      float M = NEG_INF;
-      for (uint w = 0u; w < NW; ++w) M = nan_max(M, ml_s[w]);
-      float lt = 0.0;
-      for (uint w = 0u; w < NW; ++w) lt += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * ml_s[NW + w];
-      for (uint d = t; d < D; d += WG) {
+  uint hq = hk * G + g0;
+  [[unroll]] for (uint g = 0u; g < GC; ++g, ++hq) {
+    float M = NEG_INF, lt = 0.0;
+    for (uint d0 = 0u; d0 < D; d0 += DM) {  // one slice unless the shared memory is short
+      barrier();
+      if (lane == 0u && d0 == 0u) {
+        ml_s[grp] = m[g];
+        ml_s[NW + grp] = l[g];
+      }
+      [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) {
+        uint ch = lane + LPR * cc;
+        [[unroll]] for (uint e = 0u; e < CE; ++e) {
+          uint d = ch * CE + e;
+          if (ch < NCH && (DM == D || (d >= d0 && d < d0 + DM))) red_s[grp * DM + d - d0] = acc[g * E + cc * CE + e] + zacc[g];
+        }
+      }
+      barrier();
+      if (g >= ng) continue;
+      if (d0 == 0u) {
+        for (uint w = 0u; w < NW; ++w) M = nan_max(M, ml_s[w]);
+        for (uint w = 0u; w < NW; ++w) lt += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * ml_s[NW + w];
+      }
+      for (uint d = d0 + t; d < min(D, d0 + DM); d += WG) {
         float o = 0.0;
-        for (uint w = 0u; w < NW; ++w) o += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * red_s[w * D + d];
+        for (uint w = 0u; w < NW; ++w) o += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * red_s[w * DM + d - d0];
         o *= vscale;
         if (pc.splits > 1u) {
           part[((b * pc.q_heads + hq) * pc.splits + split) * (D + 2u) + d] = o;
@@ -366,6 +380,8 @@ void main() {
           store_out((qi * pc.q_heads + hq) * D + d, lt == 0.0 ? 0.0 : o / lt);
         }
       }
+    }
+    if (g < ng) {
       if (pc.splits > 1u && t == 0u) {
         uint pbase = ((b * pc.q_heads + hq) * pc.splits + split) * (D + 2u) + D;
         part[pbase] = M;

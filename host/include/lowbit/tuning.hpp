@@ -26,6 +26,8 @@ struct KernelConfig {
   int elems = 0;    // quantize / dequantize: elements per invocation (block formats: a multiple of the block);
                     // decode attention: elements of a cache row a lane loads at once (8, or 16 but for fp16 KV)
   int u = 0;        // GEMV int4: word rows whose loads are issued together, before their math (1, 2, 4, 8)
+  int lanes = 0;    // decode attention: most invocations sharing a key row (a power of two; 1 = whole rows per
+                    // invocation, the CPU drivers' default; GPUs: the subgroup size, partial dots summed by shuffles)
   bool empty() const { return *this == KernelConfig{}; }
   bool operator==(const KernelConfig&) const = default;
 };
