@@ -48,7 +48,8 @@ layout(constant_id = 7) const uint KPS = 4;  // keys per step of a lane group (d
 layout(constant_id = 8) const bool PREFETCH = true;  // the next step's loads in flight during this step's math
 layout(constant_id = 9) const uint CE = 8;   // elements per chunk (attn::plan_decode): fp16 8 (16 bytes); int8 /
                                              // fp8 16 (16 bytes) or 8 (8 bytes); int4 16 (8 bytes) or 8 (4 bytes)
-layout(constant_id = 10) const uint DM = D;  // head-dim elements the final merge of the lane groups sums at once
+layout(constant_id = 10) const uint DMS = 0;  // head-dim elements the final merge of the lane groups sums at once
+const uint DM = DMS == 0u ? D : DMS;          // (0: all; a spec constant's default must be a literal)
 const uint VW = CE / EPW;                    // words per chunk: 4, 2 or 1
 const uint NCH = D / CE;                     // chunks per cache row
 const uint CPL = (NCH + LPR - 1u) / LPR;     // chunks per lane (lane l owns chunks l, l + LPR, ...)
