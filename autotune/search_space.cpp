@@ -181,14 +181,15 @@ std::vector<uint64_t> coopmat_launch(const KernelConfig& c, const Problem& p, co
 
 // attn::plan_decode tries the tuned keys per step first, then 4, then 2: keys=4 is the default's; a
 // split of more pages than the context has is the whole context.
-std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile&) {
+std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
   const uint64_t pages = std::max<uint64_t>(1, (uint64_t(p.k) + p.page_size - 1) / std::max<uint32_t>(1, p.page_size));
   // rows (query heads per workgroup) only lowers the planner's count, which the problem does not carry
   // (it is min(G, 8) at head dim 128): each value is its own launch; so is each chunk (elems), whose
-  // default depends on the backend's lanes per row and register budget, and each lanes per row (the
-  // default is the device type's)
+  // default depends on the backend's lanes per row and register budget, and each lanes per row but CPU
+  // devices' 1 (whole rows: their default on both APIs; a GPU's default depends on the API)
+  const uint64_t lanes = d.cpu && c.lanes == 1 ? 0u : uint64_t(c.lanes);
   return {c.keys == 4 ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0,
-          uint64_t(c.rows), uint64_t(c.elems), uint64_t(c.lanes)};
+          uint64_t(c.rows), uint64_t(c.elems), lanes};
 }
 
 }  // namespace

@@ -153,6 +153,10 @@ TEST(SearchSpace, CandidatesThatLaunchTheSameAreCollapsedBeforeTiming) {
     EXPECT_EQ(std::find(kept.begin(), kept.end(), same), kept.end()) << to_string(same);
   const tune::Family& decode = tune::family("attention_decode");
   EXPECT_EQ(decode.launch({.keys = 4}, {.m = 1, .k = 512}, prof), decode.launch({}, {.m = 1, .k = 512}, prof));
+  EXPECT_EQ(decode.launch({.lanes = 1}, {.m = 1, .k = 512}, prof), decode.launch({}, {.m = 1, .k = 512}, prof))
+      << "whole rows are a CPU driver's default";
+  detail::DeviceProfile gpu;
+  EXPECT_NE(decode.launch({.lanes = 1}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu));
   EXPECT_EQ(decode.launch({.split = 32}, {.m = 1, .k = 512}, prof), decode.launch({.split = 64}, {.m = 1, .k = 512}, prof))
       << "both splits are the whole 32-page context";
   // No launch knobs (the CPU reference): the default alone.
