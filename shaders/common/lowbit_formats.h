@@ -659,17 +659,22 @@ LB_FN uint lb_rms_apply(uint xb, int e, uint r_bits, uint w_bits) {
 /* A cache row is read as 32-bit words: word w holds 2 fp16 values (KV format 0; each language
  * decodes those with its native half conversion), 4 int8 codes (1), 8 int4 codes (2, low nibble
  * first), or 4 FP8 codes (3 E4M3, 4 E5M2), the lowest element in the lowest bits. */
-/* FP8 byte -> fp32 without fp16/fp32 subnormal arithmetic (exact on every device; NaN codes give NaN). */
+/* FP8 byte -> fp32 without fp16/fp32 subnormal arithmetic (exact on every device; NaN codes give NaN), in
+ * few operations: the magnitude's exponent and mantissa bits move into fp32's and the bias difference is
+ * added (E4M3 127 - 7, E5M2 127 - 15), which is the value of every normal code. A subnormal code (exponent
+ * 0) then reads as 2^(1-bias-1)·(1 + m/2^mb), a normal fp32 f, and its value m·2^(1-bias-mb) is 2f - 2^(1-bias)
+ * exactly. E4M3 0x7F / E5M2 exponent 31 (inf, NaN) are selected apart. */
 LB_FN float lb_kv_e4m3_value(uint b) {
-  uint mag = b & 0x7Fu, e = mag >> 3, m = mag & 7u;
-  uint bits = e == 0u ? LB_AS_U32(LB_F(m) * 0.001953125f) : (((e + 120u) << 23) | (m << 20));
-  bits |= (b & 0x80u) << 24;
-  return mag == 0x7Fu ? LB_AS_F32(0x7FC00000u) : LB_AS_F32(bits);
+  uint mag = b & 0x7Fu;
+  float f = LB_AS_F32((mag << 20) + (120u << 23));
+  float v = mag < 8u ? 2.0f * f - 0.015625f : f; /* 2^-6 */
+  return mag == 0x7Fu ? LB_AS_F32(0x7FC00000u) : LB_AS_F32(LB_AS_U32(v) | ((b & 0x80u) << 24));
 }
 LB_FN float lb_kv_e5m2_value(uint b) {
-  uint mag = b & 0x7Fu, e = mag >> 2, m = mag & 3u;
-  uint bits = e == 0u ? LB_AS_U32(LB_F(m) * 0.0000152587890625f)
-                      : (e == 31u ? (0x7F800000u | (m << 21)) : (((e + 112u) << 23) | (m << 21)));
+  uint mag = b & 0x7Fu;
+  float f = LB_AS_F32((mag << 21) + (112u << 23));
+  float v = mag < 4u ? 2.0f * f - 0.00006103515625f : f; /* 2^-14 */
+  uint bits = mag >= 0x7Cu ? (0x7F800000u | ((mag & 3u) << 21)) : LB_AS_U32(v);
   return LB_AS_F32(bits | ((b & 0x80u) << 24));
 }
 #if defined(__OPENCL_VERSION__)
@@ -678,19 +683,16 @@ LB_FN float lb_kv_e5m2_value(uint b) {
 LB_FN float16 lb_kv_fp8_values16(uint16 b, uint kv_fmt) {
   uint16 mag = b & 0x7Fu, sign = (b & 0x80u) << 24;
   if (kv_fmt == 3u) {
-    uint16 e = mag >> 3, m = mag & 7u;
-    uint16 sub = as_uint16(convert_float16(m) * 0.001953125f);
-    uint16 bits = select(((e + 120u) << 23) | (m << 20), sub, e == 0u) | sign;
+    float16 f = as_float16((mag << 20) + (120u << 23));
+    uint16 bits = as_uint16(select(f, 2.0f * f - 0.015625f, mag < 8u)) | sign;
     return as_float16(select(bits, (uint16)(0x7FC00000u), mag == 0x7Fu));
   }
-  uint16 e = mag >> 2, m = mag & 3u;
-  uint16 sub = as_uint16(convert_float16(m) * 0.0000152587890625f);
-  uint16 bits = select(select(((e + 112u) << 23) | (m << 21), 0x7F800000u | (m << 21), e == 31u), sub, e == 0u);
+  float16 f = as_float16((mag << 21) + (112u << 23));
+  uint16 bits = select(as_uint16(select(f, 2.0f * f - 0.00006103515625f, mag < 4u)), 0x7F800000u | ((mag & 3u) << 21),
+                       mag >= 0x7Cu);
   return as_float16(bits | sign);
 }
 #endif
-/* Element e of cache word w in KV format 1..4: the int code (as a float), or the FP8 value before its
- * per-tensor / per-head scale. */
 LB_FN float lb_kv_code_value(uint w, uint e, uint kv_fmt) {
   /* codes < 2^8 convert through int: one signed conversion (SIMD CPUs lack a single unsigned one), same value */
   if (kv_fmt == 2u) return LB_F(LB_I((w >> (4u * e)) & 0xFu));
