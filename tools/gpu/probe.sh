@@ -32,7 +32,7 @@ step 20 copy_kernel $L bench --op copy --backend vulkan
 A="--context 8192 --kv-format int4,int8,e4m3 --flush-mib 256"
 [[ -x $B ]] && step 30 dec_base $B bench --op attention --backend vulkan $A --json "$o/dec_base.json"
 step 30 dec_default $L bench --op attention --backend vulkan $A --json "$o/dec_default.json"
-for c in elems=16 variant=1 rows=2 keys=2 "variant=1 keys=2" "rows=2 elems=16" split=8 split=64 variant=3; do
+for c in elems=16 variant=1 rows=2 keys=2 "variant=1 keys=2" "rows=2 elems=16" split=8 split=64 variant=3 lanes=8 lanes=4; do
   n=$(echo "$c" | tr -d ' =')
   step 20 "dec_$n" $L bench --op attention --backend vulkan $A --config "$c" --json "$o/dec_$n.json"
 done
