@@ -101,8 +101,8 @@ inline bool decode_prefetch(const KernelConfig& c, bool cpu) { return c.variant 
 inline bool decode_shuffles_allowed(const KernelConfig& c) { return c.variant != 3; }
 
 // Shared bytes of attention.comp's decode: the final merge's lane-group slices (groups x merge slice
-// floats) and maxima / sums; with lanes per row > 1 and no subgroup_sum (partial dots summed by subgroup
-// shuffles), also the partial dots of a step, double buffered.
+// floats) and maxima / sums; with lanes per row > 1 whose partial dots are not summed by subgroup shuffles
+// (subgroup_sum false), also the partial dots of a step, double buffered.
 inline uint64_t decode_shared_bytes(uint32_t d, const DecodePlan& p, bool subgroup_sum) {
   const uint64_t groups = p.workgroup / p.lanes_per_row;
   uint64_t red = groups * (p.merge_slice ? p.merge_slice : d);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <algorithm>
+#include <optional>
 #include <random>
 
 #include "host/internal_access.hpp"
@@ -52,6 +53,27 @@ Filled fill(Context& ctx, KvCacheOptions o, const std::vector<int>& lens, uint32
   return f;
 }
 
+// A decode problem: a cache filled for `lens` and one random fp16 query of `hq` heads per sequence.
+struct DecodeProblem {
+  Filled c;
+  Buffer q;
+  std::vector<int> ones;  // one query per sequence
+  // The output rows, with kernel config `k` forced (nullopt: the tuning lookup's).
+  std::vector<float> run(Context& ctx, const AttentionOptions& opt = {}, std::optional<KernelConfig> k = std::nullopt) {
+    if (k) ctx.set_kernel_config(*k);
+    auto out = ctx.download<float>(ctx.attention(q, c.cache, 0, c.seqs, ones, opt));
+    if (k) ctx.set_kernel_config(std::nullopt);
+    return out;
+  }
+};
+DecodeProblem decode_problem(Context& ctx, const KvCacheOptions& o, const std::vector<int>& lens, int hq,
+                             uint32_t fill_seed, uint32_t q_seed) {
+  auto q = random_f16(lens.size() * hq * o.head_dim, q_seed, 1.0f);
+  return {fill(ctx, o, lens, fill_seed),
+          ctx.upload(DType::F16, {int64_t(lens.size()), hq, o.head_dim}, q.data(), q.size() * 2),
+          std::vector<int>(lens.size(), 1)};
+}
+
 class AttentionGpu : public ::testing::TestWithParam<Backend> {};
 
 TEST_P(AttentionGpu, SplitKDecodeMatchesOneSplitWithManyQueryHeadsPerKvHead) {
@@ -63,15 +85,12 @@ TEST_P(AttentionGpu, SplitKDecodeMatchesOneSplitWithManyQueryHeadsPerKvHead) {
     o.format = f;
     const int Hq = 24;  // 12 query heads per kv head: two workgroup chunks of 8 and 4
     std::vector<int> lens = {1, 300, 517};
-    Filled c = fill(ctx, o, lens, 7);
-    auto q = random_f16(lens.size() * Hq * o.head_dim, 11, 1.0f);
-    Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
-    std::vector<int> ones(lens.size(), 1);
+    DecodeProblem pr = decode_problem(ctx, o, lens, Hq, 7, 11);
     AttentionOptions one, many;
     one.split_pages = 1000;  // a single split: no merge pass
     many.split_pages = 1;    // a split per page: merge over up to 33 partials
-    auto a = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, one));
-    auto b = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, many));
+    auto a = pr.run(ctx, one);
+    auto b = pr.run(ctx, many);
     ASSERT_EQ(a.size(), b.size());
     size_t bad = 0;
     for (size_t i = 0; i < a.size(); ++i)
@@ -90,16 +109,12 @@ TEST_P(AttentionGpu, MergeOfMoreSplitsThanOneSharedChunkMatchesOneSplit) {
   KvCacheOptions o;
   o.kv_heads = 1, o.head_dim = 64, o.page_size = 8, o.format = KvFormat::Int8;
   std::vector<int> lens = {2100, 70};
-  Filled c = fill(ctx, o, lens, 5);
-  const int Hq = 2;
-  auto q = random_f16(lens.size() * Hq * o.head_dim, 13, 1.0f);
-  Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
-  std::vector<int> ones(lens.size(), 1);
+  DecodeProblem pr = decode_problem(ctx, o, lens, 2, 5, 13);
   AttentionOptions one, many;
   one.split_pages = 1000;
   many.split_pages = 1;
-  auto a = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, one));
-  auto b = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, many));
+  auto a = pr.run(ctx, one);
+  auto b = pr.run(ctx, many);
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5f + 1e-5f * std::fabs(a[i])) << "element " << i;
   test::expect_clean(ctx);
@@ -119,22 +134,13 @@ TEST_P(AttentionGpu, DecodeWholeRowsAgreeWithLanesPerRow) {
     o.kv_heads = 2, o.head_dim = d, o.format = f, o.page_size = 16;
     const int Hq = d == 80 || d == 256 ? 6 : 8;
     std::vector<int> lens = {1, 17, 40, 300};
-    Filled c = fill(ctx, o, lens, 11);
-    auto q = random_f16(lens.size() * Hq * o.head_dim, 19, 1.0f);
-    Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
-    std::vector<int> ones(lens.size(), 1);
+    DecodeProblem pr = decode_problem(ctx, o, lens, Hq, 11, 19);
     AttentionOptions opt;
     opt.window = d == 96 ? 33 : 0;
     opt.split_pages = d == 128 ? 2 : 0;
-    auto run = [&](KernelConfig k) {
-      ctx.set_kernel_config(k);
-      auto out = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, opt));
-      ctx.set_kernel_config(std::nullopt);
-      return out;
-    };
-    const std::vector<float> whole = run({.lanes = 1});
+    const std::vector<float> whole = pr.run(ctx, opt, KernelConfig{.lanes = 1});
     for (const KernelConfig& k : {KernelConfig{.lanes = 4}, KernelConfig{.lanes = 16}}) {
-      const std::vector<float> lanes = run(k);
+      const std::vector<float> lanes = pr.run(ctx, opt, k);
       ASSERT_EQ(lanes.size(), whole.size());
       size_t bad = 0;
       for (size_t i = 0; i < whole.size(); ++i)
@@ -159,19 +165,10 @@ TEST_P(AttentionGpu, DecodeChunksOf8And16AgreeForEveryHeadDim) {
     o.kv_heads = 2, o.head_dim = d, o.format = f;
     const int Hq = 8;
     std::vector<int> lens = {1, 17, 300};
-    Filled c = fill(ctx, o, lens, 3);
-    auto q = random_f16(lens.size() * Hq * o.head_dim, 17, 1.0f);
-    Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
-    std::vector<int> ones(lens.size(), 1);
-    auto run = [&](KernelConfig k) {
-      ctx.set_kernel_config(k);
-      auto out = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones));
-      ctx.set_kernel_config(std::nullopt);
-      return out;
-    };
-    const std::vector<float> wide = run({.elems = 16});
+    DecodeProblem pr = decode_problem(ctx, o, lens, Hq, 3, 17);
+    const std::vector<float> wide = pr.run(ctx, {}, KernelConfig{.elems = 16});
     for (const KernelConfig& k : {KernelConfig{.elems = 8}, KernelConfig{.variant = 2, .elems = 8}}) {
-      const std::vector<float> narrow = run(k);
+      const std::vector<float> narrow = pr.run(ctx, {}, k);
       ASSERT_EQ(narrow.size(), wide.size());
       for (size_t i = 0; i < wide.size(); ++i)
         ASSERT_NEAR(narrow[i], wide[i], 1e-5f + 1e-5f * std::fabs(wide[i]))
@@ -434,17 +431,14 @@ TEST(AttentionVulkan, DecodeWithoutSubgroupShufflesMatchesShuffles) {
     o.page_size = d == 96 ? 8 : 16;
     const int Hq = d == 80 ? 6 : 8;  // 3 query heads per kv head: 12 logits per step, padded to 16 in the butterfly
     std::vector<int> lens = {1, 15, 16, 17, 300};
-    Filled c = fill(ctx, o, lens, 5);
-    auto q = random_f16(lens.size() * Hq * o.head_dim, 13, 1.0f);
-    Buffer qb = ctx.upload(DType::F16, {int64_t(lens.size()), Hq, o.head_dim}, q.data(), q.size() * 2);
-    std::vector<int> ones(lens.size(), 1);
+    DecodeProblem pr = decode_problem(ctx, o, lens, Hq, 5, 13);
     AttentionOptions opt;
     opt.window = d == 128 ? 40 : 0;
-    auto a = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, opt));
+    auto a = pr.run(ctx, opt);
     std::vector<float> b;
     {
       ScopedEnv off("LOWBIT_VK_NO_SHUFFLE", "1");
-      b = ctx.download<float>(ctx.attention(qb, c.cache, 0, c.seqs, ones, opt));
+      b = pr.run(ctx, opt);
     }
     ASSERT_EQ(a.size(), b.size());
     size_t bad = 0;

@@ -52,11 +52,12 @@ void AttentionKernels::attention(const AttentionArgs& a) {
 
 namespace {
 
-// Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4, 7, 8, 9 per kind), EPW, RW.
+// Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4, 7, 8, 9 per kind), EPW, RW,
+// and 10 (decode: the merge slice; 0 = the head dim).
 std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3, uint32_t c4, uint32_t c7 = 1,
                                 uint32_t c8 = 1, uint32_t c9 = 8, uint32_t c10 = 0) {
   const uint32_t epw = attn::elems_per_word(kv.format);
-  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8, c9, c10 ? c10 : kv.head_dim};
+  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8, c9, c10};
 }
 
 AttnPush attn_push(const AttentionArgs& a) {
