@@ -121,10 +121,10 @@ TEST_P(AttentionGpu, MergeOfMoreSplitsThanOneSharedChunkMatchesOneSplit) {
 }
 
 // Decode with whole key rows per invocation (KernelConfig::lanes 1: the CPU drivers' default; no
-// cross-lane sums, the final merge in head-dim slices where 32 lane groups x D floats exceed shared
-// memory) and with 4 / 16 lanes per row (the GPUs' layout, partial dots summed by shuffles or in shared
-// memory) give the same rows for every format and head dim, GQA 3 and 4, ragged lengths, with and
-// without a sliding window and several splits.
+// cross-lane sums) and with 4 / 16 lanes per row (the GPUs' layout, partial dots summed by shuffles or in
+// shared memory; on lavapipe 4 lanes at D 256 merge the lane groups in head-dim halves: 32 groups x 256
+// floats exceed its 32 KiB) give the same rows for every format and head dim, GQA 3 and 4, ragged
+// lengths, with and without a sliding window and several splits.
 TEST_P(AttentionGpu, DecodeWholeRowsAgreeWithLanesPerRow) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
   const std::pair<KvFormat, int> cases[] = {{KvFormat::F16, 64},   {KvFormat::Int8, 80}, {KvFormat::Int4, 96},

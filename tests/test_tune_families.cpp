@@ -247,10 +247,10 @@ TEST(TuneFamilies, DecodeHeadsPerWorkgroupOnlyLowerThePlannersCount) {
   EXPECT_EQ(detail::attn::plan_decode(a, 64, 32, true, 49152).heads_per_group, 4u) << "never above the planner's";
 }
 
-// CPU drivers' decode (lavapipe): an invocation holds whole key rows (lanes per row 1) and the workgroup
-// is 32 invocations; the final merge of its 32 lane groups takes 32 x head dim floats of shared memory,
-// so at head dim 256 in 32 KiB it goes over the head dim in halves; at 128, and with the GPUs' lanes and
-// workgroup, in one piece. One query head per workgroup (kCpuWholeRowLaneElems).
+// Decode with whole key rows per invocation (lanes per row 1, CPU drivers' layout) in a workgroup of 32:
+// the final merge of its 32 lane groups takes 32 x head dim floats of shared memory, so at head dim 256 in
+// 32 KiB it goes over the head dim in halves; at 128, and with the GPUs' lanes and workgroup, in one
+// piece. One query head per workgroup (kCpuWholeRowLaneElems).
 TEST(TuneFamilies, DecodeWholeRowsMergeTheHeadDimInSlicesWhereSharedMemoryIsShort) {
   namespace attn = detail::attn;
   detail::AttentionArgs a;
@@ -259,9 +259,9 @@ TEST(TuneFamilies, DecodeWholeRowsMergeTheHeadDimInSlicesWhereSharedMemoryIsShor
   for (uint32_t d : {64u, 128u, 256u}) {
     a.kv.head_dim = d;
     const attn::DecodePlan p =
-        attn::plan_decode(a, 4, 1, false, 32768, attn::kCpuWholeRowLaneElems, attn::kCpuDecodeWorkgroup);
+        attn::plan_decode(a, 4, 1, false, 32768, attn::kCpuWholeRowLaneElems, 32);
     EXPECT_EQ(p.lanes_per_row, 1u) << "D " << d;
-    EXPECT_EQ(p.workgroup, attn::kCpuDecodeWorkgroup) << "D " << d;
+    EXPECT_EQ(p.workgroup, 32u) << "D " << d;
     EXPECT_EQ(p.merge_slice, d == 256 ? 128u : d) << "D " << d;
     EXPECT_LE(attn::decode_shared_bytes(d, p, false), 32768u) << "D " << d;
     EXPECT_EQ(p.heads_per_group, 1u) << "D " << d << ": one query head per workgroup";
@@ -271,7 +271,9 @@ TEST(TuneFamilies, DecodeWholeRowsMergeTheHeadDimInSlicesWhereSharedMemoryIsShor
     EXPECT_EQ(gpu.merge_slice, d) << "D " << d;
   }
   a.kv.head_dim = 256;  // a workgroup that cannot fit even 8-element slices is an error, not an overflow
-  EXPECT_THROW(attn::plan_decode(a, 4, 1, false, 1024, attn::kCpuWholeRowLaneElems, attn::kCpuDecodeWorkgroup), Error);
+  EXPECT_THROW(attn::plan_decode(a, 4, 1, false, 1024, attn::kCpuWholeRowLaneElems, 32), Error);
+  EXPECT_EQ(attn::cpu_decode_workgroup(8), 8u) << "a CPU device's decode workgroup is its SIMD width";
+  EXPECT_EQ(attn::cpu_decode_workgroup(1), 8u);
 }
 
 // The chunk (elements of a cache row a lane loads at once): on GPUs the one that keeps a lane's q and acc

@@ -70,9 +70,10 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   // work-item), all the GQA group's heads in it; GPUs: kDecodeLanes lanes summed in local memory
   const bool cpu = info_.type == "cpu";
   const uint32_t lane_cap = a.config.lanes > 0 ? uint32_t(a.config.lanes) : cpu ? 1 : kDecodeLanes;
+  const uint32_t wg = cpu && lane_cap == 1 ? attn::cpu_decode_workgroup(info_.subgroup_size) : attn::kWorkgroup;
   attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_), lane_cap,
                                             false, info_.shared_memory_bytes,
-                                            cpu ? attn::kCpuMaxLaneElems : attn::kGpuMaxLaneElems);
+                                            cpu ? attn::kCpuMaxLaneElems : attn::kGpuMaxLaneElems, wg);
   if (plan.merge_slice != kv.head_dim)  // (attention.cl merges whole head dims)
     throw Error(ErrorCode::Unsupported, "opencl attention: decode with " + std::to_string(plan.lanes_per_row) +
                                             " lanes per row and head dim " + std::to_string(kv.head_dim) +
@@ -84,13 +85,13 @@ void OpenClDevice::attention(const AttentionArgs& a) {
     if (!attn_partials_ || attn_partials_->size < bytes) attn_partials_ = alloc(bytes);
     part = mem(attn_partials_.get());
   }
-  std::string opts = base_options(kv, attn::kWorkgroup) + " -DLB_GC=" + std::to_string(plan.heads_per_group) +
+  std::string opts = base_options(kv, plan.workgroup) + " -DLB_GC=" + std::to_string(plan.heads_per_group) +
                      " -DLB_LPR=" + std::to_string(plan.lanes_per_row) +
                      " -DLB_KPS=" + std::to_string(plan.keys_per_step) + " -DLB_CE=" + std::to_string(plan.chunk_elems) +
                      " -DLB_PREFETCH=" + (attn::decode_prefetch(a.config, cpu) ? "1" : "0");
   cl_kernel k = kernel("attention.cl", opts, "lb_attention_decode");
   set_attention_args(k, a, part, plan.splits, plan.split_keys, plan.chunks);
-  launch2(k, size_t(plan.splits) * attn::kWorkgroup, size_t(a.batch) * kv.kv_heads * plan.chunks, attn::kWorkgroup);
+  launch2(k, size_t(plan.splits) * plan.workgroup, size_t(a.batch) * kv.kv_heads * plan.chunks, plan.workgroup);
   if (plan.splits > 1) {
     cl_kernel m = kernel("attention.cl", base_options(kv, attn::kMergeWorkgroup), "lb_attention_merge");
     cl_uint flags = a.out_f32 ? kFlagOutF32 : 0;

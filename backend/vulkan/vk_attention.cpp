@@ -117,10 +117,10 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
   const uint32_t sg_lanes = shuffle_lanes();
   // CPU drivers (lavapipe): an invocation holds whole key rows (lanes 1): no cross-lane sums, whose
-  // shuffles and barriers cost more there than the dots, and a smaller workgroup. GPUs: lanes per row up
+  // shuffles and barriers cost more there than the dots, and a workgroup of one SIMD vector. GPUs: lanes per row up
   // to the subgroup size, partial dots summed by shuffles (KernelConfig::lanes caps either).
   const uint32_t want_lanes = a.config.lanes > 0 ? uint32_t(a.config.lanes) : cpu ? 1u : 0u;  // 0: the subgroup's
-  const uint32_t wg = cpu && want_lanes == 1 ? attn::kCpuDecodeWorkgroup : attn::kWorkgroup;
+  const uint32_t wg = cpu && want_lanes == 1 ? attn::cpu_decode_workgroup(gpu_.info().subgroup_size) : attn::kWorkgroup;
   const bool shuffle = want_lanes != 1 && sg_lanes > 0 && wg % gpu_.full_subgroups_max() == 0 &&
                        attn::decode_shuffles_allowed(a.config);
   const uint32_t lane_cap = want_lanes == 1 ? 1u : shuffle ? std::min(want_lanes ? want_lanes : sg_lanes, sg_lanes)
