@@ -448,8 +448,8 @@ void load_tile(bool is_v, uint b, uint hk, int tile, int jhi) {
       if (LW == 4u) w = is_v ? v4[at >> 2] : k4[at >> 2];
       else w.xy = is_v ? v2[at >> 1] : k2[at >> 1];
       if (INT_FMT) {
-        s = is_v ? H2F(v_scale16[row]) : H2F(k_scale16[row]);  // (no 16-bit select: Int16)
-        z = is_v ? H2F(v_zero16[row]) : H2F(k_zero16[row]);
+        vec2 sz = unpackHalf2x16(scale_zero(is_v, row));
+        s = sz.x, z = sz.y;
       }
     }
     float x[LW * EPW];

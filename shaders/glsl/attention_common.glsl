@@ -45,15 +45,11 @@ const uint FLAG_FP8_PER_HEAD = 4u;
 layout(set = 0, binding = 0, std430) readonly buffer Q { uint q_words[]; };
 layout(set = 0, binding = 1, std430) readonly buffer K { uint k_words[]; };
 layout(set = 0, binding = 2, std430) readonly buffer V { uint v_words[]; };
-layout(set = 0, binding = 3, std430) readonly buffer KS16 { uint16_t k_scale16[]; };
 layout(set = 0, binding = 3, std430) readonly buffer KS32 { float k_scale32[]; };
-layout(set = 0, binding = 3, std430) readonly buffer KSW { uint k_scale_w[]; };  // the fp16 scales as words
-layout(set = 0, binding = 4, std430) readonly buffer KZ { uint16_t k_zero16[]; };
+layout(set = 0, binding = 3, std430) readonly buffer KSW { uint k_scale_w[]; };  // the fp16 scales / zeros as words
 layout(set = 0, binding = 4, std430) readonly buffer KZW { uint k_zero_w[]; };
-layout(set = 0, binding = 5, std430) readonly buffer VS16 { uint16_t v_scale16[]; };
 layout(set = 0, binding = 5, std430) readonly buffer VS32 { float v_scale32[]; };
 layout(set = 0, binding = 5, std430) readonly buffer VSW { uint v_scale_w[]; };
-layout(set = 0, binding = 6, std430) readonly buffer VZ { uint16_t v_zero16[]; };
 layout(set = 0, binding = 6, std430) readonly buffer VZW { uint v_zero_w[]; };
 layout(set = 0, binding = 7, std430) readonly buffer QStart { int q_start[]; };
 layout(set = 0, binding = 8, std430) readonly buffer Blocks { int block_table[]; };
@@ -62,8 +58,6 @@ layout(set = 0, binding = 10, std430) writeonly buffer Out32 { float out32[]; };
 layout(set = 0, binding = 10, std430) writeonly buffer Out16 { uint16_t out16[]; };
 layout(set = 0, binding = 11, std430) buffer Partials { float part[]; };
 
-// fp16 element of a 16-bit buffer (a macro: a uint16_t function parameter would need the Int16 capability)
-#define H2F(h) unpackHalf2x16(uint(h)).x
 // The fp16 scale (low half) and zero (high half) of cache row `row`, read as 32-bit words (a buffer's
 // capacity is a multiple of 16 bytes, so the word of the last row is inside it): CPU drivers gather
 // 32-bit words across invocations but load 16-bit values one invocation at a time.
@@ -124,8 +118,7 @@ void store_out(uint idx, float v) {
 void kv_word_values(bool is_v, uint row, uint w, out float v[EPW]) {
   unpack_word(is_v ? v_words[row * RW + w] : k_words[row * RW + w], v);
   if (INT_FMT) {
-    float s = is_v ? H2F(v_scale16[row]) : H2F(k_scale16[row]);  // (no 16-bit select: Int16)
-    float z = is_v ? H2F(v_zero16[row]) : H2F(k_zero16[row]);
-    [[unroll]] for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_int_value(v[e], s, z);
+    vec2 sz = unpackHalf2x16(scale_zero(is_v, row));
+    [[unroll]] for (uint e = 0u; e < EPW; ++e) v[e] = lb_kv_int_value(v[e], sz.x, sz.y);
   }
 }
