@@ -12,6 +12,7 @@ std::span<const KernelKnob> kernel_knobs() {
       {"split", &KernelConfig::split},     {"bm", &KernelConfig::bm},         {"tile", &KernelConfig::tile},
       {"stages", &KernelConfig::stages},   {"keys", &KernelConfig::keys},     {"rows", &KernelConfig::rows},
       {"elems", &KernelConfig::elems},     {"u", &KernelConfig::u},           {"lanes", &KernelConfig::lanes},
+      {"spread", &KernelConfig::spread},
   };
   return knobs;
 }

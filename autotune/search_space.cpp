@@ -70,6 +70,8 @@ std::string decode_violation(const KernelConfig& c, const Limits&, const Problem
   if (c.elems && c.elems != 8 && c.elems != 16) return "decode chunk of " + std::to_string(c.elems) + " elements is not 8 or 16";
   if (c.lanes && (c.lanes > 64 || (c.lanes & (c.lanes - 1))))
     return "decode lanes per row " + std::to_string(c.lanes) + " is not a power of two in 1..64";
+  if (c.spread && (c.spread > 8 || (c.spread & (c.spread - 1))))
+    return "decode head sets " + std::to_string(c.spread) + " is not a power of two in 1..8";
   return "";
 }
 
@@ -186,10 +188,13 @@ std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, con
   // rows (query heads per workgroup) only lowers the planner's count, which the problem does not carry
   // (it is min(G, 8) at head dim 128): each value is its own launch; so is each chunk (elems), whose
   // default depends on the backend's lanes per row and register budget, and each lanes per row but CPU
-  // devices' 1 (whole rows: their default on both APIs; a GPU's default depends on the API)
+  // devices' 1 (whole rows: their default on both APIs; a GPU's default depends on the API), and each
+  // head-set count but a GPU's 1
   const uint64_t lanes = d.cpu && c.lanes == 1 ? 0u : uint64_t(c.lanes);
+  // head sets: 1 is a GPU's default (CPU devices' depends on the API: lavapipe 2, PoCL 1)
+  const uint64_t spread = !d.cpu && c.spread == 1 ? 0u : uint64_t(c.spread);
   return {c.keys == 4 ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0,
-          uint64_t(c.rows), uint64_t(c.elems), lanes};
+          uint64_t(c.rows), uint64_t(c.elems), lanes, spread};
 }
 
 }  // namespace
@@ -221,7 +226,7 @@ const std::vector<Family>& families() {
        {{&K::stages, {1, 2, 3, 4}}, {&K::split, {1, 2, 4, 8}}}, coopmat_violation, coopmat_launch},
       {"attention_decode", {"attention_decode.spv", "attention_decode_sg.spv", "attention_merge.spv"}, {"attention.cl"},
        {{&K::keys, {1, 2, 4, 8}}, {&K::split, {4, 8, 16, 32, 64}}, {&K::rows, {1, 2, 4}}, {&K::elems, {8, 16}},
-        {&K::lanes, {1, 4, 16}}},
+        {&K::lanes, {1, 4, 16}}, {&K::spread, {1, 2, 4}}},
        decode_violation, decode_launch},
       {"gemv_w4a8", {"gemm_w4a8_gemv.spv", "gemm_w4a8_gemv_dot.spv", "gemm_w4a8_reduce.spv"}, w4a8_cl,
        {{&K::wg, {64, 128, 256}}, {&K::cols, {1, 4, 8}}, {&K::split, {1, 2, 4, 8, 16, 32}}}, gemv_w4a8_violation,

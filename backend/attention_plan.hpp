@@ -22,9 +22,13 @@ inline constexpr uint32_t kMaxHeadsPerGroup = 8;  // decode: query heads sharing
 inline constexpr uint32_t kMaxLaneElems = 128;
 inline constexpr uint32_t kGpuMaxLaneElems = 32;
 inline constexpr uint32_t kCpuMaxLaneElems = 1024;
-// Vulkan CPU drivers with whole rows per invocation (lavapipe): one query head per workgroup (measured:
-// 2 heads of head dim 64 run 1.5-2.3x slower than 1, 4 heads of 128 5x slower; K/V re-reads are cheap there).
+// Vulkan CPU drivers with whole rows per invocation (lavapipe): one query head per invocation (measured:
+// 2 heads of head dim 64 run 1.5-2.3x slower than 1, 4 heads of 128 5x slower), and 2 head sets
+// (KernelConfig::spread): the workgroup's 8 invocations serve 2 query heads, 4 each, so that one SIMD gather
+// of a K/V row feeds both (measured, one thread, Hq 32 / Hkv 8, D 128: 4k int4 11.8 -> 9.3 ms, fp16 26.3 ->
+// 22.6, int8 15.7 -> 13.7; 1k int4 3.3 -> 2.8; 4 sets were slower than 2: 2 lane groups per set).
 inline constexpr uint32_t kCpuWholeRowLaneElems = 1;
+inline constexpr uint32_t kCpuWholeRowHeadSets = 2;
 
 // Decode workgroup on CPU devices with whole rows per invocation (lavapipe, PoCL): one SIMD vector of
 // invocations, the device's subgroup size (8 on a 256-bit CPU; 8 where it reports none). Measured
@@ -96,6 +100,8 @@ struct DecodePlan {
   uint32_t workgroup = kWorkgroup;  // invocations per workgroup: workgroup / lanes_per_row lane groups
   uint32_t merge_slice = 0;         // head-dim elements the final cross-group merge sums at once (0: the
                                     // whole head dim; less where groups x head dim floats exceed shared memory)
+  uint32_t head_sets = 1;           // HS: lane groups g, g + HS, ... serve heads_per_group query heads of their own
+                                    // (a workgroup serves head_sets x heads_per_group; KernelConfig::spread)
 };
 
 // Decode's variants (KernelConfig::variant of attention_decode): 1 a step's loads and math in turn, 2 the
@@ -120,12 +126,13 @@ inline uint64_t decode_shared_bytes(uint32_t d, const DecodePlan& p, bool subgro
 // per key row (the subgroup size when partial dots are summed by shuffles; CPU devices 1: whole rows,
 // no cross-lane sums). max_lane_elems: most q (and acc) elements per invocation and query head group.
 // workgroup: invocations per workgroup; where its lane groups' merge of whole head dims would not fit
-// in shared memory, the merge goes over the head dim in slices (halves, quarters, ...).
+// in shared memory, the merge goes over the head dim in slices (halves, quarters, ...). head_sets: the
+// head sets where KernelConfig::spread sets none.
 // The chunk: a tuned one (KernelConfig::elems) where the format has it; else, of 16 and 8 elements, the
 // one that fits more query heads per workgroup in max_lane_elems (K/V read by fewer workgroups), 16 on a tie.
 inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, uint32_t lane_cap, bool subgroup_sum,
                               uint64_t shared_bytes, uint32_t max_lane_elems = kMaxLaneElems,
-                              uint32_t workgroup = kWorkgroup) {
+                              uint32_t workgroup = kWorkgroup, uint32_t head_sets = 1) {
   const uint32_t G = a.q_heads / a.kv.kv_heads, P = a.kv.page_size;
   auto lanes = [&](uint32_t ce) {  // the chunk's lanes per row and query heads per workgroup
     DecodePlan t;
@@ -147,10 +154,21 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
       if (narrow.heads_per_group > p.heads_per_group) p = narrow;
     }
   }
+  // head sets (KernelConfig::spread): the workgroup's heads (those of the register budget, at most the GQA
+  // group) spread over that many sets of lane groups, each lane holding the q slices and accumulators of
+  // its set's share only; at most the lane groups and the heads, a power of two
+  const uint32_t spread = a.config.spread > 0 ? uint32_t(a.config.spread) : head_sets;
+  if (spread > 1) {
+    const uint32_t groups = std::max(1u, workgroup / p.lanes_per_row);
+    const uint32_t heads = std::min(G, p.heads_per_group * spread);
+    while (p.head_sets * 2 <= std::min({spread, groups, heads})) p.head_sets *= 2;
+    p.heads_per_group = (heads + p.head_sets - 1) / p.head_sets;
+  }
   // a tuned head count (KernelConfig::rows) only lowers it: fewer accumulators and q slices per invocation
   // (registers) for K/V read once per chunk of heads instead of once per kv head
   if (a.config.rows > 0) p.heads_per_group = std::min(p.heads_per_group, uint32_t(a.config.rows));
-  p.chunks = (G + p.heads_per_group - 1) / p.heads_per_group;
+  const uint32_t heads_per_workgroup = p.heads_per_group * p.head_sets;
+  p.chunks = (G + heads_per_workgroup - 1) / heads_per_workgroup;
   p.workgroup = workgroup;
   p.keys_per_step = 1;
   const uint32_t tuned = a.config.keys > 0 ? uint32_t(a.config.keys) : 0;  // tried first when it fits

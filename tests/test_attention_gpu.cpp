@@ -153,6 +153,47 @@ TEST_P(AttentionGpu, DecodeWholeRowsAgreeWithLanesPerRow) {
   test::expect_clean(ctx);
 }
 
+// Decode with head sets (KernelConfig::spread: the workgroup's lane groups split into sets reading the same
+// keys, each serving its own query heads) gives the rows of one set: whole rows and 4 / 16 lanes per row,
+// fp16 / int8 / int4 / e4m3, GQA 3 (4 sets: one without a head of its own), 4 and 8, ragged lengths, a
+// sliding window, several splits, and head dim 256 with 4 lanes (the merge in head-dim halves on lavapipe).
+// (spread = 1 is asked for: lavapipe's default with whole rows is 2 sets.)
+TEST_P(AttentionGpu, DecodeHeadSetsAgreeWithOneSet) {
+  LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
+  struct Case {
+    KvFormat f;
+    int d, g;  // head dim, query heads per kv head
+    std::vector<int> lanes, spreads;
+  };
+  const Case cases[] = {{KvFormat::F16, 64, 3, {1}, {4}},      {KvFormat::Int8, 128, 3, {16}, {4}},
+                        {KvFormat::Int4, 96, 8, {1}, {8}},     {KvFormat::E4M3, 80, 4, {4}, {4}},
+                        {KvFormat::Int4, 256, 3, {4}, {2}}};
+  for (const Case& cs : cases) {
+    KvCacheOptions o;
+    o.kv_heads = 2, o.head_dim = cs.d, o.format = cs.f, o.page_size = 16;
+    std::vector<int> lens = {1, 17, 40, 300};
+    DecodeProblem pr = decode_problem(ctx, o, lens, 2 * cs.g, 23, 29);
+    AttentionOptions opt;
+    opt.window = cs.d == 96 ? 33 : 0;
+    opt.split_pages = cs.d == 128 ? 2 : 0;
+    for (int lanes : cs.lanes) {
+      const std::vector<float> one = pr.run(ctx, opt, KernelConfig{.lanes = lanes, .spread = 1});
+      for (int spread : cs.spreads) {
+        const KernelConfig k{.lanes = lanes, .spread = spread};
+        const std::vector<float> sets = pr.run(ctx, opt, k);
+        ASSERT_EQ(sets.size(), one.size());
+        size_t bad = 0;
+        for (size_t i = 0; i < one.size(); ++i)
+          if (!(std::fabs(sets[i] - one[i]) <= 1e-5f + 1e-5f * std::fabs(one[i])) && ++bad <= 3)
+            ADD_FAILURE() << to_string(cs.f) << " D" << cs.d << " G" << cs.g << " " << to_string(k) << " element " << i
+                          << ": " << sets[i] << ", one set " << one[i];
+        EXPECT_EQ(bad, 0u) << to_string(cs.f) << " D" << cs.d << " G" << cs.g << " " << to_string(k);
+      }
+    }
+  }
+  test::expect_clean(ctx);
+}
+
 // Decode's chunk (KernelConfig::elems): 8 elements (GPUs' default for the quantized formats: single-word
 // int4 loads, 8-byte int8 / fp8 loads) and 16 give the same rows for every head dim, with and without the
 // next step's loads in flight (variant 2: the GPUs' default).

@@ -313,6 +313,52 @@ TEST(TuneFamilies, DecodeChunkKeepsTheLaneWithinTheRegisterBudget) {
   EXPECT_EQ(g8.chunks, 2u);
 }
 
+// Head sets (KernelConfig::spread) on the GPU plan of Llama-3-8B's shape (4 query heads per kv head, 16
+// lanes per row: 8 lane groups): spread 4 gives 4 sets of one head each (a lane holds one q slice and one
+// accumulator slice), spread 2 two sets of 2; the workgroup still serves the whole GQA group (K/V read
+// once); never more sets than heads or lane groups, a power of two; with 8 heads per kv head and spread 2
+// the sets take 4 heads each, so one workgroup serves all 8.
+TEST(TuneFamilies, DecodeHeadSetsSpreadTheWorkgroupsHeadsOverItsLaneGroups) {
+  namespace attn = detail::attn;
+  detail::AttentionArgs a;
+  a.q_heads = 32, a.batch = 1, a.max_kv = 8192;
+  a.kv.kv_heads = 8, a.kv.head_dim = 128, a.kv.page_size = 16, a.kv.format = 2;
+  auto plan = [&](int spread) {
+    a.config.spread = spread;
+    return attn::plan_decode(a, 512, 16, true, 49152, attn::kGpuMaxLaneElems);
+  };
+  const attn::DecodePlan one = plan(0);
+  EXPECT_EQ(one.head_sets, 1u);
+  EXPECT_EQ(one.heads_per_group, 4u);
+  for (auto [spread, sets, heads] : {std::tuple{4, 4u, 1u}, {2, 2u, 2u}, {8, 4u, 1u}, {3, 2u, 2u}, {1, 1u, 4u}}) {
+    const attn::DecodePlan p = plan(spread);
+    EXPECT_EQ(p.head_sets, sets) << "spread " << spread;
+    EXPECT_EQ(p.heads_per_group, heads) << "spread " << spread;
+    EXPECT_EQ(p.chunks, 1u) << "spread " << spread << ": one workgroup per kv head";
+    EXPECT_EQ(p.splits, one.splits) << "spread " << spread;
+  }
+  a.q_heads = 8;  // GQA 1: nothing to spread
+  EXPECT_EQ(plan(4).head_sets, 1u);
+  a.q_heads = 64;  // 8 heads per kv head: 2 sets of the budget's 4 heads
+  const attn::DecodePlan g8 = plan(2);
+  EXPECT_EQ(g8.head_sets, 2u);
+  EXPECT_EQ(g8.heads_per_group, 4u);
+  EXPECT_EQ(g8.chunks, 1u);
+  a.config = {};
+  a.config.spread = 4, a.config.rows = 1;  // rows lowers the heads of a set: 4 sets x 1 head, 2 chunks of 4
+  const attn::DecodePlan rows = attn::plan_decode(a, 512, 16, true, 49152, attn::kGpuMaxLaneElems);
+  EXPECT_EQ(rows.head_sets, 4u);
+  EXPECT_EQ(rows.heads_per_group, 1u);
+  EXPECT_EQ(rows.chunks, 2u);
+  // CPU devices with whole rows (8 lane groups of one invocation, one head each by the budget): spread 4
+  // puts the GQA group's 4 heads in one workgroup of 8
+  a.q_heads = 32, a.config = {}, a.config.spread = 4;
+  const attn::DecodePlan cpu = attn::plan_decode(a, 4, 1, false, 32768, attn::kCpuWholeRowLaneElems, 8);
+  EXPECT_EQ(cpu.head_sets, 4u);
+  EXPECT_EQ(cpu.heads_per_group, 1u);
+  EXPECT_EQ(cpu.chunks, 1u);
+}
+
 TEST_P(TuneFamiliesGpu, DecodeKnobsGiveTheDefaultResult) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
   for (KvFormat f : {KvFormat::Int4, KvFormat::Int8, KvFormat::E4M3}) {
@@ -326,7 +372,8 @@ TEST_P(TuneFamiliesGpu, DecodeKnobsGiveTheDefaultResult) {
     ASSERT_GT(scale, 0.0f);
     // variant: 1 loads and math in turn, 2 the next step's loads in flight (the GPUs' default, here on CPU
     // drivers), 3 partial dots through shared memory instead of subgroup shuffles; elems: 8- or 16-element chunks;
-    // lanes: invocations per key row (1: whole rows, the CPU drivers' default; more: the GPUs' layout)
+    // lanes: invocations per key row (1: whole rows, the CPU drivers' default; more: the GPUs' layout); spread:
+    // head sets of lane groups, each serving its own query heads
     for (const KernelConfig& c :
          {KernelConfig{.rows = 1}, KernelConfig{.rows = 2}, KernelConfig{.keys = 2, .rows = 1},
           KernelConfig{.split = 1, .rows = 2}, KernelConfig{.variant = 1}, KernelConfig{.variant = 2},
@@ -334,7 +381,9 @@ TEST_P(TuneFamiliesGpu, DecodeKnobsGiveTheDefaultResult) {
           KernelConfig{.elems = 8}, KernelConfig{.elems = 16}, KernelConfig{.variant = 2, .elems = 8},
           KernelConfig{.variant = 3, .elems = 8}, KernelConfig{.lanes = 1}, KernelConfig{.lanes = 4},
           KernelConfig{.lanes = 16}, KernelConfig{.rows = 1, .lanes = 8}, KernelConfig{.variant = 3, .lanes = 8},
-          KernelConfig{.variant = 2, .elems = 8, .lanes = 16}, KernelConfig{.keys = 2, .rows = 2, .lanes = 1}}) {
+          KernelConfig{.variant = 2, .elems = 8, .lanes = 16}, KernelConfig{.keys = 2, .rows = 2, .lanes = 1},
+          KernelConfig{.spread = 1}, KernelConfig{.spread = 4}, KernelConfig{.lanes = 16, .spread = 4},
+          KernelConfig{.variant = 3, .lanes = 8, .spread = 2}}) {
       const std::vector<float> y = forced(ctx, c, "attention_decode", run);
       ASSERT_EQ(y.size(), ref.size());
       for (size_t i = 0; i < y.size(); ++i)

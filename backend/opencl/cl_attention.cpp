@@ -88,7 +88,8 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   std::string opts = base_options(kv, plan.workgroup) + " -DLB_GC=" + std::to_string(plan.heads_per_group) +
                      " -DLB_LPR=" + std::to_string(plan.lanes_per_row) +
                      " -DLB_KPS=" + std::to_string(plan.keys_per_step) + " -DLB_CE=" + std::to_string(plan.chunk_elems) +
-                     " -DLB_PREFETCH=" + (attn::decode_prefetch(a.config, cpu) ? "1" : "0");
+                     " -DLB_PREFETCH=" + (attn::decode_prefetch(a.config, cpu) ? "1" : "0") +
+                     " -DLB_HS=" + std::to_string(plan.head_sets);
   cl_kernel k = kernel("attention.cl", opts, "lb_attention_decode");
   set_attention_args(k, a, part, plan.splits, plan.split_keys, plan.chunks);
   launch2(k, size_t(plan.splits) * plan.workgroup, size_t(a.batch) * kv.kv_heads * plan.chunks, plan.workgroup);

@@ -53,11 +53,11 @@ void AttentionKernels::attention(const AttentionArgs& a) {
 namespace {
 
 // Spec constants shared by the attention.comp entry kinds: WG, FMT, D, (3, 4, 7, 8, 9 per kind), EPW, RW,
-// and 10 (decode: the merge slice; 0 = the head dim).
+// and 10, 11 (decode: the merge slice, 0 = the head dim; the head sets).
 std::vector<uint32_t> attn_spec(uint32_t wg, const KvLayerArgs& kv, uint32_t c3, uint32_t c4, uint32_t c7 = 1,
-                                uint32_t c8 = 1, uint32_t c9 = 8, uint32_t c10 = 0) {
+                                uint32_t c8 = 1, uint32_t c9 = 8, uint32_t c10 = 0, uint32_t c11 = 1) {
   const uint32_t epw = attn::elems_per_word(kv.format);
-  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8, c9, c10};
+  return {wg, uint32_t(kv.format), kv.head_dim, c3, c4, epw, kv.head_dim / epw, c7, c8, c9, c10, c11};
 }
 
 AttnPush attn_push(const AttentionArgs& a) {
@@ -129,7 +129,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
                                             !cpu ? attn::kGpuMaxLaneElems
                                             : lane_cap == 1 ? attn::kCpuWholeRowLaneElems
                                                             : attn::kMaxLaneElems,
-                                            wg);
+                                            wg, cpu && lane_cap == 1 ? attn::kCpuWholeRowHeadSets : 1u);
 
   AttnPush p = attn_push(a);
   p.splits = plan.splits;
@@ -153,7 +153,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   const Pipeline& dec = pipelines_.get(last_kernel_, 12,
                                        attn_spec(plan.workgroup, kv, plan.heads_per_group, plan.lanes_per_row,
                                                  plan.keys_per_step, attn::decode_prefetch(a.config, cpu) ? 1u : 0u,
-                                                 plan.chunk_elems, plan.merge_slice),
+                                                 plan.chunk_elems, plan.merge_slice, plan.head_sets),
                                        shuffle);
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {

@@ -5,10 +5,12 @@
 // scale/zero applied to the dot product / to the weight; FP8: per-head scale folded into q and the
 // output); softmax is online in fp32.
 //
-// DECODE: workgroup (split, (seq, kv head, query-head chunk)). The GC query heads of one kv head share
-// every K/V row read. Per tile of KT keys: LPR lanes per key row read neighbouring words and dot them
-// with q (shared memory), the partial dots are reduced in shared memory, GC leaders update the running
-// max / sum, then each invocation accumulates p·V for one word column over a subset of the keys.
+// DECODE: workgroup (split, (seq, kv head, query-head chunk)). The query heads of one kv head share
+// every K/V row read: each lane group serves GC of them (q and accumulators in its registers), and the HS
+// head sets of lane groups serve HS x GC (groups grp, grp + HS, ... read the same keys: set grp % HS).
+// Per step of KPS keys a lane group (LPR lanes per key row) loads its chunks of K and V, dots the K chunks
+// with its q slices (registers), sums the partial dots across the group (subgroup shuffles or shared
+// memory), updates its online softmax and accumulates p·V into its chunks of the head dim.
 // With LPR 1 (CPU drivers: an invocation holds whole rows) there is nothing to reduce across lanes: each
 // invocation runs its own online softmax over its keys. The lane groups' states are merged at the end
 // through shared memory, DM elements of the head dim at a time (DM < D where NW x D floats do not fit).
@@ -50,11 +52,14 @@ layout(constant_id = 9) const uint CE = 8;   // elements per chunk (attn::plan_d
                                              // fp8 16 (16 bytes) or 8 (8 bytes); int4 16 (8 bytes) or 8 (4 bytes)
 layout(constant_id = 10) const uint DMS = 0;  // head-dim elements the final merge of the lane groups sums at once
 const uint DM = DMS == 0u ? D : DMS;          // (0: all; a spec constant's default must be a literal)
+layout(constant_id = 11) const uint HS = 1;   // head sets: lane groups grp % HS serve query heads of their own
+                                             // (GC each), reading the same keys (a power of two dividing NW)
 const uint VW = CE / EPW;                    // words per chunk: 4, 2 or 1
 const uint NCH = D / CE;                     // chunks per cache row
 const uint CPL = (NCH + LPR - 1u) / LPR;     // chunks per lane (lane l owns chunks l, l + LPR, ...)
 const uint E = CPL * CE;                     // elements per lane
-const uint NW = WG / LPR;                    // lane groups, each streaming its own pages
+const uint NW = WG / LPR;                    // lane groups
+const uint NWH = NW / HS;                    // lane groups of a head set, each streaming its own pages
 const uint NK = KPS * CPL;                   // chunks a lane loads per step, per tensor
 const uint NS = KPS * GC;                    // logits per step
 const uint NER = (NS + GC + LPR - 1u) / LPR;  // exps per lane and step when the group shares them
@@ -108,11 +113,12 @@ void unpack_chunk(uvec4 w, uint at) {
   }
 }
 
-// Loads step n of lane group `grp`: pages pa + grp, pa + grp + NW, ... of [pa, pb), KPS keys of a page per step.
-void fetch(uint n, const uint sl, uint grp, uint lane, uint b, uint hk, uint pa, uint pb, int k0, int s1) {
+// Loads step n of the lane group `gi` of its head set: pages pa + gi, pa + gi + NWH, ... of [pa, pb), KPS keys
+// of a page per step.
+void fetch(uint n, const uint sl, uint gi, uint lane, uint b, uint hk, uint pa, uint pb, int k0, int s1) {
   const uint sk = sl * KPS, sc = sl * NK;
   const uint spp = pc.page_size / KPS;
-  uint pidx = pa + grp + NW * (n / spp);
+  uint pidx = pa + gi + NWH * (n / spp);
   uint off = (n % spp) * KPS;
   uint valid = 0u, myrow = 0u;
   bool myok = false;
@@ -293,15 +299,16 @@ void main() {
   uint bh = gl_WorkGroupID.y / pc.chunks;
   uint hk = bh % pc.kv_heads, b = bh / pc.kv_heads;
   uint G = pc.q_heads / pc.kv_heads;
-  uint g0 = c * GC;
-  uint ng = min(GC, G - g0);
+  uint grp = t / LPR, lane = t % LPR;
+  uint hs = grp % HS, gi = grp / HS;  // head set, lane group within it
+  uint g0 = (c * HS + hs) * GC;       // this lane group's first query head within the kv head's
+  uint ng = g0 < G ? min(GC, G - g0) : 0u;
   uint qi = uint(q_start[b]);
   int L = seq_lens[b];
   int jlo = pc.window > 0 ? max(0, L - pc.window) : 0;
   int s0 = int(split * pc.split_keys);
   int s1 = min(L, s0 + int(pc.split_keys));
   int k0 = max(jlo, s0);
-  uint grp = t / LPR, lane = t % LPR;
 
   // this lane's slice of q (scaled), and its sum for the int formats' zero term
   float qscale = pc.scale * (FP8_FMT ? fp8_scale_k(hk) : 1.0);
@@ -321,37 +328,37 @@ void main() {
   [[unroll]] for (uint g = 0u; g < GC; ++g) m[g] = NEG_INF, l[g] = 0.0, zacc[g] = 0.0;
   [[unroll]] for (uint i = 0u; i < GC * E; ++i) acc[i] = 0.0;
 
-  // pages [pa, pb) of this split hold keys [k0, s1); the groups take them round robin
+  // pages [pa, pb) of this split hold keys [k0, s1); the groups of a head set take them round robin
   uint pa = uint(k0) / pc.page_size;
   uint pb = s1 > k0 ? (uint(s1) + pc.page_size - 1u) / pc.page_size : pa;
-  uint steps = (pb - pa + NW - 1u) / NW * (pc.page_size / KPS);  // uniform over the workgroup
+  uint steps = (pb - pa + NWH - 1u) / NWH * (pc.page_size / KPS);  // uniform over the workgroup
   uint buf = 0u;
 
   // two steps per iteration, so that each step's registers have a fixed slot; the next step's loads
   // are in flight during this step's math
   if (!PREFETCH) {  // CPU-based drivers: loads are synchronous, spare the registers
     for (uint n = 0u; n < steps; ++n) {
-      fetch(n, 0u, grp, lane, b, hk, pa, pb, k0, s1);
+      fetch(n, 0u, gi, lane, b, hk, pa, pb, k0, s1);
       consume(0u, t, grp, lane, ng, buf);
     }
   } else {
-  fetch(0u, 0u, grp, lane, b, hk, pa, pb, k0, s1);
+  fetch(0u, 0u, gi, lane, b, hk, pa, pb, k0, s1);
   for (uint n = 0u; n < steps; n += 2u) {
-    if (n + 1u < steps) fetch(n + 1u, 1u, grp, lane, b, hk, pa, pb, k0, s1);
+    if (n + 1u < steps) fetch(n + 1u, 1u, gi, lane, b, hk, pa, pb, k0, s1);
     consume(0u, t, grp, lane, ng, buf);
     if (n + 1u < steps) {  // uniform over the workgroup
-      if (n + 2u < steps) fetch(n + 2u, 0u, grp, lane, b, hk, pa, pb, k0, s1);
+      if (n + 2u < steps) fetch(n + 2u, 0u, gi, lane, b, hk, pa, pb, k0, s1);
       consume(1u, t, grp, lane, ng, buf);
     }
   }
   }
 
   // merge the groups' (max, sum, acc) per query head, then normalise (one split) or write the partials;
-  // the accumulators go through shared memory DM elements of the head dim at a time
+  // the accumulators go through shared memory DM elements of the head dim at a time. Head g of every head
+  // set at once: output element i of the pass is head set i / DMC, head-dim element d0 + i % DMC, merged
+  // over that set's groups (hs, hs + HS, ...).
   float vscale = FP8_FMT ? fp8_scale_v(hk) : 1.0;
-  uint hq = hk * G + g0;
-  [[unroll]] for (uint g = 0u; g < GC; ++g, ++hq) {
-    float M = NEG_INF, lt = 0.0;
+  [[unroll]] for (uint g = 0u; g < GC; ++g) {
     for (uint d0 = 0u; d0 < D; d0 += DM) {  // one slice unless the shared memory is short
       barrier();
       if (lane == 0u && d0 == 0u) {
@@ -366,27 +373,31 @@ void main() {
         }
       }
       barrier();
-      if (g >= ng) continue;
-      if (d0 == 0u) {
-        for (uint w = 0u; w < NW; ++w) M = nan_max(M, ml_s[w]);
-        for (uint w = 0u; w < NW; ++w) lt += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * ml_s[NW + w];
-      }
-      for (uint d = d0 + t; d < min(D, d0 + DM); d += WG) {
+      uint dmc = min(DM, D - d0), cur = ~0u;
+      float M = NEG_INF, lt = 0.0;  // the current set's merged max and sum
+      for (uint i = t; i < HS * dmc; i += WG) {
+        uint set = i / dmc, d = d0 + i % dmc;
+        uint gq = (c * HS + set) * GC + g;  // query head within the kv head's
+        if (gq >= G) continue;
+        if (set != cur) {
+          cur = set, M = NEG_INF, lt = 0.0;
+          for (uint w = set; w < NW; w += HS) M = nan_max(M, ml_s[w]);
+          for (uint w = set; w < NW; w += HS) lt += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * ml_s[NW + w];
+        }
         float o = 0.0;
-        for (uint w = 0u; w < NW; ++w) o += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * red_s[w * DM + d - d0];
+        for (uint w = set; w < NW; w += HS) o += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * red_s[w * DM + d - d0];
         o *= vscale;
+        uint hq = hk * G + gq;
         if (pc.splits > 1u) {
-          part[((b * pc.q_heads + hq) * pc.splits + split) * (D + 2u) + d] = o;
+          uint pbase = ((b * pc.q_heads + hq) * pc.splits + split) * (D + 2u);
+          part[pbase + d] = o;
+          if (d == 0u) {
+            part[pbase + D] = M;
+            part[pbase + D + 1u] = lt;
+          }
         } else {
           store_out((qi * pc.q_heads + hq) * D + d, lt == 0.0 ? 0.0 : o / lt);
         }
-      }
-    }
-    if (g < ng) {
-      if (pc.splits > 1u && t == 0u) {
-        uint pbase = ((b * pc.q_heads + hq) * pc.splits + split) * (D + 2u) + D;
-        part[pbase] = M;
-        part[pbase + 1u] = lt;
       }
     }
   }

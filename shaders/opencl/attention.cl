@@ -102,7 +102,8 @@ inline void lb_store(__global float* out32, __global half* out16, uint flags, ui
  * scales are loaded before the current step's math; partial dots are summed through local memory
  * (double buffered: one barrier per step); the groups' states are merged (log-sum-exp) at the end.
  * CPU devices take LB_LPR 1: a work-item holds whole rows (q and acc of the GQA group's heads as float
- * vectors, one per chunk), so the key loop has no barrier and runs over the lane's own pages only. */
+ * vectors, one per chunk), so the key loop has no barrier and runs over the lane's own pages only.
+ * LB_HS head sets: lane groups grp % LB_HS serve LB_GC query heads of their own, reading the same keys. */
 #ifdef LB_GC
 #ifndef LB_CE
 #define LB_CE (LB_FMT == 0 ? 8 : 16)                 /* elements per chunk */
@@ -113,6 +114,10 @@ inline void lb_store(__global float* out32, __global half* out16, uint flags, ui
 #define LB_CPL ((LB_NCH + LB_LPR - 1) / LB_LPR)      /* chunks per lane */
 #define LB_E (LB_CPL * LB_CE)                        /* elements per lane */
 #define LB_NW (LB_WG / LB_LPR)                       /* lane groups */
+#ifndef LB_HS
+#define LB_HS 1                                      /* head sets (a power of two dividing LB_NW) */
+#endif
+#define LB_NWH (LB_NW / LB_HS)                       /* lane groups of a head set, streaming its pages */
 #define LB_NK (LB_KPS * LB_CPL)                      /* chunks per step and tensor */
 #define LB_NS (LB_KPS * LB_GC)                       /* logits per step */
 #ifndef LB_PREFETCH
@@ -120,14 +125,14 @@ inline void lb_store(__global float* out32, __global half* out16, uint flags, ui
 #endif
 #define LB_RED (LB_NW * LB_D > 2 * LB_WG * LB_NS ? LB_NW * LB_D : 2 * LB_WG * LB_NS)
 
-/* One step's loads: slot sl of the double buffers. */
-inline __attribute__((always_inline)) void lb_fetch(uint sl, uint n, uint grp, uint lane, uint b, uint hk, uint pa, uint pb, int k0, int s1,
+/* One step's loads: slot sl of the double buffers; gi: the lane group within its head set. */
+inline __attribute__((always_inline)) void lb_fetch(uint sl, uint n, uint gi, uint lane, uint b, uint hk, uint pa, uint pb, int k0, int s1,
                      __global const uint* kw, __global const uint* vw, __global const ushort* ks16,
                      __global const ushort* kz16, __global const ushort* vs16, __global const ushort* vz16,
                      __global const int* block_table, uint max_blocks, uint P, uint kv_heads, uint4* kb, uint4* vb,
                      uint* ksz, uint* vsz, uint* validb) {
   uint spp = P / LB_KPS;
-  uint pidx = pa + grp + LB_NW * (n / spp);
+  uint pidx = pa + gi + LB_NWH * (n / spp);
   uint off = (n % spp) * LB_KPS;
   uint valid = 0u;
   uint page = pidx < pb ? (uint)block_table[b * max_blocks + pidx] : 0u; /* one table entry per step */
@@ -290,8 +295,10 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
   uint bh = get_group_id(1) / chunks;
   uint hk = bh % kv_heads, b = bh / kv_heads;
   uint G = q_heads / kv_heads;
-  uint g0 = c * LB_GC;
-  uint ng = min((uint)LB_GC, G - g0);
+  uint grp = t / LB_LPR, lane = t % LB_LPR;
+  uint hs = grp % LB_HS, gi = grp / LB_HS; /* head set, lane group within it */
+  uint g0 = (c * LB_HS + hs) * LB_GC;     /* this lane group's first query head within the kv head's */
+  uint ng = g0 < G ? min((uint)LB_GC, G - g0) : 0u;
   uint qi = (uint)q_start[b];
   int L = seq_lens[b];
   int jlo = window > 0 ? max(0, L - window) : 0;
@@ -299,7 +306,6 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
   int s1 = min(L, s0 + (int)split_keys);
   int k0 = max(jlo, s0);
   uint fp8_head = (flags & FLAG_FP8_PER_HEAD) ? hk : 0u;
-  uint grp = t / LB_LPR, lane = t % LB_LPR;
 
   float qe[LB_CE], qs[LB_GC];
   LB_VF qr[LB_GC * LB_CPL];
@@ -325,16 +331,16 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
   uint pa = (uint)k0 / page_size;
   uint pb = s1 > k0 ? ((uint)s1 + page_size - 1u) / page_size : pa;
 #if LB_LPR > 1
-  uint steps = (pb - pa + LB_NW - 1u) / LB_NW * (page_size / LB_KPS); /* uniform over the work-group */
+  uint steps = (pb - pa + LB_NWH - 1u) / LB_NWH * (page_size / LB_KPS); /* uniform over the work-group */
 #else /* no barrier in the key loop: each lane runs over its own pages only */
-  uint steps = (pb > pa + grp ? (pb - pa - grp + LB_NW - 1u) / LB_NW : 0u) * (page_size / LB_KPS);
+  uint steps = (pb > pa + gi ? (pb - pa - gi + LB_NWH - 1u) / LB_NWH : 0u) * (page_size / LB_KPS);
 #endif
   uint buf = 0u;
   uint4 kb[2 * LB_NK], vb[2 * LB_NK];
   uint ksz[2 * LB_KPS], vsz[2 * LB_KPS];
   uint validb[2];
 #define LB_FETCH(sl, n)                                                                                             \
-  lb_fetch(sl, n, grp, lane, b, hk, pa, pb, k0, s1, kw, vw, ks16, kz16, vs16, vz16, block_table, max_blocks,      \
+  lb_fetch(sl, n, gi, lane, b, hk, pa, pb, k0, s1, kw, vw, ks16, kz16, vs16, vz16, block_table, max_blocks,      \
            page_size, kv_heads, kb, vb, ksz, vsz, validb)
 #define LB_CONSUME(sl)                                                                                              \
   lb_consume(sl, t, grp, ng, &buf, softcap, qr, qs, m, l, zacc, acc, kb, vb, ksz, vsz, validb, red_s)
@@ -369,22 +375,31 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
       if (ch < LB_NCH) LB_VSTORE(acc[g * LB_CPL + cc] + (LB_VF)(zacc[g]), 0, red_s + grp * LB_D + ch * LB_CE);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (g < ng) {
-      uint hq = hk * G + g0 + g;
-      float M = -INFINITY, lt = 0.0f;
-      for (uint w = 0; w < LB_NW; ++w) M = lb_nan_max(M, ml_s[w]);
-      for (uint w = 0; w < LB_NW; ++w) lt += ml_s[w] == -INFINITY ? 0.0f : exp(ml_s[w] - M) * ml_s[LB_NW + w];
-      uint pbase = ((b * q_heads + hq) * splits + split) * (LB_D + 2u);
-      for (uint d = t; d < LB_D; d += LB_WG) {
-        float o = 0.0f;
-        for (uint w = 0; w < LB_NW; ++w) o += ml_s[w] == -INFINITY ? 0.0f : exp(ml_s[w] - M) * red_s[w * LB_D + d];
-        o *= vscale;
-        if (splits > 1u) part[pbase + d] = o;
-        else lb_store(out32, out16, flags, (qi * q_heads + hq) * LB_D + d, lt == 0.0f ? 0.0f : o / lt);
+    /* head g of every head set: element i is head set i / LB_D, merged over that set's groups */
+    uint cur = ~0u;
+    float M = -INFINITY, lt = 0.0f; /* the current set's merged max and sum */
+    for (uint i = t; i < LB_HS * LB_D; i += LB_WG) {
+      uint set = i / LB_D, d = i % LB_D;
+      uint gq = (c * LB_HS + set) * LB_GC + g; /* query head within the kv head's */
+      if (gq >= G) continue;
+      if (set != cur) {
+        cur = set, M = -INFINITY, lt = 0.0f;
+        for (uint w = set; w < LB_NW; w += LB_HS) M = lb_nan_max(M, ml_s[w]);
+        for (uint w = set; w < LB_NW; w += LB_HS) lt += ml_s[w] == -INFINITY ? 0.0f : exp(ml_s[w] - M) * ml_s[LB_NW + w];
       }
-      if (splits > 1u && t == 0u) {
-        part[pbase + LB_D] = M;
-        part[pbase + LB_D + 1u] = lt;
+      float o = 0.0f;
+      for (uint w = set; w < LB_NW; w += LB_HS) o += ml_s[w] == -INFINITY ? 0.0f : exp(ml_s[w] - M) * red_s[w * LB_D + d];
+      o *= vscale;
+      uint hq = hk * G + gq;
+      uint pbase = ((b * q_heads + hq) * splits + split) * (LB_D + 2u);
+      if (splits > 1u) {
+        part[pbase + d] = o;
+        if (d == 0u) {
+          part[pbase + LB_D] = M;
+          part[pbase + LB_D + 1u] = lt;
+        }
+      } else {
+        lb_store(out32, out16, flags, (qi * q_heads + hq) * LB_D + d, lt == 0.0f ? 0.0f : o / lt);
       }
     }
   }

@@ -4,7 +4,7 @@
 # ($LOWBIT_VK_PIPELINE_STATS: registers, local memory), the copy roofline of the copy kernel, decode attention
 # from DRAM at 8k (every KV format, the base CLI's beside it where stage.sh built one with --base), at 512
 # keys (the same steps per lane group as 8k on fewer workgroups: latency chain or throughput), batch 16,
-# GQA 1, each decode knob, 32k; the decode tests with the validation layer; then the int4 GEMV default (and
+# GQA 1, each decode knob (head sets first), 32k; the decode tests with the validation layer; then the int4 GEMV default (and
 # the base CLI's) and the staged / lane-reduced forms at 16-64 K slices. ~5 minutes (DEADLINE, default 300);
 # results in $OUT/probe.tgz.
 set -uo pipefail
@@ -13,8 +13,8 @@ begin_check 300
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw --format=csv -lms 500 >"$o/clocks.csv" 2>&1 &
 
 el "pipeline statistics"
-# decode: the planner's launch, the 16-element chunk, 8 lanes per row
-for c in default elems=16 lanes=8; do
+# decode: the planner's launch, the 16-element chunk, 8 lanes per row, 4 head sets (one head per lane)
+for c in default elems=16 lanes=8 spread=4; do
   cfg=()
   [[ $c != default ]] && cfg=(--config "$c")
   LOWBIT_LOG=info LOWBIT_VK_PIPELINE_STATS=1 timeout 60 $L bench --op attention --backend vulkan --context 8192 \
@@ -32,8 +32,10 @@ step 30 dec_default $L bench --op attention --backend vulkan $A --json "$o/dec_d
 step 20 dec_ctx512 $L bench --op attention --backend vulkan --context 512 --kv-format int4 --flush-mib 256 --iters 30 --json "$o/dec_ctx512.json"
 [[ -x $B ]] && step 40 dec_base_b16 $B bench --op attention --backend vulkan $A --batch 16 --json "$o/dec_base_b16.json"
 step 40 dec_b16 $L bench --op attention --backend vulkan $A --batch 16 --json "$o/dec_b16.json"
+step 40 dec_b16_spread4 $L bench --op attention --backend vulkan $A --batch 16 --config spread=4 --json "$o/dec_b16_spread4.json"
 step 30 dec_gqa1 $L bench --op attention --backend vulkan --q-heads 8 --kv-heads 8 $A --json "$o/dec_gqa1.json"
-for c in lanes=8 lanes=4 rows=2 rows=1 keys=2 keys=1 variant=1 elems=16 split=8 split=64 "lanes=8 rows=2"; do
+for c in spread=4 spread=2 "spread=4 keys=8" "spread=4 split=8" lanes=8 lanes=4 rows=2 rows=1 keys=2 keys=1 variant=1 \
+  elems=16 split=8 split=64 "lanes=8 rows=2"; do
   n=$(echo "$c" | tr -d ' =')
   step 20 "dec_$n" $L bench --op attention --backend vulkan $A --config "$c" --json "$o/dec_$n.json"
 done

@@ -28,6 +28,9 @@ struct KernelConfig {
   int u = 0;        // GEMV int4: word rows whose loads are issued together, before their math (1, 2, 4, 8)
   int lanes = 0;    // decode attention: most invocations sharing a key row (a power of two; 1 = whole rows per
                     // invocation, the CPU drivers' default; GPUs: the subgroup size, partial dots summed by shuffles)
+  int spread = 0;   // decode attention: head sets, a power of two: the workgroup's lane groups split into this many
+                    // sets that read the same keys, each serving its own query heads (fewer q slices and
+                    // accumulators per invocation, K/V still read once per workgroup); 1 = the default
   bool empty() const { return *this == KernelConfig{}; }
   bool operator==(const KernelConfig&) const = default;
 };
