@@ -355,7 +355,7 @@ void main() {
 
   // merge the groups' (max, sum, acc) per query head, then normalise (one split) or write the partials;
   // the accumulators go through shared memory DM elements of the head dim at a time. Head g of every head
-  // set at once: output element i of the pass is head set i / DMC, head-dim element d0 + i % DMC, merged
+  // set at once: output element i of the pass is head set i / dmc, head-dim element d0 + i % dmc, merged
   // over that set's groups (hs, hs + HS, ...).
   float vscale = FP8_FMT ? fp8_scale_v(hk) : 1.0;
   [[unroll]] for (uint g = 0u; g < GC; ++g) {
