@@ -189,9 +189,8 @@ std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, con
   // (it is min(G, 8) at head dim 128): each value is its own launch; so is each chunk (elems), whose
   // default depends on the backend's lanes per row and register budget, and each lanes per row but CPU
   // devices' 1 (whole rows: their default on both APIs; a GPU's default depends on the API), and each
-  // head-set count but a GPU's 1
+  // head-set count but a GPU's 1 (a CPU device's default depends on the API: lavapipe 2, PoCL 1)
   const uint64_t lanes = d.cpu && c.lanes == 1 ? 0u : uint64_t(c.lanes);
-  // head sets: 1 is a GPU's default (CPU devices' depends on the API: lavapipe 2, PoCL 1)
   const uint64_t spread = !d.cpu && c.spread == 1 ? 0u : uint64_t(c.spread);
   return {c.keys == 4 ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0,
           uint64_t(c.rows), uint64_t(c.elems), lanes, spread};

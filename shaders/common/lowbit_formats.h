@@ -693,6 +693,8 @@ LB_FN float16 lb_kv_fp8_values16(uint16 b, uint kv_fmt) {
   return as_float16(bits | sign);
 }
 #endif
+/* Element e of cache word w in KV format 1..4: the int code (as a float), or the FP8 value before its
+ * per-tensor / per-head scale. */
 LB_FN float lb_kv_code_value(uint w, uint e, uint kv_fmt) {
   /* codes < 2^8 convert through int: one signed conversion (SIMD CPUs lack a single unsigned one), same value */
   if (kv_fmt == 2u) return LB_F(LB_I((w >> (4u * e)) & 0xFu));

@@ -382,10 +382,10 @@ void main() {
         if (set != cur) {
           cur = set, M = NEG_INF, lt = 0.0;
           for (uint w = set; w < NW; w += HS) M = nan_max(M, ml_s[w]);
-          for (uint w = set; w < NW; w += HS) lt += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * ml_s[NW + w];
+          for (uint w = set; w < NW; w += HS) lt += softmax_p(ml_s[w], M) * ml_s[NW + w];
         }
         float o = 0.0;
-        for (uint w = set; w < NW; w += HS) o += ml_s[w] == NEG_INF ? 0.0 : exp(ml_s[w] - M) * red_s[w * DM + d - d0];
+        for (uint w = set; w < NW; w += HS) o += softmax_p(ml_s[w], M) * red_s[w * DM + d - d0];
         o *= vscale;
         uint hq = hk * G + gq;
         if (pc.splits > 1u) {
@@ -542,11 +542,11 @@ void main() {
     if (t < BQ) {
       float m_old = m_s[t], mx = m_old;
       for (uint k = 0u; k < BK; ++k) mx = nan_max(mx, s_s[t * SS + k]);
-      float corr = mx == NEG_INF ? 1.0 : exp(m_old - mx);
+      float corr = softmax_corr(m_old, mx);
       float sum = 0.0;
       for (uint k = 0u; k < BK; ++k) {
         float s = s_s[t * SS + k];
-        float p = s == NEG_INF ? 0.0 : exp(s - mx);
+        float p = softmax_p(s, mx);
         s_s[t * SS + k] = p;
         sum += p;
       }

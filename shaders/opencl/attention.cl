@@ -62,16 +62,22 @@ inline float lb_softcap(float s, float cap) {
 /* Running max that keeps a NaN once seen. */
 inline float lb_nan_max(float a, float b) { return isnan(a) ? a : (isnan(b) || b > a) ? b : a; }
 
+/* Online-softmax steps (attention_common.glsl's softmax_corr / softmax_p): the factor that rescales the old
+ * sum / accumulators when the running max goes from m_old to mx (1 while it is -inf), and a logit's (or a
+ * partial's max's) weight under the max mx (masked: -inf gives 0). */
+inline float lb_softmax_corr(float m_old, float mx) { return mx == -INFINITY ? 1.0f : exp(m_old - mx); }
+inline float lb_softmax_p(float s, float mx) { return s == -INFINITY ? 0.0f : exp(s - mx); }
+
 /* Online softmax step for one query row: n new logits in p (masked ones are -inf) become
  * probabilities exp(s - max) in place; the running max *m and sum *l are updated, and the factor that
  * rescales the row's earlier accumulator is returned. */
 inline float lb_online_softmax(__local float* p, uint n, __local float* m, __local float* l) {
   float m_old = *m, mx = m_old;
   for (uint k = 0; k < n; ++k) mx = lb_nan_max(mx, p[k]);
-  float corr = mx == -INFINITY ? 1.0f : exp(m_old - mx);
+  float corr = lb_softmax_corr(m_old, mx);
   float sum = 0.0f;
   for (uint k = 0; k < n; ++k) {
-    float pk = p[k] == -INFINITY ? 0.0f : exp(p[k] - mx);
+    float pk = lb_softmax_p(p[k], mx);
     p[k] = pk;
     sum += pk;
   }
@@ -259,11 +265,11 @@ inline __attribute__((always_inline)) void lb_consume(uint sl, uint t, uint grp,
       sr[i * LB_GC + g] = v;
       mx = lb_nan_max(mx, v);
     }
-    float corr = mx == -INFINITY ? 1.0f : exp(m[g] - mx);
+    float corr = lb_softmax_corr(m[g], mx);
     float sum = 0.0f;
     for (uint i = 0; i < LB_KPS; ++i) {
       float v = sr[i * LB_GC + g];
-      float p = v == -INFINITY ? 0.0f : exp(v - mx);
+      float p = lb_softmax_p(v, mx);
       sr[i * LB_GC + g] = p;
       sum += p;
     }
@@ -385,10 +391,10 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
       if (set != cur) {
         cur = set, M = -INFINITY, lt = 0.0f;
         for (uint w = set; w < LB_NW; w += LB_HS) M = lb_nan_max(M, ml_s[w]);
-        for (uint w = set; w < LB_NW; w += LB_HS) lt += ml_s[w] == -INFINITY ? 0.0f : exp(ml_s[w] - M) * ml_s[LB_NW + w];
+        for (uint w = set; w < LB_NW; w += LB_HS) lt += lb_softmax_p(ml_s[w], M) * ml_s[LB_NW + w];
       }
       float o = 0.0f;
-      for (uint w = set; w < LB_NW; w += LB_HS) o += ml_s[w] == -INFINITY ? 0.0f : exp(ml_s[w] - M) * red_s[w * LB_D + d];
+      for (uint w = set; w < LB_NW; w += LB_HS) o += lb_softmax_p(ml_s[w], M) * red_s[w * LB_D + d];
       o *= vscale;
       uint hq = hk * G + gq;
       uint pbase = ((b * q_heads + hq) * splits + split) * (LB_D + 2u);
@@ -622,7 +628,7 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_me
     for (uint s = t; s < n; s += LB_WG) {
       uint pb = base + (c0 + s) * (LB_D + 2u);
       float m = part[pb + LB_D];
-      float w = m == -INFINITY ? 0.0f : exp(m - M);
+      float w = lb_softmax_p(m, M);
       w_s[s] = w;
       l_s[s] = w * part[pb + LB_D + 1u];
     }
