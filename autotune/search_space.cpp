@@ -57,8 +57,8 @@ std::string tiled_violation(const KernelConfig& c, const Limits& l, const Proble
 }
 
 std::string coopmat_violation(const KernelConfig& c, const Limits& l, const Problem& p) {
-  // (the default depth adapts to the device: detail::coopmat_khr_stages)
-  const uint32_t shared = c.stages ? detail::coopmat_khr_shared_bytes(uint32_t(c.stages)) : 0;
+  // (the default depth adapts to the device: detail::coopmat_stages)
+  const uint32_t shared = c.stages ? detail::coopmat_shared_bytes(uint32_t(c.stages)) : 0;
   if (shared > l.shared_bytes) return too_big("shared memory", shared, l.shared_bytes);
   return split_violation(c.split, p.k, 8 * detail::kTiledSliceRows);
 }

@@ -193,7 +193,7 @@ TEST(BudgetSplit, CheapestFirstSharesWhatIsLeftAndSkipsWhatCannotRun) {
   EXPECT_DOUBLE_EQ(split.next_share(288), 6);
 }
 
-TEST(SearchSpace, CoopmatStagesArePrunedByTheKhrKernelsSharedMemory) {
+TEST(SearchSpace, CoopmatStagesArePrunedByTheKernelsSharedMemory) {
   const tune::Problem p{.m = 256, .n = 4096, .k = 4096};
   auto stages_of = [&](uint64_t shared) {
     std::set<int> s;

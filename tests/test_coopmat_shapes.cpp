@@ -74,24 +74,24 @@ TEST(CoopmatShapes, NamesShowResultScopeAndUnknownTypes) {
   EXPECT_EQ(coopmat_component_name(1000141000), "type1000141000");  // a type added after this list (bfloat16)
 }
 
-TEST(CoopmatKhrStages, DefaultIsTheDoubleBufferAndRequestsAreClampedTo1To4) {
-  EXPECT_EQ(coopmat_khr_stages(0, 48 * 1024), 2u);
-  EXPECT_EQ(coopmat_khr_stages(1, 48 * 1024), 1u);
-  EXPECT_EQ(coopmat_khr_stages(3, 48 * 1024), 3u);
-  EXPECT_EQ(coopmat_khr_stages(4, 48 * 1024), 4u);
-  EXPECT_EQ(coopmat_khr_stages(9, 48 * 1024), 4u);
+TEST(CoopmatStages, DefaultIsTheDoubleBufferAndRequestsAreClampedTo1To4) {
+  EXPECT_EQ(coopmat_stages(0, 48 * 1024), 2u);
+  EXPECT_EQ(coopmat_stages(1, 48 * 1024), 1u);
+  EXPECT_EQ(coopmat_stages(3, 48 * 1024), 3u);
+  EXPECT_EQ(coopmat_stages(4, 48 * 1024), 4u);
+  EXPECT_EQ(coopmat_stages(9, 48 * 1024), 4u);
 }
 
-TEST(CoopmatKhrStages, SharedMemoryIsOneBufferSerialTwoPipelined) {
-  EXPECT_EQ(coopmat_khr_shared_bytes(1), 14336u);  // 128 rows x 80 bytes + 4 KiB staging
-  EXPECT_EQ(coopmat_khr_shared_bytes(2), 24576u);
-  EXPECT_EQ(coopmat_khr_shared_bytes(4), 24576u);  // deeper stages hold their loads in registers
+TEST(CoopmatStages, SharedMemoryIsOneBufferSerialTwoPipelined) {
+  EXPECT_EQ(coopmat_shared_bytes(1), 14336u);  // 128 rows x 80 bytes + 4 KiB staging
+  EXPECT_EQ(coopmat_shared_bytes(2), 24576u);
+  EXPECT_EQ(coopmat_shared_bytes(4), 24576u);  // deeper stages hold their loads in registers
 }
 
-TEST(CoopmatKhrStages, DepthIsLoweredToFitTheDeviceSharedMemory) {
-  EXPECT_EQ(coopmat_khr_stages(4, 24576), 4u);
-  EXPECT_EQ(coopmat_khr_stages(4, 24575), 1u);  // only the serial loop's single buffer fits
-  EXPECT_EQ(coopmat_khr_stages(0, 16384), 1u);
+TEST(CoopmatStages, DepthIsLoweredToFitTheDeviceSharedMemory) {
+  EXPECT_EQ(coopmat_stages(4, 24576), 4u);
+  EXPECT_EQ(coopmat_stages(4, 24575), 1u);  // only the serial loop's single buffer fits
+  EXPECT_EQ(coopmat_stages(0, 16384), 1u);
 }
 
 }  // namespace

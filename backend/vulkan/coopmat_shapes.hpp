@@ -1,6 +1,7 @@
 // coopmat_shapes.hpp — the cooperative-matrix shapes a device reports (VK_KHR / VK_NV_cooperative_matrix
 // property lists, as plain values) and the choice of the fragment shape FM x FN x FK for the KHR GEMM
-// (shaders/glsl/gemm_coopmat_khr.comp), and that shader's K-pipeline depth and shared memory. Pure functions
+// (shaders/glsl/gemm_coopmat.comp; the NV build of it runs kCoopmatNvShape), and that shader's K-pipeline
+// depth and shared memory. Pure functions
 // of the list / limits: unit-tested with real GPUs' lists.
 #pragma once
 
@@ -25,6 +26,10 @@ struct CoopmatShape {
 inline constexpr uint32_t kCoopmatF16 = 0, kCoopmatF32 = 1;  // VK_COMPONENT_TYPE_FLOAT16 / FLOAT32
 inline constexpr uint32_t kCoopmatScopeSubgroup = 3;         // VK_SCOPE_SUBGROUP
 
+// The one shape the NV build of the GEMM runs (VK_NV_cooperative_matrix): 16x8x16 f16*f16+f32.
+inline constexpr CoopmatShape kCoopmatNvShape{16, 8, 16, kCoopmatF16, kCoopmatF16, kCoopmatF32, kCoopmatF32,
+                                              kCoopmatScopeSubgroup};
+
 // "f16", "s8", ...: a component type's short name.
 inline std::string coopmat_component_name(uint32_t t) {
   static const char* const names[] = {"f16", "f32", "f64", "s8", "s16", "s32", "s64", "u8", "u16", "u32", "u64"};
@@ -42,7 +47,7 @@ inline std::string coopmat_shape_name(const CoopmatShape& s) {
   return out;
 }
 
-// Whether gemm_coopmat_khr.comp can run this shape: fp16 x fp16 + fp32 -> fp32 at subgroup scope, without
+// Whether gemm_coopmat.comp (KHR) can run this shape: fp16 x fp16 + fp32 -> fp32 at subgroup scope, without
 // saturation; FM, FN in {8, 16} (the 32 x 32 warp tile and the 16 x 16 staging tile per subgroup) and FK in
 // {8, 16, 32} (a divisor of the K step, 32, and a multiple of 8 halves for 16-byte aligned fragment loads).
 inline bool coopmat_shape_usable(const CoopmatShape& s) {
@@ -66,18 +71,18 @@ inline std::optional<CoopmatShape> choose_coopmat_shape(std::span<const CoopmatS
   return best;
 }
 
-// Shared memory of gemm_coopmat_khr.comp at K-pipeline depth `stages`: one (S = 1) or two buffers of the
+// Shared memory of gemm_coopmat.comp (both APIs) at K-pipeline depth `stages`: one (S = 1) or two buffers of the
 // padded fp16 A and B step tiles (64 + 64 rows of 32 + 8 halves), plus four 16 x 16 fp32 staging tiles.
-inline uint32_t coopmat_khr_shared_bytes(uint32_t stages) {
+inline uint32_t coopmat_shared_bytes(uint32_t stages) {
   return (stages == 1 ? 1u : 2u) * (64u + 64u) * (32u + 8u) * 2u + 4u * 16u * 16u * 4u;
 }
 
-// The KHR GEMM's pipeline depth for GemmArgs::stages (0 = the default, 2: next step's loads in flight; else
+// The cooperative-matrix GEMM's pipeline depth for GemmArgs::stages (0 = the default, 2: next step's loads in flight; else
 // 1..4), lowered while its shared memory exceeds the device's `shared_limit` bytes.
-inline constexpr int kCoopmatKhrStagesDefault = 2;
-inline uint32_t coopmat_khr_stages(int requested, uint64_t shared_limit) {
-  uint32_t s = uint32_t(std::clamp(requested > 0 ? requested : kCoopmatKhrStagesDefault, 1, 4));
-  while (s > 1 && coopmat_khr_shared_bytes(s) > shared_limit) --s;
+inline constexpr int kCoopmatStagesDefault = 2;
+inline uint32_t coopmat_stages(int requested, uint64_t shared_limit) {
+  uint32_t s = uint32_t(std::clamp(requested > 0 ? requested : kCoopmatStagesDefault, 1, 4));
+  while (s > 1 && coopmat_shared_bytes(s) > shared_limit) --s;
   return s;
 }
 

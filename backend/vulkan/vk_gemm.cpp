@@ -17,7 +17,6 @@ namespace lowbit::detail::vk {
 namespace {
 
 constexpr uint32_t kCoopTile = 64;  // the cooperative-matrix path's output tiles are 64 x 64
-constexpr uint32_t kCoopBk = 32;    // gemm_coopmat.comp's BK
 constexpr uint32_t kReduceWg = 256;
 constexpr uint32_t kFlagBias = 1, kFlagZeros = 2, kFlagOutF32 = 4, kFlagBiasF32 = 8;
 
@@ -88,8 +87,8 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   // common groups pay nothing for it).
   const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
   const char* shader;
-  const uint32_t khr_stages =
-      std::min(coopmat_khr_stages(a.stages, gpu_.limits().maxComputeSharedMemorySize), coopmat_stages_cap_);
+  const uint32_t coop_stages =
+      std::min(coopmat_stages(a.stages, gpu_.limits().maxComputeSharedMemorySize), coopmat_stages_cap_);
   const auto& variants = gpu_.coopmat_variants();
   if (coop && std::find(variants.begin(), variants.end(), coopmat_) == variants.end())
     throw Error(ErrorCode::Unsupported, std::string("gemm: the cooperative-matrix path needs VK_") +
@@ -97,13 +96,11 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   if (gemv) {
     shader = !a.w4 ? "gemm_gemv" : f16_dequant_ ? (gp.sg ? "gemm_gemv_f16dq_sg" : "gemm_gemv_f16dq") : gp.sg ? "gemm_gemv_sg" : "gemm_gemv";
     spec = gemv_params(gp, a.w4).values;
-  } else if (coop && coopmat_ == CoopmatVariant::Khr) {  // fragment shape from the device's list
-    const CoopmatShape& f = *gpu_.coopmat_khr_shape();
-    shader = "gemm_coopmat_khr";
-    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group, f.m, f.n, f.k, khr_stages};
-  } else if (coop) {
-    shader = "gemm_coopmat";
-    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group};
+  } else if (coop) {  // one source: KHR with the fragment shape from the device's list, NV with 16 x 8 x 16
+    const bool khr = coopmat_ == CoopmatVariant::Khr;
+    const CoopmatShape f = khr ? *gpu_.coopmat_khr_shape() : kCoopmatNvShape;
+    shader = khr ? "gemm_coopmat_khr" : "gemm_coopmat";
+    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group, f.m, f.n, f.k, coop_stages};
   } else {
     shader = "gemm_tiled";
     spec = tiled_params(tc, a.w4, any_group).values;
@@ -113,11 +110,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   if (gemv) launch.shared_bytes = gp.shared_bytes(), launch.stages = 1, launch.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
   if (gemv && a.w4) launch.gemv_variant = gp.variant();
   if (!gemv && !coop) launch.shared_bytes = tc.shared_bytes(), launch.stages = tc.stages;
-  if (coop) {
-    const bool khr = coopmat_ == CoopmatVariant::Khr;
-    launch.shared_bytes = khr ? coopmat_khr_shared_bytes(khr_stages) : 2 * kCoopBk * (2 * kCoopTile) * 2 + kCoopTile * kCoopTile * 4;
-    launch.stages = khr ? khr_stages : 2;  // gemm_coopmat.comp (NV) always double-buffers
-  }
+  if (coop) launch.shared_bytes = coopmat_shared_bytes(coop_stages), launch.stages = coop_stages;
 
   Push p{};
   p.M = uint32_t(a.m), p.N = uint32_t(a.n), p.K = uint32_t(a.k);

@@ -223,10 +223,10 @@ std::optional<CoopmatShape> Gpu::coopmat_khr_supported(const VkPhysicalDeviceVul
 bool Gpu::coopmat_nv_supported(const VkPhysicalDeviceVulkan12Features& have12,
                                const std::vector<CoopmatShape>& shapes) const {
   if (!have12.shaderFloat16 || !have12.vulkanMemoryModel || !coopmat_limits_ok()) return false;
-  if (2048 % (4 * info_.subgroup_size) != 0) return false;  // gemm_coopmat.comp's loads per invocation
+  const CoopmatShape& nv = kCoopmatNvShape;  // the NV build of gemm_coopmat.comp runs this one shape
   for (const auto& s : shapes)
-    if (s.m == 16 && s.n == 8 && s.k == 16 && s.a == kCoopmatF16 && s.b == kCoopmatF16 && s.c == kCoopmatF32 &&
-        s.result == kCoopmatF32 && s.scope == kCoopmatScopeSubgroup)
+    if (s.m == nv.m && s.n == nv.n && s.k == nv.k && s.a == nv.a && s.b == nv.b && s.c == nv.c &&
+        s.result == nv.result && s.scope == nv.scope)
       return true;
   return false;
 }

@@ -14,8 +14,8 @@
 
 namespace lowbit::detail::vk {
 
-// The cooperative-matrix GEMM shaders: gemm_coopmat_khr.comp (GL_KHR_cooperative_matrix) and
-// gemm_coopmat.comp (GL_NV_cooperative_matrix).
+// The cooperative-matrix GEMM's two builds of shaders/glsl/gemm_coopmat.comp: gemm_coopmat_khr
+// (GL_KHR_cooperative_matrix) and gemm_coopmat (GL_NV_cooperative_matrix).
 enum class CoopmatVariant { Khr, Nv };
 const char* coopmat_variant_name(CoopmatVariant v);
 

@@ -319,14 +319,15 @@ class VulkanDevice final : public Device {
       const std::vector<float> tiled = run(GemmPath::Tiled, 0);
       for (int stages : {1, 2, 3, 4}) {
         if (stages > 2) {
-          if (variant != CoopmatVariant::Khr || gemm_->coopmat_stages_cap() < 3) continue;  // NV: no deeper pipeline
-          const std::string what = std::string("KHR cooperative-matrix GEMM with stages ") + std::to_string(stages);
+          if (gemm_->coopmat_stages_cap() < 3) continue;
+          const std::string what = std::string(coopmat_variant_name(variant)) + " cooperative-matrix GEMM with stages " +
+                                   std::to_string(stages);
           if (!check_or_log(what, gpu_->info().name, [&] {
                 float d = 0, p = 0;
                 return agrees(run(GemmPath::CoopMatrix, stages), tiled, d, p);
               })) {
-            log().warn("vulkan: the KHR cooperative-matrix GEMM's K pipeline deeper than 2 stages failed on {} ({}); "
-                       "it keeps stages <= 2", gpu_->info().name, w4 ? "int4" : "fp16");
+            log().warn("vulkan: the {} cooperative-matrix GEMM's K pipeline deeper than 2 stages failed on {} ({}); "
+                       "it keeps stages <= 2", coopmat_variant_name(variant), gpu_->info().name, w4 ? "int4" : "fp16");
             gemm_->cap_coopmat_stages(2);
           }
           continue;

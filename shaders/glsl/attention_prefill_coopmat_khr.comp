@@ -1,5 +1,5 @@
 // attention_prefill_coopmat_khr.comp — prefill attention over the quantized, paged KV cache with the
-// products on matrix units (GL_KHR_cooperative_matrix; needs glslang 13 like gemm_coopmat_khr.comp). Used
+// products on matrix units (GL_KHR_cooperative_matrix; needs glslang 13 like the KHR build of gemm_coopmat.comp). Used
 // only where the device reports an fp16 x fp16 + fp32 subgroup shape FM x FN x FK (coopmat_shapes.hpp) and
 // after it agreed with attention.comp's scalar PREFILL on a test problem (backend/vulkan); otherwise that
 // scalar kernel runs. Same rows, masks and ragged lengths as the scalar kernel:

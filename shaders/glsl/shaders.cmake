@@ -19,8 +19,8 @@ lowbit_glsl(attention_decode attention.comp DECODE)
 lowbit_glsl(attention_decode_sg attention.comp DECODE SUBGROUP_REDUCE)  # partial dots summed by subgroup shuffles
 lowbit_glsl(attention_prefill attention.comp PREFILL)
 lowbit_glsl(attention_merge attention.comp MERGE)
-lowbit_glsl(gemm_coopmat gemm_coopmat.comp)  # GL_NV_cooperative_matrix
-lowbit_glsl13(gemm_coopmat_khr gemm_coopmat_khr.comp)  # GL_KHR_cooperative_matrix: only with glslang 13
+lowbit_glsl(gemm_coopmat gemm_coopmat.comp NV_COOPMAT)  # GL_NV_cooperative_matrix (glslang 12)
+lowbit_glsl13(gemm_coopmat_khr gemm_coopmat.comp)  # the same source on GL_KHR_cooperative_matrix: only with glslang 13
 lowbit_glsl13(attention_prefill_coopmat_khr attention_prefill_coopmat_khr.comp)  # prefill attention on KHR cooperative matrices (glslang 13)
 # W4A8 (int8 activations x QoQ weights): GEMV / tiled / split-K reduce; _dot = integer dot-product instructions.
 lowbit_glsl(gemm_w4a8_gemv gemm_w4a8.comp GEMV)

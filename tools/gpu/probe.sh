@@ -5,7 +5,8 @@
 # from DRAM at 8k (every KV format, the base CLI's beside it where stage.sh built one with --base), at 512
 # keys (the same steps per lane group as 8k on fewer workgroups: latency chain or throughput), batch 16,
 # GQA 1, each decode knob (head sets first), 32k; the decode tests with the validation layer; then the int4 GEMV default (and
-# the base CLI's) and the staged / lane-reduced forms at 16-64 K slices. ~5 minutes (DEADLINE, default 300);
+# the base CLI's) and the staged / lane-reduced forms at 16-64 K slices; the cooperative-matrix GEMM's tests and
+# M = 64 / 256 on its KHR and NV builds. ~5 minutes (DEADLINE, default 300);
 # results in $OUT/probe.tgz.
 set -uo pipefail
 source "$(dirname "$0")/gpu_env.sh"  # drivers, scratch folder, el / left / step, begin_check
@@ -53,6 +54,16 @@ for c in "variant=1 split=32" "variant=1 split=64" "variant=1 split=32 u=8" "var
   n=$(echo "$c" | tr -d ' =')
   step 12 "gemv_$n" $L bench --op w4a16 --backend vulkan --shapes "$GS" --peak-shape 0 --flush-mib 256 --iters 20 --config "$c" --json "$o/gemv_$n.json"
 done
+
+# the cooperative-matrix GEMM's two builds of gemm_coopmat.comp against the CPU, each depth bit-identical (the NV
+# build's first run on a GPU), then M = 64 / 256 on each build
+if (($(left) >= 60)); then
+  timeout 60 .gpu/bin/test_gemm_backends --gtest_filter='GemmVulkanCoopMatrix*' >"$o/test_coopmat.log" 2>&1
+  echo "GemmVulkanCoopMatrix exit $? :: $(grep -E '^\[  (PASSED|FAILED)|checked' "$o/test_coopmat.log" | tr '\n' ' ')"
+fi
+CS="64,4096,4096;256,4096,4096"
+step 15 coopmat_khr $L bench --op w4a16 --backend vulkan --shapes "$CS" --peak-shape 0 --iters 20 --json "$o/coopmat_khr.json"
+step 15 coopmat_nv env LOWBIT_VK_NO_COOPMAT_KHR=1 $L bench --op w4a16 --backend vulkan --shapes "$CS" --peak-shape 0 --iters 20 --json "$o/coopmat_nv.json"
 el "done"
 kill %1 2>/dev/null
 tar czf "$final/probe.tgz" -C /tmp gpu-out
