@@ -40,15 +40,13 @@ SUITES="test_gemm_backends test_attention_gpu test_attention test_w4a8_gpu test_
   test_embed_vulkan test_embed_opencl test_threads"
 for s in $SUITES; do
   [[ -x .gpu/bin/$s ]] || continue
-  (LOWBIT_VK_VALIDATION=1 timeout ${TEST_TIMEOUT:-100} ".gpu/bin/$s" >"$o/$s.log" 2>&1
-   echo "$s exit $? :: $(grep -E '^\[  (PASSED|FAILED)  \]|SKIPPED \] [0-9]' "$o/$s.log" | head -8 | tr '\n' ' ')") &
+  case $s in test_gemm_backends | test_attention_gpu | test_attention) shards=4 ;; *) shards=1 ;; esac
+  (suite "$s" $shards) &
 done
-(timeout ${TEST_TIMEOUT:-100} .gpu/bin/test_attention_coopmat >"$o/test_attention_coopmat.log" 2>&1
- echo "test_attention_coopmat (no validation) exit $? :: $(grep -E '^\[  (PASSED|FAILED)  \]|SKIPPED|OK \]|prefill' "$o/test_attention_coopmat.log" | head -8 | tr '\n' ' ')") &
-(timeout ${TEST_TIMEOUT:-100} .gpu/bin/test_gemm_backends --gtest_filter='GemmVulkanCoopMatrix*' >"$o/coopmat_variants.log" 2>&1
- echo "GemmVulkanCoopMatrix (no validation) exit $? :: $(grep -E '^\[  (PASSED|FAILED)|checked' "$o/coopmat_variants.log" | tr '\n' ' ')") &
+(VALIDATION=0 suite test_attention_coopmat 1) &
+(VALIDATION=0 LOG_AS=coopmat_variants suite test_gemm_backends 1 --gtest_filter='GemmVulkanCoopMatrix*') &
 wait
-grep -h -E '^\[  FAILED  \] [A-Za-z]' "$o"/test_*.log | sort -u | head -30
+grep -h -E '^\[  FAILED  \] [A-Za-z]' "$o"/test_*.log "$o"/coopmat_variants.*.log 2>/dev/null | sort -u | head -30
 
 G="1,4096,4096;8,4096,4096;16,4096,4096;64,4096,4096;256,4096,4096;1,14336,4096;16,14336,4096;1,4096,14336;16,4096,14336"
 step 60 w4a16_vk_new $L bench --op w4a16 --backend vulkan --shapes "$G" --json "$o/w4a16_vk_new.json"

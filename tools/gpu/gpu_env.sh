@@ -37,6 +37,23 @@ step() {
   echo "  exit $?"
   grep -E '^(roofline:|copy |w4a16 |f16 |attention |kv_append |tune |shape |[0-9]+,[0-9]|geomean|took)' "$o/$name.log" | cut -c1-230
 }
+# suite NAME SHARDS [ARGS...]: test binary .gpu/bin/NAME in SHARDS processes at once (gtest sharding), each with
+# the validation layer (VALIDATION=0: without) and TEST_TIMEOUT (default 100 s); logs $o/TAG.<shard>.log (TAG:
+# $LOG_AS, else NAME); one line: each shard's exit status and the PASSED / FAILED lines. The long suites (their CPU references) ran out
+# of 100 s on the H100 machine as one process beside 15 others; sharded, they use more of its 16 cores.
+suite() {
+  local name=$1 shards=$2 tag=${LOG_AS:-$1} i status="" pids=()
+  shift 2
+  for ((i = 0; i < shards; ++i)); do
+    (GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i LOWBIT_VK_VALIDATION=${VALIDATION:-1} \
+       timeout "${TEST_TIMEOUT:-100}" ".gpu/bin/$name" "$@" >"$o/$tag.$i.log" 2>&1
+     echo $? >"$o/$tag.$i.rc") &
+    pids+=($!)
+  done
+  wait "${pids[@]}"  # its own shards only (a caller's background jobs, e.g. a clock log, keep running)
+  for ((i = 0; i < shards; ++i)); do status+=" $(cat "$o/$tag.$i.rc")"; done
+  echo "$tag exit$status :: $(cat "$o/$tag".*.log | grep -E '^\[  (PASSED|FAILED)  \]|SKIPPED \] [0-9]|checked' | tr '\n' ' ')"
+}
 # begin_check DEFAULT_DEADLINE: the common start of a check script: results folder $o (packed into $final at
 # the end), DEADLINE (the caller's, else the default), nvidia-smi and `lowbit devices` into $o, L / B the
 # current and base CLIs.

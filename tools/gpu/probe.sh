@@ -43,8 +43,8 @@ done
 step 40 dec_32k $L bench --op attention --backend vulkan --context 32768 --kv-format int4,int8 --flush-mib 256 --iters 20 --json "$o/dec_32k.json"
 
 # the decode tests on the GPU (validation layer on)
-LOWBIT_VK_VALIDATION=1 timeout 60 .gpu/bin/test_attention_gpu --gtest_filter='*Decode*:*Split*:*Merge*' >"$o/test_decode.log" 2>&1
-echo "test_attention_gpu decode exit $? :: $(grep -E '^\[  (PASSED|FAILED)  \]' "$o/test_decode.log" | tr '\n' ' ')"
+TEST_TIMEOUT=60 LOG_AS=test_decode suite test_attention_gpu 4 --gtest_filter='*Decode*:*Split*:*Merge*'
+
 
 # int4 GEMV from DRAM: the default (shipped H100 rows), then the staged form with 32 / 64 K slices
 GS="1,4096,4096;4,4096,4096;16,4096,4096;1,14336,4096;16,14336,4096;1,4096,14336"
@@ -57,10 +57,7 @@ done
 
 # the cooperative-matrix GEMM's two builds of gemm_coopmat.comp against the CPU, each depth bit-identical (the NV
 # build's first run on a GPU), then M = 64 / 256 on each build
-if (($(left) >= 60)); then
-  timeout 60 .gpu/bin/test_gemm_backends --gtest_filter='GemmVulkanCoopMatrix*' >"$o/test_coopmat.log" 2>&1
-  echo "GemmVulkanCoopMatrix exit $? :: $(grep -E '^\[  (PASSED|FAILED)|checked' "$o/test_coopmat.log" | tr '\n' ' ')"
-fi
+(($(left) >= 60)) && VALIDATION=0 TEST_TIMEOUT=60 LOG_AS=test_coopmat suite test_gemm_backends 1 --gtest_filter='GemmVulkanCoopMatrix*'
 CS="64,4096,4096;256,4096,4096"
 step 15 coopmat_khr $L bench --op w4a16 --backend vulkan --shapes "$CS" --peak-shape 0 --iters 20 --json "$o/coopmat_khr.json"
 step 15 coopmat_nv env LOWBIT_VK_NO_COOPMAT_KHR=1 $L bench --op w4a16 --backend vulkan --shapes "$CS" --peak-shape 0 --iters 20 --json "$o/coopmat_nv.json"
