@@ -78,16 +78,16 @@ AttnPush attn_push(const AttentionArgs& a) {
 
 }  // namespace
 
-uint32_t AttentionKernels::shuffle_lanes() const {
+uint32_t attention_shuffle_lanes(const Gpu& gpu) {
   const char* off = std::getenv("LOWBIT_VK_NO_SHUFFLE");
   if (off && *off && std::string(off) != "0") return 0;
   VkPhysicalDeviceSubgroupProperties sg{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
   VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
   props.pNext = &sg;
-  vkGetPhysicalDeviceProperties2(gpu_.physical(), &props);
+  vkGetPhysicalDeviceProperties2(gpu.physical(), &props);
   const bool ok = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                   (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sg.subgroupSize >= 4 &&
-                  gpu_.full_subgroups_max() > 0;  // whole subgroups guaranteed
+                  gpu.full_subgroups_max() > 0;  // whole subgroups guaranteed
   return ok ? std::min(sg.subgroupSize, 16u) : 0;
 }
 
@@ -111,26 +111,33 @@ std::array<BufferUse, 12> AttentionKernels::bindings(const AttentionArgs& a, Buf
           part};
 }
 
-void AttentionKernels::decode(const AttentionArgs& a) {
-  const KvLayerArgs& kv = a.kv;
-  const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+DecodePipeline choose_decode_pipeline(const Gpu& gpu, const AttentionArgs& a) {
+  const bool cpu = gpu.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
-  const uint32_t sg_lanes = shuffle_lanes();
+  const uint32_t sg_lanes = attention_shuffle_lanes(gpu);
   // CPU drivers (lavapipe): an invocation holds whole key rows (lanes 1): no cross-lane sums, whose
   // shuffles and barriers cost more there than the dots, and a workgroup of one SIMD vector. GPUs: lanes per row up
   // to the subgroup size, partial dots summed by shuffles (KernelConfig::lanes caps either).
   const uint32_t want_lanes = a.config.lanes > 0 ? uint32_t(a.config.lanes) : cpu ? 1u : 0u;  // 0: the subgroup's
-  const uint32_t wg = cpu && want_lanes == 1 ? attn::cpu_decode_workgroup(gpu_.info().subgroup_size) : attn::kWorkgroup;
-  const bool shuffle = want_lanes != 1 && sg_lanes > 0 && wg % gpu_.full_subgroups_max() == 0 &&
+  const uint32_t wg = cpu && want_lanes == 1 ? attn::cpu_decode_workgroup(gpu.info().subgroup_size) : attn::kWorkgroup;
+  const bool shuffle = want_lanes != 1 && sg_lanes > 0 && wg % gpu.full_subgroups_max() == 0 &&
                        attn::decode_shuffles_allowed(a.config);
   const uint32_t lane_cap = want_lanes == 1 ? 1u : shuffle ? std::min(want_lanes ? want_lanes : sg_lanes, sg_lanes)
                                                            : (want_lanes ? want_lanes : 8u);
-  attn::DecodePlan plan = attn::plan_decode(a, target, lane_cap, shuffle, gpu_.limits().maxComputeSharedMemorySize,
-                                            !cpu ? attn::kGpuMaxLaneElems
-                                            : lane_cap == 1 ? attn::kCpuWholeRowLaneElems
-                                                            : attn::kMaxLaneElems,
-                                            wg, cpu && lane_cap == 1 ? attn::kCpuWholeRowHeadSets : 1u);
+  const attn::DecodePlan plan =
+      attn::plan_decode(a, target, lane_cap, shuffle, gpu.limits().maxComputeSharedMemorySize,
+                        !cpu ? attn::kGpuMaxLaneElems : lane_cap == 1 ? attn::kCpuWholeRowLaneElems : attn::kMaxLaneElems,
+                        wg, cpu && lane_cap == 1 ? attn::kCpuWholeRowHeadSets : 1u);
+  return {shuffle ? "attention_decode_sg" : "attention_decode",
+          attn_spec(plan.workgroup, a.kv, plan.heads_per_group, plan.lanes_per_row, plan.keys_per_step,
+                    attn::decode_prefetch(a.config, cpu) ? 1u : 0u, plan.chunk_elems, plan.merge_slice, plan.head_sets),
+          plan, shuffle};
+}
 
+void AttentionKernels::decode(const AttentionArgs& a) {
+  const KvLayerArgs& kv = a.kv;
+  const DecodePipeline choice = choose_decode_pipeline(gpu_, a);
+  const attn::DecodePlan& plan = choice.plan;
   AttnPush p = attn_push(a);
   p.splits = plan.splits;
   p.split_keys = plan.split_keys;
@@ -149,12 +156,8 @@ void AttentionKernels::decode(const AttentionArgs& a) {
     part = {partials_.get(), 0, partials_->capacity(), true};
   }
   auto b = bindings(a, plan.splits > 1 ? sink : whole(a.out, true, "the output"), part);
-  last_kernel_ = shuffle ? "attention_decode_sg" : "attention_decode";
-  const Pipeline& dec = pipelines_.get(last_kernel_, 12,
-                                       attn_spec(plan.workgroup, kv, plan.heads_per_group, plan.lanes_per_row,
-                                                 plan.keys_per_step, attn::decode_prefetch(a.config, cpu) ? 1u : 0u,
-                                                 plan.chunk_elems, plan.merge_slice, plan.head_sets),
-                                       shuffle);
+  last_kernel_ = choice.kernel;
+  const Pipeline& dec = pipelines_.get(choice.kernel, 12, choice.spec, choice.shuffle);
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {
     b[10] = whole(a.out, true, "the output");

@@ -8,12 +8,31 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "backend/attention_plan.hpp"
 #include "backend/device.hpp"
 #include "backend/vulkan/prefill_coopmat_plan.hpp"
 #include "backend/vulkan/vk_stream.hpp"
 
 namespace lowbit::detail::vk {
+
+// Lanes of a row that may combine values by subgroup shuffles: the subgroup size (capped at 16), or 0
+// when shuffles are off ($LOWBIT_VK_NO_SHUFFLE), the device lacks them in compute shaders, or
+// pipelines cannot require full subgroups (the shuffle paths then also need a workgroup that is a
+// multiple of Gpu::full_subgroups_max()).
+uint32_t attention_shuffle_lanes(const Gpu& gpu);
+
+// The decode pipeline for a's shapes and knobs on this device: the shader, its specialization constants,
+// the plan (workgroups, splits) and whether it needs full subgroups. Reads only a's shape fields, not its
+// buffers, so tools/kernel_stats compiles the same pipelines on devices it cannot run on.
+struct DecodePipeline {
+  std::string kernel;
+  std::vector<uint32_t> spec;
+  attn::DecodePlan plan;
+  bool shuffle = false;
+};
+DecodePipeline choose_decode_pipeline(const Gpu& gpu, const AttentionArgs& a);
 
 class AttentionKernels {
  public:
@@ -38,11 +57,6 @@ class AttentionKernels {
   // Whole-buffer binding; throws Unsupported when the buffer exceeds the device's binding range.
   BufferUse whole(const DeviceBuffer* b, bool write, const char* what) const;
   std::array<BufferUse, 12> bindings(const AttentionArgs& a, BufferUse out, BufferUse part) const;
-  // Lanes of a row that may combine values by subgroup shuffles: the subgroup size (capped at 16), or 0
-  // when shuffles are off ($LOWBIT_VK_NO_SHUFFLE), the device lacks them in compute shaders, or
-  // pipelines cannot require full subgroups (the shuffle paths then also need a workgroup that is a
-  // multiple of Gpu::full_subgroups_max()).
-  uint32_t shuffle_lanes() const;
 
   const Gpu& gpu_;
   Pipelines& pipelines_;

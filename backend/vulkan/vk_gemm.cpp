@@ -29,10 +29,49 @@ const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const Vul
 
 }  // namespace
 
+bool gemm_f16_dequant(const Gpu& gpu) { return gpu.info().fp16 && std::getenv("LOWBIT_VK_NO_F16_DEQUANT") == nullptr; }
+
+GemmPipeline choose_gemm_pipeline(const Gpu& gpu, const DeviceProfile& profile, bool f16_dequant, const GemmArgs& a,
+                                  CoopmatVariant coopmat, uint32_t coop_stages_cap) {
+  const bool gemv = a.path == GemmPath::Gemv;
+  const bool coop = a.path == GemmPath::CoopMatrix;
+  GemmPipeline c;
+  c.tiled = plan_tiled(profile, a.m, a.n, a.k, a.w4, a.stages, a.config);
+  if (gemv) c.gemv = plan_gemv(profile, a.w4, a.m, a.n, a.k, a.split_k, a.config);
+  // Groups that are not a multiple of 8 rows take the per-row scale loader (a variant, so that the
+  // common groups pay nothing for it).
+  const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
+  const auto& variants = gpu.coopmat_variants();
+  if (coop && std::find(variants.begin(), variants.end(), coopmat) == variants.end())
+    throw Error(ErrorCode::Unsupported, std::string("gemm: the cooperative-matrix path needs VK_") +
+                                            coopmat_variant_name(coopmat) + "_cooperative_matrix with an fp16 x fp16 + fp32 shape");
+  const GemvPlan& gp = c.gemv;
+  if (gemv) {
+    c.kernel = !a.w4 ? "gemm_gemv" : f16_dequant ? (gp.sg ? "gemm_gemv_f16dq_sg" : "gemm_gemv_f16dq") : gp.sg ? "gemm_gemv_sg" : "gemm_gemv";
+    c.spec = gemv_params(gp, a.w4).values;
+    c.full_subgroups = a.w4 && gp.sg;  // shuffles need full subgroups
+    c.shared_bytes = gp.shared_bytes(), c.stages = 1;
+  } else if (coop) {  // one source: KHR with the fragment shape from the device's list, NV with 16 x 8 x 16
+    const bool khr = coopmat == CoopmatVariant::Khr;
+    const CoopmatShape f = khr ? *gpu.coopmat_khr_shape() : kCoopmatNvShape;
+    c.stages = std::min(coopmat_stages(a.stages, gpu.limits().maxComputeSharedMemorySize), coop_stages_cap);
+    c.kernel = khr ? "gemm_coopmat_khr" : "gemm_coopmat";
+    c.spec = {4 * gpu.info().subgroup_size, a.w4 ? 1u : 0u, any_group, f.m, f.n, f.k, c.stages};
+    c.shared_bytes = coopmat_shared_bytes(c.stages);
+  } else {
+    c.kernel = "gemm_tiled";
+    c.spec = tiled_params(c.tiled, a.w4, any_group).values;
+    c.shared_bytes = c.tiled.shared_bytes(), c.stages = c.tiled.stages;
+  }
+  return c;
+}
+
 GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   const bool gemv = a.path == GemmPath::Gemv;
   const bool coop = a.path == GemmPath::CoopMatrix;
-  const TiledConfig tc = plan_tiled(profile_, a.m, a.n, a.k, a.w4, a.stages, a.config);
+  const GemmPipeline choice = choose_gemm_pipeline(gpu_, profile_, f16_dequant_, a, coopmat_, coopmat_stages_cap_);
+  const TiledConfig& tc = choice.tiled;
+  const GemvPlan& gp = choice.gemv;
   const uint64_t range = gpu_.max_binding_range();
   const uint64_t align = std::max<uint64_t>(gpu_.limits().minStorageBufferOffsetAlignment, 4);
   const VulkanBuffer& x = vkbuf(a.x);
@@ -62,7 +101,6 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
                                               " bytes, more than the device's storage-binding range");
   }
   // The launch plan (backend/gemm_plan.hpp); weights over one binding force one K slice per window.
-  const GemvPlan gp = gemv ? plan_gemv(profile_, a.w4, a.m, a.n, a.k, a.split_k, a.config) : GemvPlan{};
   const uint64_t tiles = coop ? ((a.n + kCoopTile - 1) / kCoopTile) * ((a.m + kCoopTile - 1) / kCoopTile)
                               : ((a.n + tc.bn - 1) / tc.bn) * ((a.m + tc.bm - 1) / tc.bm);
   uint32_t k_split = uint32_t(a.k), splits = 1;
@@ -82,35 +120,11 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   }
   const VulkanBuffer& out = splits > 1 ? *partials : y;
 
-  std::vector<uint32_t> spec;
-  // Groups that are not a multiple of 8 rows take the per-row scale loader (a variant, so that the
-  // common groups pay nothing for it).
-  const uint32_t any_group = a.w4 && a.group % 8 != 0 ? 1u : 0u;
-  const char* shader;
-  const uint32_t coop_stages =
-      std::min(coopmat_stages(a.stages, gpu_.limits().maxComputeSharedMemorySize), coopmat_stages_cap_);
-  const auto& variants = gpu_.coopmat_variants();
-  if (coop && std::find(variants.begin(), variants.end(), coopmat_) == variants.end())
-    throw Error(ErrorCode::Unsupported, std::string("gemm: the cooperative-matrix path needs VK_") +
-                                            coopmat_variant_name(coopmat_) + "_cooperative_matrix with an fp16 x fp16 + fp32 shape");
-  if (gemv) {
-    shader = !a.w4 ? "gemm_gemv" : f16_dequant_ ? (gp.sg ? "gemm_gemv_f16dq_sg" : "gemm_gemv_f16dq") : gp.sg ? "gemm_gemv_sg" : "gemm_gemv";
-    spec = gemv_params(gp, a.w4).values;
-  } else if (coop) {  // one source: KHR with the fragment shape from the device's list, NV with 16 x 8 x 16
-    const bool khr = coopmat_ == CoopmatVariant::Khr;
-    const CoopmatShape f = khr ? *gpu_.coopmat_khr_shape() : kCoopmatNvShape;
-    shader = khr ? "gemm_coopmat_khr" : "gemm_coopmat";
-    spec = {4 * gpu_.info().subgroup_size, a.w4 ? 1u : 0u, any_group, f.m, f.n, f.k, coop_stages};
-  } else {
-    shader = "gemm_tiled";
-    spec = tiled_params(tc, a.w4, any_group).values;
-  }
-  const Pipeline& pipe = pipelines_.get(shader, 6, spec, gemv && a.w4 && gp.sg);  // shuffles need full subgroups
-  GemmLaunch launch{.kernel = shader, .invocations_per_workgroup = spec[0], .split_k = splits};
-  if (gemv) launch.shared_bytes = gp.shared_bytes(), launch.stages = 1, launch.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
+  const Pipeline& pipe = pipelines_.get(choice.kernel, 6, choice.spec, choice.full_subgroups);
+  GemmLaunch launch{.kernel = choice.kernel, .invocations_per_workgroup = choice.spec[0],
+                    .shared_bytes = choice.shared_bytes, .stages = choice.stages, .split_k = splits};
+  if (gemv) launch.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;
   if (gemv && a.w4) launch.gemv_variant = gp.variant();
-  if (!gemv && !coop) launch.shared_bytes = tc.shared_bytes(), launch.stages = tc.stages;
-  if (coop) launch.shared_bytes = coopmat_shared_bytes(coop_stages), launch.stages = coop_stages;
 
   Push p{};
   p.M = uint32_t(a.m), p.N = uint32_t(a.n), p.K = uint32_t(a.k);

@@ -38,7 +38,7 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
   }
   const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
-  const uint32_t sg = shuffle_lanes();
+  const uint32_t sg = attention_shuffle_lanes(gpu_);
   const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
   const BufferUse scratch{&dummy_, 0, 16, true};  // the shader may write 5..8: never read-only
   const BufferUse none{&dummy_, 0, 16, false};
