@@ -181,7 +181,8 @@ std::vector<uint64_t> coopmat_launch(const KernelConfig& c, const Problem& p, co
   return {c.stages > 0 ? uint64_t(c.stages) : 2u, k_split, splits};
 }
 
-// attn::plan_decode tries the tuned keys per step first, then 4, then 2: keys=4 is the default's; a
+// attn::plan_decode tries the tuned keys per step first, then 4, then 2: keys=4 is the default's (on GPUs
+// up to head dim 128: above it their register budget may take fewer, so there it is a launch of its own); a
 // split of more pages than the context has is the whole context.
 std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {
   const uint64_t pages = std::max<uint64_t>(1, (uint64_t(p.k) + p.page_size - 1) / std::max<uint32_t>(1, p.page_size));
@@ -189,10 +190,11 @@ std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, con
   // (it is min(G, 8) at head dim 128): each value is its own launch; so is each chunk (elems), whose
   // default depends on the backend's lanes per row and register budget, and each lanes per row but CPU
   // devices' 1 (whole rows: their default on both APIs; a GPU's default depends on the API), and each
-  // head-set count but a GPU's 1 (a CPU device's default depends on the API: lavapipe 2, PoCL 1)
+  // head-set count but a GPU's attn::kGpuHeadSets (4; a CPU device's default depends on the API: lavapipe 2, PoCL 1)
   const uint64_t lanes = d.cpu && c.lanes == 1 ? 0u : uint64_t(c.lanes);
-  const uint64_t spread = !d.cpu && c.spread == 1 ? 0u : uint64_t(c.spread);
-  return {c.keys == 4 ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0,
+  const uint64_t spread = !d.cpu && uint32_t(c.spread) == detail::attn::kGpuHeadSets ? 0u : uint64_t(c.spread);
+  const bool keys4_default = d.cpu || p.head_dim <= 128;
+  return {c.keys == 4 && keys4_default ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0,
           uint64_t(c.rows), uint64_t(c.elems), lanes, spread};
 }
 

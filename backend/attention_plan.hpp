@@ -29,6 +29,20 @@ inline constexpr uint32_t kCpuMaxLaneElems = 1024;
 // 22.6, int8 15.7 -> 13.7; 1k int4 3.3 -> 2.8; 4 sets were slower than 2: 2 lane groups per set).
 inline constexpr uint32_t kCpuWholeRowLaneElems = 1;
 inline constexpr uint32_t kCpuWholeRowHeadSets = 2;
+// GPUs (lanes per row summed by shuffles or in shared memory): 4 head sets, so a lane group holds one query
+// head's q slice and accumulators at Llama-3-8B's GQA 4 (two at GQA 8) instead of 4. Register budget, from the
+// compilers (tools/kernel_stats.cpp; RADV's gfx1100 = RX 7900 XTX, Hq 32 / Hkv 8, D 128, the planner's launch):
+// 1 set spills 124-360 VGPRs to scratch in every KV format at the 132-VGPR ceiling it runs at; 4 sets none
+// (fp16 / int8 / int4 / e4m3: 120 / 96 / 84 / 96 VGPRs, 12-18 waves per SIMD instead of 10); the H100's
+// last statistics of 1 set were the 255-register cap with local-memory spills for int8 / int4 / e4m3. The sets
+// read the same keys at the same step, so the lane groups of one subgroup load each K/V row together.
+inline constexpr uint32_t kGpuHeadSets = 4;
+// GPUs: the default keys per step (4, 2 or 1) keep a lane's registers of one step at most 48 words, counted
+// as the step's K and V codes (keys x the lane's slice of a row x the code's bits, twice: K and V) plus its q
+// slices and accumulators (2 x slice x heads). That count matches what RADV compiled for gfx1100 at Hq 32 /
+// Hkv 8 with 4 head sets: 48 or fewer never spilled, 64 did (head dim 256: int8 / e4m3 with 4 keys spilled 103
+// / 19 VGPRs, fp16 with 2 keys 2; with 2 / 2 / 1 none); head dims 64 / 128 keep 4 keys in every format.
+inline constexpr uint32_t kGpuMaxStepWords = 48;
 
 // Decode workgroup on CPU devices with whole rows per invocation (lavapipe, PoCL): one SIMD vector of
 // invocations, the device's subgroup size (8 on a 256-bit CPU; 8 where it reports none). Measured
@@ -127,12 +141,13 @@ inline uint64_t decode_shared_bytes(uint32_t d, const DecodePlan& p, bool subgro
 // no cross-lane sums). max_lane_elems: most q (and acc) elements per invocation and query head group.
 // workgroup: invocations per workgroup; where its lane groups' merge of whole head dims would not fit
 // in shared memory, the merge goes over the head dim in slices (halves, quarters, ...). head_sets: the
-// head sets where KernelConfig::spread sets none.
+// head sets where KernelConfig::spread sets none. max_step_words: most register words of one step per lane
+// (kGpuMaxStepWords) for the default keys per step; 0 = no limit (the first of 4 and 2 that fits).
 // The chunk: a tuned one (KernelConfig::elems) where the format has it; else, of 16 and 8 elements, the
 // one that fits more query heads per workgroup in max_lane_elems (K/V read by fewer workgroups), 16 on a tie.
 inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, uint32_t lane_cap, bool subgroup_sum,
                               uint64_t shared_bytes, uint32_t max_lane_elems = kMaxLaneElems,
-                              uint32_t workgroup = kWorkgroup, uint32_t head_sets = 1) {
+                              uint32_t workgroup = kWorkgroup, uint32_t head_sets = 1, uint32_t max_step_words = 0) {
   const uint32_t G = a.q_heads / a.kv.kv_heads, P = a.kv.page_size;
   auto lanes = [&](uint32_t ce) {  // the chunk's lanes per row and query heads per workgroup
     DecodePlan t;
@@ -180,8 +195,12 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
     return decode_shared_bytes(a.kv.head_dim, t, subgroup_sum) <= shared_bytes;
   };
   slice_to_fit(p);
-  for (uint32_t k : {tuned, 4u, 2u}) {
-    if (k == 0) continue;
+  const uint32_t nch = a.kv.head_dim / p.chunk_elems;
+  const uint32_t row_slice = (nch + p.lanes_per_row - 1) / p.lanes_per_row * p.chunk_elems;  // elements per lane
+  const uint32_t code_bits = 32 / elems_per_word(a.kv.format);
+  auto step_words = [&](uint32_t k) { return k * row_slice * code_bits / 16 + 2 * row_slice * p.heads_per_group; };
+  for (uint32_t k : {tuned, 4u, 2u, max_step_words ? 1u : 0u}) {
+    if (k == 0 || (k != tuned && k > 1 && max_step_words && step_words(k) > max_step_words)) continue;
     DecodePlan t = p;
     t.keys_per_step = k;
     if (P % k == 0 && slice_to_fit(t)) {

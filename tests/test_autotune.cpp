@@ -157,11 +157,16 @@ TEST(SearchSpace, CandidatesThatLaunchTheSameAreCollapsedBeforeTiming) {
       << "whole rows are a CPU driver's default";
   detail::DeviceProfile gpu;
   EXPECT_NE(decode.launch({.lanes = 1}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu));
-  EXPECT_EQ(decode.launch({.spread = 1}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu))
-      << "one head set is a GPU's default";
+  EXPECT_EQ(decode.launch({.spread = 4}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu))
+      << "four head sets are a GPU's default";
+  EXPECT_NE(decode.launch({.spread = 1}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu));
   EXPECT_NE(decode.launch({.spread = 1}, {.m = 1, .k = 512}, prof), decode.launch({}, {.m = 1, .k = 512}, prof))
       << "a CPU device's default head sets depend on the API";
   EXPECT_NE(decode.launch({.spread = 2}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu));
+  EXPECT_EQ(decode.launch({.keys = 4}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu));
+  EXPECT_NE(decode.launch({.keys = 4}, {.m = 1, .k = 512, .head_dim = 256}, gpu),
+            decode.launch({}, {.m = 1, .k = 512, .head_dim = 256}, gpu))
+      << "a GPU's register budget may take fewer keys above head dim 128";
   EXPECT_EQ(decode.launch({.split = 32}, {.m = 1, .k = 512}, prof), decode.launch({.split = 64}, {.m = 1, .k = 512}, prof))
       << "both splits are the whole 32-page context";
   // No launch knobs (the CPU reference): the default alone.

@@ -359,6 +359,35 @@ TEST(TuneFamilies, DecodeHeadSetsSpreadTheWorkgroupsHeadsOverItsLaneGroups) {
   EXPECT_EQ(cpu.chunks, 1u);
 }
 
+// The GPU defaults (Vulkan and OpenCL on GPUs): 4 head sets (attn::kGpuHeadSets: a lane group serves one head
+// at GQA 4) and keys per step within attn::kGpuMaxStepWords: 4 at head dims 64 / 128 in every format; at 256
+// (a lane's slice of a row is 16 elements) int4 keeps 4, the 8-bit formats take 2 and fp16 1; a tuned count
+// is taken as asked; with no budget (CPU devices) 4 as before.
+TEST(TuneFamilies, DecodeGpuDefaultsKeepALanesStepWithinTheRegisterBudget) {
+  namespace attn = detail::attn;
+  detail::AttentionArgs a;
+  a.q_heads = 32, a.batch = 1, a.max_kv = 8192;
+  a.kv.kv_heads = 8, a.kv.page_size = 16;
+  auto plan = [&](int format, uint32_t d, uint32_t budget = attn::kGpuMaxStepWords) {
+    a.kv.format = format, a.kv.head_dim = d;
+    return attn::plan_decode(a, 512, 16, true, 65536, attn::kGpuMaxLaneElems, attn::kWorkgroup, attn::kGpuHeadSets,
+                             budget);
+  };
+  for (int f : {0, 1, 2, 3, 4})
+    for (uint32_t d : {64u, 128u}) {
+      const attn::DecodePlan p = plan(f, d);
+      EXPECT_EQ(p.head_sets, 4u) << "format " << f << " head dim " << d;
+      EXPECT_EQ(p.heads_per_group, 1u) << "format " << f << " head dim " << d;
+      EXPECT_EQ(p.keys_per_step, 4u) << "format " << f << " head dim " << d;
+    }
+  for (auto [f, keys] : {std::pair{0, 1u}, {1, 2u}, {2, 4u}, {3, 2u}, {4, 2u}}) {
+    EXPECT_EQ(plan(f, 256).keys_per_step, keys) << "format " << f << " head dim 256";
+    EXPECT_EQ(plan(f, 256, 0).keys_per_step, 4u) << "format " << f << " head dim 256, no budget";
+  }
+  a.config.keys = 4;
+  EXPECT_EQ(plan(0, 256).keys_per_step, 4u) << "a tuned count is taken as asked";
+}
+
 TEST_P(TuneFamiliesGpu, DecodeKnobsGiveTheDefaultResult) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
   for (KvFormat f : {KvFormat::Int4, KvFormat::Int8, KvFormat::E4M3}) {

@@ -73,7 +73,8 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   const uint32_t wg = cpu && lane_cap == 1 ? attn::cpu_decode_workgroup(info_.subgroup_size) : attn::kWorkgroup;
   attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_), lane_cap,
                                             false, info_.shared_memory_bytes,
-                                            cpu ? attn::kCpuMaxLaneElems : attn::kGpuMaxLaneElems, wg);
+                                            cpu ? attn::kCpuMaxLaneElems : attn::kGpuMaxLaneElems, wg,
+                                            cpu ? 1u : attn::kGpuHeadSets, cpu ? 0u : attn::kGpuMaxStepWords);
   if (plan.merge_slice != kv.head_dim)  // (attention.cl merges whole head dims)
     throw Error(ErrorCode::Unsupported, "opencl attention: decode with " + std::to_string(plan.lanes_per_row) +
                                             " lanes per row and head dim " + std::to_string(kv.head_dim) +

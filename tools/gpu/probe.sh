@@ -14,8 +14,9 @@ begin_check 300
 nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,power.draw --format=csv -lms 500 >"$o/clocks.csv" 2>&1 &
 
 el "pipeline statistics"
-# decode: the planner's launch, the 16-element chunk, 8 lanes per row, 4 head sets (one head per lane)
-for c in default elems=16 lanes=8 spread=4; do
+# decode: the planner's launch (4 head sets: one head per lane group), one head set with 4 keys (the launch
+# before), the 16-element chunk, 8 lanes per row
+for c in default "spread=1 keys=4" elems=16 lanes=8; do
   cfg=()
   [[ $c != default ]] && cfg=(--config "$c")
   LOWBIT_LOG=info LOWBIT_VK_PIPELINE_STATS=1 timeout 60 $L bench --op attention --backend vulkan --context 8192 \
@@ -33,10 +34,10 @@ step 30 dec_default $L bench --op attention --backend vulkan $A --json "$o/dec_d
 step 20 dec_ctx512 $L bench --op attention --backend vulkan --context 512 --kv-format int4 --flush-mib 256 --iters 30 --json "$o/dec_ctx512.json"
 [[ -x $B ]] && step 40 dec_base_b16 $B bench --op attention --backend vulkan $A --batch 16 --json "$o/dec_base_b16.json"
 step 40 dec_b16 $L bench --op attention --backend vulkan $A --batch 16 --json "$o/dec_b16.json"
-step 40 dec_b16_spread4 $L bench --op attention --backend vulkan $A --batch 16 --config spread=4 --json "$o/dec_b16_spread4.json"
+step 40 dec_b16_spread1 $L bench --op attention --backend vulkan $A --batch 16 --config spread=1 --json "$o/dec_b16_spread1.json"
 step 30 dec_gqa1 $L bench --op attention --backend vulkan --q-heads 8 --kv-heads 8 $A --json "$o/dec_gqa1.json"
-for c in spread=4 spread=2 "spread=4 keys=8" "spread=4 split=8" lanes=8 lanes=4 rows=2 rows=1 keys=2 keys=1 variant=1 \
-  elems=16 split=8 split=64 "lanes=8 rows=2"; do
+for c in spread=1 spread=2 "spread=1 keys=4" keys=8 split=8 "variant=1" lanes=8 lanes=4 rows=2 keys=2 keys=1 \
+  elems=16 split=64 "lanes=8 rows=2"; do
   n=$(echo "$c" | tr -d ' =')
   step 20 "dec_$n" $L bench --op attention --backend vulkan $A --config "$c" --json "$o/dec_$n.json"
 done
