@@ -14,6 +14,9 @@ namespace lowbit::detail::attn {
 inline constexpr uint32_t kWorkgroup = 128;   // decode invocations per workgroup
 inline constexpr uint32_t kMergeWorkgroup = 64;
 inline constexpr uint32_t kPrefillWorkgroup = 64;  // prefill (64: 8 logits per invocation at 32 x 16 tiles; faster than 128 on lavapipe)
+// GPUs: the scalar prefill's default tile keeps rows x head dim <= 64 accumulators per invocation (32 rows up
+// to head dim 128, 16 at 256): RADV's gfx1100 spilled 105 VGPRs with 32 rows at head dim 256, none with 16.
+inline constexpr uint64_t kGpuPrefillTileElems = 64 * kPrefillWorkgroup;
 inline constexpr uint32_t kMaxHeadsPerGroup = 8;  // decode: query heads sharing one workgroup
 // Decode: q (and acc) elements one invocation holds for its query heads (heads per group x elements per lane),
 // a register budget: CPU drivers with lanes (lavapipe) 128; GPUs 32 (NVIDIA H100, driver statistics:
@@ -232,6 +235,8 @@ inline DecodePlan plan_decode(const AttentionArgs& a, uint64_t target_groups, ui
 // 32 x 32, 32 x 16, 16 x 32, 16 x 16, 16 x 8 whose shared tiles fit in `shared_bytes`; a tuned tile
 // (KernelConfig rows = BQ, keys = BK; either may be 0: the heuristic's) where it can run, within
 // `tuned_shared_bytes` (the device's shared memory: a backend may cap its heuristic tiles lower).
+// max_tile_elems (GPUs: kGpuPrefillTileElems; 0 = none): most rows x head dim of the heuristic's tile, so that
+// the PV accumulators (rows x d / the workgroup's invocations) stay in registers.
 struct PrefillTile {
   uint32_t rows = 16, keys = 32;
 };
@@ -254,12 +259,13 @@ inline std::string prefill_tile_violation(uint32_t d, PrefillTile t, uint64_t sh
   return "";
 }
 inline PrefillTile prefill_tile(uint32_t d, uint64_t shared_bytes, const KernelConfig& c = {},
-                                uint64_t tuned_shared_bytes = 0) {
+                                uint64_t tuned_shared_bytes = 0, uint64_t max_tile_elems = 0) {
   PrefillTile pick{};
   bool found = false;
   for (PrefillTile t : {PrefillTile{32, 32}, PrefillTile{32, 16}, PrefillTile{16, 32}, PrefillTile{16, 16},
                         PrefillTile{16, 8}})
-    if (!found && prefill_shared_bytes(d, t) <= shared_bytes) pick = t, found = true;
+    if (!found && prefill_shared_bytes(d, t) <= shared_bytes && (!max_tile_elems || uint64_t(t.rows) * d <= max_tile_elems))
+      pick = t, found = true;
   if (c.rows > 0 || c.keys > 0) {
     const PrefillTile tuned{c.rows > 0 ? uint32_t(c.rows) : pick.rows, c.keys > 0 ? uint32_t(c.keys) : pick.keys};
     if (prefill_tile_violation(d, tuned, std::max(shared_bytes, tuned_shared_bytes)).empty()) return tuned;

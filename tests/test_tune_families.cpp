@@ -388,6 +388,20 @@ TEST(TuneFamilies, DecodeGpuDefaultsKeepALanesStepWithinTheRegisterBudget) {
   EXPECT_EQ(plan(0, 256).keys_per_step, 4u) << "a tuned count is taken as asked";
 }
 
+// The scalar prefill's default tile on GPUs keeps rows x head dim within attn::kGpuPrefillTileElems: 32 query
+// rows up to head dim 128, 16 at 256 (where 32 rows fit the shared memory of a 64 KiB device); no budget: 32.
+TEST(TuneFamilies, PrefillGpuTileKeepsTheAccumulatorsInRegisters) {
+  namespace attn = detail::attn;
+  for (uint32_t d : {64u, 128u})
+    EXPECT_EQ(attn::prefill_tile(d, 65536, {}, 0, attn::kGpuPrefillTileElems).rows, 32u) << "head dim " << d;
+  const attn::PrefillTile t256 = attn::prefill_tile(256, 65536, {}, 0, attn::kGpuPrefillTileElems);
+  EXPECT_EQ(t256.rows, 16u);
+  EXPECT_EQ(t256.keys, 32u);
+  EXPECT_EQ(attn::prefill_tile(256, 65536).rows, 32u) << "no budget: the first tile that fits";
+  EXPECT_EQ(attn::prefill_tile(256, 65536, {.keys = 16, .rows = 32}, 0, attn::kGpuPrefillTileElems).rows, 32u)
+      << "a tuned tile is taken as asked";
+}
+
 TEST_P(TuneFamiliesGpu, DecodeKnobsGiveTheDefaultResult) {
   LOWBIT_CONTEXT_OR_SKIP(ctx, GetParam());
   for (KvFormat f : {KvFormat::Int4, KvFormat::Int8, KvFormat::E4M3}) {

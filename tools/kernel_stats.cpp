@@ -1,10 +1,11 @@
 // kernel_stats.cpp — lowbit_kernel_stats: the driver's statistics (registers, spills, scratch, shared memory,
-// waves per SIMD: whatever VK_KHR_pipeline_executable_properties reports) of the decode-attention and GEMM
-// pipelines lowbit's planners choose for a shape on a Vulkan device, compiled but never run. No buffer is
+// waves per SIMD: whatever VK_KHR_pipeline_executable_properties reports) of the attention (decode, prefill)
+// and GEMM pipelines lowbit's planners choose for a shape on a Vulkan device, compiled but never run. No buffer is
 // made, so it also works where memory cannot be allocated, e.g. RADV's null device, which compiles for any
 // AMD family on a machine without one:
 //   RADV_FORCE_FAMILY=gfx1100 VK_DRIVER_FILES=/usr/share/vulkan/icd.d/radeon_icd.x86_64.json
 //     lowbit_kernel_stats decode --kv-format int4 --context 8192 --config spread=4
+//   ... lowbit_kernel_stats prefill --kv-format int8 --q-len 512 [--coopmat]
 //   ... lowbit_kernel_stats gemm --shape 1,4096,4096 [--fp16] [--path gemv|tiled|coopmat] [--config variant=1]
 // Prints the chosen shader, its specialization constants, the plan, then the statistics. A developer's
 // tool for kernel work (README "Compiler statistics without the GPU"); not installed.
@@ -65,6 +66,17 @@ int main(int argc, char** argv) {
   dec->add_option("--page-size", page)->capture_default_str();
   dec->add_option("--config", config, "decode knobs, as lowbit bench --config (e.g. spread=4 keys=2)");
 
+  auto* pre = app.add_subcommand("prefill", "prefill attention (the scalar kernel; --coopmat: the KHR matrix one)");
+  uint32_t q_len = 512;
+  bool coopmat = false;
+  pre->add_option("--kv-format", kv_format, "fp16|int8|int4|e4m3|e5m2")->capture_default_str();
+  pre->add_option("--q-heads", q_heads)->capture_default_str();
+  pre->add_option("--kv-heads", kv_heads)->capture_default_str();
+  pre->add_option("--head-dim", head_dim)->capture_default_str();
+  pre->add_option("--q-len", q_len, "queries per sequence")->capture_default_str();
+  pre->add_flag("--coopmat", coopmat, "the cooperative-matrix kernel where the device has a plan for it");
+  pre->add_option("--config", config, "prefill knobs, as lowbit bench --config (rows = BQ, keys = BK)");
+
   auto* gemm = app.add_subcommand("gemm", "W4A16 (or fp16) GEMM Y = X · Wᵀ");
   std::string shape = "1,4096,4096", path = "auto";
   bool fp16 = false;
@@ -91,16 +103,25 @@ int main(int argc, char** argv) {
     std::printf("device %s, subgroup %u, shared memory %u\n", gpu->info().name.c_str(), gpu->info().subgroup_size,
                 gpu->limits().maxComputeSharedMemorySize);
     const KernelConfig knobs = config.empty() ? KernelConfig{} : lowbit::parse_kernel_config(config);
-    if (dec->parsed()) {
+    if (dec->parsed() || pre->parsed()) {
+      const bool decode = dec->parsed();
+      const uint32_t keys = decode ? context : q_len;
       lowbit::detail::AttentionArgs a;
       a.kv.format = int(lowbit::parse_kv_format(kv_format));
       a.kv.kv_heads = kv_heads, a.kv.head_dim = head_dim, a.kv.page_size = page;
-      a.kv.num_pages = batch * ((context + page - 1) / page);
-      a.batch = batch, a.q_heads = q_heads, a.total_q = batch, a.max_q = 1, a.max_kv = context;
-      a.max_blocks = (context + page - 1) / page;
-      a.decode = true;
+      a.kv.num_pages = batch * ((keys + page - 1) / page);
+      a.batch = batch, a.q_heads = q_heads, a.max_kv = keys, a.max_blocks = (keys + page - 1) / page;
+      a.max_q = decode ? 1 : q_len, a.total_q = batch * a.max_q;
+      a.decode = decode;
       a.config = knobs;
       a.split_pages = knobs.split;
+      if (!decode) {
+        const vk::PrefillPipeline c = vk::choose_prefill_pipeline(*gpu, a, coopmat);
+        std::printf("prefill plan: %u (query, head) rows per workgroup\n", c.tile_rows);
+        print_pipeline(*pipelines, *gpu, c.kernel, c.spec, 12, false);
+        std::fflush(stdout);
+        std::_Exit(0);
+      }
       const vk::DecodePipeline c = vk::choose_decode_pipeline(*gpu, a);
       const auto& p = c.plan;
       std::printf("decode plan: workgroup %u, heads per lane group %u, head sets %u, lanes per row %u, keys per "

@@ -56,7 +56,7 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   if (!a.decode) {
     const attn::PrefillTile tile =
         attn::prefill_tile(kv.head_dim, std::min<uint64_t>(info_.shared_memory_bytes, kPrefillLocalBytes), a.config,
-                           info_.shared_memory_bytes);
+                           info_.shared_memory_bytes, info_.type == "cpu" ? 0 : attn::kGpuPrefillTileElems);
     std::string opts = base_options(kv, attn::kPrefillWorkgroup) + " -DLB_BQ=" + std::to_string(tile.rows) +
                        " -DLB_BK=" + std::to_string(tile.keys);
     cl_kernel k = kernel("attention.cl", opts, "lb_attention_prefill");

@@ -168,27 +168,29 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   }
 }
 
-std::optional<PrefillCoopmatPlan> AttentionKernels::prefill_coopmat_plan(uint32_t head_dim) const {
-  const std::optional<CoopmatShape>& shape = gpu_.coopmat_khr_shape();
+std::optional<PrefillCoopmatPlan> prefill_coopmat_plan(const Gpu& gpu, uint32_t head_dim) {
+  const std::optional<CoopmatShape>& shape = gpu.coopmat_khr_shape();
   if (!shape || !has_embedded_file("attention_prefill_coopmat_khr.spv")) return std::nullopt;
-  return plan_prefill_coopmat(head_dim, *shape, gpu_.info().subgroup_size, gpu_.limits().maxComputeSharedMemorySize,
-                              gpu_.limits().maxComputeWorkGroupInvocations);
+  return plan_prefill_coopmat(head_dim, *shape, gpu.info().subgroup_size, gpu.limits().maxComputeSharedMemorySize,
+                              gpu.limits().maxComputeWorkGroupInvocations);
+}
+
+PrefillPipeline choose_prefill_pipeline(const Gpu& gpu, const AttentionArgs& a, bool coopmat) {
+  const KvLayerArgs& kv = a.kv;
+  // The cooperative-matrix kernel where it is on and has a plan for this head dim, else the scalar one.
+  const std::optional<PrefillCoopmatPlan> cm = coopmat ? prefill_coopmat_plan(gpu, kv.head_dim) : std::nullopt;
+  if (cm) return {"attention_prefill_coopmat_khr", attn_spec(cm->workgroup, kv, cm->fm, cm->fn, cm->fk, cm->keys), cm->rows()};
+  const bool cpu = gpu.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const uint64_t shared = gpu.limits().maxComputeSharedMemorySize;
+  const attn::PrefillTile tile =
+      attn::prefill_tile(kv.head_dim, shared, a.config, shared, cpu ? 0 : attn::kGpuPrefillTileElems);
+  return {"attention_prefill", attn_spec(attn::kPrefillWorkgroup, kv, tile.rows, tile.keys), tile.rows};
 }
 
 void AttentionKernels::prefill(const AttentionArgs& a) {
   const KvLayerArgs& kv = a.kv;
-  // The cooperative-matrix kernel where it is on and has a plan for this head dim, else the scalar one.
-  const std::optional<PrefillCoopmatPlan> cm = prefill_coopmat_ ? prefill_coopmat_plan(kv.head_dim) : std::nullopt;
-  uint32_t tile_rows = 0;
-  std::vector<uint32_t> spec;
-  if (cm) {
-    tile_rows = cm->rows();
-    spec = attn_spec(cm->workgroup, kv, cm->fm, cm->fn, cm->fk, cm->keys);
-  } else {
-    const attn::PrefillTile tile = attn::prefill_tile(kv.head_dim, gpu_.limits().maxComputeSharedMemorySize, a.config);
-    tile_rows = tile.rows;
-    spec = attn_spec(attn::kPrefillWorkgroup, kv, tile.rows, tile.keys);
-  }
+  const PrefillPipeline choice = choose_prefill_pipeline(gpu_, a, prefill_coopmat_);
+  const uint32_t tile_rows = choice.tile_rows;
   const uint64_t rows = uint64_t(a.max_q) * (a.q_heads / kv.kv_heads);  // (query, query head) pairs per kv head
   const uint64_t gx = (rows + tile_rows - 1) / tile_rows;
   const uint64_t gy = uint64_t(a.batch) * kv.kv_heads;
@@ -197,8 +199,8 @@ void AttentionKernels::prefill(const AttentionArgs& a) {
   const BufferUse sink{&dummy_, 0, 16, true};
   auto b = bindings(a, whole(a.out, true, "the output"), sink);
   AttnPush p = attn_push(a);
-  last_kernel_ = cm ? "attention_prefill_coopmat_khr" : "attention_prefill";
-  const Pipeline& pipe = pipelines_.get(last_kernel_, 12, spec);
+  last_kernel_ = choice.kernel;
+  const Pipeline& pipe = pipelines_.get(choice.kernel, 12, choice.spec);
   stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
 }
 

@@ -34,6 +34,20 @@ struct DecodePipeline {
 };
 DecodePipeline choose_decode_pipeline(const Gpu& gpu, const AttentionArgs& a);
 
+// The cooperative-matrix prefill's plan for head dim d on this device: none without a usable KHR shape (Gpu),
+// without its shader in this build (glslang 13), or where no tile fits (prefill_coopmat_plan.hpp).
+std::optional<PrefillCoopmatPlan> prefill_coopmat_plan(const Gpu& gpu, uint32_t head_dim);
+
+// The prefill pipeline (the same way as choose_decode_pipeline): the cooperative-matrix kernel where `coopmat`
+// (it passed its first-use check) and it has a plan, else the scalar one; tile_rows = (query, head) rows per
+// workgroup.
+struct PrefillPipeline {
+  std::string kernel;
+  std::vector<uint32_t> spec;
+  uint32_t tile_rows = 0;
+};
+PrefillPipeline choose_prefill_pipeline(const Gpu& gpu, const AttentionArgs& a, bool coopmat);
+
 class AttentionKernels {
  public:
   AttentionKernels(const Gpu& gpu, Pipelines& pipelines, Stream& stream, Allocator& allocator,
@@ -42,9 +56,6 @@ class AttentionKernels {
 
   void kv_append(const KvAppendArgs& a);
   void attention(const AttentionArgs& a);
-  // The cooperative-matrix prefill's plan for head dim d: none without a usable KHR shape (Gpu), without its
-  // shader in this build (glslang 13), or where no tile fits (prefill_coopmat_plan.hpp).
-  std::optional<PrefillCoopmatPlan> prefill_coopmat_plan(uint32_t head_dim) const;
   // Whether prefills run the cooperative-matrix kernel (where it has a plan); off = the scalar kernel. The
   // device turns it on only after the kernel passed its first-use check (vk_prefill_check.hpp).
   void use_prefill_coopmat(bool on) { prefill_coopmat_ = on; }

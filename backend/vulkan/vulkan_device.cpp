@@ -350,7 +350,7 @@ class VulkanDevice final : public Device {
   // The cooperative-matrix prefill runs for a (KV format, head dim) only after it agreed with the scalar
   // prefill on this device once (vk_prefill_check.hpp); until then, and after a failure, the scalar one runs.
   bool prefill_coopmat_usable(int format, uint32_t head_dim) {
-    if (!attention_->prefill_coopmat_plan(head_dim)) return false;
+    if (!prefill_coopmat_plan(*gpu_, head_dim)) return false;
     FirstUse& state = prefill_checks_[{format, head_dim}];
     const FirstUseStep step = first_use_step(state, stream_->external());
     if (step == FirstUseStep::Check)
