@@ -181,7 +181,7 @@ std::vector<uint64_t> coopmat_launch(const KernelConfig& c, const Problem& p, co
   return {c.stages > 0 ? uint64_t(c.stages) : 2u, k_split, splits};
 }
 
-// attn::plan_decode tries the tuned keys per step first, then 4, then 2: keys=4 is the default's (on GPUs
+// attn::plan_decode tries the tuned keys per step first, then 4, then 2 (GPUs: then 1): keys=4 is the default's (on GPUs
 // up to head dim 128: above it their register budget may take fewer, so there it is a launch of its own); a
 // split of more pages than the context has is the whole context.
 std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, const detail::DeviceProfile& d) {

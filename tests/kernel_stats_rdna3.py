@@ -7,7 +7,7 @@ Checked: on RDNA3 (gfx1100, RX 7900 XTX) and RDNA2 (navi21) the default decode l
 Llama-3-8B's shape (Hq 32 / Hkv 8, D 128, 8k) takes 4 head sets (one query head per lane group) and keeps every
 register in registers (no spilled VGPRs, no scratch), as it does at GQA 8, head dim 64 / 256 and batch 16; the
 scalar prefill's default tile (512 queries, every head dim) and the default GEMM launches at M = 1 / 16 / 64 /
-256 do not spill either; a bad shape is refused with exit 2.
+256 do not spill either; a bad shape or KV format is refused with exit 2.
 Head dim 256 takes fewer keys per step (attn::kGpuMaxStepWords). The launch before both (--config "spread=1
 keys=4") spilled 124-360 VGPRs on gfx1100: printed, not asserted.
 
@@ -78,6 +78,9 @@ for family in ("gfx1100", "navi21"):
 rc, out = stats("gfx1100", "gemm", "--shape", "1,4096")
 if rc != 2 or "--shape wants M,N,K" not in out:
     failures.append(f"a bad --shape: exit {rc}, expected 2 and a message naming --shape\n{out}")
+rc, out = stats("gfx1100", "decode", "--kv-format", "int3")
+if rc != 2 or "int3" not in out:
+    failures.append(f"a bad --kv-format: exit {rc}, expected 2 and a message naming it\n{out}")
 
 for f in failures:
     print("FAILED:", f)

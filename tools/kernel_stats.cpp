@@ -4,7 +4,7 @@
 // made, so it also works where memory cannot be allocated, e.g. RADV's null device, which compiles for any
 // AMD family on a machine without one:
 //   RADV_FORCE_FAMILY=gfx1100 VK_DRIVER_FILES=/usr/share/vulkan/icd.d/radeon_icd.x86_64.json
-//     lowbit_kernel_stats decode --kv-format int4 --context 8192 --config spread=4
+//     lowbit_kernel_stats decode --kv-format int4 --context 8192 [--config "spread=1 keys=4"]
 //   ... lowbit_kernel_stats prefill --kv-format int8 --q-len 512 [--coopmat]
 //   ... lowbit_kernel_stats gemm --shape 1,4096,4096 [--fp16] [--path gemv|tiled|coopmat] [--config variant=1]
 // Prints the chosen shader, its specialization constants, the plan, then the statistics. A developer's
@@ -88,8 +88,18 @@ int main(int argc, char** argv) {
   gemm->add_option("--config", config, "GEMM knobs, as lowbit bench --config (e.g. variant=1 split=32)");
   CLI11_PARSE(app, argc, argv);
 
+  KernelConfig knobs;
+  int format = 0;
+  try {  // the arguments first: a bad one exits 2, naming it
+    knobs = config.empty() ? KernelConfig{} : lowbit::parse_kernel_config(config);
+    format = int(lowbit::parse_kv_format(kv_format));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lowbit_kernel_stats: %s\n", e.what());
+    return 2;
+  }
   try {
-    setenv("LOWBIT_VK_PIPELINE_STATS", "1", 0);  // the device enables VK_KHR_pipeline_executable_properties
+    setenv("LOWBIT_VK_PIPELINE_STATS", "1", 0);
+    setenv("LOWBIT_LOG", "warn", 0);  // the statistics are printed below, not also logged  // the device enables VK_KHR_pipeline_executable_properties
     setenv("MESA_SHADER_CACHE_DISABLE", "true", 0);  // a driver's cache hit may come without statistics
     auto instance = std::make_shared<vk::Instance>(false);
     auto pds = instance->physical_devices();
@@ -102,12 +112,11 @@ int main(int argc, char** argv) {
     auto* pipelines = new vk::Pipelines(*gpu, "");  // reads lowbit's pipeline cache, never writes it;
     std::printf("device %s, subgroup %u, shared memory %u\n", gpu->info().name.c_str(), gpu->info().subgroup_size,
                 gpu->limits().maxComputeSharedMemorySize);
-    const KernelConfig knobs = config.empty() ? KernelConfig{} : lowbit::parse_kernel_config(config);
     if (dec->parsed() || pre->parsed()) {
       const bool decode = dec->parsed();
       const uint32_t keys = decode ? context : q_len;
       lowbit::detail::AttentionArgs a;
-      a.kv.format = int(lowbit::parse_kv_format(kv_format));
+      a.kv.format = format;
       a.kv.kv_heads = kv_heads, a.kv.head_dim = head_dim, a.kv.page_size = page;
       a.kv.num_pages = batch * ((keys + page - 1) / page);
       a.batch = batch, a.q_heads = q_heads, a.max_kv = keys, a.max_blocks = (keys + page - 1) / page;
