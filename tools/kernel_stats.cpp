@@ -110,8 +110,9 @@ int main(int argc, char** argv) {
     // Never destroyed: RADV's null device crashes in vkDestroyDevice (Mesa 22.3), and the process ends here.
     auto* gpu = new vk::Gpu(instance, pds[size_t(device)], device);
     auto* pipelines = new vk::Pipelines(*gpu, "");  // reads lowbit's pipeline cache, never writes it;
-    std::printf("device %s, subgroup %u, shared memory %u\n", gpu->info().name.c_str(), gpu->info().subgroup_size,
-                gpu->limits().maxComputeSharedMemorySize);
+    std::printf("device %s, subgroup %u, shared memory %u, compute units %u (0: unknown)\n", gpu->info().name.c_str(),
+                gpu->info().subgroup_size, gpu->limits().maxComputeSharedMemorySize,
+                vk::device_profile(*gpu).compute_units);
     if (dec->parsed() || pre->parsed()) {
       const bool decode = dec->parsed();
       const uint32_t keys = decode ? context : q_len;
@@ -156,7 +157,8 @@ int main(int argc, char** argv) {
           gpu->coopmat() ? gpu->coopmat_variants().front() : vk::CoopmatVariant::Khr);
       std::printf("gemm plan: shared %u bytes, stages %u", c.shared_bytes, c.stages);
       if (a.path == lowbit::GemmPath::Gemv)
-        std::printf(", GEMV variant %u, K slices %u (%u rows each)", c.gemv.variant(), c.gemv.splits, c.gemv.k_split);
+        std::printf(", GEMV variant %u, K slices %u (%u rows each), %lu workgroups", c.gemv.variant(), c.gemv.splits,
+                    c.gemv.k_split, (unsigned long)c.gemv.workgroups());
       std::printf("\n");
       print_pipeline(*pipelines, *gpu, c.kernel, c.spec, 6, c.full_subgroups);
     }
