@@ -6,8 +6,9 @@ one, and runs nothing) through tools/kernel_stats.cpp, which builds the pipeline
 Checked: on RDNA3 (gfx1100, RX 7900 XTX) and RDNA2 (navi21) the default decode launch of every KV format at
 Llama-3-8B's shape (Hq 32 / Hkv 8, D 128, 8k) takes 4 head sets (one query head per lane group) and keeps every
 register in registers (no spilled VGPRs, no scratch), as it does at GQA 8, head dim 64 / 256 and batch 16; the
-scalar prefill's default tile (512 queries, every head dim) and the default GEMM launches at M = 1 / 16 / 64 /
-256 do not spill either; a bad shape or KV format is refused with exit 2.
+scalar prefill's default tile (512 queries, every head dim), kv_append (a decode step, 512 tokens) and the
+default GEMM launches at M = 1 / 16 / 64 / 256 do not spill either; a bad shape or KV format is refused with
+exit 2.
 Head dim 256 takes fewer keys per step (attn::kGpuMaxStepWords). The launch before both (--config "spread=1
 keys=4") spilled 124-360 VGPRs on gfx1100: printed, not asserted.
 
@@ -69,6 +70,9 @@ for family in ("gfx1100", "navi21"):
     for d in ("64", "128", "256"):
         for fmt in ("fp16", "int8", "int4"):
             expect_no_spills(family, f"prefill {fmt} head dim {d}", "prefill", "--kv-format", fmt, "--head-dim", d)
+    for fmt in ("fp16", "int8", "int4", "e4m3"):
+        for tokens in ("1", "512"):
+            expect_no_spills(family, f"kv_append {fmt} {tokens} tokens", "kv_append", "--kv-format", fmt, "--tokens", tokens)
     for shape in ("1,4096,4096", "16,4096,4096", "1,4096,14336", "64,4096,4096", "256,4096,4096"):
         expect_no_spills(family, f"gemm w4a16 {shape}", "gemm", "--shape", shape)
     rc, out = stats(family, "decode", "--kv-format", "int8", "--config", "spread=1 keys=4")

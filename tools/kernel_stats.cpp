@@ -1,11 +1,12 @@
 // kernel_stats.cpp — lowbit_kernel_stats: the driver's statistics (registers, spills, scratch, shared memory,
-// waves per SIMD: whatever VK_KHR_pipeline_executable_properties reports) of the attention (decode, prefill)
-// and GEMM pipelines lowbit's planners choose for a shape on a Vulkan device, compiled but never run. No buffer is
+// waves per SIMD: whatever VK_KHR_pipeline_executable_properties reports) of the attention (decode, prefill,
+// kv_append) and GEMM pipelines lowbit's planners choose for a shape on a Vulkan device, compiled but never run. No buffer is
 // made, so it also works where memory cannot be allocated, e.g. RADV's null device, which compiles for any
 // AMD family on a machine without one:
 //   RADV_FORCE_FAMILY=gfx1100 VK_DRIVER_FILES=/usr/share/vulkan/icd.d/radeon_icd.x86_64.json
 //     lowbit_kernel_stats decode --kv-format int4 --context 8192 [--config "spread=1 keys=4"]
 //   ... lowbit_kernel_stats prefill --kv-format int8 --q-len 512 [--coopmat]
+//   ... lowbit_kernel_stats kv_append --kv-format int4 --tokens 16
 //   ... lowbit_kernel_stats gemm --shape 1,4096,4096 [--fp16] [--path gemv|tiled|coopmat] [--config variant=1]
 // Prints the chosen shader, its specialization constants, the plan, then the statistics. A developer's
 // tool for kernel work (README "Compiler statistics without the GPU"); not installed.
@@ -77,6 +78,14 @@ int main(int argc, char** argv) {
   pre->add_flag("--coopmat", coopmat, "the cooperative-matrix kernel where the device has a plan for it");
   pre->add_option("--config", config, "prefill knobs, as lowbit bench --config (rows = BQ, keys = BK)");
 
+  auto* app_kv = app.add_subcommand("kv_append", "kv_append (quantize new K/V rows into the cache)");
+  uint32_t tokens = 1;
+  app_kv->add_option("--kv-format", kv_format, "fp16|int8|int4|e4m3|e5m2")->capture_default_str();
+  app_kv->add_option("--kv-heads", kv_heads)->capture_default_str();
+  app_kv->add_option("--head-dim", head_dim)->capture_default_str();
+  app_kv->add_option("--tokens", tokens, "new tokens (a decode step of batch B: B)")->capture_default_str();
+  app_kv->add_option("--config", config, "kv_append knobs (rows = rows per workgroup)");
+
   auto* gemm = app.add_subcommand("gemm", "W4A16 (or fp16) GEMM Y = X · Wᵀ");
   std::string shape = "1,4096,4096", path = "auto";
   bool fp16 = false;
@@ -113,7 +122,14 @@ int main(int argc, char** argv) {
     std::printf("device %s, subgroup %u, shared memory %u, compute units %u (0: unknown)\n", gpu->info().name.c_str(),
                 gpu->info().subgroup_size, gpu->limits().maxComputeSharedMemorySize,
                 vk::device_profile(*gpu).compute_units);
-    if (dec->parsed() || pre->parsed()) {
+    if (app_kv->parsed()) {
+      lowbit::detail::KvLayerArgs kv;
+      kv.format = format, kv.kv_heads = kv_heads, kv.head_dim = head_dim, kv.page_size = page;
+      const vk::KvAppendPipeline c = vk::choose_kv_append_pipeline(*gpu, kv, tokens, knobs.rows);
+      std::printf("kv_append plan: workgroup %u, rows per workgroup %u, lanes per row %u, %lu workgroups\n",
+                  c.plan.workgroup(), c.plan.rows_per_group, c.plan.lanes_per_row, (unsigned long)c.plan.groups);
+      print_pipeline(*pipelines, *gpu, c.kernel, c.spec, 11, c.shuffle);
+    } else if (dec->parsed() || pre->parsed()) {
       const bool decode = dec->parsed();
       const uint32_t keys = decode ? context : q_len;
       lowbit::detail::AttentionArgs a;

@@ -48,6 +48,16 @@ struct PrefillPipeline {
 };
 PrefillPipeline choose_prefill_pipeline(const Gpu& gpu, const AttentionArgs& a, bool coopmat);
 
+// The kv_append pipeline for `tokens` new tokens of layer `kv` (the same way): rows and lanes per workgroup
+// from attn::plan_kv_append, shuffles where whole subgroups are guaranteed; tuned_rows = KernelConfig::rows.
+struct KvAppendPipeline {
+  std::string kernel;
+  std::vector<uint32_t> spec;
+  attn::KvAppendPlan plan;
+  bool shuffle = false;
+};
+KvAppendPipeline choose_kv_append_pipeline(const Gpu& gpu, const KvLayerArgs& kv, uint64_t tokens, int tuned_rows);
+
 class AttentionKernels {
  public:
   AttentionKernels(const Gpu& gpu, Pipelines& pipelines, Stream& stream, Allocator& allocator,

@@ -22,6 +22,19 @@ const VulkanBuffer& vkbuf(const DeviceBuffer* b) { return *static_cast<const Vul
 
 }  // namespace
 
+KvAppendPipeline choose_kv_append_pipeline(const Gpu& gpu, const KvLayerArgs& kv, uint64_t tokens, int tuned_rows) {
+  const bool cpu = gpu.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+  const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
+  const uint32_t sg = attention_shuffle_lanes(gpu);
+  // a row's lanes reduced by shuffles only in whole subgroups (lanes per row <= the subgroup size)
+  const uint32_t whole = sg ? gpu.full_subgroups_max() : 1;
+  const uint64_t rows = tokens * kv.kv_heads;
+  const attn::KvAppendPlan plan = attn::plan_kv_append(kv.head_dim, 2 * rows, sg ? sg : 8, target, whole, tuned_rows);
+  const bool shuffle = sg && plan.workgroup() % whole == 0;
+  return {shuffle ? "kv_append_sg" : "kv_append",
+          {plan.workgroup(), uint32_t(kv.format), kv.head_dim, plan.rows_per_group, plan.lanes_per_row}, plan, shuffle};
+}
+
 void AttentionKernels::kv_append(const KvAppendArgs& a) {
   const KvLayerArgs& kv = a.kv;
   attn::check_head_dim(kv.head_dim, "vulkan");
@@ -36,9 +49,6 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
     if (step == 0)
       throw Error(ErrorCode::Unsupported, "vulkan kv_append: one token's rows exceed the storage-buffer range");
   }
-  const bool cpu = gpu_.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
-  const uint64_t target = cpu ? 2 * std::max(1u, std::thread::hardware_concurrency()) : 512;
-  const uint32_t sg = attention_shuffle_lanes(gpu_);
   const bool ints = attn::kv_int_format(kv.format), fp8 = attn::kv_fp8_format(kv.format);
   const BufferUse scratch{&dummy_, 0, 16, true};  // the shader may write 5..8: never read-only
   const BufferUse none{&dummy_, 0, 16, false};
@@ -51,13 +61,9 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
   stream_.begin_op();
   for (uint64_t t0 = 0; t0 < a.tokens; t0 += step) {
     const uint64_t n = std::min(step, a.tokens - t0), rows = n * kv.kv_heads;
-    // a row's lanes reduced by shuffles only in whole subgroups (lanes per row <= the subgroup size)
-    const uint32_t whole = sg ? gpu_.full_subgroups_max() : 1;
-    const attn::KvAppendPlan plan = attn::plan_kv_append(kv.head_dim, 2 * rows, sg ? sg : 8, target, whole, a.config.rows);
-    const bool shuffle = sg && plan.workgroup() % whole == 0;
-    const std::vector<uint32_t> spec = {plan.workgroup(), uint32_t(kv.format), kv.head_dim, plan.rows_per_group,
-                                        plan.lanes_per_row};
-    const Pipeline& pipe = pipelines_.get(shuffle ? "kv_append_sg" : "kv_append", 11, spec, shuffle);
+    const KvAppendPipeline choice = choose_kv_append_pipeline(gpu_, kv, n, a.config.rows);
+    const attn::KvAppendPlan& plan = choice.plan;
+    const Pipeline& pipe = pipelines_.get(choice.kernel, 11, choice.spec, choice.shuffle);
     std::array<BufferUse, 11> b = {
         BufferUse{&kb, t0 * row_bytes, std::min(kb.capacity() - t0 * row_bytes, range), false},
         BufferUse{&vb, t0 * row_bytes, std::min(vb.capacity() - t0 * row_bytes, range), false},
