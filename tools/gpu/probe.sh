@@ -46,7 +46,6 @@ step 40 dec_32k $L bench --op attention --backend vulkan --context 32768 --kv-fo
 # the decode tests on the GPU (validation layer on)
 TEST_TIMEOUT=60 LOG_AS=test_decode suite test_attention_gpu 4 --gtest_filter='*Decode*:*Split*:*Merge*'
 
-
 # int4 GEMV from DRAM: the default (shipped H100 rows), then the staged form with 32 / 64 K slices
 GS="1,4096,4096;4,4096,4096;16,4096,4096;1,14336,4096;16,14336,4096;1,4096,14336"
 step 20 gemv_default $L bench --op w4a16 --backend vulkan --shapes "$GS" --peak-shape 0 --flush-mib 256 --iters 20 --json "$o/gemv_default.json"
