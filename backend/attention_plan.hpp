@@ -44,7 +44,8 @@ inline constexpr uint32_t kGpuHeadSets = 4;
 // as the step's K and V codes (keys x the lane's slice of a row x the code's bits, twice: K and V) plus its q
 // slices and accumulators (2 x slice x heads). That count matches what RADV compiled for gfx1100 at Hq 32 /
 // Hkv 8 with 4 head sets: 48 or fewer never spilled, 64 did (head dim 256: int8 / e4m3 with 4 keys spilled 103
-// / 19 VGPRs, fp16 with 2 keys 2; with 2 / 2 / 1 none); head dims 64 / 128 keep 4 keys in every format.
+// / 19 VGPRs, fp16 with 2 keys 2; with 2 / 2 / 1 none; the same at 80 / 96, whose 8 lanes per row hold 16
+// elements each: int8 with 4 keys 133, fp16 with 2 keys 2); head dims 64 / 128 keep 4 keys in every format.
 inline constexpr uint32_t kGpuMaxStepWords = 48;
 
 // Decode workgroup on CPU devices with whole rows per invocation (lavapipe, PoCL): one SIMD vector of

@@ -5,7 +5,7 @@ one, and runs nothing) through tools/kernel_stats.cpp, which builds the pipeline
 
 Checked: on RDNA3 (gfx1100, RX 7900 XTX) and RDNA2 (navi21) the default decode launch of every KV format at
 Llama-3-8B's shape (Hq 32 / Hkv 8, D 128, 8k) takes 4 head sets (one query head per lane group) and keeps every
-register in registers (no spilled VGPRs, no scratch), as it does at GQA 8, head dim 64 / 256 and batch 16; the
+register in registers (no spilled VGPRs, no scratch), as it does at GQA 8, head dim 64 / 96 / 256 and batch 16; the
 scalar prefill's default tile (512 queries, every head dim), kv_append (a decode step, 512 tokens) and the
 default GEMM launches at M = 1 / 16 / 64 / 256 do not spill either; a bad shape or KV format is refused with
 exit 2.
@@ -66,6 +66,8 @@ for family in ("gfx1100", "navi21"):
     expect_no_spills(family, "decode int8 GQA 8", "decode", "--kv-format", "int8", "--q-heads", "64")
     expect_no_spills(family, "decode int8 head dim 64", "decode", "--kv-format", "int8", "--head-dim", "64")
     expect_no_spills(family, "decode fp16 head dim 256", "decode", "--kv-format", "fp16", "--head-dim", "256")
+    for fmt in ("fp16", "int8"):  # 8 lanes per row, slices of 16 elements: fewer keys, as at 256
+        expect_no_spills(family, f"decode {fmt} head dim 96", "decode", "--kv-format", fmt, "--head-dim", "96")
     expect_no_spills(family, "decode int4 batch 16", "decode", "--kv-format", "int4", "--batch", "16")
     for d in ("64", "128", "256"):
         for fmt in ("fp16", "int8", "int4"):

@@ -360,7 +360,7 @@ TEST(TuneFamilies, DecodeHeadSetsSpreadTheWorkgroupsHeadsOverItsLaneGroups) {
 }
 
 // The GPU defaults (Vulkan and OpenCL on GPUs): 4 head sets (attn::kGpuHeadSets: a lane group serves one head
-// at GQA 4) and keys per step within attn::kGpuMaxStepWords: 4 at head dims 64 / 128 in every format; at 256
+// at GQA 4) and keys per step within attn::kGpuMaxStepWords: 4 at head dims 64 / 128 in every format; at 96 and 256
 // (a lane's slice of a row is 16 elements) int4 keeps 4, the 8-bit formats take 2 and fp16 1; a tuned count
 // is taken as asked; with no budget (CPU devices) 4 as before.
 TEST(TuneFamilies, DecodeGpuDefaultsKeepALanesStepWithinTheRegisterBudget) {
@@ -380,10 +380,11 @@ TEST(TuneFamilies, DecodeGpuDefaultsKeepALanesStepWithinTheRegisterBudget) {
       EXPECT_EQ(p.heads_per_group, 1u) << "format " << f << " head dim " << d;
       EXPECT_EQ(p.keys_per_step, 4u) << "format " << f << " head dim " << d;
     }
-  for (auto [f, keys] : {std::pair{0, 1u}, {1, 2u}, {2, 4u}, {3, 2u}, {4, 2u}}) {
-    EXPECT_EQ(plan(f, 256).keys_per_step, keys) << "format " << f << " head dim 256";
-    EXPECT_EQ(plan(f, 256, 0).keys_per_step, 4u) << "format " << f << " head dim 256, no budget";
-  }
+  for (auto [f, keys] : {std::pair{0, 1u}, {1, 2u}, {2, 4u}, {3, 2u}, {4, 2u}})
+    for (uint32_t d : {96u, 256u}) {  // 16 elements of a row per lane (96: 8 lanes, 256: 16)
+      EXPECT_EQ(plan(f, d).keys_per_step, keys) << "format " << f << " head dim " << d;
+      EXPECT_EQ(plan(f, d, 0).keys_per_step, 4u) << "format " << f << " head dim " << d << ", no budget";
+    }
   a.config.keys = 4;
   EXPECT_EQ(plan(0, 256).keys_per_step, 4u) << "a tuned count is taken as asked";
 }
