@@ -38,11 +38,10 @@ std::string join(const std::vector<uint32_t>& v) {
   return s;
 }
 
-// Compiles (shader, spec) on the device with statistics captured and prints them, one executable per line.
-void print_pipeline(vk::Pipelines& pipelines, const vk::Gpu& gpu, const std::string& shader,
-                    const std::vector<uint32_t>& spec, uint32_t bindings, bool full_subgroups) {
-  const vk::Pipeline& p = pipelines.get(shader, bindings, spec, full_subgroups);
-  std::printf("pipeline %s [%s]%s\n", shader.c_str(), join(spec).c_str(), full_subgroups ? " full subgroups" : "");
+// Compiles the chosen pipeline on the device with statistics captured and prints them.
+void print_pipeline(vk::Pipelines& pipelines, const vk::Gpu& gpu, const vk::PipelineChoice& c, uint32_t bindings) {
+  const vk::Pipeline& p = pipelines.get(c, bindings);
+  std::printf("pipeline %s [%s]%s\n", c.kernel.c_str(), join(c.spec).c_str(), c.full_subgroups ? " full subgroups" : "");
   std::printf("  %s\n", vk::pipeline_statistics_text(gpu.device(), p.pipeline.get()).c_str());
 }
 
@@ -128,7 +127,7 @@ int main(int argc, char** argv) {
       const vk::KvAppendPipeline c = vk::choose_kv_append_pipeline(*gpu, kv, tokens, knobs.rows);
       std::printf("kv_append plan: workgroup %u, rows per workgroup %u, lanes per row %u, %lu workgroups\n",
                   c.plan.workgroup(), c.plan.rows_per_group, c.plan.lanes_per_row, (unsigned long)c.plan.groups);
-      print_pipeline(*pipelines, *gpu, c.kernel, c.spec, 11, c.shuffle);
+      print_pipeline(*pipelines, *gpu, c, 11);
     } else if (dec->parsed() || pre->parsed()) {
       const bool decode = dec->parsed();
       const uint32_t keys = decode ? context : q_len;
@@ -144,7 +143,7 @@ int main(int argc, char** argv) {
       if (!decode) {
         const vk::PrefillPipeline c = vk::choose_prefill_pipeline(*gpu, a, coopmat);
         std::printf("prefill plan: %u (query, head) rows per workgroup\n", c.tile_rows);
-        print_pipeline(*pipelines, *gpu, c.kernel, c.spec, 12, false);
+        print_pipeline(*pipelines, *gpu, c, 12);
         std::fflush(stdout);
         std::_Exit(0);
       }
@@ -154,7 +153,7 @@ int main(int argc, char** argv) {
                   "step %u, chunk %u, splits %u, chunks %u\n",
                   p.workgroup, p.heads_per_group, p.head_sets, p.lanes_per_row, p.keys_per_step, p.chunk_elems,
                   p.splits, p.chunks);
-      print_pipeline(*pipelines, *gpu, c.kernel, c.spec, 12, c.shuffle);
+      print_pipeline(*pipelines, *gpu, c, 12);
     } else {
       lowbit::detail::GemmArgs a;
       if (std::sscanf(shape.c_str(), "%lu,%lu,%lu", &a.m, &a.n, &a.k) != 3 || !a.m || !a.n || !a.k) {
@@ -176,7 +175,7 @@ int main(int argc, char** argv) {
         std::printf(", GEMV variant %u, K slices %u (%u rows each), %lu workgroups", c.gemv.variant(), c.gemv.splits,
                     c.gemv.k_split, (unsigned long)c.gemv.workgroups());
       std::printf("\n");
-      print_pipeline(*pipelines, *gpu, c.kernel, c.spec, 6, c.full_subgroups);
+      print_pipeline(*pipelines, *gpu, c, 6);
     }
     std::fflush(stdout);
     std::_Exit(0);  // skip the destructors (above)

@@ -129,10 +129,11 @@ DecodePipeline choose_decode_pipeline(const Gpu& gpu, const AttentionArgs& a) {
                         !cpu ? attn::kGpuMaxLaneElems : lane_cap == 1 ? attn::kCpuWholeRowLaneElems : attn::kMaxLaneElems,
                         wg, !cpu ? attn::kGpuHeadSets : lane_cap == 1 ? attn::kCpuWholeRowHeadSets : 1u,
                         cpu ? 0u : attn::kGpuMaxStepWords);
-  return {shuffle ? "attention_decode_sg" : "attention_decode",
-          attn_spec(plan.workgroup, a.kv, plan.heads_per_group, plan.lanes_per_row, plan.keys_per_step,
-                    attn::decode_prefetch(a.config, cpu) ? 1u : 0u, plan.chunk_elems, plan.merge_slice, plan.head_sets),
-          plan, shuffle};
+  return {{shuffle ? "attention_decode_sg" : "attention_decode",
+           attn_spec(plan.workgroup, a.kv, plan.heads_per_group, plan.lanes_per_row, plan.keys_per_step,
+                     attn::decode_prefetch(a.config, cpu) ? 1u : 0u, plan.chunk_elems, plan.merge_slice, plan.head_sets),
+           shuffle},
+          plan};
 }
 
 void AttentionKernels::decode(const AttentionArgs& a) {
@@ -158,7 +159,7 @@ void AttentionKernels::decode(const AttentionArgs& a) {
   }
   auto b = bindings(a, plan.splits > 1 ? sink : whole(a.out, true, "the output"), part);
   last_kernel_ = choice.kernel;
-  const Pipeline& dec = pipelines_.get(choice.kernel, 12, choice.spec, choice.shuffle);
+  const Pipeline& dec = pipelines_.get(choice, 12);
   stream_.dispatch(dec, b, &p, sizeof p, plan.splits, uint32_t(gy));
   if (plan.splits > 1) {
     b[10] = whole(a.out, true, "the output");
@@ -179,12 +180,12 @@ PrefillPipeline choose_prefill_pipeline(const Gpu& gpu, const AttentionArgs& a, 
   const KvLayerArgs& kv = a.kv;
   // The cooperative-matrix kernel where it is on and has a plan for this head dim, else the scalar one.
   const std::optional<PrefillCoopmatPlan> cm = coopmat ? prefill_coopmat_plan(gpu, kv.head_dim) : std::nullopt;
-  if (cm) return {"attention_prefill_coopmat_khr", attn_spec(cm->workgroup, kv, cm->fm, cm->fn, cm->fk, cm->keys), cm->rows()};
+  if (cm) return {{"attention_prefill_coopmat_khr", attn_spec(cm->workgroup, kv, cm->fm, cm->fn, cm->fk, cm->keys)}, cm->rows()};
   const bool cpu = gpu.props().deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
   const uint64_t shared = gpu.limits().maxComputeSharedMemorySize;
   const attn::PrefillTile tile =
       attn::prefill_tile(kv.head_dim, shared, a.config, shared, cpu ? 0 : attn::kGpuPrefillTileElems);
-  return {"attention_prefill", attn_spec(attn::kPrefillWorkgroup, kv, tile.rows, tile.keys), tile.rows};
+  return {{"attention_prefill", attn_spec(attn::kPrefillWorkgroup, kv, tile.rows, tile.keys)}, tile.rows};
 }
 
 void AttentionKernels::prefill(const AttentionArgs& a) {
@@ -200,7 +201,7 @@ void AttentionKernels::prefill(const AttentionArgs& a) {
   auto b = bindings(a, whole(a.out, true, "the output"), sink);
   AttnPush p = attn_push(a);
   last_kernel_ = choice.kernel;
-  const Pipeline& pipe = pipelines_.get(choice.kernel, 12, choice.spec);
+  const Pipeline& pipe = pipelines_.get(choice, 12);
   stream_.dispatch(pipe, b, &p, sizeof p, uint32_t(gx), uint32_t(gy));
 }
 

@@ -23,14 +23,11 @@ namespace lowbit::detail::vk {
 // multiple of Gpu::full_subgroups_max()).
 uint32_t attention_shuffle_lanes(const Gpu& gpu);
 
-// The decode pipeline for a's shapes and knobs on this device: the shader, its specialization constants,
-// the plan (workgroups, splits) and whether it needs full subgroups. Reads only a's shape fields, not its
+// The decode pipeline for a's shapes and knobs on this device: the shader, its specialization constants and
+// whether it needs full subgroups (the shuffle variant), with the plan (workgroups, splits). Reads only a's shape fields, not its
 // buffers, so tools/kernel_stats compiles the same pipelines on devices it cannot run on.
-struct DecodePipeline {
-  std::string kernel;
-  std::vector<uint32_t> spec;
+struct DecodePipeline : PipelineChoice {
   attn::DecodePlan plan;
-  bool shuffle = false;
 };
 DecodePipeline choose_decode_pipeline(const Gpu& gpu, const AttentionArgs& a);
 
@@ -41,20 +38,15 @@ std::optional<PrefillCoopmatPlan> prefill_coopmat_plan(const Gpu& gpu, uint32_t 
 // The prefill pipeline (the same way as choose_decode_pipeline): the cooperative-matrix kernel where `coopmat`
 // (it passed its first-use check) and it has a plan, else the scalar one; tile_rows = (query, head) rows per
 // workgroup.
-struct PrefillPipeline {
-  std::string kernel;
-  std::vector<uint32_t> spec;
+struct PrefillPipeline : PipelineChoice {
   uint32_t tile_rows = 0;
 };
 PrefillPipeline choose_prefill_pipeline(const Gpu& gpu, const AttentionArgs& a, bool coopmat);
 
 // The kv_append pipeline for `tokens` new tokens of layer `kv` (the same way): rows and lanes per workgroup
 // from attn::plan_kv_append, shuffles where whole subgroups are guaranteed; tuned_rows = KernelConfig::rows.
-struct KvAppendPipeline {
-  std::string kernel;
-  std::vector<uint32_t> spec;
+struct KvAppendPipeline : PipelineChoice {
   attn::KvAppendPlan plan;
-  bool shuffle = false;
 };
 KvAppendPipeline choose_kv_append_pipeline(const Gpu& gpu, const KvLayerArgs& kv, uint64_t tokens, int tuned_rows);
 

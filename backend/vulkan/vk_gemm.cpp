@@ -120,7 +120,7 @@ GemmLaunch GemmKernels::gemm(const GemmArgs& a) {
   }
   const VulkanBuffer& out = splits > 1 ? *partials : y;
 
-  const Pipeline& pipe = pipelines_.get(choice.kernel, 6, choice.spec, choice.full_subgroups);
+  const Pipeline& pipe = pipelines_.get(choice, 6);
   GemmLaunch launch{.kernel = choice.kernel, .invocations_per_workgroup = choice.spec[0],
                     .shared_bytes = choice.shared_bytes, .stages = choice.stages, .split_k = splits};
   if (gemv) launch.k_partitions = a.w4 ? gp.kp : gp.wg / gp.cols;

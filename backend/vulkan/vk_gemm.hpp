@@ -20,10 +20,7 @@ bool gemm_f16_dequant(const Gpu& gpu);
 // whether it needs full subgroups, the GEMV plan / tile it came from, its shared memory and K-pipeline depth.
 // Reads only a's shape fields, not its buffers, so tools/kernel_stats compiles the same pipelines on devices
 // it cannot run on. Throws Unsupported for a cooperative-matrix variant the device does not enable.
-struct GemmPipeline {
-  std::string kernel;
-  std::vector<uint32_t> spec;
-  bool full_subgroups = false;
+struct GemmPipeline : PipelineChoice {
   GemvPlan gemv;      // GemmPath::Gemv
   TiledConfig tiled;  // GemmPath::Tiled (planned for every path)
   uint32_t shared_bytes = 0, stages = 1;

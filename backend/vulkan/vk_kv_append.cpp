@@ -31,8 +31,9 @@ KvAppendPipeline choose_kv_append_pipeline(const Gpu& gpu, const KvLayerArgs& kv
   const uint64_t rows = tokens * kv.kv_heads;
   const attn::KvAppendPlan plan = attn::plan_kv_append(kv.head_dim, 2 * rows, sg ? sg : 8, target, whole, tuned_rows);
   const bool shuffle = sg && plan.workgroup() % whole == 0;
-  return {shuffle ? "kv_append_sg" : "kv_append",
-          {plan.workgroup(), uint32_t(kv.format), kv.head_dim, plan.rows_per_group, plan.lanes_per_row}, plan, shuffle};
+  return {{shuffle ? "kv_append_sg" : "kv_append",
+           {plan.workgroup(), uint32_t(kv.format), kv.head_dim, plan.rows_per_group, plan.lanes_per_row}, shuffle},
+          plan};
 }
 
 void AttentionKernels::kv_append(const KvAppendArgs& a) {
@@ -63,7 +64,7 @@ void AttentionKernels::kv_append(const KvAppendArgs& a) {
     const uint64_t n = std::min(step, a.tokens - t0), rows = n * kv.kv_heads;
     const KvAppendPipeline choice = choose_kv_append_pipeline(gpu_, kv, n, a.config.rows);
     const attn::KvAppendPlan& plan = choice.plan;
-    const Pipeline& pipe = pipelines_.get(choice.kernel, 11, choice.spec, choice.shuffle);
+    const Pipeline& pipe = pipelines_.get(choice, 11);
     std::array<BufferUse, 11> b = {
         BufferUse{&kb, t0 * row_bytes, std::min(kb.capacity() - t0 * row_bytes, range), false},
         BufferUse{&vb, t0 * row_bytes, std::min(vb.capacity() - t0 * row_bytes, range), false},

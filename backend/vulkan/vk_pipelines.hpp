@@ -14,6 +14,14 @@
 
 namespace lowbit::detail::vk {
 
+// A pipeline a recorder chose (the choose_*_pipeline functions): the shader, its specialization constants
+// (spec[i] = constant i) and whether it must run with full subgroups (Pipelines::get).
+struct PipelineChoice {
+  std::string kernel;
+  std::vector<uint32_t> spec;
+  bool full_subgroups = false;
+};
+
 struct Pipeline {
   PipelineHandle pipeline;
   VkPipelineLayout layout = VK_NULL_HANDLE;         // owned by Pipelines
@@ -38,6 +46,9 @@ class Pipelines {
   // full_subgroups: created with REQUIRE_FULL_SUBGROUPS (only where Gpu::full_subgroups_max() is set).
   const Pipeline& get(const std::string& shader, uint32_t bindings, const std::vector<uint32_t>& spec,
                       bool full_subgroups = false);
+  const Pipeline& get(const PipelineChoice& c, uint32_t bindings) {
+    return get(c.kernel, bindings, c.spec, c.full_subgroups);
+  }
   const std::filesystem::path& cache_file() const { return cache_file_; }
   void save_cache() const;
 
