@@ -19,6 +19,14 @@ namespace {
 const tune::Limits kSmall{.max_workgroup = 64, .shared_bytes = 16384, .subgroup = 8, .cpu = true};
 const tune::Limits kBig{.max_workgroup = 1024, .shared_bytes = 65536, .subgroup = 32, .cpu = false};
 
+// One decode step of Llama-3-8B's attention for the decode planner: batch 1, Hq 32 / Hkv 8, 8k keys, pages of 16.
+detail::AttentionArgs llama3_8b_decode(uint32_t head_dim = 128, int format = 0) {
+  detail::AttentionArgs a;
+  a.q_heads = 32, a.batch = 1, a.max_kv = 8192;
+  a.kv.kv_heads = 8, a.kv.head_dim = head_dim, a.kv.page_size = 16, a.kv.format = format;
+  return a;
+}
+
 std::vector<KernelConfig> candidates(const char* family, const tune::Limits& l, const tune::Problem& p) {
   auto c = tune::candidates(tune::family(family), l, p);
   EXPECT_FALSE(c.empty());
@@ -282,9 +290,7 @@ TEST(TuneFamilies, DecodeWholeRowsMergeTheHeadDimInSlicesWhereSharedMemoryIsShor
 // same head count); a tuned chunk as asked where the format has it (fp16: 8 only).
 TEST(TuneFamilies, DecodeChunkKeepsTheLaneWithinTheRegisterBudget) {
   namespace attn = detail::attn;
-  detail::AttentionArgs a;
-  a.q_heads = 32, a.batch = 1, a.max_kv = 8192;
-  a.kv.kv_heads = 8, a.kv.head_dim = 128, a.kv.page_size = 16;
+  detail::AttentionArgs a = llama3_8b_decode();
   auto plan = [&](int format, uint32_t budget, uint32_t lane_cap = 16) {
     a.kv.format = format;
     return attn::plan_decode(a, 512, lane_cap, true, 49152, budget);
@@ -320,9 +326,7 @@ TEST(TuneFamilies, DecodeChunkKeepsTheLaneWithinTheRegisterBudget) {
 // the sets take 4 heads each, so one workgroup serves all 8.
 TEST(TuneFamilies, DecodeHeadSetsSpreadTheWorkgroupsHeadsOverItsLaneGroups) {
   namespace attn = detail::attn;
-  detail::AttentionArgs a;
-  a.q_heads = 32, a.batch = 1, a.max_kv = 8192;
-  a.kv.kv_heads = 8, a.kv.head_dim = 128, a.kv.page_size = 16, a.kv.format = 2;
+  detail::AttentionArgs a = llama3_8b_decode(128, 2);
   auto plan = [&](int spread) {
     a.config.spread = spread;
     return attn::plan_decode(a, 512, 16, true, 49152, attn::kGpuMaxLaneElems);
@@ -365,9 +369,7 @@ TEST(TuneFamilies, DecodeHeadSetsSpreadTheWorkgroupsHeadsOverItsLaneGroups) {
 // is taken as asked; with no budget (CPU devices) 4 as before.
 TEST(TuneFamilies, DecodeGpuDefaultsKeepALanesStepWithinTheRegisterBudget) {
   namespace attn = detail::attn;
-  detail::AttentionArgs a;
-  a.q_heads = 32, a.batch = 1, a.max_kv = 8192;
-  a.kv.kv_heads = 8, a.kv.page_size = 16;
+  detail::AttentionArgs a = llama3_8b_decode();
   auto plan = [&](int format, uint32_t d, uint32_t budget = attn::kGpuMaxStepWords) {
     a.kv.format = format, a.kv.head_dim = d;
     return attn::plan_decode(a, 512, 16, true, 65536, attn::kGpuMaxLaneElems, attn::kWorkgroup, attn::kGpuHeadSets,
