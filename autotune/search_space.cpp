@@ -190,9 +190,12 @@ std::vector<uint64_t> decode_launch(const KernelConfig& c, const Problem& p, con
   // (it is min(G, 8) at head dim 128): each value is its own launch; so is each chunk (elems), whose
   // default depends on the backend's lanes per row and register budget, and each lanes per row but CPU
   // devices' 1 (whole rows: their default on both APIs; a GPU's default depends on the API), and each
-  // head-set count but a GPU's attn::kGpuHeadSets (4; a CPU device's default depends on the API: lavapipe 2, PoCL 1)
+  // head-set count but the one the device's planner picks for those lanes (attn::default_head_sets: a GPU's 4,
+  // lavapipe's 2 with whole rows, PoCL's 1)
   const uint64_t lanes = d.cpu && c.lanes == 1 ? 0u : uint64_t(c.lanes);
-  const uint64_t spread = !d.cpu && uint32_t(c.spread) == detail::attn::kGpuHeadSets ? 0u : uint64_t(c.spread);
+  const uint32_t lane_cap = c.lanes > 0 ? uint32_t(c.lanes) : d.cpu ? 1u : 0u;
+  const uint64_t spread =
+      uint32_t(c.spread) == detail::attn::default_head_sets(d.cpu, lane_cap, d.whole_row_head_sets) ? 0u : uint64_t(c.spread);
   const bool keys4_default = d.cpu || p.head_dim <= 128;
   return {c.keys == 4 && keys4_default ? 0u : uint64_t(c.keys), c.split > 0 ? std::min<uint64_t>(uint64_t(c.split), pages) : 0,
           uint64_t(c.rows), uint64_t(c.elems), lanes, spread};

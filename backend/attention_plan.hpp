@@ -48,6 +48,14 @@ inline constexpr uint32_t kGpuHeadSets = 4;
 // elements each: int8 with 4 keys 133, fp16 with 2 keys 2); head dims 64 / 128 keep 4 keys in every format.
 inline constexpr uint32_t kGpuMaxStepWords = 48;
 
+// Decode's head sets when KernelConfig::spread leaves them to the planner: kGpuHeadSets on GPUs; on CPU
+// devices an invocation holding whole key rows (lane cap 1) takes its API's `whole_row_sets`
+// (DeviceProfile::whole_row_head_sets: lavapipe kCpuWholeRowHeadSets, PoCL 1), any other lane layout 1.
+// The backends' planners and the tuner's launch key (autotune/search_space.cpp) both call this.
+inline uint32_t default_head_sets(bool cpu, uint32_t lane_cap, uint32_t whole_row_sets) {
+  return !cpu ? kGpuHeadSets : lane_cap == 1 ? whole_row_sets : 1u;
+}
+
 // Decode workgroup on CPU devices with whole rows per invocation (lavapipe, PoCL): one SIMD vector of
 // invocations, the device's subgroup size (8 on a 256-bit CPU; 8 where it reports none). Measured
 // (one thread, Hq 32 / Hkv 8, D 128): 8 against 32 / 128 invocations — lavapipe 1k fp16 8.7 -> 6.5 ms,

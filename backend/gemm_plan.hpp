@@ -26,6 +26,7 @@ struct DeviceProfile {
   bool gemv_partitions = false;  // GEMV: K partitions inside workgroups (measured slower on an H100: opt-in)
   uint32_t shuffle_lanes = 0;    // subgroup size where full subgroups may shuffle in compute shaders, else 0
   bool gemv_lanes = false;       // GEMV: the lane-reduced form at every M (tests; GPUs pick it by shape)
+  uint32_t whole_row_head_sets = 1;  // attention decode, CPU devices with whole key rows per invocation: default head sets
 };
 
 // $LOWBIT_DEVICE_PROFILE=gpu:<compute units>[:kp|:lanes] plans a CPU driver's launches as for a GPU with

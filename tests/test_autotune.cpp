@@ -12,6 +12,7 @@
 #include <set>
 
 #include "autotune/budget_split.hpp"
+#include "backend/attention_plan.hpp"
 #include "autotune/search_space.hpp"
 #include "autotune/shipped.hpp"
 #include "autotune/tuner.hpp"
@@ -160,8 +161,18 @@ TEST(SearchSpace, CandidatesThatLaunchTheSameAreCollapsedBeforeTiming) {
   EXPECT_EQ(decode.launch({.spread = 4}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu))
       << "four head sets are a GPU's default";
   EXPECT_NE(decode.launch({.spread = 1}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu));
-  EXPECT_NE(decode.launch({.spread = 1}, {.m = 1, .k = 512}, prof), decode.launch({}, {.m = 1, .k = 512}, prof))
-      << "a CPU device's default head sets depend on the API";
+  // A CPU device's default head sets depend on the API (whole rows: lavapipe 2, PoCL 1) and on the lanes.
+  EXPECT_EQ(decode.launch({.spread = 1}, {.m = 1, .k = 512}, prof), decode.launch({}, {.m = 1, .k = 512}, prof))
+      << "one head set is PoCL's default";
+  EXPECT_NE(decode.launch({.spread = 2}, {.m = 1, .k = 512}, prof), decode.launch({}, {.m = 1, .k = 512}, prof));
+  detail::DeviceProfile lavapipe = prof;
+  lavapipe.whole_row_head_sets = detail::attn::kCpuWholeRowHeadSets;
+  EXPECT_EQ(decode.launch({.spread = 2}, {.m = 1, .k = 512}, lavapipe), decode.launch({}, {.m = 1, .k = 512}, lavapipe))
+      << "two head sets are lavapipe's default with whole rows";
+  EXPECT_NE(decode.launch({.spread = 1}, {.m = 1, .k = 512}, lavapipe), decode.launch({}, {.m = 1, .k = 512}, lavapipe));
+  EXPECT_EQ(decode.launch({.lanes = 4, .spread = 1}, {.m = 1, .k = 512}, lavapipe),
+            decode.launch({.lanes = 4}, {.m = 1, .k = 512}, lavapipe))
+      << "lanes per row other than whole rows take one head set";
   EXPECT_NE(decode.launch({.spread = 2}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu));
   EXPECT_EQ(decode.launch({.keys = 4}, {.m = 1, .k = 512}, gpu), decode.launch({}, {.m = 1, .k = 512}, gpu));
   EXPECT_NE(decode.launch({.keys = 4}, {.m = 1, .k = 512, .head_dim = 256}, gpu),

@@ -74,7 +74,8 @@ void OpenClDevice::attention(const AttentionArgs& a) {
   attn::DecodePlan plan = attn::plan_decode(a, uint64_t(2) * std::max<cl_uint>(1, max_compute_units_), lane_cap,
                                             false, info_.shared_memory_bytes,
                                             cpu ? attn::kCpuMaxLaneElems : attn::kGpuMaxLaneElems, wg,
-                                            cpu ? 1u : attn::kGpuHeadSets, cpu ? 0u : attn::kGpuMaxStepWords);
+                                            attn::default_head_sets(cpu, lane_cap, profile_.whole_row_head_sets),
+                                            cpu ? 0u : attn::kGpuMaxStepWords);
   if (plan.merge_slice != kv.head_dim)  // (attention.cl merges whole head dims)
     throw Error(ErrorCode::Unsupported, "opencl attention: decode with " + std::to_string(plan.lanes_per_row) +
                                             " lanes per row and head dim " + std::to_string(kv.head_dim) +

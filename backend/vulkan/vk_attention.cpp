@@ -127,7 +127,7 @@ DecodePipeline choose_decode_pipeline(const Gpu& gpu, const AttentionArgs& a) {
   const attn::DecodePlan plan =
       attn::plan_decode(a, target, lane_cap, shuffle, gpu.limits().maxComputeSharedMemorySize,
                         !cpu ? attn::kGpuMaxLaneElems : lane_cap == 1 ? attn::kCpuWholeRowLaneElems : attn::kMaxLaneElems,
-                        wg, !cpu ? attn::kGpuHeadSets : lane_cap == 1 ? attn::kCpuWholeRowHeadSets : 1u,
+                        wg, attn::default_head_sets(cpu, lane_cap, attn::kCpuWholeRowHeadSets),
                         cpu ? 0u : attn::kGpuMaxStepWords);
   return {{shuffle ? "attention_decode_sg" : "attention_decode",
            attn_spec(plan.workgroup, a.kv, plan.heads_per_group, plan.lanes_per_row, plan.keys_per_step,

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "backend/attention_plan.hpp"
 #include "backend/vulkan/vk_instance.hpp"
 
 namespace lowbit::detail::vk {
@@ -49,6 +50,7 @@ DeviceProfile device_profile(const Gpu& gpu) {
   d.shared_bytes = gpu.limits().maxComputeSharedMemorySize;
   d.threads = std::max(1u, std::thread::hardware_concurrency());
   d.shuffle_lanes = shuffle_lanes(gpu);
+  d.whole_row_head_sets = attn::kCpuWholeRowHeadSets;  // lavapipe's decode with whole rows
   return with_profile_override(d);
 }
 
