@@ -55,7 +55,7 @@ void OpenClDevice::gemm(const GemmArgs& a) {
   set_arg(k, 0, mem(a.x));
   set_arg(k, 1, mem(a.w));
   set_arg(k, 2, mem(a.scales));
-  set_arg(k, 3, mem(a.zeros));
+  set_arg(k, 3, mem(a.zeros ? a.zeros : a.scales));  // without zeros a stand-in (gemm.cl: lb_zero_base)
   set_arg(k, 4, mem(a.bias));
   set_arg(k, 5, y);
   set_arg(k, 6, y);

@@ -122,7 +122,12 @@ void fetch(uint n, const uint sl, uint gi, uint lane, uint b, uint hk, uint pa, 
   uint off = (n % spp) * KPS;
   uint valid = 0u, myrow = 0u;
   bool myok = false;
-  uint page = pidx < pb ? uint(block_table[b * pc.max_blocks + pidx]) : 0u;  // one table entry per step
+  // Every load below is unconditional, its address clamped to a valid one (table column 0, page 0, the
+  // row's last chunk) and its value selected away where it does not count: a load inside a branch made
+  // RADV's compiler wait for it before the branch (RDNA3 statistics: the step's loads in flight two or three
+  // at a time instead of all together); NVIDIA's compiler loses nothing by it.
+  uint entry = uint(block_table[b * pc.max_blocks + (pidx < pb ? pidx : 0u)]);  // one table entry per step
+  uint page = pidx < pb ? entry : 0u;
   [[unroll]] for (uint i = 0u; i < KPS; ++i) {
     int j = int(pidx * pc.page_size + off + i);
     bool ok = pidx < pb && j >= k0 && j < s1;
@@ -130,34 +135,37 @@ void fetch(uint n, const uint sl, uint gi, uint lane, uint b, uint hk, uint pa, 
     if (ok) valid |= 1u << i;
     if (SZ_SHARED) {
       if (lane % KPS == i) myrow = row, myok = ok;  // a select: i is a constant
+    } else if (INT_FMT) {
+      uint ks = scale_zero(false, row), vs = scale_zero(true, row);
+      ksz[sk + i] = ok ? ks : SZ_ONE;
+      vsz[sk + i] = ok ? vs : SZ_ONE;
     } else {
-      ksz[sk + i] = ok && INT_FMT ? scale_zero(false, row) : SZ_ONE;
-      vsz[sk + i] = ok && INT_FMT ? scale_zero(true, row) : SZ_ONE;
+      ksz[sk + i] = SZ_ONE, vsz[sk + i] = SZ_ONE;
     }
     [[unroll]] for (uint c = 0u; c < CPL; ++c) {
       uint ch = lane + LPR * c;
-      uint w = row * RW + ch * VW;
-      uvec4 kw = uvec4(0u), vw = uvec4(0u);
-      if (ok && ch < NCH) {
-        if (VW == 4u) {
-          kw = k4[w >> 2];
-          vw = v4[w >> 2];
-        } else if (VW == 2u) {
-          kw = uvec4(k2[w >> 1], 0u, 0u);
-          vw = uvec4(v2[w >> 1], 0u, 0u);
-        } else {
-          kw = uvec4(k_words[w], 0u, 0u, 0u);
-          vw = uvec4(v_words[w], 0u, 0u, 0u);
-        }
+      uint w = row * RW + min(ch, NCH - 1u) * VW;
+      uvec4 kw, vw;
+      if (VW == 4u) {
+        kw = k4[w >> 2];
+        vw = v4[w >> 2];
+      } else if (VW == 2u) {
+        kw = uvec4(k2[w >> 1], 0u, 0u);
+        vw = uvec4(v2[w >> 1], 0u, 0u);
+      } else {
+        kw = uvec4(k_words[w], 0u, 0u, 0u);
+        vw = uvec4(v_words[w], 0u, 0u, 0u);
       }
-      kb[sc + i * CPL + c] = kw;
-      vb[sc + i * CPL + c] = vw;
+      bool use = ok && ch < NCH;
+      kb[sc + i * CPL + c] = use ? kw : uvec4(0u);
+      vb[sc + i * CPL + c] = use ? vw : uvec4(0u);
     }
   }
   validb[sl] = valid;
   if (SZ_SHARED) {
-    ksz[sl] = myok ? scale_zero(false, myrow) : SZ_ONE;
-    vsz[sl] = myok ? scale_zero(true, myrow) : SZ_ONE;
+    uint ks = scale_zero(false, myrow), vs = scale_zero(true, myrow);  // (SZ_SHARED: an int format)
+    ksz[sl] = myok ? ks : SZ_ONE;
+    vsz[sl] = myok ? vs : SZ_ONE;
   }
 }
 
@@ -316,9 +324,10 @@ void main() {
     qs[g] = 0.0;
     [[unroll]] for (uint cc = 0u; cc < CPL; ++cc) {
       uint ch = lane + LPR * cc;
-      [[unroll]] for (uint e = 0u; e < CE; ++e) {
-        float x = 0.0;
-        if (g < ng && ch < NCH) x = q_at((qi * pc.q_heads + hk * G + g0 + g) * D + ch * CE + e) * qscale;
+      bool has = g < ng && ch < NCH;
+      [[unroll]] for (uint e = 0u; e < CE; ++e) {  // unconditional loads (see fetch), index 0 where unused
+        float x = q_at(has ? (qi * pc.q_heads + hk * G + g0 + g) * D + ch * CE + e : 0u) * qscale;
+        x = has ? x : 0.0;
         qr[g * E + cc * CE + e] = x;
         qs[g] += x;
       }

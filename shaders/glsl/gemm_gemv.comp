@@ -94,6 +94,16 @@ void dequant_word(uint word, float zb, out vec4 lo, out vec4 hi) {
 #endif
 }
 
+// 2^23 + the zero point of scale index i (8 without zeros). The load is unconditional (index 0 of the
+// bound dummy buffer without zeros) and so are the callers' word loads (a word row past the range is
+// clamped to its last row and not used): a load inside a branch made RADV's compiler wait for it before
+// the branch (RDNA3 statistics: every scale and zero of a group loaded one DRAM latency after another,
+// each batch of U word loads split by waits); NVIDIA's compiler loses nothing by it.
+float zero_base(uint i, bool has_zeros) {
+  float z = float(uint(zeros[has_zeros ? i : 0u]));
+  return 8388608.0 + (has_zeros ? z : 8.0);
+}
+
 // Words of word row `row` (absolute) for the NC columns from n0, into wbuf[u * NC ...].
 void load_words(uint row, uint n0, uint u) {
   uint r = row - pc.kw_base;
@@ -125,14 +135,14 @@ void accumulate(uint r0, uint r1, uint kc, uint n0, uint n_end, bool primed) {
     [[unroll]] for (uint c = 0; c < NC; ++c) {
       uint n = min(n0 + c, n_end - 1u);
       s[c] = scale_at(g * pc.N + n);
-      zb[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
+      zb[c] = zero_base(g * pc.N + n, has_zeros);
     }
     float part[MT * NC];
     [[unroll]] for (uint i = 0; i < MT * NC; ++i) part[i] = 0.0;
     for (uint k = r & ~7u; k < gend; k += 8u * U) {
       if (!primed || k != r0)
         [[unroll]] for (uint u = 0; u < U; ++u)  // the loads of U words first, so they are in flight together
-          if (k + 8u * u < gend) load_words((k >> 3) + u, n0, u);
+          load_words(min((k >> 3) + u, (gend - 1u) >> 3), n0, u);
       [[unroll]] for (uint u = 0; u < U; ++u) {
         uint kk = k + 8u * u;
         if (kk >= gend) break;
@@ -205,15 +215,15 @@ void gemv_w4() {
     for (uint kc = k0; kc < k1; kc += KC) {
       uint kn = min(KC, k1 - kc);
       if (n0 < n_end)
-        [[unroll]] for (uint u = 0; u < U; ++u)
-          if (8u * u < kn) load_words((kc >> 3) + u, n0, u);
+        [[unroll]] for (uint u = 0; u < U; ++u) load_words((kc >> 3) + min(u, (kn - 1u) >> 3), n0, u);
       barrier();
       for (uint i = lid; i < MT * KC / 4u; i += WG) {
         uint m = i / (KC / 4u), kq = (i % (KC / 4u)) * 4u;
-        vec4 v = vec4(0.0);
-        if (m < pc.M)
-          [[unroll]] for (uint c = 0; c < 4u; ++c)
-            if (kq + c < kn) v[c] = half_at(m * pc.K + kc + kq + c);
+        vec4 v;
+        [[unroll]] for (uint c = 0; c < 4u; ++c) {  // unconditional loads (clamped), in flight together
+          float h = half_at(min(m, pc.M - 1u) * pc.K + kc + min(kq + c, kn - 1u));
+          v[c] = m < pc.M && kq + c < kn ? h : 0.0;
+        }
         smem4[i] = v;
       }
       barrier();
@@ -307,7 +317,7 @@ void scaled_word(uint slot, uint row, uint n0, uint n_end) {
     for (uint c = 0u; c < NC; ++c) {
       uint n = min(n0 + c, n_end - 1u);
       gs[c] = scale_at(g * pc.N + n);
-      gz[c] = 8388608.0 + (has_zeros ? float(uint(zeros[g * pc.N + n])) : 8.0);
+      gz[c] = zero_base(g * pc.N + n, has_zeros);
     }
     gnext = (g + 1u) * pc.group;
   }
@@ -330,8 +340,7 @@ void scaled_word(uint slot, uint row, uint n0, uint n_end) {
 void accumulate_scaled(uint w0, uint w1, uint n0, uint n_end) {
   gnext = 0u;
   for (uint w = w0; w < w1; w += U) {
-    for (uint u = 0u; u < U; ++u)
-      if (w + u < w1) load_words(w + u, n0, u);
+    for (uint u = 0u; u < U; ++u) load_words(min(w + u, w1 - 1u), n0, u);  // (past w1 a repeat, unused: see zero_base)
     for (uint u = 0u; u < U; ++u) {
       if (w + u < w1) {
         uint row = (w + u) * 8u;

@@ -141,38 +141,40 @@ inline __attribute__((always_inline)) void lb_fetch(uint sl, uint n, uint gi, ui
   uint pidx = pa + gi + LB_NWH * (n / spp);
   uint off = (n % spp) * LB_KPS;
   uint valid = 0u;
-  uint page = pidx < pb ? (uint)block_table[b * max_blocks + pidx] : 0u; /* one table entry per step */
+  /* Every load is unconditional, its address clamped to a valid one (table column 0, page 0, the row's last
+   * chunk) and its value selected away where it does not count (attention.comp's fetch: loads inside
+   * branches were waited for one by one by RADV's compiler). */
+  uint entry = (uint)block_table[b * max_blocks + (pidx < pb ? pidx : 0u)]; /* one table entry per step */
+  uint page = pidx < pb ? entry : 0u;
   for (uint i = 0; i < LB_KPS; ++i) {
     int j = (int)(pidx * P + off + i);
     bool ok = pidx < pb && j >= k0 && j < s1;
     uint row = (page * P + off + i) * kv_heads + hk;
     uint si = sl * LB_KPS + i;
-    ksz[si] = LB_SZ_ONE, vsz[si] = LB_SZ_ONE; /* the row's fp16 scale and zero in one word */
-    if (ok) {
-      valid |= 1u << i;
+    if (ok) valid |= 1u << i;
 #if LB_INT_FMT
-      ksz[si] = (uint)ks16[row] | ((uint)kz16[row] << 16);
-      vsz[si] = (uint)vs16[row] | ((uint)vz16[row] << 16);
+    uint ks = (uint)ks16[row] | ((uint)kz16[row] << 16), vs = (uint)vs16[row] | ((uint)vz16[row] << 16);
+    ksz[si] = ok ? ks : LB_SZ_ONE, vsz[si] = ok ? vs : LB_SZ_ONE; /* the row's fp16 scale and zero in one word */
+#else
+    ksz[si] = LB_SZ_ONE, vsz[si] = LB_SZ_ONE;
 #endif
-    }
     for (uint c = 0; c < LB_CPL; ++c) {
       uint ch = lane + LB_LPR * c;
-      uint w = row * LB_RW + ch * LB_VW;
+      uint w = row * LB_RW + min(ch, (uint)LB_NCH - 1u) * LB_VW;
       uint4 kx = (uint4)(0u), vx = (uint4)(0u);
-      if (ok && ch < LB_NCH) {
 #if LB_VW == 4
-        kx = vload4(0, kw + w);
-        vx = vload4(0, vw + w);
+      kx = vload4(0, kw + w);
+      vx = vload4(0, vw + w);
 #elif LB_VW == 2
-        kx.xy = vload2(0, kw + w);
-        vx.xy = vload2(0, vw + w);
+      kx.xy = vload2(0, kw + w);
+      vx.xy = vload2(0, vw + w);
 #else
-        kx.x = kw[w];
-        vx.x = vw[w];
+      kx.x = kw[w];
+      vx.x = vw[w];
 #endif
-      }
-      kb[sl * LB_NK + i * LB_CPL + c] = kx;
-      vb[sl * LB_NK + i * LB_CPL + c] = vx;
+      bool use = ok && ch < LB_NCH;
+      kb[sl * LB_NK + i * LB_CPL + c] = use ? kx : (uint4)(0u);
+      vb[sl * LB_NK + i * LB_CPL + c] = use ? vx : (uint4)(0u);
     }
   }
   validb[sl] = valid;
@@ -320,9 +322,10 @@ __kernel __attribute__((reqd_work_group_size(LB_WG, 1, 1))) void lb_attention_de
     qs[g] = 0.0f;
     for (uint cc = 0; cc < LB_CPL; ++cc) {
       uint ch = lane + LB_LPR * cc;
-      for (uint e = 0; e < LB_CE; ++e) {
-        float x = 0.0f;
-        if (g < ng && ch < LB_NCH) x = vload_half((qi * q_heads + hk * G + g0 + g) * LB_D + ch * LB_CE + e, q) * qscale;
+      bool has = g < ng && ch < LB_NCH;
+      for (uint e = 0; e < LB_CE; ++e) { /* unconditional loads (see lb_fetch), index 0 where unused */
+        float x = vload_half(has ? (qi * q_heads + hk * G + g0 + g) * LB_D + ch * LB_CE + e : 0u, q) * qscale;
+        x = has ? x : 0.0f;
         qe[e] = x;
         qs[g] += x;
       }

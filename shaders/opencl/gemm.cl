@@ -126,6 +126,16 @@ inline void lb_x8(__global const half* x, __local const float* smem, uint M, uin
 #endif
 }
 
+/* 2^23 + the zero point of scale index i (8 without zeros). The load is unconditional (index 0 of the
+ * stand-in buffer the host binds without zeros) and so are the callers' word and X loads (a word row past
+ * the range clamped to its last row, unused): a load inside a branch made RADV's compiler (the Vulkan build
+ * of these kernels) wait for it before the branch, so loads meant to be in flight together went one DRAM
+ * latency after another. */
+inline float lb_zero_base(__global const uchar* zeros, uint i, uint flags) {
+  float z = (float)zeros[(flags & FLAG_ZEROS) ? i : 0u];
+  return 8388608.0f + ((flags & FLAG_ZEROS) ? z : 8.0f);
+}
+
 /* Words of word row `row` for the LB_NC columns from n0, into wv[0 .. LB_NC). */
 inline void lb_load_words(__global const uint* w, uint N, uint row, uint n0, uint* wv) {
 #if LB_NC == 8
@@ -157,8 +167,7 @@ inline void lb_accumulate_scaled(__global const half* x, __local const float* sm
   uint gnext = 0u;
   for (uint wr = w0; wr < w1; wr += LB_UW) {
     uint wv[LB_UW * LB_NC];
-    for (uint u = 0; u < LB_UW; ++u)
-      if (wr + u < w1) lb_load_words(w, N, wr + u, n0, wv + u * LB_NC);
+    for (uint u = 0; u < LB_UW; ++u) lb_load_words(w, N, min(wr + u, w1 - 1u), n0, wv + u * LB_NC);
     for (uint u = 0; u < LB_UW && wr + u < w1; ++u) {
       uint row = (wr + u) * 8u;
       if (row >= gnext) {
@@ -166,7 +175,7 @@ inline void lb_accumulate_scaled(__global const half* x, __local const float* sm
         for (uint c = 0; c < LB_NC; ++c) {
           uint n = min(n0 + c, N - 1u);
           gs[c] = vload_half(g * N + n, scales);
-          gz[c] = 8388608.0f + ((flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f);
+          gz[c] = lb_zero_base(zeros, g * N + n, flags);
         }
         gnext = (g + 1u) * group;
       }
@@ -209,7 +218,7 @@ inline void lb_accumulate(__global const half* x, __local const float* smem, __g
     for (uint c = 0; c < LB_NC; ++c) {
       uint n = min(n0 + c, N - 1u);
       s[c] = vload_half(g * N + n, scales);
-      zb[c] = 8388608.0f + ((flags & FLAG_ZEROS) ? (float)zeros[g * N + n] : 8.0f);
+      zb[c] = lb_zero_base(zeros, g * N + n, flags);
     }
     float part[LB_MT * LB_NC];
     for (uint i = 0; i < LB_MT * LB_NC; ++i) part[i] = 0.0f;
@@ -217,8 +226,7 @@ inline void lb_accumulate(__global const half* x, __local const float* smem, __g
       /* the loads of LB_UW words first, so they are in flight together; `primed`: wv already holds the
        * words at r0 (the staged form loads them before its barriers) */
       if (!primed || k != r0)
-        for (uint u = 0; u < LB_UW; ++u)
-          if (k + 8u * u < gend) lb_load_words(w, N, (k >> 3) + u, n0, wv + u * LB_NC);
+        for (uint u = 0; u < LB_UW; ++u) lb_load_words(w, N, min((k >> 3) + u, (gend - 1u) >> 3), n0, wv + u * LB_NC);
       for (uint u = 0; u < LB_UW; ++u) {
         uint kk = k + 8u * u;
         if (kk >= gend) break;
@@ -273,12 +281,12 @@ void lb_gemm_gemv(__global const half* x, __global const uint* w, __global const
     uint kn = min((uint)LB_KC, k1 - kc);
     /* the chunk's first LB_UW word rows: their loads go out before the staging barriers (they need no X) */
     if (n0 < N)
-      for (uint u = 0; u < LB_UW; ++u)
-        if (8u * u < kn) lb_load_words(w, N, (kc >> 3) + u, n0, wv + u * LB_NC);
+      for (uint u = 0; u < LB_UW; ++u) lb_load_words(w, N, (kc >> 3) + min(u, (kn - 1u) >> 3), n0, wv + u * LB_NC);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (uint i = lid; i < LB_MT * LB_KC; i += LB_WG) {
       uint m = i / LB_KC, kk = i % LB_KC;
-      smem[i] = (m < M && kk < kn) ? vload_half(m * K + kc + kk, x) : 0.0f;
+      float h = vload_half(min(m, M - 1u) * K + kc + min(kk, kn - 1u), x); /* unconditional (clamped) */
+      smem[i] = (m < M && kk < kn) ? h : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (n0 < N) lb_accumulate(x, smem, w, scales, zeros, M, N, K, group, flags, kc, kc + kn, kc, n0, accn, wv, true);
